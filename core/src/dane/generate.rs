@@ -1,0 +1,1 @@
+//! TLSA generation (stub).

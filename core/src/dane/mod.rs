@@ -1,0 +1,15 @@
+//! The DANE engine: TLSA records (RFC 6698, RFC 7218 mnemonics), their usability (RFC 7672
+//! sec. 3, RFC 7671 sec. 9 digest agility), chain verification (RFC 7671 sec. 5, RFC 7672
+//! sec. 3.1-3.2), RFC 6125 name checks as narrowed by RFC 7672 sec. 3.2.3, and generation of
+//! records from certificates (RFC 7671 sec. 8).
+
+pub mod generate;
+pub mod names;
+pub mod tlsa;
+pub mod verify;
+
+pub use tlsa::{
+    CertUsage, DigestPrefs, MatchingType, Selector, TlsaEntry, TlsaParseError, TlsaRecord,
+    TlsaSet, Unusable, UsagePolicy,
+};
+pub use verify::{verify, DaneFailure, DaneFailureKind, DaneMatch, DaneOutcome, MatchVia, VerifyParams};

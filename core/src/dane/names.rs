@@ -1,0 +1,1 @@
+//! RFC 6125 names (stub).

@@ -1,0 +1,1 @@
+//! `/etc/resolv.conf` parsing (stub: filled in by the DNS work).

@@ -1,0 +1,367 @@
+//! The one loop every protocol machine follows (DESIGN.md section 3).
+//!
+//! A [`Machine`] takes [`Input`]s through [`Machine::handle_input`] and tells the caller what
+//! to do through [`Machine::poll_output`]. **After every `handle_input`, drain `poll_output`
+//! until it returns [`Output::Timeout`] or [`Output::Done`]** before the next input. When the
+//! deadline of the last `Timeout` passes, feed [`Input::Timeout`]. `Done` repeats once
+//! reached.
+//!
+//! Everything the peer or the network does (malformed DNS answers, odd SMTP replies, failed
+//! handshakes) becomes state and ends up in the report; only local misuse of the API is an
+//! `Err(UsageError)`.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::Report;
+use crate::time::Timestamp;
+use crate::tls::{TlsFailure, TlsInfo};
+
+/// Identifies one DNS exchange (one UDP or TCP query to one server) issued by a machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct QueryId(pub u32);
+
+/// Identifies one TCP connection (to one address of one mail server) issued by a machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConnId(pub u32);
+
+impl fmt::Display for QueryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "q{}", self.0)
+    }
+}
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
+
+/// How a DNS query travels (RFC 1035 sec. 4.2; TCP after TC=1, RFC 7766 sec. 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// One datagram each way. The runtime forwards every datagram that arrives on the
+    /// query's socket; the core discards those that do not match the query.
+    Udp,
+    /// A TCP connection carrying one query with the two-byte length prefix.
+    Tcp,
+}
+
+/// A network failure as reported by a runtime.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "detail")]
+pub enum NetError {
+    /// The peer refused the connection (RST, ICMP port unreachable).
+    Refused,
+    /// No route to the address, or the address family is unavailable.
+    Unreachable,
+    /// The connection was reset after it was established.
+    Reset,
+    /// Anything else, with the runtime's description.
+    Other(String),
+}
+
+impl fmt::Display for NetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetError::Refused => f.write_str("connection refused"),
+            NetError::Unreachable => f.write_str("network unreachable"),
+            NetError::Reset => f.write_str("connection reset"),
+            NetError::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// What happened, as seen by the runtime or the application. Borrows its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// A DNS message arrived for `query` (without the TCP length prefix).
+    DnsAnswer {
+        /// The exchange this answers.
+        query: QueryId,
+        /// The message as received.
+        wire: &'a [u8],
+    },
+    /// The exchange failed at the transport level (not a DNS error code).
+    DnsFailed {
+        /// The failed exchange.
+        query: QueryId,
+        /// Why.
+        error: NetError,
+    },
+    /// The TCP connection is established.
+    Connected {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// The TCP connection could not be established.
+    ConnectFailed {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        error: NetError,
+    },
+    /// Bytes from the peer: plaintext before STARTTLS, decrypted application data after.
+    Received {
+        /// The connection.
+        conn: ConnId,
+        /// The bytes, in order, exactly as read.
+        bytes: &'a [u8],
+    },
+    /// The TLS handshake requested by [`Action::StartTls`] completed. No trust decision has
+    /// been made: the machine decides with [`crate::dane::verify`] before sending anything.
+    TlsEstablished {
+        /// The connection.
+        conn: ConnId,
+        /// The negotiated parameters and the presented chain.
+        info: TlsInfo,
+    },
+    /// The TLS handshake failed.
+    TlsFailed {
+        /// The connection.
+        conn: ConnId,
+        /// Why, classified (RFC 7672 sec. 2.2: a failed handshake is not a cleartext licence).
+        error: TlsFailure,
+    },
+    /// The peer closed the connection (EOF) or it broke.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// The deadline of the last [`Output::Timeout`] passed.
+    Timeout,
+    /// The application asks the machine to stop now and report what it has.
+    Abort,
+}
+
+/// An owned [`Input`], for transcripts, fuzzing and queues.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "input")]
+pub enum OwnedInput {
+    /// See [`Input::DnsAnswer`]; `wire` is hex in JSON.
+    DnsAnswer {
+        /// The exchange.
+        query: QueryId,
+        /// The message.
+        #[serde(with = "crate::hex::serde_bytes")]
+        wire: Vec<u8>,
+    },
+    /// See [`Input::DnsFailed`].
+    DnsFailed {
+        /// The exchange.
+        query: QueryId,
+        /// Why.
+        error: NetError,
+    },
+    /// See [`Input::Connected`].
+    Connected {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// See [`Input::ConnectFailed`].
+    ConnectFailed {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        error: NetError,
+    },
+    /// See [`Input::Received`]; `bytes` is hex in JSON.
+    Received {
+        /// The connection.
+        conn: ConnId,
+        /// The bytes.
+        #[serde(with = "crate::hex::serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// See [`Input::TlsEstablished`].
+    TlsEstablished {
+        /// The connection.
+        conn: ConnId,
+        /// The handshake's outcome.
+        info: TlsInfo,
+    },
+    /// See [`Input::TlsFailed`].
+    TlsFailed {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        error: TlsFailure,
+    },
+    /// See [`Input::Closed`].
+    Closed {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// See [`Input::Timeout`].
+    Timeout,
+    /// See [`Input::Abort`].
+    Abort,
+}
+
+impl OwnedInput {
+    /// Borrows this input for [`Machine::handle_input`].
+    pub fn as_input(&self) -> Input<'_> {
+        match self {
+            OwnedInput::DnsAnswer { query, wire } => Input::DnsAnswer {
+                query: *query,
+                wire,
+            },
+            OwnedInput::DnsFailed { query, error } => Input::DnsFailed {
+                query: *query,
+                error: error.clone(),
+            },
+            OwnedInput::Connected { conn } => Input::Connected { conn: *conn },
+            OwnedInput::ConnectFailed { conn, error } => Input::ConnectFailed {
+                conn: *conn,
+                error: error.clone(),
+            },
+            OwnedInput::Received { conn, bytes } => Input::Received { conn: *conn, bytes },
+            OwnedInput::TlsEstablished { conn, info } => Input::TlsEstablished {
+                conn: *conn,
+                info: info.clone(),
+            },
+            OwnedInput::TlsFailed { conn, error } => Input::TlsFailed {
+                conn: *conn,
+                error: error.clone(),
+            },
+            OwnedInput::Closed { conn } => Input::Closed { conn: *conn },
+            OwnedInput::Timeout => Input::Timeout,
+            OwnedInput::Abort => Input::Abort,
+        }
+    }
+}
+
+impl Input<'_> {
+    /// Copies this input into an [`OwnedInput`].
+    pub fn to_owned_input(&self) -> OwnedInput {
+        match self {
+            Input::DnsAnswer { query, wire } => OwnedInput::DnsAnswer {
+                query: *query,
+                wire: wire.to_vec(),
+            },
+            Input::DnsFailed { query, error } => OwnedInput::DnsFailed {
+                query: *query,
+                error: error.clone(),
+            },
+            Input::Connected { conn } => OwnedInput::Connected { conn: *conn },
+            Input::ConnectFailed { conn, error } => OwnedInput::ConnectFailed {
+                conn: *conn,
+                error: error.clone(),
+            },
+            Input::Received { conn, bytes } => OwnedInput::Received {
+                conn: *conn,
+                bytes: bytes.to_vec(),
+            },
+            Input::TlsEstablished { conn, info } => OwnedInput::TlsEstablished {
+                conn: *conn,
+                info: info.clone(),
+            },
+            Input::TlsFailed { conn, error } => OwnedInput::TlsFailed {
+                conn: *conn,
+                error: error.clone(),
+            },
+            Input::Closed { conn } => OwnedInput::Closed { conn: *conn },
+            Input::Timeout => OwnedInput::Timeout,
+            Input::Abort => OwnedInput::Abort,
+        }
+    }
+}
+
+/// Something the runtime must do. Owns its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum Action {
+    /// Send a DNS query (RFC 1035 sec. 4.2) and report answers as [`Input::DnsAnswer`].
+    SendDns {
+        /// The exchange's id (not the DNS message id).
+        query: QueryId,
+        /// The resolver.
+        server: SocketAddr,
+        /// UDP, or TCP with the two-byte length prefix.
+        transport: Transport,
+        /// The query message.
+        #[serde(with = "crate::hex::serde_bytes")]
+        wire: Vec<u8>,
+    },
+    /// Open a TCP connection and report [`Input::Connected`] or [`Input::ConnectFailed`].
+    Connect {
+        /// The connection's id.
+        conn: ConnId,
+        /// Where to.
+        addr: SocketAddr,
+    },
+    /// Write bytes: plaintext on the socket before STARTTLS, through the TLS pump after.
+    Send {
+        /// The connection.
+        conn: ConnId,
+        /// The bytes.
+        #[serde(with = "crate::hex::serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// Start TLS on the connection with [`crate::tls::TlsPump`] (RFC 3207 sec. 4; RFC 7672
+    /// sec. 8.1 for SNI). From now on every socket byte goes through the pump only.
+    StartTls {
+        /// The connection.
+        conn: ConnId,
+        /// The SNI name to send, if any.
+        sni: Option<String>,
+    },
+    /// Close the connection (after a TLS close_notify if TLS is up).
+    Close {
+        /// The connection.
+        conn: ConnId,
+    },
+}
+
+/// What [`Machine::poll_output`] returns.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Perform this action, then poll again.
+    Action(Action),
+    /// Nothing more to do now: wait for an input, or feed [`Input::Timeout`] at this deadline.
+    Timeout(Timestamp),
+    /// The machine has finished; this repeats on every later poll.
+    Done(Box<Report>),
+}
+
+/// A local misuse of the machine API (h11's `LocalProtocolError`). Never caused by a peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UsageError {
+    /// An input named a query id the machine never issued.
+    UnknownQuery(QueryId),
+    /// An input named a connection id the machine never issued.
+    UnknownConn(ConnId),
+    /// An input arrived after the machine reported [`Output::Done`].
+    AfterDone,
+    /// The machine's configuration is invalid, with the reason.
+    InvalidConfig(String),
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::UnknownQuery(q) => write!(f, "input for unknown DNS query {q}"),
+            UsageError::UnknownConn(c) => write!(f, "input for unknown connection {c}"),
+            UsageError::AfterDone => f.write_str("input after the machine finished"),
+            UsageError::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// A sans-IO protocol machine (`SmtpCheck`, later `MuaCheck`). Object-safe, so one runtime
+/// loop drives any of them.
+pub trait Machine {
+    /// Feeds one input at time `now` (clamped so it never runs backwards). Drain
+    /// [`Machine::poll_output`] afterwards.
+    fn handle_input(&mut self, now: Timestamp, input: Input<'_>) -> Result<(), UsageError>;
+
+    /// The next thing to do. Call repeatedly until `Timeout` or `Done`.
+    fn poll_output(&mut self, now: Timestamp) -> Output;
+}

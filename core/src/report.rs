@@ -1,0 +1,486 @@
+//! The report of a check: verdicts per connection, host and domain (DESIGN.md section 5),
+//! the facts behind them, and their RFC 8460 result types. Serialized as the `--json` output
+//! (DESIGN.md section 6).
+
+use serde::{Deserialize, Serialize};
+
+use crate::dane::TlsaRecord;
+use crate::dns::Security;
+use crate::time::Timestamp;
+
+/// The domain verdict, decided by the precedence table of DESIGN.md section 5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DomainVerdict {
+    /// The domain does not exist (NXDOMAIN on the MX lookup and, for an implicit MX, on the
+    /// address lookups).
+    Nxdomain,
+    /// The domain publishes a null MX (RFC 7505): it accepts no mail.
+    NullMx,
+    /// Delivery would be deferred: the MX lookup failed or was bogus, or the resolver does not
+    /// validate (RFC 7672 sec. 2.1.2).
+    TempFail,
+    /// A host required DANE (or TLS) and did not deliver it, or a TLSA lookup failed in a signed
+    /// zone (RFC 7672 sec. 2.2).
+    DaneFailed,
+    /// No host could be tested.
+    Inconclusive,
+    /// Secure MX RRset, and every host is DANE-authenticated (RFC 7672 sec. 3).
+    DaneVerified,
+    /// Insecure MX RRset, and every tested host matched its secure TLSA records (Postfix's
+    /// "Trusted": RFC 7672 sec. 2.2.1 forbids calling this secure delivery to the domain).
+    DaneTrusted,
+    /// Some hosts authenticated with DANE, others without it.
+    DanePartial,
+    /// No DANE for this domain.
+    NoDane,
+}
+
+impl DomainVerdict {
+    /// The command-line exit status for this verdict (DESIGN.md section 6).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            DomainVerdict::DaneVerified => 0,
+            DomainVerdict::DaneFailed => 1,
+            DomainVerdict::TempFail => 3,
+            DomainVerdict::Inconclusive => 4,
+            DomainVerdict::DanePartial => 5,
+            DomainVerdict::DaneTrusted => 6,
+            DomainVerdict::NoDane => 7,
+            DomainVerdict::NullMx => 8,
+            DomainVerdict::Nxdomain => 9,
+        }
+    }
+
+    /// The kebab-case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DomainVerdict::Nxdomain => "nxdomain",
+            DomainVerdict::NullMx => "null-mx",
+            DomainVerdict::TempFail => "temp-fail",
+            DomainVerdict::DaneFailed => "dane-failed",
+            DomainVerdict::Inconclusive => "inconclusive",
+            DomainVerdict::DaneVerified => "dane-verified",
+            DomainVerdict::DaneTrusted => "dane-trusted",
+            DomainVerdict::DanePartial => "dane-partial",
+            DomainVerdict::NoDane => "no-dane",
+        }
+    }
+}
+
+/// What RFC 7672 decided for a host before connecting (RFC 7672 sec. 2.2, outcomes (a)-(d)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostPolicy {
+    /// (a) Secure usable TLSA records: TLS and DANE authentication are mandatory.
+    Dane,
+    /// (b) Secure TLSA records, all unusable: TLS mandatory, no authentication.
+    Encrypt,
+    /// (c) No secure TLSA records: pre-DANE opportunistic TLS, cleartext allowed.
+    Opportunistic,
+    /// (d) A lookup failed: the host is unreachable for delivery (RFC 7672 sec. 2.1.2).
+    Skip,
+}
+
+/// The verdict of one connection (one address of one host).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionVerdict {
+    /// A usable TLSA record matched, with a secure MX RRset (or none needed).
+    Verified,
+    /// A usable TLSA record matched, but the MX RRset was insecure.
+    Trusted,
+    /// TLS without authentication.
+    Untrusted,
+    /// No TLS, and none was required.
+    Plaintext,
+    /// TLS or authentication was required and not obtained.
+    DaneFailed,
+    /// The server only speaks what this client refuses (TLS 1.0/1.1, RSA < 2048, SHA-1).
+    ClientUnsupported,
+    /// Not tested: connect failed or timed out, or the banner refused us.
+    Unreachable,
+}
+
+/// The verdict of one host: the worst of its tested connections (DESIGN.md section 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostVerdict {
+    /// Every tested connection verified.
+    Verified,
+    /// Every tested connection trusted (insecure MX).
+    Trusted,
+    /// Worst tested connection: TLS without authentication.
+    Untrusted,
+    /// Worst tested connection: plaintext.
+    Plaintext,
+    /// A tested connection failed DANE.
+    DaneFailed,
+    /// No connection could be tested because this client cannot speak the server's TLS.
+    ClientUnsupported,
+    /// No connection could be tested.
+    Untested,
+    /// A DNS lookup for the host failed: policy `skip`.
+    DnsFailed,
+}
+
+/// Why a verdict is what it is: typed, with an RFC 8460 result type where one applies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "code")]
+pub enum Reason {
+    /// STARTTLS missing from the EHLO reply of a host that must do TLS (RFC 7672 sec. 2.2).
+    StarttlsNotOffered,
+    /// The server refused STARTTLS with this reply.
+    StarttlsRejected {
+        /// The reply, as text.
+        reply: String,
+    },
+    /// No usable TLSA record matched the chain (RFC 7672 sec. 3.2).
+    TlsaMismatch {
+        /// Details per record.
+        detail: String,
+    },
+    /// A DANE-TA record matched but the certificate names none of the reference identifiers
+    /// (RFC 7672 sec. 3.2.2).
+    NameMismatch {
+        /// The reference identifiers tried.
+        detail: String,
+    },
+    /// A DANE-TA path was found but a certificate on it has expired or is not yet valid.
+    Expired {
+        /// Details.
+        detail: String,
+    },
+    /// The TLS handshake failed.
+    HandshakeFailed {
+        /// Details.
+        detail: String,
+    },
+    /// The server sent bytes after its `220` to STARTTLS (RFC 3207 sec. 4.2).
+    PlaintextInjection,
+    /// The server only speaks TLS this client refuses.
+    ClientUnsupported {
+        /// Details.
+        detail: String,
+    },
+    /// TCP connect failed.
+    ConnectFailed {
+        /// Details.
+        detail: String,
+    },
+    /// A stage of the SMTP dialogue timed out (RFC 5321 sec. 4.5.3.2).
+    Timeout {
+        /// The stage.
+        stage: String,
+    },
+    /// The server rejected the session or a command.
+    SmtpRejected {
+        /// The reply, as text.
+        reply: String,
+    },
+    /// The server broke the protocol (malformed or oversized reply, early close).
+    ProtocolError {
+        /// Details.
+        detail: String,
+    },
+    /// SERVFAIL on a lookup (RFC 7672 sec. 2.1.1).
+    DnsServfail {
+        /// The name and type.
+        query: String,
+        /// Extended DNS Errors, as text.
+        ede: String,
+    },
+    /// Bogus DNSSEC data (SERVFAIL with a DNSSEC Extended DNS Error).
+    DnsBogus {
+        /// The name and type.
+        query: String,
+        /// Extended DNS Errors, as text.
+        ede: String,
+    },
+    /// A lookup timed out.
+    DnsTimeout {
+        /// The name and type.
+        query: String,
+    },
+    /// A lookup returned a malformed answer or an error rcode.
+    DnsError {
+        /// The name and type.
+        query: String,
+        /// Details.
+        detail: String,
+    },
+    /// The host has no address records (RFC 7672 sec. 2.2.2: unreachable).
+    NoAddresses,
+    /// The resolver does not set the AD bit for data that must be secure (DESIGN.md sec. 4).
+    ResolverNotValidating {
+        /// Details.
+        detail: String,
+    },
+    /// The check was aborted.
+    Aborted,
+}
+
+impl Reason {
+    /// The RFC 8460 sec. 4.3 result type this reason maps to, if any.
+    pub fn tlsrpt_result_type(&self) -> Option<&'static str> {
+        Some(match self {
+            Reason::StarttlsNotOffered | Reason::StarttlsRejected { .. } => {
+                "starttls-not-supported"
+            }
+            Reason::TlsaMismatch { .. } => "validation-failure",
+            Reason::NameMismatch { .. } => "certificate-host-mismatch",
+            Reason::Expired { .. } => "certificate-expired",
+            Reason::HandshakeFailed { .. }
+            | Reason::PlaintextInjection
+            | Reason::ClientUnsupported { .. } => "validation-failure",
+            Reason::DnsBogus { .. } => "dnssec-invalid",
+            Reason::DnsServfail { .. } | Reason::DnsTimeout { .. } | Reason::DnsError { .. } => {
+                "tlsa-invalid"
+            }
+            _ => return None,
+        })
+    }
+
+    /// A short kebab-case code (the JSON `code`), for log lines.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::StarttlsNotOffered => "starttls-not-offered",
+            Reason::StarttlsRejected { .. } => "starttls-rejected",
+            Reason::TlsaMismatch { .. } => "tlsa-mismatch",
+            Reason::NameMismatch { .. } => "name-mismatch",
+            Reason::Expired { .. } => "expired",
+            Reason::HandshakeFailed { .. } => "handshake-failed",
+            Reason::PlaintextInjection => "plaintext-injection",
+            Reason::ClientUnsupported { .. } => "client-unsupported",
+            Reason::ConnectFailed { .. } => "connect-failed",
+            Reason::Timeout { .. } => "timeout",
+            Reason::SmtpRejected { .. } => "smtp-rejected",
+            Reason::ProtocolError { .. } => "protocol-error",
+            Reason::DnsServfail { .. } => "dns-servfail",
+            Reason::DnsBogus { .. } => "dns-bogus",
+            Reason::DnsTimeout { .. } => "dns-timeout",
+            Reason::DnsError { .. } => "dns-error",
+            Reason::NoAddresses => "no-addresses",
+            Reason::ResolverNotValidating { .. } => "resolver-not-validating",
+            Reason::Aborted => "aborted",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())?;
+        match self {
+            Reason::StarttlsRejected { reply: d }
+            | Reason::TlsaMismatch { detail: d }
+            | Reason::NameMismatch { detail: d }
+            | Reason::Expired { detail: d }
+            | Reason::HandshakeFailed { detail: d }
+            | Reason::ClientUnsupported { detail: d }
+            | Reason::ConnectFailed { detail: d }
+            | Reason::SmtpRejected { reply: d }
+            | Reason::ProtocolError { detail: d }
+            | Reason::ResolverNotValidating { detail: d } => write!(f, ": {d}"),
+            Reason::Timeout { stage } => write!(f, ": {stage}"),
+            Reason::DnsServfail { query, ede } | Reason::DnsBogus { query, ede } => {
+                write!(f, ": {query}")?;
+                if !ede.is_empty() {
+                    write!(f, " ({ede})")?;
+                }
+                Ok(())
+            }
+            Reason::DnsTimeout { query } => write!(f, ": {query}"),
+            Reason::DnsError { query, detail } => write!(f, ": {query}: {detail}"),
+            Reason::StarttlsNotOffered
+            | Reason::PlaintextInjection
+            | Reason::NoAddresses
+            | Reason::Aborted => Ok(()),
+        }
+    }
+}
+
+/// The resolver used and whether it validates (DESIGN.md section 4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolverReport {
+    /// The resolvers, as `ip:port`.
+    pub addresses: Vec<String>,
+    /// How DNSSEC status is obtained: `ad-bit` (trust a validating resolver's AD bit).
+    pub mode: String,
+    /// Whether the validating-resolver probe (root DNSKEY with AD) passed.
+    pub validating: bool,
+}
+
+/// The MX lookup (RFC 7672 sec. 2.2.1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MxReport {
+    /// DNSSEC status of the MX RRset (or of its denial, for an implicit MX).
+    pub security: Security,
+    /// The MX records as `preference exchange`, in the order tried; empty for an implicit MX
+    /// or a destination that skips the MX lookup.
+    pub hosts: Vec<String>,
+    /// True when no MX records exist and the domain is its own implicit MX (RFC 5321 sec. 5.1).
+    pub implicit: bool,
+    /// The CNAME chain of the MX lookup, if any (RFC 7672 sec. 2.2.1).
+    pub cnames: Vec<String>,
+}
+
+/// Address lookups of a host (RFC 7672 sec. 2.2.2).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressSecurity {
+    /// Status of the A lookup, if made.
+    pub a: Option<Security>,
+    /// Status of the AAAA lookup, if made.
+    pub aaaa: Option<Security>,
+}
+
+/// One TLSA record with its usability (RFC 6698 sec. 2.1, RFC 7672 sec. 3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsaRecordReport {
+    /// The record.
+    #[serde(flatten)]
+    pub record: TlsaRecord,
+    /// Presentation form, `3 1 1 abcd...`.
+    pub text: String,
+    /// Whether the record is usable.
+    pub usable: bool,
+    /// Why not, if not.
+    pub unusable_reason: Option<String>,
+}
+
+/// The TLSA lookup of a host (RFC 7672 sec. 2.2.3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsaReport {
+    /// The name queried that decided (e.g. `_25._tcp.mx.example.com`).
+    pub name: String,
+    /// DNSSEC status of the answer.
+    pub security: Security,
+    /// TTL of the RRset, seconds.
+    pub ttl: Option<u32>,
+    /// Earliest expiry of an RRSIG over the RRset (the date a monitoring job alerts on).
+    pub rrsig_expires: Option<String>,
+    /// The records.
+    pub records: Vec<TlsaRecordReport>,
+    /// Whether at least one record is usable.
+    pub usable: bool,
+}
+
+/// TLS parameters of a connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsReport {
+    /// Protocol version.
+    pub version: String,
+    /// Cipher suite.
+    pub cipher: String,
+    /// SNI sent.
+    pub sni: Option<String>,
+}
+
+/// The server's leaf certificate, as far as it parsed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateReport {
+    /// Subject, RFC 4514-ish.
+    pub subject: String,
+    /// Issuer.
+    pub issuer: String,
+    /// Not valid after (RFC 3339).
+    pub not_after: String,
+    /// DNS names in the subjectAltName.
+    pub dns_names: Vec<String>,
+    /// Number of certificates in the presented chain.
+    pub chain_length: usize,
+}
+
+/// Which TLSA record authenticated the server (Postfix's "Matched DANE ... at depth N").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchedReport {
+    /// The record, in presentation form.
+    pub record: String,
+    /// Chain depth of the matching certificate (0 = leaf).
+    pub depth: usize,
+    /// `chain`, `tlsa-certificate` (2 0 0) or `tlsa-public-key` (2 1 0).
+    pub via: String,
+    /// The reference identifier that the certificate matched (DANE-TA only).
+    pub peername: Option<String>,
+}
+
+/// One connection to one address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionReport {
+    /// `ip:port`.
+    pub address: String,
+    /// Whether the server offered STARTTLS.
+    pub starttls: bool,
+    /// TLS parameters if a handshake completed.
+    pub tls: Option<TlsReport>,
+    /// The leaf certificate, if one was presented.
+    pub certificate: Option<CertificateReport>,
+    /// The verdict.
+    pub verdict: ConnectionVerdict,
+    /// Why, where it is not plain success.
+    pub reason: Option<Reason>,
+    /// The record that matched, if any.
+    pub matched: Option<MatchedReport>,
+    /// RFC 8460 result type of a failure.
+    pub tlsrpt: Option<String>,
+}
+
+/// One MX host (or the destination host).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostReport {
+    /// The host name as found in the MX record (or the destination).
+    pub name: String,
+    /// MX preference, if from an MX record.
+    pub preference: Option<u16>,
+    /// The TLSA base domain chosen (RFC 7672 sec. 2.2.2), if DANE applies.
+    pub tlsa_base: Option<String>,
+    /// The CNAME-expanded name, if the host name is an alias.
+    pub expanded_name: Option<String>,
+    /// Address lookup statuses.
+    pub address_security: AddressSecurity,
+    /// Addresses found.
+    pub addresses: Vec<String>,
+    /// The TLSA lookup that decided, if one was made.
+    pub tlsa: Option<TlsaReport>,
+    /// Reference identifiers for DANE-TA name checks (RFC 7672 sec. 3.2.2).
+    pub reference_ids: Vec<String>,
+    /// The policy.
+    pub policy: HostPolicy,
+    /// The verdict.
+    pub verdict: HostVerdict,
+    /// Why.
+    pub reason: Option<Reason>,
+    /// Connections, one per address.
+    pub connections: Vec<ConnectionReport>,
+}
+
+/// A step of the check, for the human log (one line per step, like a postmaster's log).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Milliseconds since the check started.
+    pub at_ms: u64,
+    /// The line.
+    pub text: String,
+}
+
+/// The whole report of an SMTP check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// The destination as given.
+    pub domain: String,
+    /// The domain verdict.
+    pub verdict: DomainVerdict,
+    /// Why, for verdicts decided before any host.
+    pub reason: Option<Reason>,
+    /// The resolver.
+    pub resolver: ResolverReport,
+    /// The MX lookup, absent for `[host]` destinations.
+    pub mx: Option<MxReport>,
+    /// The hosts, in MX order.
+    pub hosts: Vec<HostReport>,
+    /// Warnings: untested hosts, insecure resolver path, and the like.
+    pub warnings: Vec<String>,
+    /// When the check started.
+    pub started: Timestamp,
+    /// The steps.
+    pub log: Vec<LogLine>,
+}

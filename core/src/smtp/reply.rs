@@ -1,0 +1,1 @@
+//! SMTP replies (stub: filled in by the SMTP work).

@@ -1,0 +1,1 @@
+//! The RFC 7672 planner (stub).

@@ -1,0 +1,1 @@
+//! The SMTP client session (stub: filled in by the SMTP work).

@@ -1,0 +1,111 @@
+//! The only notion of time in the core: [`Timestamp`], milliseconds since the Unix epoch.
+//!
+//! The core never reads a clock (DESIGN.md section 3): runtimes and test drivers pass `now`
+//! into every call, so the same inputs always give the same outputs.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A point in time, in milliseconds since 1970-01-01T00:00:00Z (UTC, leap seconds ignored,
+/// as in POSIX time). Used for deadlines (RFC 5321 sec. 4.5.3.2 timeouts, DNS retries) and
+/// for certificate and RRSIG validity (RFC 7672 sec. 3.1.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(u64);
+
+impl Timestamp {
+    /// The Unix epoch itself.
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    /// A timestamp `ms` milliseconds after the epoch.
+    pub const fn from_millis(ms: u64) -> Self {
+        Timestamp(ms)
+    }
+
+    /// A timestamp `secs` seconds after the epoch.
+    pub const fn from_unix_secs(secs: u64) -> Self {
+        Timestamp(secs.saturating_mul(1000))
+    }
+
+    /// Milliseconds since the epoch.
+    pub const fn as_millis(self) -> u64 {
+        self.0
+    }
+
+    /// Whole seconds since the epoch.
+    pub const fn as_unix_secs(self) -> u64 {
+        self.0 / 1000
+    }
+
+    /// `self + d`, saturating at the far future.
+    pub fn saturating_add(self, d: Duration) -> Self {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Timestamp(self.0.saturating_add(ms))
+    }
+
+    /// The time from `earlier` to `self`, zero if `earlier` is later.
+    pub fn saturating_since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+
+    /// RFC 3339 form in UTC with second precision, e.g. `2026-11-29T20:16:30Z`.
+    pub fn to_rfc3339(self) -> String {
+        format_unix_secs(i64::try_from(self.as_unix_secs()).unwrap_or(i64::MAX))
+    }
+}
+
+/// Formats seconds since the epoch (possibly negative) as RFC 3339 UTC, e.g. for certificate
+/// `notAfter` values, which may lie before 1970 or after 9999 in hostile certificates.
+pub fn format_unix_secs(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_values() {
+        assert_eq!(Timestamp::EPOCH.to_rfc3339(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Timestamp::from_unix_secs(1_700_000_000).to_rfc3339(),
+            "2023-11-14T22:13:20Z"
+        );
+        assert_eq!(format_unix_secs(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(format_unix_secs(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn arithmetic_saturates() {
+        let t = Timestamp::from_millis(u64::MAX - 1);
+        assert_eq!(t.saturating_add(Duration::from_secs(5)).as_millis(), u64::MAX);
+        assert_eq!(
+            Timestamp::from_millis(5).saturating_since(Timestamp::from_millis(9)),
+            Duration::ZERO
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! smol runtime for daneel (stub).
