@@ -1,1 +1,13 @@
-//! Scenario world (stub).
+//! # daneel-tests
+//!
+//! The scenario world of daneel (DESIGN.md section 7): a PKI built at test time, in-memory
+//! TLS servers that present any chain, zones with secure/insecure/bogus status and faults,
+//! mail servers with behaviours, a *simulated* driver that runs any machine in memory with a
+//! simulated clock, and a *live* driver that serves the same world on loopback sockets.
+//! `daneel demo` uses it too; the runtimes' library code never depends on it.
+
+pub mod live;
+pub mod pki;
+pub mod sim;
+pub mod tls_server;
+pub mod world;

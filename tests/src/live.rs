@@ -1,0 +1,1 @@
+//! (live: stub, being written.)

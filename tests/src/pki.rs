@@ -1,0 +1,1 @@
+//! (pki: stub, being written.)

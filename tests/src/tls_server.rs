@@ -1,0 +1,1 @@
+//! (tls_server: stub, being written.)
