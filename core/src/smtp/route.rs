@@ -1,1 +1,414 @@
-//! The RFC 7672 planner (stub).
+//! The RFC 7672 planner: pure decisions from DNS answers to a per-host policy.
+//!
+//! Each function here implements one step of RFC 7672 sec. 2.2 and is free of state and I/O,
+//! so [`crate::check::SmtpCheck`] only sequences them and the tests can pin each rule:
+//!
+//! 1. [`plan_mx`]: the MX RRset with its DNSSEC status, sorted by preference with a seeded
+//!    shuffle among equal preferences, null MX, implicit MX, duplicates, IP-address targets
+//!    (RFC 7672 sec. 2.2.1, RFC 5321 sec. 5.1, RFC 7505).
+//! 2. [`tlsa_candidates`]: the TLSA base domain candidates from the address answers and, when
+//!    needed, the separate CNAME query (RFC 7672 sec. 2.1.3 and 2.2.2).
+//! 3. [`classify_tlsa`]: outcomes (a)-(d) of RFC 7672 sec. 2.2 for one candidate.
+//! 4. [`decide_policy`]: the host policy, including Postfix's insecure-MX policy.
+//! 5. [`reference_identifiers`] and [`sni_name`]: RFC 7672 sec. 3.2.2 and 8.1.
+
+use std::net::IpAddr;
+
+use hickory_proto::rr::Name;
+use serde::{Deserialize, Serialize};
+
+use crate::dane::{DigestPrefs, TlsaRecord, TlsaSet, UsagePolicy};
+use crate::dns::{Answer, LookupError, LookupResult, RcodeClass, Security};
+use crate::report::HostPolicy;
+use crate::seed::DetRng;
+
+/// What to do when the MX RRset is insecure but an MX host has secure TLSA records
+/// (RFC 7672 sec. 2.2.1 leaves it to the client; Postfix's
+/// `smtp_tls_dane_insecure_mx_policy`, whose default is `dane`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InsecureMxPolicy {
+    /// Authenticate with the host's TLSA records; success is logged as "trusted", never
+    /// "verified" (RFC 7672 sec. 2.2.1: not secure delivery to the next-hop domain).
+    #[default]
+    Dane,
+    /// TLS is mandatory but unauthenticated.
+    Encrypt,
+    /// Ignore the TLSA records: opportunistic TLS (no TLSA lookup at all).
+    May,
+}
+
+/// Whether to send SNI (RFC 6066 sec. 3; RFC 7672 sec. 8.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SniMode {
+    /// The TLSA base domain for DANE hosts, the MX host name otherwise.
+    #[default]
+    Auto,
+    /// No SNI at all (a diagnostic: RFC 7672 sec. 8.1 says servers must not require it).
+    None,
+}
+
+/// One host to deliver to, from the MX RRset or the destination itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MxTarget {
+    /// The MX preference, when the host came from an MX record.
+    pub preference: Option<u16>,
+    /// The host name (fully qualified, lower case).
+    pub name: Name,
+    /// Set when the "host name" is an IP address: RFC 7672 sec. 2.2 says DANE does not apply.
+    pub literal: Option<IpAddr>,
+}
+
+/// What the MX lookup says about the destination (RFC 5321 sec. 5.1, RFC 7505).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MxKind {
+    /// The domain does not exist.
+    NxDomain,
+    /// A null MX: the domain accepts no mail (RFC 7505 sec. 3).
+    NullMx,
+    /// No MX records: the domain is its own implicit MX (RFC 5321 sec. 5.1).
+    Implicit,
+    /// MX hosts in the order to try them.
+    Hosts(Vec<MxTarget>),
+}
+
+/// The decoded MX lookup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MxPlan {
+    /// DNSSEC status of the MX RRset (or of its denial of existence) including any CNAME on
+    /// the way (RFC 7672 sec. 2.2.1: an insecure CNAME makes the whole MX RRset insecure).
+    pub security: Security,
+    /// What it says.
+    pub kind: MxKind,
+    /// The next-hop domain after CNAME expansion (a third reference identifier,
+    /// RFC 7672 sec. 3.2.2).
+    pub expanded: Name,
+    /// The CNAME links followed, as `owner -> target` strings.
+    pub cnames: Vec<String>,
+}
+
+/// Presentation form of a name without the trailing dot, lower case.
+pub fn display_name(name: &Name) -> String {
+    let s = name.to_lowercase().to_ascii();
+    match s.strip_suffix('.') {
+        Some(stripped) if !stripped.is_empty() => stripped.to_string(),
+        _ => s,
+    }
+}
+
+/// Parses a host or domain name given by a user: IDNA U-labels become A-labels, the name is
+/// made fully qualified (search lists are never applied, SPEC-NOTES S76) and lower-cased.
+pub fn parse_domain(text: &str) -> Result<Name, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("empty domain name".into());
+    }
+    let mut name =
+        Name::from_utf8(trimmed).map_err(|e| format!("invalid domain {trimmed:?}: {e}"))?;
+    name.set_fqdn(true);
+    if name.is_root() {
+        return Err("the root is not a mail domain".into());
+    }
+    Ok(name.to_lowercase())
+}
+
+/// The IP address an MX "host name" spells, if it is one (RFC 7672 sec. 2.2, R15).
+fn literal_address(name: &Name) -> Option<IpAddr> {
+    display_name(name).parse().ok()
+}
+
+/// Decodes the MX answer for `domain` (RFC 7672 sec. 2.2.1).
+///
+/// Records are sorted by preference; equal preferences are shuffled with `rng` (RFC 5321
+/// sec. 5.1); a less-preferred host with TLSA records never pre-empts a more-preferred one
+/// (R17). A single `0 .` record is a null MX (RFC 7505); a `.` beside other records is not,
+/// and is dropped with a warning. Duplicate hosts are kept once, at their best preference.
+pub fn plan_mx(
+    domain: &Name,
+    answer: &Answer,
+    rng: &mut DetRng,
+    warnings: &mut Vec<String>,
+) -> MxPlan {
+    let cnames = answer
+        .cnames
+        .iter()
+        .map(|(owner, target)| format!("{} -> {}", display_name(owner), display_name(target)))
+        .collect();
+    let kind = match answer.rcode {
+        RcodeClass::NxDomain => MxKind::NxDomain,
+        RcodeClass::NoData => MxKind::Implicit,
+        RcodeClass::Data => {
+            let mut records = answer.mx();
+            if records.len() == 1 && records[0].0 == 0 && records[0].1.is_root() {
+                MxKind::NullMx
+            } else {
+                if records.iter().any(|(_, exchange)| exchange.is_root()) {
+                    warnings.push(format!(
+                        "{}: MX \".\" published beside other MX records is not a null MX (RFC 7505 sec. 3); ignored",
+                        display_name(domain)
+                    ));
+                    records.retain(|(_, exchange)| !exchange.is_root());
+                }
+                // Seeded shuffle first, then a stable sort by preference: equal preferences
+                // end up in random but reproducible order.
+                rng.shuffle(&mut records);
+                records.sort_by_key(|(preference, _)| *preference);
+                let mut hosts: Vec<MxTarget> = Vec::new();
+                for (preference, exchange) in records {
+                    let name = exchange.to_lowercase();
+                    if hosts.iter().any(|h| h.name == name) {
+                        warnings.push(format!(
+                            "{}: MX host {} listed more than once; checked once",
+                            display_name(domain),
+                            display_name(&name)
+                        ));
+                        continue;
+                    }
+                    let literal = literal_address(&name);
+                    if literal.is_some() {
+                        warnings.push(format!(
+                            "{}: MX host {} is an IP address (RFC 5321 sec. 5.1 wants a host name); no DANE for it (RFC 7672 sec. 2.2)",
+                            display_name(domain),
+                            display_name(&name)
+                        ));
+                    }
+                    hosts.push(MxTarget {
+                        preference: Some(preference),
+                        name,
+                        literal,
+                    });
+                }
+                MxKind::Hosts(hosts)
+            }
+        }
+    };
+    MxPlan {
+        security: answer.security,
+        kind,
+        expanded: answer.final_name.to_lowercase(),
+        cnames,
+    }
+}
+
+/// The next step for a host once its address answers are in (RFC 7672 sec. 2.2.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BaseDecision {
+    /// Query TLSA at these base domains, in order (expanded name first, then the original).
+    Candidates(Vec<Name>),
+    /// The address answers went through a CNAME and are insecure: ask for the CNAME alone
+    /// to learn the status of the initial response (RFC 7672 sec. 2.1.3, R11).
+    NeedCnameProbe,
+    /// DANE does not apply to this host (insecure addresses, or no addresses).
+    NoDane,
+    /// The CNAME probe failed: the host's status is unknown, so it is unreachable
+    /// (RFC 7672 sec. 2.1.2; Postfix tempfails in this case).
+    Failed(LookupError),
+}
+
+/// Decides the TLSA base domain candidates of `host` from its address answers (A and/or
+/// AAAA, only those that completed) and the separate CNAME probe if one was made
+/// (RFC 7672 sec. 2.2.2, cases R24).
+///
+/// Address answers with records decide; when both families have records, both must be
+/// secure for DANE to apply (a host whose A and AAAA records disagree gets no DANE, with a
+/// warning from the caller). Intermediate names of a CNAME chain are never candidates.
+pub fn tlsa_candidates(
+    host: &Name,
+    answers: &[&Answer],
+    cname_probe: Option<&LookupResult>,
+) -> BaseDecision {
+    let with_data: Vec<&&Answer> = answers
+        .iter()
+        .filter(|a| a.rcode == RcodeClass::Data)
+        .collect();
+    let Some(first) = with_data.first() else {
+        return BaseDecision::NoDane;
+    };
+    let all_secure = with_data.iter().all(|a| a.security.is_secure());
+    let via_cname = with_data.iter().any(|a| !a.cnames.is_empty());
+    let host = host.to_lowercase();
+    if !via_cname {
+        return if all_secure {
+            BaseDecision::Candidates(vec![host])
+        } else {
+            BaseDecision::NoDane
+        };
+    }
+    if all_secure {
+        let expanded = first.final_name.to_lowercase();
+        return if expanded == host {
+            BaseDecision::Candidates(vec![host])
+        } else {
+            BaseDecision::Candidates(vec![expanded, host])
+        };
+    }
+    match cname_probe {
+        None => BaseDecision::NeedCnameProbe,
+        Some(Ok(probe)) if probe.security.is_secure() && probe.rcode == RcodeClass::Data => {
+            BaseDecision::Candidates(vec![host])
+        }
+        Some(Ok(_)) => BaseDecision::NoDane,
+        Some(Err(e)) => BaseDecision::Failed(e.clone()),
+    }
+}
+
+/// The TLSA query name for a base domain and port: `_<port>._tcp.<base>` (RFC 7672
+/// sec. 2.2.3, R26).
+pub fn tlsa_query_name(port: u16, base: &Name) -> Result<Name, String> {
+    Name::from_ascii(format!("_{port}._tcp"))
+        .and_then(|prefix| prefix.append_name(base))
+        .map_err(|e| format!("cannot form the TLSA name for {}: {e}", display_name(base)))
+}
+
+/// Outcomes of RFC 7672 sec. 2.2 for one TLSA candidate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsaOutcome {
+    /// (a) Secure, at least one usable record.
+    Usable(TlsaSet),
+    /// (b) Secure, non-empty, every record unusable.
+    AllUnusable(TlsaSet),
+    /// Secure denial of existence: try the next candidate, else (c).
+    SecureAbsent,
+    /// Insecure records or insecure denial: try the next candidate, else (c) (R27).
+    Insecure,
+    /// (d) The lookup failed: the host is unreachable (R8); no fallback to the next
+    /// candidate (R35, Postfix: "If the rname lookup fails we don't try the qname").
+    Failed(LookupError),
+}
+
+impl TlsaOutcome {
+    /// Whether the next candidate base domain should be tried (R27, R31).
+    pub fn try_next_candidate(&self) -> bool {
+        matches!(self, TlsaOutcome::SecureAbsent | TlsaOutcome::Insecure)
+    }
+}
+
+/// Classifies a TLSA lookup (RFC 7672 sec. 2.2 and 2.2.3). A TLSA CNAME chain is judged by
+/// the overall status of the answer; it never changes the base domain (R28).
+pub fn classify_tlsa(
+    result: &LookupResult,
+    usages: &UsagePolicy,
+    digests: &DigestPrefs,
+) -> TlsaOutcome {
+    let answer = match result {
+        Err(e) => return TlsaOutcome::Failed(e.clone()),
+        Ok(answer) => answer,
+    };
+    if !answer.security.is_secure() {
+        return TlsaOutcome::Insecure;
+    }
+    match answer.rcode {
+        RcodeClass::NxDomain | RcodeClass::NoData => TlsaOutcome::SecureAbsent,
+        RcodeClass::Data => {
+            let records: Vec<TlsaRecord> = answer
+                .tlsa()
+                .into_iter()
+                .map(|(usage, selector, matching, data)| TlsaRecord {
+                    usage,
+                    selector,
+                    matching,
+                    data,
+                })
+                .collect();
+            if records.is_empty() {
+                return TlsaOutcome::SecureAbsent;
+            }
+            let set = TlsaSet::new(records, usages, digests);
+            if set.has_usable() {
+                TlsaOutcome::Usable(set)
+            } else {
+                TlsaOutcome::AllUnusable(set)
+            }
+        }
+    }
+}
+
+/// The host policy from the TLSA outcome and the MX status (RFC 7672 sec. 2.2 and 2.2.1).
+/// Returns the policy and whether success counts only as "trusted" (insecure MX).
+///
+/// `mx_secure` is true for a secure MX RRset, an implicit MX with secure denial, and for
+/// statically configured `[host]` destinations (treated like a secure MX host, as Postfix does).
+pub fn decide_policy(
+    outcome: &TlsaOutcome,
+    mx_secure: bool,
+    insecure_mx: InsecureMxPolicy,
+) -> (HostPolicy, bool) {
+    match outcome {
+        TlsaOutcome::Failed(_) => (HostPolicy::Skip, false),
+        TlsaOutcome::SecureAbsent | TlsaOutcome::Insecure => (HostPolicy::Opportunistic, false),
+        TlsaOutcome::Usable(_) if mx_secure => (HostPolicy::Dane, false),
+        TlsaOutcome::AllUnusable(_) if mx_secure => (HostPolicy::Encrypt, false),
+        TlsaOutcome::Usable(_) => match insecure_mx {
+            InsecureMxPolicy::Dane => (HostPolicy::Dane, true),
+            InsecureMxPolicy::Encrypt => (HostPolicy::Encrypt, false),
+            InsecureMxPolicy::May => (HostPolicy::Opportunistic, false),
+        },
+        TlsaOutcome::AllUnusable(_) => match insecure_mx {
+            InsecureMxPolicy::Dane | InsecureMxPolicy::Encrypt => (HostPolicy::Encrypt, false),
+            InsecureMxPolicy::May => (HostPolicy::Opportunistic, false),
+        },
+    }
+}
+
+/// How the host was reached, for RFC 7672 sec. 3.2.2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NextHop {
+    /// Through a secure MX lookup of `original`, which CNAME-expanded to `expanded`.
+    SecureMx {
+        /// The next-hop domain as given.
+        original: Name,
+        /// Its CNAME expansion (equal to `original` if none).
+        expanded: Name,
+    },
+    /// Through an insecure MX lookup (DANE used anyway: the MX host name is the only
+    /// reference identifier besides the base domain).
+    InsecureMx,
+    /// Not through MX records: an implicit MX or a `[host]` destination named `original`.
+    NonMx {
+        /// The next-hop name as given.
+        original: Name,
+    },
+}
+
+/// The reference identifiers for DANE-TA(2) name checks (RFC 7672 sec. 3.2.2): the TLSA base
+/// domain always; with a secure MX the original and CNAME-expanded next-hop domain; for a
+/// non-MX destination whose base domain is its CNAME expansion, the original name; with an
+/// insecure MX the MX host name only.
+pub fn reference_identifiers(base: &Name, mx_host: &Name, next_hop: &NextHop) -> Vec<String> {
+    let mut ids = vec![display_name(base)];
+    let mut push = |name: &Name| {
+        let s = display_name(name);
+        if !ids.contains(&s) {
+            ids.push(s);
+        }
+    };
+    match next_hop {
+        NextHop::SecureMx { original, expanded } => {
+            push(original);
+            push(expanded);
+        }
+        NextHop::InsecureMx => push(mx_host),
+        NextHop::NonMx { original } => push(original),
+    }
+    ids
+}
+
+/// The SNI name for a connection (RFC 7672 sec. 8.1, DESIGN.md section 5): the TLSA base
+/// domain for `dane` and `encrypt` hosts, the MX host name for opportunistic ones, none for
+/// IP addresses or with [`SniMode::None`].
+pub fn sni_name(
+    policy: HostPolicy,
+    base: Option<&Name>,
+    host: &Name,
+    literal: bool,
+    mode: SniMode,
+) -> Option<String> {
+    if literal || mode == SniMode::None {
+        return None;
+    }
+    match (policy, base) {
+        (HostPolicy::Dane | HostPolicy::Encrypt, Some(base)) => Some(display_name(base)),
+        _ => Some(display_name(host)),
+    }
+}

@@ -1,0 +1,173 @@
+//! Configuration of an SMTP check, and the destination forms of DESIGN.md section 6.
+
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_proto::rr::Name;
+use serde::{Deserialize, Serialize};
+
+use crate::smtp::route::{parse_domain, InsecureMxPolicy, SniMode};
+
+/// Which address families to look up and connect to (`-4`, `-6`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AddressFamily {
+    /// IPv4 and IPv6.
+    #[default]
+    Any,
+    /// IPv4 only (A records).
+    V4,
+    /// IPv6 only (AAAA records).
+    V6,
+}
+
+/// Everything a check needs besides the seed and the start time. Serializable, because a
+/// transcript starts with it (DESIGN.md section 3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckConfig {
+    /// `example.com`, `[mx.example.com]`, `[mx.example.com]:587` or `[192.0.2.1]`.
+    pub destination: String,
+    /// The validating resolvers, tried in order.
+    pub resolvers: Vec<SocketAddr>,
+    /// SMTP port (RFC 7672 sec. 2.2.3: the TLSA name follows it); `[host]:port` wins.
+    pub port: u16,
+    /// Address families.
+    pub family: AddressFamily,
+    /// The name sent in EHLO (RFC 5321 sec. 4.1.1.1).
+    pub ehlo_name: String,
+    /// SNI behaviour.
+    pub sni: SniMode,
+    /// Postfix's `smtp_tls_dane_insecure_mx_policy`.
+    pub insecure_mx: InsecureMxPolicy,
+    /// Timeout of each SMTP stage, milliseconds (None: RFC 5321 sec. 4.5.3.2 values).
+    pub smtp_timeout_ms: Option<u64>,
+    /// Timeout of one DNS attempt, milliseconds (doubles on each round over the resolvers).
+    pub dns_timeout_ms: u64,
+    /// DNS attempts per lookup across the resolvers.
+    pub dns_attempts: u8,
+    /// Connections in flight at once.
+    pub max_parallel: usize,
+    /// Digest preference (RFC 7671 sec. 9), like Postfix's `tls_dane_digests`.
+    pub digests: String,
+}
+
+impl CheckConfig {
+    /// A configuration with the defaults of `daneel check`: port 25, both families, EHLO
+    /// `daneel.invalid`, SNI per RFC 7672 sec. 8.1, insecure-MX policy `dane`, 30 s per SMTP
+    /// stage (posttls-finger's default; an MTA would use RFC 5321's minutes), DNS attempts
+    /// of 2 s, 4 attempts, 8 parallel connections, digests `sha512 sha256`.
+    pub fn new(destination: impl Into<String>, resolvers: Vec<SocketAddr>) -> Self {
+        CheckConfig {
+            destination: destination.into(),
+            resolvers,
+            port: 25,
+            family: AddressFamily::Any,
+            ehlo_name: "daneel.invalid".into(),
+            sni: SniMode::Auto,
+            insecure_mx: InsecureMxPolicy::Dane,
+            smtp_timeout_ms: Some(30_000),
+            dns_timeout_ms: 2_000,
+            dns_attempts: 4,
+            max_parallel: 8,
+            digests: "sha512 sha256".into(),
+        }
+    }
+}
+
+/// Where the check goes (DESIGN.md section 6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// A mail domain: MX lookup first (RFC 7672 sec. 2.2.1).
+    Domain(Name),
+    /// `[host]` or `[host]:port`: no MX lookup; treated like a secure MX host, as Postfix
+    /// treats a statically configured relay (RFC 7672 sec. 2.2.2, R21).
+    Host {
+        /// The host name.
+        name: Name,
+        /// The port.
+        port: u16,
+    },
+    /// `[192.0.2.1]` or `[IPv6:2001:db8::1]`: never DANE (RFC 7672 sec. 2.2, R15).
+    Literal {
+        /// The address.
+        addr: IpAddr,
+        /// The port.
+        port: u16,
+    },
+}
+
+/// Parses a destination; `default_port` applies unless `[host]:port` gives one.
+pub fn parse_destination(text: &str, default_port: u16) -> Result<Destination, String> {
+    let text = text.trim();
+    let Some(rest) = text.strip_prefix('[') else {
+        if text.contains(['[', ']', ':', '/', ' ', '@']) {
+            return Err(format!(
+                "invalid destination {text:?}: use DOMAIN, [HOST], [HOST]:PORT or [IP]"
+            ));
+        }
+        return parse_domain(text).map(Destination::Domain);
+    };
+    let (inside, after) = rest
+        .split_once(']')
+        .ok_or_else(|| format!("invalid destination {text:?}: missing ']'"))?;
+    let port = match after {
+        "" => default_port,
+        p => p
+            .strip_prefix(':')
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("invalid port in {text:?}"))?,
+    };
+    let addr_text = inside
+        .strip_prefix("IPv6:")
+        .or_else(|| inside.strip_prefix("ipv6:"))
+        .unwrap_or(inside);
+    if let Ok(addr) = addr_text.parse::<IpAddr>() {
+        return Ok(Destination::Literal { addr, port });
+    }
+    parse_domain(inside).map(|name| Destination::Host { name, port })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations() {
+        assert!(
+            matches!(parse_destination("Example.COM", 25), Ok(Destination::Domain(n)) if n.to_ascii() == "example.com.")
+        );
+        assert_eq!(
+            parse_destination("[mx.example.net]:587", 25),
+            Ok(Destination::Host {
+                name: parse_domain("mx.example.net").unwrap(),
+                port: 587
+            })
+        );
+        assert!(matches!(
+            parse_destination("[mx.example.net]", 2525),
+            Ok(Destination::Host { port: 2525, .. })
+        ));
+        assert_eq!(
+            parse_destination("[192.0.2.1]", 25),
+            Ok(Destination::Literal {
+                addr: "192.0.2.1".parse().unwrap(),
+                port: 25
+            })
+        );
+        assert!(matches!(
+            parse_destination("[IPv6:2001:db8::1]:26", 25),
+            Ok(Destination::Literal { port: 26, .. })
+        ));
+        for bad in [
+            "",
+            "[mx",
+            "[mx]:0",
+            "[mx]:x",
+            "a b",
+            "user@example.com",
+            ".",
+        ] {
+            assert!(parse_destination(bad, 25).is_err(), "{bad:?}");
+        }
+    }
+}
