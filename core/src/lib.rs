@@ -28,6 +28,7 @@
 pub mod check;
 pub mod dane;
 pub mod dns;
+pub mod driver;
 pub mod hex;
 pub mod machine;
 pub mod report;

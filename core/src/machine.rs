@@ -66,6 +66,23 @@ pub enum NetError {
     Other(String),
 }
 
+impl NetError {
+    /// Classifies an I/O error from a runtime's socket call (the runtimes share this mapping).
+    pub fn from_io(error: &std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        match error.kind() {
+            ErrorKind::ConnectionRefused => NetError::Refused,
+            ErrorKind::NetworkUnreachable
+            | ErrorKind::HostUnreachable
+            | ErrorKind::AddrNotAvailable => NetError::Unreachable,
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+                NetError::Reset
+            }
+            _ => NetError::Other(error.to_string()),
+        }
+    }
+}
+
 impl fmt::Display for NetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -36,6 +36,10 @@ impl ConnectionIo {
     pub fn decode(&mut self, _conn: crate::machine::ConnId, _bytes: &[u8]) -> Decoded {
         unimplemented!()
     }
+    /// The socket reached end of stream.
+    pub fn eof(&mut self, _conn: crate::machine::ConnId) -> Decoded {
+        unimplemented!()
+    }
     /// Bytes to write before closing (TLS close_notify), possibly empty.
     pub fn close(&mut self) -> Vec<u8> {
         unimplemented!()
