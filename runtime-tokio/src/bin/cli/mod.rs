@@ -1,0 +1,269 @@
+//! Argument parsing and dispatch of the `daneel` command.
+
+mod output;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use daneel_core::check::{AddressFamily, CheckConfig};
+use daneel_core::smtp::route::{InsecureMxPolicy, SniMode};
+use daneel_core::transcript::{replay, Recorder, Transcript};
+use daneel_core::{Seed, Timestamp};
+
+/// Exit status for usage errors (sysexits EX_USAGE); clap's own 2 is mapped to it.
+pub const EXIT_USAGE: i32 = 64;
+/// Exit status for an unreadable or diverging transcript (EX_DATAERR).
+pub const EXIT_DATA: i32 = 65;
+/// Exit status for internal errors (EX_SOFTWARE).
+pub const EXIT_INTERNAL: i32 = 70;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "daneel",
+    version,
+    about = "DANE for email: check that mail servers are what their DNSSEC-signed TLSA records say (RFC 7672)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a mail domain's MX hosts, or one host, with RFC 7672 DANE.
+    Check(CheckArgs),
+    /// Re-run a recorded check with no network and print its report.
+    Replay {
+        /// The transcript written by `daneel check --transcript`.
+        file: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    /// DOMAIN, [HOST], [HOST]:PORT or [IP-ADDRESS].
+    destination: String,
+    /// A validating resolver (repeatable); replaces /etc/resolv.conf.
+    #[arg(long = "resolver", value_name = "IP[:PORT]")]
+    resolvers: Vec<String>,
+    /// SMTP port; the TLSA name follows it (_N._tcp). [HOST]:PORT wins.
+    #[arg(long, default_value_t = 25)]
+    port: u16,
+    /// IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// IPv6 only.
+    #[arg(short = '6')]
+    ipv6: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Record a transcript (config, seed, every input and output) to FILE for `daneel replay`.
+    #[arg(long, value_name = "FILE")]
+    transcript: Option<PathBuf>,
+    /// Timeout of each SMTP stage, seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// The name sent in EHLO.
+    #[arg(long, default_value = "daneel.invalid")]
+    ehlo: String,
+    /// `none` sends no SNI (a diagnostic; RFC 7672 sec. 8.1 wants SNI for DANE hosts).
+    #[arg(long, value_enum, default_value_t = SniArg::Auto)]
+    sni: SniArg,
+    /// What TLSA records of hosts under an insecure MX RRset do (Postfix's
+    /// smtp_tls_dane_insecure_mx_policy).
+    #[arg(long = "insecure-mx", value_enum, default_value_t = InsecureMxArg::Dane)]
+    insecure_mx: InsecureMxArg,
+    /// Digest preference, strongest first (RFC 7671 sec. 9).
+    #[arg(long, default_value = "sha512 sha256")]
+    digests: String,
+    /// Run on the smol runtime instead of tokio.
+    #[arg(long)]
+    smol: bool,
+    /// Fix the seed (DNS ids, MX shuffle) instead of drawing it from the OS.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SniArg {
+    Auto,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum InsecureMxArg {
+    Dane,
+    Encrypt,
+    May,
+}
+
+/// Parses `IP`, `IP:PORT` or `[IPv6]:PORT`.
+fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    text.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("invalid resolver {text:?}: use IP or IP:PORT"))
+}
+
+fn system_resolvers() -> Result<Vec<SocketAddr>, String> {
+    let text = std::fs::read_to_string("/etc/resolv.conf")
+        .map_err(|e| format!("/etc/resolv.conf: {e}"))?;
+    Ok(daneel_core::dns::resolv_conf::parse(&text).servers)
+}
+
+fn os_seed() -> Seed {
+    let mut bytes = [0u8; 8];
+    if let Ok(data) = std::fs::read("/dev/urandom").map(|_| ()).and_then(|_| {
+        use std::io::Read;
+        let mut f = std::fs::File::open("/dev/urandom")?;
+        f.read_exact(&mut bytes)
+    }) {
+        let _ = data;
+    }
+    daneel_core::driver::seed_from_bytes(bytes)
+}
+
+fn check_config(args: &CheckArgs) -> Result<CheckConfig, String> {
+    let resolvers = if args.resolvers.is_empty() {
+        system_resolvers()?
+    } else {
+        args.resolvers
+            .iter()
+            .map(|r| parse_resolver(r))
+            .collect::<Result<_, _>>()?
+    };
+    let mut config = CheckConfig::new(args.destination.clone(), resolvers);
+    config.port = args.port;
+    config.family = match (args.ipv4, args.ipv6) {
+        (true, _) => AddressFamily::V4,
+        (_, true) => AddressFamily::V6,
+        _ => AddressFamily::Any,
+    };
+    config.smtp_timeout_ms = Some(args.timeout.max(1) * 1000);
+    config.ehlo_name = args.ehlo.clone();
+    config.sni = match args.sni {
+        SniArg::Auto => SniMode::Auto,
+        SniArg::None => SniMode::None,
+    };
+    config.insecure_mx = match args.insecure_mx {
+        InsecureMxArg::Dane => InsecureMxPolicy::Dane,
+        InsecureMxArg::Encrypt => InsecureMxPolicy::Encrypt,
+        InsecureMxArg::May => InsecureMxPolicy::May,
+    };
+    config.digests = args.digests.clone();
+    Ok(config)
+}
+
+fn run_check(args: CheckArgs) -> i32 {
+    let config = match check_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("daneel: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let seed = args.seed.map(Seed).unwrap_or_else(os_seed);
+    let clock = daneel_tokio::Clock::system();
+    let recorder = match Recorder::new(config, seed, clock.now()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("daneel: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let (report, recorder) = if args.smol {
+        daneel_smol::run(recorder)
+    } else {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("daneel: cannot start the runtime: {e}");
+                return EXIT_INTERNAL;
+            }
+        };
+        runtime.block_on(daneel_tokio::run(recorder, clock))
+    };
+    if let Some(path) = &args.transcript {
+        if let Err(e) = std::fs::write(path, recorder.transcript().to_json_lines()) {
+            eprintln!("daneel: cannot write {}: {e}", path.display());
+            return EXIT_INTERNAL;
+        }
+    }
+    output::print_report(&report, args.json);
+    report.verdict.exit_code()
+}
+
+fn run_replay(file: PathBuf, json: bool) -> i32 {
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("daneel: {}: {e}", file.display());
+            return EXIT_DATA;
+        }
+    };
+    let transcript = match Transcript::from_json_lines(&text) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("daneel: {}: {e}", file.display());
+            return EXIT_DATA;
+        }
+    };
+    let result = match replay(&transcript) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("daneel: replay of {} failed: {e}", file.display());
+            return EXIT_DATA;
+        }
+    };
+    if let Some(d) = &result.divergence {
+        eprintln!(
+            "daneel: this version decides differently from the recording at event {}:\n  recorded: {}\n  replayed: {}",
+            d.event,
+            serde_json::to_string(&d.recorded).unwrap_or_default(),
+            serde_json::to_string(&d.replayed).unwrap_or_default()
+        );
+    }
+    let Some(report) = result.report else {
+        eprintln!(
+            "daneel: the transcript ends before the check finished ({} inputs)",
+            result.inputs
+        );
+        return EXIT_DATA;
+    };
+    output::print_report(&report, json);
+    if result.divergence.is_some() {
+        return EXIT_DATA;
+    }
+    report.verdict.exit_code()
+}
+
+/// Entry point; returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => EXIT_USAGE,
+            };
+        }
+    };
+    match cli.command {
+        Command::Check(args) => run_check(args),
+        Command::Replay { file, json } => run_replay(file, json),
+    }
+}
+
+#[allow(dead_code)]
+fn _timestamp_is_used(_: Timestamp) {}

@@ -1,0 +1,103 @@
+//! Human and JSON output of a report: the human form reads like a postmaster's log, one line
+//! per step, then one line per connection, host and the domain.
+
+use daneel_core::report::{ConnectionReport, HostReport, Report};
+
+fn kebab<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn connection_line(c: &ConnectionReport) -> String {
+    let mut line = format!("    {} {}", c.address, kebab(&c.verdict));
+    if let Some(tls) = &c.tls {
+        line.push_str(&format!(", {} {}", tls.version, tls.cipher));
+        if let Some(sni) = &tls.sni {
+            line.push_str(&format!(", SNI {sni}"));
+        }
+    } else if !c.starttls {
+        line.push_str(", no STARTTLS");
+    }
+    if let Some(m) = &c.matched {
+        line.push_str(&format!(", matched {} at depth {}", m.record, m.depth));
+        if let Some(p) = &m.peername {
+            line.push_str(&format!(" (peername {p})"));
+        }
+    }
+    if let Some(cert) = &c.certificate {
+        line.push_str(&format!(", certificate expires {}", cert.not_after));
+    }
+    if let Some(r) = &c.reason {
+        line.push_str(&format!(" [{r}]"));
+    }
+    line
+}
+
+fn host_lines(h: &HostReport, out: &mut Vec<String>) {
+    let pref = h
+        .preference
+        .map(|p| format!(" (MX {p})"))
+        .unwrap_or_default();
+    let mut line = format!(
+        "  {}{pref}: {}, policy {}",
+        h.name,
+        kebab(&h.verdict),
+        kebab(&h.policy)
+    );
+    if let Some(base) = &h.tlsa_base {
+        line.push_str(&format!(", TLSA base {base}"));
+    }
+    if let Some(t) = &h.tlsa {
+        if let Some(exp) = &t.rrsig_expires {
+            line.push_str(&format!(", TLSA RRSIG expires {exp}"));
+        }
+        if let Some(ttl) = t.ttl {
+            line.push_str(&format!(", TTL {ttl}"));
+        }
+    }
+    if let Some(r) = &h.reason {
+        line.push_str(&format!(" [{r}]"));
+    }
+    out.push(line);
+    out.extend(h.connections.iter().map(connection_line));
+}
+
+/// The human form.
+pub fn human(report: &Report) -> String {
+    let mut out: Vec<String> = report
+        .log
+        .iter()
+        .map(|l| format!("{:>7.3}s {}", l.at_ms as f64 / 1000.0, l.text))
+        .collect();
+    out.push(String::new());
+    out.push(format!(
+        "{}: {} (exit {})",
+        report.domain,
+        report.verdict.as_str(),
+        report.verdict.exit_code()
+    ));
+    if let Some(r) = &report.reason {
+        out.push(format!("  reason: {r}"));
+    }
+    for h in &report.hosts {
+        host_lines(h, &mut out);
+    }
+    for w in &report.warnings {
+        out.push(format!("  warning: {w}"));
+    }
+    out.join("\n")
+}
+
+/// Prints the report, as JSON (DESIGN.md section 6) or for humans.
+pub fn print_report(report: &Report, json: bool) {
+    if json {
+        match serde_json::to_string_pretty(report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("daneel: cannot serialize the report: {e}"),
+        }
+    } else {
+        println!("{}", human(report));
+    }
+}
