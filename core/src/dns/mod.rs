@@ -9,9 +9,15 @@ mod query;
 pub mod resolv_conf;
 mod security;
 
-pub use answer::{Answer, ExtendedError, LookupError};
+pub use answer::{
+    check_response, ede_name, extended_errors, rcode_name, serial_to_timestamp, Answer, Checked,
+    Expected, ExtendedError, LookupError, EDE_OPTION_CODE, MAX_CNAME_LINKS, MAX_EDE_TEXT,
+};
 pub use client::{DnsClient, DnsConfig, LookupId, LookupResult};
-pub use query::{build_query, tcp_frame, TcpFrameReader};
+pub use query::{
+    build_query, tcp_frame, FrameOverflow, TcpFrameReader, DEFAULT_PAYLOAD, MAX_TCP_BUFFERED,
+    MAX_TCP_MESSAGE,
+};
 pub use security::{RcodeClass, Security};
 
 pub use hickory_proto::rr::{Name, RecordType};
