@@ -13,7 +13,10 @@ pub use answer::{
     check_response, ede_name, extended_errors, rcode_name, serial_to_timestamp, Answer, Checked,
     Expected, ExtendedError, LookupError, EDE_OPTION_CODE, MAX_CNAME_LINKS, MAX_EDE_TEXT,
 };
-pub use client::{DnsClient, DnsConfig, LookupId, LookupResult};
+pub use client::{
+    DnsClient, DnsConfig, LookupId, LookupResult, DEFAULT_ATTEMPTS, DEFAULT_ATTEMPT_TIMEOUT,
+    MAX_BACKOFF_DOUBLINGS,
+};
 pub use query::{
     build_query, tcp_frame, FrameOverflow, TcpFrameReader, DEFAULT_PAYLOAD, MAX_TCP_BUFFERED,
     MAX_TCP_MESSAGE,
