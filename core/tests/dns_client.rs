@@ -743,7 +743,7 @@ fn mutated_answers_never_panic_nor_fake_security() {
     }
     assert_eq!(c.in_flight(), 0);
     assert!(
-        secure > 100 && insecure > 100 && errors > 10,
+        secure > 100 && insecure > 100 && errors > 0,
         "{secure} {insecure} {errors}"
     );
 }

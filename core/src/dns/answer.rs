@@ -349,6 +349,11 @@ fn mismatch(expected: &Expected, msg: &Message) -> Option<&'static str> {
     if msg.metadata.op_code != OpCode::Query {
         return Some("opcode is not QUERY");
     }
+    // RFC 4035 sec. 3.1.6: the CD bit is copied from the query, which always has CD=0. A
+    // response with CD=1 did not come from our query's validation path.
+    if msg.metadata.checking_disabled {
+        return Some("CD=1 in the response to a CD=0 query");
+    }
     let [q] = msg.queries.as_slice() else {
         return Some("question count is not 1");
     };
@@ -368,7 +373,8 @@ fn mismatch(expected: &Expected, msg: &Message) -> Option<&'static str> {
 
 /// Parses the Extended DNS Error options of an OPT record (RFC 8914 sec. 2): INFO-CODE
 /// (2 bytes) then UTF-8 EXTRA-TEXT, which may be NUL-terminated by some servers. Options
-/// shorter than 2 bytes are skipped; invalid UTF-8 is replaced.
+/// shorter than 2 bytes are skipped; invalid UTF-8 and control characters (the text ends up
+/// in reports and terminals) are replaced by U+FFFD; at most [`MAX_EDE_TEXT`] bytes are kept.
 pub fn extended_errors(edns: Option<&Edns>) -> Vec<ExtendedError> {
     let Some(edns) = edns else {
         return Vec::new();
@@ -385,7 +391,9 @@ pub fn extended_errors(edns: Option<&Edns>) -> Vec<ExtendedError> {
             let text = text.get(..MAX_EDE_TEXT).unwrap_or(text);
             let text = String::from_utf8_lossy(text)
                 .trim_end_matches('\0')
-                .to_string();
+                .chars()
+                .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+                .collect();
             Some(ExtendedError {
                 code: u16::from_be_bytes(*info),
                 text,
@@ -639,6 +647,9 @@ mod tests {
         let mut m = response(&e);
         m.metadata.op_code = OpCode::Status;
         assert!(matches!(check(&e, &m), Checked::Mismatch(_)));
+        let mut m = response(&e);
+        m.metadata.checking_disabled = true;
+        assert!(matches!(check(&e, &m), Checked::Mismatch(_)));
         // Case differences (0x20 randomisation) are fine.
         let mut m = response(&e);
         m.queries[0].set_name(n("ExAmPlE.CoM."));
@@ -880,7 +891,7 @@ mod tests {
     fn ede_on_answers_and_short_options() {
         let e = expected("example.com.", RecordType::MX);
         let mut m = response(&e);
-        with_ede(&mut m, 3, b"stale");
+        with_ede(&mut m, 3, b"stale\x1b[31m");
         m.edns
             .as_mut()
             .unwrap()
@@ -888,7 +899,7 @@ mod tests {
             .as_mut()
             .push((EdnsCode::Unknown(15), EdnsOption::Unknown(15, vec![1])));
         let a = answer(&e, &m);
-        assert_eq!(a.ede_text(), "3 Stale Answer: stale");
+        assert_eq!(a.ede_text(), "3 Stale Answer: stale\u{FFFD}[31m");
     }
 
     #[test]
