@@ -1,13 +1,35 @@
-//! The lookup client (stub: filled in by the DNS work).
+//! The lookup client: one sans-IO state machine running any number of lookups at once, with
+//! per-attempt timeouts and exponential backoff, resolver failover, and TCP fallback on
+//! truncation (RFC 1035 sec. 4.2.1, RFC 7766 sec. 5, RFC 5452 sec. 9.1).
+//!
+//! The client emits [`Action::SendDns`] (the bare DNS message; for [`Transport::Tcp`] the
+//! runtime adds the length prefix with [`super::tcp_frame`]) and takes the answers back with
+//! [`DnsClient::handle_answer`] (without the prefix). It owns every DNS timeout: the caller
+//! asks [`DnsClient::next_deadline`] and calls [`DnsClient::handle_timeout`] when it passes.
+
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
 
+use super::answer::{check_response, Checked, Expected};
+use super::query::{build_query, DEFAULT_PAYLOAD};
 use super::{Answer, LookupError};
-use crate::machine::{Action, NetError, QueryId, UsageError};
+use crate::machine::{Action, NetError, QueryId, Transport, UsageError};
 use crate::seed::DetRng;
 use crate::time::Timestamp;
+
+/// The default time one attempt waits before the next (glibc's `RES_TIMEOUT`, 5 s, is longer;
+/// 3 s suits a nearby validating resolver).
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The default number of attempts per lookup, over all servers.
+pub const DEFAULT_ATTEMPTS: u8 = 4;
+
+/// The backoff doubles at most this many times (so one attempt waits at most
+/// `attempt_timeout * 2^MAX_BACKOFF_DOUBLINGS`).
+pub const MAX_BACKOFF_DOUBLINGS: u32 = 6;
 
 /// Resolver settings.
 #[derive(Clone, Debug)]
@@ -16,10 +38,32 @@ pub struct DnsConfig {
     pub servers: Vec<SocketAddr>,
     /// Time to wait for one attempt before the next.
     pub attempt_timeout: Duration,
-    /// Attempts per lookup over all servers.
+    /// Attempts per lookup over all servers (0 counts as 1).
     pub attempts: u8,
     /// EDNS0 payload size advertised.
     pub payload: u16,
+}
+
+impl DnsConfig {
+    /// Settings for `servers` with the defaults: [`DEFAULT_ATTEMPT_TIMEOUT`],
+    /// [`DEFAULT_ATTEMPTS`] and an EDNS0 payload of [`DEFAULT_PAYLOAD`] (RFC 6891 sec. 6.2.5).
+    pub fn new(servers: Vec<SocketAddr>) -> Self {
+        DnsConfig {
+            servers,
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            attempts: DEFAULT_ATTEMPTS,
+            payload: DEFAULT_PAYLOAD,
+        }
+    }
+
+    /// How long attempt number `attempt` (0-based) waits: `attempt_timeout` doubled once per
+    /// full round over the servers (as glibc's resolver does, `res_send.c`), at most
+    /// [`MAX_BACKOFF_DOUBLINGS`] times.
+    pub fn attempt_wait(&self, attempt: u32) -> Duration {
+        let servers = u32::try_from(self.servers.len()).unwrap_or(u32::MAX).max(1);
+        let round = (attempt / servers).min(MAX_BACKOFF_DOUBLINGS);
+        self.attempt_timeout.saturating_mul(1u32 << round)
+    }
 }
 
 /// One lookup (possibly several exchanges).
@@ -29,52 +73,345 @@ pub struct LookupId(pub u32);
 /// The outcome of a lookup.
 pub type LookupResult = Result<Answer, LookupError>;
 
-/// The DNS client state machine.
+/// A lookup in flight.
+struct Lookup {
+    qname: Name,
+    qtype: RecordType,
+    /// Attempts started (a TCP retry after TC=1 is part of its UDP attempt).
+    attempts_used: u32,
+    /// The exchange being waited for.
+    current: QueryId,
+    msg_id: u16,
+    server: SocketAddr,
+    transport: Transport,
+    deadline: Timestamp,
+    /// The last definite error a server gave (SERVFAIL, REFUSED, malformed over TCP...).
+    last_error: Option<LookupError>,
+    /// An unparsable datagram seen while waiting (may have been spoofed).
+    garbage: Option<LookupError>,
+}
+
+/// The DNS client state machine (sans-IO; see the module documentation).
+///
+/// Lookups are independent and all in flight at once. Each makes at most `attempts` UDP
+/// attempts, round robin over the servers starting at `servers[0]`; SERVFAIL, REFUSED and
+/// other error rcodes move on to the next server at once, a timeout after
+/// [`DnsConfig::attempt_wait`]. A truncated UDP answer is retried over TCP to the same
+/// server without using an attempt. Results come out in completion order.
 pub struct DnsClient {
-    _rng: DetRng,
+    config: DnsConfig,
+    rng: DetRng,
+    next_query: u32,
+    next_lookup: u32,
+    lookups: BTreeMap<LookupId, Lookup>,
+    exchanges: BTreeMap<QueryId, LookupId>,
+    actions: VecDeque<Action>,
+    results: VecDeque<(LookupId, LookupResult)>,
 }
 
 impl DnsClient {
-    /// A client.
-    pub fn new(_config: DnsConfig, rng: DetRng) -> Self {
-        DnsClient { _rng: rng }
+    /// A client with these settings, drawing DNS message ids (RFC 5452 sec. 9.2) from `rng`.
+    pub fn new(config: DnsConfig, rng: DetRng) -> Self {
+        DnsClient {
+            config,
+            rng,
+            next_query: 0,
+            next_lookup: 0,
+            lookups: BTreeMap::new(),
+            exchanges: BTreeMap::new(),
+            actions: VecDeque::new(),
+            results: VecDeque::new(),
+        }
     }
-    /// Starts a lookup.
-    pub fn lookup(&mut self, _now: Timestamp, _name: &Name, _rtype: RecordType) -> LookupId {
-        unimplemented!()
+
+    /// The settings.
+    pub fn config(&self) -> &DnsConfig {
+        &self.config
     }
-    /// Feeds an answer.
+
+    /// Starts a lookup of `name` (made fully qualified: search domains are never applied,
+    /// SPEC-NOTES S76) and `rtype`, class IN. Its first query is queued as an action; with no
+    /// servers configured the lookup fails at once with [`LookupError::NoServers`].
+    pub fn lookup(&mut self, now: Timestamp, name: &Name, rtype: RecordType) -> LookupId {
+        let id = LookupId(self.next_lookup);
+        self.next_lookup = self.next_lookup.wrapping_add(1);
+        if self.config.servers.is_empty() {
+            self.results.push_back((id, Err(LookupError::NoServers)));
+            return id;
+        }
+        let mut qname = name.clone();
+        qname.set_fqdn(true);
+        let lookup = Lookup {
+            qname,
+            qtype: rtype,
+            attempts_used: 0,
+            current: QueryId(u32::MAX),
+            msg_id: 0,
+            server: self.config.servers[0],
+            transport: Transport::Udp,
+            deadline: now,
+            last_error: None,
+            garbage: None,
+        };
+        self.lookups.insert(id, lookup);
+        self.next_attempt(now, id);
+        id
+    }
+
+    /// Whether this client issued `query` (so a composite machine can route inputs).
+    pub fn owns(&self, query: QueryId) -> bool {
+        query.0 < self.next_query
+    }
+
+    /// The number of lookups still in flight.
+    pub fn in_flight(&self) -> usize {
+        self.lookups.len()
+    }
+
+    /// Stops a lookup without a result; later answers to it are ignored.
+    pub fn abandon(&mut self, lookup: LookupId) {
+        if let Some(l) = self.lookups.remove(&lookup) {
+            self.exchanges.remove(&l.current);
+        }
+    }
+
+    /// Feeds a DNS message received for `query` (without any TCP length prefix).
+    ///
+    /// `Err(UsageError::UnknownQuery)` only if this client never issued `query`. Messages for
+    /// finished or abandoned exchanges are ignored. Over UDP, a message that does not match
+    /// the query (id, QR, opcode, question) is ignored and one that does not parse is
+    /// remembered; both keep the exchange waiting, as they may be spoofed (RFC 5452
+    /// sec. 9.1). Over TCP either ends the attempt as malformed.
     pub fn handle_answer(
         &mut self,
-        _now: Timestamp,
-        _query: QueryId,
-        _wire: &[u8],
+        now: Timestamp,
+        query: QueryId,
+        wire: &[u8],
     ) -> Result<(), UsageError> {
-        unimplemented!()
+        if !self.owns(query) {
+            return Err(UsageError::UnknownQuery(query));
+        }
+        let Some(&lookup_id) = self.exchanges.get(&query) else {
+            return Ok(());
+        };
+        let Some(l) = self.lookups.get_mut(&lookup_id) else {
+            self.exchanges.remove(&query);
+            return Ok(());
+        };
+        let expected = Expected {
+            id: l.msg_id,
+            qname: l.qname.clone(),
+            qtype: l.qtype,
+        };
+        let tcp = l.transport == Transport::Tcp;
+        match check_response(&expected, wire, now, l.server) {
+            Checked::Mismatch(why) => {
+                if tcp {
+                    l.last_error = Some(LookupError::Malformed {
+                        detail: format!("TCP answer does not match the query: {why}"),
+                    });
+                    self.exchanges.remove(&query);
+                    self.next_attempt(now, lookup_id);
+                }
+            }
+            Checked::Unparsable(detail) => {
+                let err = LookupError::Malformed { detail };
+                if tcp {
+                    l.last_error = Some(err);
+                    self.exchanges.remove(&query);
+                    self.next_attempt(now, lookup_id);
+                } else {
+                    l.garbage = Some(err);
+                }
+            }
+            Checked::Truncated => {
+                self.exchanges.remove(&query);
+                if tcp {
+                    l.last_error = Some(LookupError::Malformed {
+                        detail: "TC=1 over TCP".into(),
+                    });
+                    self.next_attempt(now, lookup_id);
+                } else {
+                    // RFC 7766 sec. 5: retry the same server over TCP, same attempt.
+                    let wait = self.config.attempt_wait(l.attempts_used.saturating_sub(1));
+                    let server = l.server;
+                    self.send(now, lookup_id, server, Transport::Tcp, wait);
+                }
+            }
+            Checked::Final(Ok(answer)) => {
+                self.exchanges.remove(&query);
+                self.lookups.remove(&lookup_id);
+                self.results.push_back((lookup_id, Ok(answer)));
+            }
+            Checked::Final(Err(e)) => {
+                l.last_error = Some(e);
+                self.exchanges.remove(&query);
+                self.next_attempt(now, lookup_id);
+            }
+        }
+        Ok(())
     }
-    /// Feeds a transport failure.
+
+    /// Feeds a transport failure of `query` (refused, unreachable, reset): the lookup moves
+    /// on to its next attempt at once. Failures of finished exchanges are ignored.
     pub fn handle_failed(
         &mut self,
-        _now: Timestamp,
-        _query: QueryId,
+        now: Timestamp,
+        query: QueryId,
         _error: &NetError,
     ) -> Result<(), UsageError> {
-        unimplemented!()
+        if !self.owns(query) {
+            return Err(UsageError::UnknownQuery(query));
+        }
+        if let Some(lookup_id) = self.exchanges.remove(&query) {
+            self.next_attempt(now, lookup_id);
+        }
+        Ok(())
     }
-    /// Advances timers.
-    pub fn handle_timeout(&mut self, _now: Timestamp) {
-        unimplemented!()
+
+    /// Advances timers: every attempt whose deadline is at or before `now` is given up and
+    /// its lookup moves on (next server, or the final error).
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        let due: Vec<LookupId> = self
+            .lookups
+            .iter()
+            .filter(|(_, l)| l.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(l) = self.lookups.get(&id) {
+                self.exchanges.remove(&l.current);
+            }
+            self.next_attempt(now, id);
+        }
     }
-    /// Next action.
+
+    /// The next query to send, if any.
     pub fn poll_action(&mut self) -> Option<Action> {
-        unimplemented!()
+        self.actions.pop_front()
     }
-    /// Next finished lookup.
+
+    /// The next finished lookup, in completion order.
     pub fn poll_result(&mut self) -> Option<(LookupId, LookupResult)> {
-        unimplemented!()
+        self.results.pop_front()
     }
-    /// Next deadline.
+
+    /// The earliest attempt deadline of the lookups in flight.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        unimplemented!()
+        self.lookups.values().map(|l| l.deadline).min()
+    }
+
+    /// Starts the next attempt of `id`, or finishes it with its best error.
+    fn next_attempt(&mut self, now: Timestamp, id: LookupId) {
+        let Some(l) = self.lookups.get_mut(&id) else {
+            return;
+        };
+        let budget = u32::from(self.config.attempts.max(1));
+        let servers = self.config.servers.len();
+        if l.attempts_used >= budget || servers == 0 {
+            let err = l
+                .last_error
+                .take()
+                .or_else(|| l.garbage.take())
+                .unwrap_or(LookupError::Timeout);
+            self.lookups.remove(&id);
+            self.results.push_back((id, Err(err)));
+            return;
+        }
+        let attempt = l.attempts_used;
+        l.attempts_used += 1;
+        let index = usize::try_from(attempt).unwrap_or(0) % servers;
+        let server = self.config.servers[index];
+        let wait = self.config.attempt_wait(attempt);
+        self.send(now, id, server, Transport::Udp, wait);
+    }
+
+    /// Queues one exchange of lookup `id` and makes it the one waited for.
+    fn send(
+        &mut self,
+        now: Timestamp,
+        id: LookupId,
+        server: SocketAddr,
+        transport: Transport,
+        wait: Duration,
+    ) {
+        let Some(l) = self.lookups.get_mut(&id) else {
+            return;
+        };
+        let msg_id = self.rng.next_u16();
+        let wire = build_query(msg_id, &l.qname, l.qtype, self.config.payload);
+        if wire.is_empty() {
+            self.lookups.remove(&id);
+            self.results.push_back((
+                id,
+                Err(LookupError::Malformed {
+                    detail: "the query could not be encoded".into(),
+                }),
+            ));
+            return;
+        }
+        let query = QueryId(self.next_query);
+        self.next_query = self.next_query.saturating_add(1);
+        l.current = query;
+        l.msg_id = msg_id;
+        l.server = server;
+        l.transport = transport;
+        l.deadline = now.saturating_add(wait);
+        self.exchanges.insert(query, id);
+        self.actions.push_back(Action::SendDns {
+            query,
+            server,
+            transport,
+            wire,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::Seed;
+
+    fn servers(n: u16) -> Vec<SocketAddr> {
+        (0..n)
+            .map(|i| SocketAddr::from(([192, 0, 2, 1 + i as u8], 53)))
+            .collect()
+    }
+
+    #[test]
+    fn backoff_per_round() {
+        let c = DnsConfig::new(servers(2));
+        let waits: Vec<u64> = (0..6).map(|a| c.attempt_wait(a).as_secs()).collect();
+        assert_eq!(waits, vec![3, 3, 6, 6, 12, 12]);
+        let c = DnsConfig::new(servers(1));
+        assert_eq!(c.attempt_wait(100).as_secs(), 3 << MAX_BACKOFF_DOUBLINGS);
+        let c = DnsConfig::new(vec![]);
+        assert_eq!(c.attempt_wait(1).as_secs(), 6);
+    }
+
+    #[test]
+    fn no_servers_fails_at_once() {
+        let mut c = DnsClient::new(DnsConfig::new(vec![]), DetRng::new(Seed(1), 0));
+        let id = c.lookup(Timestamp::EPOCH, &Name::root(), RecordType::DNSKEY);
+        assert!(c.poll_action().is_none());
+        assert_eq!(c.poll_result(), Some((id, Err(LookupError::NoServers))));
+        assert_eq!(c.next_deadline(), None);
+    }
+
+    #[test]
+    fn query_ids_are_owned_and_monotonic() {
+        let mut c = DnsClient::new(DnsConfig::new(servers(1)), DetRng::new(Seed(1), 0));
+        assert!(!c.owns(QueryId(0)));
+        c.lookup(Timestamp::EPOCH, &Name::root(), RecordType::DNSKEY);
+        c.lookup(Timestamp::EPOCH, &Name::root(), RecordType::NS);
+        let qs: Vec<QueryId> = std::iter::from_fn(|| c.poll_action())
+            .map(|a| match a {
+                Action::SendDns { query, .. } => query,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(qs, vec![QueryId(0), QueryId(1)]);
+        assert!(c.owns(QueryId(1)) && !c.owns(QueryId(2)));
+        assert_eq!(c.in_flight(), 2);
     }
 }

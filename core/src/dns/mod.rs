@@ -2,6 +2,38 @@
 //! lookup client with retries, TCP fallback and resolver failover (DESIGN.md section 4).
 //!
 //! Queries are built and answers parsed with hickory-proto; the runtimes only move bytes.
+//!
+//! - [`query`](build_query): queries with RD=1, AD=1 (RFC 6840 sec. 5.7), CD=0 and EDNS0
+//!   DO=1; [`tcp_frame`] and [`TcpFrameReader`] for DNS over TCP (RFC 1035 sec. 4.2.2).
+//! - [`check_response`]: a response must match its query's id, QR, opcode, CD bit and
+//!   question (RFC 5452 sec. 9.1); then its rcode, CNAME chain, AD bit (the [`Security`] of
+//!   the [`Answer`]) and Extended DNS Errors (RFC 8914) are read.
+//! - [`DnsClient`]: the sans-IO lookup machine, with timeouts, backoff, failover and TCP
+//!   fallback (RFC 7766 sec. 5). [`Action::SendDns`](crate::Action::SendDns) carries the bare
+//!   message; for TCP the runtime frames it with [`tcp_frame`] and hands back the answer
+//!   without its prefix.
+//! - [`resolv_conf`]: the resolver list from `/etc/resolv.conf` text.
+//!
+//! ```
+//! use daneel_core::dns::{DnsClient, DnsConfig, Name, RecordType};
+//! use daneel_core::seed::{DetRng, Seed};
+//! use daneel_core::{Action, Timestamp};
+//!
+//! let mut dns = DnsClient::new(
+//!     DnsConfig::new(vec!["127.0.0.1:53".parse().unwrap()]),
+//!     DetRng::new(Seed(1), 0),
+//! );
+//! let now = Timestamp::from_unix_secs(1_800_000_000);
+//! let lookup = dns.lookup(now, &Name::from_ascii("example.com.").unwrap(), RecordType::MX);
+//! let Some(Action::SendDns { query, .. }) = dns.poll_action() else { unreachable!() };
+//! // No answer: after 4 attempts (3 s, 6 s, 12 s, 24 s) the lookup times out.
+//! while let Some(deadline) = dns.next_deadline() {
+//!     dns.handle_timeout(deadline);
+//! }
+//! let (id, result) = dns.poll_result().unwrap();
+//! assert_eq!(id, lookup);
+//! assert!(result.is_err() && dns.owns(query));
+//! ```
 
 mod answer;
 mod client;
@@ -9,9 +41,18 @@ mod query;
 pub mod resolv_conf;
 mod security;
 
-pub use answer::{Answer, ExtendedError, LookupError};
-pub use client::{DnsClient, DnsConfig, LookupId, LookupResult};
-pub use query::{build_query, tcp_frame, TcpFrameReader};
+pub use answer::{
+    check_response, ede_name, extended_errors, rcode_name, serial_to_timestamp, Answer, Checked,
+    Expected, ExtendedError, LookupError, EDE_OPTION_CODE, MAX_CNAME_LINKS, MAX_EDE_TEXT,
+};
+pub use client::{
+    DnsClient, DnsConfig, LookupId, LookupResult, DEFAULT_ATTEMPTS, DEFAULT_ATTEMPT_TIMEOUT,
+    MAX_BACKOFF_DOUBLINGS,
+};
+pub use query::{
+    build_query, tcp_frame, FrameOverflow, TcpFrameReader, DEFAULT_PAYLOAD, MAX_TCP_BUFFERED,
+    MAX_TCP_MESSAGE,
+};
 pub use security::{RcodeClass, Security};
 
 pub use hickory_proto::rr::{Name, RecordType};
