@@ -562,14 +562,13 @@ impl SmtpCheck {
         let mut errors = Vec::new();
         for (result, rtype) in [(&host.a, RecordType::A), (&host.aaaa, RecordType::AAAA)] {
             match result {
-                Some(Ok(answer)) => {
-                    if answer.rcode == RcodeClass::Data {
-                        if !answer.cnames.is_empty() {
-                            host.expanded = Some(answer.final_name.to_lowercase());
-                        }
-                        addresses.extend(answer.addresses());
+                Some(Ok(answer)) if answer.rcode == RcodeClass::Data => {
+                    if !answer.cnames.is_empty() {
+                        host.expanded = Some(answer.final_name.to_lowercase());
                     }
+                    addresses.extend(answer.addresses());
                 }
+                Some(Ok(_)) => {}
                 Some(Err(e)) => errors.push(lookup_reason(query_text(&host.target.name, rtype), e)),
                 None => {}
             }

@@ -139,9 +139,9 @@ pub fn is_tested(v: ConnectionVerdict) -> bool {
     )
 }
 
-/// The host verdict: the worst tested connection (`dane-failed` > `plaintext` > `untrusted`
-/// > `trusted` > `verified`), `untested` (or `client-unsupported`) when none was tested,
-/// `dns-failed` for policy `skip`.
+/// The host verdict: the worst tested connection (from worst: `dane-failed`, `plaintext`,
+/// `untrusted`, `trusted`, `verified`), `untested` (or `client-unsupported`) when none was
+/// tested, `dns-failed` for policy `skip`.
 pub fn host_verdict(policy: HostPolicy, connections: &[ConnectionVerdict]) -> HostVerdict {
     if policy == HostPolicy::Skip {
         return HostVerdict::DnsFailed;
@@ -291,8 +291,10 @@ mod tests {
         ]
     }
 
+    type HostState = (HostPolicy, HostVerdict, Option<Reason>);
+
     /// Every host as (policy, verdict, reason) that the check can actually produce.
-    fn host_states() -> Vec<(HostPolicy, HostVerdict, Option<Reason>)> {
+    fn host_states() -> Vec<HostState> {
         let mut out = Vec::new();
         for p in POLICIES {
             for v in HOST_VERDICTS {
@@ -317,8 +319,7 @@ mod tests {
     #[test]
     fn precedence_table_exhaustive() {
         let states = host_states();
-        let mut by_len: Vec<Vec<Vec<(HostPolicy, HostVerdict, Option<Reason>)>>> =
-            vec![vec![vec![]]];
+        let mut by_len: Vec<Vec<Vec<HostState>>> = vec![vec![vec![]]];
         for len in 1..=3 {
             let longer = by_len[len - 1]
                 .iter()

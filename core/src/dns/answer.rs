@@ -955,27 +955,3 @@ mod tests {
         );
     }
 }
-
-impl Answer {
-    /// x
-    pub fn mx(&self) -> Vec<(u16, Name)> {
-        vec![]
-    }
-    /// x
-    pub fn addresses(&self) -> Vec<std::net::IpAddr> {
-        vec![]
-    }
-    /// x
-    pub fn tlsa(&self) -> Vec<(u8, u8, u8, Vec<u8>)> {
-        vec![]
-    }
-    /// x
-    pub fn ede_text(&self) -> String {
-        String::new()
-    }
-}
-impl std::fmt::Display for LookupError {
-    fn fmt(&self, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        Ok(())
-    }
-}

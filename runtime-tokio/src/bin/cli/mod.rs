@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use daneel_core::check::{AddressFamily, CheckConfig};
 use daneel_core::smtp::route::{InsecureMxPolicy, SniMode};
 use daneel_core::transcript::{replay, Recorder, Transcript};
-use daneel_core::{Seed, Timestamp};
+use daneel_core::Seed;
 
 /// Exit status for usage errors (sysexits EX_USAGE); clap's own 2 is mapped to it.
 pub const EXIT_USAGE: i32 = 64;
@@ -115,19 +115,14 @@ fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
 fn system_resolvers() -> Result<Vec<SocketAddr>, String> {
     let text = std::fs::read_to_string("/etc/resolv.conf")
         .map_err(|e| format!("/etc/resolv.conf: {e}"))?;
-    Ok(daneel_core::dns::resolv_conf::parse(&text).servers)
+    Ok(daneel_core::dns::resolv_conf::parse_conf(&text).servers_or_default())
 }
 
+/// A seed from OS randomness (std's `RandomState` keys come from the OS source).
 fn os_seed() -> Seed {
-    let mut bytes = [0u8; 8];
-    if let Ok(data) = std::fs::read("/dev/urandom").map(|_| ()).and_then(|_| {
-        use std::io::Read;
-        let mut f = std::fs::File::open("/dev/urandom")?;
-        f.read_exact(&mut bytes)
-    }) {
-        let _ = data;
-    }
-    daneel_core::driver::seed_from_bytes(bytes)
+    use std::hash::BuildHasher;
+    let random = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+    daneel_core::driver::seed_from_bytes(random.to_le_bytes())
 }
 
 fn check_config(args: &CheckArgs) -> Result<CheckConfig, String> {
@@ -264,6 +259,3 @@ pub fn main() -> i32 {
         Command::Replay { file, json } => run_replay(file, json),
     }
 }
-
-#[allow(dead_code)]
-fn _timestamp_is_used(_: Timestamp) {}
