@@ -37,7 +37,9 @@ pub mod time;
 pub mod tls;
 pub mod transcript;
 
-pub use machine::{Action, ConnId, Input, Machine, NetError, Output, OwnedInput, QueryId, Transport, UsageError};
+pub use machine::{
+    Action, ConnId, Input, Machine, NetError, Output, OwnedInput, QueryId, Transport, UsageError,
+};
 pub use report::{DomainVerdict, Report};
 pub use seed::Seed;
 pub use time::Timestamp;

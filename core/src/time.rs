@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 /// A point in time, in milliseconds since 1970-01-01T00:00:00Z (UTC, leap seconds ignored,
 /// as in POSIX time). Used for deadlines (RFC 5321 sec. 4.5.3.2 timeouts, DNS retries) and
 /// for certificate and RRSIG validity (RFC 7672 sec. 3.1.2).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(u64);
 
@@ -102,7 +104,10 @@ mod tests {
     #[test]
     fn arithmetic_saturates() {
         let t = Timestamp::from_millis(u64::MAX - 1);
-        assert_eq!(t.saturating_add(Duration::from_secs(5)).as_millis(), u64::MAX);
+        assert_eq!(
+            t.saturating_add(Duration::from_secs(5)).as_millis(),
+            u64::MAX
+        );
         assert_eq!(
             Timestamp::from_millis(5).saturating_since(Timestamp::from_millis(9)),
             Duration::ZERO

@@ -9,7 +9,9 @@ pub mod tlsa;
 pub mod verify;
 
 pub use tlsa::{
-    CertUsage, DigestPrefs, MatchingType, Selector, TlsaEntry, TlsaParseError, TlsaRecord,
-    TlsaSet, Unusable, UsagePolicy,
+    CertUsage, DigestPrefs, MatchingType, Selector, TlsaEntry, TlsaParseError, TlsaRecord, TlsaSet,
+    Unusable, UsagePolicy,
 };
-pub use verify::{verify, DaneFailure, DaneFailureKind, DaneMatch, DaneOutcome, MatchVia, VerifyParams};
+pub use verify::{
+    verify, DaneFailure, DaneFailureKind, DaneMatch, DaneOutcome, MatchVia, VerifyParams,
+};
