@@ -169,6 +169,12 @@ pub enum ReplyError {
     ReplyTooLong,
     /// More than [`MAX_BUFFERED_BYTES`] unconsumed bytes (replies nobody asked for).
     BufferFull,
+    /// The server sent bytes before the client sent a command, e.g. inside TLS before the
+    /// EHLO that must follow STARTTLS (RFC 3207 sec. 4.2). Reported by the session.
+    Unsolicited {
+        /// How many bytes were waiting.
+        bytes: usize,
+    },
 }
 
 impl fmt::Display for ReplyError {
@@ -187,6 +193,7 @@ impl fmt::Display for ReplyError {
                     "more than {MAX_BUFFERED_BYTES} bytes of unrequested replies"
                 )
             }
+            ReplyError::Unsolicited { bytes } => write!(f, "{bytes} bytes sent before any command"),
         }
     }
 }
