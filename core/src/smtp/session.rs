@@ -405,7 +405,8 @@ impl SmtpSession {
     /// Feeds one input. Only `Connected`, `ConnectFailed`, `Received`, `TlsEstablished`,
     /// `TlsFailed` and `Closed` for this session's connection matter; other inputs, inputs
     /// for other connections, inputs that do not fit the state, and anything after the end
-    /// are ignored. `now` is clamped so it never runs backwards.
+    /// are ignored (for `Input::Abort`, call [`SmtpSession::abort`]). `now` is clamped so
+    /// it never runs backwards.
     pub fn handle_input(&mut self, now: Timestamp, input: &Input<'_>) {
         self.tick(now);
         if self.state == State::Done {
@@ -441,13 +442,9 @@ impl SmtpSession {
             }
             Input::Closed { conn } if *conn == self.conn => {
                 self.note("connection closed by the server".into());
-                match std::mem::replace(&mut self.state, State::Done) {
+                match self.state.clone() {
                     State::Quit(end) => self.finish(end),
-                    other => {
-                        let stage = other.stage();
-                        self.state = other;
-                        self.fail(SessionFailure::ClosedByPeer(stage));
-                    }
+                    other => self.fail(SessionFailure::ClosedByPeer(other.stage())),
                 }
             }
             _ => {}
@@ -465,15 +462,13 @@ impl SmtpSession {
         if self.now < deadline {
             return;
         }
-        match std::mem::replace(&mut self.state, State::Done) {
+        match self.state.clone() {
             State::Quit(end) => {
-                self.state = State::Quit(end.clone());
                 self.note("no reply to QUIT".into());
                 self.finish(end);
             }
             other => {
                 let stage = other.stage();
-                self.state = other;
                 self.note(format!("timeout at {stage}"));
                 self.fail(SessionFailure::Timeout(stage));
             }
@@ -645,13 +640,12 @@ impl SmtpSession {
                 Some(Ok(reply)) => self.on_reply(reply),
                 Some(Err(error)) => {
                     self.note(format!("protocol error: {error}"));
-                    match std::mem::replace(&mut self.state, State::Done) {
+                    match self.state.clone() {
                         State::Quit(end) => self.finish(end),
-                        other => {
-                            let stage = other.stage();
-                            self.state = other;
-                            self.fail(SessionFailure::Protocol { stage, error });
-                        }
+                        other => self.fail(SessionFailure::Protocol {
+                            stage: other.stage(),
+                            error,
+                        }),
                     }
                 }
             }
@@ -693,9 +687,8 @@ impl SmtpSession {
             }
             return self.reject(stage, reply);
         }
-        match std::mem::replace(&mut self.state, State::Done) {
+        match self.state.clone() {
             State::Greeting => {
-                self.state = State::Greeting;
                 self.result.greeting = Some(reply.clone());
                 if reply.is_positive_completion() {
                     self.send(Command::Ehlo(self.config.ehlo_name.clone()));
@@ -705,7 +698,6 @@ impl SmtpSession {
                 }
             }
             State::Ehlo => {
-                self.state = State::Ehlo;
                 if reply.is_positive_completion() {
                     self.result.ehlo = Some(parse_ehlo(&reply));
                     self.after_hello();
@@ -717,7 +709,6 @@ impl SmtpSession {
                 }
             }
             State::Helo => {
-                self.state = State::Helo;
                 if reply.is_positive_completion() {
                     self.result.used_helo = true;
                     self.result.ehlo = Some(EhloInfo {
@@ -733,7 +724,6 @@ impl SmtpSession {
                 }
             }
             State::StartTls => {
-                self.state = State::StartTls;
                 if reply.code == 220 {
                     let extra = self.parser.buffered_len();
                     if extra > 0 {
@@ -768,7 +758,6 @@ impl SmtpSession {
                 }
             }
             State::EhloAfterTls => {
-                self.state = State::EhloAfterTls;
                 if reply.is_positive_completion() {
                     self.result.tls_ehlo = Some(parse_ehlo(&reply));
                     self.quit(SessionEnd::Completed);
@@ -777,7 +766,7 @@ impl SmtpSession {
                 }
             }
             State::Quit(end) => self.finish(end),
-            other => self.state = other,
+            State::Connecting | State::TlsHandshake | State::AwaitingTrust | State::Done => {}
         }
     }
 
