@@ -683,6 +683,42 @@ mod smtp {
         assert_eq!(&back, h.outcome());
     }
 
+    #[test]
+    fn time_never_runs_backwards() {
+        let mut h = Harness::new(TlsRequirement::Required);
+        h.input(Input::Connected { conn: C });
+        let d = h.s.next_deadline().unwrap();
+        // A later call with an earlier clock does not move the deadline or undo time.
+        assert!(h.at(d.as_millis() - 5).is_empty());
+        h.s.handle_input(
+            Timestamp::from_millis(0),
+            &Input::Received {
+                conn: C,
+                bytes: GREETING,
+            },
+        );
+        h.drain();
+        let ehlo_deadline = h.s.next_deadline().unwrap();
+        assert_eq!(
+            ehlo_deadline,
+            Timestamp::from_millis(d.as_millis() - 5).saturating_add(STEP)
+        );
+        let log = h.s.take_log();
+        assert!(log.windows(2).all(|w| w[0].0 <= w[1].0), "{log:?}");
+        assert!(h.s.take_log().is_empty());
+    }
+
+    #[test]
+    fn abort_closes_once() {
+        let mut h = Harness::greeted(TlsRequirement::Required);
+        h.s.abort(h.now);
+        assert_eq!(h.drain(), vec![close()]);
+        assert_eq!(h.failure(), &SessionFailure::Aborted);
+        h.s.abort(h.now);
+        assert!(h.drain().is_empty());
+        assert_eq!(h.closes(), 1);
+    }
+
     // ---------------------------------------------------------------------------------------
     // Deterministic mutation loop.
 
