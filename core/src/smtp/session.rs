@@ -1,159 +1,1125 @@
-//! SMTP session (stand-in until the SMTP work merges).
+//! The client dialogue of one SMTP connection (RFC 5321, RFC 3207): connect, greeting,
+//! EHLO (HELO fallback, RFC 5321 sec. 4.1.4), STARTTLS, a pause for the trust decision,
+//! EHLO again over TLS with all pre-TLS knowledge discarded (RFC 3207 sec. 4.2), QUIT.
+//!
+//! [`SmtpSession`] is sans-IO and is not itself a [`crate::Machine`]: a composite check
+//! drives one per connection, feeding it the [`Input`]s for its [`ConnId`] and forwarding
+//! its [`Action`]s. Whatever the server does ends in a [`SessionOutcome`]; nothing the peer
+//! sends panics, errors out of the API, grows memory without bound, or waits forever
+//! (every state that waits for the peer has a deadline from [`SmtpTimeouts`]).
+
+use std::collections::VecDeque;
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::reply::{EhloInfo, Reply, ReplyError};
+use serde::{Deserialize, Serialize};
+
 use crate::machine::{Action, ConnId, Input, NetError};
+use crate::smtp::command::{validate_client_name, Command};
+use crate::smtp::reply::{parse_ehlo, EhloInfo, Reply, ReplyError, ReplyParser};
 use crate::time::Timestamp;
 use crate::tls::{TlsFailure, TlsInfo};
 
-/// Config.
-pub struct SessionConfig {
-    /// EHLO name.
-    pub ehlo_name: String,
-    /// TLS.
-    pub tls: TlsRequirement,
-    /// SNI.
-    pub sni: Option<String>,
-    /// Timeouts.
-    pub timeouts: SmtpTimeouts,
-}
-/// TLS requirement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Most reply lines written to the log for one reply; longer replies are abbreviated.
+pub const MAX_LOGGED_REPLY_LINES: usize = 8;
+
+/// Longest reply line written to the log, in characters; longer lines are cut.
+pub const MAX_LOGGED_LINE_CHARS: usize = 200;
+
+/// Most injected bytes shown in the log (RFC 3207 sec. 4.2 evidence).
+const MAX_LOGGED_INJECTION: usize = 80;
+
+/// Whether the session must get TLS (RFC 7672 sec. 2.2: DANE, like MTA-STS "enforce", does
+/// not deliver in cleartext) or may continue without it (RFC 3207 opportunistic use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum TlsRequirement {
-    /// Required.
+    /// DANE or an encrypt policy: no STARTTLS, or STARTTLS refused, is a failure.
     Required,
-    /// Opportunistic.
+    /// STARTTLS if offered; otherwise QUIT in plaintext and report completion.
     Opportunistic,
 }
-/// Timeouts.
-#[derive(Clone, Copy, Debug)]
+
+/// Per-stage timeouts. Each stage's deadline runs from the moment the session starts
+/// waiting for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SmtpTimeouts {
-    /// Connect.
+    /// TCP connect.
     pub connect: Duration,
+    /// The 220 greeting (RFC 5321 sec. 4.5.3.2.1: 5 minutes).
+    pub greeting: Duration,
+    /// The reply to EHLO or HELO, before and after TLS.
+    pub ehlo: Duration,
+    /// The reply to STARTTLS (RFC 3207 sec. 4).
+    pub starttls: Duration,
+    /// The TLS handshake after the 220 to STARTTLS.
+    pub tls_handshake: Duration,
+    /// The 221 to QUIT (RFC 5321 sec. 4.1.1.10); on expiry the session just closes.
+    pub quit: Duration,
 }
+
 impl SmtpTimeouts {
-    /// RFC 5321.
+    /// The RFC 5321 sec. 4.5.3.2 values: 5 minutes for the greeting (sec. 4.5.3.2.1) and,
+    /// like Postfix's `smtp_helo_timeout`, `smtp_starttls_timeout` and `smtp_quit_timeout`,
+    /// for EHLO, STARTTLS and QUIT replies; 30 seconds to connect and 60 seconds for the
+    /// TLS handshake (local choices, the RFCs set none).
     pub fn rfc5321() -> Self {
+        let five_min = Duration::from_secs(300);
         SmtpTimeouts {
-            connect: Duration::ZERO,
+            connect: Duration::from_secs(30),
+            greeting: five_min,
+            ehlo: five_min,
+            starttls: five_min,
+            tls_handshake: Duration::from_secs(60),
+            quit: five_min,
         }
     }
-    /// Uniform.
+
+    /// The same timeout for every stage (tests, impatient checks).
     pub fn uniform(d: Duration) -> Self {
-        SmtpTimeouts { connect: d }
+        SmtpTimeouts {
+            connect: d,
+            greeting: d,
+            ehlo: d,
+            starttls: d,
+            tls_handshake: d,
+            quit: d,
+        }
     }
 }
-/// Stage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage {
-    /// x
-    Connect,
-    /// x
-    Greeting,
-    /// x
-    Ehlo,
-    /// x
-    Helo,
-    /// x
-    StartTls,
+
+impl Default for SmtpTimeouts {
+    /// [`SmtpTimeouts::rfc5321`].
+    fn default() -> Self {
+        Self::rfc5321()
+    }
 }
-impl std::fmt::Display for Stage {
-    fn fmt(&self, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+
+/// What one session needs to know.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionConfig {
+    /// The client name sent in EHLO/HELO (RFC 5321 sec. 4.1.1.1): a domain or an address
+    /// literal. Checked by [`SessionConfig::validate`].
+    pub ehlo_name: String,
+    /// Whether TLS is required.
+    pub tls: TlsRequirement,
+    /// The SNI name for the TLS handshake (RFC 7672 sec. 8.1: the TLSA base domain).
+    pub sni: Option<String>,
+    /// Per-stage timeouts.
+    pub timeouts: SmtpTimeouts,
+}
+
+impl SessionConfig {
+    /// Checks that the EHLO name cannot break the command line (no CR, LF, space or
+    /// control character; RFC 5321 sec. 4.1.1.1, 2.3.8) and that the SNI name is printable
+    /// ASCII. The caller turns `Err` into `UsageError::InvalidConfig`; a session built from
+    /// an invalid config finishes at once with [`SessionFailure::InvalidConfig`] and never
+    /// connects.
+    pub fn validate(&self) -> Result<(), String> {
+        validate_client_name(&self.ehlo_name)?;
+        if let Some(sni) = &self.sni {
+            if sni.is_empty() || !sni.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(format!(
+                    "the SNI name {sni:?} is not a printable ASCII name"
+                ));
+            }
+        }
         Ok(())
     }
 }
-/// Failure.
-#[derive(Clone, Debug, PartialEq, Eq)]
+
+/// The step of the dialogue a failure or timeout belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// The TCP connect.
+    Connect,
+    /// Waiting for the 220 greeting (RFC 5321 sec. 4.2, 3.1).
+    Greeting,
+    /// Waiting for the reply to EHLO (RFC 5321 sec. 4.1.1.1).
+    Ehlo,
+    /// Waiting for the reply to HELO (RFC 5321 sec. 4.1.4).
+    Helo,
+    /// Waiting for the reply to STARTTLS (RFC 3207 sec. 4).
+    StartTls,
+    /// The TLS handshake, and the pause for the trust decision after it.
+    TlsHandshake,
+    /// Waiting for the reply to EHLO over TLS (RFC 3207 sec. 4.2).
+    EhloAfterTls,
+    /// Waiting for the 221 to QUIT (RFC 5321 sec. 4.1.1.10).
+    Quit,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Connect => "connect",
+            Stage::Greeting => "greeting",
+            Stage::Ehlo => "ehlo",
+            Stage::Helo => "helo",
+            Stage::StartTls => "start-tls",
+            Stage::TlsHandshake => "tls-handshake",
+            Stage::EhloAfterTls => "ehlo-after-tls",
+            Stage::Quit => "quit",
+        })
+    }
+}
+
+/// Why a session did not complete.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "detail")]
 pub enum SessionFailure {
-    /// x
+    /// The TCP connection could not be established.
     ConnectFailed(NetError),
-    /// x
+    /// No answer within the stage's timeout (RFC 5321 sec. 4.5.3.2).
     Timeout(Stage),
-    /// x
+    /// A negative reply: 4xx/5xx greeting, EHLO and HELO both refused, 421 at any point
+    /// (RFC 5321 sec. 3.8, 4.2.1), or a refused EHLO after TLS.
     Rejected {
-        /// x
+        /// Where.
         stage: Stage,
-        /// x
+        /// The reply.
         reply: Reply,
     },
-    /// x
+    /// TLS is required but the EHLO reply does not list STARTTLS (RFC 3207 sec. 4, RFC 7672
+    /// sec. 2.2).
     StarttlsNotOffered,
-    /// x
+    /// TLS is required and STARTTLS was answered with something other than 220 (RFC 3207
+    /// sec. 4: 454, 501, ...).
     StarttlsRejected(Reply),
-    /// x
+    /// Bytes followed the 220 to STARTTLS before the handshake (RFC 3207 sec. 4.2; the
+    /// CVE-2011-0411 class of attack).
     PlaintextInjection,
-    /// x
+    /// The TLS handshake failed.
     Tls(TlsFailure),
-    /// x
+    /// The trust decision (DANE verification) rejected the server's chain; nothing was
+    /// sent over TLS.
     TrustRejected,
-    /// x
+    /// The server closed the connection in the middle of a stage.
     ClosedByPeer(Stage),
-    /// x
+    /// The server's bytes are not valid SMTP replies (RFC 5321 sec. 4.2).
     Protocol {
-        /// x
+        /// Where.
         stage: Stage,
-        /// x
+        /// What was wrong.
         error: ReplyError,
     },
+    /// [`SmtpSession::abort`] was called.
+    Aborted,
+    /// The configuration failed [`SessionConfig::validate`]; the session never connected.
+    InvalidConfig(String),
 }
-/// End.
-#[derive(Clone, Debug, PartialEq, Eq)]
+
+impl fmt::Display for SessionFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionFailure::ConnectFailed(error) => write!(f, "connect failed: {error}"),
+            SessionFailure::Timeout(stage) => write!(f, "timeout at {stage}"),
+            SessionFailure::Rejected { stage, reply } => {
+                write!(f, "rejected at {stage}: {}", reply.text())
+            }
+            SessionFailure::StarttlsNotOffered => f.write_str("STARTTLS not offered"),
+            SessionFailure::StarttlsRejected(reply) => {
+                write!(f, "STARTTLS rejected: {}", reply.text())
+            }
+            SessionFailure::PlaintextInjection => {
+                f.write_str("plaintext injected after the 220 to STARTTLS")
+            }
+            SessionFailure::Tls(error) => write!(f, "TLS handshake failed: {error}"),
+            SessionFailure::TrustRejected => f.write_str("server certificate not trusted"),
+            SessionFailure::ClosedByPeer(stage) => {
+                write!(f, "connection closed by the server at {stage}")
+            }
+            SessionFailure::Protocol { stage, error } => {
+                write!(f, "protocol error at {stage}: {error}")
+            }
+            SessionFailure::Aborted => f.write_str("aborted"),
+            SessionFailure::InvalidConfig(reason) => write!(f, "invalid config: {reason}"),
+        }
+    }
+}
+
+/// How a session ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "end", content = "failure")]
 pub enum SessionEnd {
-    /// x
+    /// The dialogue went as far as it should and QUIT was sent (a missing 221 does not
+    /// matter). With [`TlsRequirement::Opportunistic`] this includes "no TLS".
     Completed,
-    /// x
+    /// It did not.
     Failed(SessionFailure),
 }
-/// Outcome.
-#[derive(Clone, Debug, PartialEq, Eq)]
+
+impl fmt::Display for SessionEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionEnd::Completed => f.write_str("completed"),
+            SessionEnd::Failed(failure) => write!(f, "failed: {failure}"),
+        }
+    }
+}
+
+/// Everything one session learned. Pre-TLS (`ehlo`) and post-TLS (`tls_ehlo`) knowledge
+/// are kept apart: only the latter is trustworthy (RFC 3207 sec. 4.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionOutcome {
-    /// x
+    /// The greeting (RFC 5321 sec. 4.2), if one arrived.
     pub greeting: Option<Reply>,
-    /// x
+    /// The capabilities from the plaintext EHLO, or from HELO (domain only) when
+    /// `used_helo`.
     pub ehlo: Option<EhloInfo>,
-    /// x
+    /// EHLO was refused and HELO accepted (RFC 5321 sec. 4.1.4): no extensions, no
+    /// STARTTLS.
+    pub used_helo: bool,
+    /// The plaintext EHLO listed STARTTLS.
     pub starttls_offered: bool,
-    /// x
+    /// The reply to STARTTLS when it was not 220 (with opportunistic TLS the session then
+    /// continues in plaintext).
+    pub starttls_reply: Option<Reply>,
+    /// The handshake's result, when it completed.
     pub tls: Option<TlsInfo>,
-    /// x
+    /// The capabilities from the EHLO over TLS.
+    pub tls_ehlo: Option<EhloInfo>,
+    /// How it ended.
     pub end: SessionEnd,
 }
-/// Session.
-pub struct SmtpSession;
+
+/// Where the dialogue is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum State {
+    Connecting,
+    Greeting,
+    Ehlo,
+    Helo,
+    StartTls,
+    TlsHandshake,
+    AwaitingTrust,
+    EhloAfterTls,
+    /// QUIT sent; the session ends with this once the 221, a close, or the timeout comes.
+    Quit(SessionEnd),
+    Done,
+}
+
+impl State {
+    fn stage(&self) -> Stage {
+        match self {
+            State::Connecting => Stage::Connect,
+            State::Greeting => Stage::Greeting,
+            State::Ehlo => Stage::Ehlo,
+            State::Helo => Stage::Helo,
+            State::StartTls => Stage::StartTls,
+            State::TlsHandshake | State::AwaitingTrust => Stage::TlsHandshake,
+            State::EhloAfterTls => Stage::EhloAfterTls,
+            State::Quit(_) | State::Done => Stage::Quit,
+        }
+    }
+
+    /// States that read SMTP replies.
+    fn reads_replies(&self) -> bool {
+        matches!(
+            self,
+            State::Greeting
+                | State::Ehlo
+                | State::Helo
+                | State::StartTls
+                | State::EhloAfterTls
+                | State::Quit(_)
+        )
+    }
+}
+
+/// EHLO replies after which HELO is tried: "command not recognized / not implemented /
+/// parameter not implemented" (RFC 5321 sec. 4.1.4, 3.2) and 550, which some old servers
+/// use for unknown commands.
+const HELO_FALLBACK_CODES: [u16; 4] = [500, 502, 504, 550];
+
+/// The client side of one SMTP connection, up to and including the EHLO over TLS.
+///
+/// Drive it like a [`crate::Machine`]: after [`SmtpSession::new`],
+/// [`SmtpSession::handle_input`], [`SmtpSession::handle_timeout`] or
+/// [`SmtpSession::trust_decided`], drain [`SmtpSession::poll_action`]; call
+/// `handle_timeout` when [`SmtpSession::next_deadline`] passes. After `TlsEstablished`
+/// the session pauses, sending nothing, until [`SmtpSession::trust_decided`].
+///
+/// Every ending emits exactly one [`Action::Close`] (except when the connect failed or the
+/// config was invalid), then nothing more; a connect timeout also emits `Close`, to cancel
+/// the attempt.
+#[derive(Debug)]
+pub struct SmtpSession {
+    conn: ConnId,
+    config: SessionConfig,
+    state: State,
+    deadline: Option<Timestamp>,
+    now: Timestamp,
+    parser: ReplyParser,
+    actions: VecDeque<Action>,
+    log: Vec<(Timestamp, String)>,
+    /// `end` is meaningful only once `state` is `Done`.
+    result: SessionOutcome,
+    /// Connect was emitted and not refused: ending must close.
+    must_close: bool,
+}
+
 impl SmtpSession {
-    /// x
-    pub fn new(_c: ConnId, _a: SocketAddr, _cfg: SessionConfig, _now: Timestamp) -> Self {
-        SmtpSession
+    /// Starts a session: queues [`Action::Connect`] to `addr` with the connect deadline.
+    /// An invalid `config` (see [`SessionConfig::validate`]) ends the session at once.
+    pub fn new(conn: ConnId, addr: SocketAddr, config: SessionConfig, now: Timestamp) -> Self {
+        let mut s = SmtpSession {
+            conn,
+            config,
+            state: State::Connecting,
+            deadline: None,
+            now,
+            parser: ReplyParser::new(),
+            actions: VecDeque::new(),
+            log: Vec::new(),
+            result: SessionOutcome {
+                greeting: None,
+                ehlo: None,
+                used_helo: false,
+                starttls_offered: false,
+                starttls_reply: None,
+                tls: None,
+                tls_ehlo: None,
+                end: SessionEnd::Completed,
+            },
+            must_close: false,
+        };
+        if let Err(reason) = s.config.validate() {
+            s.finish(SessionEnd::Failed(SessionFailure::InvalidConfig(reason)));
+            return s;
+        }
+        s.note(format!("connect to {addr}"));
+        s.actions.push_back(Action::Connect { conn, addr });
+        s.must_close = true;
+        s.enter(State::Connecting);
+        s
     }
-    /// x
+
+    /// The connection this session owns.
     pub fn conn(&self) -> ConnId {
-        ConnId(0)
+        self.conn
     }
-    /// x
-    pub fn handle_input(&mut self, _now: Timestamp, _i: &Input<'_>) {}
-    /// x
-    pub fn handle_timeout(&mut self, _now: Timestamp) {}
-    /// x
+
+    /// Feeds one input. Only `Connected`, `ConnectFailed`, `Received`, `TlsEstablished`,
+    /// `TlsFailed` and `Closed` for this session's connection matter; other inputs, inputs
+    /// for other connections, inputs that do not fit the state, and anything after the end
+    /// are ignored (for `Input::Abort`, call [`SmtpSession::abort`]). `now` is clamped so
+    /// it never runs backwards.
+    pub fn handle_input(&mut self, now: Timestamp, input: &Input<'_>) {
+        self.tick(now);
+        if self.state == State::Done {
+            return;
+        }
+        let connecting = self.state == State::Connecting;
+        let handshaking = self.state == State::TlsHandshake;
+        match input {
+            Input::Connected { conn } if *conn == self.conn && connecting => {
+                self.note("connected".into());
+                self.enter(State::Greeting);
+            }
+            Input::ConnectFailed { conn, error } if *conn == self.conn && connecting => {
+                self.must_close = false;
+                self.fail(SessionFailure::ConnectFailed(error.clone()));
+            }
+            Input::Received { conn, bytes } if *conn == self.conn => self.on_received(bytes),
+            Input::TlsEstablished { conn, info } if *conn == self.conn && handshaking => {
+                self.note(format!(
+                    "TLS established: {} {}, {} certificate(s); awaiting trust decision",
+                    info.version,
+                    info.cipher,
+                    info.chain.len()
+                ));
+                self.result.tls = Some(info.clone());
+                // RFC 3207 sec. 4.2: nothing from before TLS carries over.
+                self.parser = ReplyParser::new();
+                self.enter(State::AwaitingTrust);
+            }
+            Input::TlsFailed { conn, error } if *conn == self.conn && handshaking => {
+                self.note(format!("TLS handshake failed: {error}"));
+                self.fail(SessionFailure::Tls(error.clone()));
+            }
+            Input::Closed { conn } if *conn == self.conn => {
+                self.note("connection closed by the server".into());
+                match self.state.clone() {
+                    State::Quit(end) => self.finish(end),
+                    other => self.fail(SessionFailure::ClosedByPeer(other.stage())),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Feeds the passage of time: if the deadline of the current stage has passed, the
+    /// session fails with [`SessionFailure::Timeout`] and closes (RFC 5321 sec. 4.5.3.2);
+    /// in the QUIT stage it just closes. Early calls do nothing.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.tick(now);
+        let Some(deadline) = self.deadline else {
+            return;
+        };
+        if self.now < deadline {
+            return;
+        }
+        match self.state.clone() {
+            State::Quit(end) => {
+                self.note("no reply to QUIT".into());
+                self.finish(end);
+            }
+            other => {
+                let stage = other.stage();
+                self.note(format!("timeout at {stage}"));
+                self.fail(SessionFailure::Timeout(stage));
+            }
+        }
+    }
+
+    /// The next action for the runtime, in order.
     pub fn poll_action(&mut self) -> Option<Action> {
-        None
+        self.actions.pop_front()
     }
-    /// x
+
+    /// When [`SmtpSession::handle_timeout`] must be called; `None` once finished and while
+    /// awaiting the trust decision (the wait is on the caller, not the peer).
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        None
+        self.deadline
     }
-    /// x
+
+    /// The handshake's result while the session waits for [`SmtpSession::trust_decided`].
     pub fn awaiting_trust(&self) -> Option<&TlsInfo> {
-        None
+        match self.state {
+            State::AwaitingTrust => self.result.tls.as_ref(),
+            _ => None,
+        }
     }
-    /// x
-    pub fn trust_decided(&mut self, _now: Timestamp, _ok: bool) {}
-    /// x
+
+    /// The trust decision on the chain in [`SmtpSession::awaiting_trust`] (RFC 7672
+    /// sec. 3). Accepted: send EHLO over TLS with fresh state (RFC 3207 sec. 4.2), then
+    /// QUIT. Rejected: close without sending anything over TLS. Ignored unless awaiting.
+    pub fn trust_decided(&mut self, now: Timestamp, accepted: bool) {
+        self.tick(now);
+        if self.state != State::AwaitingTrust {
+            return;
+        }
+        if !accepted {
+            self.note("trust rejected".into());
+            return self.fail(SessionFailure::TrustRejected);
+        }
+        self.note("trust accepted".into());
+        let early = self.parser.buffered_len();
+        if early > 0 {
+            // The server spoke inside TLS before our EHLO.
+            let shown = self.parser.take_buffered();
+            self.note(format!(
+                "server sent {early} bytes before EHLO: {}",
+                escape_bytes(&shown)
+            ));
+            return self.fail(SessionFailure::Protocol {
+                stage: Stage::EhloAfterTls,
+                error: ReplyError::Unsolicited { bytes: early },
+            });
+        }
+        self.send(Command::Ehlo(self.config.ehlo_name.clone()));
+        self.enter(State::EhloAfterTls);
+    }
+
+    /// Stops the session now: closes the connection and ends with
+    /// [`SessionFailure::Aborted`] (for `Input::Abort` in the composite check).
+    pub fn abort(&mut self, now: Timestamp) {
+        self.tick(now);
+        if self.state != State::Done {
+            self.note("aborted".into());
+            self.fail(SessionFailure::Aborted);
+        }
+    }
+
+    /// The result, once finished (after the `Close` action was queued).
     pub fn outcome(&self) -> Option<&SessionOutcome> {
-        None
+        (self.state == State::Done).then_some(&self.result)
     }
-    /// x
+
+    /// Whether the session has finished.
+    pub fn is_finished(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Takes the dialogue log so far: `< ` reply lines (long replies abbreviated), `> `
+    /// commands, and events (connect, TLS, trust, timeouts, close).
     pub fn take_log(&mut self) -> Vec<(Timestamp, String)> {
-        vec![]
+        std::mem::take(&mut self.log)
+    }
+
+    fn tick(&mut self, now: Timestamp) {
+        self.now = self.now.max(now);
+    }
+
+    fn note(&mut self, line: String) {
+        self.log.push((self.now, line));
+    }
+
+    /// Enters `state` and sets its deadline.
+    fn enter(&mut self, state: State) {
+        let t = &self.config.timeouts;
+        let timeout = match state {
+            State::Connecting => Some(t.connect),
+            State::Greeting => Some(t.greeting),
+            State::Ehlo | State::Helo | State::EhloAfterTls => Some(t.ehlo),
+            State::StartTls => Some(t.starttls),
+            State::TlsHandshake => Some(t.tls_handshake),
+            State::Quit(_) => Some(t.quit),
+            State::AwaitingTrust | State::Done => None,
+        };
+        self.deadline = timeout.map(|d| self.now.saturating_add(d));
+        self.state = state;
+    }
+
+    fn send(&mut self, command: Command) {
+        self.note(format!("> {command}"));
+        self.actions.push_back(Action::Send {
+            conn: self.conn,
+            bytes: command.to_bytes(),
+        });
+    }
+
+    /// Ends the session, closing the connection if it was opened.
+    fn finish(&mut self, end: SessionEnd) {
+        if self.must_close {
+            self.actions.push_back(Action::Close { conn: self.conn });
+            self.must_close = false;
+        }
+        self.note(format!("close: {end}"));
+        self.result.end = end;
+        self.state = State::Done;
+        self.deadline = None;
+    }
+
+    fn fail(&mut self, failure: SessionFailure) {
+        self.finish(SessionEnd::Failed(failure));
+    }
+
+    /// Sends QUIT and waits for the 221 before ending with `end`.
+    fn quit(&mut self, end: SessionEnd) {
+        self.send(Command::Quit);
+        self.enter(State::Quit(end));
+    }
+
+    fn reject(&mut self, stage: Stage, reply: Reply) {
+        self.quit(SessionEnd::Failed(SessionFailure::Rejected {
+            stage,
+            reply,
+        }));
+    }
+
+    fn on_received(&mut self, bytes: &[u8]) {
+        match self.state {
+            State::TlsHandshake => {
+                // The runtime feeds the socket through the TLS pump after StartTls, so this
+                // is plaintext that slipped past the 220 (RFC 3207 sec. 4.2).
+                self.note(format!(
+                    "{} bytes received before the TLS handshake finished: {}",
+                    bytes.len(),
+                    escape_bytes(bytes)
+                ));
+                self.fail(SessionFailure::PlaintextInjection);
+            }
+            // Inside TLS, before our EHLO: kept (bounded) and refused in `trust_decided`.
+            State::AwaitingTrust => self.parser.push(bytes),
+            ref s if s.reads_replies() => {
+                self.parser.push(bytes);
+                self.process_replies();
+            }
+            _ => {}
+        }
+    }
+
+    fn process_replies(&mut self) {
+        while self.state.reads_replies() {
+            match self.parser.next_reply() {
+                None => break,
+                Some(Ok(reply)) => self.on_reply(reply),
+                Some(Err(error)) => {
+                    self.note(format!("protocol error: {error}"));
+                    match self.state.clone() {
+                        State::Quit(end) => self.finish(end),
+                        other => self.fail(SessionFailure::Protocol {
+                            stage: other.stage(),
+                            error,
+                        }),
+                    }
+                }
+            }
+        }
+    }
+
+    fn log_reply(&mut self, reply: &Reply) {
+        let n = reply.lines.len();
+        let line = |i: usize, text: &str| {
+            let sep = if i + 1 == n { ' ' } else { '-' };
+            let text = escape_text(text);
+            if text.is_empty() && i + 1 == n {
+                format!("< {}", reply.code)
+            } else {
+                format!("< {}{}{}", reply.code, sep, text)
+            }
+        };
+        if n <= MAX_LOGGED_REPLY_LINES {
+            for (i, text) in reply.lines.iter().enumerate() {
+                self.note(line(i, text));
+            }
+        } else {
+            let head = MAX_LOGGED_REPLY_LINES - 2;
+            for (i, text) in reply.lines.iter().enumerate().take(head) {
+                self.note(line(i, text));
+            }
+            self.note(format!("< ... ({} more lines)", n - head - 1));
+            self.note(line(n - 1, &reply.lines[n - 1]));
+        }
+    }
+
+    fn on_reply(&mut self, reply: Reply) {
+        self.log_reply(&reply);
+        let stage = self.state.stage();
+        if reply.code == 421 && !matches!(self.state, State::Quit(_)) {
+            // RFC 5321 sec. 3.8: the server is shutting the channel down.
+            if self.state == State::Greeting {
+                self.result.greeting = Some(reply.clone());
+            }
+            return self.reject(stage, reply);
+        }
+        match self.state.clone() {
+            State::Greeting => {
+                self.result.greeting = Some(reply.clone());
+                if reply.is_positive_completion() {
+                    self.send(Command::Ehlo(self.config.ehlo_name.clone()));
+                    self.enter(State::Ehlo);
+                } else {
+                    self.reject(stage, reply);
+                }
+            }
+            State::Ehlo => {
+                if reply.is_positive_completion() {
+                    self.result.ehlo = Some(parse_ehlo(&reply));
+                    self.after_hello();
+                } else if HELO_FALLBACK_CODES.contains(&reply.code) {
+                    self.send(Command::Helo(self.config.ehlo_name.clone()));
+                    self.enter(State::Helo);
+                } else {
+                    self.reject(stage, reply);
+                }
+            }
+            State::Helo => {
+                if reply.is_positive_completion() {
+                    self.result.used_helo = true;
+                    self.result.ehlo = Some(EhloInfo {
+                        keywords: Vec::new(),
+                        starttls: false,
+                        pipelining: false,
+                        size: None,
+                        ..parse_ehlo(&reply)
+                    });
+                    self.after_hello();
+                } else {
+                    self.reject(stage, reply);
+                }
+            }
+            State::StartTls => {
+                if reply.code == 220 {
+                    let extra = self.parser.buffered_len();
+                    if extra > 0 {
+                        let shown = self.parser.take_buffered();
+                        self.note(format!(
+                            "{extra} bytes followed the 220 to STARTTLS: {}",
+                            escape_bytes(&shown)
+                        ));
+                        return self.fail(SessionFailure::PlaintextInjection);
+                    }
+                    let sni = self.config.sni.clone();
+                    self.note(match &sni {
+                        Some(name) => format!("TLS handshake (SNI {name})"),
+                        None => "TLS handshake (no SNI)".into(),
+                    });
+                    self.actions.push_back(Action::StartTls {
+                        conn: self.conn,
+                        sni,
+                    });
+                    self.enter(State::TlsHandshake);
+                } else {
+                    self.result.starttls_reply = Some(reply.clone());
+                    match self.config.tls {
+                        TlsRequirement::Required => {
+                            self.quit(SessionEnd::Failed(SessionFailure::StarttlsRejected(reply)))
+                        }
+                        TlsRequirement::Opportunistic => {
+                            self.note("continuing without TLS".into());
+                            self.quit(SessionEnd::Completed);
+                        }
+                    }
+                }
+            }
+            State::EhloAfterTls => {
+                if reply.is_positive_completion() {
+                    self.result.tls_ehlo = Some(parse_ehlo(&reply));
+                    self.quit(SessionEnd::Completed);
+                } else {
+                    self.reject(stage, reply);
+                }
+            }
+            State::Quit(end) => self.finish(end),
+            State::Connecting | State::TlsHandshake | State::AwaitingTrust | State::Done => {}
+        }
+    }
+
+    /// After a positive EHLO or HELO: STARTTLS if offered (RFC 3207 sec. 4), otherwise QUIT.
+    fn after_hello(&mut self) {
+        let offered = self.result.ehlo.as_ref().is_some_and(|e| e.starttls);
+        self.result.starttls_offered = offered;
+        if offered {
+            self.send(Command::StartTls);
+            self.enter(State::StartTls);
+        } else {
+            match self.config.tls {
+                TlsRequirement::Required => {
+                    self.quit(SessionEnd::Failed(SessionFailure::StarttlsNotOffered))
+                }
+                TlsRequirement::Opportunistic => {
+                    self.note("STARTTLS not offered; continuing without TLS".into());
+                    self.quit(SessionEnd::Completed);
+                }
+            }
+        }
+    }
+}
+
+/// Reply text for the log: control characters escaped, cut at [`MAX_LOGGED_LINE_CHARS`].
+fn escape_text(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_LOGGED_LINE_CHARS {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Raw bytes for the log, escaped, at most [`MAX_LOGGED_INJECTION`] of them.
+fn escape_bytes(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(MAX_LOGGED_INJECTION)];
+    let mut out: String = cut.escape_ascii().to_string();
+    if cut.len() < bytes.len() {
+        out.push_str("...");
+    }
+    out
+}
+
+/// Fuzz entry point (not a stable API): interprets `data` as a sequence of inputs (canned
+/// replies, raw or alphabet-mapped bytes, TLS events, trust decisions, closes, timeouts)
+/// and checks the session's invariants: at most one `Close` and nothing after it, nothing
+/// sent between `StartTls` and an accepted trust decision, and an end within a bounded
+/// number of deadlines once the peer goes silent.
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub fn fuzz_session(data: &[u8]) {
+    fuzz_session_run(data);
+}
+
+/// Runs one fuzz case; returns the outcome.
+#[cfg(any(test, feature = "__fuzz"))]
+fn fuzz_session_run(data: &[u8]) -> SessionOutcome {
+    const CANNED: [&[u8]; 9] = [
+        b"220 mx.example.com ESMTP\r\n",
+        b"250-mx.example.com\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
+        b"220 2.0.0 ready\r\n",
+        b"250-mx.example.com\r\n250 AUTH PLAIN\r\n",
+        b"221 bye\r\n",
+        b"421 4.3.2 busy\r\n",
+        b"502 5.5.2 what\r\n",
+        b"250 mx.example.com\r\n",
+        b"454 4.7.0 no TLS\r\n",
+    ];
+    const ALPHABET: &[u8] = b"0123455 -\r\n\r\n.STARTLS";
+    let conn = ConnId(1);
+    let tls = if data.first().is_some_and(|b| b & 1 == 1) {
+        TlsRequirement::Opportunistic
+    } else {
+        TlsRequirement::Required
+    };
+    let config = SessionConfig {
+        ehlo_name: "client.example".into(),
+        tls,
+        sni: Some("mx.example.com".into()),
+        timeouts: SmtpTimeouts::uniform(Duration::from_secs(10)),
+    };
+    let addr = SocketAddr::from(([192, 0, 2, 25], 25));
+    let mut now = Timestamp::from_millis(1_000);
+    let mut s = SmtpSession::new(conn, addr, config, now);
+    let info = TlsInfo {
+        version: "TLSv1.3".into(),
+        cipher: "TLS13_AES_128_GCM_SHA256".into(),
+        sni: Some("mx.example.com".into()),
+        chain: vec![vec![0x30, 0x00]],
+    };
+    let mut closes = 0;
+    let mut tls_started = false;
+    let mut trusted = false;
+    let mut ended = false;
+    let mut drain = |s: &mut SmtpSession, trusted: bool| {
+        while let Some(a) = s.poll_action() {
+            assert!(!ended, "action after the end: {a:?}");
+            match a {
+                Action::StartTls { .. } => tls_started = true,
+                Action::Send { .. } => assert!(!tls_started || trusted, "sent before trust"),
+                Action::Close { .. } => closes += 1,
+                Action::Connect { .. } | Action::SendDns { .. } => {}
+            }
+        }
+        assert!(closes <= 1);
+        ended = s.is_finished();
+    };
+    drain(&mut s, trusted);
+    let mut ops = data.get(1..).unwrap_or_default().iter();
+    while let Some(&op) = ops.next() {
+        now = now.saturating_add(Duration::from_millis(1));
+        let arg = ops.next().copied().unwrap_or(0);
+        match op % 9 {
+            0 => s.handle_input(now, &Input::Connected { conn }),
+            1 => {
+                let bytes: Vec<u8> = ops.by_ref().take(usize::from(arg % 64)).copied().collect();
+                s.handle_input(
+                    now,
+                    &Input::Received {
+                        conn,
+                        bytes: &bytes,
+                    },
+                );
+            }
+            2 => {
+                let bytes: Vec<u8> = ops
+                    .by_ref()
+                    .take(usize::from(arg % 64))
+                    .map(|&b| ALPHABET[usize::from(b) % ALPHABET.len()])
+                    .collect();
+                s.handle_input(
+                    now,
+                    &Input::Received {
+                        conn,
+                        bytes: &bytes,
+                    },
+                );
+            }
+            3 => s.handle_input(
+                now,
+                &Input::TlsEstablished {
+                    conn,
+                    info: info.clone(),
+                },
+            ),
+            4 => s.handle_input(
+                now,
+                &Input::TlsFailed {
+                    conn,
+                    error: TlsFailure {
+                        kind: crate::tls::TlsFailureKind::HandshakeFailed,
+                        detail: "fuzz".into(),
+                    },
+                },
+            ),
+            5 => {
+                let accept = arg & 1 == 1;
+                trusted |= accept && s.awaiting_trust().is_some();
+                s.trust_decided(now, accept);
+            }
+            6 => s.handle_input(now, &Input::Closed { conn }),
+            7 => {
+                if let Some(d) = s.next_deadline() {
+                    now = now.max(d);
+                    s.handle_timeout(now);
+                }
+            }
+            _ => {
+                let bytes = CANNED[usize::from(arg) % CANNED.len()];
+                s.handle_input(now, &Input::Received { conn, bytes });
+            }
+        }
+        drain(&mut s, trusted);
+    }
+    // The peer goes silent: every waiting state has a deadline; the trust pause waits on us.
+    for _ in 0..8 {
+        if s.is_finished() {
+            break;
+        }
+        if s.awaiting_trust().is_some() {
+            trusted = true;
+            s.trust_decided(now, true);
+        } else {
+            let d = s.next_deadline().expect("a waiting state has a deadline");
+            now = now.max(d);
+            s.handle_timeout(now);
+        }
+        drain(&mut s, trusted);
+    }
+    assert!(s.is_finished() && s.next_deadline().is_none());
+    let outcome = s.outcome().cloned().expect("finished");
+    let expect_close = !matches!(
+        outcome.end,
+        SessionEnd::Failed(SessionFailure::ConnectFailed(_))
+    );
+    assert_eq!(closes, usize::from(expect_close));
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(tls: TlsRequirement) -> SessionConfig {
+        SessionConfig {
+            ehlo_name: "client.example".into(),
+            tls,
+            sni: Some("mx.example.com".into()),
+            timeouts: SmtpTimeouts::uniform(Duration::from_secs(10)),
+        }
+    }
+
+    fn session(tls: TlsRequirement) -> SmtpSession {
+        let addr: SocketAddr = "192.0.2.25:25".parse().unwrap();
+        SmtpSession::new(ConnId(1), addr, config(tls), Timestamp::from_millis(1000))
+    }
+
+    fn drain(s: &mut SmtpSession) -> Vec<Action> {
+        std::iter::from_fn(|| s.poll_action()).collect()
+    }
+
+    fn recv(s: &mut SmtpSession, bytes: &[u8]) -> Vec<Action> {
+        s.handle_input(
+            Timestamp::from_millis(2000),
+            &Input::Received {
+                conn: ConnId(1),
+                bytes,
+            },
+        );
+        drain(s)
+    }
+
+    #[test]
+    fn fuzz_entry_on_pseudo_random_inputs() {
+        // A script that walks the whole happy path through the canned replies.
+        let happy = [0, 0, 0, 8, 0, 8, 1, 8, 2, 3, 0, 5, 1, 8, 3, 8, 4];
+        let o = fuzz_session_run(&happy);
+        assert_eq!(o.end, SessionEnd::Completed);
+        assert!(o.tls_ehlo.is_some());
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rand = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut completed_tls, mut failed) = (0, 0);
+        for round in 0..3000 {
+            let mut data: Vec<u8> = if round % 3 == 0 {
+                (0..rand() % 200).map(|_| rand() as u8).collect()
+            } else {
+                happy.to_vec()
+            };
+            for _ in 0..rand() % 3 {
+                let i = (rand() as usize) % (data.len() + 1);
+                if rand() % 2 == 0 && i < data.len() {
+                    data[i] = rand() as u8;
+                } else {
+                    data.insert(i, rand() as u8);
+                }
+            }
+            let o = fuzz_session_run(&data);
+            match o.end {
+                SessionEnd::Completed if o.tls_ehlo.is_some() => completed_tls += 1,
+                SessionEnd::Failed(_) => failed += 1,
+                _ => {}
+            }
+        }
+        assert!(
+            completed_tls > 100 && failed > 100,
+            "{completed_tls} {failed}"
+        );
+    }
+
+    #[test]
+    fn invalid_config_never_connects() {
+        let mut c = config(TlsRequirement::Required);
+        c.ehlo_name = "a\r\nRSET".into();
+        assert!(c.validate().is_err());
+        let addr: SocketAddr = "192.0.2.25:25".parse().unwrap();
+        let mut s = SmtpSession::new(ConnId(1), addr, c, Timestamp::EPOCH);
+        assert!(drain(&mut s).is_empty());
+        assert!(matches!(
+            s.outcome().unwrap().end,
+            SessionEnd::Failed(SessionFailure::InvalidConfig(_))
+        ));
+    }
+
+    #[test]
+    fn timeouts_and_stage_names() {
+        let t = SmtpTimeouts::rfc5321();
+        assert_eq!(t.greeting, Duration::from_secs(300));
+        assert_eq!(t.connect, Duration::from_secs(30));
+        assert_eq!(t.tls_handshake, Duration::from_secs(60));
+        assert_eq!(Stage::EhloAfterTls.to_string(), "ehlo-after-tls");
+        assert_eq!(
+            serde_json::to_string(&Stage::StartTls).unwrap(),
+            format!("\"{}\"", Stage::StartTls)
+        );
+    }
+
+    #[test]
+    fn inputs_for_other_connections_are_ignored() {
+        let mut s = session(TlsRequirement::Required);
+        drain(&mut s);
+        s.handle_input(
+            Timestamp::from_millis(1500),
+            &Input::Connected { conn: ConnId(2) },
+        );
+        s.handle_input(
+            Timestamp::from_millis(1500),
+            &Input::Closed { conn: ConnId(2) },
+        );
+        assert!(drain(&mut s).is_empty());
+        assert!(s.outcome().is_none());
+        s.handle_input(
+            Timestamp::from_millis(1500),
+            &Input::Connected { conn: ConnId(1) },
+        );
+        assert!(recv(&mut s, b"220 hi\r\n").contains(&Action::Send {
+            conn: ConnId(1),
+            bytes: b"EHLO client.example\r\n".to_vec()
+        }));
+    }
+
+    #[test]
+    fn long_reply_is_abbreviated_in_the_log() {
+        let mut s = session(TlsRequirement::Opportunistic);
+        s.handle_input(
+            Timestamp::from_millis(1500),
+            &Input::Connected { conn: ConnId(1) },
+        );
+        let mut wire = b"220-first\r\n".to_vec();
+        for i in 0..50 {
+            wire.extend_from_slice(format!("220-line {i}\r\n").as_bytes());
+        }
+        wire.extend_from_slice(b"220 last\r\n");
+        recv(&mut s, &wire);
+        let log: Vec<String> = s.take_log().into_iter().map(|(_, l)| l).collect();
+        assert!(log.contains(&"< 220-first".to_string()), "{log:?}");
+        assert!(
+            log.contains(&"< ... (45 more lines)".to_string()),
+            "{log:?}"
+        );
+        assert!(log.contains(&"< 220 last".to_string()), "{log:?}");
+        assert!(log.len() < 16, "{log:?}");
     }
 }
