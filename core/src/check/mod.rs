@@ -1183,12 +1183,6 @@ impl SmtpCheck {
     }
 }
 
-impl Conn {
-    fn session_id(&self) -> ConnId {
-        self.session.conn()
-    }
-}
-
 /// Shortens long hex in log lines the way Postfix does (head...tail).
 fn abbreviate(text: &str) -> String {
     match text.rsplit_once(' ') {

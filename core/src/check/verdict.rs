@@ -23,7 +23,7 @@ pub fn dane_failure_reason(outcome: &DaneOutcome) -> Option<Reason> {
 /// server was then not tested (RFC 7672 sec. 2.2 decisions start at the EHLO reply).
 fn before_tls_decision(failure: &SessionFailure) -> bool {
     match failure {
-        SessionFailure::ConnectFailed(_) => true,
+        SessionFailure::ConnectFailed(_) | SessionFailure::Aborted | SessionFailure::InvalidConfig(_) => true,
         SessionFailure::Timeout(stage)
         | SessionFailure::ClosedByPeer(stage)
         | SessionFailure::Rejected { stage, .. }
@@ -70,6 +70,10 @@ pub fn session_failure_reason(failure: &SessionFailure) -> Reason {
         },
         SessionFailure::Protocol { stage, error } => Reason::ProtocolError {
             detail: format!("{stage}: {error}"),
+        },
+        SessionFailure::Aborted => Reason::Aborted,
+        SessionFailure::InvalidConfig(detail) => Reason::ProtocolError {
+            detail: format!("invalid session configuration: {detail}"),
         },
     }
 }
