@@ -1034,11 +1034,13 @@ impl SmtpCheck {
             return;
         }
         // Close whatever is still open (only on an early end or an abort).
-        for conn in self.conns.values() {
+        let now = self.now;
+        for conn in self.conns.values_mut() {
             if conn.report.is_none() {
-                self.actions.push_back(Action::Close {
-                    conn: conn.session_id(),
-                });
+                conn.session.abort(now);
+                while let Some(action) = conn.session.poll_action() {
+                    self.actions.push_back(action);
+                }
             }
         }
         let report = self.build_report();

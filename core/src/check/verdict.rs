@@ -23,7 +23,9 @@ pub fn dane_failure_reason(outcome: &DaneOutcome) -> Option<Reason> {
 /// server was then not tested (RFC 7672 sec. 2.2 decisions start at the EHLO reply).
 fn before_tls_decision(failure: &SessionFailure) -> bool {
     match failure {
-        SessionFailure::ConnectFailed(_) | SessionFailure::Aborted | SessionFailure::InvalidConfig(_) => true,
+        SessionFailure::ConnectFailed(_)
+        | SessionFailure::Aborted
+        | SessionFailure::InvalidConfig(_) => true,
         SessionFailure::Timeout(stage)
         | SessionFailure::ClosedByPeer(stage)
         | SessionFailure::Rejected { stage, .. }
