@@ -29,6 +29,9 @@ pub mod check;
 pub mod dane;
 pub mod dns;
 pub mod driver;
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hex;
 pub mod machine;
 pub mod report;
