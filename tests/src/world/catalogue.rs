@@ -1,0 +1,1 @@
+//! Scenario catalogue (stub, filled below).
