@@ -15,3 +15,8 @@ mod zones;
 
 pub use server::{Behaviour, MailServer, ServerSession, ServerStep, ServerTls, Stage, TlsVersions};
 pub use zones::{Fault, Host, RrSet, Status, World, WorldBuilder, EDE_DNSSEC_BOGUS};
+
+/// Lower-cases a DNS name and strips its trailing dot (the world's key form; `""` is the root).
+pub fn norm_name(name: &str) -> String {
+    zones::norm(name)
+}

@@ -240,7 +240,13 @@ fn soa_record(world: &World, apex: &str) -> Record {
         zone,
         300,
         RData::SOA(SOA::new(
-            mname, rname, 2_026_010_101, 7200, 3600, 1_209_600, 300,
+            mname,
+            rname,
+            2_026_010_101,
+            7200,
+            3600,
+            1_209_600,
+            300,
         )),
     )
 }
