@@ -11,13 +11,12 @@ use daneel_core::machine::{ConnId, OwnedInput};
 use daneel_core::tls::{
     classify, leaf_spki, ConnectionIo, PumpEvent, TlsFailure, TlsFailureKind, TlsInfo, TlsPump,
 };
+use daneel_tests::pki::{self, fixtures, KeyKind, LeafSpec, Pki};
 use daneel_tests::tls_server::{
     do_handshake, seen_sni, server_connection, server_feed, server_outgoing, server_read,
     server_write, IoClient, ServerSpec, Versions,
 };
-use rcgen::{
-    BasicConstraints, CertificateParams, IsCa, KeyPair, PublicKeyData, SignatureAlgorithm,
-};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SignatureAlgorithm};
 
 // ---------------------------------------------------------------------------------------
 // Certificates
@@ -71,90 +70,11 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// An RSA key of `bits` made by the openssl binary: PKCS#8 DER, and its PEM in `dir/name`.
-fn openssl_rsa(dir: &Path, name: &str, bits: u32) -> Vec<u8> {
-    let opt = format!("rsa_keygen_bits:{bits}");
-    openssl(
-        dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            &opt,
-            "-out",
-            name,
-        ],
-    );
-    let der = format!("{name}.der");
-    openssl(
-        dir,
-        &[
-            "pkcs8", "-topk8", "-nocrypt", "-in", name, "-outform", "DER", "-out", &der,
-        ],
-    );
-    std::fs::read(dir.join(der)).unwrap()
-}
-
-/// A self-signed cert for `key` (PEM file in `dir`) made by openssl: v3 by `req -x509`, or
-/// X.509 **v1** by `x509 -req` (no extensions). Returns (DER, cert PEM path).
-fn openssl_cert(dir: &Path, key: &str, v1: bool, extra: &[&str]) -> (Vec<u8>, String) {
-    let pem = format!("{key}.crt");
-    if v1 {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-new",
-                "-key",
-                key,
-                "-subj",
-                "/CN=mx.example",
-                "-out",
-                "r.csr",
-            ],
-        );
-        let mut args = vec![
-            "x509", "-req", "-in", "r.csr", "-key", key, "-days", "2", "-out", &pem,
-        ];
-        args.extend_from_slice(extra);
-        openssl(dir, &args);
-    } else {
-        let mut args = vec![
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            key,
-            "-subj",
-            "/CN=mx.example",
-            "-days",
-            "2",
-            "-out",
-            &pem,
-        ];
-        args.extend_from_slice(extra);
-        openssl(dir, &args);
-    }
-    let der = format!("{pem}.der");
-    openssl(dir, &["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
-    (
-        std::fs::read(dir.join(der)).unwrap(),
-        dir.join(pem).display().to_string(),
-    )
+/// Writes `der` as PEM with `label` into `dir/name`; returns the path.
+fn write_pem(dir: &Path, name: &str, label: &str, der: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, pki::pem_encode(label, der)).unwrap();
+    path.display().to_string()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -230,21 +150,12 @@ fn ed25519_tls13_and_tls12() {
 
 #[test]
 fn rsa2048_tls13_and_tls12() {
-    if !openssl_available() {
-        return skip("no openssl binary to make an RSA key");
-    }
-    let dir = scratch("rsa2048");
-    let key_der = openssl_rsa(&dir, "k.pem", 2048);
-    let key = KeyPair::from_der_and_sign_algo(
-        &rustls::pki_types::PrivateKeyDer::try_from(key_der.clone()).unwrap(),
-        &rcgen::PKCS_RSA_SHA256,
-    )
-    .unwrap();
-    let cert = CertificateParams::new(vec!["mx.example".into()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    check_versions(vec![cert.der().to_vec()], key_der);
+    let pki = Pki::new("tls-rsa");
+    let leaf = pki.issue_leaf(
+        pki.root(),
+        LeafSpec::new(["mx.example"]).key(KeyKind::Rsa2048),
+    );
+    check_versions(leaf.chain_with(&[pki.root()]), leaf.key_der);
 }
 
 #[test]
@@ -257,22 +168,30 @@ fn default_cipher_is_aes256_gcm_on_tls13() {
 
 #[test]
 fn x509_v1_leaf_completes_through_the_raw_key_path() {
-    if !openssl_available() {
-        return skip("no openssl binary to make a v1 certificate");
-    }
-    let dir = scratch("v1");
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    std::fs::write(dir.join("k.pem"), key.serialize_pem()).unwrap();
-    let (der, _) = openssl_cert(&dir, "k.pem", true, &[]);
+    let (der, key) = fixtures::v1_self_signed();
     // It is a v1 certificate (no [0] version field) that webpki refuses.
     let (_, parsed) = x509_parser::parse_x509_certificate(&der).unwrap();
     assert_eq!(parsed.version(), x509_parser::x509::X509Version::V1);
     assert!(webpki_refuses(&der));
-    assert_eq!(
-        leaf_spki(&der),
-        Some(key.subject_public_key_info().as_slice())
-    );
-    check_versions(vec![der], key.serialize_der());
+    check_versions(vec![der], key);
+}
+
+#[test]
+fn leaf_spki_is_what_dane_hashes_for_selector_1() {
+    let pki = Pki::new("tls-spki");
+    let mut certs = vec![
+        fixtures::v1_self_signed().0,
+        fixtures::rsa1024_self_signed().0,
+    ];
+    for kind in [KeyKind::EcdsaP256, KeyKind::Ed25519, KeyKind::Rsa2048] {
+        let leaf = pki.issue_leaf(pki.root(), LeafSpec::new(["mx.example"]).key(kind));
+        assert_eq!(leaf_spki(leaf.der()), Some(leaf.spki_der()));
+        certs.push(leaf.der);
+    }
+    for der in &certs {
+        assert!(leaf_spki(der).is_some());
+        assert_eq!(leaf_spki(der), daneel_core::dane::verify::spki_of(der));
+    }
 }
 
 fn webpki_refuses(der: &[u8]) -> bool {
@@ -748,11 +667,22 @@ fn drive(port: u16, sni: Option<&str>) -> Vec<PumpEvent> {
     }
 }
 
-/// A server key/cert pair for openssl: RSA of `bits` (v3 self-signed), PEM paths.
+/// PEM files for openssl: the RSA-1024 fixture, or an RSA-2048 leaf from the test PKI.
 fn rsa_files(dir: &Path, bits: u32) -> (String, String) {
-    openssl_rsa(dir, "k.pem", bits);
-    let (_, cert) = openssl_cert(dir, "k.pem", false, &[]);
-    (cert, dir.join("k.pem").display().to_string())
+    let (cert, key) = if bits == 1024 {
+        fixtures::rsa1024_self_signed()
+    } else {
+        let pki = Pki::new("tls-openssl");
+        let leaf = pki.issue_leaf(
+            pki.root(),
+            LeafSpec::new(["mx.example"]).key(KeyKind::Rsa2048),
+        );
+        (leaf.der, leaf.key_der)
+    };
+    (
+        write_pem(dir, "c.pem", "CERTIFICATE", &cert),
+        write_pem(dir, "k.pem", "PRIVATE KEY", &key),
+    )
 }
 
 fn expect_unsupported(name: &str, bits: u32, args: &[&str]) -> TlsFailure {
