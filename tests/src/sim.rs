@@ -164,7 +164,7 @@ impl Ord for Queued {
 
 struct SimConn {
     server: Option<ServerSession>,
-    io: Option<ConnectionIo>,
+    io: ConnectionIo,
     open: bool,
 }
 
@@ -378,23 +378,15 @@ impl Sim {
                 if !c.open {
                     return Ok(());
                 }
-                let mut inputs = Vec::new();
-                let mut to_server = Vec::new();
-                if let Some(io) = c.io.as_mut() {
-                    if !bytes.is_empty() {
-                        let decoded = io.decode(conn, &bytes);
-                        to_server = decoded.to_socket;
-                        inputs = decoded.inputs;
-                    }
-                } else if !bytes.is_empty() {
-                    inputs.push(OwnedInput::Received { conn, bytes });
+                let mut decoded = c.io.decode(conn, &bytes);
+                if close {
+                    decoded.inputs.extend(c.io.eof(conn).inputs);
                 }
+                let to_server = decoded.to_socket;
+                let inputs = decoded.inputs;
                 let saw_closed = inputs
                     .iter()
                     .any(|i| matches!(i, OwnedInput::Closed { .. }));
-                if close && !saw_closed {
-                    inputs.push(OwnedInput::Closed { conn });
-                }
                 if close || saw_closed {
                     c.open = false;
                 }
@@ -557,7 +549,7 @@ impl Sim {
                             conn,
                             SimConn {
                                 server: Some(ServerSession::new(&spec)),
-                                io: None,
+                                io: ConnectionIo::new(),
                                 open: true,
                             },
                         );
@@ -568,7 +560,7 @@ impl Sim {
                             conn,
                             SimConn {
                                 server: None,
-                                io: None,
+                                io: ConnectionIo::new(),
                                 open: true,
                             },
                         );
@@ -589,18 +581,13 @@ impl Sim {
             }
             Action::Send { conn, bytes } => {
                 let c = self.open_conn(conn)?;
-                let wire = match c.io.as_mut() {
-                    Some(io) => io.encode(&bytes),
-                    None => bytes,
-                };
+                let wire = c.io.encode(&bytes);
                 self.send_to_server(conn, &wire);
                 Ok(())
             }
             Action::StartTls { conn, sni } => {
                 let c = self.open_conn(conn)?;
-                let mut io = ConnectionIo::default();
-                let started = io.start_tls(sni.as_deref());
-                c.io = Some(io);
+                let started = c.io.start_tls(sni.as_deref());
                 if let Some(log) = self.conn_log.get_mut(&conn) {
                     log.tls = true;
                 }
@@ -619,10 +606,7 @@ impl Sim {
                 let Some(c) = self.conns.get_mut(&conn) else {
                     return Err(SimError::UnknownConn(conn));
                 };
-                let bye = match c.io.as_mut() {
-                    Some(io) if c.open => io.close(),
-                    _ => Vec::new(),
-                };
+                let bye = if c.open { c.io.close() } else { Vec::new() };
                 if c.open {
                     if let Some(s) = c.server.as_mut() {
                         if !bye.is_empty() {
