@@ -69,6 +69,10 @@ struct Toy {
     started: bool,
     deadline: Option<Timestamp>,
     received: Vec<u8>,
+    /// Upgrade with STARTTLS before QUIT.
+    starttls: bool,
+    sent_starttls: bool,
+    tls: Option<daneel_core::tls::TlsInfo>,
 }
 
 const RESOLVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 53)), 53);
@@ -111,6 +115,13 @@ impl Machine for Toy {
                 }
             }
             Input::Connected { .. } => self.connected = true,
+            Input::TlsEstablished { conn, info } => {
+                self.tls = Some(info);
+                self.out.push(Action::Send {
+                    conn,
+                    bytes: b"EHLO client.example\r\n".to_vec(),
+                });
+            }
             Input::Received { conn, bytes } => {
                 self.received.extend_from_slice(bytes);
                 let text = String::from_utf8_lossy(&self.received).to_string();
@@ -120,6 +131,23 @@ impl Machine for Toy {
                     self.out.push(Action::Send {
                         conn,
                         bytes: b"EHLO client.example\r\n".to_vec(),
+                    });
+                } else if self.starttls
+                    && !self.sent_starttls
+                    && text.contains("STARTTLS")
+                    && text.contains("250 ")
+                {
+                    self.sent_starttls = true;
+                    self.received.clear();
+                    self.out.push(Action::Send {
+                        conn,
+                        bytes: b"STARTTLS\r\n".to_vec(),
+                    });
+                } else if self.sent_starttls && self.tls.is_none() && text.starts_with("220 ") {
+                    self.received.clear();
+                    self.out.push(Action::StartTls {
+                        conn,
+                        sni: Some("mx.example.com".into()),
                     });
                 } else if text.contains("250 ") && !self.said_quit {
                     self.said_quit = true;
@@ -296,4 +324,41 @@ fn drain_rule_step_bound_and_usage_errors_fail_the_run() {
     assert_eq!(sim.elapsed(), Duration::from_secs(49));
     let err = Sim::new(world(), Box::new(Grumpy), START).run_bounded(10);
     assert!(matches!(err, Err(SimError::Usage { .. })), "{err:?}");
+}
+
+#[test]
+fn starttls_runs_through_connection_io_in_memory() {
+    let leaf = daneel_tests::world::certs::self_signed(&["mx.example.com"]);
+    let w = World::builder()
+        .zone("example.com", Status::Secure)
+        .mx("example.com", 10, "mx.example.com")
+        .a("mx.example.com", MX_IP)
+        .server(
+            IpAddr::V4(MX_IP),
+            MailServer::new("mx.example.com")
+                .with_tls(daneel_tests::world::certs::server_tls(&[&leaf])),
+        )
+        .build();
+    let toy = Toy {
+        starttls: true,
+        ..Toy::default()
+    };
+    let mut sim = Sim::new(w.clone(), Box::new(toy), START);
+    let report = sim.run_bounded(200).expect("done");
+    assert_eq!(report.verdict, DomainVerdict::NoDane);
+    let c = &sim.connections()[0];
+    assert!(c.tls);
+    assert_eq!(c.sni.as_deref(), Some("mx.example.com"));
+    let established = sim.transcript().iter().find_map(|e| match &e.input {
+        Some(daneel_core::OwnedInput::TlsEstablished { info, .. }) => Some(info.clone()),
+        _ => None,
+    });
+    assert_eq!(established.expect("tls").chain[0], leaf.der.to_vec());
+    // Replay: transcripts hold plaintext and chains, never ciphertext.
+    let fresh = Toy {
+        starttls: true,
+        ..Toy::default()
+    };
+    let mut fresh = fresh;
+    replay(sim.transcript(), &mut fresh).expect("same outputs");
 }
