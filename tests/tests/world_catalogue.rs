@@ -18,3 +18,45 @@ fn catalogue_is_complete_and_unique() {
     assert!(all.len() >= 60, "{}", all.len());
     assert_eq!(catalogue::by_id("S32").unwrap().world.smtp_port(), 587);
 }
+
+/// Every TLS server of every scenario completes a handshake with the core's client side,
+/// sending the MX host name as SNI (S61 needs it), unless its behaviour forbids.
+#[test]
+fn every_catalogue_server_handshakes() {
+    use daneel_core::tls::ConnectionIo;
+    use daneel_core::{ConnId, OwnedInput};
+    use daneel_tests::world::{Behaviour, Host, ServerSession};
+    let mut handshakes = 0;
+    for s in catalogue::all() {
+        for host in s.world.hosts().values() {
+            let Host::Server(spec) = host else { continue };
+            if spec.tls.is_none() || spec.behaviour != Behaviour::Normal || !spec.offers_starttls {
+                continue;
+            }
+            let mut sess = ServerSession::new(spec);
+            sess.on_connect();
+            let st = sess.on_bytes(b"EHLO c\r\nSTARTTLS\r\n");
+            assert!(st.start_tls, "{}", s.id);
+            let mut io = ConnectionIo::new();
+            let sni = (spec.hostname.parse::<std::net::IpAddr>().is_err())
+                .then_some(spec.hostname.as_str());
+            let mut out = io.start_tls(sni).unwrap();
+            let mut ok = false;
+            for _ in 0..10 {
+                let step = sess.on_bytes(&out);
+                let d = io.decode(ConnId(1), &step.to_client);
+                out = d.to_socket;
+                if d.inputs
+                    .iter()
+                    .any(|i| matches!(i, OwnedInput::TlsEstablished { .. }))
+                {
+                    ok = true;
+                    break;
+                }
+            }
+            assert!(ok, "{} {}", s.id, spec.hostname);
+            handshakes += 1;
+        }
+    }
+    assert!(handshakes > 50, "{handshakes}");
+}
