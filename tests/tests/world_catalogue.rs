@@ -60,3 +60,50 @@ fn every_catalogue_server_handshakes() {
     }
     assert!(handshakes > 50, "{handshakes}");
 }
+
+#[test]
+fn mismatches_compare_reports_with_expectations() {
+    use daneel_core::report::{
+        AddressSecurity, HostPolicy, HostReport, HostVerdict, Reason, ResolverReport,
+    };
+    use daneel_core::{DomainVerdict, Report};
+    let s = catalogue::by_id("S05").unwrap();
+    let host = |verdict, reason| HostReport {
+        name: "mx.example.net.".into(),
+        preference: Some(10),
+        tlsa_base: None,
+        expanded_name: None,
+        address_security: AddressSecurity::default(),
+        addresses: vec![],
+        tlsa: None,
+        reference_ids: vec![],
+        policy: HostPolicy::Dane,
+        verdict,
+        reason,
+        connections: vec![],
+    };
+    let mut report = Report {
+        domain: "example.com".into(),
+        verdict: DomainVerdict::DaneFailed,
+        reason: None,
+        resolver: ResolverReport {
+            addresses: vec![],
+            mode: "ad-bit".into(),
+            validating: true,
+        },
+        mx: None,
+        hosts: vec![host(
+            HostVerdict::DaneFailed,
+            Some(Reason::TlsaMismatch {
+                detail: String::new(),
+            }),
+        )],
+        warnings: vec![],
+        started: catalogue::SIM_START,
+        log: vec![],
+    };
+    assert!(s.expected.mismatches(&report).is_empty());
+    report.verdict = DomainVerdict::DaneVerified;
+    report.hosts = vec![host(HostVerdict::Verified, None)];
+    assert_eq!(s.expected.mismatches(&report).len(), 3);
+}

@@ -983,3 +983,97 @@ pub fn all() -> Vec<Scenario> {
 pub fn by_id(id: &str) -> Option<Scenario> {
     all().into_iter().find(|s| s.id == id)
 }
+
+/// The clock at which the simulated catalogue runs start (2027-01-15T08:00:00Z): inside the
+/// validity of current leaves, after the expiry of expired ones.
+pub const SIM_START: daneel_core::Timestamp = daneel_core::Timestamp::from_unix_secs(1_800_000_000);
+
+/// A resolver address to configure checks with in the simulated world (the simulator answers
+/// whatever address the machine uses).
+pub const SIM_RESOLVER: std::net::SocketAddr =
+    std::net::SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 53)), 53);
+
+/// The step bound of [`Scenario::run`].
+pub const MAX_STEPS: usize = 10_000;
+
+fn host_key(name: &str) -> String {
+    crate::world::norm_name(name.trim_start_matches('[').trim_end_matches(']'))
+}
+
+impl Expected {
+    /// The differences between `report` and these expectations, one line each; empty when
+    /// the report conforms. Hosts not pinned here are ignored.
+    pub fn mismatches(&self, report: &daneel_core::Report) -> Vec<String> {
+        let mut out = Vec::new();
+        if report.verdict != self.domain {
+            out.push(format!(
+                "domain verdict {} (expected {})",
+                report.verdict.as_str(),
+                self.domain.as_str()
+            ));
+        }
+        if let Some(code) = self.reason {
+            let got = report.reason.as_ref().map(|r| r.code());
+            if got != Some(code) {
+                out.push(format!("domain reason {got:?} (expected {code})"));
+            }
+        }
+        for want in &self.hosts {
+            let Some(h) = report
+                .hosts
+                .iter()
+                .find(|h| host_key(&h.name) == host_key(&want.name))
+            else {
+                out.push(format!("host {} missing from the report", want.name));
+                continue;
+            };
+            if h.verdict != want.verdict {
+                out.push(format!(
+                    "host {} verdict {:?} (expected {:?})",
+                    want.name, h.verdict, want.verdict
+                ));
+            }
+            if let Some(code) = want.reason {
+                let host_code = h.reason.as_ref().map(|r| r.code());
+                let conn_codes: Vec<&str> = h
+                    .connections
+                    .iter()
+                    .filter_map(|c| c.reason.as_ref().map(|r| r.code()))
+                    .collect();
+                if host_code != Some(code) && !conn_codes.contains(&code) {
+                    out.push(format!(
+                        "host {} reason {host_code:?}/{conn_codes:?} (expected {code})",
+                        want.name
+                    ));
+                }
+            }
+        }
+        if let Some(sni) = self.sni {
+            let sent = report
+                .hosts
+                .iter()
+                .flat_map(|h| &h.connections)
+                .find_map(|c| c.tls.as_ref().map(|t| t.sni.clone()));
+            if sent != Some(Some(sni.to_string())) {
+                out.push(format!("SNI {sent:?} (expected {sni})"));
+            }
+        }
+        out
+    }
+}
+
+impl Scenario {
+    /// Runs `machine` (a check of [`Scenario::destination`] configured with
+    /// [`SIM_RESOLVER`], started at [`SIM_START`]) in this scenario's world, and returns the
+    /// report, the mismatches with [`Scenario::expected`], and the driver for further
+    /// assertions (rounds, transcript).
+    pub fn run(
+        &self,
+        machine: Box<dyn daneel_core::Machine>,
+    ) -> Result<(daneel_core::Report, Vec<String>, crate::sim::Sim), crate::sim::SimError> {
+        let mut sim = crate::sim::Sim::new(self.world.clone(), machine, SIM_START);
+        let report = sim.run_bounded(MAX_STEPS)?;
+        let mismatches = self.expected.mismatches(&report);
+        Ok((report, mismatches, sim))
+    }
+}
