@@ -151,3 +151,14 @@ fn smtp_starttls_over_a_real_socket() {
     drop(live);
     // stopped: the resolver no longer answers
 }
+
+#[test]
+fn dropping_stops_the_servers() {
+    let live = LiveWorld::start(&world(2526), Ipv4Addr::new(127, 20, 2, 0), 2526).unwrap();
+    let smtp = live.host_addr(IpAddr::V4(MX_IP)).unwrap();
+    let dns = live.resolver_addr();
+    drop(live);
+    assert!(TcpStream::connect_timeout(&smtp, T).is_err());
+    assert!(TcpStream::connect_timeout(&dns, T).is_err());
+    assert!(LiveWorld::start(&world(2526), Ipv4Addr::new(10, 0, 0, 0), 2526).is_err());
+}
