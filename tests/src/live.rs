@@ -1,1 +1,305 @@
-//! (live: stub, being written.)
+//! The live driver: serves a [`World`] on loopback sockets (DESIGN.md section 7) so the
+//! runtimes can run against real UDP, TCP and TLS.
+//!
+//! Addressing, the simplest robust choice: the world keeps its own addresses
+//! (192.0.2.x) and [`LiveWorld::start`] maps each IPv4 host address to its own loopback
+//! address `base + 10 + i` (i in address order) and rewrites the A records of the served
+//! world accordingly ([`World::map_addresses`]); the resolver listens on `base + 1`, UDP and
+//! TCP on one port. IPv6 addresses are left as they are (live worlds are IPv4), and
+//! `Unreachable`/`Blackhole` hosts get no listener (connection refused). Mail servers listen
+//! on `port`; TLSA owner names follow [`World::smtp_port`], so pass `world.smtp_port()` or
+//! build the world with `.smtp_port(port)` for high ports. Use `127.20.x.0` bases
+//! (127.10/16 is the interop lab's).
+//!
+//! Threads and blocking sockets only (no async runtime): every read has a timeout, every
+//! thread checks a stop flag at least every 100 ms, and dropping the [`LiveWorld`] stops and
+//! joins the listeners.
+
+use std::collections::BTreeMap;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use daneel_core::Transport;
+
+use crate::world::resolver::answer;
+use crate::world::{Host, MailServer, ServerSession, World};
+
+/// How often blocked threads look at the stop flag.
+const POLL: Duration = Duration::from_millis(100);
+/// How long a connection may stay idle before the server drops it.
+const IDLE: Duration = Duration::from_secs(30);
+/// The largest DNS message over TCP (RFC 1035 sec. 4.2.2).
+const MAX_TCP_DNS: usize = 65_535;
+
+/// A world served on loopback sockets; stopped when dropped.
+#[derive(Debug)]
+pub struct LiveWorld {
+    resolver: SocketAddr,
+    hosts: BTreeMap<IpAddr, SocketAddr>,
+    world: Arc<World>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+fn offset(base: Ipv4Addr, n: u32) -> io::Result<Ipv4Addr> {
+    let b = u32::from(base);
+    let ip = Ipv4Addr::from(b.checked_add(n).ok_or(ErrorKind::InvalidInput)?);
+    if ip.octets()[0] != 127 {
+        return Err(io::Error::new(
+            ErrorKind::InvalidInput,
+            "addresses must stay in 127/8",
+        ));
+    }
+    Ok(ip)
+}
+
+impl LiveWorld {
+    /// Serves `world`: the resolver on `base + 1` (an ephemeral port, UDP and TCP), each
+    /// IPv4 mail server on `base + 10 + i` port `port`.
+    pub fn start(world: &World, base: Ipv4Addr, port: u16) -> io::Result<LiveWorld> {
+        if base.octets()[0] != 127 {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                "live worlds listen on 127/8 only",
+            ));
+        }
+        let mut map = BTreeMap::new();
+        let mut i = 0u32;
+        for ip in world.hosts().keys() {
+            if ip.is_ipv4() {
+                map.insert(*ip, IpAddr::V4(offset(base, 10 + i)?));
+                i += 1;
+            }
+        }
+        let served = Arc::new(world.map_addresses(|ip| map.get(&ip).copied().unwrap_or(ip)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        let resolver_ip = offset(base, 1)?;
+        let (udp, tcp) = bind_dns(resolver_ip)?;
+        let resolver = udp.local_addr()?;
+        threads.push(spawn_udp(udp, served.clone(), stop.clone())?);
+        threads.push(spawn_tcp_dns(tcp, served.clone(), stop.clone())?);
+        let mut hosts = BTreeMap::new();
+        for (orig, mapped) in &map {
+            if let Some(Host::Server(spec)) = world.hosts().get(orig) {
+                let listener = TcpListener::bind(SocketAddr::new(*mapped, port))?;
+                hosts.insert(*orig, listener.local_addr()?);
+                threads.push(spawn_smtp(listener, (**spec).clone(), stop.clone())?);
+            }
+        }
+        Ok(LiveWorld {
+            resolver,
+            hosts,
+            world: served,
+            stop,
+            threads,
+        })
+    }
+
+    /// The resolver's address (UDP and TCP).
+    pub fn resolver_addr(&self) -> SocketAddr {
+        self.resolver
+    }
+
+    /// The loopback address serving the world's host `world_ip`, if it has a server.
+    pub fn host_addr(&self, world_ip: IpAddr) -> Option<SocketAddr> {
+        self.hosts.get(&world_ip).copied()
+    }
+
+    /// The world as served (A records rewritten to loopback addresses).
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+}
+
+impl Drop for LiveWorld {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn bind_dns(ip: Ipv4Addr) -> io::Result<(UdpSocket, TcpListener)> {
+    let mut last = io::Error::other("no port");
+    for _ in 0..20 {
+        let udp = UdpSocket::bind((ip, 0))?;
+        let port = udp.local_addr()?.port();
+        match TcpListener::bind((ip, port)) {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn spawn_udp(
+    sock: UdpSocket,
+    world: Arc<World>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<JoinHandle<()>> {
+    sock.set_read_timeout(Some(POLL))?;
+    thread::Builder::new()
+        .name("live-dns-udp".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 4096];
+            while !stop.load(Ordering::SeqCst) {
+                match sock.recv_from(&mut buf) {
+                    Ok((n, from)) => {
+                        if let Some(resp) = answer(&world, &buf[..n], Transport::Udp) {
+                            let _ = sock.send_to(&resp, from);
+                        }
+                    }
+                    Err(_) => continue,
+                }
+            }
+        })
+}
+
+/// Accepts until stopped, polling a non-blocking listener.
+fn accept_loop(listener: TcpListener, stop: Arc<AtomicBool>, mut on: impl FnMut(TcpStream)) {
+    if listener.set_nonblocking(true).is_err() {
+        return;
+    }
+    while !stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if stream.set_nonblocking(false).is_ok() {
+                    on(stream);
+                }
+            }
+            Err(_) => thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+fn spawn_tcp_dns(
+    listener: TcpListener,
+    world: Arc<World>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name("live-dns-tcp".into())
+        .spawn(move || {
+            let stop2 = stop.clone();
+            accept_loop(listener, stop, move |stream| {
+                let world = world.clone();
+                let stop = stop2.clone();
+                let _ = thread::Builder::new()
+                    .name("live-dns-conn".into())
+                    .spawn(move || {
+                        serve_dns_tcp(stream, &world, &stop);
+                    });
+            });
+        })
+}
+
+/// Reads exactly `buf.len()` bytes, giving up on stop, EOF or idleness.
+fn read_full(stream: &mut TcpStream, buf: &mut [u8], stop: &AtomicBool) -> bool {
+    let started = Instant::now();
+    let mut got = 0;
+    while got < buf.len() {
+        if stop.load(Ordering::SeqCst) || started.elapsed() > IDLE {
+            return false;
+        }
+        match stream.read(&mut buf[got..]) {
+            Ok(0) => return false,
+            Ok(n) => got += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+fn serve_dns_tcp(mut stream: TcpStream, world: &World, stop: &AtomicBool) {
+    if stream.set_read_timeout(Some(POLL)).is_err() {
+        return;
+    }
+    loop {
+        let mut len = [0u8; 2];
+        if !read_full(&mut stream, &mut len, stop) {
+            return;
+        }
+        let n = usize::from(u16::from_be_bytes(len)).min(MAX_TCP_DNS);
+        let mut msg = vec![0u8; n];
+        if !read_full(&mut stream, &mut msg, stop) {
+            return;
+        }
+        // A timeout fault: keep the connection open and silent until the client gives up.
+        let Some(resp) = answer(world, &msg, Transport::Tcp) else {
+            continue;
+        };
+        let Ok(rlen) = u16::try_from(resp.len()) else {
+            return;
+        };
+        let mut out = rlen.to_be_bytes().to_vec();
+        out.extend_from_slice(&resp);
+        if stream.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+fn spawn_smtp(
+    listener: TcpListener,
+    spec: MailServer,
+    stop: Arc<AtomicBool>,
+) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name("live-smtp".into())
+        .spawn(move || {
+            let stop2 = stop.clone();
+            accept_loop(listener, stop, move |stream| {
+                let spec = spec.clone();
+                let stop = stop2.clone();
+                let _ = thread::Builder::new()
+                    .name("live-smtp-conn".into())
+                    .spawn(move || {
+                        serve_smtp(stream, &spec, &stop);
+                    });
+            });
+        })
+}
+
+fn serve_smtp(mut stream: TcpStream, spec: &MailServer, stop: &AtomicBool) {
+    if stream.set_read_timeout(Some(POLL)).is_err() {
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let mut session = ServerSession::new(spec);
+    let step = session.on_connect();
+    if stream.write_all(&step.to_client).is_err() || step.close {
+        let _ = stream.shutdown(Shutdown::Both);
+        return;
+    }
+    let mut last = Instant::now();
+    let mut buf = vec![0u8; 16 * 1024];
+    while !stop.load(Ordering::SeqCst) && last.elapsed() < IDLE {
+        let step = match stream.read(&mut buf) {
+            Ok(0) => {
+                let step = session.on_eof();
+                let _ = stream.write_all(&step.to_client);
+                break;
+            }
+            Ok(n) => {
+                last = Instant::now();
+                session.on_bytes(&buf[..n])
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            Err(_) => break,
+        };
+        if !step.to_client.is_empty() && stream.write_all(&step.to_client).is_err() {
+            break;
+        }
+        if step.close {
+            break;
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}

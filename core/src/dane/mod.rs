@@ -9,9 +9,10 @@ pub mod tlsa;
 pub mod verify;
 
 pub use tlsa::{
-    CertUsage, DigestPrefs, MatchingType, Selector, TlsaEntry, TlsaParseError, TlsaRecord, TlsaSet,
-    Unusable, UsagePolicy,
+    CertUsage, DigestAlg, DigestPrefs, MatchingType, Selector, TlsaEntry, TlsaParseError,
+    TlsaRecord, TlsaSet, Unusable, UsagePolicy,
 };
 pub use verify::{
-    verify, DaneFailure, DaneFailureKind, DaneMatch, DaneOutcome, MatchVia, VerifyParams,
+    selected_digest, verify, DaneFailure, DaneFailureKind, DaneMatch, DaneOutcome, MatchVia,
+    VerifyParams,
 };

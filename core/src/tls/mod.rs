@@ -9,8 +9,15 @@
 pub mod danger;
 mod pump;
 
-pub use pump::{ConnectionIo, Decoded, TlsPump};
+pub use danger::leaf_spki;
+pub use pump::{ConnectionIo, Decoded, PumpEvent, TlsPump, MAX_READ_CHUNK};
 
+use std::sync::{Arc, OnceLock};
+
+use rustls::client::Resumption;
+use rustls::pki_types::UnixTime;
+use rustls::time_provider::TimeProvider;
+use rustls::{AlertDescription, ClientConfig, Error, PeerIncompatible};
 use serde::{Deserialize, Serialize};
 
 /// What a completed handshake tells the machine (RFC 7672 sec. 8.1: SNI; RFC 8446/5246).
@@ -53,5 +60,131 @@ pub enum TlsFailureKind {
 impl std::fmt::Display for TlsFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.detail)
+    }
+}
+
+/// The time rustls is told (`1970-01-01T00:00:00Z` plus this many seconds).
+///
+/// The core never reads the clock. rustls asks its [`TimeProvider`] for the time only to pass
+/// it to the certificate verifier (which ignores it: dates are for `dane::verify` to judge,
+/// RFC 7672 sec. 3.1.1 and 3.1.2) and for session tickets (resumption is disabled). A constant
+/// keeps the handshake independent of the wall clock.
+pub const FIXED_UNIX_TIME: u64 = 0;
+
+/// A [`TimeProvider`] that always returns [`FIXED_UNIX_TIME`] (see its doc for why).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FixedTime;
+
+impl TimeProvider for FixedTime {
+    fn current_time(&self) -> Option<UnixTime> {
+        Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            FIXED_UNIX_TIME,
+        )))
+    }
+}
+
+/// The rustls client configuration for SMTP STARTTLS (RFC 3207) under DANE (RFC 7672).
+///
+/// - crypto: the *ring* provider, chosen explicitly (never the process default);
+/// - versions: TLS 1.3 (RFC 8446) and TLS 1.2 (RFC 5246); rustls implements nothing older;
+/// - verifier: [`danger::HandshakeOnlyVerifier`] (key possession only; trust is decided by
+///   `dane::verify` before any application byte, see [`danger`]);
+/// - resumption disabled ([`Resumption::disabled`]): each connection presents and proves its
+///   chain afresh, and no state is shared between connections;
+/// - SNI (RFC 6066 sec. 3) sent iff `sni_enabled` (RFC 7672 sec. 8.1: send it when the
+///   TLSA records are usable, with the TLSA base domain as the name);
+/// - time: [`FixedTime`].
+///
+/// The two possible configurations are built once and shared.
+pub fn client_config(sni_enabled: bool) -> Arc<ClientConfig> {
+    static CONFIGS: OnceLock<[Arc<ClientConfig>; 2]> = OnceLock::new();
+    let configs = CONFIGS.get_or_init(|| [build_config(false), build_config(true)]);
+    Arc::clone(&configs[usize::from(sni_enabled)])
+}
+
+fn build_config(sni_enabled: bool) -> Arc<ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(danger::HandshakeOnlyVerifier::new(&provider));
+    let builder = ClientConfig::builder_with_details(provider, Arc::new(FixedTime))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12]);
+    let mut cfg = match builder {
+        Ok(b) => b
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth(),
+        // The ring provider supports both versions: this branch is unreachable, and would be
+        // a build-time bug (not peer input).
+        Err(e) => unreachable!("ring provider rejects TLS 1.2/1.3: {e}"),
+    };
+    cfg.resumption = Resumption::disabled();
+    cfg.enable_sni = sni_enabled;
+    cfg.enable_early_data = false;
+    Arc::new(cfg)
+}
+
+/// Classifies a rustls error raised during the handshake (see [`TlsFailureKind`]).
+///
+/// [`TlsFailureKind::ClientUnsupported`] means the server only offers what this client does
+/// not implement, as observed against OpenSSL servers (`tests/tests/tls_pump.rs`):
+/// - protocol versions below TLS 1.2 (RFC 8996): the server's `protocol_version` alert, or a
+///   ServerHello for a version we did not offer (`PeerIncompatible`);
+/// - no shared cipher suite, group or signature scheme: the server's `handshake_failure` /
+///   `insufficient_security` alert, or rustls's `PeerIncompatible`;
+/// - an RSA key below 2048 bits, or a signature scheme without SHA-2 (SHA-1, MD5):
+///   [`danger::VerifyError::RsaKeySize`] / [`danger::VerifyError::UnsupportedScheme`].
+///
+/// Everything else (bad signatures, malformed messages, other alerts) is
+/// [`TlsFailureKind::HandshakeFailed`]. [`TlsFailureKind::Closed`] is never returned here: it
+/// comes from EOF, not from a rustls error.
+pub fn classify(err: &Error) -> TlsFailureKind {
+    use danger::VerifyError;
+    if let Some(v) = danger::verify_error(err) {
+        return match v {
+            VerifyError::RsaKeySize { .. } | VerifyError::UnsupportedScheme(_) => {
+                TlsFailureKind::ClientUnsupported
+            }
+            _ => TlsFailureKind::HandshakeFailed,
+        };
+    }
+    match err {
+        Error::PeerIncompatible(
+            PeerIncompatible::ServerDoesNotSupportTls12Or13
+            | PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
+            | PeerIncompatible::NoCipherSuitesInCommon
+            | PeerIncompatible::NoKxGroupsInCommon
+            | PeerIncompatible::NoSignatureSchemesInCommon
+            | PeerIncompatible::Tls12NotOffered
+            | PeerIncompatible::Tls12NotOfferedOrEnabled
+            | PeerIncompatible::SupportedVersionsExtensionRequired
+            | PeerIncompatible::ExtendedMasterSecretExtensionRequired,
+        ) => TlsFailureKind::ClientUnsupported,
+        Error::AlertReceived(
+            AlertDescription::ProtocolVersion
+            | AlertDescription::HandshakeFailure
+            | AlertDescription::InsufficientSecurity,
+        ) => TlsFailureKind::ClientUnsupported,
+        _ => TlsFailureKind::HandshakeFailed,
+    }
+}
+
+impl TlsFailure {
+    /// A failure from a rustls error, classified with [`classify`].
+    pub fn from_rustls(err: &Error) -> Self {
+        let detail = match danger::verify_error(err) {
+            Some(v) => v.to_string(),
+            None => err.to_string(),
+        };
+        TlsFailure {
+            kind: classify(err),
+            detail,
+        }
+    }
+
+    /// The connection closed during the handshake (TCP EOF, no alert).
+    pub fn closed() -> Self {
+        TlsFailure {
+            kind: TlsFailureKind::Closed,
+            detail: "connection closed during the TLS handshake".into(),
+        }
     }
 }

@@ -1,1 +1,22 @@
-//! (world: stub, being written.)
+//! The scenario world (DESIGN.md section 7): DNS data with DNSSEC status and faults, mail
+//! servers with behaviours, and the scenario catalogue built from them.
+//!
+//! A [`World`] is plain data. The [`resolver`] module answers DNS queries from it as a
+//! validating recursive resolver would (real wire messages, AD bit, Extended DNS Errors);
+//! the [`server`] module plays each mail server as a sans-IO SMTP script with real TLS.
+//! [`crate::sim`] runs a machine against a world in memory; [`crate::live`] serves it on
+//! loopback sockets.
+
+pub mod catalogue;
+pub mod certs;
+pub mod resolver;
+pub mod server;
+mod zones;
+
+pub use server::{Behaviour, MailServer, ServerSession, ServerStep, ServerTls, Stage, TlsVersions};
+pub use zones::{Fault, Host, RrSet, Status, World, WorldBuilder, EDE_DNSSEC_BOGUS};
+
+/// Lower-cases a DNS name and strips its trailing dot (the world's key form; `""` is the root).
+pub fn norm_name(name: &str) -> String {
+    zones::norm(name)
+}

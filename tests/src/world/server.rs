@@ -1,0 +1,562 @@
+//! Mail servers as sans-IO SMTP scripts (RFC 5321, RFC 3207) with real TLS.
+//!
+//! A [`MailServer`] is data (banner, EHLO keywords, STARTTLS, certificates, a
+//! [`Behaviour`]); a [`ServerSession`] plays one connection: feed it the socket bytes the
+//! client sent and write back [`ServerStep::to_client`]. After `220 2.0.0 Ready to start TLS`
+//! the session runs a `rustls::ServerConnection`, so `on_bytes` takes and returns TLS records
+//! from then on. The simulated driver and the live driver use the same session.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{ServerConfig, ServerConnection};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The longest command line accepted (RFC 5321 sec. 4.5.3.1.4: 512 octets; we allow more).
+pub const MAX_LINE: usize = 4096;
+
+/// A point of the SMTP dialogue, for [`Behaviour::StallAfter`] and [`Behaviour::CloseAfter`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// Right after the TCP connection is accepted: no banner.
+    Connect,
+    /// When the first EHLO/HELO arrives: no reply to it.
+    Ehlo,
+    /// When STARTTLS arrives: no reply to it.
+    StartTls,
+    /// After `220 Ready to start TLS`: no handshake reply (ServerHello).
+    Handshake,
+    /// When EHLO arrives inside TLS: no reply to it.
+    TlsEhlo,
+}
+
+/// How a server misbehaves.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Behaviour {
+    /// A well-behaved server.
+    #[default]
+    Normal,
+    /// Sends these bytes right after `220 Ready to start TLS`, in the same write: the
+    /// STARTTLS command injection of RFC 3207 sec. 4.2 / CVE-2011-0411 seen from the client.
+    InjectAfterStartTls(Vec<u8>),
+    /// Stops answering at this stage (the client must time out).
+    StallAfter(Stage),
+    /// Closes the connection at this stage.
+    CloseAfter(Stage),
+    /// Greets with `421 4.3.2 Service not available` and closes (RFC 5321 sec. 3.8).
+    Greeting421,
+    /// Advertises STARTTLS (if offered) but answers it `454 4.7.0 TLS not available`.
+    NoTlsSupport,
+    /// Answers STARTTLS with 220, then sends bytes that are not TLS.
+    TlsGarbage,
+}
+
+/// The TLS protocol versions a server accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TlsVersions {
+    /// TLS 1.2 and 1.3.
+    #[default]
+    All,
+    /// TLS 1.2 only.
+    Tls12Only,
+    /// TLS 1.3 only.
+    Tls13Only,
+}
+
+/// A server's TLS identity: a default chain and key, optional chains by SNI, versions.
+///
+/// Chains are served through a custom [`ResolvesServerCert`], so any DER is accepted (v1,
+/// expired, self-signed, odd names): rustls never parses the server's own certificates.
+#[derive(Clone, Debug)]
+pub struct ServerTls {
+    default: Option<Arc<CertifiedKey>>,
+    by_sni: BTreeMap<String, Arc<CertifiedKey>>,
+    versions: TlsVersions,
+    custom: Option<Arc<ServerConfig>>,
+}
+
+fn certified(
+    chain: Vec<CertificateDer<'static>>,
+    key: &PrivateKeyDer<'_>,
+) -> Result<Arc<CertifiedKey>, rustls::Error> {
+    let signer = rustls::crypto::ring::sign::any_supported_type(key)?;
+    Ok(Arc::new(CertifiedKey::new(chain, signer)))
+}
+
+impl ServerTls {
+    /// Presents `chain` (leaf first) with `key` (PKCS#8, SEC1 or PKCS#1 DER) to every client.
+    pub fn new(
+        chain: Vec<CertificateDer<'static>>,
+        key: &PrivateKeyDer<'_>,
+    ) -> Result<ServerTls, rustls::Error> {
+        Ok(ServerTls {
+            default: Some(certified(chain, key)?),
+            by_sni: BTreeMap::new(),
+            versions: TlsVersions::All,
+            custom: None,
+        })
+    }
+
+    /// Presents only by SNI: a client without SNI (or with another name) gets a handshake
+    /// failure unless a default is set (scenario S61).
+    pub fn sni_only() -> ServerTls {
+        ServerTls {
+            default: None,
+            by_sni: BTreeMap::new(),
+            versions: TlsVersions::All,
+            custom: None,
+        }
+    }
+
+    /// Uses a complete rustls configuration (e.g. from `crate::tls_server`).
+    pub fn from_config(config: Arc<ServerConfig>) -> ServerTls {
+        ServerTls {
+            default: None,
+            by_sni: BTreeMap::new(),
+            versions: TlsVersions::All,
+            custom: Some(config),
+        }
+    }
+
+    /// Presents `chain` to clients sending SNI `name`.
+    pub fn with_sni(
+        mut self,
+        name: &str,
+        chain: Vec<CertificateDer<'static>>,
+        key: &PrivateKeyDer<'_>,
+    ) -> Result<ServerTls, rustls::Error> {
+        self.by_sni
+            .insert(name.to_ascii_lowercase(), certified(chain, key)?);
+        Ok(self)
+    }
+
+    /// Restricts the protocol versions.
+    pub fn versions(mut self, versions: TlsVersions) -> ServerTls {
+        self.versions = versions;
+        self
+    }
+
+    /// The rustls configuration for one connection.
+    pub fn config(&self) -> Result<Arc<ServerConfig>, rustls::Error> {
+        if let Some(c) = &self.custom {
+            return Ok(c.clone());
+        }
+        let versions: &[&'static rustls::SupportedProtocolVersion] = match self.versions {
+            TlsVersions::All => &[&rustls::version::TLS13, &rustls::version::TLS12],
+            TlsVersions::Tls12Only => &[&rustls::version::TLS12],
+            TlsVersions::Tls13Only => &[&rustls::version::TLS13],
+        };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let cfg = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(Resolver {
+                default: self.default.clone(),
+                by_sni: self.by_sni.clone(),
+            }));
+        Ok(Arc::new(cfg))
+    }
+}
+
+#[derive(Debug)]
+struct Resolver {
+    default: Option<Arc<CertifiedKey>>,
+    by_sni: BTreeMap<String, Arc<CertifiedKey>>,
+}
+
+impl ResolvesServerCert for Resolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        hello
+            .server_name()
+            .and_then(|n| self.by_sni.get(&n.to_ascii_lowercase()).cloned())
+            .or_else(|| self.default.clone())
+    }
+}
+
+/// One mail server: what it says and how it behaves.
+#[derive(Clone, Debug)]
+pub struct MailServer {
+    /// The host name in the banner and the EHLO reply.
+    pub hostname: String,
+    /// The text after `220 ` in the banner.
+    pub banner: String,
+    /// EHLO keywords other than STARTTLS, in order (RFC 5321 sec. 4.1.1.1).
+    pub ehlo_lines: Vec<String>,
+    /// Whether `STARTTLS` is advertised (outside TLS).
+    pub offers_starttls: bool,
+    /// The TLS identity; without it STARTTLS is answered 454.
+    pub tls: Option<ServerTls>,
+    /// The misbehaviour, if any.
+    pub behaviour: Behaviour,
+}
+
+impl MailServer {
+    /// A plaintext server (no STARTTLS) named `hostname`.
+    pub fn new(hostname: &str) -> MailServer {
+        MailServer {
+            hostname: hostname.to_string(),
+            banner: format!("{hostname} ESMTP daneel-world"),
+            ehlo_lines: vec![
+                "PIPELINING".into(),
+                "SIZE 10240000".into(),
+                "8BITMIME".into(),
+                "ENHANCEDSTATUSCODES".into(),
+            ],
+            offers_starttls: false,
+            tls: None,
+            behaviour: Behaviour::Normal,
+        }
+    }
+
+    /// A server offering STARTTLS with this identity.
+    pub fn with_tls(mut self, tls: ServerTls) -> MailServer {
+        self.tls = Some(tls);
+        self.offers_starttls = true;
+        self
+    }
+
+    /// Sets the behaviour.
+    pub fn behaviour(mut self, behaviour: Behaviour) -> MailServer {
+        self.behaviour = behaviour;
+        self
+    }
+
+    /// Stops advertising STARTTLS (the identity stays, for servers that hide it).
+    pub fn without_starttls(mut self) -> MailServer {
+        self.offers_starttls = false;
+        self
+    }
+}
+
+/// What the server does in answer to one event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerStep {
+    /// Socket bytes for the client (TLS records once TLS is up).
+    pub to_client: Vec<u8>,
+    /// True when this step ended with `220 Ready to start TLS`: socket bytes from now on
+    /// are TLS.
+    pub start_tls: bool,
+    /// True when the server closes the connection after writing `to_client`.
+    pub close: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Phase {
+    Plain,
+    Tls,
+    Stalled,
+    Closed,
+}
+
+/// One connection to a [`MailServer`].
+pub struct ServerSession {
+    spec: MailServer,
+    phase: Phase,
+    tls: Option<ServerConnection>,
+    inbuf: Vec<u8>,
+    greeted: bool,
+    handshake_done: bool,
+    sni: Option<String>,
+}
+
+impl std::fmt::Debug for ServerSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSession")
+            .field("host", &self.spec.hostname)
+            .field("phase", &self.phase)
+            .finish()
+    }
+}
+
+impl ServerSession {
+    /// A session for one accepted connection.
+    pub fn new(spec: &MailServer) -> ServerSession {
+        ServerSession {
+            spec: spec.clone(),
+            phase: Phase::Plain,
+            tls: None,
+            inbuf: Vec::new(),
+            greeted: false,
+            handshake_done: false,
+            sni: None,
+        }
+    }
+
+    /// Whether TLS has started (after `220 Ready to start TLS`).
+    pub fn in_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The SNI the client sent, once the handshake has progressed far enough.
+    pub fn sni(&self) -> Option<&str> {
+        self.sni.as_deref()
+    }
+
+    /// Whether the session has closed.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// The connection was accepted: the banner (RFC 5321 sec. 3.1).
+    pub fn on_connect(&mut self) -> ServerStep {
+        let mut step = ServerStep::default();
+        match &self.spec.behaviour {
+            Behaviour::StallAfter(Stage::Connect) => self.phase = Phase::Stalled,
+            Behaviour::CloseAfter(Stage::Connect) => self.close(&mut step),
+            Behaviour::Greeting421 => {
+                step.to_client = b"421 4.3.2 Service not available, closing channel\r\n".to_vec();
+                self.close(&mut step);
+            }
+            _ => step.to_client = format!("220 {}\r\n", self.spec.banner).into_bytes(),
+        }
+        step
+    }
+
+    /// The client closed its side: the server closes too.
+    pub fn on_eof(&mut self) -> ServerStep {
+        let mut step = ServerStep::default();
+        if self.phase != Phase::Closed {
+            self.close(&mut step);
+        }
+        step
+    }
+
+    /// Socket bytes from the client.
+    pub fn on_bytes(&mut self, bytes: &[u8]) -> ServerStep {
+        let mut step = ServerStep::default();
+        match self.phase {
+            Phase::Stalled | Phase::Closed => step,
+            Phase::Plain => {
+                self.inbuf.extend_from_slice(bytes);
+                let mut out = Vec::new();
+                self.process_lines(&mut out, &mut step);
+                step.to_client.splice(0..0, out);
+                step
+            }
+            Phase::Tls => {
+                self.on_tls_bytes(bytes, &mut step);
+                step
+            }
+        }
+    }
+
+    fn close(&mut self, step: &mut ServerStep) {
+        if let Some(tls) = self.tls.as_mut() {
+            tls.send_close_notify();
+            let _ = tls.write_tls(&mut step.to_client);
+        }
+        self.phase = Phase::Closed;
+        step.close = true;
+    }
+
+    fn on_tls_bytes(&mut self, bytes: &[u8], step: &mut ServerStep) {
+        let Some(tls) = self.tls.as_mut() else {
+            return;
+        };
+        let mut rd = bytes;
+        let mut plain = Vec::new();
+        let mut failed = false;
+        let mut eof = false;
+        while !rd.is_empty() {
+            match tls.read_tls(&mut rd) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+            match tls.process_new_packets() {
+                Ok(state) => {
+                    if state.peer_has_closed() {
+                        eof = true;
+                    }
+                }
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+            let mut buf = [0u8; 4096];
+            loop {
+                match tls.reader().read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => plain.extend_from_slice(&buf[..n]),
+                    Err(_) => break,
+                }
+            }
+        }
+        if self.sni.is_none() {
+            self.sni = tls.server_name().map(str::to_string);
+        }
+        if failed {
+            let _ = tls.write_tls(&mut step.to_client);
+            self.phase = Phase::Closed;
+            step.close = true;
+            return;
+        }
+        if !self.handshake_done && !tls.is_handshaking() {
+            self.handshake_done = true;
+            self.greeted = false;
+        }
+        self.inbuf.extend_from_slice(&plain);
+        let mut out = Vec::new();
+        self.process_lines(&mut out, step);
+        if let Some(tls) = self.tls.as_mut() {
+            if !out.is_empty() {
+                let _ = tls.writer().write_all(&out);
+            }
+            while tls.wants_write() {
+                if tls.write_tls(&mut step.to_client).is_err() {
+                    break;
+                }
+            }
+        }
+        if eof && self.phase != Phase::Closed {
+            self.close(step);
+        }
+    }
+
+    /// Answers every complete line in `inbuf`, appending replies to `out`.
+    fn process_lines(&mut self, out: &mut Vec<u8>, step: &mut ServerStep) {
+        while self.phase == Phase::Plain || self.phase == Phase::Tls {
+            let Some(pos) = self.inbuf.iter().position(|&b| b == b'\n') else {
+                if self.inbuf.len() > MAX_LINE {
+                    out.extend_from_slice(b"500 5.5.2 Line too long\r\n");
+                    self.inbuf.clear();
+                }
+                return;
+            };
+            let line: Vec<u8> = self.inbuf.drain(..=pos).collect();
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim_end_matches(['\r', '\n']);
+            let verb = text
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
+            self.command(&verb, out, step);
+        }
+    }
+
+    fn command(&mut self, verb: &str, out: &mut Vec<u8>, step: &mut ServerStep) {
+        let tls_up = self.tls.is_some();
+        let b = self.spec.behaviour.clone();
+        match verb {
+            "EHLO" | "HELO" => {
+                let stage = if tls_up { Stage::TlsEhlo } else { Stage::Ehlo };
+                if b == Behaviour::StallAfter(stage) {
+                    self.phase = Phase::Stalled;
+                    return;
+                }
+                if b == Behaviour::CloseAfter(stage) {
+                    self.close_after(out, step);
+                    return;
+                }
+                self.greeted = true;
+                if verb == "HELO" {
+                    out.extend_from_slice(format!("250 {}\r\n", self.spec.hostname).as_bytes());
+                    return;
+                }
+                let mut lines = vec![self.spec.hostname.clone()];
+                lines.extend(self.spec.ehlo_lines.iter().cloned());
+                if self.spec.offers_starttls && !tls_up {
+                    lines.push("STARTTLS".into());
+                }
+                let n = lines.len();
+                for (i, l) in lines.iter().enumerate() {
+                    let sep = if i + 1 == n { ' ' } else { '-' };
+                    out.extend_from_slice(format!("250{sep}{l}\r\n").as_bytes());
+                }
+            }
+            "STARTTLS" => {
+                if b == Behaviour::StallAfter(Stage::StartTls) {
+                    self.phase = Phase::Stalled;
+                    return;
+                }
+                if b == Behaviour::CloseAfter(Stage::StartTls) {
+                    self.close_after(out, step);
+                    return;
+                }
+                if tls_up {
+                    out.extend_from_slice(b"503 5.5.1 TLS already active\r\n");
+                    return;
+                }
+                let config = match (&self.spec.tls, self.spec.offers_starttls, &b) {
+                    (_, _, Behaviour::NoTlsSupport) | (None, _, _) | (_, false, _) => None,
+                    (Some(t), true, _) => t.config().ok(),
+                };
+                let Some(config) = config else {
+                    out.extend_from_slice(
+                        b"454 4.7.0 TLS not available due to temporary reason\r\n",
+                    );
+                    return;
+                };
+                out.extend_from_slice(b"220 2.0.0 Ready to start TLS\r\n");
+                // RFC 3207 sec. 4.2: discard anything the client pipelined after STARTTLS.
+                self.inbuf.clear();
+                step.start_tls = true;
+                match &b {
+                    Behaviour::InjectAfterStartTls(bytes) => out.extend_from_slice(bytes),
+                    Behaviour::TlsGarbage => {
+                        out.extend_from_slice(b"this is not a TLS record\r\n");
+                        self.phase = Phase::Stalled;
+                        return;
+                    }
+                    Behaviour::StallAfter(Stage::Handshake) => {
+                        self.phase = Phase::Stalled;
+                        return;
+                    }
+                    Behaviour::CloseAfter(Stage::Handshake) => {
+                        self.phase = Phase::Closed;
+                        step.close = true;
+                        return;
+                    }
+                    _ => {}
+                }
+                match ServerConnection::new(config) {
+                    Ok(conn) => {
+                        self.tls = Some(conn);
+                        self.phase = Phase::Tls;
+                    }
+                    Err(_) => {
+                        self.phase = Phase::Closed;
+                        step.close = true;
+                    }
+                }
+            }
+            "QUIT" => {
+                out.extend_from_slice(b"221 2.0.0 Bye\r\n");
+                self.close_after(out, step);
+            }
+            "NOOP" => out.extend_from_slice(b"250 2.0.0 OK\r\n"),
+            "RSET" => out.extend_from_slice(b"250 2.0.0 Reset state\r\n"),
+            "MAIL" | "RCPT" if !self.greeted => {
+                out.extend_from_slice(b"503 5.5.1 Send EHLO first\r\n")
+            }
+            "MAIL" => out.extend_from_slice(b"250 2.1.0 OK\r\n"),
+            "RCPT" => out.extend_from_slice(b"250 2.1.5 OK\r\n"),
+            "" => out.extend_from_slice(b"500 5.5.2 Error: bad syntax\r\n"),
+            _ => out.extend_from_slice(b"502 5.5.2 Error: command not recognized\r\n"),
+        }
+    }
+
+    /// Closes after the replies gathered so far are written (inside TLS, through it).
+    fn close_after(&mut self, out: &mut Vec<u8>, step: &mut ServerStep) {
+        if let Some(tls) = self.tls.as_mut() {
+            let _ = tls.writer().write_all(out);
+            out.clear();
+            tls.send_close_notify();
+            while tls.wants_write() {
+                if tls.write_tls(&mut step.to_client).is_err() {
+                    break;
+                }
+            }
+        }
+        self.phase = Phase::Closed;
+        step.close = true;
+    }
+}

@@ -1,0 +1,109 @@
+//! The catalogue builds, ids are unique, and every world answers its destination's first
+//! lookup.
+
+use std::collections::BTreeSet;
+
+use daneel_tests::world::catalogue;
+
+#[test]
+fn catalogue_is_complete_and_unique() {
+    let all = catalogue::all();
+    let ids: BTreeSet<_> = all.iter().map(|s| s.id).collect();
+    assert_eq!(ids.len(), all.len());
+    for id in [
+        "S01", "S16", "S29", "S30", "S31", "S33", "S38", "S61", "S63", "S73",
+    ] {
+        assert!(ids.contains(id), "{id} missing");
+    }
+    assert!(all.len() >= 60, "{}", all.len());
+    assert_eq!(catalogue::by_id("S32").unwrap().world.smtp_port(), 587);
+}
+
+/// Every TLS server of every scenario completes a handshake with the core's client side,
+/// sending the MX host name as SNI (S61 needs it), unless its behaviour forbids.
+#[test]
+fn every_catalogue_server_handshakes() {
+    use daneel_core::tls::ConnectionIo;
+    use daneel_core::{ConnId, OwnedInput};
+    use daneel_tests::world::{Behaviour, Host, ServerSession};
+    let mut handshakes = 0;
+    for s in catalogue::all() {
+        for host in s.world.hosts().values() {
+            let Host::Server(spec) = host else { continue };
+            if spec.tls.is_none() || spec.behaviour != Behaviour::Normal || !spec.offers_starttls {
+                continue;
+            }
+            let mut sess = ServerSession::new(spec);
+            sess.on_connect();
+            let st = sess.on_bytes(b"EHLO c\r\nSTARTTLS\r\n");
+            assert!(st.start_tls, "{}", s.id);
+            let mut io = ConnectionIo::new();
+            let sni = (spec.hostname.parse::<std::net::IpAddr>().is_err())
+                .then_some(spec.hostname.as_str());
+            let mut out = io.start_tls(sni).unwrap();
+            let mut ok = false;
+            for _ in 0..10 {
+                let step = sess.on_bytes(&out);
+                let d = io.decode(ConnId(1), &step.to_client);
+                out = d.to_socket;
+                if d.inputs
+                    .iter()
+                    .any(|i| matches!(i, OwnedInput::TlsEstablished { .. }))
+                {
+                    ok = true;
+                    break;
+                }
+            }
+            assert!(ok, "{} {}", s.id, spec.hostname);
+            handshakes += 1;
+        }
+    }
+    assert!(handshakes > 50, "{handshakes}");
+}
+
+#[test]
+fn mismatches_compare_reports_with_expectations() {
+    use daneel_core::report::{
+        AddressSecurity, HostPolicy, HostReport, HostVerdict, Reason, ResolverReport,
+    };
+    use daneel_core::{DomainVerdict, Report};
+    let s = catalogue::by_id("S05").unwrap();
+    let host = |verdict, reason| HostReport {
+        name: "mx.example.net.".into(),
+        preference: Some(10),
+        tlsa_base: None,
+        expanded_name: None,
+        address_security: AddressSecurity::default(),
+        addresses: vec![],
+        tlsa: None,
+        reference_ids: vec![],
+        policy: HostPolicy::Dane,
+        verdict,
+        reason,
+        connections: vec![],
+    };
+    let mut report = Report {
+        domain: "example.com".into(),
+        verdict: DomainVerdict::DaneFailed,
+        reason: None,
+        resolver: ResolverReport {
+            addresses: vec![],
+            mode: "ad-bit".into(),
+            validating: true,
+        },
+        mx: None,
+        hosts: vec![host(
+            HostVerdict::DaneFailed,
+            Some(Reason::TlsaMismatch {
+                detail: String::new(),
+            }),
+        )],
+        warnings: vec![],
+        started: catalogue::SIM_START,
+        log: vec![],
+    };
+    assert!(s.expected.mismatches(&report).is_empty());
+    report.verdict = DomainVerdict::DaneVerified;
+    report.hosts = vec![host(HostVerdict::Verified, None)];
+    assert_eq!(s.expected.mismatches(&report).len(), 3);
+}
