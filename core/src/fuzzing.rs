@@ -47,7 +47,10 @@ pub fn dns_answer(data: &[u8]) {
         return;
     };
     let _lookup = client.lookup(now, &qname, RecordType::TLSA);
-    let Some(Action::SendDns { query, wire: qwire, .. }) = client.poll_action() else {
+    let Some(Action::SendDns {
+        query, wire: qwire, ..
+    }) = client.poll_action()
+    else {
         panic!("a lookup must send a query");
     };
     let (mode, body) = data.split_first().unwrap_or((&0, &[]));
@@ -64,11 +67,17 @@ pub fn dns_answer(data: &[u8]) {
         answer = spliced;
     }
     let ad = answer.len() > 3 && answer[3] & 0x20 != 0;
-    assert!(client.handle_answer(now, query, &answer).is_ok(), "peer bytes gave a UsageError");
+    assert!(
+        client.handle_answer(now, query, &answer).is_ok(),
+        "peer bytes gave a UsageError"
+    );
     for _ in 0..16 {
         while let Some(result) = client.poll_result() {
             if let (_, Ok(a)) = result {
-                assert!(!(a.security == Security::Secure && !ad), "Secure without AD");
+                assert!(
+                    !(a.security == Security::Secure && !ad),
+                    "Secure without AD"
+                );
             }
         }
         while client.poll_action().is_some() {}
@@ -157,7 +166,13 @@ pub enum FuzzOp {
 }
 
 /// Builds a well-formed answer to `query` (a message we sent).
-fn encode_answer(query: &[u8], ad: bool, rcode: u8, tc: bool, records: &[FuzzRecord]) -> Option<Vec<u8>> {
+fn encode_answer(
+    query: &[u8],
+    ad: bool,
+    rcode: u8,
+    tc: bool,
+    records: &[FuzzRecord],
+) -> Option<Vec<u8>> {
     let q = Message::from_vec(query).ok()?;
     let question = q.queries.first()?.clone();
     let mut m = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
@@ -229,11 +244,11 @@ pub fn smtp_check(data: &[u8]) {
     let mut established: BTreeMap<ConnId, bool> = BTreeMap::new();
     let mut sent_after_tls: BTreeMap<ConnId, bool> = BTreeMap::new();
     let drain = |check: &mut SmtpCheck,
-                     now: Timestamp,
-                     queries: &mut BTreeMap<QueryId, Vec<u8>>,
-                     conns: &mut Vec<(ConnId, SocketAddr)>,
-                     established: &BTreeMap<ConnId, bool>,
-                     sent_after_tls: &mut BTreeMap<ConnId, bool>|
+                 now: Timestamp,
+                 queries: &mut BTreeMap<QueryId, Vec<u8>>,
+                 conns: &mut Vec<(ConnId, SocketAddr)>,
+                 established: &BTreeMap<ConnId, bool>,
+                 sent_after_tls: &mut BTreeMap<ConnId, bool>|
      -> Output {
         for _ in 0..10_000 {
             match check.poll_output(now) {
@@ -253,8 +268,18 @@ pub fn smtp_check(data: &[u8]) {
         panic!("poll_output never reached Timeout or Done");
     };
     let pick = |n: u8, len: usize| usize::from(n) % len.max(1);
-    let mut out = drain(&mut check, now, &mut queries, &mut conns, &established, &mut sent_after_tls);
-    let mut steps = ops.into_iter().map(Some).chain(std::iter::repeat_with(|| None).take(64));
+    let mut out = drain(
+        &mut check,
+        now,
+        &mut queries,
+        &mut conns,
+        &established,
+        &mut sent_after_tls,
+    );
+    let mut steps = ops
+        .into_iter()
+        .map(Some)
+        .chain(std::iter::repeat_with(|| None).take(64));
     loop {
         let deadline = match &out {
             Output::Timeout(d) => *d,
@@ -270,20 +295,46 @@ pub fn smtp_check(data: &[u8]) {
                 now = now.max(deadline);
                 check.handle_input(now, Input::Timeout)
             }
-            Some(FuzzOp::Answer { pick, ad, rcode, tc, records }) => match q(pick) {
+            Some(FuzzOp::Answer {
+                pick,
+                ad,
+                rcode,
+                tc,
+                records,
+            }) => match q(pick) {
                 Some(id) => {
-                    let wire = queries.get(&id).and_then(|w| encode_answer(w, ad, rcode, tc, &records));
+                    let wire = queries
+                        .get(&id)
+                        .and_then(|w| encode_answer(w, ad, rcode, tc, &records));
                     ad_answers.insert(id, ad);
-                    check.handle_input(now, Input::DnsAnswer { query: id, wire: &wire.unwrap_or_default() })
+                    check.handle_input(
+                        now,
+                        Input::DnsAnswer {
+                            query: id,
+                            wire: &wire.unwrap_or_default(),
+                        },
+                    )
                 }
                 None => Ok(()),
             },
             Some(FuzzOp::RawAnswer(n, bytes)) => match q(n) {
-                Some(id) => check.handle_input(now, Input::DnsAnswer { query: id, wire: &bytes }),
+                Some(id) => check.handle_input(
+                    now,
+                    Input::DnsAnswer {
+                        query: id,
+                        wire: &bytes,
+                    },
+                ),
                 None => Ok(()),
             },
             Some(FuzzOp::DnsFailed(n)) => match q(n) {
-                Some(id) => check.handle_input(now, Input::DnsFailed { query: id, error: NetError::Refused }),
+                Some(id) => check.handle_input(
+                    now,
+                    Input::DnsFailed {
+                        query: id,
+                        error: NetError::Refused,
+                    },
+                ),
                 None => Ok(()),
             },
             Some(FuzzOp::Connected(n)) => match c(n) {
@@ -291,15 +342,33 @@ pub fn smtp_check(data: &[u8]) {
                 None => Ok(()),
             },
             Some(FuzzOp::ConnectFailed(n)) => match c(n) {
-                Some(conn) => check.handle_input(now, Input::ConnectFailed { conn, error: NetError::Unreachable }),
+                Some(conn) => check.handle_input(
+                    now,
+                    Input::ConnectFailed {
+                        conn,
+                        error: NetError::Unreachable,
+                    },
+                ),
                 None => Ok(()),
             },
             Some(FuzzOp::Received(n, bytes)) => match c(n) {
-                Some(conn) => check.handle_input(now, Input::Received { conn, bytes: &bytes }),
+                Some(conn) => check.handle_input(
+                    now,
+                    Input::Received {
+                        conn,
+                        bytes: &bytes,
+                    },
+                ),
                 None => Ok(()),
             },
             Some(FuzzOp::Reply(n, r)) => match c(n) {
-                Some(conn) => check.handle_input(now, Input::Received { conn, bytes: REPLIES[usize::from(r) % REPLIES.len()] }),
+                Some(conn) => check.handle_input(
+                    now,
+                    Input::Received {
+                        conn,
+                        bytes: REPLIES[usize::from(r) % REPLIES.len()],
+                    },
+                ),
                 None => Ok(()),
             },
             Some(FuzzOp::TlsEstablished(n, chain)) => match c(n) {
@@ -317,8 +386,21 @@ pub fn smtp_check(data: &[u8]) {
             },
             Some(FuzzOp::TlsFailed(n, unsupported)) => match c(n) {
                 Some(conn) => {
-                    let kind = if unsupported { TlsFailureKind::ClientUnsupported } else { TlsFailureKind::HandshakeFailed };
-                    check.handle_input(now, Input::TlsFailed { conn, error: TlsFailure { kind, detail: "fuzz".into() } })
+                    let kind = if unsupported {
+                        TlsFailureKind::ClientUnsupported
+                    } else {
+                        TlsFailureKind::HandshakeFailed
+                    };
+                    check.handle_input(
+                        now,
+                        Input::TlsFailed {
+                            conn,
+                            error: TlsFailure {
+                                kind,
+                                detail: "fuzz".into(),
+                            },
+                        },
+                    )
                 }
                 None => Ok(()),
             },
@@ -328,7 +410,14 @@ pub fn smtp_check(data: &[u8]) {
             },
         };
         assert!(result.is_ok(), "inputs for issued ids gave {result:?}");
-        out = drain(&mut check, now, &mut queries, &mut conns, &established, &mut sent_after_tls);
+        out = drain(
+            &mut check,
+            now,
+            &mut queries,
+            &mut conns,
+            &established,
+            &mut sent_after_tls,
+        );
     }
     let Output::Done(report) = out else {
         panic!("no Done after 64 deadlines past the last input");
@@ -336,22 +425,42 @@ pub fn smtp_check(data: &[u8]) {
     // Invariants (DESIGN.md section 8).
     let any_ad = ad_answers.values().any(|ad| *ad);
     if let Some(mx) = &report.mx {
-        assert!(!(mx.security == Security::Secure && !any_ad), "secure MX without any AD answer");
+        assert!(
+            !(mx.security == Security::Secure && !any_ad),
+            "secure MX without any AD answer"
+        );
     }
     for host in &report.hosts {
         if let Some(t) = &host.tlsa {
-            assert!(!(t.security == Security::Secure && !any_ad), "secure TLSA without AD");
+            assert!(
+                !(t.security == Security::Secure && !any_ad),
+                "secure TLSA without AD"
+            );
         }
         for conn in &host.connections {
-            if matches!(conn.verdict, ConnectionVerdict::Verified | ConnectionVerdict::Trusted) {
-                assert_eq!(host.policy, HostPolicy::Dane, "authenticated without policy dane");
+            if matches!(
+                conn.verdict,
+                ConnectionVerdict::Verified | ConnectionVerdict::Trusted
+            ) {
+                assert_eq!(
+                    host.policy,
+                    HostPolicy::Dane,
+                    "authenticated without policy dane"
+                );
                 assert!(conn.matched.is_some(), "verified without a matched record");
             }
             if matches!(host.policy, HostPolicy::Dane | HostPolicy::Encrypt) {
-                assert_ne!(conn.verdict, ConnectionVerdict::Plaintext, "downgrade to plaintext");
+                assert_ne!(
+                    conn.verdict,
+                    ConnectionVerdict::Plaintext,
+                    "downgrade to plaintext"
+                );
             }
             if host.policy == HostPolicy::Dane
-                && !matches!(conn.verdict, ConnectionVerdict::Verified | ConnectionVerdict::Trusted)
+                && !matches!(
+                    conn.verdict,
+                    ConnectionVerdict::Verified | ConnectionVerdict::Trusted
+                )
             {
                 // Nothing may follow a handshake whose chain was not authenticated.
                 let leaked = conns
@@ -362,7 +471,10 @@ pub fn smtp_check(data: &[u8]) {
             }
         }
         if host.policy == HostPolicy::Skip {
-            assert!(host.connections.is_empty(), "connected to a host whose lookups failed");
+            assert!(
+                host.connections.is_empty(),
+                "connected to a host whose lookups failed"
+            );
         }
     }
 }

@@ -270,12 +270,15 @@ pub fn replay(transcript: &Transcript) -> Result<Replay, UsageError> {
                     report = Some(r.clone());
                 }
                 let got = RecordedOutput::from_output(&got);
-                if divergence.is_none() && &got != output {
+                if &got != output {
+                    // Past the first difference the recorded inputs answer questions this
+                    // version did not ask: stop here.
                     divergence = Some(Divergence {
                         event: i,
                         recorded: Box::new(output.clone()),
                         replayed: Box::new(got),
                     });
+                    break;
                 }
             }
         }

@@ -234,7 +234,10 @@ impl SmtpCheck {
         if config.ehlo_name.is_empty() || config.ehlo_name.contains(['\r', '\n', ' ', '\0']) {
             return Err(invalid(format!("invalid EHLO name {:?}", config.ehlo_name)));
         }
-        let digests = DigestPrefs::parse(&config.digests).map_err(invalid)?;
+        let digests: DigestPrefs = config
+            .digests
+            .parse()
+            .map_err(|e: crate::dane::tlsa::DigestPrefsError| invalid(e.to_string()))?;
         let timeouts = match config.smtp_timeout_ms {
             Some(ms) => SmtpTimeouts::uniform(Duration::from_millis(ms.max(1))),
             None => SmtpTimeouts::rfc5321(),

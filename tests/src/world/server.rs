@@ -247,6 +247,8 @@ pub struct ServerStep {
 enum Phase {
     Plain,
     Tls,
+    /// [`Behaviour::TlsGarbage`]: answers the ClientHello with bytes that are no TLS record.
+    GarbageForHello,
     Stalled,
     Closed,
 }
@@ -329,6 +331,12 @@ impl ServerSession {
         let mut step = ServerStep::default();
         match self.phase {
             Phase::Stalled | Phase::Closed => step,
+            Phase::GarbageForHello => {
+                step.to_client
+                    .extend_from_slice(b"this is not a TLS record\r\n");
+                self.phase = Phase::Stalled;
+                step
+            }
             Phase::Plain => {
                 self.inbuf.extend_from_slice(bytes);
                 let mut out = Vec::new();
@@ -502,8 +510,9 @@ impl ServerSession {
                 match &b {
                     Behaviour::InjectAfterStartTls(bytes) => out.extend_from_slice(bytes),
                     Behaviour::TlsGarbage => {
-                        out.extend_from_slice(b"this is not a TLS record\r\n");
-                        self.phase = Phase::Stalled;
+                        // Wait for the ClientHello: garbage sent with the 220 would be
+                        // plaintext injection (RFC 3207 sec. 4.2), a different scenario.
+                        self.phase = Phase::GarbageForHello;
                         return;
                     }
                     Behaviour::StallAfter(Stage::Handshake) => {

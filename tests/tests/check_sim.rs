@@ -1,0 +1,206 @@
+//! Properties of `SmtpCheck` in the simulated world beyond the per-scenario verdicts:
+//! parallelism of DNS lookups (three sequential rounds), RFC 7672 sec. 2.2.2 ordering (no
+//! TLSA query before the host's address answers; none for insecure hosts), and deterministic
+//! record/replay of every scenario through the real transcript format.
+
+use std::cell::RefCell;
+use std::net::Ipv4Addr;
+use std::rc::Rc;
+
+use daneel_core::check::{CheckConfig, SmtpCheck};
+use daneel_core::transcript::{replay, Recorder, Transcript};
+use daneel_core::{DomainVerdict, Input, Machine, Output, Seed, Timestamp, UsageError};
+use daneel_tests::sim::Sim;
+use daneel_tests::world::catalogue::{self, SIM_RESOLVER, SIM_START};
+use daneel_tests::world::certs::{self_signed, server_tls, tlsa};
+use daneel_tests::world::{MailServer, Status, World};
+
+fn config(destination: &str) -> CheckConfig {
+    CheckConfig::new(destination, vec![SIM_RESOLVER])
+}
+
+/// A secure domain with two MX hosts in another secure zone, each with A, AAAA and TLSA.
+fn two_secure_mx_hosts() -> World {
+    let a = self_signed(&["mx1.example.net"]);
+    let b = self_signed(&["mx2.example.net"]);
+    World::builder()
+        .zone("example.com", Status::Secure)
+        .zone("example.net", Status::Secure)
+        .mx("example.com", 10, "mx1.example.net")
+        .mx("example.com", 20, "mx2.example.net")
+        .a("mx1.example.net", Ipv4Addr::new(192, 0, 2, 11))
+        .a("mx2.example.net", Ipv4Addr::new(192, 0, 2, 12))
+        .aaaa("mx1.example.net", "2001:db8::11".parse().unwrap())
+        .aaaa("mx2.example.net", "2001:db8::12".parse().unwrap())
+        .tlsa_for("mx1.example.net", &tlsa(3, 1, 1, &a))
+        .tlsa_for("mx2.example.net", &tlsa(3, 1, 1, &b))
+        .server(
+            "192.0.2.11".parse().unwrap(),
+            MailServer::new("mx1.example.net").with_tls(server_tls(&[&a])),
+        )
+        .server(
+            "192.0.2.12".parse().unwrap(),
+            MailServer::new("mx2.example.net").with_tls(server_tls(&[&b])),
+        )
+        .server(
+            "2001:db8::11".parse().unwrap(),
+            MailServer::new("mx1.example.net").with_tls(server_tls(&[&a])),
+        )
+        .server(
+            "2001:db8::12".parse().unwrap(),
+            MailServer::new("mx2.example.net").with_tls(server_tls(&[&b])),
+        )
+        .build()
+}
+
+#[test]
+fn secure_domain_with_two_mx_hosts_takes_three_dns_rounds() {
+    let check = SmtpCheck::new(config("example.com"), Seed(3), SIM_START).unwrap();
+    let mut sim = Sim::new(two_secure_mx_hosts(), Box::new(check), SIM_START);
+    let report = sim.run_bounded(10_000).unwrap();
+    assert_eq!(
+        report.verdict,
+        DomainVerdict::DaneVerified,
+        "{:#?}",
+        report.log
+    );
+    assert_eq!(
+        report
+            .hosts
+            .iter()
+            .map(|h| h.connections.len())
+            .sum::<usize>(),
+        4
+    );
+    let log = sim.rounds_log();
+    assert_eq!(sim.dns_rounds(), 3, "{log:#?}");
+    let depth_of = |name: &str, rtype: &str| {
+        log.iter()
+            .filter(|(_, n, t, _)| n == name && t == rtype)
+            .map(|(_, _, _, d)| *d)
+            .collect::<Vec<_>>()
+    };
+    // Round 1: the validating-resolver probe and the MX lookup, together.
+    assert_eq!(depth_of("", "DNSKEY"), vec![1]);
+    assert_eq!(depth_of("example.com", "MX"), vec![1]);
+    // Round 2: every address lookup of every host.
+    for host in ["mx1.example.net", "mx2.example.net"] {
+        assert_eq!(depth_of(host, "A"), vec![2], "{host}");
+        assert_eq!(depth_of(host, "AAAA"), vec![2], "{host}");
+    }
+    // Round 3: every TLSA lookup.
+    for host in ["mx1.example.net", "mx2.example.net"] {
+        assert_eq!(
+            depth_of(&format!("_25._tcp.{host}"), "TLSA"),
+            vec![3],
+            "{host}"
+        );
+    }
+    assert_eq!(log.len(), 8, "no other query: {log:#?}");
+}
+
+/// RFC 7672 sec. 2.2.2 (R22): a host's TLSA query never leaves before both of its address
+/// answers are in. Checked on every scenario of the catalogue.
+#[test]
+fn no_tlsa_query_before_the_hosts_address_answers() {
+    for s in catalogue::all() {
+        let check = SmtpCheck::new(config(&s.destination), Seed(9), SIM_START).unwrap();
+        let mut sim = Sim::new(s.world.clone(), Box::new(check), SIM_START);
+        let _ = sim.run_bounded(10_000).unwrap();
+        let queries = sim.queries();
+        for q in queries.iter().filter(|q| q.rtype == "TLSA") {
+            let host = q.name.splitn(3, '.').nth(2).unwrap_or_default().to_string();
+            for rtype in ["A", "AAAA"] {
+                for addr in queries
+                    .iter()
+                    .filter(|a| a.rtype == rtype && a.name == host)
+                {
+                    let answered = addr.answered.unwrap_or_else(|| {
+                        panic!(
+                            "{}: TLSA {} sent while {rtype} {host} unanswered",
+                            s.id, q.name
+                        )
+                    });
+                    assert!(
+                        answered <= q.sent,
+                        "{}: TLSA {} before {rtype} {host}",
+                        s.id,
+                        q.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// S14/S15: no TLSA query at all for a host whose address records are insecure, so a broken
+/// nameserver that fails TLSA queries for an unsigned zone cannot make delivery defer.
+#[test]
+fn no_tlsa_query_for_hosts_with_insecure_addresses() {
+    for id in ["S14", "S15"] {
+        let s = catalogue::by_id(id).unwrap();
+        let check = SmtpCheck::new(config(&s.destination), Seed(9), SIM_START).unwrap();
+        let mut sim = Sim::new(s.world.clone(), Box::new(check), SIM_START);
+        let report = sim.run_bounded(10_000).unwrap();
+        assert!(
+            sim.queries().iter().all(|q| q.rtype != "TLSA"),
+            "{id}: {:#?}",
+            sim.queries()
+        );
+        assert_eq!(report.verdict, DomainVerdict::NoDane, "{id}");
+    }
+}
+
+/// Lets a test keep a handle on the recorder the simulator drives.
+struct Shared(Rc<RefCell<Recorder>>);
+
+impl Machine for Shared {
+    fn handle_input(&mut self, now: Timestamp, input: Input<'_>) -> Result<(), UsageError> {
+        self.0.borrow_mut().handle_input(now, input)
+    }
+    fn poll_output(&mut self, now: Timestamp) -> Output {
+        self.0.borrow_mut().poll_output(now)
+    }
+}
+
+fn record(s: &catalogue::Scenario) -> (daneel_core::Report, Transcript) {
+    let recorder = Rc::new(RefCell::new(
+        Recorder::new(config(&s.destination), Seed(11), SIM_START).unwrap(),
+    ));
+    let mut sim = Sim::new(
+        s.world.clone(),
+        Box::new(Shared(recorder.clone())),
+        SIM_START,
+    );
+    let report = sim.run_bounded(10_000).unwrap();
+    let transcript = recorder.borrow().transcript().clone();
+    (report, transcript)
+}
+
+/// Every scenario records a transcript in the `daneel check --transcript` format, which
+/// survives serialization and replays with no network to exactly the same outputs.
+#[test]
+fn every_scenario_replays_from_its_transcript() {
+    for s in catalogue::all() {
+        let (report, transcript) = record(&s);
+        let text = transcript.to_json_lines();
+        let parsed = Transcript::from_json_lines(&text).unwrap();
+        assert_eq!(parsed, transcript, "{}: JSON lines round trip", s.id);
+        let replayed = replay(&parsed).unwrap();
+        assert_eq!(replayed.divergence, None, "{}", s.id);
+        assert_eq!(replayed.report.as_deref(), Some(&report), "{}", s.id);
+    }
+}
+
+/// A version that decides differently is caught at the first output that differs.
+#[test]
+fn replay_reports_where_a_newer_version_decides_differently() {
+    let s = catalogue::by_id("S19").unwrap();
+    let (_, transcript) = record(&s);
+    let mut changed = transcript.clone();
+    // As if the new version's default insecure-MX policy were `may`: no TLSA lookup.
+    changed.header.config.insecure_mx = daneel_core::smtp::route::InsecureMxPolicy::May;
+    let replayed = replay(&changed).unwrap();
+    let d = replayed.divergence.expect("the decisions differ");
+    assert!(d.event > 0 && d.event < transcript.events.len(), "{d:?}");
+}
