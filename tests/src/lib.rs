@@ -6,6 +6,7 @@
 //! simulated clock, and a *live* driver that serves the same world on loopback sockets.
 //! `daneel demo` uses it too; the runtimes' library code never depends on it.
 
+pub mod demo;
 pub mod live;
 pub mod pki;
 pub mod sim;
