@@ -70,18 +70,18 @@ start_servers() {
     : >"$PIDS"
     local inst
     for inst in root tld sld; do
-        nsd -c "$STATE/nsd-$inst/nsd.conf"
+        nsd -c "$STATE/nsd-$inst/nsd.conf" </dev/null >>"$STATE/nsd-$inst/stdout.log" 2>&1
         wait_file "$STATE/nsd-$inst/nsd.pid"
         record "nsd-$inst" "$(cat "$STATE/nsd-$inst/nsd.pid")"
     done
-    unbound -c "$STATE/unbound/unbound.conf"
+    unbound -c "$STATE/unbound/unbound.conf" </dev/null >>"$STATE/unbound/stdout.log" 2>&1
     wait_file "$STATE/unbound/unbound.pid"
     record unbound "$(cat "$STATE/unbound/unbound.pid")"
-    postfix -c "$STATE/postfix/conf" start >>"$STATE/postfix/start.log" 2>&1 \
+    postfix -c "$STATE/postfix/conf" start </dev/null >>"$STATE/postfix/start.log" 2>&1 \
         || { cat "$STATE/postfix/start.log" >&2; return 1; }
     wait_file "$STATE/postfix/queue/pid/master.pid"
     record postfix-master "$(tr -d ' ' <"$STATE/postfix/queue/pid/master.pid")"
-    dovecot -c "$STATE/dovecot/dovecot.conf"
+    dovecot -c "$STATE/dovecot/dovecot.conf" </dev/null >>"$STATE/dovecot/stdout.log" 2>&1
     wait_file "$STATE/dovecot/run/master.pid"
     record dovecot "$(cat "$STATE/dovecot/run/master.pid")"
 }

@@ -235,9 +235,9 @@ def scenarios():
     # S08: TLSA SERVFAIL: _tcp.mx.s08 delegated to a dead server
     dom = "s08.dane.lab"
     S.append(dict(id="S08", domain=dom, host=f"mx.{dom}", addr=sel, port=25, ptf="none",
-                  verdict="dane-failed", note="TLSA lookup SERVFAIL (lame delegation of _tcp.mx.s08)",
+                  verdict="dane-failed", note="TLSA lookup SERVFAIL (lame delegation of _tcp.mx.s08 to the lab. server)",
                   rr=[(d, f"{dom}. MX 10 mx.{dom}."), (d, A(f"mx.{dom}", sel)),
-                      (d, f"_tcp.mx.{dom}. NS dead.dane.lab.")]))
+                      (d, f"_tcp.mx.{dom}. NS ns.nic.lab.")]))
     simple("S10", "broken.lab", sel, [tlsa(3, 1, 1, "leaf_self")], "none", "dane-failed",
            "TLSA RRset bogus: its RRSIG is corrupted")
     simple("S11", d, sel, [], "Untrusted", "no-dane",
@@ -250,8 +250,8 @@ def scenarios():
                       ("unsigned.lab", f"_25._tcp.{host}. {tlsa(3, 1, 1, 'other')}")]))
     dom = "s17.dane.lab"
     S.append(dict(id="S17", domain=dom, host="-", addr="-", port=25, ptf="none",
-                  verdict="temp-fail", note="MX lookup SERVFAIL (zone delegated to a dead server)",
-                  rr=[(d, f"{dom}. NS dead.dane.lab.")]))
+                  verdict="temp-fail", note="MX lookup SERVFAIL (zone lamely delegated to the lab. server)",
+                  rr=[(d, f"{dom}. NS ns.nic.lab.")]))
     dom = "s18.broken.lab"
     S.append(dict(id="S18", domain=dom, host="mx.s18.dane.lab", addr=sel, port=25, ptf="none",
                   verdict="temp-fail", note="MX RRset bogus: its RRSIG expired (backdated signing)",
