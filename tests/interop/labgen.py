@@ -343,8 +343,8 @@ def scenarios():
            "2 0 1 matches the private lab root, sent in the chain (leaf+int+root)")
     simple("X01", d, SMTP["rsa1024"], [tlsa(3, 1, 1, "leaf_rsa1024")], "Verified",
            "inconclusive", "3 1 1 matches an RSA-1024 self-signed leaf (daneel: client-unsupported)")
-    simple("X02", d, SMTP["expiredint"], [tlsa(2, 0, 1, "expint")], "Untrusted", "dane-failed",
-           "2 0 1 matches an EXPIRED intermediate (the TA); leaf valid")
+    simple("X02", d, SMTP["expiredint"], [tlsa(2, 0, 1, "expint")], "Verified", "dane-verified",
+           "2 0 1 matches an EXPIRED intermediate (the TA); leaf valid. OpenSSL does not check the TA's dates: pinned interop point")
     simple("X02b", d, SMTP["expiredint"], [tlsa(3, 1, 1, "leaf_expint")], "Verified",
            "dane-verified", "3 1 1 matches a valid leaf issued by an expired intermediate")
     simple("X03", d, SMTP["tls10"], [tlsa(3, 1, 1, "leaf_tls10")], "none", "inconclusive",
@@ -592,10 +592,6 @@ def gen_mail():
     (pf / "queue").mkdir(exist_ok=True)
     shutil.chown(pf / "data", "postfix", "postfix")
     addrs = sorted(set(SMTP.values()), key=lambda a: tuple(map(int, a.split("."))))
-    # OPENSSL_CONF for the Postfix daemons: lets the TLS 1.0 / RSA-1024 listeners load at all
-    (pf / "openssl-lab.cnf").write_text(
-        "openssl_conf = lab\n[lab]\nssl_conf = lab_ssl\n[lab_ssl]\nsystem_default = lab_sys\n"
-        "[lab_sys]\nCipherString = DEFAULT:@SECLEVEL=0\nMinProtocol = None\n")
     main = f"""compatibility_level = 3.6
 queue_directory = {pf}/queue
 data_directory = {pf}/data
@@ -622,7 +618,7 @@ smtpd_tls_received_header = no
 smtpd_tls_session_cache_database =
 maillog_file = {pf}/maillog
 maillog_file_prefixes = {STATE}
-import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C OPENSSL_CONF={pf}/openssl-lab.cnf
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C
 biff = no
 smtputf8_enable = no
 """
@@ -638,10 +634,9 @@ smtputf8_enable = no
             opts[-1] = "smtpd_tls_security_level=none"
         if name == "tls10":
             opts += ["smtpd_tls_protocols=!SSLv2,!SSLv3,!TLSv1.1,!TLSv1.2,!TLSv1.3",
-                     "smtpd_tls_mandatory_protocols=!SSLv2,!SSLv3,!TLSv1.1,!TLSv1.2,!TLSv1.3",
-                     "tls_medium_cipherlist=DEFAULT:@SECLEVEL=0"]
-        if name == "rsa1024":
-            opts += ["tls_medium_cipherlist=DEFAULT:@SECLEVEL=0"]
+                     "smtpd_tls_mandatory_protocols=!SSLv2,!SSLv3,!TLSv1.1,!TLSv1.2,!TLSv1.3"]
+        # No seclevel tweak is needed on Debian 12 (OpenSSL 3.0, default SECLEVEL 1): smtpd
+        # loads the RSA-1024 key and still signs a TLS 1.0 handshake with SHA-1 (see README).
         svc.append(f"{addr}:25 inet n - n - - smtpd\n" + "".join(f"  -o {o}\n" for o in opts))
     sub = SMTP["submission"]
     svc.append(f"{sub}:587 inet n - n - - smtpd\n  -o syslog_name=postfix/submission\n"

@@ -8,9 +8,9 @@ STATE="${DANEEL_LAB_DIR:-/tmp/daneel-lab}"
 OUT="${1:-$HERE/expected-ptf.tsv}"
 mkdir -p "$STATE/ptf-raw"
 t0=$(date +%s)
-for id in $(awk -F'\t' 'NR > 1 { print $1 }' "$HERE/scenarios.tsv"); do
-    "$HERE/posttls-finger.sh" "$id" >"$STATE/ptf-raw/$id.txt" 2>&1
-done
+export HERE STATE
+awk -F'\t' 'NR > 1 { print $1 }' "$HERE/scenarios.tsv" |
+    xargs -P "${PTF_JOBS:-8}" -I{} sh -c '"$HERE/posttls-finger.sh" {} >"$STATE/ptf-raw/{}.txt" 2>&1'
 for id in $(awk -F'\t' 'NR > 1 { print $1 }' "$HERE/scenarios.tsv"); do
     cat "$STATE/ptf-raw/$id.txt"
 done | python3 "$HERE/parse-ptf.py" --tsv --stable >"$OUT"
