@@ -25,6 +25,7 @@ posttls-finger always exits 0, so this output is the only verdict there is.
 """
 import json
 import re
+import signal
 import sys
 
 P = r"posttls-finger: "
@@ -145,6 +146,7 @@ def parse(lines):
 
 
 def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     recs = parse(sys.stdin)
     if "--stable" in sys.argv:  # drop what changes with every fresh lab (keys, digests)
         for r in recs:
