@@ -1,0 +1,734 @@
+#!/usr/bin/env python3
+"""Generate the daneel interop lab: PKI, zones (signed and broken), server configs.
+
+Called by lab.sh; uses only the python3 standard library plus the openssl and ldns command
+line tools. Everything goes into the state dir (DANEEL_LAB_DIR, default /tmp/daneel-lab).
+
+    labgen.py pki      # lab CA, intermediates, leaves, chain files
+    labgen.py dns      # zones, DNSSEC keys, signing, deliberate breakage, NSD + unbound configs
+    labgen.py mail     # Postfix and Dovecot configs
+    labgen.py tsv      # (re)write tests/interop/scenarios.tsv and mua-scenarios.tsv from SCENARIOS
+
+Certificate dates, serials and names are fixed; keys and ECDSA signatures are random, so TLSA
+digests change with every fresh `lab.sh up` (they are computed here, never hard-coded).
+"""
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+STATE = Path(os.environ.get("DANEEL_LAB_DIR", "/tmp/daneel-lab"))
+PKI = STATE / "pki"
+DNS = STATE / "dns"
+
+# ---------------------------------------------------------------------------------------------
+# Address plan (all inside 127.10.0.0/16)
+# ---------------------------------------------------------------------------------------------
+NS_ROOT = "127.10.0.1"   # NSD: "."
+NS_TLD = "127.10.0.2"    # NSD: "lab."
+NS_SLD = "127.10.0.3"    # NSD: dane.lab. broken.lab. bogus-ds.lab. unsigned.lab.
+RESOLVER = "127.10.0.53" # unbound (validating)
+DEAD = "127.10.0.99"     # nothing listens here: lame delegations -> SERVFAIL
+
+# Postfix listeners: name -> (address, chain-file name, extra master.cf -o options)
+SMTP = {
+    "selfsigned": "127.10.1.1",   # self-signed ECDSA leaf
+    "chain2": "127.10.1.2",       # leaf + intermediate
+    "chain3": "127.10.1.3",       # leaf + intermediate + root
+    "expiredleaf": "127.10.1.4",  # expired leaf + intermediate
+    "wrongname": "127.10.1.5",    # leaf SAN other.example.invalid + intermediate
+    "rsa1024": "127.10.1.6",      # self-signed RSA-1024 leaf
+    "nostarttls": "127.10.1.7",   # smtpd_tls_security_level=none
+    "tls10": "127.10.1.8",        # TLS 1.0 only
+    "expiredint": "127.10.1.9",   # valid leaf + EXPIRED intermediate
+    "submission": "127.10.1.10",  # 587 STARTTLS + 465 implicit TLS
+}
+IMAP_SIGNED = "127.10.2.1"      # Dovecot, cert for imap.dane.lab
+IMAP_UNSIGNED = "127.10.2.2"    # Dovecot, cert for mail.unsigned.lab
+
+# Fixed certificate validity windows (UTC, openssl ca -startdate/-enddate format)
+VALID = ("20250101000000Z", "20361231235959Z")
+CA_VALID = ("20250101000000Z", "20451231235959Z")
+EXPIRED_LEAF = ("20230101000000Z", "20250601000000Z")
+EXPIRED_INT = ("20200101000000Z", "20250101000000Z")
+
+CHAIN_SANS = ["mx.s01.dane.lab", "mx.s38.dane.lab", "mx.s43.dane.lab", "mx.s46.dane.lab",
+              "mx.s47.dane.lab", "mx.s48.dane.lab", "mx.s49.dane.lab", "mx.s50.dane.lab",
+              "mx.s62.dane.lab", "mx.s63.dane.lab"]
+
+
+def run(*args, input=None):
+    return subprocess.run(args, check=True, capture_output=True, input=input).stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# PKI
+# ---------------------------------------------------------------------------------------------
+CA_CNF = """[ca]
+default_ca = lab
+[lab]
+database = {d}/index.txt
+new_certs_dir = {d}/newcerts
+serial = {d}/serial
+default_md = sha256
+policy = pol
+unique_subject = no
+email_in_dn = no
+[pol]
+commonName = supplied
+"""
+
+
+def keygen(name, kind="ec"):
+    key = PKI / f"{name}.key"
+    if kind == "ec":
+        run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-out", str(key))
+    else:
+        run("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{kind}",
+            "-out", str(key))
+    return key
+
+
+def issue(name, cn, issuer, dates, ca=False, sans=(), kind="ec", pathlen=None):
+    """Create key+cert `name`, signed by `issuer` (a name) or self-signed when issuer is None."""
+    key = keygen(name, kind)
+    csr = PKI / f"{name}.csr"
+    run("openssl", "req", "-new", "-key", str(key), "-subj", f"/CN={cn}", "-out", str(csr))
+    ext = PKI / f"{name}.ext"
+    lines = ["[e]", "subjectKeyIdentifier = hash"]
+    if ca:
+        bc = "critical, CA:TRUE" + (f", pathlen:{pathlen}" if pathlen is not None else "")
+        lines += [f"basicConstraints = {bc}", "keyUsage = critical, keyCertSign, cRLSign"]
+    else:
+        lines += ["basicConstraints = critical, CA:FALSE",
+                  "keyUsage = critical, digitalSignature" + (", keyEncipherment" if kind != "ec" else ""),
+                  "extendedKeyUsage = serverAuth"]
+        if sans:
+            lines.append("subjectAltName = " + ", ".join(f"DNS:{s}" for s in sans))
+    if issuer:
+        lines.append("authorityKeyIdentifier = keyid:always")
+    ext.write_text("\n".join(lines) + "\n")
+    crt = PKI / f"{name}.crt"
+    args = ["openssl", "ca", "-batch", "-config", str(PKI / "ca.cnf"), "-notext",
+            "-startdate", dates[0], "-enddate", dates[1], "-in", str(csr), "-out", str(crt),
+            "-extfile", str(ext), "-extensions", "e"]
+    if issuer:
+        args += ["-cert", str(PKI / f"{issuer}.crt"), "-keyfile", str(PKI / f"{issuer}.key")]
+    else:
+        args += ["-selfsign", "-keyfile", str(key)]
+    run(*args)
+    return crt
+
+
+def chainfile(name, key, certs):
+    """Postfix smtpd_tls_chain_files format: key first, then leaf, then issuers."""
+    out = PKI / f"{name}.chain.pem"
+    out.write_text((PKI / f"{key}.key").read_text() +
+                   "".join((PKI / f"{c}.crt").read_text() for c in certs))
+    os.chmod(out, 0o600)
+    return out
+
+
+def gen_pki():
+    PKI.mkdir(parents=True, exist_ok=True)
+    (PKI / "newcerts").mkdir(exist_ok=True)
+    (PKI / "index.txt").write_text("")
+    (PKI / "serial").write_text("1000\n")
+    (PKI / "ca.cnf").write_text(CA_CNF.format(d=PKI))
+    issue("root", "Daneel Lab Root CA", None, CA_VALID, ca=True)
+    issue("int", "Daneel Lab Intermediate CA", "root", CA_VALID, ca=True, pathlen=0)
+    issue("expint", "Daneel Lab Expired Intermediate CA", "root", EXPIRED_INT, ca=True, pathlen=0)
+    issue("leaf_chain", "mx.s43.dane.lab", "int", VALID, sans=CHAIN_SANS)
+    issue("leaf_expired", "mx.s45.dane.lab", "int", EXPIRED_LEAF,
+          sans=["mx.s02.dane.lab", "mx.s45.dane.lab"])
+    issue("leaf_wrongname", "other.example.invalid", "int", VALID, sans=["other.example.invalid"])
+    issue("leaf_expint", "mx.x02.dane.lab", "expint", VALID,
+          sans=["mx.x02.dane.lab", "mx.x02b.dane.lab"])
+    issue("leaf_self", "mx.s04.dane.lab", None, VALID, sans=["mx.s04.dane.lab"])
+    issue("leaf_rsa1024", "mx.x01.dane.lab", None, VALID, sans=["mx.x01.dane.lab"], kind="1024")
+    issue("leaf_tls10", "mx.x03.dane.lab", None, VALID, sans=["mx.x03.dane.lab"])
+    issue("leaf_sub", "smtp.srv.dane.lab", "int", VALID,
+          sans=["smtp.srv.dane.lab", "smtp.unsigned.lab"])
+    issue("leaf_imap", "imap.dane.lab", "int", VALID, sans=["imap.dane.lab"])
+    issue("leaf_imapu", "mail.unsigned.lab", "int", VALID, sans=["mail.unsigned.lab"])
+    keygen("other")      # a key that no server uses: TLSA mismatches
+    keygen("oldkey")     # the "previous" key of the rollover scenario
+    chainfile("selfsigned", "leaf_self", ["leaf_self"])
+    chainfile("chain2", "leaf_chain", ["leaf_chain", "int"])
+    chainfile("chain3", "leaf_chain", ["leaf_chain", "int", "root"])
+    chainfile("expiredleaf", "leaf_expired", ["leaf_expired", "int"])
+    chainfile("wrongname", "leaf_wrongname", ["leaf_wrongname", "int"])
+    chainfile("rsa1024", "leaf_rsa1024", ["leaf_rsa1024"])
+    chainfile("nostarttls", "leaf_self", ["leaf_self"])
+    chainfile("tls10", "leaf_tls10", ["leaf_tls10"])
+    chainfile("expiredint", "leaf_expint", ["leaf_expint", "expint"])
+    chainfile("submission", "leaf_sub", ["leaf_sub", "int"])
+    for n, certs in (("imap", ["leaf_imap", "int"]), ("imapu", ["leaf_imapu", "int"])):
+        (PKI / f"{n}.fullchain.pem").write_text("".join((PKI / f"{c}.crt").read_text() for c in certs))
+
+
+# TLSA data helpers -------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def cert_der(name):
+    return run("openssl", "x509", "-in", str(PKI / f"{name}.crt"), "-outform", "DER")
+
+
+@functools.lru_cache(maxsize=None)
+def spki_der(name):
+    p = PKI / f"{name}.crt"
+    if p.exists():
+        pub = run("openssl", "x509", "-in", str(p), "-noout", "-pubkey")
+    else:
+        pub = run("openssl", "pkey", "-in", str(PKI / f"{name}.key"), "-pubout")
+    return run("openssl", "pkey", "-pubin", "-outform", "DER", input=pub)
+
+
+def tlsa(u, s, m, name):
+    data = spki_der(name) if s == 1 else cert_der(name)
+    if m == 1:
+        data = hashlib.sha256(data).digest()
+    elif m == 2:
+        data = hashlib.sha512(data).digest()
+    return f"TLSA {u} {s} {m} {data.hex().upper()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios: id, domain, probed host, address, port, ptf expectation, daneel verdict, note,
+# records: list of (zone, "owner TYPE rdata") with absolute owner names.
+# The ptf/daneel expectations here are the *predicted* ones; expected-ptf.tsv holds observed.
+# ---------------------------------------------------------------------------------------------
+def A(n, a):
+    return f"{n}. A {a}"
+
+
+def scenarios():
+    S = []
+    sel, ch2, ch3 = SMTP["selfsigned"], SMTP["chain2"], SMTP["chain3"]
+
+    def simple(sid, zone, addr, recs, ptf, verdict, note, dom=None, host=None):
+        dom = dom or f"{sid.lower()}.{zone}"
+        host = host or f"mx.{dom}"
+        rr = [(zone, f"{dom}. MX 10 {host}."), (zone, A(host, addr))]
+        rr += [(zone, f"_25._tcp.{host}. {r}") for r in recs]
+        S.append(dict(id=sid, domain=dom, host=host, addr=addr, port=25, ptf=ptf,
+                      verdict=verdict, note=note, rr=rr))
+
+    d = "dane.lab"
+    simple("S01", d, ch2, [tlsa(3, 1, 1, "leaf_chain")], "Verified", "dane-verified",
+           "3 1 1 matches leaf (leaf+intermediate chain)")
+    simple("S02", d, SMTP["expiredleaf"], [tlsa(3, 1, 1, "leaf_expired")], "Verified",
+           "dane-verified", "3 1 1 matches an EXPIRED leaf: expiry ignored for DANE-EE")
+    simple("S03", d, SMTP["wrongname"], [tlsa(3, 1, 1, "leaf_wrongname")], "Verified",
+           "dane-verified", "3 1 1 matches leaf whose only SAN is other.example.invalid")
+    simple("S04", d, sel, [tlsa(3, 1, 1, "leaf_self")], "Verified", "dane-verified",
+           "3 1 1 matches a self-signed leaf")
+    simple("S05", d, sel, [tlsa(3, 1, 1, "other")], "Untrusted", "dane-failed",
+           "3 1 1 does not match the server key")
+    simple("S06", d, SMTP["nostarttls"], [tlsa(3, 1, 1, "leaf_self")], "none", "dane-failed",
+           "usable TLSA but the server offers no STARTTLS")
+    # S08: TLSA SERVFAIL: _tcp.mx.s08 delegated to a dead server
+    dom = "s08.dane.lab"
+    S.append(dict(id="S08", domain=dom, host=f"mx.{dom}", addr=sel, port=25, ptf="none",
+                  verdict="dane-failed", note="TLSA lookup SERVFAIL (lame delegation of _tcp.mx.s08 to the lab. server)",
+                  rr=[(d, f"{dom}. MX 10 mx.{dom}."), (d, A(f"mx.{dom}", sel)),
+                      (d, f"_tcp.mx.{dom}. NS ns.nic.lab.")]))
+    simple("S10", "broken.lab", sel, [tlsa(3, 1, 1, "leaf_self")], "none", "dane-failed",
+           "TLSA RRset bogus: its RRSIG is corrupted")
+    simple("S11", d, sel, [], "Untrusted", "no-dane",
+           "secure NXDOMAIN for the TLSA name: opportunistic")
+    # S14: MX secure, host in unsigned zone (with a non-matching TLSA that must be ignored)
+    dom, host = "s14.dane.lab", "mx.s14.unsigned.lab"
+    S.append(dict(id="S14", domain=dom, host=host, addr=sel, port=25, ptf="Untrusted",
+                  verdict="no-dane", note="MX secure, MX host in unsigned zone (its TLSA is ignored)",
+                  rr=[(d, f"{dom}. MX 10 {host}."), ("unsigned.lab", A(host, sel)),
+                      ("unsigned.lab", f"_25._tcp.{host}. {tlsa(3, 1, 1, 'other')}")]))
+    dom = "s17.dane.lab"
+    S.append(dict(id="S17", domain=dom, host="-", addr="-", port=25, ptf="none",
+                  verdict="temp-fail", note="MX lookup SERVFAIL (zone lamely delegated to the lab. server)",
+                  rr=[(d, f"{dom}. NS ns.nic.lab.")]))
+    dom = "s18.broken.lab"
+    S.append(dict(id="S18", domain=dom, host="mx.s18.dane.lab", addr=sel, port=25, ptf="none",
+                  verdict="temp-fail", note="MX RRset bogus: its RRSIG expired (backdated signing)",
+                  rr=[("broken.lab", f"{dom}. MX 10 mx.s18.dane.lab."), (d, A("mx.s18.dane.lab", sel)),
+                      (d, f"_25._tcp.mx.s18.dane.lab. {tlsa(3, 1, 1, 'leaf_self')}")]))
+    dom = "s18b.bogus-ds.lab"
+    S.append(dict(id="S18b", domain=dom, host="mx.s18.dane.lab", addr=sel, port=25, ptf="none",
+                  verdict="temp-fail", note="MX bogus: the whole zone bogus-ds.lab has a wrong DS",
+                  rr=[("bogus-ds.lab", f"{dom}. MX 10 mx.s18.dane.lab.")]))
+    for sid, key, ptf, verdict, note in (
+            ("S19", "leaf_self", "Trusted", "dane-trusted", "MX insecure, MX host TLSA secure and matching (half-dane)"),
+            ("S20", "other", "Untrusted", "dane-failed", "MX insecure, MX host TLSA secure NOT matching")):
+        dom, host = f"{sid.lower()}.unsigned.lab", f"mx.{sid.lower()}.dane.lab"
+        S.append(dict(id=sid, domain=dom, host=host, addr=sel, port=25, ptf=ptf, verdict=verdict,
+                      note=note, rr=[("unsigned.lab", f"{dom}. MX 10 {host}."), (d, A(host, sel)),
+                                     (d, f"_25._tcp.{host}. {tlsa(3, 1, 1, key)}")]))
+    dom = "s26.dane.lab"
+    S.append(dict(id="S26", domain=dom, host=dom, addr=sel, port=25, ptf="Verified",
+                  verdict="dane-verified", note="no MX (secure NODATA): implicit MX = domain, TLSA at _25._tcp.domain",
+                  rr=[(d, A(dom, sel)), (d, f"_25._tcp.{dom}. {tlsa(3, 1, 1, 'leaf_self')}")]))
+    dom = "s28.dane.lab"
+    S.append(dict(id="S28", domain=dom, host="-", addr="-", port=25, ptf="none", verdict="null-mx",
+                  note="null MX (0 .)", rr=[(d, f"{dom}. MX 0 .")]))
+    dom = "s33.dane.lab"
+    S.append(dict(id="S33", domain=dom, host=f"mx.{dom}", addr=sel, port=25, ptf="Verified",
+                  verdict="dane-verified",
+                  note="MX host is a secure CNAME -> host.s33.dane.lab; TLSA at the target matches (the one at the alias does not)",
+                  rr=[(d, f"{dom}. MX 10 mx.{dom}."), (d, f"mx.{dom}. CNAME host.{dom}."),
+                      (d, A(f"host.{dom}", sel)),
+                      (d, f"_25._tcp.host.{dom}. {tlsa(3, 1, 1, 'leaf_self')}"),
+                      (d, f"_25._tcp.mx.{dom}. {tlsa(3, 1, 1, 'other')}")]))
+    dom = "s34.dane.lab"
+    S.append(dict(id="S34", domain=dom, host=f"mx.{dom}", addr=sel, port=25, ptf="Verified",
+                  verdict="dane-verified",
+                  note="MX host secure CNAME -> host.s34; no TLSA at target, TLSA at the alias matches",
+                  rr=[(d, f"{dom}. MX 10 mx.{dom}."), (d, f"mx.{dom}. CNAME host.{dom}."),
+                      (d, A(f"host.{dom}", sel)),
+                      (d, f"_25._tcp.mx.{dom}. {tlsa(3, 1, 1, 'leaf_self')}")]))
+    dom = "s36.dane.lab"
+    S.append(dict(id="S36", domain=dom, host=f"mx.{dom}", addr=sel, port=25, ptf="Verified",
+                  verdict="dane-verified",
+                  note="MX host secure CNAME -> host.s36.unsigned.lab (insecure); TLSA at the alias matches",
+                  rr=[(d, f"{dom}. MX 10 mx.{dom}."), (d, f"mx.{dom}. CNAME host.s36.unsigned.lab."),
+                      ("unsigned.lab", A("host.s36.unsigned.lab", sel)),
+                      (d, f"_25._tcp.mx.{dom}. {tlsa(3, 1, 1, 'leaf_self')}")]))
+    dom = "s38.dane.lab"
+    S.append(dict(id="S38", domain=dom, host=f"mx.{dom}", addr=ch2, port=25, ptf="Verified",
+                  verdict="dane-verified",
+                  note="TLSA name is a CNAME -> tlsa201._dane.dane.lab (2 0 1 intermediate); base domain stays mx.s38",
+                  rr=[(d, f"{dom}. MX 10 mx.{dom}."), (d, A(f"mx.{dom}", ch2)),
+                      (d, f"_25._tcp.mx.{dom}. CNAME tlsa201._dane.dane.lab."),
+                      (d, f"tlsa201._dane.dane.lab. {tlsa(2, 0, 1, 'int')}")]))
+    dom = "s39.dane.lab"
+    S.append(dict(id="S39", domain=dom, host=f"mx.{dom}", addr=sel, port=25, ptf="Untrusted",
+                  verdict="no-dane",
+                  note="TLSA name is a CNAME into the unsigned zone (non-matching record): insecure, no DANE",
+                  rr=[(d, f"{dom}. MX 10 mx.{dom}."), (d, A(f"mx.{dom}", sel)),
+                      (d, f"_25._tcp.mx.{dom}. CNAME tlsa.s39.unsigned.lab."),
+                      ("unsigned.lab", f"tlsa.s39.unsigned.lab. {tlsa(3, 1, 1, 'other')}")]))
+    simple("S43", d, ch2, [tlsa(2, 0, 1, "int")], "Verified", "dane-verified",
+           "2 0 1 matches the intermediate, sent in the chain")
+    simple("S44", d, SMTP["wrongname"], [tlsa(2, 0, 1, "int")], "Untrusted", "dane-failed",
+           "2 0 1 matches the intermediate, leaf name is other.example.invalid")
+    simple("S45", d, SMTP["expiredleaf"], [tlsa(2, 0, 1, "int")], "Untrusted", "dane-failed",
+           "2 0 1 matches the intermediate, leaf EXPIRED")
+    simple("S46", d, ch2, [tlsa(2, 0, 1, "root")], "Untrusted", "dane-failed",
+           "2 0 1 matches the root, which the server does not send")
+    simple("S47", d, ch2, [tlsa(2, 0, 0, "root")], "Verified", "dane-verified",
+           "2 0 0 full root certificate in DNS, root not sent by the server")
+    simple("S48", d, ch2, [tlsa(2, 1, 0, "root")], "Verified", "dane-verified",
+           "2 1 0 root SPKI in DNS, root not sent by the server")
+    simple("S49", d, ch2, [tlsa(2, 1, 1, "int")], "Verified", "dane-verified",
+           "2 1 1 matches the intermediate's SPKI")
+    simple("S50", d, ch2, [tlsa(2, 0, 1, "leaf_chain")], "Untrusted", "dane-failed",
+           "2 0 1 matches only the leaf (DANE-TA must be an issuer)")
+    simple("S51", d, sel, [tlsa(0, 0, 1, "leaf_self"), tlsa(1, 1, 1, "leaf_self")], "Untrusted",
+           "no-dane", "only PKIX usages 0 0 1 / 1 1 1: all unusable -> encrypt")
+    simple("S52", d, sel, ["TLSA 3 1 7 " + "AB" * 32], "Untrusted", "no-dane",
+           "only 3 1 7 (unknown matching type): unusable -> encrypt")
+    simple("S55", d, sel, [tlsa(3, 1, 1, "other"), tlsa(3, 1, 2, "leaf_self")], "Verified",
+           "dane-verified", "agility: 3 1 1 bad + 3 1 2 good")
+    simple("S56", d, sel, [tlsa(3, 1, 1, "leaf_self"), tlsa(3, 1, 2, "other")], "Untrusted",
+           "dane-failed", "agility: 3 1 1 good + 3 1 2 bad (sha512 preferred, sha256 ignored)")
+    simple("S57", d, sel, [tlsa(3, 1, 1, "oldkey"), tlsa(3, 1, 1, "leaf_self")], "Verified",
+           "dane-verified", "rollover: 3 1 1 old key + 3 1 1 current key")
+    simple("S62", d, ch2, [tlsa(3, 1, 1, "other"), tlsa(2, 0, 1, "int")], "Verified",
+           "dane-verified", "3 1 1 no match + 2 0 1 match: any usable record suffices")
+    simple("S63", d, ch3, [tlsa(2, 0, 1, "root")], "Verified", "dane-verified",
+           "2 0 1 matches the private lab root, sent in the chain (leaf+int+root)")
+    simple("X01", d, SMTP["rsa1024"], [tlsa(3, 1, 1, "leaf_rsa1024")], "Verified",
+           "inconclusive", "3 1 1 matches an RSA-1024 self-signed leaf (daneel: client-unsupported)")
+    simple("X02", d, SMTP["expiredint"], [tlsa(2, 0, 1, "expint")], "Verified", "dane-verified",
+           "2 0 1 matches an EXPIRED intermediate (the TA); leaf valid. OpenSSL does not check the TA's dates: pinned interop point")
+    simple("X02b", d, SMTP["expiredint"], [tlsa(3, 1, 1, "leaf_expint")], "Verified",
+           "dane-verified", "3 1 1 matches a valid leaf issued by an expired intermediate")
+    simple("X03", d, SMTP["tls10"], [tlsa(3, 1, 1, "leaf_tls10")], "none", "inconclusive",
+           "3 1 1 matches, server speaks only TLS 1.0 (daneel: client-unsupported)")
+    S.append(dict(id="X04", domain="nosuch.dane.lab", host="-", addr="-", port=25, ptf="none",
+                  verdict="nxdomain", note="domain does not exist (secure NXDOMAIN)", rr=[]))
+    # submission (SRV targets); probed as [host]:port
+    S.append(dict(id="SUB1", domain="srv.dane.lab", host="smtp.srv.dane.lab",
+                  addr=SMTP["submission"], port=587, ptf="Verified", verdict="dane-verified",
+                  note="submission 587 STARTTLS, 3 1 1 at _587._tcp.smtp.srv.dane.lab (probe [host]:587)",
+                  rr=[]))
+    S.append(dict(id="SUB2", domain="srv.dane.lab", host="smtp.srv.dane.lab",
+                  addr=SMTP["submission"], port=465, ptf="Verified", verdict="dane-verified",
+                  note="submissions 465 implicit TLS, 3 1 1 at _465._tcp.smtp.srv.dane.lab (probe -w [host]:465)",
+                  rr=[]))
+    return S
+
+
+MUA = [  # id, domain, service, target, address, port, tls, expected daneel service verdict
+    ("M01", "srv.dane.lab", "submission", "smtp.srv.dane.lab", SMTP["submission"], 587, "starttls", "dane-verified"),
+    ("M02", "srv.dane.lab", "submissions", "smtp.srv.dane.lab", SMTP["submission"], 465, "implicit", "dane-verified"),
+    ("M03", "srv.dane.lab", "imap", "imap.dane.lab", IMAP_SIGNED, 143, "starttls", "dane-verified"),
+    ("M04", "srv.dane.lab", "imaps", "imap.dane.lab", IMAP_SIGNED, 993, "implicit", "dane-verified"),
+    ("M05", "srv.dane.lab", "pop3", "imap.dane.lab", IMAP_SIGNED, 110, "starttls", "dane-verified"),
+    ("M06", "srv.dane.lab", "pop3s", "imap.dane.lab", IMAP_SIGNED, 995, "implicit", "dane-verified"),
+    ("M07", "srv.unsigned.lab", "submission", "smtp.unsigned.lab", SMTP["submission"], 587, "starttls", "no-dane"),
+    ("M08", "srv.unsigned.lab", "submissions", "smtp.unsigned.lab", SMTP["submission"], 465, "implicit", "no-dane"),
+    ("M09", "srv.unsigned.lab", "imap", "mail.unsigned.lab", IMAP_UNSIGNED, 143, "starttls", "no-dane"),
+    ("M10", "srv.unsigned.lab", "imaps", "mail.unsigned.lab", IMAP_UNSIGNED, 993, "implicit", "no-dane"),
+    ("M11", "srv.unsigned.lab", "pop3", "mail.unsigned.lab", IMAP_UNSIGNED, 110, "starttls", "no-dane"),
+    ("M12", "srv.unsigned.lab", "pop3s", "mail.unsigned.lab", IMAP_UNSIGNED, 995, "implicit", "no-dane"),
+]
+SRV_NAMES = {"submission": "_submission._tcp", "submissions": "_submissions._tcp",
+             "imap": "_imap._tcp", "imaps": "_imaps._tcp", "pop3": "_pop3._tcp", "pop3s": "_pop3s._tcp"}
+
+
+def mua_records():
+    rr = []
+    seen = set()
+    for _id, dom, svc, target, addr, port, _tls, _v in MUA:
+        zone = "dane.lab" if dom.endswith("dane.lab") else "unsigned.lab"
+        rr.append((zone, f"{SRV_NAMES[svc]}.{dom}. SRV 0 1 {port} {target}."))
+        if target not in seen:
+            seen.add(target)
+            rr.append((zone, A(target, addr)))
+        key = {"smtp.srv.dane.lab": "leaf_sub", "smtp.unsigned.lab": "leaf_sub",
+               "imap.dane.lab": "leaf_imap", "mail.unsigned.lab": "leaf_imapu"}[target]
+        rr.append((zone, f"_{port}._tcp.{target}. {tlsa(3, 1, 1, key)}"))
+    return rr
+
+
+# ---------------------------------------------------------------------------------------------
+# DNS
+# ---------------------------------------------------------------------------------------------
+SOA = "{z} 300 IN SOA {ns} {rp} 2026010101 3600 600 86400 30"
+
+
+def zone_text(origin, records, ns_name, ns_addr=None):
+    z = origin if origin == "." else origin + "."
+    nsn = ns_name
+    lines = [f"$TTL 60", SOA.format(z=z, ns=nsn, rp=("hostmaster." + z) if z != "." else "hostmaster.root-lab."), f"{z} 300 IN NS {nsn}"]
+    if ns_addr:
+        lines.append(f"{nsn} 300 IN A {ns_addr}")
+    for r in records:
+        owner, rest = r.split(" ", 1)
+        lines.append(f"{owner} 60 IN {rest}")
+    # dedup, keep order
+    out, seen = [], set()
+    for l in lines:
+        if l not in seen:
+            seen.add(l)
+            out.append(l)
+    return "\n".join(out) + "\n"
+
+
+def ldns_keys(zone, d):
+    """Generate KSK + ZSK (ECDSAP256SHA256) for zone in dir d; return (ksk, zsk) base names."""
+    origin = zone if zone == "." else zone + "."
+    ksk = run("ldns-keygen", "-a", "ECDSAP256SHA256", "-k", origin).decode().strip()
+    zsk = run("ldns-keygen", "-a", "ECDSAP256SHA256", origin).decode().strip()
+    return ksk, zsk
+
+
+def ds_of(ksk):
+    return run("ldns-key2ds", "-n", "-2", f"{ksk}.key").decode().strip()
+
+
+def sign(zone, zfile, ksk, zsk, inception, expiration, out):
+    origin = zone if zone == "." else zone + "."
+    run("ldns-signzone", "-o", origin, "-i", inception, "-e", expiration, "-f", str(out),
+        str(zfile), zsk, ksk)
+
+
+def rrsig_lines(text, owner, covered):
+    res = []
+    for i, l in enumerate(text.splitlines()):
+        f = l.split()
+        if len(f) > 5 and f[0].lower() == owner.lower() and f[3] == "RRSIG" and f[4] == covered:
+            res.append(i)
+    return res
+
+
+def gen_dns():
+    DNS.mkdir(parents=True, exist_ok=True)
+    os.chdir(DNS)
+    now = int(time.time())
+    fmt = lambda t: time.strftime("%Y%m%d%H%M%S", time.gmtime(t))
+    inc, exp = fmt(now - 86400), fmt(now + 30 * 86400)
+    old_inc, old_exp = fmt(now - 40 * 86400), fmt(now - 10 * 86400)
+
+    recs = {z: [] for z in ("dane.lab", "broken.lab", "bogus-ds.lab", "unsigned.lab")}
+    recs["dane.lab"].append(A("dead.dane.lab", DEAD))
+    for sc in scenarios():
+        for zone, r in sc["rr"]:
+            recs[zone].append(r)
+    for zone, r in mua_records():
+        recs[zone].append(r)
+
+    sld_ns = "ns2.nic.lab."
+    signed = {}
+    timing = {}
+    t0 = time.time()
+    # second level
+    for z in ("dane.lab", "broken.lab", "bogus-ds.lab", "unsigned.lab"):
+        zf = DNS / f"{z}.zone"
+        zf.write_text(zone_text(z, recs[z], sld_ns))
+        if z == "unsigned.lab":
+            signed[z] = (zf, None)
+            continue
+        ksk, zsk = ldns_keys(z, DNS)
+        out = DNS / f"{z}.zone.signed"
+        sign(z, zf, ksk, zsk, inc, exp, out)
+        if z == "broken.lab":
+            text = out.read_text().splitlines()
+            # (1) corrupt the RRSIG over the S10 TLSA RRset: flip characters in the signature
+            idx = rrsig_lines("\n".join(text), "_25._tcp.mx.s10.broken.lab.", "TLSA")
+            assert len(idx) == 1, idx
+            f = text[idx[0]].split()
+            sig = f[-1]
+            mid = len(sig) // 2
+            f[-1] = sig[:mid] + ("A" if sig[mid] != "A" else "B") + sig[mid + 1:]
+            text[idx[0]] = "\t".join(f)
+            # (2) expired RRSIG over the S18 MX RRset: take it from a backdated signing
+            old = DNS / f"{z}.zone.backdated"
+            sign(z, zf, ksk, zsk, old_inc, old_exp, old)
+            otext = old.read_text()
+            oidx = rrsig_lines(otext, "s18.broken.lab.", "MX")
+            idx = rrsig_lines("\n".join(text), "s18.broken.lab.", "MX")
+            assert len(idx) == 1 and len(oidx) == 1
+            text[idx[0]] = otext.splitlines()[oidx[0]]
+            out.write_text("\n".join(text) + "\n")
+        ds = ds_of(ksk)
+        if z == "bogus-ds.lab":  # publish a DS whose digest is wrong (last hex digits flipped)
+            f = ds.split()
+            dig = f[-1]
+            f[-1] = dig[:-4] + ("0000" if dig[-4:] != "0000" else "FFFF")
+            ds = " ".join(f)
+        signed[z] = (out, ds)
+    # TLD lab.
+    lab = [f"ns.nic.lab. A {NS_TLD}", f"ns2.nic.lab. A {NS_SLD}"]
+    for z, (_f, ds) in signed.items():
+        lab.append(f"{z}. NS {sld_ns}")
+        if ds:
+            f = ds.split()
+            lab.append(f"{z}. DS {' '.join(f[4:])}")
+    (DNS / "lab.zone").write_text(zone_text("lab", lab, "ns.nic.lab."))
+    ksk, zsk = ldns_keys("lab", DNS)
+    sign("lab", DNS / "lab.zone", ksk, zsk, inc, exp, DNS / "lab.zone.signed")
+    lab_ds = ds_of(ksk).split()
+    # root
+    root = [f"lab. NS ns.nic.lab.", f"ns.nic.lab. A {NS_TLD}", f"lab. DS {' '.join(lab_ds[4:])}"]
+    (DNS / "root.zone").write_text(zone_text(".", root, "ns.root-lab.", NS_ROOT))
+    ksk, zsk = ldns_keys(".", DNS)
+    sign(".", DNS / "root.zone", ksk, zsk, inc, exp, DNS / "root.zone.signed")
+    root_ds = ds_of(ksk).split()
+    (DNS / "root.ds").write_text(f". IN DS {' '.join(root_ds[4:])}\n")
+    (DNS / "root.hints").write_text(f".  3600000 IN NS ns.root-lab.\nns.root-lab. 3600000 IN A {NS_ROOT}\n")
+    timing["sign"] = time.time() - t0
+
+    # NSD configs
+    inst = {"root": (NS_ROOT, [(".", "root.zone.signed")]),
+            "tld": (NS_TLD, [("lab", "lab.zone.signed")]),
+            "sld": (NS_SLD, [(z, Path(f).name) for z, (f, _ds) in signed.items()])}
+    for name, (addr, zones) in inst.items():
+        d = STATE / f"nsd-{name}"
+        d.mkdir(exist_ok=True)
+        conf = [
+            "server:", f"  ip-address: {addr}", "  port: 53", "  do-ip6: no",
+            f"  pidfile: {d}/nsd.pid", f"  logfile: {d}/nsd.log", f"  zonesdir: {DNS}",
+            '  database: ""', f"  zonelistfile: {d}/zone.list", f"  xfrdfile: {d}/xfrd.state",
+            f"  xfrdir: {d}", '  username: ""', '  chroot: ""', "  server-count: 1",
+            "  verbosity: 1", "  hide-version: yes", "  minimal-responses: yes",
+            "remote-control:", "  control-enable: no",
+        ]
+        for zname, zfile in zones:
+            conf += ["zone:", f"  name: \"{zname}\"", f"  zonefile: {zfile}"]
+        (d / "nsd.conf").write_text("\n".join(conf) + "\n")
+    # unbound
+    d = STATE / "unbound"
+    d.mkdir(exist_ok=True)
+    (d / "unbound.conf").write_text(f"""server:
+  interface: {RESOLVER}
+  port: 53
+  do-ip6: no
+  do-daemonize: yes
+  username: ""
+  chroot: ""
+  directory: "{d}"
+  pidfile: "{d}/unbound.pid"
+  logfile: "{d}/unbound.log"
+  use-syslog: no
+  verbosity: 1
+  val-log-level: 2
+  log-servfail: yes
+  ede: yes
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: no
+  root-hints: "{DNS}/root.hints"
+  trust-anchor-file: "{DNS}/root.ds"
+  module-config: "validator iterator"
+  qname-minimisation: no
+  aggressive-nsec: no
+  cache-max-ttl: 60
+  cache-max-negative-ttl: 10
+  infra-host-ttl: 5
+  serve-expired: no
+  prefetch: no
+  num-threads: 1
+  outgoing-range: 64
+  so-reuseport: no
+remote-control:
+  control-enable: no
+""")
+    (STATE / "resolv.conf").write_text(f"nameserver {RESOLVER}\noptions trust-ad\n")
+    print(f"signing+zones: {timing['sign']:.2f}s")
+
+
+# ---------------------------------------------------------------------------------------------
+# Postfix and Dovecot
+# ---------------------------------------------------------------------------------------------
+def gen_mail():
+    pf = STATE / "postfix"
+    (pf / "conf").mkdir(parents=True, exist_ok=True)
+    (pf / "data").mkdir(exist_ok=True)
+    (pf / "queue").mkdir(exist_ok=True)
+    shutil.chown(pf / "data", "postfix", "postfix")
+    addrs = sorted(set(SMTP.values()), key=lambda a: tuple(map(int, a.split("."))))
+    main = f"""compatibility_level = 3.6
+queue_directory = {pf}/queue
+data_directory = {pf}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = lab-mta.dane.lab
+mydomain = dane.lab
+myorigin = $myhostname
+mydestination =
+relay_domains =
+local_recipient_maps =
+alias_maps =
+alias_database =
+# Postfix refuses inet_interfaces addresses not configured on an interface (127.10.x.y only
+# route to lo); every listener below is address-qualified in master.cf instead.
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = reject
+smtpd_recipient_restrictions = reject
+smtpd_banner = $myhostname ESMTP daneel-lab
+smtpd_tls_loglevel = 1
+smtpd_tls_received_header = no
+smtpd_tls_session_cache_database =
+maillog_file = {pf}/maillog
+maillog_file_prefixes = {STATE}
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C
+biff = no
+smtputf8_enable = no
+"""
+    (pf / "conf" / "main.cf").write_text(main)
+    chains = {n: PKI / f"{n}.chain.pem" for n in SMTP}
+    svc = []
+    for name, addr in SMTP.items():
+        if name == "submission":
+            continue
+        opts = [f"syslog_name=postfix/{name}", f"smtpd_tls_chain_files={chains[name]}",
+                "smtpd_tls_security_level=may"]
+        if name == "nostarttls":
+            opts[-1] = "smtpd_tls_security_level=none"
+        if name == "tls10":
+            opts += ["smtpd_tls_protocols=!SSLv2,!SSLv3,!TLSv1.1,!TLSv1.2,!TLSv1.3",
+                     "smtpd_tls_mandatory_protocols=!SSLv2,!SSLv3,!TLSv1.1,!TLSv1.2,!TLSv1.3"]
+        # No seclevel tweak is needed on Debian 12 (OpenSSL 3.0, default SECLEVEL 1): smtpd
+        # loads the RSA-1024 key and still signs a TLS 1.0 handshake with SHA-1 (see README).
+        svc.append(f"{addr}:25 inet n - n - - smtpd\n" + "".join(f"  -o {o}\n" for o in opts))
+    sub = SMTP["submission"]
+    svc.append(f"{sub}:587 inet n - n - - smtpd\n  -o syslog_name=postfix/submission\n"
+               f"  -o smtpd_tls_chain_files={chains['submission']}\n  -o smtpd_tls_security_level=may\n")
+    svc.append(f"{sub}:465 inet n - n - - smtpd\n  -o syslog_name=postfix/submissions\n"
+               f"  -o smtpd_tls_chain_files={chains['submission']}\n  -o smtpd_tls_wrappermode=yes\n"
+               f"  -o smtpd_tls_security_level=encrypt\n")
+    master = "".join(svc) + """pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+    (pf / "conf" / "master.cf").write_text(master)
+
+    dv = STATE / "dovecot"
+    (dv / "run").mkdir(parents=True, exist_ok=True)
+    (dv / "state").mkdir(exist_ok=True)
+    (dv / "dovecot.conf").write_text(f"""# daneel interop lab Dovecot
+base_dir = {dv}/run
+state_dir = {dv}/state
+instance_name = daneel-lab
+log_path = {dv}/dovecot.log
+protocols = imap pop3
+listen = {IMAP_SIGNED}, {IMAP_UNSIGNED}
+ssl = yes
+ssl_min_protocol = TLSv1.2
+ssl_cert = <{PKI}/imap.fullchain.pem
+ssl_key = <{PKI}/leaf_imap.key
+local {IMAP_UNSIGNED} {{
+  ssl_cert = <{PKI}/imapu.fullchain.pem
+  ssl_key = <{PKI}/leaf_imapu.key
+}}
+disable_plaintext_auth = yes
+auth_mechanisms = plain
+passdb {{
+  driver = static
+  args = password=lab-password
+}}
+userdb {{
+  driver = static
+  args = uid=65534 gid=65534 home=/nonexistent
+}}
+mail_location = mbox:/nonexistent:INBOX=/dev/null
+default_internal_user = dovecot
+default_login_user = dovenull
+login_greeting = daneel-lab dovecot ready
+service imap-login {{
+  inet_listener imap {{
+    port = 143
+  }}
+  inet_listener imaps {{
+    port = 993
+    ssl = yes
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = 110
+  }}
+  inet_listener pop3s {{
+    port = 995
+    ssl = yes
+  }}
+}}
+""")
+
+
+def gen_tsv():
+    hdr = "id\tdomain\tmx_host\taddress\tptf_expected\tdaneel_verdict\tnote\tport\n"
+    # PKI is needed for tlsa(); use a throwaway state when called stand-alone
+    rows = [f"{s['id']}\t{s['domain']}\t{s['host']}\t{s['addr']}\t{s['ptf']}\t{s['verdict']}\t{s['note']}\t{s['port']}\n"
+            for s in scenarios()]
+    (HERE / "scenarios.tsv").write_text(hdr + "".join(rows))
+    mh = "id\tdomain\tservice\ttarget\taddress\tport\ttls\tdaneel_verdict\n"
+    (HERE / "mua-scenarios.tsv").write_text(mh + "".join("\t".join(map(str, m)) + "\n" for m in MUA))
+
+
+if __name__ == "__main__":
+    STATE.mkdir(parents=True, exist_ok=True)
+    for step in sys.argv[1:]:
+        {"pki": gen_pki, "dns": gen_dns, "mail": gen_mail, "tsv": gen_tsv}[step]()
