@@ -213,15 +213,14 @@ impl Pki {
 
     /// Like [`Pki::new`] with a chosen root key kind.
     pub fn with_root_key(seed_name: &str, key: KeyKind) -> Self {
+        Self::with_root(seed_name, key, DEFAULT_NOT_BEFORE, DEFAULT_CA_NOT_AFTER)
+    }
+
+    /// Like [`Pki::new`] with a chosen root key kind and root validity (unix seconds), e.g.
+    /// an expired root.
+    pub fn with_root(seed_name: &str, key: KeyKind, not_before: i64, not_after: i64) -> Self {
         let name = format!("{seed_name} Root CA");
-        let root = make_ca(
-            seed_name,
-            &name,
-            None,
-            key,
-            DEFAULT_NOT_BEFORE,
-            DEFAULT_CA_NOT_AFTER,
-        );
+        let root = make_ca(seed_name, &name, None, key, not_before, not_after);
         Pki {
             seed: seed_name.to_owned(),
             root,
