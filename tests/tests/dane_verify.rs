@@ -940,3 +940,95 @@ fn many_records_are_cheap_and_deterministic() {
     let ta = recs.last().unwrap().clone();
     assert_ta(run(&w.chain(), &recs, &[MX]), &ta, 1, MatchVia::Chain, MX);
 }
+
+// ---------------------------------------------------------------- generation (RFC 7671 sec. 8)
+
+mod generate {
+    use super::*;
+    use daneel_core::dane::{
+        covers, parse_pem_certificates, record_for, verify_published, GenerateError, TlsaPlan,
+    };
+
+    #[test]
+    fn pem_roundtrip_and_default_3_1_1() {
+        let w = world();
+        let pem = format!("{}{}{}", w.leaf.pem(), w.leaf.key_pem(), w.ica.cert.pem());
+        let chain = parse_pem_certificates(&pem).unwrap();
+        assert_eq!(chain, w.chain());
+        let plan = TlsaPlan::new(MX, 25, chain).build().unwrap();
+        assert_eq!(plan.records.len(), 1);
+        let line = plan.records[0].zone_line();
+        let expected = rec(3, 1, 1, &w.leaf.der);
+        assert_eq!(
+            line,
+            format!("_25._tcp.mx.example.com. IN TLSA {}", expected.to_text())
+        );
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+        // The generated record authenticates the chain.
+        assert_ee(run(&w.chain(), &[expected.clone()], &[MX]), &expected);
+    }
+
+    #[test]
+    fn chain_rollover_issuer_and_warnings() {
+        let w = world();
+        let next = w.pki.issue_leaf(&w.ica, LeafSpec::new([MX]));
+        let plan = TlsaPlan::new(MX, 25, w.full_chain())
+            .chain_records(0, 1)
+            .rollover(next.der.clone())
+            .build()
+            .unwrap();
+        let texts: Vec<String> = plan.records.iter().map(|g| g.record.to_text()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                rec(3, 1, 1, &w.leaf.der).to_text(),
+                rec(3, 1, 1, &next.der).to_text(),
+                rec(2, 0, 1, w.ica.der()).to_text(),
+                rec(2, 0, 1, w.pki.root().der()).to_text(),
+            ]
+        );
+        let plan = TlsaPlan::new(MX, 25, w.chain())
+            .ee(Some((0, 1)))
+            .issuer()
+            .build()
+            .unwrap();
+        assert_eq!(plan.records[1].record, rec(2, 1, 1, w.ica.der()));
+        assert!(plan.warnings.iter().any(|w| w.contains("every renewal")));
+        assert!(plan.warnings.iter().any(|w| w.contains("several")));
+        // Pinning the root that the server does not send.
+        let plan = TlsaPlan::new(MX, 25, w.chain())
+            .pin_ca(w.pki.root().der().to_vec(), 1, 1)
+            .build()
+            .unwrap();
+        assert!(plan.warnings.iter().any(|w| w.contains("does not send")));
+        assert_eq!(
+            TlsaPlan::new(MX, 25, vec![w.leaf.der.clone()])
+                .issuer()
+                .build(),
+            Err(GenerateError::NoIssuer)
+        );
+        assert_eq!(
+            record_for(b"junk", 3, 1, 1),
+            Err(GenerateError::BadCertificate { index: 0 })
+        );
+    }
+
+    #[test]
+    fn verify_published_before_renewal() {
+        let w = world();
+        let published = set(&[rec(3, 1, 1, &w.leaf.der), rec(2, 0, 1, &w.leaf.der)]);
+        let checks = verify_published(&published, &w.chain());
+        assert!(covers(&checks));
+        // The renewed certificate has a new key: the 3 1 1 no longer covers it, and the
+        // 2 0 1 naming a leaf never counts.
+        let renewed = w.pki.issue_leaf(&w.ica, LeafSpec::new([MX]));
+        let checks = verify_published(&published, &renewed.chain_with(&[&w.ica]));
+        assert!(!covers(&checks));
+        assert!(checks.iter().all(|c| c.matched_depth.is_none()));
+        // Adding 2 1 1 on the issuer covers both.
+        let published = set(&[rec(3, 1, 1, &w.leaf.der), rec(2, 1, 1, w.ica.der())]);
+        let checks = verify_published(&published, &renewed.chain_with(&[&w.ica]));
+        assert!(covers(&checks));
+        assert_eq!(checks.iter().find_map(|c| c.matched_depth), Some(1));
+    }
+}
