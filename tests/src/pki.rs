@@ -460,6 +460,16 @@ pub mod fixtures {
         )
     }
 
+    /// A **version 1** leaf (`CN=v1.example.com`, key of [`v1_self_signed`]) issued by a v3
+    /// CA, both valid 2026-11-29..2126-11-05: `(leaf_der, ca_der)`. webpki rejects v1 end
+    /// entities, so DANE-TA over it must fail with a typed reason.
+    pub fn v1_leaf_with_ca() -> (Vec<u8>, Vec<u8>) {
+        (
+            pem_der(include_str!("../fixtures/v1leaf.cert.pem")),
+            pem_der(include_str!("../fixtures/v1ca.cert.pem")),
+        )
+    }
+
     /// The RSA-2048 PKCS#8 key used for every [`super::KeyKind::Rsa2048`] certificate, DER.
     pub fn rsa2048_key() -> Vec<u8> {
         pem_der(include_str!("../fixtures/rsa2048.key.pem"))

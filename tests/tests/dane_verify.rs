@@ -533,16 +533,19 @@ fn ta_absent_eku_is_fine() {
 #[test]
 fn ta_v1_leaf_is_typed_failure() {
     // webpki needs v3 for the end entity: a v1 leaf under DANE-TA fails, no panic.
-    let (cert, _) = fixtures::v1_self_signed();
-    let chain = vec![cert.clone(), cert.clone()];
-    let r = rec(2, 0, 1, &cert);
+    let (leaf, ca) = fixtures::v1_leaf_with_ca();
+    let chain = vec![leaf.clone(), ca.clone()];
+    let r = rec(2, 0, 1, &ca);
     let ids = ["v1.example.com"];
-    // The fixture's notBefore is 2026-11-29; judge at 2027-01-01.
+    // The fixtures' notBefore is 2026-11-29; judge at 2027-01-01.
     let f = assert_fail(
         run_at(&chain, &[r], &ids, FUTURE),
         DaneFailureKind::ChainInvalid,
     );
     assert!(f.details[0].1.contains("leaf certificate rejected"), "{f}");
+    // The same v1 leaf is fine for DANE-EE.
+    let r = rec(3, 1, 1, &leaf);
+    assert_ee(run(&chain, &[r.clone()], &ids), &r);
 }
 
 #[test]
@@ -1031,4 +1034,43 @@ mod generate {
         assert!(covers(&checks));
         assert_eq!(checks.iter().find_map(|c| c.matched_depth), Some(1));
     }
+}
+
+#[test]
+fn s50_self_signed_leaf_sent_twice_is_still_the_leaf() {
+    let w = world();
+    let mut spec = LeafSpec::new([MX]);
+    spec.self_signed = true;
+    let leaf = w.pki.issue_leaf(&w.ica, spec);
+    let chain = vec![leaf.der.clone(), leaf.der.clone()];
+    for r in [
+        rec(2, 0, 1, &leaf.der),
+        rec(2, 1, 1, &leaf.der),
+        rec(2, 0, 0, &leaf.der),
+    ] {
+        let f = assert_fail(run(&chain, &[r], &[MX]), DaneFailureKind::NoMatch);
+        assert!(f.details[0].1.contains("leaf certificate only"), "{f}");
+    }
+    // 2 0 0 / 2 1 0 carrying the leaf itself, leaf sent alone: not a TA either.
+    for r in [rec(2, 0, 0, &leaf.der), rec(2, 1, 0, &leaf.der)] {
+        assert_fail(run(&chain[..1], &[r], &[MX]), DaneFailureKind::NoMatch);
+    }
+}
+
+#[test]
+fn dns_supplied_trust_anchors_are_bounded() {
+    let w = world();
+    let others: Vec<Pki> = (0..10).map(|i| Pki::new(&format!("other{i}"))).collect();
+    let recs: Vec<TlsaRecord> = others
+        .iter()
+        .map(|p| rec(2, 1, 0, p.root().der()))
+        .collect();
+    let f = assert_fail(run(&w.chain(), &recs, &[MX]), DaneFailureKind::ChainInvalid);
+    assert_eq!(f.details.len(), 10);
+    let skipped = f
+        .details
+        .iter()
+        .filter(|(_, w)| w.contains("skipped"))
+        .count();
+    assert_eq!(skipped, 2);
 }
