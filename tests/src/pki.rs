@@ -213,15 +213,14 @@ impl Pki {
 
     /// Like [`Pki::new`] with a chosen root key kind.
     pub fn with_root_key(seed_name: &str, key: KeyKind) -> Self {
+        Self::with_root(seed_name, key, DEFAULT_NOT_BEFORE, DEFAULT_CA_NOT_AFTER)
+    }
+
+    /// Like [`Pki::new`] with a chosen root key kind and root validity (unix seconds), e.g.
+    /// an expired root.
+    pub fn with_root(seed_name: &str, key: KeyKind, not_before: i64, not_after: i64) -> Self {
         let name = format!("{seed_name} Root CA");
-        let root = make_ca(
-            seed_name,
-            &name,
-            None,
-            key,
-            DEFAULT_NOT_BEFORE,
-            DEFAULT_CA_NOT_AFTER,
-        );
+        let root = make_ca(seed_name, &name, None, key, not_before, not_after);
         Pki {
             seed: seed_name.to_owned(),
             root,
@@ -458,6 +457,16 @@ pub mod fixtures {
         (
             pem_der(include_str!("../fixtures/rsa1024.cert.pem")),
             pem_der(include_str!("../fixtures/rsa1024.key.pem")),
+        )
+    }
+
+    /// A **version 1** leaf (`CN=v1.example.com`, key of [`v1_self_signed`]) issued by a v3
+    /// CA, both valid 2026-11-29..2126-11-05: `(leaf_der, ca_der)`. webpki rejects v1 end
+    /// entities, so DANE-TA over it must fail with a typed reason.
+    pub fn v1_leaf_with_ca() -> (Vec<u8>, Vec<u8>) {
+        (
+            pem_der(include_str!("../fixtures/v1leaf.cert.pem")),
+            pem_der(include_str!("../fixtures/v1ca.cert.pem")),
         )
     }
 

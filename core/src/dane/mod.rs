@@ -8,6 +8,10 @@ pub mod names;
 pub mod tlsa;
 pub mod verify;
 
+pub use generate::{
+    covers, parse_pem_certificates, record_for, tlsa_owner, verify_published, GenerateError,
+    GeneratedPlan, GeneratedRecord, PublishedCheck, TlsaPlan,
+};
 pub use tlsa::{
     CertUsage, DigestAlg, DigestPrefs, MatchingType, Selector, TlsaEntry, TlsaParseError,
     TlsaRecord, TlsaSet, Unusable, UsagePolicy,

@@ -46,6 +46,10 @@ pub const MAX_CHAIN_LEN: usize = 16;
 /// at most 16 MiB, RFC 8446 sec. 4.4.2, but no sane chain is anywhere near 1 MiB).
 pub const MAX_CHAIN_BYTES: usize = 1 << 20;
 
+/// Most `2 0 0` / `2 1 0` records whose certificate or key (not in the chain) is tried as a
+/// trust anchor: each try is a path validation, and an RRset can hold ~1800 records.
+pub const MAX_DNS_TA_ATTEMPTS: usize = 8;
+
 /// Inputs of [`verify`] besides the chain and the records.
 #[derive(Clone, Copy, Debug)]
 pub struct VerifyParams<'a> {
@@ -370,15 +374,28 @@ pub fn verify(chain: &[Vec<u8>], set: &TlsaSet, params: &VerifyParams<'_>) -> Da
         let leaf_der = CertificateDer::from(chain[0].as_slice());
         let ee = webpki::EndEntityCert::try_from(&leaf_der);
         let now = UnixTime::since_unix_epoch(Duration::from_secs(params.now.as_unix_secs()));
+        let mut dns_ta_attempts = 0usize;
         for r in ta_records {
-            let found = (1..chain.len()).find(|&d| cache.matches(d, r));
+            // A copy of the leaf sent again higher up is still the leaf (S50).
+            let found = (1..chain.len()).find(|&d| chain[d] != chain[0] && cache.matches(d, r));
             let result = match found {
                 Some(d) => ta_in_chain(chain, d, &ee, now, params),
                 None => {
                     let leaf_only = cache.matches(0, r);
+                    let dns_ta = r.matching == 0 && !leaf_only;
+                    if dns_ta {
+                        dns_ta_attempts += 1;
+                    }
                     match (r.selector, r.matching) {
-                        (0, 0) => ta_from_dns_cert(chain, &r.data, &ee, now, params),
-                        (1, 0) => ta_from_dns_key(chain, &r.data, &ee, now, params),
+                        _ if dns_ta && dns_ta_attempts > MAX_DNS_TA_ATTEMPTS => Err((
+                            DaneFailureKind::NoMatch,
+                            format!(
+                                "skipped: more than {MAX_DNS_TA_ATTEMPTS} trust anchors \
+                                 supplied by DNS"
+                            ),
+                        )),
+                        (0, 0) if dns_ta => ta_from_dns_cert(chain, &r.data, &ee, now, params),
+                        (1, 0) if dns_ta => ta_from_dns_key(chain, &r.data, &ee, now, params),
                         _ if leaf_only => Err((
                             DaneFailureKind::NoMatch,
                             "matches the leaf certificate only; DANE-TA(2) records match \
