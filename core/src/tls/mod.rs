@@ -133,6 +133,17 @@ fn build_config(sni_enabled: bool) -> Arc<ClientConfig> {
 /// - an RSA key below 2048 bits, or a signature scheme without SHA-2 (SHA-1, MD5):
 ///   [`danger::VerifyError::RsaKeySize`] / [`danger::VerifyError::UnsupportedScheme`].
 ///
+/// Observed (`tests/tests/tls_pump.rs`, OpenSSL 3.0 `s_server`, rustls 0.23.46):
+///
+/// | server | rustls error | kind |
+/// |---|---|---|
+/// | `-tls1` or `-tls1_1` only | `AlertReceived(ProtocolVersion)` | client-unsupported |
+/// | TLS 1.2, `-sigalgs RSA+SHA1` | `AlertReceived(HandshakeFailure)` | client-unsupported |
+/// | RSA-1024 leaf, TLS 1.2 or 1.3 | `VerifyError::RsaKeySize{bits: 1024}` (ours; rustls/webpki alone would say `BadSignature`) | client-unsupported |
+/// | signing key is not the leaf's key | `VerifyError::BadSignature` / `SchemeKeyMismatch` | handshake-failed |
+/// | leaf is not X.509 | `VerifyError::LeafUnparsable` | handshake-failed |
+/// | garbage bytes | `InvalidMessage(..)` / `InappropriateMessage{..}` | handshake-failed |
+///
 /// Everything else (bad signatures, malformed messages, other alerts) is
 /// [`TlsFailureKind::HandshakeFailed`]. [`TlsFailureKind::Closed`] is never returned here: it
 /// comes from EOF, not from a rustls error.
