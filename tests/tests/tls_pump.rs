@@ -304,6 +304,7 @@ fn garbage_is_a_handshake_failure_not_a_panic() {
         }
         for events in [client.feed(&bytes), events] {
             if let Some(f) = failed(&events) {
+                eprintln!("garbage {:?}..: {}", &bytes[..bytes.len().min(5)], f.detail);
                 assert_ne!(f.kind, TlsFailureKind::Closed, "{f:?}");
             } else {
                 // A prefix of a valid record: still handshaking, nothing decided.
