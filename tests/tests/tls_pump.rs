@@ -206,7 +206,7 @@ fn sni_sent_or_not_as_seen_by_the_server() {
         let spec = ServerSpec::new(chain.clone(), key.clone()).with_versions(versions);
         let (info, server, _) = handshake(&spec, Some("MX.Example."));
         assert_eq!(seen_sni(&server).as_deref(), Some("mx.example"));
-        assert_eq!(info.sni.as_deref(), Some("MX.Example"));
+        assert_eq!(info.sni.as_deref(), Some("MX.Example"), "as sent");
         let (info, server, _) = handshake(&spec, None);
         assert_eq!(seen_sni(&server), None);
         assert_eq!(info.sni, None);
@@ -304,6 +304,7 @@ fn garbage_is_a_handshake_failure_not_a_panic() {
         }
         for events in [client.feed(&bytes), events] {
             if let Some(f) = failed(&events) {
+                eprintln!("garbage {:?}..: {}", &bytes[..bytes.len().min(5)], f.detail);
                 assert_ne!(f.kind, TlsFailureKind::Closed, "{f:?}");
             } else {
                 // A prefix of a valid record: still handshaking, nothing decided.

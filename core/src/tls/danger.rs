@@ -9,7 +9,7 @@
 //!
 //! 1. the chain goes back to the machine, exactly as presented, in
 //!    [`crate::tls::TlsInfo::chain`] with [`crate::machine::Input::TlsEstablished`];
-//! 2. the machine decides with [`crate::dane::verify`] (RFC 7672 sec. 3) and, when that fails,
+//! 2. the machine decides with [`crate::dane::verify()`] (RFC 7672 sec. 3) and, when that fails,
 //!    closes the connection;
 //! 3. **no application byte is sent before that decision**: the machine emits no
 //!    [`crate::machine::Action::Send`] between `StartTls` and its verdict, and
@@ -29,7 +29,7 @@
 //! with webpki, which rejects X.509 v1 certificates and unknown critical extensions. DANE-EE
 //! (RFC 7672 sec. 3.1.1) does not care about the certificate around the key, so the leaf is
 //! parsed with x509-parser, its SubjectPublicKeyInfo is taken with [`leaf_spki`] (the very
-//! bytes that [`crate::dane::verify`] hashes for selector 1, RFC 6698 sec. 2.1.2), and the
+//! bytes that [`crate::dane::verify()`] hashes for selector 1, RFC 6698 sec. 2.1.2), and the
 //! signature is checked against that key:
 //!
 //! - TLS 1.3: [`rustls::crypto::verify_tls13_signature_with_raw_key`];
@@ -65,7 +65,7 @@ pub const MAX_RSA_BITS: usize = 8192;
 /// (RFC 6698 sec. 2.1.2). `None` if the certificate does not parse or has trailing bytes.
 ///
 /// The handshake signature is verified against these exact bytes, and
-/// [`crate::dane::verify`] must hash these exact bytes, so that the key that signed the
+/// [`crate::dane::verify()`] must hash these exact bytes, so that the key that signed the
 /// handshake is the key that matched the TLSA record.
 pub fn leaf_spki(cert_der: &[u8]) -> Option<&[u8]> {
     match X509Certificate::from_der(cert_der) {
@@ -231,7 +231,7 @@ fn der_tlv(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
 
 impl ServerCertVerifier for HandshakeOnlyVerifier {
     /// Accepts any chain whose leaf parses; trust is decided later by
-    /// [`crate::dane::verify`] (RFC 7672 sec. 3), see the module doc.
+    /// [`crate::dane::verify()`] (RFC 7672 sec. 3), see the module doc.
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,

@@ -3,7 +3,7 @@
 //! (DESIGN.md section 3).
 //!
 //! The handshake checks only that the server holds the key of the certificate it presented;
-//! the trust decision is [`crate::dane::verify`], made by the machine on
+//! the trust decision is [`crate::dane::verify()`], made by the machine on
 //! [`crate::machine::Input::TlsEstablished`] before any application byte is sent.
 
 pub mod danger;
@@ -132,6 +132,21 @@ fn build_config(sni_enabled: bool) -> Arc<ClientConfig> {
 ///   `insufficient_security` alert, or rustls's `PeerIncompatible`;
 /// - an RSA key below 2048 bits, or a signature scheme without SHA-2 (SHA-1, MD5):
 ///   [`danger::VerifyError::RsaKeySize`] / [`danger::VerifyError::UnsupportedScheme`].
+///
+/// Observed (`tests/tests/tls_pump.rs`, OpenSSL 3.0 `s_server`, rustls 0.23.46):
+///
+/// | server | rustls error | kind |
+/// |---|---|---|
+/// | `-tls1` or `-tls1_1` only | `AlertReceived(ProtocolVersion)` | client-unsupported |
+/// | TLS 1.2, `-sigalgs RSA+SHA1` | `AlertReceived(HandshakeFailure)` | client-unsupported |
+/// | RSA-1024 leaf, TLS 1.2 or 1.3 | `VerifyError::RsaKeySize{bits: 1024}` (ours; rustls/webpki alone would say `BadSignature`) | client-unsupported |
+/// | signing key is not the leaf's key | `VerifyError::BadSignature` / `SchemeKeyMismatch` | handshake-failed |
+/// | leaf is not X.509 | `VerifyError::LeafUnparsable` | handshake-failed |
+/// | garbage bytes | `InvalidMessage(InvalidContentType / MessageTooLarge / MissingData(..))` | handshake-failed |
+///
+/// A `handshake_failure` alert is ambiguous in principle (RFC 8446 sec. 6.2: "unable to
+/// negotiate an acceptable set of security parameters"); answered to our ClientHello it means
+/// the server has nothing we offered, so it is counted as client-unsupported.
 ///
 /// Everything else (bad signatures, malformed messages, other alerts) is
 /// [`TlsFailureKind::HandshakeFailed`]. [`TlsFailureKind::Closed`] is never returned here: it

@@ -79,7 +79,8 @@ impl std::fmt::Debug for TlsPump {
 impl TlsPump {
     /// Starts a client handshake with [`client_config`]. `sni`: the name to send in the
     /// server_name extension (RFC 6066 sec. 3; RFC 7672 sec. 8.1), or `None` to send none.
-    /// A trailing dot is removed (RFC 6066 forbids it). A name that is not a valid DNS name
+    /// A trailing dot is removed (RFC 6066 forbids it); [`TlsInfo::sni`] holds the name as
+    /// sent. A name that is not a valid DNS name
     /// is a [`TlsFailureKind::HandshakeFailed`] failure (nothing is sent).
     pub fn new(sni: Option<&str>) -> Result<Self, TlsFailure> {
         let (config, name, sni) = match sni {
@@ -90,13 +91,18 @@ impl TlsPump {
                         kind: TlsFailureKind::HandshakeFailed,
                         detail: format!("invalid SNI name {raw:?}: {e}"),
                     })?;
-                if !matches!(server_name, ServerName::DnsName(_)) {
-                    return Err(TlsFailure {
-                        kind: TlsFailureKind::HandshakeFailed,
-                        detail: format!("invalid SNI name {raw:?}: not a DNS name"),
-                    });
-                }
-                (client_config(true), server_name, Some(name.to_owned()))
+                // As sent (case preserved; RFC 6066 sec. 3 servers compare it
+                // case-insensitively, rustls servers lower-case it).
+                let sent = match &server_name {
+                    ServerName::DnsName(d) => d.as_ref().to_owned(),
+                    _ => {
+                        return Err(TlsFailure {
+                            kind: TlsFailureKind::HandshakeFailed,
+                            detail: format!("invalid SNI name {raw:?}: not a DNS name"),
+                        })
+                    }
+                };
+                (client_config(true), server_name, Some(sent))
             }
             // An IP address never produces a server_name extension, and the verifier
             // ignores the name.
