@@ -14,14 +14,13 @@
 //!   the matched certificate is then validated with webpki at `now` (dates of the leaf and
 //!   of every intermediate below the TA, signatures, basic constraints, EKU serverAuth when
 //!   present), and names are checked with [`super::names`] against the reference identifiers.
-//! - **The TA certificate's own validity dates are checked** when the TA is a certificate
-//!   (`2 0 x`, `2 1 x` matched in the chain, and `2 0 0` supplied by DNS): an expired TA
-//!   certificate gives [`DaneFailureKind::Expired`]. This is OpenSSL's behaviour:
-//!   `internal_verify()` in `crypto/x509/x509_vfy.c` calls `ossl_x509_check_cert_time()` for
-//!   every certificate of the chain "in addition to RFC 5280 requirements do also for trust
-//!   anchor cert", and with DANE the matched TA is the top of that chain. Only a bare key
-//!   (`2 1 0` not in the chain) has no dates. webpki itself ignores anchor dates, so the
-//!   check is done here.
+//! - **The TA's own validity dates are not checked**, whether it was matched in the chain
+//!   (`2 0 x`, `2 1 x`) or supplied by DNS (`2 0 0`, `2 1 0`): a trust anchor is not part of
+//!   the certification path (RFC 5280 sec. 6.1.1 (d)), and the binding's lifetime is the
+//!   RRSIG's on the TLSA record. This pins what Postfix 3.7 with OpenSSL 3.0 does: in the
+//!   interop lab (scenario X02) an intermediate that expired in 2025, matched by `2 0 1`,
+//!   gives "Matched DANE TA certificate at depth 1" and a Verified connection. Every
+//!   certificate *below* the TA (the leaf, lower intermediates) is date-checked by webpki.
 //! - `2 0 0` (full TA certificate) and `2 1 0` (bare TA key) may supply a TA the server did
 //!   not send (RFC 7671 sec. 5.2); digest records (`2 x 1`, `2 x 2`) need the TA in the chain
 //!   (RFC 7672 sec. 3.1.2).
@@ -447,36 +446,6 @@ pub fn verify(chain: &[Vec<u8>], set: &TlsaSet, params: &VerifyParams<'_>) -> Da
 
 type TaResult = Result<(usize, MatchVia, names::NameMatch), (DaneFailureKind, String)>;
 
-fn check_ta_dates(ta_der: &[u8], now: Timestamp) -> Result<(), (DaneFailureKind, String)> {
-    let Ok((_, c)) = X509Certificate::from_der(ta_der) else {
-        return Err((
-            DaneFailureKind::ChainInvalid,
-            "TA certificate does not parse".to_owned(),
-        ));
-    };
-    let now = i64::try_from(now.as_unix_secs()).unwrap_or(i64::MAX);
-    let v = c.validity();
-    if now < v.not_before.timestamp() {
-        return Err((
-            DaneFailureKind::NotYetValid,
-            format!(
-                "TA certificate not valid before {}",
-                crate::time::format_unix_secs(v.not_before.timestamp())
-            ),
-        ));
-    }
-    if now > v.not_after.timestamp() {
-        return Err((
-            DaneFailureKind::Expired,
-            format!(
-                "TA certificate expired at {}",
-                crate::time::format_unix_secs(v.not_after.timestamp())
-            ),
-        ));
-    }
-    Ok(())
-}
-
 fn ta_in_chain(
     chain: &[Vec<u8>],
     d: usize,
@@ -485,7 +454,6 @@ fn ta_in_chain(
     params: &VerifyParams<'_>,
 ) -> TaResult {
     let at = format!("matched the issuer at depth {d}");
-    check_ta_dates(&chain[d], params.now).map_err(|(k, w)| (k, format!("{at}; {w}")))?;
     let ta_der = CertificateDer::from(chain[d].as_slice());
     let anchor = webpki::anchor_from_trusted_cert(&ta_der).map_err(|e| {
         (
@@ -512,7 +480,6 @@ fn ta_from_dns_cert(
     params: &VerifyParams<'_>,
 ) -> TaResult {
     let at = "TA certificate from the TLSA record";
-    check_ta_dates(data, params.now).map_err(|(k, w)| (k, format!("{at}: {w}")))?;
     let ta_der = CertificateDer::from(data);
     let anchor = webpki::anchor_from_trusted_cert(&ta_der).map_err(|e| {
         (
