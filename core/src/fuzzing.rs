@@ -478,3 +478,177 @@ pub fn smtp_check(data: &[u8]) {
         }
     }
 }
+
+/// Certificates the `dane_verify` fuzzer can pick whole (committed fixtures: a v1 self-signed
+/// certificate, a v1 CA and its leaf, an RSA-1024 certificate), so it reaches past parsing.
+const FIXTURE_PEMS: [&str; 4] = [
+    include_str!("../../tests/fixtures/v1.cert.pem"),
+    include_str!("../../tests/fixtures/v1ca.cert.pem"),
+    include_str!("../../tests/fixtures/v1leaf.cert.pem"),
+    include_str!("../../tests/fixtures/rsa1024.cert.pem"),
+];
+
+/// One certificate of a fuzzed chain.
+#[derive(Arbitrary, Debug)]
+pub enum FuzzCert {
+    /// A fixture, possibly with one byte flipped.
+    Fixture(u8, Option<(u16, u8)>),
+    /// Arbitrary bytes.
+    Raw(Vec<u8>),
+}
+
+/// One TLSA record of a fuzzed set.
+#[derive(Arbitrary, Debug)]
+pub enum FuzzTlsa {
+    /// The digest (or full data) of chain element `depth`, so matches happen.
+    Of(u8, u8, u8, u8),
+    /// Arbitrary fields.
+    Raw(u8, u8, u8, Vec<u8>),
+}
+
+/// `dane_verify` target: arbitrary chains and TLSA sets. Oracle: a match names a usable
+/// record whose data really is the digest of the selected part of the certificate at the
+/// reported depth (or, for DNS-supplied anchors, a usable DANE-TA Full(0) record).
+pub fn dane_verify(data: &[u8]) {
+    use crate::dane::verify::selected_digest;
+    use crate::dane::{
+        verify, DaneOutcome, DigestPrefs, MatchVia, TlsaRecord, TlsaSet, UsagePolicy, VerifyParams,
+    };
+    let mut u = Unstructured::new(data);
+    let pool: Vec<Vec<u8>> = FIXTURE_PEMS
+        .iter()
+        .filter_map(|p| crate::dane::generate::parse_pem_certificates(p).ok())
+        .flatten()
+        .collect();
+    let certs: Vec<FuzzCert> = u.arbitrary().unwrap_or_default();
+    let chain: Vec<Vec<u8>> = certs
+        .into_iter()
+        .take(6)
+        .map(|c| match c {
+            FuzzCert::Fixture(i, flip) => {
+                let mut der = pool
+                    .get(usize::from(i) % pool.len().max(1))
+                    .cloned()
+                    .unwrap_or_default();
+                if let Some((at, x)) = flip {
+                    let len = der.len().max(1);
+                    if let Some(b) = der.get_mut(usize::from(at) % len) {
+                        *b ^= x;
+                    }
+                }
+                der
+            }
+            FuzzCert::Raw(bytes) => bytes,
+        })
+        .collect();
+    let specs: Vec<FuzzTlsa> = u.arbitrary().unwrap_or_default();
+    let records: Vec<TlsaRecord> = specs
+        .into_iter()
+        .take(8)
+        .map(|t| match t {
+            FuzzTlsa::Of(usage, depth, selector, matching) => {
+                let cert = chain
+                    .get(usize::from(depth) % chain.len().max(1))
+                    .cloned()
+                    .unwrap_or_default();
+                let (s, m) = (selector % 2, matching % 3);
+                let data = selected_digest(&cert, s, m).unwrap_or(cert);
+                TlsaRecord {
+                    usage: usage % 4,
+                    selector: s,
+                    matching: m,
+                    data,
+                }
+            }
+            FuzzTlsa::Raw(usage, selector, matching, data) => TlsaRecord {
+                usage,
+                selector,
+                matching,
+                data,
+            },
+        })
+        .collect();
+    let digests: DigestPrefs = if u.arbitrary().unwrap_or(false) {
+        "sha256".parse().unwrap_or_default()
+    } else {
+        DigestPrefs::default()
+    };
+    let set = TlsaSet::new(records, &UsagePolicy::smtp(), &digests);
+    let now = Timestamp::from_unix_secs(
+        u.int_in_range(0u64..=4_000_000_000)
+            .unwrap_or(1_800_000_000),
+    );
+    let reference_ids = vec!["mx.example.com".to_string(), "example.com".to_string()];
+    let outcome = verify(
+        &chain,
+        &set,
+        &VerifyParams {
+            reference_ids: &reference_ids,
+            now,
+        },
+    );
+    if let DaneOutcome::Matched(m) = outcome {
+        let entry = set.entries.iter().find(|e| e.record == m.record);
+        assert!(
+            entry.is_some_and(|e| e.unusable.is_none()),
+            "matched an unusable or unknown record"
+        );
+        match m.via {
+            MatchVia::Chain => {
+                let cert = chain.get(m.depth).expect("match depth inside the chain");
+                let digest = selected_digest(cert, m.record.selector, m.record.matching);
+                assert_eq!(
+                    digest.as_deref(),
+                    Some(&m.record.data[..]),
+                    "match without equal digest"
+                );
+                if m.record.usage == 2 {
+                    assert!(m.depth >= 1, "DANE-TA matched the leaf");
+                } else {
+                    assert_eq!(m.depth, 0, "DANE-EE matched an issuer");
+                }
+            }
+            MatchVia::TlsaCertificate | MatchVia::TlsaPublicKey => {
+                assert_eq!(
+                    (m.record.usage, m.record.matching),
+                    (2, 0),
+                    "DNS anchor from a digest record"
+                );
+            }
+        }
+    }
+}
+
+/// `tlsa_text` target: presentation text parses, prints and parses back to the same record
+/// (both the numeric and the RFC 7218 mnemonic forms), and RDATA round-trips.
+pub fn tlsa_text(data: &[u8]) {
+    use crate::dane::TlsaRecord;
+    let text = String::from_utf8_lossy(data);
+    if let Ok(record) = text.parse::<TlsaRecord>() {
+        let numeric = record.to_text();
+        assert_eq!(
+            numeric.parse::<TlsaRecord>().as_ref(),
+            Ok(&record),
+            "{numeric}"
+        );
+        let mnemonic = record.to_mnemonic();
+        assert_eq!(
+            mnemonic.parse::<TlsaRecord>().as_ref(),
+            Ok(&record),
+            "{mnemonic}"
+        );
+        assert_eq!(
+            TlsaRecord::from_rdata(&record.to_rdata()).as_ref(),
+            Ok(&record)
+        );
+    }
+    if let Ok(record) = TlsaRecord::from_rdata(data) {
+        assert_eq!(record.to_rdata(), data, "rdata round trip");
+        let numeric = record.to_text();
+        assert_eq!(
+            numeric.parse::<TlsaRecord>().as_ref(),
+            Ok(&record),
+            "{numeric}"
+        );
+    }
+}
