@@ -48,6 +48,9 @@ pub struct CheckConfig {
     pub max_parallel: usize,
     /// Digest preference (RFC 7671 sec. 9), like Postfix's `tls_dane_digests`.
     pub digests: String,
+    /// Make every DNS decision but open no connection (`daneel tlsa --verify`).
+    #[serde(default)]
+    pub dns_only: bool,
 }
 
 impl CheckConfig {
@@ -69,6 +72,7 @@ impl CheckConfig {
             dns_attempts: 4,
             max_parallel: 8,
             digests: "sha512 sha256".into(),
+            dns_only: false,
         }
     }
 }

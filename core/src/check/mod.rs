@@ -796,7 +796,7 @@ impl SmtpCheck {
                 host.reason.as_ref().map(|r| r.to_string()).unwrap_or_default()
             ),
         };
-        if policy != HostPolicy::Skip {
+        if policy != HostPolicy::Skip && !self.config.dns_only {
             for addr in host.addresses.clone() {
                 self.queue.push_back((h, SocketAddr::new(addr, self.port)));
             }

@@ -1,6 +1,8 @@
 //! Argument parsing and dispatch of the `daneel` command.
 
+mod demo;
 mod output;
+mod tlsa;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -33,6 +35,14 @@ struct Cli {
 enum Command {
     /// Check a mail domain's MX hosts, or one host, with RFC 7672 DANE.
     Check(CheckArgs),
+    /// TLSA records for a certificate, or check the published ones against it (--verify).
+    Tlsa(tlsa::TlsaArgs),
+    /// Serve a small signed world on loopback and check a few of its domains (no network).
+    Demo {
+        /// Print the reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-run a recorded check with no network and print its report.
     Replay {
         /// The transcript written by `daneel check --transcript`.
@@ -103,7 +113,7 @@ enum InsecureMxArg {
 }
 
 /// Parses `IP`, `IP:PORT` or `[IPv6]:PORT`.
-fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
+pub(crate) fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
@@ -112,7 +122,7 @@ fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("invalid resolver {text:?}: use IP or IP:PORT"))
 }
 
-fn system_resolvers() -> Result<Vec<SocketAddr>, String> {
+pub(crate) fn system_resolvers() -> Result<Vec<SocketAddr>, String> {
     let text = std::fs::read_to_string("/etc/resolv.conf")
         .map_err(|e| format!("/etc/resolv.conf: {e}"))?;
     Ok(daneel_core::dns::resolv_conf::parse_conf(&text).servers_or_default())
@@ -257,5 +267,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Check(args) => run_check(args),
         Command::Replay { file, json } => run_replay(file, json),
+        Command::Tlsa(args) => tlsa::run(args),
+        Command::Demo { json } => demo::run(json),
     }
 }
