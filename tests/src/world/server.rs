@@ -52,6 +52,9 @@ pub enum Behaviour {
     NoTlsSupport,
     /// Answers STARTTLS with 220, then sends bytes that are not TLS.
     TlsGarbage,
+    /// Sends these bytes instead of a greeting, then nothing more (malformed, oversized or
+    /// unterminated replies).
+    RawGreeting(Vec<u8>),
 }
 
 /// The TLS protocol versions a server accepts.
@@ -308,6 +311,10 @@ impl ServerSession {
         match &self.spec.behaviour {
             Behaviour::StallAfter(Stage::Connect) => self.phase = Phase::Stalled,
             Behaviour::CloseAfter(Stage::Connect) => self.close(&mut step),
+            Behaviour::RawGreeting(bytes) => {
+                step.to_client = bytes.clone();
+                self.phase = Phase::Stalled;
+            }
             Behaviour::Greeting421 => {
                 step.to_client = b"421 4.3.2 Service not available, closing channel\r\n".to_vec();
                 self.close(&mut step);
