@@ -233,3 +233,12 @@ pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
         debug_assert!(fed.is_ok(), "{fed:?}");
     }
 }
+
+/// Runs `machine` to completion on a new current-thread tokio runtime (for callers outside
+/// any runtime, like the `daneel` command).
+pub fn run_blocking<M: Machine>(machine: M, clock: Clock) -> io::Result<(Box<Report>, M)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(run(machine, clock)))
+}

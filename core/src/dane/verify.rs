@@ -186,11 +186,16 @@ fn short_record(r: &TlsaRecord) -> String {
 
 /// The SubjectPublicKeyInfo DER (with its SEQUENCE header) of a certificate, as TLSA
 /// selector SPKI(1) selects it (RFC 6698 sec. 2.1.2). `None` if the certificate does not
-/// parse.
+/// parse or has trailing bytes.
+///
+/// This is the one place that extracts a key: the handshake verifier
+/// ([`crate::tls::danger`]) checks the server's signature against these exact bytes, so the
+/// key that signed the handshake is the key that matched the TLSA record.
 pub fn spki_of(cert_der: &[u8]) -> Option<&[u8]> {
-    X509Certificate::from_der(cert_der)
-        .ok()
-        .map(|(_, c)| c.tbs_certificate.subject_pki.raw)
+    match X509Certificate::from_der(cert_der) {
+        Ok((&[], cert)) => Some(cert.tbs_certificate.subject_pki.raw),
+        _ => None,
+    }
 }
 
 /// The content a record with `selector` and `matching` type compares, computed from a

@@ -60,19 +60,10 @@ pub const MIN_RSA_BITS: usize = 2048;
 /// The largest RSA modulus the ring provider verifies with.
 pub const MAX_RSA_BITS: usize = 8192;
 
-/// Returns the DER SubjectPublicKeyInfo of a DER certificate (RFC 5280 sec. 4.1.2.7), as
-/// x509-parser sees it: `tbs_certificate.subject_pki.raw`, the input of TLSA selector 1
-/// (RFC 6698 sec. 2.1.2). `None` if the certificate does not parse or has trailing bytes.
-///
-/// The handshake signature is verified against these exact bytes, and
-/// [`crate::dane::verify()`] must hash these exact bytes, so that the key that signed the
-/// handshake is the key that matched the TLSA record.
-pub fn leaf_spki(cert_der: &[u8]) -> Option<&[u8]> {
-    match X509Certificate::from_der(cert_der) {
-        Ok((&[], cert)) => Some(cert.tbs_certificate.subject_pki.raw),
-        _ => None,
-    }
-}
+/// The leaf's SubjectPublicKeyInfo: the same function [`crate::dane::verify()`] hashes for
+/// TLSA selector SPKI(1) (RFC 6698 sec. 2.1.2), so the key that signed the handshake is the
+/// key that matched the TLSA record.
+pub use crate::dane::verify::spki_of as leaf_spki;
 
 /// Why the verifier refused a handshake signature (carried in
 /// `rustls::CertificateError::Other`; see [`crate::tls::classify`]).

@@ -33,16 +33,6 @@ pub fn run(json: bool) -> i32 {
             return EXIT_INTERNAL;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("daneel demo: {e}");
-            return EXIT_INTERNAL;
-        }
-    };
     if !json {
         println!(
             "daneel demo: a small signed world served on loopback (resolver {}, SMTP port {port}); no network used.\n",
@@ -64,7 +54,13 @@ pub fn run(json: bool) -> i32 {
                 return EXIT_INTERNAL;
             }
         };
-        let (report, _) = runtime.block_on(daneel_tokio::run(check, clock));
+        let report = match daneel_tokio::run_blocking(check, clock) {
+            Ok((report, _)) => report,
+            Err(e) => {
+                eprintln!("daneel demo: {e}");
+                return EXIT_INTERNAL;
+            }
+        };
         if json {
             output::print_report(&report, true);
         } else {

@@ -186,17 +186,13 @@ fn run_check(args: CheckArgs) -> i32 {
     let (report, recorder) = if args.smol {
         daneel_smol::run(recorder)
     } else {
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
+        match daneel_tokio::run_blocking(recorder, clock) {
+            Ok(done) => done,
             Err(e) => {
                 eprintln!("daneel: cannot start the runtime: {e}");
                 return EXIT_INTERNAL;
             }
-        };
-        runtime.block_on(daneel_tokio::run(recorder, clock))
+        }
     };
     if let Some(path) = &args.transcript {
         if let Err(e) = std::fs::write(path, recorder.transcript().to_json_lines()) {

@@ -102,11 +102,7 @@ fn verify(args: &TlsaArgs, chain: Vec<Vec<u8>>) -> Result<i32, String> {
     config.dns_only = true;
     let clock = daneel_tokio::Clock::system();
     let check = SmtpCheck::new(config, Seed(0), clock.now()).map_err(|e| e.to_string())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let (report, _) = runtime.block_on(daneel_tokio::run(check, clock));
+    let (report, _) = daneel_tokio::run_blocking(check, clock).map_err(|e| e.to_string())?;
     if let Some(reason) = &report.reason {
         return Err(format!("cannot look up the TLSA records: {reason}"));
     }
