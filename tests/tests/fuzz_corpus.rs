@@ -14,7 +14,9 @@ use daneel_core::{fuzzing, OwnedInput, Seed};
 use daneel_tests::sim::Sim;
 use daneel_tests::world::catalogue::{self, SIM_RESOLVER, SIM_START};
 
-const TARGETS: [(&str, fn(&[u8])); 6] = [
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: [Target; 6] = [
     ("smtp_reply", fuzzing::smtp_reply),
     ("smtp_session", fuzzing::smtp_session),
     ("dns_answer", fuzzing::dns_answer),
