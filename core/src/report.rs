@@ -216,6 +216,12 @@ pub enum Reason {
         /// Details.
         detail: String,
     },
+    /// Mandatory DANE was configured and this host has no usable secure TLSA records or was
+    /// reached through an insecure MX RRset (RFC 7672 sec. 6).
+    DaneRequired {
+        /// Why DANE does not apply.
+        detail: String,
+    },
     /// The check was aborted.
     Aborted,
 }
@@ -234,6 +240,7 @@ impl Reason {
             | Reason::PlaintextInjection
             | Reason::ClientUnsupported { .. } => "validation-failure",
             Reason::DnsBogus { .. } => "dnssec-invalid",
+            Reason::DaneRequired { .. } => "dane-required",
             Reason::DnsServfail { .. } | Reason::DnsTimeout { .. } | Reason::DnsError { .. } => {
                 "tlsa-invalid"
             }
@@ -262,6 +269,7 @@ impl Reason {
             Reason::DnsError { .. } => "dns-error",
             Reason::NoAddresses => "no-addresses",
             Reason::ResolverNotValidating { .. } => "resolver-not-validating",
+            Reason::DaneRequired { .. } => "dane-required",
             Reason::Aborted => "aborted",
         }
     }
@@ -280,7 +288,8 @@ impl std::fmt::Display for Reason {
             | Reason::ConnectFailed { detail: d }
             | Reason::SmtpRejected { reply: d }
             | Reason::ProtocolError { detail: d }
-            | Reason::ResolverNotValidating { detail: d } => write!(f, ": {d}"),
+            | Reason::ResolverNotValidating { detail: d }
+            | Reason::DaneRequired { detail: d } => write!(f, ": {d}"),
             Reason::Timeout { stage } => write!(f, ": {stage}"),
             Reason::DnsServfail { query, ede } | Reason::DnsBogus { query, ede } => {
                 write!(f, ": {query}")?;

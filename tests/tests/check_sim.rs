@@ -104,7 +104,7 @@ fn secure_domain_with_two_mx_hosts_takes_three_dns_rounds() {
 #[test]
 fn no_tlsa_query_before_the_hosts_address_answers() {
     for s in catalogue::all() {
-        let check = SmtpCheck::new(config(&s.destination), Seed(9), SIM_START).unwrap();
+        let check = SmtpCheck::new(s.config(SIM_RESOLVER), Seed(9), SIM_START).unwrap();
         let mut sim = Sim::new(s.world.clone(), Box::new(check), SIM_START);
         let _ = sim.run_bounded(10_000).unwrap();
         let queries = sim.queries();
@@ -139,7 +139,7 @@ fn no_tlsa_query_before_the_hosts_address_answers() {
 fn no_tlsa_query_for_hosts_with_insecure_addresses() {
     for id in ["S14", "S15"] {
         let s = catalogue::by_id(id).unwrap();
-        let check = SmtpCheck::new(config(&s.destination), Seed(9), SIM_START).unwrap();
+        let check = SmtpCheck::new(s.config(SIM_RESOLVER), Seed(9), SIM_START).unwrap();
         let mut sim = Sim::new(s.world.clone(), Box::new(check), SIM_START);
         let report = sim.run_bounded(10_000).unwrap();
         assert!(
@@ -165,7 +165,7 @@ impl Machine for Shared {
 
 fn record(s: &catalogue::Scenario) -> (daneel_core::Report, Transcript) {
     let recorder = Rc::new(RefCell::new(
-        Recorder::new(config(&s.destination), Seed(11), SIM_START).unwrap(),
+        Recorder::new(s.config(SIM_RESOLVER), Seed(11), SIM_START).unwrap(),
     ));
     let mut sim = Sim::new(
         s.world.clone(),

@@ -37,12 +37,7 @@ fn write_seeds() {
     let mut replies = Vec::new();
     let mut answers = Vec::new();
     for s in catalogue::all() {
-        let recorder = Recorder::new(
-            CheckConfig::new(s.destination.clone(), vec![SIM_RESOLVER]),
-            Seed(1),
-            SIM_START,
-        )
-        .unwrap();
+        let recorder = Recorder::new(s.config(SIM_RESOLVER), Seed(1), SIM_START).unwrap();
         let recorder = std::rc::Rc::new(std::cell::RefCell::new(recorder));
         struct Shared(std::rc::Rc<std::cell::RefCell<Recorder>>);
         impl daneel_core::Machine for Shared {

@@ -16,7 +16,7 @@ use daneel_tests::world::catalogue::{self, Scenario};
 const NOT_LIVE: [&str; 2] = ["S30", "S31"];
 
 fn live_config(s: &Scenario, world: &LiveWorld) -> CheckConfig {
-    let mut config = CheckConfig::new(s.destination.clone(), vec![world.resolver_addr()]);
+    let mut config = s.config(world.resolver_addr());
     // The live world serves IPv4 only; short timeouts keep the stalled-server cases quick.
     config.family = AddressFamily::V4;
     config.smtp_timeout_ms = Some(1_500);

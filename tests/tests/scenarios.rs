@@ -7,7 +7,7 @@ use daneel_core::Seed;
 use daneel_tests::world::catalogue::{self, Scenario, SIM_RESOLVER, SIM_START};
 
 fn check_for(s: &Scenario) -> SmtpCheck {
-    let config = CheckConfig::new(s.destination.clone(), vec![SIM_RESOLVER]);
+    let config = s.config(SIM_RESOLVER);
     SmtpCheck::new(config, Seed(0x5eed), SIM_START).expect("valid configuration")
 }
 

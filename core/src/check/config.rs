@@ -51,6 +51,10 @@ pub struct CheckConfig {
     /// Make every DNS decision but open no connection (`daneel tlsa --verify`).
     #[serde(default)]
     pub dns_only: bool,
+    /// Mandatory DANE (RFC 7672 sec. 6; Postfix's `dane-only`): a host without usable secure
+    /// TLSA records, or reached through an insecure MX RRset, fails with `dane-required`.
+    #[serde(default)]
+    pub require_dane: bool,
 }
 
 impl CheckConfig {
@@ -73,6 +77,7 @@ impl CheckConfig {
             max_parallel: 8,
             digests: "sha512 sha256".into(),
             dns_only: false,
+            require_dane: false,
         }
     }
 }

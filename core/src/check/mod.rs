@@ -748,7 +748,8 @@ impl SmtpCheck {
         self.set_policy(h, policy, trusted_only, reason);
     }
 
-    /// Records the host policy and queues its connections (RFC 7672 sec. 2.2).
+    /// Records the host policy and queues its connections (RFC 7672 sec. 2.2). With mandatory
+    /// DANE (RFC 7672 sec. 6), a host that would not be authenticated is not connected to.
     fn set_policy(
         &mut self,
         h: usize,
@@ -756,6 +757,21 @@ impl SmtpCheck {
         trusted_only: bool,
         reason: Option<Reason>,
     ) {
+        let (policy, reason) = if self.config.require_dane
+            && policy != HostPolicy::Skip
+            && (policy != HostPolicy::Dane || trusted_only)
+        {
+            let detail = if !self.mx_secure {
+                "the MX RRset is not DNSSEC-signed (RFC 7672 sec. 2.2.1)".to_string()
+            } else if policy == HostPolicy::Encrypt {
+                "every TLSA record is unusable".to_string()
+            } else {
+                "no usable secure TLSA records".to_string()
+            };
+            (HostPolicy::Skip, Some(Reason::DaneRequired { detail }))
+        } else {
+            (policy, reason)
+        };
         let next_hop = match &self.destination {
             Destination::Domain(domain) if self.mx_report.as_ref().is_some_and(|m| m.implicit) => {
                 NextHop::NonMx {
@@ -1078,6 +1094,9 @@ impl SmtpCheck {
             let mut verdict = host_verdict(policy, &verdicts);
             if verdict == HostVerdict::DnsFailed && host.reason == Some(Reason::NoAddresses) {
                 verdict = HostVerdict::Untested;
+            }
+            if matches!(host.reason, Some(Reason::DaneRequired { .. })) {
+                verdict = HostVerdict::DaneFailed;
             }
             if host.policy.is_none() {
                 verdict = HostVerdict::Untested;

@@ -56,6 +56,18 @@ pub struct Scenario {
     pub destination: String,
     /// The expected verdicts.
     pub expected: Expected,
+    /// Run with mandatory DANE (`--require-dane`, RFC 7672 sec. 6).
+    pub require_dane: bool,
+}
+
+impl Scenario {
+    /// The check configuration for this scenario with `resolver`.
+    pub fn config(&self, resolver: std::net::SocketAddr) -> daneel_core::check::CheckConfig {
+        let mut config =
+            daneel_core::check::CheckConfig::new(self.destination.clone(), vec![resolver]);
+        config.require_dane = self.require_dane;
+        config
+    }
 }
 
 /// The MX host of most scenarios.
@@ -116,6 +128,7 @@ fn scenario(id: &'static str, title: &'static str, world: World, expected: Expec
         world,
         destination: "example.com".into(),
         expected,
+        require_dane: false,
     }
 }
 
@@ -363,7 +376,39 @@ pub fn all() -> Vec<Scenario> {
             vec![host(MX, H::DaneFailed, Some("tlsa-mismatch"))],
         ),
     ));
-    // S21/S22 need a mandatory-DANE configuration, not the default: not in the catalogue.
+    let mut s21 = scenario(
+        "S21",
+        "mandatory DANE, MX insecure: defer (RFC 7672 sec. 2.2.1, 6)",
+        insecure_mx()
+            .tlsa_for(MX, &ee)
+            .server(v4(MX_IP), server(chain()))
+            .build(),
+        expect(
+            D::DaneFailed,
+            vec![host(MX, H::DaneFailed, Some("dane-required"))],
+        ),
+    );
+    s21.require_dane = true;
+    v.push(s21);
+    let mut s22 = scenario(
+        "S22",
+        "mandatory DANE, secure MX, secure NXDOMAIN TLSA: defer (RFC 7672 sec. 6)",
+        base().server(v4(MX_IP), server(chain())).build(),
+        expect(
+            D::DaneFailed,
+            vec![host(MX, H::DaneFailed, Some("dane-required"))],
+        ),
+    );
+    s22.require_dane = true;
+    v.push(s22);
+    let mut s22b = scenario(
+        "S22b",
+        "mandatory DANE, secure MX, usable TLSA matching: verified as usual",
+        dane(&ee, chain()).build(),
+        expect(D::DaneVerified, vec![ok(MX)]),
+    );
+    s22b.require_dane = true;
+    v.push(s22b);
     let a_only = |b: WorldBuilder| {
         b.mx("example.com", 10, "a.example.net")
             .mx("example.com", 20, "b.example.net")

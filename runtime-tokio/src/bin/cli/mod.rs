@@ -88,6 +88,10 @@ struct CheckArgs {
     /// smtp_tls_dane_insecure_mx_policy).
     #[arg(long = "insecure-mx", value_enum, default_value_t = InsecureMxArg::Dane)]
     insecure_mx: InsecureMxArg,
+    /// Mandatory DANE (Postfix's dane-only, RFC 7672 sec. 6): hosts without usable secure TLSA
+    /// records, or under an insecure MX RRset, fail with dane-required.
+    #[arg(long = "require-dane")]
+    require_dane: bool,
     /// Digest preference, strongest first (RFC 7671 sec. 9).
     #[arg(long, default_value = "sha512 sha256")]
     digests: String,
@@ -163,6 +167,7 @@ fn check_config(args: &CheckArgs) -> Result<CheckConfig, String> {
         InsecureMxArg::May => InsecureMxPolicy::May,
     };
     config.digests = args.digests.clone();
+    config.require_dane = args.require_dane;
     Ok(config)
 }
 
