@@ -299,7 +299,9 @@ pub fn smtp_check(data: &[u8]) {
                     let wire = queries
                         .get(&id)
                         .and_then(|w| encode_answer(w, ad, rcode, tc, &records));
-                    ad_answers.insert(id, ad);
+                    if ad {
+                        ad_answers.insert(id, true);
+                    }
                     check.handle_input(
                         now,
                         Input::DnsAnswer {
@@ -311,13 +313,19 @@ pub fn smtp_check(data: &[u8]) {
                 None => Ok(()),
             },
             Some(FuzzOp::RawAnswer(n, bytes)) => match q(n) {
-                Some(id) => check.handle_input(
-                    now,
-                    Input::DnsAnswer {
-                        query: id,
-                        wire: &bytes,
-                    },
-                ),
+                Some(id) => {
+                    // Raw bytes may carry AD=1 too (the oracle must know).
+                    if bytes.get(3).is_some_and(|b| b & 0x20 != 0) {
+                        ad_answers.insert(id, true);
+                    }
+                    check.handle_input(
+                        now,
+                        Input::DnsAnswer {
+                            query: id,
+                            wire: &bytes,
+                        },
+                    )
+                }
                 None => Ok(()),
             },
             Some(FuzzOp::DnsFailed(n)) => match q(n) {

@@ -2,7 +2,7 @@
 //! `SmtpCheck` in the simulated world: exact domain, host and connection verdicts and reasons,
 //! a bounded number of steps, and a transcript that replays to the same outputs.
 
-use daneel_core::check::{CheckConfig, SmtpCheck};
+use daneel_core::check::SmtpCheck;
 use daneel_core::Seed;
 use daneel_tests::world::catalogue::{self, Scenario, SIM_RESOLVER, SIM_START};
 
