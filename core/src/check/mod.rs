@@ -1083,7 +1083,7 @@ impl SmtpCheck {
             mx_secure: self.mx_secure,
             ..DomainFacts::default()
         };
-        for (i, host) in self.hosts.iter().enumerate() {
+        for host in &self.hosts {
             let policy = host.policy.unwrap_or(HostPolicy::Skip);
             let connections: Vec<ConnectionReport> = host
                 .conns
@@ -1141,7 +1141,6 @@ impl SmtpCheck {
                 }
             }
             facts.hosts.push((policy, verdict, host.reason.clone()));
-            let _ = i;
             hosts.push(HostReport {
                 name: if host.target.literal.is_some() && host.target.name.is_root() {
                     host.target
