@@ -412,3 +412,439 @@ pub fn sni_name(
         _ => Some(display_name(host)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use hickory_proto::rr::rdata::{A, CNAME, MX};
+    use hickory_proto::rr::{RData, Record, RecordType};
+
+    use super::*;
+    use crate::seed::Seed;
+
+    fn name(s: &str) -> Name {
+        parse_domain(s).unwrap()
+    }
+
+    fn answer(
+        qname: &str,
+        qtype: RecordType,
+        security: Security,
+        rcode: RcodeClass,
+        data: Vec<RData>,
+    ) -> Answer {
+        Answer {
+            qname: name(qname),
+            qtype,
+            security,
+            rcode,
+            cnames: Vec::new(),
+            final_name: name(qname),
+            records: data
+                .into_iter()
+                .map(|d| Record::from_rdata(name(qname), 300, d))
+                .collect(),
+            ttl: Some(300),
+            rrsig_expires: None,
+            ede: Vec::new(),
+            server: "127.0.0.1:53".parse().unwrap(),
+        }
+    }
+
+    fn mx_answer(records: &[(u16, &str)]) -> Answer {
+        let data = records
+            .iter()
+            .map(|(p, n)| {
+                let exchange = if *n == "." { Name::root() } else { name(n) };
+                RData::MX(MX::new(*p, exchange))
+            })
+            .collect();
+        answer(
+            "example.com",
+            RecordType::MX,
+            Security::Secure,
+            RcodeClass::Data,
+            data,
+        )
+    }
+
+    fn hosts(plan: &MxPlan) -> Vec<String> {
+        match &plan.kind {
+            MxKind::Hosts(h) => h.iter().map(|t| display_name(&t.name)).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn mx_sorted_by_preference_with_a_seeded_shuffle_among_equals() {
+        let records = [
+            (20, "c.example"),
+            (10, "a.example"),
+            (10, "b.example"),
+            (30, "d.example"),
+        ];
+        let mut orders = std::collections::BTreeSet::new();
+        for seed in 0..32 {
+            let mut rng = DetRng::new(Seed(seed), 2);
+            let plan = plan_mx(
+                &name("example.com"),
+                &mx_answer(&records),
+                &mut rng,
+                &mut Vec::new(),
+            );
+            let h = hosts(&plan);
+            // R17: a less-preferred host never comes first, whatever the seed.
+            assert_eq!(&h[2..], ["c.example", "d.example"]);
+            orders.insert(h[..2].to_vec());
+            // Same seed, same order.
+            let mut again = DetRng::new(Seed(seed), 2);
+            assert_eq!(
+                h,
+                hosts(&plan_mx(
+                    &name("example.com"),
+                    &mx_answer(&records),
+                    &mut again,
+                    &mut Vec::new()
+                ))
+            );
+        }
+        assert_eq!(
+            orders.len(),
+            2,
+            "both orders of the equal-preference pair occur"
+        );
+    }
+
+    #[test]
+    fn null_mx_is_exactly_one_zero_dot_record() {
+        let mut rng = DetRng::new(Seed(1), 0);
+        let domain = name("example.com");
+        assert_eq!(
+            plan_mx(&domain, &mx_answer(&[(0, ".")]), &mut rng, &mut Vec::new()).kind,
+            MxKind::NullMx
+        );
+        let mut warnings = Vec::new();
+        let plan = plan_mx(
+            &domain,
+            &mx_answer(&[(0, "."), (10, "mx.example")]),
+            &mut rng,
+            &mut warnings,
+        );
+        assert_eq!(hosts(&plan), ["mx.example"]);
+        assert!(warnings[0].contains("not a null MX"), "{warnings:?}");
+        // "." with another preference is no null MX either: no host is left.
+        let plan = plan_mx(&domain, &mx_answer(&[(10, ".")]), &mut rng, &mut Vec::new());
+        assert_eq!(hosts(&plan), Vec::<String>::new());
+    }
+
+    #[test]
+    fn duplicates_once_and_ip_address_targets_flagged() {
+        let mut rng = DetRng::new(Seed(1), 0);
+        let mut warnings = Vec::new();
+        let plan = plan_mx(
+            &name("example.com"),
+            &mx_answer(&[(10, "MX.example"), (20, "mx.example"), (30, "192.0.2.1")]),
+            &mut rng,
+            &mut warnings,
+        );
+        let MxKind::Hosts(h) = plan.kind else {
+            panic!()
+        };
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].preference, Some(10));
+        assert_eq!(h[1].literal, Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+    }
+
+    #[test]
+    fn implicit_mx_and_nxdomain() {
+        let mut rng = DetRng::new(Seed(1), 0);
+        let nodata = answer(
+            "example.com",
+            RecordType::MX,
+            Security::Insecure,
+            RcodeClass::NoData,
+            vec![],
+        );
+        let plan = plan_mx(&name("example.com"), &nodata, &mut rng, &mut Vec::new());
+        assert_eq!(
+            (plan.kind, plan.security),
+            (MxKind::Implicit, Security::Insecure)
+        );
+        let nx = answer(
+            "example.com",
+            RecordType::MX,
+            Security::Secure,
+            RcodeClass::NxDomain,
+            vec![],
+        );
+        assert_eq!(
+            plan_mx(&name("example.com"), &nx, &mut rng, &mut Vec::new()).kind,
+            MxKind::NxDomain
+        );
+    }
+
+    fn a_answer(host: &str, security: Security, via: Option<&str>) -> Answer {
+        let mut a = answer(
+            host,
+            RecordType::A,
+            security,
+            RcodeClass::Data,
+            vec![RData::A(A(Ipv4Addr::new(192, 0, 2, 1)))],
+        );
+        if let Some(target) = via {
+            a.cnames = vec![(name(host), name(target))];
+            a.final_name = name(target);
+        }
+        a
+    }
+
+    fn cname_probe(host: &str, security: Security) -> LookupResult {
+        Ok(answer(
+            host,
+            RecordType::CNAME,
+            security,
+            RcodeClass::Data,
+            vec![RData::CNAME(CNAME(name("x.example")))],
+        ))
+    }
+
+    /// The five cases of RFC 7672 sec. 2.2.2 (R24).
+    #[test]
+    fn tlsa_base_domain_candidates() {
+        let host = name("mx.example.com");
+        let c = |v: &[&str]| BaseDecision::Candidates(v.iter().map(|s| name(s)).collect());
+        // Non-CNAME, secure: the host itself.
+        assert_eq!(
+            tlsa_candidates(
+                &host,
+                &[&a_answer("mx.example.com", Security::Secure, None)],
+                None
+            ),
+            c(&["mx.example.com"])
+        );
+        // Non-CNAME, insecure: no DANE.
+        assert_eq!(
+            tlsa_candidates(
+                &host,
+                &[&a_answer("mx.example.com", Security::Insecure, None)],
+                None
+            ),
+            BaseDecision::NoDane
+        );
+        // Secure CNAME chain: expanded name first, then the original.
+        let secure = a_answer(
+            "mx.example.com",
+            Security::Secure,
+            Some("host.provider.net"),
+        );
+        assert_eq!(
+            tlsa_candidates(&host, &[&secure], None),
+            c(&["host.provider.net", "mx.example.com"])
+        );
+        // Insecure chain: ask for the CNAME alone first ...
+        let insecure = a_answer(
+            "mx.example.com",
+            Security::Insecure,
+            Some("host.unsigned.net"),
+        );
+        assert_eq!(
+            tlsa_candidates(&host, &[&insecure], None),
+            BaseDecision::NeedCnameProbe
+        );
+        // ... a secure initial CNAME leaves the original name only ...
+        let probe = cname_probe("mx.example.com", Security::Secure);
+        assert_eq!(
+            tlsa_candidates(&host, &[&insecure], Some(&probe)),
+            c(&["mx.example.com"])
+        );
+        // ... an insecure one means no DANE, and a failed probe fails the host.
+        let probe = cname_probe("mx.example.com", Security::Insecure);
+        assert_eq!(
+            tlsa_candidates(&host, &[&insecure], Some(&probe)),
+            BaseDecision::NoDane
+        );
+        let failed: LookupResult = Err(LookupError::Timeout);
+        assert_eq!(
+            tlsa_candidates(&host, &[&insecure], Some(&failed)),
+            BaseDecision::Failed(LookupError::Timeout)
+        );
+        // Mixed A/AAAA status: no DANE; no address data at all: no DANE.
+        let nodata = answer(
+            "mx.example.com",
+            RecordType::AAAA,
+            Security::Insecure,
+            RcodeClass::NoData,
+            vec![],
+        );
+        assert_eq!(
+            tlsa_candidates(&host, &[&nodata], None),
+            BaseDecision::NoDane
+        );
+        let mixed = [
+            a_answer("mx.example.com", Security::Secure, None),
+            a_answer("mx.example.com", Security::Insecure, None),
+        ];
+        assert_eq!(
+            tlsa_candidates(&host, &[&mixed[0], &mixed[1]], None),
+            BaseDecision::NoDane
+        );
+    }
+
+    #[test]
+    fn policy_table_of_rfc7672_section_2_2() {
+        use HostPolicy::*;
+        let usable = TlsaOutcome::Usable(TlsaSet::new(
+            vec![TlsaRecord {
+                usage: 3,
+                selector: 1,
+                matching: 1,
+                data: vec![0; 32],
+            }],
+            &UsagePolicy::smtp(),
+            &DigestPrefs::default(),
+        ));
+        let unusable = TlsaOutcome::AllUnusable(TlsaSet::new(
+            vec![TlsaRecord {
+                usage: 1,
+                selector: 1,
+                matching: 1,
+                data: vec![0; 32],
+            }],
+            &UsagePolicy::smtp(),
+            &DigestPrefs::default(),
+        ));
+        let failed = TlsaOutcome::Failed(LookupError::Timeout);
+        let cases = [
+            (&usable, true, InsecureMxPolicy::Dane, (Dane, false)),
+            (&unusable, true, InsecureMxPolicy::Dane, (Encrypt, false)),
+            (
+                &TlsaOutcome::SecureAbsent,
+                true,
+                InsecureMxPolicy::Dane,
+                (Opportunistic, false),
+            ),
+            (
+                &TlsaOutcome::Insecure,
+                true,
+                InsecureMxPolicy::Dane,
+                (Opportunistic, false),
+            ),
+            (&failed, true, InsecureMxPolicy::Dane, (Skip, false)),
+            (&failed, false, InsecureMxPolicy::May, (Skip, false)),
+            (&usable, false, InsecureMxPolicy::Dane, (Dane, true)),
+            (&usable, false, InsecureMxPolicy::Encrypt, (Encrypt, false)),
+            (
+                &usable,
+                false,
+                InsecureMxPolicy::May,
+                (Opportunistic, false),
+            ),
+            (&unusable, false, InsecureMxPolicy::Dane, (Encrypt, false)),
+            (
+                &unusable,
+                false,
+                InsecureMxPolicy::May,
+                (Opportunistic, false),
+            ),
+        ];
+        for (outcome, mx_secure, insecure_mx, expected) in cases {
+            assert_eq!(
+                decide_policy(outcome, mx_secure, insecure_mx),
+                expected,
+                "{outcome:?} {mx_secure} {insecure_mx:?}"
+            );
+        }
+        assert!(
+            TlsaOutcome::SecureAbsent.try_next_candidate()
+                && TlsaOutcome::Insecure.try_next_candidate()
+        );
+        assert!(!failed.try_next_candidate() && !usable.try_next_candidate());
+    }
+
+    /// RFC 7672 sec. 3.2.2 (R40-R42).
+    #[test]
+    fn reference_identifiers_follow_section_3_2_2() {
+        let base = name("mx.example.net");
+        let secure = NextHop::SecureMx {
+            original: name("exchange.example.org"),
+            expanded: name("example.com"),
+        };
+        assert_eq!(
+            reference_identifiers(&base, &base, &secure),
+            ["mx.example.net", "exchange.example.org", "example.com"]
+        );
+        let same = NextHop::SecureMx {
+            original: name("example.com"),
+            expanded: name("example.com"),
+        };
+        assert_eq!(
+            reference_identifiers(&base, &base, &same),
+            ["mx.example.net", "example.com"]
+        );
+        assert_eq!(
+            reference_identifiers(&base, &base, &NextHop::InsecureMx),
+            ["mx.example.net"]
+        );
+        let expanded_base = name("host.provider.net");
+        assert_eq!(
+            reference_identifiers(&expanded_base, &base, &NextHop::InsecureMx),
+            ["host.provider.net", "mx.example.net"]
+        );
+        let non_mx = NextHop::NonMx {
+            original: name("relay.example.net"),
+        };
+        assert_eq!(
+            reference_identifiers(&expanded_base, &base, &non_mx),
+            ["host.provider.net", "relay.example.net"]
+        );
+    }
+
+    #[test]
+    fn sni_is_the_base_domain_for_dane_and_encrypt() {
+        let (base, host) = (name("host.provider.net"), name("mx.example.com"));
+        assert_eq!(
+            sni_name(HostPolicy::Dane, Some(&base), &host, false, SniMode::Auto).as_deref(),
+            Some("host.provider.net")
+        );
+        assert_eq!(
+            sni_name(
+                HostPolicy::Encrypt,
+                Some(&base),
+                &host,
+                false,
+                SniMode::Auto
+            )
+            .as_deref(),
+            Some("host.provider.net")
+        );
+        assert_eq!(
+            sni_name(HostPolicy::Opportunistic, None, &host, false, SniMode::Auto).as_deref(),
+            Some("mx.example.com")
+        );
+        assert_eq!(
+            sni_name(HostPolicy::Dane, Some(&base), &host, false, SniMode::None),
+            None
+        );
+        assert_eq!(
+            sni_name(HostPolicy::Opportunistic, None, &host, true, SniMode::Auto),
+            None
+        );
+    }
+
+    #[test]
+    fn names_from_users_are_fqdn_lower_case_a_labels() {
+        assert_eq!(
+            parse_domain("Bücher.Example").unwrap().to_ascii(),
+            "xn--bcher-kva.example."
+        );
+        assert!(parse_domain("").is_err() && parse_domain(".").is_err());
+        assert_eq!(
+            tlsa_query_name(587, &name("mx.example.com"))
+                .unwrap()
+                .to_ascii(),
+            "_587._tcp.mx.example.com."
+        );
+    }
+}
