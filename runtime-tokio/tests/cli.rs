@@ -88,6 +88,47 @@ fn tlsa_digest_equals_the_openssl_pipeline() {
 }
 
 #[test]
+fn tlsa_warns_about_a_ca_pin_the_chain_does_not_contain_and_about_issuer_pins() {
+    let pki = daneel_tests::pki::Pki::new("cli");
+    let ica = pki.intermediate("Issuing CA");
+    let leaf = pki.issue_leaf(&ica, daneel_tests::pki::LeafSpec::new(["mx.example.com"]));
+    let chain_path = temp("chain.pem");
+    std::fs::write(
+        &chain_path,
+        format!(
+            "{}{}",
+            leaf.pem(),
+            pem_encode("CERTIFICATE", ica.cert.der())
+        ),
+    )
+    .unwrap();
+    let root_path = temp("root.pem");
+    std::fs::write(&root_path, pem_encode("CERTIFICATE", pki.root().cert.der())).unwrap();
+    let out = daneel(&[
+        "tlsa",
+        chain_path.to_str().unwrap(),
+        "--ca",
+        root_path.to_str().unwrap(),
+        "--selector",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = text(&out);
+    assert!(
+        stdout.contains(" IN TLSA 3 0 1 ") && stdout.contains(" IN TLSA 2 0 1 "),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not send"), "{stderr}");
+    let out = daneel(&["tlsa", chain_path.to_str().unwrap(), "--issuer"]);
+    assert!(text(&out).contains(" IN TLSA 2 1 1 "), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("several"),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn tlsa_verify_checks_the_published_records() {
     let current = self_signed(&["mx.example.net"]);
     let renewed = self_signed(&["mx.example.net"]);

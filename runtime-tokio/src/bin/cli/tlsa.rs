@@ -41,6 +41,10 @@ pub struct TlsaArgs {
     /// The next certificate (same or new key): "current + next" (RFC 7671 sec. 8.1).
     #[arg(long, value_name = "CERT2.pem")]
     rollover: Vec<PathBuf>,
+    /// Also pin this CA certificate with a DANE-TA record (with --selector/--matching); warns
+    /// when the server's chain in CERT does not contain it (RFC 7672 sec. 3.1.2).
+    #[arg(long, value_name = "CA.pem")]
+    ca: Vec<PathBuf>,
     /// Check the records published in DNS against the certificate instead of printing new ones.
     #[arg(long)]
     verify: bool,
@@ -74,6 +78,11 @@ fn generate(args: &TlsaArgs, chain: Vec<Vec<u8>>) -> Result<i32, String> {
     }
     if args.issuer {
         plan = plan.issuer();
+    }
+    for ca in &args.ca {
+        for der in read_chain(ca)? {
+            plan = plan.pin_ca(der, args.selector, args.matching);
+        }
     }
     for next in &args.rollover {
         let next_chain = read_chain(next)?;
