@@ -645,11 +645,15 @@ pub fn tlsa_text(data: &[u8]) {
     }
     if let Ok(record) = TlsaRecord::from_rdata(data) {
         assert_eq!(record.to_rdata(), data, "rdata round trip");
-        let numeric = record.to_text();
-        assert_eq!(
-            numeric.parse::<TlsaRecord>().as_ref(),
-            Ok(&record),
-            "{numeric}"
-        );
+        // A 3-byte RDATA (empty association data) has no RFC 6698 presentation form: the
+        // parser rejects `u s m` without data, as zone-file parsers do.
+        if !record.data.is_empty() {
+            let numeric = record.to_text();
+            assert_eq!(
+                numeric.parse::<TlsaRecord>().as_ref(),
+                Ok(&record),
+                "{numeric}"
+            );
+        }
     }
 }

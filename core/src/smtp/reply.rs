@@ -488,11 +488,15 @@ fn fuzz_parser(data: &[u8]) {
                 let mut again = ReplyParser::new();
                 again.push(&wire);
                 match again.next_reply() {
-                    Some(Ok(r)) => assert_eq!(r, reply),
+                    Some(Ok(r)) => {
+                        assert_eq!(r, reply);
+                        assert_eq!(again.buffered_len(), 0);
+                    }
+                    // Lossy decoding (U+FFFD is 3 bytes) can push a line past the limits; the
+                    // parser then counts what follows instead of buffering it.
                     Some(Err(ReplyError::LineTooLong | ReplyError::ReplyTooLong)) => {}
                     other => panic!("{reply:?} re-parsed as {other:?}"),
                 }
-                assert_eq!(again.buffered_len(), 0);
             }
         }
     }
