@@ -8,7 +8,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use daneel_core::check::CheckConfig;
 use daneel_core::transcript::{Event, Recorder};
 use daneel_core::{fuzzing, OwnedInput, Seed};
 use daneel_tests::sim::Sim;
