@@ -142,3 +142,24 @@ fn a_dns_server_that_never_answers_is_a_typed_timeout() {
     assert_eq!(r.verdict, DomainVerdict::TempFail);
     assert_eq!(r.reason.as_ref().map(|r| r.code()), Some("dns-timeout"));
 }
+
+#[test]
+fn mandatory_dane_never_connects_to_an_address_literal() {
+    let mut config = CheckConfig::new("[192.0.2.10]", vec![SIM_RESOLVER]);
+    config.require_dane = true;
+    let check = SmtpCheck::new(config, Seed(5), SIM_START).unwrap();
+    let r = Sim::new(with_server(Behaviour::Normal), Box::new(check), SIM_START)
+        .run_bounded(10_000)
+        .unwrap();
+    assert_eq!(r.verdict, DomainVerdict::DaneFailed);
+    assert!(r.hosts[0].connections.is_empty());
+    let reason = r.hosts[0]
+        .reason
+        .as_ref()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    assert!(
+        reason.starts_with("dane-required") && reason.contains("IP address"),
+        "{reason}"
+    );
+}

@@ -494,7 +494,9 @@ impl SmtpCheck {
             && policy != HostPolicy::Skip
             && (policy != HostPolicy::Dane || trusted_only)
         {
-            let detail = if !self.mx_secure {
+            let detail = if self.hosts[h].target.literal.is_some() {
+                "an IP address never uses DANE (RFC 7672 sec. 2.2)".to_string()
+            } else if !self.mx_secure {
                 "the MX RRset is not DNSSEC-signed (RFC 7672 sec. 2.2.1)".to_string()
             } else if policy == HostPolicy::Encrypt {
                 "every TLSA record is unusable".to_string()
