@@ -204,3 +204,28 @@ fn replay_reports_where_a_newer_version_decides_differently() {
     let d = replayed.divergence.expect("the decisions differ");
     assert!(d.event > 0 && d.event < transcript.events.len(), "{d:?}");
 }
+
+/// `--sni none` is a diagnostic: against S61's server, which picks its certificate by SNI, the
+/// default certificate fails the TLSA match, and the report warns that RFC 7672 sec. 8.1
+/// wants SNI.
+#[test]
+fn sni_none_shows_a_server_that_requires_sni() {
+    let s = catalogue::by_id("S61").unwrap();
+    let mut config = s.config(SIM_RESOLVER);
+    config.sni = daneel_core::smtp::route::SniMode::None;
+    let check = SmtpCheck::new(config, Seed(4), SIM_START).unwrap();
+    let report = Sim::new(s.world.clone(), Box::new(check), SIM_START)
+        .run_bounded(10_000)
+        .unwrap();
+    assert_eq!(report.verdict, DomainVerdict::DaneFailed);
+    assert!(
+        report.warnings.iter().any(|w| w.contains("8.1")),
+        "{:?}",
+        report.warnings
+    );
+    let with_sni = SmtpCheck::new(s.config(SIM_RESOLVER), Seed(4), SIM_START).unwrap();
+    let report = Sim::new(s.world.clone(), Box::new(with_sni), SIM_START)
+        .run_bounded(10_000)
+        .unwrap();
+    assert_eq!(report.verdict, DomainVerdict::DaneVerified);
+}

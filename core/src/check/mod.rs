@@ -218,6 +218,13 @@ impl SmtpCheck {
             done: None,
             config,
         };
+        if check.config.sni == route::SniMode::None && needs_dns {
+            check.warnings.push(
+                "SNI turned off: RFC 7672 sec. 8.1 requires SNI (the TLSA base domain) towards DANE hosts; \
+                 use this only to test that servers do not require it"
+                    .into(),
+            );
+        }
         for server in check.config.resolvers.clone() {
             if needs_dns && !server.ip().is_loopback() {
                 check.warnings.push(format!(
