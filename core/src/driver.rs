@@ -23,8 +23,10 @@ use crate::tls::ConnectionIo;
 /// Something the runtime must do with real sockets and timers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IoCommand {
-    /// Send `wire` in one UDP datagram to `server` from a fresh socket, and report every
-    /// datagram that arrives on that socket as [`IoEvent::DnsReply`] until [`IoCommand::Finished`].
+    /// Send `wire` in one UDP datagram to `server` from a fresh socket `connect()`ed to
+    /// `server` (so the kernel drops datagrams from elsewhere, RFC 5452 sec. 9.1), and report
+    /// every datagram that arrives on it, with its source, as [`IoEvent::DnsReply`] until
+    /// [`IoCommand::Finished`].
     DnsUdp {
         /// The exchange.
         query: QueryId,
@@ -43,6 +45,7 @@ pub enum IoCommand {
         /// The framed message.
         framed: Vec<u8>,
     },
+
     /// Open a TCP connection; report [`IoEvent::Connected`] or [`IoEvent::ConnectFailed`], then
     /// every read as [`IoEvent::Read`] and end of stream as [`IoEvent::Eof`].
     Connect {
@@ -79,6 +82,8 @@ pub enum IoEvent<'a> {
     DnsReply {
         /// The exchange.
         query: QueryId,
+        /// Where it came from (the peer of the TCP connection, or the datagram's source).
+        from: SocketAddr,
         /// The message.
         wire: &'a [u8],
     },
@@ -168,7 +173,14 @@ impl<M: Machine> Driver<M> {
     /// Feeds one socket or timer event at time `now`.
     pub fn handle(&mut self, now: Timestamp, event: IoEvent<'_>) -> Result<(), UsageError> {
         match event {
-            IoEvent::DnsReply { query, wire } => self.feed(now, Input::DnsAnswer { query, wire }),
+            IoEvent::DnsReply { query, from, wire } => self.feed(
+                now,
+                Input::DnsAnswer {
+                    query,
+                    from: Some(from),
+                    wire,
+                },
+            ),
             IoEvent::DnsError { query, error } => self.feed(now, Input::DnsFailed { query, error }),
             IoEvent::Connected { conn } => self.feed(now, Input::Connected { conn }),
             IoEvent::ConnectFailed { conn, error } => {

@@ -68,7 +68,7 @@ pub fn dns_answer(data: &[u8]) {
     }
     let ad = answer.len() > 3 && answer[3] & 0x20 != 0;
     assert!(
-        client.handle_answer(now, query, &answer).is_ok(),
+        client.handle_answer(now, query, None, &answer).is_ok(),
         "peer bytes gave a UsageError"
     );
     for _ in 0..16 {
@@ -306,6 +306,7 @@ pub fn smtp_check(data: &[u8]) {
                         now,
                         Input::DnsAnswer {
                             query: id,
+                            from: None,
                             wire: &wire.unwrap_or_default(),
                         },
                     )
@@ -322,6 +323,7 @@ pub fn smtp_check(data: &[u8]) {
                         now,
                         Input::DnsAnswer {
                             query: id,
+                            from: None,
                             wire: &bytes,
                         },
                     )

@@ -101,6 +101,10 @@ pub enum Input<'a> {
     DnsAnswer {
         /// The exchange this answers.
         query: QueryId,
+        /// The datagram's source address and port, as the socket reported it (`None` when
+        /// unknown, as in old transcripts: then taken as the queried server). Anything not
+        /// from the queried server is dropped (RFC 5452 sec. 9.1).
+        from: Option<SocketAddr>,
         /// The message as received.
         wire: &'a [u8],
     },
@@ -164,6 +168,9 @@ pub enum OwnedInput {
     DnsAnswer {
         /// The exchange.
         query: QueryId,
+        /// The source address; absent in transcripts recorded before it was kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<SocketAddr>,
         /// The message.
         #[serde(with = "crate::hex::serde_bytes")]
         wire: Vec<u8>,
@@ -224,8 +231,9 @@ impl OwnedInput {
     /// Borrows this input for [`Machine::handle_input`].
     pub fn as_input(&self) -> Input<'_> {
         match self {
-            OwnedInput::DnsAnswer { query, wire } => Input::DnsAnswer {
+            OwnedInput::DnsAnswer { query, from, wire } => Input::DnsAnswer {
                 query: *query,
+                from: *from,
                 wire,
             },
             OwnedInput::DnsFailed { query, error } => Input::DnsFailed {
@@ -257,8 +265,9 @@ impl Input<'_> {
     /// Copies this input into an [`OwnedInput`].
     pub fn to_owned_input(&self) -> OwnedInput {
         match self {
-            Input::DnsAnswer { query, wire } => OwnedInput::DnsAnswer {
+            Input::DnsAnswer { query, from, wire } => OwnedInput::DnsAnswer {
                 query: *query,
+                from: *from,
                 wire: wire.to_vec(),
             },
             Input::DnsFailed { query, error } => OwnedInput::DnsFailed {

@@ -315,8 +315,40 @@ pub struct ResolverReport {
     pub addresses: Vec<String>,
     /// How DNSSEC status is obtained: `ad-bit` (trust a validating resolver's AD bit).
     pub mode: String,
-    /// Whether the validating-resolver probe (root DNSKEY with AD) passed.
+    /// Whether at least one resolver passed the validating-resolver probe (root DNSKEY with
+    /// AD); only those are asked.
     pub validating: bool,
+}
+
+/// What the validation probe of one resolver found (DESIGN.md section 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeResult {
+    /// The root DNSKEY came back with AD=1: the resolver validates (RFC 4035 sec. 3.2.3).
+    Validating,
+    /// It answered without AD: dropped for the whole check (RFC 7672 sec. 2.1.1).
+    NotValidating,
+    /// No usable answer to the probe (timeout, SERVFAIL, REFUSED): dropped.
+    Unreachable,
+    /// Not probed (an address-literal destination needs no DNS).
+    NotProbed,
+}
+
+/// One configured resolver: where it is, whether its AD bit can be believed, and whether this
+/// check used it (DESIGN.md section 6, `resolvers[]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolverEntry {
+    /// `ip:port`.
+    pub address: String,
+    /// On 127.0.0.0/8, `::1` or `::ffff:127.0.0.0/104` (an AD bit that crossed no network).
+    pub loopback: bool,
+    /// The probe's result.
+    pub probe: ProbeResult,
+    /// What the resolver said when it failed the probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Whether the check asked it (validating, and in the preferred tier: loopback first).
+    pub used: bool,
 }
 
 /// The MX lookup (RFC 7672 sec. 2.2.1).
@@ -480,8 +512,11 @@ pub struct Report {
     pub verdict: DomainVerdict,
     /// Why, for verdicts decided before any host.
     pub reason: Option<Reason>,
-    /// The resolver.
+    /// The resolver summary.
     pub resolver: ResolverReport,
+    /// Each configured resolver and its probe (RFC 7672 sec. 2.1.1).
+    #[serde(default)]
+    pub resolvers: Vec<ResolverEntry>,
     /// The MX lookup, absent for `[host]` destinations.
     pub mx: Option<MxReport>,
     /// The hosts, in MX order.

@@ -177,7 +177,7 @@ fn secure_mx_answer_with_rrsig() {
     m.add_answer(rrsig("example.com.", RecordType::MX, exp1));
     m.add_answer(rrsig("example.com.", RecordType::MX, exp2));
     m.add_answer(rrsig("example.com.", RecordType::TXT, (T0 + 60) as u32));
-    c.handle_answer(t(20), q.query, &wire(&m)).unwrap();
+    c.handle_answer(t(20), q.query, None, &wire(&m)).unwrap();
     let mut r = results(&mut c);
     assert_eq!(r.len(), 1);
     let (got_id, res) = r.pop().unwrap();
@@ -215,7 +215,7 @@ fn insecure_tlsa_answer() {
             vec![0xaa; 32],
         )),
     ));
-    c.handle_answer(t(5), q.query, &wire(&m)).unwrap();
+    c.handle_answer(t(5), q.query, None, &wire(&m)).unwrap();
     let (_, res) = c.poll_result().unwrap();
     let ans = answer_of(&res);
     assert_eq!(ans.security, Security::Insecure);
@@ -237,8 +237,10 @@ fn nodata_and_nxdomain() {
     nx.metadata.response_code = ResponseCode::NXDomain;
     nx.add_authority(soa("example.com."));
     // Answer the second first: results come in completion order.
-    c.handle_answer(t(1), qs[1].query, &wire(&nx)).unwrap();
-    c.handle_answer(t(2), qs[0].query, &wire(&nodata)).unwrap();
+    c.handle_answer(t(1), qs[1].query, None, &wire(&nx))
+        .unwrap();
+    c.handle_answer(t(2), qs[0].query, None, &wire(&nodata))
+        .unwrap();
     let r = results(&mut c);
     assert_eq!(r[0].0, l2);
     assert_eq!(r[1].0, l1);
@@ -269,7 +271,7 @@ fn cname_chain_followed() {
         RecordType::A,
         (T0 + 500) as u32,
     ));
-    c.handle_answer(t(1), q.query, &wire(&m)).unwrap();
+    c.handle_answer(t(1), q.query, None, &wire(&m)).unwrap();
     let (_, res) = c.poll_result().unwrap();
     let ans = answer_of(&res);
     assert_eq!(ans.final_name, n("node1.example.org."));
@@ -302,7 +304,7 @@ fn chain_result(records: Vec<Record>) -> LookupResult {
         for r in &records {
             m.add_answer(r.clone());
         }
-        c.handle_answer(t(i), q.query, &wire(&m)).unwrap();
+        c.handle_answer(t(i), q.query, None, &wire(&m)).unwrap();
     }
     assert_eq!(seen, servers(2));
     assert!(c.poll_action().is_none());
@@ -345,7 +347,7 @@ fn cname_loop_and_overlong_chain_are_malformed() {
     for r in long {
         m.add_answer(r);
     }
-    c.handle_answer(t(0), q.query, &wire(&m)).unwrap();
+    c.handle_answer(t(0), q.query, None, &wire(&m)).unwrap();
     let (_, res) = c.poll_result().unwrap();
     assert_eq!(answer_of(&res).cnames.len(), 16);
 }
@@ -381,12 +383,14 @@ fn mismatched_messages_are_ignored_while_waiting() {
     .iter()
     .enumerate()
     {
-        c.handle_answer(t(i as u64), q.query, &wire(m)).unwrap();
+        c.handle_answer(t(i as u64), q.query, None, &wire(m))
+            .unwrap();
         assert!(c.poll_result().is_none(), "message {i} was accepted");
         assert!(c.poll_action().is_none(), "message {i} caused a retry");
         assert_eq!(c.next_deadline(), Some(t(3000)));
     }
-    c.handle_answer(t(100), q.query, &wire(&good)).unwrap();
+    c.handle_answer(t(100), q.query, None, &wire(&good))
+        .unwrap();
     let (_, res) = c.poll_result().unwrap();
     assert_eq!(answer_of(&res).mx().len(), 1);
 }
@@ -398,7 +402,7 @@ fn truncated_udp_retries_same_server_over_tcp() {
     let q = one(&mut c);
     let mut tc = reply(&q);
     tc.metadata.truncation = true;
-    c.handle_answer(t(1000), q.query, &wire(&tc)).unwrap();
+    c.handle_answer(t(1000), q.query, None, &wire(&tc)).unwrap();
     let tq = one(&mut c);
     assert_eq!(tq.transport, Transport::Tcp);
     assert_eq!(tq.server, q.server);
@@ -408,7 +412,8 @@ fn truncated_udp_retries_same_server_over_tcp() {
     // A late UDP answer to the abandoned exchange is ignored.
     let mut late = reply(&q);
     late.add_answer(mx("example.com.", 1, "x.example."));
-    c.handle_answer(t(1500), q.query, &wire(&late)).unwrap();
+    c.handle_answer(t(1500), q.query, None, &wire(&late))
+        .unwrap();
     assert!(c.poll_result().is_none());
     let mut m = reply(&tq);
     m.metadata.authentic_data = true;
@@ -417,7 +422,7 @@ fn truncated_udp_retries_same_server_over_tcp() {
         60,
         RData::TLSA(TLSA::new(2u8.into(), 0u8.into(), 1u8.into(), vec![1; 32])),
     ));
-    c.handle_answer(t(2000), tq.query, &wire(&m)).unwrap();
+    c.handle_answer(t(2000), tq.query, None, &wire(&m)).unwrap();
     let (_, res) = c.poll_result().unwrap();
     let ans = answer_of(&res);
     assert_eq!(ans.security, Security::Secure);
@@ -433,7 +438,7 @@ fn tcp_fallback_does_not_use_an_attempt() {
     let q = one(&mut c);
     let mut tc = reply(&q);
     tc.metadata.truncation = true;
-    c.handle_answer(t(0), q.query, &wire(&tc)).unwrap();
+    c.handle_answer(t(0), q.query, None, &wire(&tc)).unwrap();
     let tq = one(&mut c);
     // TCP connection refused: the second (and last) attempt goes to the next server.
     c.handle_failed(t(10), tq.query, &NetError::Refused)
@@ -458,7 +463,7 @@ fn servfail_with_ede_6_is_bogus() {
         6,
         "validation failure <_25._tcp.mx.dnssec-failed.org. TLSA IN>",
     );
-    c.handle_answer(t(30), q.query, &wire(&m)).unwrap();
+    c.handle_answer(t(30), q.query, None, &wire(&m)).unwrap();
     let (_, res) = c.poll_result().unwrap();
     let err = res.unwrap_err();
     assert!(matches!(err, LookupError::ServFail { bogus: true, ref ede } if ede[0].code == 6));
@@ -478,7 +483,7 @@ fn servfail_then_next_server_answers() {
     assert_eq!(q1.server, servers(2)[0]);
     let mut sf = reply(&q1);
     sf.metadata.response_code = ResponseCode::ServFail;
-    c.handle_answer(t(50), q1.query, &wire(&sf)).unwrap();
+    c.handle_answer(t(50), q1.query, None, &wire(&sf)).unwrap();
     assert!(c.poll_result().is_none());
     let q2 = one(&mut c);
     assert_eq!(q2.server, servers(2)[1]);
@@ -489,7 +494,7 @@ fn servfail_then_next_server_answers() {
     assert_eq!(c.next_deadline(), Some(t(3050)));
     let mut ok = reply(&q2);
     ok.add_answer(mx("example.com.", 5, "mx.example.com."));
-    c.handle_answer(t(60), q2.query, &wire(&ok)).unwrap();
+    c.handle_answer(t(60), q2.query, None, &wire(&ok)).unwrap();
     let (_, res) = c.poll_result().unwrap();
     assert_eq!(answer_of(&res).server, servers(2)[1]);
 }
@@ -507,7 +512,8 @@ fn refused_everywhere_reports_the_last_rcode() {
         } else {
             ResponseCode::ServFail
         };
-        c.handle_answer(t(i as u64), q.query, &wire(&m)).unwrap();
+        c.handle_answer(t(i as u64), q.query, None, &wire(&m))
+            .unwrap();
     }
     assert!(c.poll_action().is_none());
     assert_eq!(
@@ -575,13 +581,14 @@ fn garbage_never_panics_and_ends_as_malformed() {
         vec![0; 12],
         vec![0xff; 600],
     ] {
-        c.handle_answer(t(1), q.query, &junk).unwrap();
+        c.handle_answer(t(1), q.query, None, &junk).unwrap();
         assert!(c.poll_result().is_none());
     }
     let mut d = c.next_deadline();
     while let Some(x) = d {
         for q in sent(&mut c) {
-            c.handle_answer(x, q.query, b"\x00\x01garbage").unwrap();
+            c.handle_answer(x, q.query, None, b"\x00\x01garbage")
+                .unwrap();
         }
         c.handle_timeout(x);
         d = c.next_deadline();
@@ -599,9 +606,9 @@ fn garbage_over_tcp_ends_the_attempt() {
     let q = one(&mut c);
     let mut tc = reply(&q);
     tc.metadata.truncation = true;
-    c.handle_answer(t(0), q.query, &wire(&tc)).unwrap();
+    c.handle_answer(t(0), q.query, None, &wire(&tc)).unwrap();
     let tq = one(&mut c);
-    c.handle_answer(t(1), tq.query, &[1, 2, 3]).unwrap();
+    c.handle_answer(t(1), tq.query, None, &[1, 2, 3]).unwrap();
     let next = one(&mut c);
     assert_eq!(
         (next.server, next.transport),
@@ -615,16 +622,16 @@ fn answers_after_completion_are_ignored_and_unknown_ids_rejected() {
     c.lookup(t(0), &n("example.com."), RecordType::MX);
     let q = one(&mut c);
     let m = reply(&q);
-    c.handle_answer(t(1), q.query, &wire(&m)).unwrap();
+    c.handle_answer(t(1), q.query, None, &wire(&m)).unwrap();
     assert_eq!(results(&mut c).len(), 1);
-    assert_eq!(c.handle_answer(t(2), q.query, &wire(&m)), Ok(()));
+    assert_eq!(c.handle_answer(t(2), q.query, None, &wire(&m)), Ok(()));
     assert_eq!(c.handle_failed(t(2), q.query, &NetError::Reset), Ok(()));
     c.handle_timeout(t(100_000));
     assert!(c.poll_result().is_none() && c.poll_action().is_none());
     assert!(c.owns(q.query));
     assert!(!c.owns(QueryId(99)));
     assert_eq!(
-        c.handle_answer(t(3), QueryId(99), &wire(&m)),
+        c.handle_answer(t(3), QueryId(99), None, &wire(&m)),
         Err(UsageError::UnknownQuery(QueryId(99)))
     );
     assert_eq!(
@@ -640,7 +647,8 @@ fn abandoned_lookups_end_silently() {
     let q = one(&mut c);
     c.abandon(id);
     assert_eq!(c.next_deadline(), None);
-    c.handle_answer(t(1), q.query, &wire(&reply(&q))).unwrap();
+    c.handle_answer(t(1), q.query, None, &wire(&reply(&q)))
+        .unwrap();
     assert!(c.poll_result().is_none());
 }
 
@@ -722,7 +730,7 @@ fn mutated_answers_never_panic_nor_fake_security() {
             bytes[..2].copy_from_slice(&q.msg.metadata.id.to_be_bytes());
         }
         let ad = bytes.get(3).is_some_and(|b| b & 0x20 != 0);
-        c.handle_answer(now, q.query, &bytes).unwrap();
+        c.handle_answer(now, q.query, None, &bytes).unwrap();
         match c.poll_result() {
             Some((got, Ok(ans))) => {
                 assert_eq!(got, id);

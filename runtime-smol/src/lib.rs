@@ -20,7 +20,7 @@ use smol::{Task, Timer};
 
 /// What the spawned tasks report to the loop.
 enum Happened {
-    Dns(QueryId, Result<Vec<u8>, NetError>),
+    Dns(QueryId, Result<(SocketAddr, Vec<u8>), NetError>),
     Connected(ConnId, Result<TcpStream, NetError>),
     Read(ConnId, Vec<u8>),
     Eof(ConnId),
@@ -37,17 +37,22 @@ async fn dns_over_udp(query: QueryId, server: SocketAddr, wire: Vec<u8>, out: Se
             )
         }
     };
-    if let Err(e) = socket.send_to(&wire, server).await {
+    // connect(): the kernel drops datagrams from any other source (RFC 5452 sec. 9.1).
+    let sent = match socket.connect(server).await {
+        Ok(()) => socket.send(&wire).await.map(drop),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
         return drop(
             out.send(Happened::Dns(query, Err(NetError::from_io(&e))))
                 .await,
         );
     }
     let mut datagram = vec![0u8; MAX_DNS_MESSAGE];
-    // The core discards datagrams that do not answer the query (RFC 5452), so keep listening.
-    while let Ok((len, _)) = socket.recv_from(&mut datagram).await {
+    // The core checks each datagram's source and content (RFC 5452), so keep listening.
+    while let Ok((len, from)) = socket.recv_from(&mut datagram).await {
         if out
-            .send(Happened::Dns(query, Ok(datagram[..len].to_vec())))
+            .send(Happened::Dns(query, Ok((from, datagram[..len].to_vec()))))
             .await
             .is_err()
         {
@@ -64,7 +69,7 @@ async fn dns_over_tcp(query: QueryId, server: SocketAddr, framed: Vec<u8>, out: 
         stream.read_exact(&mut prefix).await?;
         let mut message = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
         stream.read_exact(&mut message).await?;
-        Ok::<_, std::io::Error>(message)
+        Ok::<_, std::io::Error>((stream.peer_addr()?, message))
     };
     let result = exchange.await.map_err(|e| NetError::from_io(&e));
     let _ = out.send(Happened::Dns(query, result)).await;
@@ -196,9 +201,14 @@ pub async fn run_async<M: Machine>(machine: M) -> (Box<Report>, M) {
         let at = now();
         let fed = match event {
             Happened::Wake => driver.handle(at, IoEvent::Timer),
-            Happened::Dns(query, Ok(wire)) => {
-                driver.handle(at, IoEvent::DnsReply { query, wire: &wire })
-            }
+            Happened::Dns(query, Ok((from, wire))) => driver.handle(
+                at,
+                IoEvent::DnsReply {
+                    query,
+                    from,
+                    wire: &wire,
+                },
+            ),
             Happened::Dns(query, Err(error)) => {
                 driver.handle(at, IoEvent::DnsError { query, error })
             }

@@ -52,7 +52,7 @@ impl Clock {
 
 /// What the spawned tasks report to the loop.
 enum Event {
-    Dns(QueryId, io::Result<Vec<u8>>),
+    Dns(QueryId, io::Result<(SocketAddr, Vec<u8>)>),
     Connected(ConnId, io::Result<OwnedWriteHalf>),
     Read(ConnId, Vec<u8>),
     Eof(ConnId),
@@ -70,16 +70,20 @@ async fn udp_exchange(
         Ok(s) => s,
         Err(e) => return drop(tx.send(Event::Dns(query, Err(e)))),
     };
-    if let Err(e) = socket.send_to(&wire, server).await {
+    // connect(): the kernel drops datagrams from any other source (RFC 5452 sec. 9.1).
+    if let Err(e) = socket.connect(server).await {
+        return drop(tx.send(Event::Dns(query, Err(e))));
+    }
+    if let Err(e) = socket.send(&wire).await {
         return drop(tx.send(Event::Dns(query, Err(e))));
     }
     let mut buf = vec![0u8; MAX_DNS_MESSAGE];
-    // Every datagram goes to the core, which discards what does not match (RFC 5452).
+    // Every datagram goes to the core with its source; the core checks both (RFC 5452).
     loop {
         let reply = socket
             .recv_from(&mut buf)
             .await
-            .map(|(n, _)| buf[..n].to_vec());
+            .map(|(n, from)| (from, buf[..n].to_vec()));
         let failed = reply.is_err();
         if tx.send(Event::Dns(query, reply)).is_err() || failed {
             return;
@@ -99,7 +103,7 @@ async fn tcp_exchange(
         let len = stream.read_u16().await?;
         let mut msg = vec![0u8; usize::from(len)];
         stream.read_exact(&mut msg).await?;
-        Ok(msg)
+        Ok((stream.peer_addr()?, msg))
     };
     let _ = tx.send(Event::Dns(query, reply.await));
 }
@@ -194,9 +198,14 @@ pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
         let now = clock.now();
         let fed = match event {
             None => driver.handle(now, IoEvent::Timer),
-            Some(Event::Dns(query, Ok(wire))) => {
-                driver.handle(now, IoEvent::DnsReply { query, wire: &wire })
-            }
+            Some(Event::Dns(query, Ok((from, wire)))) => driver.handle(
+                now,
+                IoEvent::DnsReply {
+                    query,
+                    from,
+                    wire: &wire,
+                },
+            ),
             Some(Event::Dns(query, Err(e))) => driver.handle(
                 now,
                 IoEvent::DnsError {

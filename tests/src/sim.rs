@@ -120,10 +120,49 @@ pub struct ReplayMismatch {
     pub actual: Result<Vec<Output>, String>,
 }
 
+/// How a resolver address behaves in the simulation (DESIGN.md section 4: several
+/// resolvers, some of which may not validate).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResolverRole {
+    /// The world's validating resolver (every address not given a role).
+    Validating,
+    /// A resolver that does not validate: AD=0 always, bogus data served as unsigned.
+    NonValidating,
+    /// Never answers.
+    Silent,
+}
+
+/// How a forged DNS answer differs from a genuine one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ForgeryKind {
+    /// Right id and question, sent from another address or port (an off-path attacker that
+    /// guessed both, RFC 5452 sec. 9.1).
+    OtherSource(SocketAddr),
+    /// From the queried server, with another message id.
+    WrongId,
+    /// From the queried server with the right id, answering another question.
+    WrongQuestion,
+}
+
+/// A forged answer to every query for `qname`/`qtype`, made from the attacker's own `world`
+/// (AD=1 and all), delivered before the genuine one.
+#[derive(Clone, Debug)]
+pub struct Forgery {
+    /// The name forged (world form: lower case, no trailing dot).
+    pub qname: String,
+    /// The type forged.
+    pub qtype: hickory_proto::rr::RecordType,
+    /// How it is forged.
+    pub kind: ForgeryKind,
+    /// The attacker's world, answered by a validating resolver.
+    pub world: World,
+}
+
 enum Delivery {
     /// A DNS answer, or a transport failure.
     Dns {
         query: QueryId,
+        from: SocketAddr,
         result: Result<Vec<u8>, NetError>,
         depth: u32,
     },
@@ -184,6 +223,9 @@ pub struct ConnLog {
 /// The simulated driver.
 pub struct Sim {
     world: World,
+    resolvers: BTreeMap<SocketAddr, ResolverRole>,
+    plain_world: Option<World>,
+    forgeries: Vec<Forgery>,
     machine: Box<dyn Machine>,
     now: Timestamp,
     start: Timestamp,
@@ -207,6 +249,9 @@ impl Sim {
     pub fn new(world: World, machine: Box<dyn Machine>, start: Timestamp) -> Sim {
         Sim {
             world,
+            resolvers: BTreeMap::new(),
+            plain_world: None,
+            forgeries: Vec::new(),
             machine,
             now: start,
             start,
@@ -230,6 +275,22 @@ impl Sim {
     pub fn with_latency(mut self, dns: Duration, tcp: Duration) -> Sim {
         self.dns_latency = dns;
         self.tcp_latency = tcp;
+        self
+    }
+
+    /// Gives the resolver at `addr` a role (every other address is the world's validating
+    /// resolver).
+    pub fn with_resolver(mut self, addr: SocketAddr, role: ResolverRole) -> Sim {
+        if role == ResolverRole::NonValidating && self.plain_world.is_none() {
+            self.plain_world = Some(self.world.non_validating_view());
+        }
+        self.resolvers.insert(addr, role);
+        self
+    }
+
+    /// Adds a forger (see [`Forgery`]).
+    pub fn with_forgery(mut self, forgery: Forgery) -> Sim {
+        self.forgeries.push(forgery);
         self
     }
 
@@ -344,6 +405,7 @@ impl Sim {
         match delivery {
             Delivery::Dns {
                 query,
+                from,
                 result,
                 depth,
             } => {
@@ -352,7 +414,11 @@ impl Sim {
                     q.answered = Some(self.now);
                 }
                 let input = match result {
-                    Ok(wire) => OwnedInput::DnsAnswer { query, wire },
+                    Ok(wire) => OwnedInput::DnsAnswer {
+                        query,
+                        from: Some(from),
+                        wire,
+                    },
                     Err(error) => OwnedInput::DnsFailed { query, error },
                 };
                 self.feed(input)
@@ -484,9 +550,9 @@ impl Sim {
         match action {
             Action::SendDns {
                 query,
+                server,
                 transport,
                 wire,
-                ..
             } => {
                 let depth = self.known_depth + 1;
                 let (name, rtype) = match Message::from_vec(&wire) {
@@ -514,12 +580,30 @@ impl Sim {
                         depth,
                     },
                 );
-                if let Some(answer) = resolver::answer(&self.world, &wire, transport) {
+                for (from, forged) in self.forge(server, &wire, transport) {
+                    let lat = self.dns_latency / 2;
+                    self.schedule(
+                        lat,
+                        Delivery::Dns {
+                            query,
+                            from,
+                            result: Ok(forged),
+                            depth,
+                        },
+                    );
+                }
+                let world = match self.resolvers.get(&server) {
+                    None | Some(ResolverRole::Validating) => Some(&self.world),
+                    Some(ResolverRole::NonValidating) => self.plain_world.as_ref(),
+                    Some(ResolverRole::Silent) => None,
+                };
+                if let Some(answer) = world.and_then(|w| resolver::answer(w, &wire, transport)) {
                     let lat = self.dns_latency;
                     self.schedule(
                         lat,
                         Delivery::Dns {
                             query,
+                            from: server,
                             result: Ok(answer),
                             depth,
                         },
@@ -619,6 +703,50 @@ impl Sim {
                 Ok(())
             }
         }
+    }
+
+    /// The forged answers to a query sent to `server`, each with its source.
+    fn forge(
+        &self,
+        server: SocketAddr,
+        wire: &[u8],
+        transport: Transport,
+    ) -> Vec<(SocketAddr, Vec<u8>)> {
+        let Ok(query) = Message::from_vec(wire) else {
+            return Vec::new();
+        };
+        let Some(q) = query.queries.first() else {
+            return Vec::new();
+        };
+        let qname = crate::world::norm_name(&q.name().to_ascii());
+        let mut out = Vec::new();
+        for f in &self.forgeries {
+            if f.qname != qname || f.qtype != q.query_type() {
+                continue;
+            }
+            let forged = match &f.kind {
+                ForgeryKind::OtherSource(from) => {
+                    resolver::answer(&f.world, wire, transport).map(|a| (*from, a))
+                }
+                ForgeryKind::WrongId => resolver::answer(&f.world, wire, transport).map(|mut a| {
+                    a[0] ^= 0x5a;
+                    (server, a)
+                }),
+                ForgeryKind::WrongQuestion => {
+                    let mut other = query.clone();
+                    let decoy = hickory_proto::rr::Name::from_ascii("forged.invalid.")
+                        .unwrap_or_else(|_| hickory_proto::rr::Name::root());
+                    other.queries[0].set_name(decoy);
+                    other
+                        .to_vec()
+                        .ok()
+                        .and_then(|w| resolver::answer(&f.world, &w, transport))
+                        .map(|a| (server, a))
+                }
+            };
+            out.extend(forged);
+        }
+        out
     }
 
     fn open_conn(&mut self, conn: ConnId) -> Result<&mut SimConn, SimError> {

@@ -91,6 +91,7 @@ fn mismatches_compare_reports_with_expectations() {
             mode: "ad-bit".into(),
             validating: true,
         },
+        resolvers: vec![],
         mx: None,
         hosts: vec![host(
             HostVerdict::DaneFailed,

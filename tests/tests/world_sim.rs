@@ -47,6 +47,7 @@ fn report(verdict: DomainVerdict, now: Timestamp) -> Report {
             mode: "ad-bit".into(),
             validating: true,
         },
+        resolvers: vec![],
         mx: None,
         hosts: vec![],
         warnings: vec![],
@@ -83,7 +84,7 @@ impl Machine for Toy {
             return Err(UsageError::AfterDone);
         }
         match input {
-            Input::DnsAnswer { query, wire } => {
+            Input::DnsAnswer { query, wire, .. } => {
                 let m = Message::from_vec(wire).expect("world answers parse");
                 assert!(m.metadata.authentic_data, "secure world answers have AD=1");
                 self.answered.push(query.0);

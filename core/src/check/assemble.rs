@@ -131,8 +131,9 @@ impl SmtpCheck {
                     .map(|s| s.to_string())
                     .collect(),
                 mode: "ad-bit".into(),
-                validating: self.probe == Probe::Passed,
+                validating: self.resolvers.usable(),
             },
+            resolvers: self.resolvers.entries(),
             mx: self.mx_report.clone(),
             hosts,
             warnings: self.warnings.clone(),

@@ -55,6 +55,10 @@ pub struct CheckConfig {
     /// TLSA records, or reached through an insecure MX RRset, fails with `dane-required`.
     #[serde(default)]
     pub require_dane: bool,
+    /// The seed was fixed by the user (`--seed`), so DNS message ids are predictable: the
+    /// report warns (RFC 5452 sec. 9.2 wants them unpredictable).
+    #[serde(default)]
+    pub fixed_seed: bool,
 }
 
 impl CheckConfig {
@@ -78,6 +82,7 @@ impl CheckConfig {
             digests: "sha512 sha256".into(),
             dns_only: false,
             require_dane: false,
+            fixed_seed: false,
         }
     }
 }

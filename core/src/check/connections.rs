@@ -40,7 +40,9 @@ pub(super) fn summary_line(label: &str, c: &ConnectionReport) -> String {
 
 impl SmtpCheck {
     pub(super) fn start_connections(&mut self) {
-        if self.probe == Probe::Pending || self.early.is_some() {
+        let dns_believed =
+            matches!(self.destination, Destination::Literal { .. }) || self.resolvers.usable();
+        if !dns_believed || self.early.is_some() {
             return;
         }
         let active = self.conns.values().filter(|c| c.report.is_none()).count();

@@ -70,14 +70,37 @@ pub(super) fn describe_answer(result: &LookupResult) -> String {
 }
 
 impl SmtpCheck {
+    /// Probes every configured resolver at once, each alone (DESIGN.md section 4).
     pub(super) fn start_probe(&mut self) {
-        self.probe = Probe::Pending;
-        self.start_lookup(Purpose::Probe, &Name::root(), RecordType::DNSKEY);
+        for (index, server) in self.resolvers.addresses().into_iter().enumerate() {
+            let id = self.dns.lookup_at(
+                self.now,
+                server,
+                &Name::root(),
+                RecordType::DNSKEY,
+                resolvers::PROBE_ATTEMPTS,
+            );
+            self.lookups.insert(
+                id,
+                Pending {
+                    purpose: Purpose::Probe { index },
+                    name: Name::root(),
+                    rtype: RecordType::DNSKEY,
+                },
+            );
+        }
     }
 
     pub(super) fn start_lookup(&mut self, purpose: Purpose, name: &Name, rtype: RecordType) {
         let id = self.dns.lookup(self.now, name, rtype);
-        self.lookups.insert(id, purpose);
+        self.lookups.insert(
+            id,
+            Pending {
+                purpose,
+                name: name.clone(),
+                rtype,
+            },
+        );
     }
 
     pub(super) fn start_address_lookups(&mut self, h: usize) {
@@ -98,12 +121,124 @@ impl SmtpCheck {
         }
     }
 
+    /// A lookup finished. Probe results are taken at once; any other result is held until
+    /// every probe is in, and used only if a believed resolver gave it (see [`resolvers`]).
     pub(super) fn on_lookup(&mut self, id: LookupId, result: LookupResult) {
-        let Some(purpose) = self.lookups.remove(&id) else {
+        let Some(pending) = self.lookups.remove(&id) else {
             return;
         };
+        if let Purpose::Probe { index } = pending.purpose {
+            self.on_probe(index, result);
+            return;
+        }
+        let Some(believed) = self.resolvers.believed() else {
+            self.held.push(Held {
+                id,
+                pending,
+                result,
+            });
+            return;
+        };
+        if believed.is_empty() {
+            return;
+        }
+        if let Ok(answer) = &result {
+            if !believed.contains(&answer.server) {
+                // Sent before the probes were in, to a resolver that is not believed.
+                self.start_lookup(pending.purpose, &pending.name, pending.rtype);
+                return;
+            }
+        }
+        self.dispatch(pending.purpose, result);
+    }
+
+    /// Every probe is in: decide which resolvers count, then use or re-ask what was held.
+    fn on_probes_done(&mut self) {
+        let speculative = self.resolvers.speculative();
+        let believed = self.resolvers.decide();
+        for (addr, why) in self.resolvers.dropped() {
+            self.warnings.push(format!(
+                "resolver {addr} {why}: not asked in this check (RFC 7672 sec. 2.1.1)"
+            ));
+        }
+        for addr in self.resolvers.unused_validating() {
+            self.note(format!(
+                "resolver {addr} validates but is not asked: a validating resolver on loopback is preferred"
+            ));
+        }
+        for addr in self.resolvers.believed_remote() {
+            self.warnings.push(format!(
+                "resolver {addr} is not on loopback: its AD bit crossed a network (RFC 7672 sec. 2.1.1)"
+            ));
+        }
+        if believed.is_empty() {
+            let detail = self
+                .resolvers
+                .dropped()
+                .iter()
+                .map(|(addr, why)| format!("{addr} {why}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let detail = format!(
+                "no resolver validates DNSSEC, so no DANE result would mean anything: {detail}"
+            );
+            self.note(format!("resolver-not-validating: {detail}"));
+            self.held.clear();
+            self.finish_early(
+                DomainVerdict::TempFail,
+                Some(Reason::ResolverNotValidating { detail }),
+            );
+            return;
+        }
+        self.note(format!(
+            "asking {}",
+            believed
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        self.dns.set_servers(believed.clone());
+        let speculative_believed = speculative.is_some_and(|s| believed.contains(&s));
+        if !speculative_believed {
+            // Everything in flight went to a resolver that does not count: ask again.
+            let in_flight: Vec<LookupId> = self
+                .lookups
+                .iter()
+                .filter(|(_, p)| !matches!(p.purpose, Purpose::Probe { .. }))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in in_flight {
+                self.dns.abandon(id);
+                if let Some(p) = self.lookups.remove(&id) {
+                    self.start_lookup(p.purpose, &p.name, p.rtype);
+                }
+            }
+        }
+        let mut held = std::mem::take(&mut self.held);
+        held.sort_by_key(|h| h.id);
+        for Held {
+            id: _,
+            pending,
+            result,
+        } in held
+        {
+            let usable = match &result {
+                Ok(answer) => believed.contains(&answer.server),
+                Err(e) => speculative_believed && (e.is_final() || believed.len() == 1),
+            };
+            if usable {
+                self.dispatch(pending.purpose, result);
+            } else {
+                self.start_lookup(pending.purpose, &pending.name, pending.rtype);
+            }
+        }
+    }
+
+    /// Acts on the result of a lookup from a believed resolver.
+    fn dispatch(&mut self, purpose: Purpose, result: LookupResult) {
         match purpose {
-            Purpose::Probe => self.on_probe(result),
+            Purpose::Probe { .. } => {}
             Purpose::Mx => self.on_mx(result),
             Purpose::Address { host, v6 } => {
                 let name = self.hosts[host].target.name.clone();
@@ -140,37 +275,39 @@ impl SmtpCheck {
         }
     }
 
-    pub(super) fn on_probe(&mut self, result: LookupResult) {
-        match result {
+    /// The probe of resolver `index` answered.
+    pub(super) fn on_probe(&mut self, index: usize, result: LookupResult) {
+        let server = self
+            .resolvers
+            .address(index)
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let state = match result {
             Ok(answer) if answer.security.is_secure() && answer.rcode == RcodeClass::Data => {
-                self.probe = Probe::Passed;
-                let servers: Vec<String> = self
-                    .config
-                    .resolvers
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
                 self.note(format!(
-                    "resolver {} validates: root DNSKEY is secure (AD=1)",
-                    servers.join(", ")
+                    "resolver {server} validates: root DNSKEY is secure (AD=1)"
                 ));
+                resolvers::ProbeState::Validating
             }
             Ok(answer) => {
                 let detail = format!(
-                    "the root DNSKEY came back {} ({:?}) without the AD bit: the resolver does not validate DNSSEC, so no DANE result would mean anything",
+                    "the root DNSKEY came back {} ({:?}) without the AD bit",
                     answer.security, answer.rcode
                 );
-                self.note(format!("resolver-not-validating: {detail}"));
-                self.finish_early(
-                    DomainVerdict::TempFail,
-                    Some(Reason::ResolverNotValidating { detail }),
-                );
+                self.note(format!("resolver {server} does not validate: {detail}"));
+                resolvers::ProbeState::NotValidating(detail)
             }
             Err(e) => {
                 let reason = lookup_reason(". DNSKEY".into(), &e);
-                self.note(format!("validating-resolver probe failed: {reason}"));
-                self.finish_early(DomainVerdict::TempFail, Some(reason));
+                self.note(format!(
+                    "resolver {server}: validating-resolver probe failed: {reason}"
+                ));
+                resolvers::ProbeState::Unreachable(reason.to_string())
             }
+        };
+        self.resolvers.record(index, state);
+        if self.resolvers.all_probed() && self.resolvers.believed().is_none() {
+            self.on_probes_done();
         }
     }
 

@@ -3,15 +3,18 @@
 //! ([`crate::smtp::session`]) and the DANE engine ([`crate::dane`]) into a [`Report`].
 //!
 //! Every DNS query that does not depend on another is in flight at the same time: the
-//! validating-resolver probe with the MX lookup; all address lookups of all MX hosts; then all
-//! TLSA lookups (RFC 7672 sec. 2.2.2 R22: a host's TLSA lookup waits for its address answers).
-//! Connections wait for the probe, so nothing is reported from a resolver that does not validate.
+//! validating-resolver probe of every configured resolver with the MX lookup; all address
+//! lookups of all MX hosts; then all TLSA lookups (RFC 7672 sec. 2.2.2 R22: a host's TLSA
+//! lookup waits for its address answers). Answers are held until every probe is in and only
+//! those of the believed resolvers are used ([`resolvers`]), so nothing is reported from a
+//! resolver that does not validate and a second resolver can never turn bogus into insecure.
 
 mod assemble;
 mod certificate;
 mod config;
 mod connections;
 mod lookups;
+pub mod resolvers;
 mod verdict;
 
 pub use config::{parse_destination, AddressFamily, CheckConfig, Destination};
@@ -45,8 +48,8 @@ use crate::time::Timestamp;
 /// What a pending lookup is for.
 #[derive(Clone, Copy, Debug)]
 enum Purpose {
-    /// The validating-resolver probe (root DNSKEY, DESIGN.md section 4).
-    Probe,
+    /// The validating-resolver probe of resolver `index` (root DNSKEY, DESIGN.md section 4).
+    Probe { index: usize },
     /// The MX lookup of the destination domain.
     Mx,
     /// A or AAAA of a host.
@@ -57,12 +60,18 @@ enum Purpose {
     Tlsa { host: usize },
 }
 
-/// State of the validating-resolver probe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Probe {
-    Pending,
-    Passed,
-    NotNeeded,
+/// A lookup the check started: why, and what it asked (to ask again elsewhere).
+struct Pending {
+    purpose: Purpose,
+    name: Name,
+    rtype: RecordType,
+}
+
+/// A lookup result held until the probes decide which resolvers count.
+struct Held {
+    id: LookupId,
+    pending: Pending,
+    result: LookupResult,
 }
 
 /// Per-host progress.
@@ -136,8 +145,9 @@ pub struct SmtpCheck {
     usages: UsagePolicy,
     digests: DigestPrefs,
     timeouts: SmtpTimeouts,
-    lookups: BTreeMap<LookupId, Purpose>,
-    probe: Probe,
+    lookups: BTreeMap<LookupId, Pending>,
+    resolvers: resolvers::ResolverSet,
+    held: Vec<Held>,
     mx_secure: bool,
     mx_report: Option<MxReport>,
     next_hop_expanded: Option<Name>,
@@ -183,9 +193,11 @@ impl SmtpCheck {
             Some(ms) => SmtpTimeouts::uniform(Duration::from_millis(ms.max(1))),
             None => SmtpTimeouts::rfc5321(),
         };
+        let resolver_set = resolvers::ResolverSet::new(&config.resolvers);
         let dns = DnsClient::new(
             DnsConfig {
-                servers: config.resolvers.clone(),
+                // Until the probes are in, lookups ask one resolver; see `resolvers`.
+                servers: resolver_set.speculative().into_iter().collect(),
                 attempt_timeout: Duration::from_millis(config.dns_timeout_ms.max(1)),
                 attempts: config.dns_attempts.max(1),
                 payload: 1232,
@@ -203,7 +215,8 @@ impl SmtpCheck {
             digests,
             timeouts,
             lookups: BTreeMap::new(),
-            probe: Probe::NotNeeded,
+            resolvers: resolver_set,
+            held: Vec::new(),
             mx_secure: false,
             mx_report: None,
             next_hop_expanded: None,
@@ -225,12 +238,11 @@ impl SmtpCheck {
                     .into(),
             );
         }
-        for server in check.config.resolvers.clone() {
-            if needs_dns && !server.ip().is_loopback() {
-                check.warnings.push(format!(
-                    "resolver {server} is not on loopback: its AD bit crossed a network (RFC 7672 sec. 2.1.1)"
-                ));
-            }
+        if check.config.fixed_seed && needs_dns {
+            check.warnings.push(
+                "fixed seed: DNS message ids are predictable to anyone who knows it; for tests only (RFC 5452 sec. 9.2)"
+                    .into(),
+            );
         }
         match destination {
             Destination::Literal { addr, .. } => {
@@ -293,6 +305,15 @@ impl SmtpCheck {
                 self.on_lookup(id, result);
                 moved = true;
             }
+            while let Some(ignored) = self.dns.poll_ignored() {
+                let from = ignored
+                    .from
+                    .map_or_else(|| "an unknown source".to_string(), |f| f.to_string());
+                self.note(format!(
+                    "ignored a DNS message from {from} for {} sent to {}: {} (RFC 5452 sec. 9.1)",
+                    ignored.query, ignored.server, ignored.why
+                ));
+            }
             self.start_connections();
             self.service_sessions();
             while let Some(action) = self.dns.poll_action() {
@@ -321,8 +342,12 @@ impl SmtpCheck {
             Destination::Domain(_) => self.mx_report.is_some(),
             _ => true,
         };
+        let probed = match &self.destination {
+            Destination::Literal { .. } => true,
+            _ => self.resolvers.believed().is_some(),
+        };
         hosts_known
-            && self.probe != Probe::Pending
+            && probed
             && self.queue.is_empty()
             && self.hosts.iter().all(|h| h.policy.is_some())
             && self.conns.values().all(|c| c.report.is_some())
@@ -378,7 +403,9 @@ impl Machine for SmtpCheck {
         self.now = self.now.max(now);
         let now = self.now;
         match &input {
-            Input::DnsAnswer { query, wire } => self.dns.handle_answer(now, *query, wire)?,
+            Input::DnsAnswer { query, from, wire } => {
+                self.dns.handle_answer(now, *query, *from, wire)?
+            }
             Input::DnsFailed { query, error } => self.dns.handle_failed(now, *query, error)?,
             Input::Connected { conn }
             | Input::ConnectFailed { conn, .. }

@@ -244,6 +244,13 @@ impl LookupError {
         }
     }
 
+    /// Whether no other attempt may follow this error: a SERVFAIL whose Extended DNS Error
+    /// names a DNSSEC failure (RFC 8914 sec. 4; RFC 7672 sec. 2.1.1). An EDE only ever stops
+    /// retries; it never makes data acceptable.
+    pub fn is_final(&self) -> bool {
+        matches!(self, LookupError::ServFail { bogus: true, .. })
+    }
+
     fn malformed(detail: impl Into<String>) -> Self {
         LookupError::Malformed {
             detail: detail.into(),

@@ -2,6 +2,15 @@
 //! per-attempt timeouts and exponential backoff, resolver failover, and TCP fallback on
 //! truncation (RFC 1035 sec. 4.2.1, RFC 7766 sec. 5, RFC 5452 sec. 9.1).
 //!
+//! Trust boundary (RFC 5452 sec. 9.1, RFC 7672 sec. 2.1.1): a datagram counts only if it came
+//! from the address and port the query went to (the runtime reports the source; transcripts
+//! recorded without one are taken as from the queried server), carries the query's id and
+//! question, and arrives while that exchange is open. A SERVFAIL whose Extended DNS Error names
+//! a DNSSEC failure is final: it is never retried nor asked elsewhere, so no other resolver can
+//! turn bogus data into an answer. The servers of later attempts can be narrowed with
+//! [`DnsClient::set_servers`] (to the resolvers that passed the validation probe), and a lookup
+//! can be pinned to one server with [`DnsClient::lookup_at`] (the probe itself).
+//!
 //! The client emits [`Action::SendDns`] (the bare DNS message; for [`Transport::Tcp`] the
 //! runtime adds the length prefix with [`super::tcp_frame`]) and takes the answers back with
 //! [`DnsClient::handle_answer`] (without the prefix). It owns every DNS timeout: the caller
@@ -60,7 +69,12 @@ impl DnsConfig {
     /// full round over the servers (as glibc's resolver does, `res_send.c`), at most
     /// [`MAX_BACKOFF_DOUBLINGS`] times.
     pub fn attempt_wait(&self, attempt: u32) -> Duration {
-        let servers = u32::try_from(self.servers.len()).unwrap_or(u32::MAX).max(1);
+        self.attempt_wait_over(attempt, self.servers.len())
+    }
+
+    /// [`DnsConfig::attempt_wait`] for a lookup that rotates over `servers` servers.
+    fn attempt_wait_over(&self, attempt: u32, servers: usize) -> Duration {
+        let servers = u32::try_from(servers).unwrap_or(u32::MAX).max(1);
         let round = (attempt / servers).min(MAX_BACKOFF_DOUBLINGS);
         self.attempt_timeout.saturating_mul(1u32 << round)
     }
@@ -73,10 +87,34 @@ pub struct LookupId(pub u32);
 /// The outcome of a lookup.
 pub type LookupResult = Result<Answer, LookupError>;
 
+/// A datagram the client refused to read as an answer (RFC 5452 sec. 9.1), for the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IgnoredDatagram {
+    /// The exchange it claimed to answer.
+    pub query: QueryId,
+    /// The server the query went to.
+    pub server: SocketAddr,
+    /// Where the datagram came from, when the runtime said.
+    pub from: Option<SocketAddr>,
+    /// Why it was ignored.
+    pub why: &'static str,
+}
+
+/// Whether `from` is the address and port `server` was queried at (an IPv4-mapped IPv6
+/// source counts as its IPv4 address).
+pub fn same_endpoint(server: SocketAddr, from: SocketAddr) -> bool {
+    server.port() == from.port() && server.ip().to_canonical() == from.ip().to_canonical()
+}
+
 /// A lookup in flight.
 struct Lookup {
     qname: Name,
     qtype: RecordType,
+    /// The one server this lookup may ask (the validation probe), or `None` for the
+    /// client's current server list.
+    pinned: Option<SocketAddr>,
+    /// Its own attempt budget (0: the configured one).
+    budget: u8,
     /// Attempts started (a TCP retry after TC=1 is part of its UDP attempt).
     attempts_used: u32,
     /// The exchange being waited for.
@@ -107,6 +145,7 @@ pub struct DnsClient {
     exchanges: BTreeMap<QueryId, LookupId>,
     actions: VecDeque<Action>,
     results: VecDeque<(LookupId, LookupResult)>,
+    ignored: VecDeque<IgnoredDatagram>,
 }
 
 impl DnsClient {
@@ -121,6 +160,7 @@ impl DnsClient {
             exchanges: BTreeMap::new(),
             actions: VecDeque::new(),
             results: VecDeque::new(),
+            ignored: VecDeque::new(),
         }
     }
 
@@ -133,9 +173,40 @@ impl DnsClient {
     /// SPEC-NOTES S76) and `rtype`, class IN. Its first query is queued as an action; with no
     /// servers configured the lookup fails at once with [`LookupError::NoServers`].
     pub fn lookup(&mut self, now: Timestamp, name: &Name, rtype: RecordType) -> LookupId {
+        self.start(now, name, rtype, None, 0)
+    }
+
+    /// Starts a lookup that asks `server` alone, with at most `attempts` attempts (0: the
+    /// configured number). For probing one resolver (DESIGN.md section 4).
+    pub fn lookup_at(
+        &mut self,
+        now: Timestamp,
+        server: SocketAddr,
+        name: &Name,
+        rtype: RecordType,
+        attempts: u8,
+    ) -> LookupId {
+        self.start(now, name, rtype, Some(server), attempts)
+    }
+
+    /// Replaces the servers that later attempts of unpinned lookups rotate over (an exchange
+    /// already sent is still waited for). With an empty list, lookups fail at their next
+    /// attempt with [`LookupError::NoServers`].
+    pub fn set_servers(&mut self, servers: Vec<SocketAddr>) {
+        self.config.servers = servers;
+    }
+
+    fn start(
+        &mut self,
+        now: Timestamp,
+        name: &Name,
+        rtype: RecordType,
+        pinned: Option<SocketAddr>,
+        budget: u8,
+    ) -> LookupId {
         let id = LookupId(self.next_lookup);
         self.next_lookup = self.next_lookup.wrapping_add(1);
-        if self.config.servers.is_empty() {
+        if pinned.is_none() && self.config.servers.is_empty() {
             self.results.push_back((id, Err(LookupError::NoServers)));
             return id;
         }
@@ -144,10 +215,12 @@ impl DnsClient {
         let lookup = Lookup {
             qname,
             qtype: rtype,
+            pinned,
+            budget,
             attempts_used: 0,
             current: QueryId(u32::MAX),
             msg_id: 0,
-            server: self.config.servers[0],
+            server: pinned.unwrap_or(self.config.servers[0]),
             transport: Transport::Udp,
             deadline: now,
             last_error: None,
@@ -175,17 +248,22 @@ impl DnsClient {
         }
     }
 
-    /// Feeds a DNS message received for `query` (without any TCP length prefix).
+    /// Feeds a DNS message received for `query` (without any TCP length prefix) from `from`
+    /// (`None`: unknown, taken as the queried server, as in transcripts recorded before the
+    /// source was kept).
     ///
     /// `Err(UsageError::UnknownQuery)` only if this client never issued `query`. Messages for
-    /// finished or abandoned exchanges are ignored. Over UDP, a message that does not match
-    /// the query (id, QR, opcode, question) is ignored and one that does not parse is
-    /// remembered; both keep the exchange waiting, as they may be spoofed (RFC 5452
-    /// sec. 9.1). Over TCP either ends the attempt as malformed.
+    /// finished or abandoned exchanges are ignored. A message from any other address or port
+    /// than the queried server's is ignored (RFC 5452 sec. 9.1), over UDP and TCP. Over UDP,
+    /// a message that does not match the query (id, QR, opcode, question) is ignored and one
+    /// that does not parse is remembered; both keep the exchange waiting, as they may be
+    /// spoofed. Over TCP either ends the attempt as malformed. Ignored datagrams are kept
+    /// for the log ([`DnsClient::poll_ignored`]).
     pub fn handle_answer(
         &mut self,
         now: Timestamp,
         query: QueryId,
+        from: Option<SocketAddr>,
         wire: &[u8],
     ) -> Result<(), UsageError> {
         if !self.owns(query) {
@@ -198,6 +276,17 @@ impl DnsClient {
             self.exchanges.remove(&query);
             return Ok(());
         };
+        if let Some(source) = from {
+            if !same_endpoint(l.server, source) {
+                self.ignored.push_back(IgnoredDatagram {
+                    query,
+                    server: l.server,
+                    from,
+                    why: "not from the queried server's address and port",
+                });
+                return Ok(());
+            }
+        }
         let expected = Expected {
             id: l.msg_id,
             qname: l.qname.clone(),
@@ -206,6 +295,12 @@ impl DnsClient {
         let tcp = l.transport == Transport::Tcp;
         match check_response(&expected, wire, now, l.server) {
             Checked::Mismatch(why) => {
+                self.ignored.push_back(IgnoredDatagram {
+                    query,
+                    server: l.server,
+                    from,
+                    why,
+                });
                 if tcp {
                     l.last_error = Some(LookupError::Malformed {
                         detail: format!("TCP answer does not match the query: {why}"),
@@ -242,6 +337,13 @@ impl DnsClient {
                 self.exchanges.remove(&query);
                 self.lookups.remove(&lookup_id);
                 self.results.push_back((lookup_id, Ok(answer)));
+            }
+            Checked::Final(Err(e)) if e.is_final() => {
+                // RFC 8914: a DNSSEC EDE says the data is bogus. Asking again, or asking a
+                // resolver that does not validate, could only turn bogus into insecure.
+                self.exchanges.remove(&query);
+                self.lookups.remove(&lookup_id);
+                self.results.push_back((lookup_id, Err(e)));
             }
             Checked::Final(Err(e)) => {
                 l.last_error = Some(e);
@@ -296,6 +398,11 @@ impl DnsClient {
         self.results.pop_front()
     }
 
+    /// The next datagram that was refused as an answer, for the log.
+    pub fn poll_ignored(&mut self) -> Option<IgnoredDatagram> {
+        self.ignored.pop_front()
+    }
+
     /// The earliest attempt deadline of the lookups in flight.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.lookups.values().map(|l| l.deadline).min()
@@ -306,14 +413,24 @@ impl DnsClient {
         let Some(l) = self.lookups.get_mut(&id) else {
             return;
         };
-        let budget = u32::from(self.config.attempts.max(1));
-        let servers = self.config.servers.len();
+        let budget = match l.budget {
+            0 => u32::from(self.config.attempts.max(1)),
+            own => u32::from(own),
+        };
+        let servers = match l.pinned {
+            Some(_) => 1,
+            None => self.config.servers.len(),
+        };
         if l.attempts_used >= budget || servers == 0 {
             let err = l
                 .last_error
                 .take()
                 .or_else(|| l.garbage.take())
-                .unwrap_or(LookupError::Timeout);
+                .unwrap_or(if servers == 0 {
+                    LookupError::NoServers
+                } else {
+                    LookupError::Timeout
+                });
             self.lookups.remove(&id);
             self.results.push_back((id, Err(err)));
             return;
@@ -321,8 +438,8 @@ impl DnsClient {
         let attempt = l.attempts_used;
         l.attempts_used += 1;
         let index = usize::try_from(attempt).unwrap_or(0) % servers;
-        let server = self.config.servers[index];
-        let wait = self.config.attempt_wait(attempt);
+        let server = l.pinned.unwrap_or(self.config.servers[index]);
+        let wait = self.config.attempt_wait_over(attempt, servers);
         self.send(now, id, server, Transport::Udp, wait);
     }
 

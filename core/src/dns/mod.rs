@@ -46,8 +46,8 @@ pub use answer::{
     Expected, ExtendedError, LookupError, EDE_OPTION_CODE, MAX_CNAME_LINKS, MAX_EDE_TEXT,
 };
 pub use client::{
-    DnsClient, DnsConfig, LookupId, LookupResult, DEFAULT_ATTEMPTS, DEFAULT_ATTEMPT_TIMEOUT,
-    MAX_BACKOFF_DOUBLINGS,
+    same_endpoint, DnsClient, DnsConfig, IgnoredDatagram, LookupId, LookupResult, DEFAULT_ATTEMPTS,
+    DEFAULT_ATTEMPT_TIMEOUT, MAX_BACKOFF_DOUBLINGS,
 };
 pub use query::{
     build_query, tcp_frame, FrameOverflow, TcpFrameReader, DEFAULT_PAYLOAD, MAX_TCP_BUFFERED,

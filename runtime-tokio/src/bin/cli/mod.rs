@@ -172,7 +172,7 @@ fn check_config(args: &CheckArgs) -> Result<CheckConfig, String> {
 }
 
 fn run_check(args: CheckArgs) -> i32 {
-    let config = match check_config(&args) {
+    let mut config = match check_config(&args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("daneel: {e}");
@@ -180,6 +180,7 @@ fn run_check(args: CheckArgs) -> i32 {
         }
     };
     let seed = args.seed.map(Seed).unwrap_or_else(os_seed);
+    config.fixed_seed = args.seed.is_some();
     let clock = daneel_tokio::Clock::system();
     let recorder = match Recorder::new(config, seed, clock.now()) {
         Ok(r) => r,
