@@ -33,6 +33,7 @@ NS_ROOT = "127.10.0.1"   # NSD: "."
 NS_TLD = "127.10.0.2"    # NSD: "lab."
 NS_SLD = "127.10.0.3"    # NSD: dane.lab. broken.lab. bogus-ds.lab. unsigned.lab.
 RESOLVER = "127.10.0.53" # unbound (validating)
+PLAIN_RESOLVER = "127.10.0.54"  # unbound, NOT validating (module-config "iterator"), same hints
 DEAD = "127.10.0.99"     # nothing listens here: lame delegations -> SERVFAIL
 
 # Postfix listeners: name -> (address, chain-file name, extra master.cf -o options)
@@ -542,11 +543,26 @@ def gen_dns():
         for zname, zfile in zones:
             conf += ["zone:", f"  name: \"{zname}\"", f"  zonefile: {zfile}"]
         (d / "nsd.conf").write_text("\n".join(conf) + "\n")
-    # unbound
-    d = STATE / "unbound"
+    # unbound: the validating resolver, and a second one that only iterates (no validator
+    # module, no trust anchor): same root hints, so it reaches the same zones, bogus ones
+    # included, and never sets AD. daneel must notice it and not trust it (issue 7).
+    unbound_conf(STATE / "unbound", RESOLVER, validating=True)
+    unbound_conf(STATE / "unbound-plain", PLAIN_RESOLVER, validating=False)
+    (STATE / "resolv.conf").write_text(f"nameserver {RESOLVER}\noptions trust-ad\n")
+    print(f"signing+zones: {timing['sign']:.2f}s")
+
+
+def unbound_conf(d, address, validating):
     d.mkdir(exist_ok=True)
+    if validating:
+        dnssec = f"""  trust-anchor-file: "{DNS}/root.ds"
+  module-config: "validator iterator"
+"""
+    else:
+        dnssec = """  module-config: "iterator"
+"""
     (d / "unbound.conf").write_text(f"""server:
-  interface: {RESOLVER}
+  interface: {address}
   port: 53
   do-ip6: no
   do-daemonize: yes
@@ -563,8 +579,7 @@ def gen_dns():
   access-control: 127.0.0.0/8 allow
   do-not-query-localhost: no
   root-hints: "{DNS}/root.hints"
-  trust-anchor-file: "{DNS}/root.ds"
-  module-config: "validator iterator"
+{dnssec.rstrip()}
   qname-minimisation: no
   aggressive-nsec: no
   cache-max-ttl: 60
@@ -578,8 +593,6 @@ def gen_dns():
 remote-control:
   control-enable: no
 """)
-    (STATE / "resolv.conf").write_text(f"nameserver {RESOLVER}\noptions trust-ad\n")
-    print(f"signing+zones: {timing['sign']:.2f}s")
 
 
 # ---------------------------------------------------------------------------------------------
