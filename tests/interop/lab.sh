@@ -33,20 +33,24 @@ install_packages() {
     fi
     # record stock daemons already running, so that only new ones are stopped afterwards
     local before
-    before="$(pgrep -x 'nsd|unbound|master|dovecot' || true)"
+    before="$(stock_pids)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$STATE/apt.log" 2>&1 \
         || { tail -20 "$STATE/apt.log" >&2; [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d; exit 1; }
     [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
     # a stock service that started despite policy-rc.d: stop only that one
     local pid
-    for pid in $(pgrep -x 'nsd|unbound|master|dovecot' || true); do
+    for pid in $(stock_pids); do
         if ! grep -qx "$pid" <<<"$before"; then
             log "stock daemon pid $pid ($(cat /proc/$pid/comm)) started by apt: stopping it"
             kill "$pid" || true
         fi
     done
 }
+
+# pgrep -x refuses patterns longer than 15 characters ("nsd|unbound|master|dovecot" matched
+# nothing at all): one name at a time.
+stock_pids() { local n; for n in nsd unbound master dovecot; do pgrep -x "$n" || true; done; }
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
