@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The interop step of .ci/run: bring the lab up, compare daneel with posttls-finger on every
-# scenario, bring the lab down (always). Prints the time of each part.
+# scenario (and daneel with the validating + the plain lab resolver, both orders), bring the
+# lab down (always). Prints the time of each part. Uses the daneel that cargo builds, wherever
+# the target dir is (CARGO_TARGET_DIR, build.target-dir, or $ROOT/target).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -8,12 +10,19 @@ t0=$(date +%s)
 cleanup() { "$HERE/lab.sh" down || true; }
 trap cleanup EXIT
 cargo build --quiet --manifest-path "$ROOT/Cargo.toml" -p daneel-tokio --bin daneel
+# where cargo put it: honours CARGO_TARGET_DIR and build.target-dir; $ROOT/target otherwise
+TARGET="$(cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" 2>/dev/null |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null || true)"
+[ -n "$TARGET" ] || TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+DANEEL="$TARGET/debug/daneel"
+[ -x "$DANEEL" ] || { echo "ci.sh: no daneel binary at $DANEEL" >&2; exit 1; }
+echo "interop: daneel = $DANEEL"
 t1=$(date +%s)
 "$HERE/lab.sh" up
 t2=$(date +%s)
 eval "$("$HERE/lab.sh" env)"
 status=0
-python3 "$HERE/compare.py" "$ROOT/target/debug/daneel" --out "${DANEEL_LAB_DIR:-/tmp/daneel-lab}/agreement.md" || status=$?
+python3 "$HERE/compare.py" "$DANEEL" --out "${DANEEL_LAB_DIR:-/tmp/daneel-lab}/agreement.md" || status=$?
 t3=$(date +%s)
 echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s"
 exit $status

