@@ -226,6 +226,8 @@ pub struct Sim {
     resolvers: BTreeMap<SocketAddr, ResolverRole>,
     plain_world: Option<World>,
     forgeries: Vec<Forgery>,
+    /// State of the DNS latency jitter (0: none).
+    jitter: u64,
     machine: Box<dyn Machine>,
     now: Timestamp,
     start: Timestamp,
@@ -252,6 +254,7 @@ impl Sim {
             resolvers: BTreeMap::new(),
             plain_world: None,
             forgeries: Vec::new(),
+            jitter: 0,
             machine,
             now: start,
             start,
@@ -286,6 +289,29 @@ impl Sim {
         }
         self.resolvers.insert(addr, role);
         self
+    }
+
+    /// Draws each DNS answer's latency from `[1 ms, 4 x the DNS latency]` with a generator
+    /// seeded by `seed` (non-zero), so independent answers arrive in another order for each
+    /// seed (issue 17: no report may depend on that order).
+    pub fn with_dns_jitter(mut self, seed: u64) -> Sim {
+        self.jitter = seed.max(1);
+        self
+    }
+
+    /// The latency of the next DNS answer.
+    fn next_dns_latency(&mut self) -> Duration {
+        if self.jitter == 0 {
+            return self.dns_latency;
+        }
+        // xorshift64 (Marsaglia): deterministic per seed.
+        self.jitter ^= self.jitter << 13;
+        self.jitter ^= self.jitter >> 7;
+        self.jitter ^= self.jitter << 17;
+        let span = u64::try_from(self.dns_latency.as_millis() * 4)
+            .unwrap_or(40)
+            .max(2);
+        Duration::from_millis(1 + self.jitter % span)
     }
 
     /// Adds a forger (see [`Forgery`]).
@@ -598,7 +624,7 @@ impl Sim {
                     Some(ResolverRole::Silent) => None,
                 };
                 if let Some(answer) = world.and_then(|w| resolver::answer(w, &wire, transport)) {
-                    let lat = self.dns_latency;
+                    let lat = self.next_dns_latency();
                     self.schedule(
                         lat,
                         Delivery::Dns {
