@@ -35,9 +35,52 @@ const IDLE: Duration = Duration::from_secs(30);
 /// The largest DNS message over TCP (RFC 1035 sec. 4.2.2).
 const MAX_TCP_DNS: usize = 65_535;
 
+/// An off-path attacker who guessed the id and port of every query for `qname`/`qtype`:
+/// before the resolver answers, it sends the answer of its own `world` (AD=1 and all) to
+/// the client from another loopback address with the resolver's port, and from the
+/// resolver's address with another port (RFC 5452 sec. 9.1).
+#[derive(Clone, Debug)]
+pub struct LiveForger {
+    /// The name forged (world form).
+    pub qname: String,
+    /// The type forged.
+    pub qtype: hickory_proto::rr::RecordType,
+    /// The attacker's world.
+    pub world: World,
+}
+
+/// The forger's sockets and script.
+struct Forging {
+    forger: LiveForger,
+    sockets: Vec<UdpSocket>,
+}
+
+impl Forging {
+    /// Sends the forged answers to `client` if `query` is one the forger targets.
+    fn forge(&self, query: &[u8], client: SocketAddr) {
+        let Ok(msg) = hickory_proto::op::Message::from_vec(query) else {
+            return;
+        };
+        let Some(q) = msg.queries.first() else {
+            return;
+        };
+        if crate::world::norm_name(&q.name().to_ascii()) != self.forger.qname
+            || q.query_type() != self.forger.qtype
+        {
+            return;
+        }
+        if let Some(forged) = answer(&self.forger.world, query, Transport::Udp) {
+            for socket in &self.sockets {
+                let _ = socket.send_to(&forged, client);
+            }
+        }
+    }
+}
+
 /// A world served on loopback sockets; stopped when dropped.
 #[derive(Debug)]
 pub struct LiveWorld {
+    base: Ipv4Addr,
     resolver: SocketAddr,
     hosts: BTreeMap<IpAddr, SocketAddr>,
     world: Arc<World>,
@@ -61,6 +104,17 @@ impl LiveWorld {
     /// Serves `world`: the resolver on `base + 1` (an ephemeral port, UDP and TCP), each
     /// IPv4 mail server on `base + 10 + i` port `port`.
     pub fn start(world: &World, base: Ipv4Addr, port: u16) -> io::Result<LiveWorld> {
+        Self::start_forged(world, base, port, None)
+    }
+
+    /// [`LiveWorld::start`] with an off-path forger ([`LiveForger`]) whose datagrams leave
+    /// from `base + 3` and from the resolver's address on another port.
+    pub fn start_forged(
+        world: &World,
+        base: Ipv4Addr,
+        port: u16,
+        forger: Option<LiveForger>,
+    ) -> io::Result<LiveWorld> {
         if base.octets()[0] != 127 {
             return Err(io::Error::new(
                 ErrorKind::InvalidInput,
@@ -88,7 +142,23 @@ impl LiveWorld {
         let resolver_ip = offset(base, 1)?;
         let (udp, tcp) = bind_dns(resolver_ip)?;
         let resolver = udp.local_addr()?;
-        threads.push(spawn_udp(udp, served.clone(), stop.clone())?);
+        let forging = match forger {
+            Some(forger) => Some(Forging {
+                sockets: vec![
+                    UdpSocket::bind((offset(base, 3)?, resolver.port()))?,
+                    UdpSocket::bind((resolver_ip, 0))?,
+                ],
+                forger: LiveForger {
+                    world: forger.world.map_addresses(|ip| match map.get(&ip) {
+                        Some(mapped) => *mapped,
+                        None => IpAddr::V4(nowhere),
+                    }),
+                    ..forger
+                },
+            }),
+            None => None,
+        };
+        threads.push(spawn_udp(udp, served.clone(), forging, stop.clone())?);
         threads.push(spawn_tcp_dns(tcp, served.clone(), stop.clone())?);
         let mut hosts = BTreeMap::new();
         for (orig, mapped) in &map {
@@ -99,6 +169,7 @@ impl LiveWorld {
             }
         }
         Ok(LiveWorld {
+            base,
             resolver,
             hosts,
             world: served,
@@ -110,6 +181,20 @@ impl LiveWorld {
     /// The resolver's address (UDP and TCP).
     pub fn resolver_addr(&self) -> SocketAddr {
         self.resolver
+    }
+
+    /// Starts a second resolver on `base + 2` that does not validate (AD=0 always, bogus data
+    /// served as unsigned, like unbound with `module-config: "iterator"`), and returns its
+    /// address (UDP and TCP).
+    pub fn serve_plain_resolver(&mut self) -> io::Result<SocketAddr> {
+        let plain = Arc::new(self.world.non_validating_view());
+        let (udp, tcp) = bind_dns(offset(self.base, 2)?)?;
+        let addr = udp.local_addr()?;
+        self.threads
+            .push(spawn_udp(udp, plain.clone(), None, self.stop.clone())?);
+        self.threads
+            .push(spawn_tcp_dns(tcp, plain, self.stop.clone())?);
+        Ok(addr)
     }
 
     /// The loopback address serving the world's host `world_ip`, if it has a server.
@@ -148,6 +233,7 @@ fn bind_dns(ip: Ipv4Addr) -> io::Result<(UdpSocket, TcpListener)> {
 fn spawn_udp(
     sock: UdpSocket,
     world: Arc<World>,
+    forging: Option<Forging>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<JoinHandle<()>> {
     sock.set_read_timeout(Some(POLL))?;
@@ -158,6 +244,9 @@ fn spawn_udp(
             while !stop.load(Ordering::SeqCst) {
                 match sock.recv_from(&mut buf) {
                     Ok((n, from)) => {
+                        if let Some(f) = &forging {
+                            f.forge(&buf[..n], from);
+                        }
                         if let Some(resp) = answer(&world, &buf[..n], Transport::Udp) {
                             let _ = sock.send_to(&resp, from);
                         }
