@@ -71,10 +71,11 @@ async fn udp_exchange(
         Err(e) => return drop(tx.send(Event::Dns(query, Err(e)))),
     };
     // connect(): the kernel drops datagrams from any other source (RFC 5452 sec. 9.1).
-    if let Err(e) = socket.connect(server).await {
-        return drop(tx.send(Event::Dns(query, Err(e))));
-    }
-    if let Err(e) = socket.send(&wire).await {
+    let sent = match socket.connect(server).await {
+        Ok(()) => socket.send(&wire).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
         return drop(tx.send(Event::Dns(query, Err(e))));
     }
     let mut buf = vec![0u8; MAX_DNS_MESSAGE];
@@ -206,20 +207,14 @@ pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
                     wire: &wire,
                 },
             ),
-            Some(Event::Dns(query, Err(e))) => driver.handle(
-                now,
-                IoEvent::DnsError {
-                    query,
-                    error: NetError::from_io(&e),
-                },
-            ),
-            Some(Event::Connected(conn, Err(e))) => driver.handle(
-                now,
-                IoEvent::ConnectFailed {
-                    conn,
-                    error: NetError::from_io(&e),
-                },
-            ),
+            Some(Event::Dns(query, Err(e))) => {
+                let error = NetError::from_io(&e);
+                driver.handle(now, IoEvent::DnsError { query, error })
+            }
+            Some(Event::Connected(conn, Err(e))) => {
+                let error = NetError::from_io(&e);
+                driver.handle(now, IoEvent::ConnectFailed { conn, error })
+            }
             Some(Event::Connected(conn, Ok(write))) => {
                 if closed.remove(&conn) {
                     continue;

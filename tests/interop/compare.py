@@ -57,14 +57,6 @@ DELIBERATE = {
 # count as failures. Port-465 rows are not run at all.
 SKIP = {
     "SUB2": "port 465 is implicit TLS (submissions): the MUA work, not `daneel check`",
-    "TA1": "DECISION PENDING (core): Postfix/OpenSSL 3.0 date-checks a self-signed DANE-TA "
-           "anchor at the top of the chain (Untrusted, 'certificate has expired') while it does "
-           "not for an intermediate anchor (X02); daneel checks neither (dane-verified, as "
-           "RFC 5280 sec. 6.1.1 (d) reads). Either a DELIBERATE entry or a verify.rs change",
-    "TA2": "CORE CHANGE NEEDED: daneel accepts a `2 0 1` anchor with basicConstraints CA:FALSE "
-           "(webpki anchor_from_trusted_cert keeps only subject+SPKI) -> dane-verified; Postfix "
-           "says Untrusted 'num=79:invalid CA certificate'; RFC 7671 sec. 5.2.1 wants the "
-           "anchor's constraints applied -> dane-failed",
 }
 
 

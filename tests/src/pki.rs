@@ -314,6 +314,33 @@ impl Pki {
     }
 }
 
+/// The basicConstraints of an issuing certificate made by [`Pki::issuer_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IssuerKind {
+    /// `cA:TRUE` with no path length limit.
+    Ca,
+    /// `cA:TRUE, pathLenConstraint:n`.
+    PathLen(u8),
+    /// `cA:FALSE` (explicit), yet with keyCertSign, signing certificates anyway.
+    NotCa,
+}
+
+impl Pki {
+    /// An issuing certificate under `parent` with the given basicConstraints (RFC 5280
+    /// sec. 4.2.1.9), to test that a `2 0 x` trust anchor's constraints apply.
+    pub fn issuer_with(&self, parent: &Ca, name: &str, kind: IssuerKind) -> Ca {
+        make_ca_as(
+            &self.seed,
+            name,
+            Some(parent),
+            KeyKind::EcdsaP256,
+            DEFAULT_NOT_BEFORE,
+            DEFAULT_CA_NOT_AFTER,
+            kind,
+        )
+    }
+}
+
 fn make_ca(
     seed: &str,
     name: &str,
@@ -322,11 +349,35 @@ fn make_ca(
     not_before: i64,
     not_after: i64,
 ) -> Ca {
+    make_ca_as(
+        seed,
+        name,
+        parent,
+        kind,
+        not_before,
+        not_after,
+        IssuerKind::Ca,
+    )
+}
+
+fn make_ca_as(
+    seed: &str,
+    name: &str,
+    parent: Option<&Ca>,
+    kind: KeyKind,
+    not_before: i64,
+    not_after: i64,
+    issuer: IssuerKind,
+) -> Ca {
     let key = make_key(seed, name, kind);
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
     params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.is_ca = match issuer {
+        IssuerKind::Ca => IsCa::Ca(BasicConstraints::Unconstrained),
+        IssuerKind::PathLen(n) => IsCa::Ca(BasicConstraints::Constrained(n)),
+        IssuerKind::NotCa => IsCa::ExplicitNoCa,
+    };
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,

@@ -9,7 +9,7 @@ use daneel_core::dane::{
     MatchVia, TlsaRecord, TlsaSet, Unusable, UsagePolicy, VerifyParams,
 };
 use daneel_core::time::Timestamp;
-use daneel_tests::pki::{fixtures, Ca, Cert, Eku, KeyKind, LeafSpec, Pki, DEFAULT_NOW};
+use daneel_tests::pki::{fixtures, Ca, Cert, Eku, IssuerKind, KeyKind, LeafSpec, Pki, DEFAULT_NOW};
 
 const MX: &str = "mx.example.com";
 /// 2025-01-01: an expired `notAfter` relative to `DEFAULT_NOW` (2026-01-01).
@@ -1132,4 +1132,60 @@ fn mutated_chains_never_panic_and_matches_obey_the_oracle() {
         }
     }
     assert!(matched_count > 0);
+}
+
+// ------------------------------------- DANE-TA(2) Cert(0): the anchor's constraints apply
+
+/// RFC 7671 sec. 5.2.1: with `2 0 x` the client SHOULD apply the constraints of the trust
+/// anchor certificate. Postfix with OpenSSL 3.0 says "invalid CA certificate" for a `2 0 1`
+/// on a cA:FALSE issuer (interop lab TA2); so does daneel.
+#[test]
+fn ta_2_0_1_on_a_ca_false_issuer_fails() {
+    let pki = Pki::new("constraints");
+    let not_ca = pki.issuer_with(pki.root(), "Not A CA", IssuerKind::NotCa);
+    let leaf = pki.issue_leaf(&not_ca, LeafSpec::new([MX]));
+    let chain = leaf.chain_with(&[&not_ca]);
+    let f = assert_fail(
+        run(&chain, &[rec(2, 0, 1, not_ca.der())], &[MX]),
+        DaneFailureKind::ChainInvalid,
+    );
+    assert!(format!("{f:?}").contains("cA:FALSE"), "{f:?}");
+    // The same key pinned with SPKI(1) carries no constraints (RFC 7671 sec. 5.2.1).
+    let o = run(&chain, &[rec(2, 1, 1, not_ca.der())], &[MX]);
+    assert_ta(o, &rec(2, 1, 1, not_ca.der()), 1, MatchVia::Chain, MX);
+}
+
+#[test]
+fn ta_2_0_1_path_length_constraint_applies() {
+    let pki = Pki::new("pathlen");
+    let zero = pki.issuer_with(pki.root(), "PathLen Zero", IssuerKind::PathLen(0));
+    let below = pki.intermediate_of(&zero, "Below PathLen Zero");
+    let leaf = pki.issue_leaf(&below, LeafSpec::new([MX]));
+    let chain = leaf.chain_with(&[&below, &zero]);
+    let f = assert_fail(
+        run(&chain, &[rec(2, 0, 1, zero.der())], &[MX]),
+        DaneFailureKind::ChainInvalid,
+    );
+    assert!(format!("{f:?}").contains("pathLenConstraint"), "{f:?}");
+    // Directly under it, the same anchor is fine.
+    let direct = pki.issue_leaf(&zero, LeafSpec::new([MX]));
+    let chain = direct.chain_with(&[&zero]);
+    let o = run(&chain, &[rec(2, 0, 1, zero.der())], &[MX]);
+    assert_ta(o, &rec(2, 0, 1, zero.der()), 1, MatchVia::Chain, MX);
+}
+
+/// Interop lab TA1: Postfix (OpenSSL 3.0) says "certificate has expired" for a `2 0 1` on an
+/// expired self-signed root sent in the chain, though not for an expired intermediate
+/// anchor (X02). daneel does the same, so it never passes what Postfix senders defer.
+#[test]
+fn ta_expired_self_signed_root_in_the_chain_fails_like_openssl() {
+    let pki = Pki::with_root("old-sent", KeyKind::EcdsaP256, LONG_AGO, PAST);
+    let leaf = pki.issue_leaf(pki.root(), LeafSpec::new([MX]));
+    let chain = leaf.chain_with(&[pki.root()]);
+    for r in [
+        rec(2, 0, 1, pki.root().der()),
+        rec(2, 1, 1, pki.root().der()),
+    ] {
+        assert_fail(run(&chain, &[r], &[MX]), DaneFailureKind::Expired);
+    }
 }

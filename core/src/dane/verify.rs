@@ -21,6 +21,12 @@
 //!   interop lab (scenario X02) an intermediate that expired in 2025, matched by `2 0 1`,
 //!   gives "Matched DANE TA certificate at depth 1" and a Verified connection. Every
 //!   certificate *below* the TA (the leaf, lower intermediates) is date-checked by webpki.
+//!   A *self-signed* anchor sent in the chain is date-checked, because OpenSSL 3.0 does so
+//!   when the path ends at a self-signed certificate (interop lab TA1: Postfix says
+//!   "certificate has expired").
+//! - `2 0 x` applies the anchor certificate's basicConstraints (cA:FALSE refuses, and
+//!   pathLenConstraint bounds the intermediates below it), as RFC 7671 sec. 5.2.1 says a
+//!   client SHOULD and as OpenSSL does (interop lab TA2, "invalid CA certificate").
 //! - `2 0 0` (full TA certificate) and `2 1 0` (bare TA key) may supply a TA the server did
 //!   not send (RFC 7671 sec. 5.2); digest records (`2 x 1`, `2 x 2`) need the TA in the chain
 //!   (RFC 7672 sec. 3.1.2).
@@ -383,7 +389,13 @@ pub fn verify(chain: &[Vec<u8>], set: &TlsaSet, params: &VerifyParams<'_>) -> Da
             // A copy of the leaf sent again higher up is still the leaf (S50).
             let found = (1..chain.len()).find(|&d| chain[d] != chain[0] && cache.matches(d, r));
             let result = match found {
-                Some(d) => ta_in_chain(chain, d, &ee, now, params),
+                Some(d) => ta_in_chain(chain, d, &ee, now, params).and_then(|m| {
+                    if r.selector == 0 {
+                        ta_constraints(&chain[d], m.0)?;
+                    }
+                    self_signed_ta_dates(&chain[d], params.now)?;
+                    Ok(m)
+                }),
                 None => {
                     let leaf_only = cache.matches(0, r);
                     let dns_ta = r.matching == 0 && !leaf_only;
@@ -398,7 +410,11 @@ pub fn verify(chain: &[Vec<u8>], set: &TlsaSet, params: &VerifyParams<'_>) -> Da
                                  supplied by DNS"
                             ),
                         )),
-                        (0, 0) if dns_ta => ta_from_dns_cert(chain, &r.data, &ee, now, params),
+                        (0, 0) if dns_ta => ta_from_dns_cert(chain, &r.data, &ee, now, params)
+                            .and_then(|m| {
+                                ta_constraints(&r.data, m.0)?;
+                                Ok(m)
+                            }),
                         (1, 0) if dns_ta => ta_from_dns_key(chain, &r.data, &ee, now, params),
                         _ if leaf_only => Err((
                             DaneFailureKind::NoMatch,
@@ -450,6 +466,81 @@ pub fn verify(chain: &[Vec<u8>], set: &TlsaSet, params: &VerifyParams<'_>) -> Da
 }
 
 type TaResult = Result<(usize, MatchVia, names::NameMatch), (DaneFailureKind, String)>;
+
+/// A *self-signed* trust anchor sent in the chain is date-checked, as OpenSSL 3.0 (and so
+/// Postfix) does when it ends the path at a self-signed certificate: the interop lab's TA1
+/// (`2 0 1` on an expired self-signed root) is Untrusted there, "certificate has expired",
+/// whereas an expired *intermediate* anchor (X02) is Verified. A checker that passed TA1
+/// would report success where Postfix senders defer the mail.
+fn self_signed_ta_dates(ta_der: &[u8], now: Timestamp) -> Result<(), (DaneFailureKind, String)> {
+    let Ok((_, cert)) = X509Certificate::from_der(ta_der) else {
+        return Ok(());
+    };
+    if cert.subject().as_raw() != cert.issuer().as_raw() {
+        return Ok(());
+    }
+    let at = i64::try_from(now.as_unix_secs()).unwrap_or(i64::MAX);
+    let validity = cert.validity();
+    if at > validity.not_after.timestamp() {
+        return Err((
+            DaneFailureKind::Expired,
+            "the self-signed trust anchor has expired (checked as OpenSSL and Postfix do)".into(),
+        ));
+    }
+    if at < validity.not_before.timestamp() {
+        return Err((
+            DaneFailureKind::NotYetValid,
+            "the self-signed trust anchor is not yet valid (checked as OpenSSL and Postfix do)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The constraints of a trust anchor given as a whole certificate (`2 0 x`), which RFC 7671
+/// sec. 5.2.1 says a client SHOULD apply: an explicit basicConstraints `cA:FALSE` means the
+/// certificate may not issue (OpenSSL: "invalid CA certificate"), and a pathLenConstraint
+/// bounds the intermediates between it and the leaf (`depth - 1`, RFC 5280 sec. 4.2.1.9). A
+/// certificate without basicConstraints (a v1 CA) is not refused. The anchor's own dates
+/// are not checked: see the module documentation.
+fn ta_constraints(ta_der: &[u8], depth: usize) -> Result<(), (DaneFailureKind, String)> {
+    let Ok((_, cert)) = X509Certificate::from_der(ta_der) else {
+        return Ok(());
+    };
+    let bc = match cert.basic_constraints() {
+        Ok(Some(bc)) => bc.value,
+        Ok(None) => return Ok(()),
+        Err(_) => {
+            return Err((
+                DaneFailureKind::ChainInvalid,
+                "the trust anchor's basicConstraints extension is malformed".into(),
+            ))
+        }
+    };
+    if !bc.ca {
+        return Err((
+            DaneFailureKind::ChainInvalid,
+            format!(
+                "the trust anchor at depth {depth} has basicConstraints cA:FALSE: it may not \
+                 issue certificates (RFC 7671 sec. 5.2.1)"
+            ),
+        ));
+    }
+    if let Some(limit) = bc.path_len_constraint {
+        let below = depth.saturating_sub(1);
+        if below > limit as usize {
+            return Err((
+                DaneFailureKind::ChainInvalid,
+                format!(
+                    "the trust anchor's pathLenConstraint {limit} allows fewer than the \
+                     {below} intermediate(s) below it (RFC 7671 sec. 5.2.1, RFC 5280 \
+                     sec. 4.2.1.9)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
 
 fn ta_in_chain(
     chain: &[Vec<u8>],

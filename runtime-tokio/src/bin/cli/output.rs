@@ -84,6 +84,19 @@ pub fn human(report: &Report) -> String {
     for h in &report.hosts {
         host_lines(h, &mut out);
     }
+    for r in &report.resolvers {
+        out.push(format!(
+            "  resolver {} ({}): {}{}{}",
+            r.address,
+            if r.loopback { "loopback" } else { "remote" },
+            kebab(&r.probe),
+            r.detail
+                .as_ref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default(),
+            if r.used { ", used" } else { ", not used" }
+        ));
+    }
     for w in &report.warnings {
         out.push(format!("  warning: {w}"));
     }
