@@ -295,6 +295,16 @@ fn spawn_tcp_dns(
         })
 }
 
+/// A read error that means "nothing yet": the poll timeout, or EINTR, which a read with a
+/// timeout (SO_RCVTIMEO) returns on Linux when the process was stopped and continued
+/// (SIGSTOP/SIGCONT, a debugger, a cgroup freezer) even with no signal handler (signal(7)).
+fn retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+    )
+}
+
 /// Reads exactly `buf.len()` bytes, giving up on stop, EOF or idleness.
 fn read_full(stream: &mut TcpStream, buf: &mut [u8], stop: &AtomicBool) -> bool {
     let started = Instant::now();
@@ -306,7 +316,7 @@ fn read_full(stream: &mut TcpStream, buf: &mut [u8], stop: &AtomicBool) -> bool 
         match stream.read(&mut buf[got..]) {
             Ok(0) => return false,
             Ok(n) => got += n,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if retry(&e) => {}
             Err(_) => return false,
         }
     }
@@ -387,7 +397,7 @@ fn serve_smtp(mut stream: TcpStream, spec: &MailServer, stop: &AtomicBool) {
                 last = Instant::now();
                 session.on_bytes(&buf[..n])
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            Err(e) if retry(&e) => continue,
             Err(_) => break,
         };
         if !step.to_client.is_empty() && stream.write_all(&step.to_client).is_err() {
