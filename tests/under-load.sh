@@ -18,18 +18,20 @@
 #   daneel-tests  live_runtimes  the catalogue, live, through tokio and smol (must agree)
 #   daneel-tests  world_live     the live DNS responder and SMTP server themselves
 #   daneel-tests  demo_world     the demo world, live through tokio
+#   daneel-tests  hostile_dns_live  a plain resolver beside the validating one, and a forger
 #   daneel-tokio  cli            the `daneel` program against live worlds (tokio and --smol)
 # Needs root (the catalogue's mail servers listen on port 25), like `cargo test --workspace`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 SUITES=(-p daneel-tests -p daneel-tokio
-        --test live_runtimes --test world_live --test demo_world --test cli)
+        --test live_runtimes --test world_live --test demo_world --test hostile_dns_live
+        --test cli)
 runs=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="${2:?--runs needs a number}"; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "under-load: unknown argument $1 (try --help)" >&2; exit 64 ;;
   esac
 done
