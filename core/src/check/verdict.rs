@@ -1,10 +1,11 @@
 //! Verdicts per connection, per host and per domain (DESIGN.md section 5). Pure functions,
 //! so the precedence table is tested exhaustively.
 
-use crate::dane::{DaneFailureKind, DaneOutcome};
+use crate::dane::{DaneFailure, DaneFailureKind, DaneOutcome, VerifyParams};
 use crate::report::{
     ConnectionVerdict, DomainVerdict, FailedLookup, HostPolicy, HostVerdict, Reason,
 };
+use crate::smtp::route::TlsaOutcome;
 use crate::smtp::session::{SessionEnd, SessionFailure, SessionOutcome, Stage};
 use crate::tls::TlsFailureKind;
 
@@ -19,6 +20,46 @@ pub fn dane_failure_reason(outcome: &DaneOutcome) -> Option<Reason> {
         DaneFailureKind::Expired | DaneFailureKind::NotYetValid => Reason::Expired { detail },
         _ => Reason::TlsaMismatch { detail },
     })
+}
+
+/// The trust decision on a completed handshake (RFC 7672 sec. 2.2 (a), sec. 3.2; R38: with
+/// a usable secure TLSA record the client MUST authenticate and MUST NOT deliver when
+/// authentication fails). Returns whether to accept the server, and the DANE outcome for
+/// the report.
+///
+/// It fails closed: policy `dane` accepts only a [`DaneOutcome::Matched`]. A `dane` host
+/// without a usable secure TLSA RRset in hand (which the policy step should never produce)
+/// is refused with [`DaneFailureKind::NoUsableRecords`], never waved through as
+/// unauthenticated TLS; so is a `skip` host, which should never have been connected to.
+/// `encrypt` (RFC 7672 sec. 2.2 (b)) and `opportunistic` hosts need no authentication.
+pub fn trust_decision(
+    policy: HostPolicy,
+    tlsa: Option<&TlsaOutcome>,
+    chain: &[Vec<u8>],
+    params: &VerifyParams<'_>,
+) -> (bool, Option<DaneOutcome>) {
+    let refuse = |message: &str| {
+        Some(DaneOutcome::Failed(DaneFailure {
+            kind: DaneFailureKind::NoUsableRecords,
+            details: Vec::new(),
+            message: message.to_string(),
+        }))
+    };
+    let outcome = match (policy, tlsa) {
+        (HostPolicy::Dane, Some(TlsaOutcome::Usable(set))) => {
+            Some(crate::dane::verify(chain, set, params))
+        }
+        (HostPolicy::Dane, _) => {
+            refuse("policy dane without a usable secure TLSA RRset: refused (fail closed)")
+        }
+        (HostPolicy::Skip, _) => refuse("host policy skip: no connection may be trusted"),
+        (HostPolicy::Encrypt | HostPolicy::Opportunistic, _) => None,
+    };
+    let accepted = match &outcome {
+        Some(o) => o.is_matched(),
+        None => matches!(policy, HostPolicy::Encrypt | HostPolicy::Opportunistic),
+    };
+    (accepted, outcome)
 }
 
 /// Whether a failure happened before the client could learn whether TLS is possible: the
@@ -561,6 +602,71 @@ mod tests {
         assert_eq!(
             domain(vec![skip(servfail, L::CnameProbe), verified]),
             DomainVerdict::DaneFailed
+        );
+    }
+
+    /// RFC 7672 sec. 3.2 (R38), fail closed: policy dane is accepted only on a match.
+    #[test]
+    fn trust_decision_fails_closed() {
+        use crate::dane::{DigestPrefs, TlsaRecord, TlsaSet, UsagePolicy};
+        use crate::time::Timestamp;
+        let ids = vec!["mx.example.net".to_string()];
+        let params = VerifyParams {
+            reference_ids: &ids,
+            now: Timestamp::from_unix_secs(1_800_000_000),
+        };
+        let chain = vec![vec![0x30, 0x03, 0x02, 0x01, 0x00]];
+        let record = |usage, data: Vec<u8>| TlsaRecord {
+            usage,
+            selector: 1,
+            matching: 1,
+            data,
+        };
+        let set = |records| TlsaSet::new(records, &UsagePolicy::smtp(), &DigestPrefs::default());
+        let usable = TlsaOutcome::Usable(set(vec![record(3, vec![0xab; 32])]));
+        let unusable = TlsaOutcome::AllUnusable(set(vec![record(1, vec![0xab; 32])]));
+        let failed = TlsaOutcome::Failed(crate::dns::LookupError::Timeout);
+        let rejects = |policy, tlsa: Option<&TlsaOutcome>, chain: &[Vec<u8>]| {
+            let (accepted, outcome) = trust_decision(policy, tlsa, chain, &params);
+            !accepted && matches!(outcome, Some(DaneOutcome::Failed(_)))
+        };
+        // A dane host with no usable records in hand, whatever the reason: refused.
+        for tlsa in [
+            None,
+            Some(&unusable),
+            Some(&failed),
+            Some(&TlsaOutcome::SecureAbsent),
+            Some(&TlsaOutcome::Insecure),
+        ] {
+            assert!(rejects(HostPolicy::Dane, tlsa, &chain), "{tlsa:?}");
+        }
+        // Usable records that do not match, an unparsable leaf, no certificate: refused.
+        assert!(rejects(HostPolicy::Dane, Some(&usable), &chain));
+        assert!(rejects(HostPolicy::Dane, Some(&usable), &[]));
+        // A skip host is never trusted.
+        assert!(rejects(HostPolicy::Skip, Some(&usable), &chain));
+        // encrypt and opportunistic need no authentication.
+        for policy in [HostPolicy::Encrypt, HostPolicy::Opportunistic] {
+            assert_eq!(
+                trust_decision(policy, Some(&unusable), &chain, &params),
+                (true, None)
+            );
+        }
+        // And the connection verdict of a refused dane host is dane-failed.
+        let (_, outcome) = trust_decision(HostPolicy::Dane, None, &chain, &params);
+        let session = SessionOutcome {
+            greeting: None,
+            ehlo: None,
+            used_helo: false,
+            starttls_offered: true,
+            starttls_reply: None,
+            tls: None,
+            tls_ehlo: None,
+            end: SessionEnd::Failed(SessionFailure::TrustRejected),
+        };
+        assert_eq!(
+            connection_verdict(HostPolicy::Dane, false, &session, outcome.as_ref()).0,
+            ConnectionVerdict::DaneFailed
         );
     }
 
