@@ -82,6 +82,33 @@ pub enum HostPolicy {
     Skip,
 }
 
+/// Which lookup of a host failed when its policy is `skip` (DESIGN.md section 5). The
+/// domain verdict depends on it: an address failure makes the host unreachable
+/// (RFC 7672 sec. 2.1.2, R7), a failure of a lookup that locates TLSA records makes it a
+/// DANE failure (RFC 7672 sec. 2.1.2, R8; sec. 2.2 (d)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailedLookup {
+    /// The A/AAAA lookups: no address could be obtained (RFC 7672 sec. 2.2.2).
+    Address,
+    /// The TLSA lookup at a candidate base domain (RFC 7672 sec. 2.2.3).
+    Tlsa,
+    /// The separate CNAME query that decides the TLSA base domain (RFC 7672 sec. 2.1.3,
+    /// 2.2.2).
+    CnameProbe,
+}
+
+impl FailedLookup {
+    /// The kebab-case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailedLookup::Address => "address",
+            FailedLookup::Tlsa => "tlsa",
+            FailedLookup::CnameProbe => "cname-probe",
+        }
+    }
+}
+
 /// The verdict of one connection (one address of one host).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -490,6 +517,14 @@ pub struct HostReport {
     pub verdict: HostVerdict,
     /// Why.
     pub reason: Option<Reason>,
+    /// For a host skipped on a DNS failure (verdict `dns-failed`), which lookup failed.
+    #[serde(default)]
+    pub failed_lookup: Option<FailedLookup>,
+    /// The RFC 8460 sec. 4.3 result type of the host's own failure or policy, if any: the
+    /// DNS failure of a skipped host, or `tlsa-invalid` when every TLSA record is unusable
+    /// (policy `encrypt`). Connection failures carry theirs in `connections[].tlsrpt`.
+    #[serde(default)]
+    pub tlsrpt: Option<String>,
     /// Connections, one per address.
     pub connections: Vec<ConnectionReport>,
 }

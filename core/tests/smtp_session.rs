@@ -410,6 +410,70 @@ mod smtp {
         );
     }
 
+    /// Bytes after the final EHLO line, before STARTTLS is sent: a reply to a command never
+    /// sent. The session fails at the stage those bytes pretend to answer, sends nothing
+    /// more (STARTTLS is withdrawn), and closes once.
+    #[test]
+    fn bytes_after_the_ehlo_reply_before_starttls() {
+        for tls in [TlsRequirement::Required, TlsRequirement::Opportunistic] {
+            let mut wire = EHLO_TLS.to_vec();
+            wire.extend_from_slice(READY);
+            let mut h = Harness::greeted(tls);
+            assert_eq!(h.recv(&wire), vec![close()], "{tls:?}");
+            assert_eq!(
+                h.failure(),
+                &SessionFailure::Protocol {
+                    stage: Stage::StartTls,
+                    error: ReplyError::Unsolicited { bytes: READY.len() }
+                }
+            );
+            assert_eq!(h.sent(), b"EHLO client.example\r\n");
+            assert!(!h
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::StartTls { .. })));
+            assert_eq!(h.closes(), 1);
+            // Late bytes and a late close change nothing.
+            assert!(h.recv(READY).is_empty());
+            assert!(h.input(Input::Closed { conn: C }).is_empty());
+        }
+        // Even one byte, even a partial line.
+        let mut wire = EHLO_TLS.to_vec();
+        wire.push(b'2');
+        let mut h = Harness::greeted(TlsRequirement::Required);
+        assert_eq!(h.recv(&wire), vec![close()]);
+        assert_eq!(
+            h.failure(),
+            &SessionFailure::Protocol {
+                stage: Stage::StartTls,
+                error: ReplyError::Unsolicited { bytes: 1 }
+            }
+        );
+    }
+
+    /// A reply that arrives with the greeting answers an EHLO never sent.
+    #[test]
+    fn reply_to_a_command_never_sent() {
+        let mut h = Harness::new(TlsRequirement::Required);
+        h.input(Input::Connected { conn: C });
+        let mut wire = GREETING.to_vec();
+        wire.extend_from_slice(EHLO_TLS);
+        assert_eq!(h.recv(&wire), vec![close()]);
+        assert_eq!(
+            h.failure(),
+            &SessionFailure::Protocol {
+                stage: Stage::Ehlo,
+                error: ReplyError::Unsolicited {
+                    bytes: EHLO_TLS.len()
+                }
+            }
+        );
+        assert!(h.sent().is_empty());
+        // The same bytes one reply per read are an ordinary dialogue.
+        let mut h = Harness::greeted(TlsRequirement::Required);
+        assert_eq!(h.recv(EHLO_TLS), vec![send(b"STARTTLS\r\n")]);
+    }
+
     #[test]
     fn injection_in_a_later_read() {
         let mut h = Harness::greeted(TlsRequirement::Required);

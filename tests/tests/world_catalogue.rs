@@ -80,6 +80,8 @@ fn mismatches_compare_reports_with_expectations() {
         policy: HostPolicy::Dane,
         verdict,
         reason,
+        failed_lookup: None,
+        tlsrpt: None,
         connections: vec![],
     };
     let mut report = Report {

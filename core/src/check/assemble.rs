@@ -1,6 +1,7 @@
 //! Assembling the [`Report`] from the hosts and connections (DESIGN.md sections 5 and 6).
 
 use super::*;
+use crate::report::FailedLookup;
 
 /// One sentence per domain verdict, for the last log line.
 pub(super) fn verdict_explanation(v: DomainVerdict) -> &'static str {
@@ -20,6 +21,37 @@ pub(super) fn verdict_explanation(v: DomainVerdict) -> &'static str {
         DomainVerdict::NoDane => "no DANE: opportunistic TLS at best",
     }
 }
+
+/// Which lookup left host `h` without a policy other than `skip`, read from how far its
+/// lookups got (RFC 7672 sec. 2.2.2 order: addresses, then the CNAME probe if needed, then
+/// TLSA): `None` unless the host was skipped on a DNS failure.
+fn failed_lookup(host: &Host) -> Option<FailedLookup> {
+    if host.policy != Some(HostPolicy::Skip)
+        || !matches!(
+            host.reason,
+            Some(
+                Reason::DnsServfail { .. }
+                    | Reason::DnsBogus { .. }
+                    | Reason::DnsTimeout { .. }
+                    | Reason::DnsError { .. }
+            )
+        )
+    {
+        return None;
+    }
+    Some(if !host.candidates.is_empty() {
+        FailedLookup::Tlsa
+    } else if matches!(host.cname_probe, Some(Err(_))) {
+        FailedLookup::CnameProbe
+    } else {
+        FailedLookup::Address
+    })
+}
+
+/// The warning for a host whose every TLSA record is unusable (RFC 7672 sec. 2.2 (b),
+/// sec. 3.1.3), worded after Postfix's.
+pub const ALL_UNUSABLE_WARNING: &str =
+    "all TLSA records unusable: TLS mandatory without authentication";
 
 impl SmtpCheck {
     pub(super) fn build_report(&mut self) -> Report {
@@ -85,7 +117,36 @@ impl SmtpCheck {
                     ));
                 }
             }
-            facts.hosts.push((policy, verdict, host.reason.clone()));
+            let failed_lookup = failed_lookup(host);
+            if failed_lookup == Some(FailedLookup::Address) {
+                self.warnings.push(format!(
+                    "{}: unreachable: address lookup failed{} (RFC 7672 sec. 2.1.2); not tested",
+                    host.label(),
+                    reason
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                ));
+            }
+            let tlsrpt = if policy == HostPolicy::Encrypt {
+                self.warnings
+                    .push(format!("{}: {ALL_UNUSABLE_WARNING}", host.label()));
+                // RFC 8460 sec. 4.3.2.1: "tlsa-invalid": none of the records were valid.
+                Some("tlsa-invalid".to_string())
+            } else if policy == HostPolicy::Skip {
+                host.reason
+                    .as_ref()
+                    .and_then(|r| r.tlsrpt_result_type())
+                    .map(str::to_string)
+            } else {
+                None
+            };
+            facts.hosts.push(HostFacts {
+                policy,
+                verdict,
+                reason: host.reason.clone(),
+                failed_lookup,
+            });
             hosts.push(HostReport {
                 name: if host.target.literal.is_some() && host.target.name.is_root() {
                     host.target
@@ -105,6 +166,8 @@ impl SmtpCheck {
                 policy,
                 verdict,
                 reason,
+                failed_lookup,
+                tlsrpt,
                 connections,
             });
         }

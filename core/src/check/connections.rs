@@ -125,18 +125,15 @@ impl SmtpCheck {
             let host = &self.hosts[conn.host];
             let policy = host.policy.unwrap_or(HostPolicy::Opportunistic);
             if let Some(info) = conn.session.awaiting_trust() {
-                let decision = match (&host.outcome, policy) {
-                    (Some(TlsaOutcome::Usable(set)), HostPolicy::Dane) => Some(dane::verify(
-                        &info.chain,
-                        set,
-                        &VerifyParams {
-                            reference_ids: &host.reference_ids,
-                            now: self.now,
-                        },
-                    )),
-                    _ => None,
-                };
-                let accepted = !matches!(decision, Some(DaneOutcome::Failed(_)));
+                let (accepted, decision) = super::verdict::trust_decision(
+                    policy,
+                    host.outcome.as_ref(),
+                    &info.chain,
+                    &VerifyParams {
+                        reference_ids: &host.reference_ids,
+                        now: self.now,
+                    },
+                );
                 let line = match &decision {
                     Some(DaneOutcome::Matched(m)) => format!(
                         "{label}: matched DANE {} at depth {}: {}{}",
@@ -152,7 +149,7 @@ impl SmtpCheck {
                             .map(|p| format!(", peername {p}"))
                             .unwrap_or_default()
                     ),
-                    Some(DaneOutcome::Failed(f)) => {
+                    Some(dane::DaneOutcome::Failed(f)) => {
                         format!("{label}: DANE authentication failed: {f}")
                     }
                     None => format!("{label}: TLS established, no authentication required"),

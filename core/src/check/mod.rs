@@ -21,7 +21,7 @@ pub use config::{parse_destination, AddressFamily, CheckConfig, Destination};
 
 use assemble::verdict_explanation;
 use connections::abbreviate;
-pub use verdict::{connection_verdict, domain_verdict, host_verdict, DomainFacts};
+pub use verdict::{connection_verdict, domain_verdict, host_verdict, DomainFacts, HostFacts};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};

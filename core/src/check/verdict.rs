@@ -1,8 +1,11 @@
 //! Verdicts per connection, per host and per domain (DESIGN.md section 5). Pure functions,
 //! so the precedence table is tested exhaustively.
 
-use crate::dane::{DaneFailureKind, DaneOutcome};
-use crate::report::{ConnectionVerdict, DomainVerdict, HostPolicy, HostVerdict, Reason};
+use crate::dane::{DaneFailure, DaneFailureKind, DaneOutcome, VerifyParams};
+use crate::report::{
+    ConnectionVerdict, DomainVerdict, FailedLookup, HostPolicy, HostVerdict, Reason,
+};
+use crate::smtp::route::TlsaOutcome;
 use crate::smtp::session::{SessionEnd, SessionFailure, SessionOutcome, Stage};
 use crate::tls::TlsFailureKind;
 
@@ -17,6 +20,46 @@ pub fn dane_failure_reason(outcome: &DaneOutcome) -> Option<Reason> {
         DaneFailureKind::Expired | DaneFailureKind::NotYetValid => Reason::Expired { detail },
         _ => Reason::TlsaMismatch { detail },
     })
+}
+
+/// The trust decision on a completed handshake (RFC 7672 sec. 2.2 (a), sec. 3.2; R38: with
+/// a usable secure TLSA record the client MUST authenticate and MUST NOT deliver when
+/// authentication fails). Returns whether to accept the server, and the DANE outcome for
+/// the report.
+///
+/// It fails closed: policy `dane` accepts only a [`DaneOutcome::Matched`]. A `dane` host
+/// without a usable secure TLSA RRset in hand (which the policy step should never produce)
+/// is refused with [`DaneFailureKind::NoUsableRecords`], never waved through as
+/// unauthenticated TLS; so is a `skip` host, which should never have been connected to.
+/// `encrypt` (RFC 7672 sec. 2.2 (b)) and `opportunistic` hosts need no authentication.
+pub fn trust_decision(
+    policy: HostPolicy,
+    tlsa: Option<&TlsaOutcome>,
+    chain: &[Vec<u8>],
+    params: &VerifyParams<'_>,
+) -> (bool, Option<DaneOutcome>) {
+    let refuse = |message: &str| {
+        Some(DaneOutcome::Failed(DaneFailure {
+            kind: DaneFailureKind::NoUsableRecords,
+            details: Vec::new(),
+            message: message.to_string(),
+        }))
+    };
+    let outcome = match (policy, tlsa) {
+        (HostPolicy::Dane, Some(TlsaOutcome::Usable(set))) => {
+            Some(crate::dane::verify(chain, set, params))
+        }
+        (HostPolicy::Dane, _) => {
+            refuse("policy dane without a usable secure TLSA RRset: refused (fail closed)")
+        }
+        (HostPolicy::Skip, _) => refuse("host policy skip: no connection may be trusted"),
+        (HostPolicy::Encrypt | HostPolicy::Opportunistic, _) => None,
+    };
+    let accepted = match &outcome {
+        Some(o) => o.is_matched(),
+        None => matches!(policy, HostPolicy::Encrypt | HostPolicy::Opportunistic),
+    };
+    (accepted, outcome)
 }
 
 /// Whether a failure happened before the client could learn whether TLS is possible: the
@@ -182,6 +225,19 @@ pub fn host_verdict(policy: HostPolicy, connections: &[ConnectionVerdict]) -> Ho
     }
 }
 
+/// One host as the domain verdict sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostFacts {
+    /// The host policy.
+    pub policy: HostPolicy,
+    /// The host verdict.
+    pub verdict: HostVerdict,
+    /// The host reason.
+    pub reason: Option<Reason>,
+    /// For a `dns-failed` host, which lookup failed.
+    pub failed_lookup: Option<FailedLookup>,
+}
+
 /// What the domain verdict depends on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DomainFacts {
@@ -193,17 +249,33 @@ pub struct DomainFacts {
     pub temp_fail: bool,
     /// The MX RRset (or its stand-in) is secure.
     pub mx_secure: bool,
-    /// Each host's policy, verdict and reason.
-    pub hosts: Vec<(HostPolicy, HostVerdict, Option<Reason>)>,
+    /// Each host.
+    pub hosts: Vec<HostFacts>,
 }
 
-/// Whether a host's DNS failure is the domain's fault (SERVFAIL or bogus data) rather than,
-/// say, a timeout on our side (DESIGN.md section 5).
-fn dns_failure_is_domains(reason: Option<&Reason>) -> bool {
-    matches!(
-        reason,
-        Some(Reason::DnsServfail { .. } | Reason::DnsBogus { .. })
-    )
+/// Whether the host was skipped because its address lookups failed: an unreachable host,
+/// never a DANE failure (RFC 7672 sec. 2.1.2: "delivery may proceed via other MX hosts").
+pub fn skipped_for_addresses(h: &HostFacts) -> bool {
+    h.verdict == HostVerdict::DnsFailed && h.failed_lookup == Some(FailedLookup::Address)
+}
+
+/// Whether a skipped host's DNS failure is a DANE failure of the domain (DESIGN.md
+/// section 5): a lookup that locates TLSA records (the TLSA lookup itself, or the CNAME
+/// probe that decides the TLSA base domain) answered SERVFAIL or bogus data, or timed out at
+/// every resolver although the host's addresses answered (a server that drops TLSA queries,
+/// SPEC-NOTES S75). RFC 7672 sec. 2.1.2 (R8) makes such a host unreachable: mail to it is
+/// never delivered, so the domain cannot be reached securely through it. A malformed answer
+/// or REFUSED from our own resolver (`dns-error`) is not blamed on the domain.
+pub fn dns_failure_is_domains(h: &HostFacts) -> bool {
+    h.verdict == HostVerdict::DnsFailed
+        && matches!(
+            h.failed_lookup,
+            Some(FailedLookup::Tlsa | FailedLookup::CnameProbe)
+        )
+        && matches!(
+            h.reason,
+            Some(Reason::DnsServfail { .. } | Reason::DnsBogus { .. } | Reason::DnsTimeout { .. })
+        )
 }
 
 fn host_is_tested(v: HostVerdict) -> bool {
@@ -229,23 +301,32 @@ pub fn domain_verdict(facts: &DomainFacts) -> DomainVerdict {
         return DomainVerdict::TempFail;
     }
     let hosts = &facts.hosts;
-    if hosts.iter().any(|(_, v, r)| {
-        *v == HostVerdict::DaneFailed
-            || (*v == HostVerdict::DnsFailed && dns_failure_is_domains(r.as_ref()))
-    }) {
+    // RFC 7672 sec. 2.1.2: no host reachable for want of addresses: delivery is delayed.
+    if !hosts.is_empty() && hosts.iter().all(skipped_for_addresses) {
+        return DomainVerdict::TempFail;
+    }
+    if hosts
+        .iter()
+        .any(|h| h.verdict == HostVerdict::DaneFailed || dns_failure_is_domains(h))
+    {
         return DomainVerdict::DaneFailed;
     }
     let tested: Vec<HostVerdict> = hosts
         .iter()
-        .map(|(_, v, _)| *v)
+        .map(|h| h.verdict)
         .filter(|v| host_is_tested(*v))
         .collect();
     if tested.is_empty() {
         return DomainVerdict::Inconclusive;
     }
+    // A host skipped for its addresses is unreachable, like one whose connections failed:
+    // it is listed as a warning and does not decide between verified and partial.
     if facts.mx_secure
         && tested.iter().all(|v| *v == HostVerdict::Verified)
-        && hosts.iter().all(|(p, _, _)| *p == HostPolicy::Dane)
+        && hosts
+            .iter()
+            .filter(|h| !skipped_for_addresses(h))
+            .all(|h| h.policy == HostPolicy::Dane)
     {
         return DomainVerdict::DaneVerified;
     }
@@ -294,26 +375,45 @@ mod tests {
                 ede: "6".into(),
             }),
             Some(Reason::DnsTimeout { query: "q".into() }),
+            Some(Reason::DnsError {
+                query: "q".into(),
+                detail: "REFUSED".into(),
+            }),
         ]
     }
 
-    type HostState = (HostPolicy, HostVerdict, Option<Reason>);
+    const LOOKUPS: [FailedLookup; 3] = [
+        FailedLookup::Address,
+        FailedLookup::Tlsa,
+        FailedLookup::CnameProbe,
+    ];
 
-    /// Every host as (policy, verdict, reason) that the check can actually produce.
-    fn host_states() -> Vec<HostState> {
+    /// Every host that the check can actually produce.
+    fn host_states() -> Vec<HostFacts> {
         let mut out = Vec::new();
-        for p in POLICIES {
-            for v in HOST_VERDICTS {
-                if (p == HostPolicy::Skip) != (v == HostVerdict::DnsFailed) {
+        for policy in POLICIES {
+            for verdict in HOST_VERDICTS {
+                if (policy == HostPolicy::Skip) != (verdict == HostVerdict::DnsFailed) {
                     continue;
                 }
-                let rs = if v == HostVerdict::DnsFailed {
-                    reasons()
-                } else {
-                    vec![None]
-                };
-                for r in rs {
-                    out.push((p, v, r));
+                if verdict != HostVerdict::DnsFailed {
+                    out.push(HostFacts {
+                        policy,
+                        verdict,
+                        reason: None,
+                        failed_lookup: None,
+                    });
+                    continue;
+                }
+                for reason in reasons() {
+                    for lookup in LOOKUPS {
+                        out.push(HostFacts {
+                            policy,
+                            verdict,
+                            reason: reason.clone(),
+                            failed_lookup: Some(lookup),
+                        });
+                    }
                 }
             }
         }
@@ -325,7 +425,7 @@ mod tests {
     #[test]
     fn precedence_table_exhaustive() {
         let states = host_states();
-        let mut by_len: Vec<Vec<Vec<HostState>>> = vec![vec![vec![]]];
+        let mut by_len: Vec<Vec<Vec<HostFacts>>> = vec![vec![vec![]]];
         for len in 1..=3 {
             let longer = by_len[len - 1]
                 .iter()
@@ -355,26 +455,34 @@ mod tests {
                     let got = domain_verdict(&facts);
                     *counts.entry(got).or_insert(0u64) += 1;
                     cases += 1;
-                    let verdicts: Vec<HostVerdict> = hosts.iter().map(|h| h.1).collect();
+                    let verdicts: Vec<HostVerdict> = hosts.iter().map(|h| h.verdict).collect();
                     let tested: Vec<HostVerdict> = verdicts
                         .iter()
                         .copied()
                         .filter(|v| host_is_tested(*v))
                         .collect();
-                    let failed = hosts.iter().any(|(_, v, r)| {
-                        *v == HostVerdict::DaneFailed
-                            || (*v == HostVerdict::DnsFailed
+                    // The table of DESIGN.md section 5, row by row.
+                    let address_skip = |h: &HostFacts| {
+                        h.verdict == HostVerdict::DnsFailed
+                            && h.failed_lookup == Some(FailedLookup::Address)
+                    };
+                    let all_address_skips = !hosts.is_empty() && hosts.iter().all(address_skip);
+                    let failed = hosts.iter().any(|h| {
+                        h.verdict == HostVerdict::DaneFailed
+                            || (h.verdict == HostVerdict::DnsFailed
+                                && h.failed_lookup != Some(FailedLookup::Address)
                                 && matches!(
-                                    r,
+                                    h.reason,
                                     Some(Reason::DnsServfail { .. })
                                         | Some(Reason::DnsBogus { .. })
+                                        | Some(Reason::DnsTimeout { .. })
                                 ))
                     });
                     let expected = if facts.nxdomain {
                         DomainVerdict::Nxdomain
                     } else if facts.null_mx {
                         DomainVerdict::NullMx
-                    } else if facts.temp_fail {
+                    } else if facts.temp_fail || all_address_skips {
                         DomainVerdict::TempFail
                     } else if failed {
                         DomainVerdict::DaneFailed
@@ -382,7 +490,9 @@ mod tests {
                         DomainVerdict::Inconclusive
                     } else if mx_secure
                         && tested.iter().all(|v| *v == HostVerdict::Verified)
-                        && hosts.iter().all(|h| h.0 == HostPolicy::Dane)
+                        && hosts
+                            .iter()
+                            .all(|h| h.policy == HostPolicy::Dane || address_skip(h))
                     {
                         DomainVerdict::DaneVerified
                     } else if !mx_secure && tested.iter().all(|v| *v == HostVerdict::Trusted) {
@@ -408,12 +518,156 @@ mod tests {
                                 | DomainVerdict::TempFail
                         ));
                     }
+                    // RFC 7672 sec. 2.1.2 (R8): a failed TLSA lookup is never a success.
+                    if hosts.iter().any(|h| {
+                        h.failed_lookup == Some(FailedLookup::Tlsa)
+                            && matches!(h.reason, Some(Reason::DnsTimeout { .. }))
+                    }) {
+                        assert!(!matches!(
+                            got,
+                            DomainVerdict::DaneVerified
+                                | DomainVerdict::DaneTrusted
+                                | DomainVerdict::DanePartial
+                                | DomainVerdict::NoDane
+                                | DomainVerdict::Inconclusive
+                        ));
+                    }
+                    // An address failure alone is never a DANE failure.
+                    if hosts.iter().all(address_skip) && !hosts.is_empty() {
+                        assert_ne!(got, DomainVerdict::DaneFailed);
+                    }
                 }
             }
         }
         // Every verdict is reachable.
         assert_eq!(counts.len(), 9, "{counts:?}");
         assert!(cases > 100_000, "{cases}");
+    }
+
+    /// One case per row of the table of DESIGN.md section 5, by name.
+    #[test]
+    fn skipped_host_rows() {
+        let skip = |reason: Reason, lookup| HostFacts {
+            policy: HostPolicy::Skip,
+            verdict: HostVerdict::DnsFailed,
+            reason: Some(reason),
+            failed_lookup: Some(lookup),
+        };
+        let verified = HostFacts {
+            policy: HostPolicy::Dane,
+            verdict: HostVerdict::Verified,
+            reason: None,
+            failed_lookup: None,
+        };
+        let servfail = Reason::DnsServfail {
+            query: "q".into(),
+            ede: String::new(),
+        };
+        let timeout = Reason::DnsTimeout { query: "q".into() };
+        let domain = |hosts: Vec<HostFacts>| {
+            domain_verdict(&DomainFacts {
+                mx_secure: true,
+                hosts,
+                ..DomainFacts::default()
+            })
+        };
+        use FailedLookup as L;
+        assert_eq!(
+            domain(vec![skip(servfail.clone(), L::Address)]),
+            DomainVerdict::TempFail
+        );
+        assert_eq!(
+            domain(vec![
+                skip(servfail.clone(), L::Address),
+                skip(timeout.clone(), L::Address)
+            ]),
+            DomainVerdict::TempFail
+        );
+        assert_eq!(
+            domain(vec![skip(servfail.clone(), L::Address), verified.clone()]),
+            DomainVerdict::DaneVerified
+        );
+        assert_eq!(
+            domain(vec![skip(servfail.clone(), L::Tlsa), verified.clone()]),
+            DomainVerdict::DaneFailed
+        );
+        assert_eq!(
+            domain(vec![skip(timeout.clone(), L::Tlsa)]),
+            DomainVerdict::DaneFailed
+        );
+        assert_eq!(
+            domain(vec![skip(timeout, L::CnameProbe)]),
+            DomainVerdict::DaneFailed
+        );
+        assert_eq!(
+            domain(vec![skip(servfail, L::CnameProbe), verified]),
+            DomainVerdict::DaneFailed
+        );
+    }
+
+    /// RFC 7672 sec. 3.2 (R38), fail closed: policy dane is accepted only on a match.
+    #[test]
+    fn trust_decision_fails_closed() {
+        use crate::dane::{DigestPrefs, TlsaRecord, TlsaSet, UsagePolicy};
+        use crate::time::Timestamp;
+        let ids = vec!["mx.example.net".to_string()];
+        let params = VerifyParams {
+            reference_ids: &ids,
+            now: Timestamp::from_unix_secs(1_800_000_000),
+        };
+        let chain = vec![vec![0x30, 0x03, 0x02, 0x01, 0x00]];
+        let record = |usage, data: Vec<u8>| TlsaRecord {
+            usage,
+            selector: 1,
+            matching: 1,
+            data,
+        };
+        let set = |records| TlsaSet::new(records, &UsagePolicy::smtp(), &DigestPrefs::default());
+        let usable = TlsaOutcome::Usable(set(vec![record(3, vec![0xab; 32])]));
+        let unusable = TlsaOutcome::AllUnusable(set(vec![record(1, vec![0xab; 32])]));
+        let failed = TlsaOutcome::Failed(crate::dns::LookupError::Timeout);
+        let rejects = |policy, tlsa: Option<&TlsaOutcome>, chain: &[Vec<u8>]| {
+            let (accepted, outcome) = trust_decision(policy, tlsa, chain, &params);
+            !accepted && matches!(outcome, Some(DaneOutcome::Failed(_)))
+        };
+        // A dane host with no usable records in hand, whatever the reason: refused.
+        for tlsa in [
+            None,
+            Some(&unusable),
+            Some(&failed),
+            Some(&TlsaOutcome::SecureAbsent),
+            Some(&TlsaOutcome::Insecure),
+        ] {
+            assert!(rejects(HostPolicy::Dane, tlsa, &chain), "{tlsa:?}");
+        }
+        // Usable records that do not match, an unparsable leaf, no certificate: refused.
+        assert!(rejects(HostPolicy::Dane, Some(&usable), &chain));
+        assert!(rejects(HostPolicy::Dane, Some(&usable), &[]));
+        // A skip host is never trusted.
+        assert!(rejects(HostPolicy::Skip, Some(&usable), &chain));
+        // encrypt and opportunistic need no authentication.
+        for policy in [HostPolicy::Encrypt, HostPolicy::Opportunistic] {
+            assert_eq!(
+                trust_decision(policy, Some(&unusable), &chain, &params),
+                (true, None)
+            );
+        }
+        // And the connection verdict of a refused dane host is dane-failed.
+        let (_, outcome) = trust_decision(HostPolicy::Dane, None, &chain, &params);
+        let session = SessionOutcome {
+            greeting: None,
+            ehlo: None,
+            used_helo: false,
+            starttls_offered: true,
+            starttls_reply: None,
+            tls: None,
+            tls_ehlo: None,
+            end: SessionEnd::Failed(SessionFailure::TrustRejected),
+        };
+        assert_eq!(
+            connection_verdict(HostPolicy::Dane, false, &session, outcome.as_ref()).0,
+            ConnectionVerdict::DaneFailed
+        );
     }
 
     #[test]

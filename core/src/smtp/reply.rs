@@ -169,8 +169,10 @@ pub enum ReplyError {
     ReplyTooLong,
     /// More than [`MAX_BUFFERED_BYTES`] unconsumed bytes (replies nobody asked for).
     BufferFull,
-    /// The server sent bytes before the client sent a command, e.g. inside TLS before the
-    /// EHLO that must follow STARTTLS (RFC 3207 sec. 4.2). Reported by the session.
+    /// The server sent bytes before the client sent the command they would answer: bytes
+    /// beyond the complete reply to the last command sent (this client never pipelines,
+    /// RFC 2920 sec. 3.1), e.g. after the EHLO reply before STARTTLS, or inside TLS before
+    /// the EHLO that must follow STARTTLS (RFC 3207 sec. 4.2). Reported by the session.
     Unsolicited {
         /// How many bytes were waiting.
         bytes: usize,
@@ -193,7 +195,10 @@ impl fmt::Display for ReplyError {
                     "more than {MAX_BUFFERED_BYTES} bytes of unrequested replies"
                 )
             }
-            ReplyError::Unsolicited { bytes } => write!(f, "{bytes} bytes sent before any command"),
+            ReplyError::Unsolicited { bytes } => write!(
+                f,
+                "{bytes} bytes arrived before the command they would answer was sent"
+            ),
         }
     }
 }

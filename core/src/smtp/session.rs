@@ -637,7 +637,10 @@ impl SmtpSession {
         while self.state.reads_replies() {
             match self.parser.next_reply() {
                 None => break,
-                Some(Ok(reply)) => self.on_reply(reply),
+                Some(Ok(reply)) => {
+                    self.on_reply(reply);
+                    self.refuse_bytes_beyond_the_reply();
+                }
                 Some(Err(error)) => {
                     self.note(format!("protocol error: {error}"));
                     match self.state.clone() {
@@ -650,6 +653,40 @@ impl SmtpSession {
                 }
             }
         }
+    }
+
+    /// Bytes beyond the complete reply to the last command sent fail the session. This
+    /// client sends one command and waits for its reply (it never pipelines, RFC 2920
+    /// sec. 3.1; RFC 5321 sec. 4.3.1), and the runtimes hand over every byte they read at
+    /// once, so bytes still buffered once a reply is consumed and the next command queued
+    /// were sent before that command: a reply to a command never sent (RFC 5321 sec. 4.2:
+    /// a reply answers a command). After the EHLO reply they would be taken as the answer to
+    /// STARTTLS, so a pre-sent "220" could steer the upgrade. The reason is a protocol
+    /// error ([`ReplyError::Unsolicited`]) at the stage of the command they pretend to
+    /// answer, not `plaintext-injection`: that name is kept for RFC 3207 sec. 4.2 proper,
+    /// bytes after the 220 to STARTTLS that would reach the TLS layer. The command queued
+    /// for the reply is withdrawn, so nothing more is sent. Once QUIT is sent the outcome is
+    /// decided and later bytes change nothing.
+    fn refuse_bytes_beyond_the_reply(&mut self) {
+        let waiting = self.state.reads_replies() && !matches!(self.state, State::Quit(_));
+        let extra = self.parser.buffered_len();
+        if !waiting || extra == 0 {
+            return;
+        }
+        let shown = self.parser.take_buffered();
+        let stage = self.state.stage();
+        // The command just queued is withdrawn: the runtime has not seen it yet.
+        if matches!(self.actions.back(), Some(Action::Send { .. })) {
+            self.actions.pop_back();
+        }
+        self.note(format!(
+            "{extra} bytes followed the complete reply before the next command was sent ({stage}; command withdrawn): {}",
+            escape_bytes(&shown)
+        ));
+        self.fail(SessionFailure::Protocol {
+            stage,
+            error: ReplyError::Unsolicited { bytes: extra },
+        });
     }
 
     fn log_reply(&mut self, reply: &Reply) {

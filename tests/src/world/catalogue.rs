@@ -12,7 +12,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use daneel_core::dane::TlsaRecord;
-use daneel_core::report::{DomainVerdict, HostVerdict};
+use daneel_core::report::{DomainVerdict, FailedLookup, HostVerdict};
 use hickory_proto::rr::RecordType;
 
 use super::certs::{self_signed, server_tls, tlsa, Ca, Issued, Validity};
@@ -28,6 +28,24 @@ pub struct ExpectedHost {
     pub verdict: HostVerdict,
     /// The `Reason::code()` expected, if pinned.
     pub reason: Option<&'static str>,
+    /// For a `dns-failed` host, the lookup that failed, if pinned (DESIGN.md section 5).
+    pub lookup: Option<FailedLookup>,
+    /// The host's RFC 8460 result type (`HostReport::tlsrpt`), if pinned.
+    pub tlsrpt: Option<&'static str>,
+}
+
+impl ExpectedHost {
+    /// Pins the failed lookup of a `dns-failed` host.
+    pub fn lookup(mut self, lookup: FailedLookup) -> Self {
+        self.lookup = Some(lookup);
+        self
+    }
+
+    /// Pins the host's RFC 8460 result type.
+    pub fn tlsrpt(mut self, result_type: &'static str) -> Self {
+        self.tlsrpt = Some(result_type);
+        self
+    }
 }
 
 /// What a check of the scenario must report.
@@ -41,6 +59,8 @@ pub struct Expected {
     pub hosts: Vec<ExpectedHost>,
     /// The SNI the (first) TLS connection must send, if pinned (RFC 7672 sec. 8.1).
     pub sni: Option<&'static str>,
+    /// Text that one of the report's warnings must contain, if pinned.
+    pub warning: Option<&'static str>,
 }
 
 /// One scenario.
@@ -109,6 +129,8 @@ fn host(name: &str, verdict: HostVerdict, reason: Option<&'static str>) -> Expec
         name: name.to_string(),
         verdict,
         reason,
+        lookup: None,
+        tlsrpt: None,
     }
 }
 
@@ -118,6 +140,7 @@ fn expect(domain: DomainVerdict, hosts: Vec<ExpectedHost>) -> Expected {
         reason: None,
         hosts,
         sni: None,
+        warning: None,
     }
 }
 
@@ -151,6 +174,7 @@ fn dane(rec: &TlsaRecord, tls: ServerTls) -> WorldBuilder {
 }
 
 use DomainVerdict as D;
+use FailedLookup as L;
 use HostVerdict as H;
 
 /// Every scenario, in id order. Certificates are generated afresh on each call.
@@ -234,7 +258,7 @@ pub fn all() -> Vec<Scenario> {
             .build(),
         expect(
             D::DaneFailed,
-            vec![host(MX, H::DnsFailed, Some("dns-servfail"))],
+            vec![host(MX, H::DnsFailed, Some("dns-servfail")).lookup(L::Tlsa)],
         ),
     ));
     v.push(scenario(
@@ -264,7 +288,9 @@ pub fn all() -> Vec<Scenario> {
             .build(),
         expect(
             D::DaneFailed,
-            vec![host(MX, H::DnsFailed, Some("dns-bogus"))],
+            vec![host(MX, H::DnsFailed, Some("dns-bogus"))
+                .lookup(L::Tlsa)
+                .tlsrpt("dnssec-invalid")],
         ),
     ));
     v.push(scenario(
@@ -605,7 +631,7 @@ pub fn all() -> Vec<Scenario> {
             .build(),
         expect(
             D::DaneFailed,
-            vec![host(MX, H::DnsFailed, Some("dns-servfail"))],
+            vec![host(MX, H::DnsFailed, Some("dns-servfail")).lookup(L::Tlsa)],
         ),
     ));
     v.push(scenario(
@@ -778,12 +804,17 @@ pub fn all() -> Vec<Scenario> {
         b.build()
     };
     let mut pkix = tlsa(1, 1, 1, &p.leaf);
-    v.push(scenario(
+    let mut s51 = scenario(
         "S51",
-        "only PKIX usages: all unusable, encrypt (RFC 7672 sec. 3.1.3)",
+        "only PKIX usages: all unusable, encrypt (RFC 7672 sec. 3.1.3), tlsa-invalid (RFC 8460)",
         unusable(&[tlsa(0, 0, 1, &p.root.cert), pkix.clone()]),
-        expect(D::NoDane, vec![host(MX, H::Untrusted, None)]),
-    ));
+        expect(
+            D::NoDane,
+            vec![host(MX, H::Untrusted, None).tlsrpt("tlsa-invalid")],
+        ),
+    );
+    s51.expected.warning = Some("all TLSA records unusable: TLS mandatory without authentication");
+    v.push(s51);
     pkix.usage = 3;
     pkix.matching = 7;
     v.push(scenario(
@@ -1009,13 +1040,60 @@ pub fn all() -> Vec<Scenario> {
     ));
     v.push(scenario(
         "X12",
-        "TLSA lookup times out at our resolver: host skipped; not the domain's fault (DESIGN.md sec. 5)",
+        "TLSA lookup times out at every resolver, addresses answered: a server that drops TLSA queries is a DANE failure (RFC 7672 sec. 2.1.2, 2.2 (d); SPEC-NOTES S75)",
         dane(&ee, chain())
             .fault(&tlsa_name(MX), RecordType::TLSA, Fault::Timeout)
             .build(),
         expect(
-            D::Inconclusive,
-            vec![host(MX, H::DnsFailed, Some("dns-timeout"))],
+            D::DaneFailed,
+            vec![host(MX, H::DnsFailed, Some("dns-timeout")).lookup(L::Tlsa)],
+        ),
+    ));
+    let mut x13 = scenario(
+        "X13",
+        "the only MX host's A lookup SERVFAILs: unreachable, delivery deferred, not a DANE failure (RFC 7672 sec. 2.1.2)",
+        dane(&ee, chain())
+            .fault(MX, RecordType::A, Fault::ServFail)
+            .build(),
+        expect(
+            D::TempFail,
+            vec![host(MX, H::DnsFailed, Some("dns-servfail")).lookup(L::Address)],
+        ),
+    );
+    x13.expected.warning = Some("unreachable: address lookup failed");
+    v.push(x13);
+    v.push(scenario(
+        "X14",
+        "one MX host's A lookup times out, the other is verified: the first is unreachable, not a DANE failure (RFC 7672 sec. 2.1.2)",
+        dane(&ee, chain())
+            .mx("example.com", 20, MX2)
+            .a(MX2, MX2_IP)
+            .tlsa_for(MX2, &ee)
+            .server(v4(MX2_IP), MailServer::new(MX2).with_tls(chain()))
+            .fault(MX, RecordType::A, Fault::Timeout)
+            .build(),
+        expect(
+            D::DaneVerified,
+            vec![
+                host(MX, H::DnsFailed, Some("dns-timeout")).lookup(L::Address),
+                ok(MX2),
+            ],
+        ),
+    ));
+    v.push(scenario(
+        "X15",
+        "the CNAME probe of the TLSA base domain SERVFAILs: a DANE failure (RFC 7672 sec. 2.1.2, 2.1.3, 2.2.2)",
+        cname_base()
+            .zone("unsigned.net", Status::Insecure)
+            .cname(MX, "host.unsigned.net")
+            .a("host.unsigned.net", MX_IP)
+            .tlsa_for(MX, &ee)
+            .fault(MX, RecordType::CNAME, Fault::ServFail)
+            .server(v4(MX_IP), server(chain()))
+            .build(),
+        expect(
+            D::DaneFailed,
+            vec![host(MX, H::DnsFailed, Some("dns-servfail")).lookup(L::CnameProbe)],
         ),
     ));
     v
@@ -1075,6 +1153,18 @@ impl Expected {
                     want.name, h.verdict, want.verdict
                 ));
             }
+            if want.lookup.is_some() && h.failed_lookup != want.lookup {
+                out.push(format!(
+                    "host {} failed lookup {:?} (expected {:?})",
+                    want.name, h.failed_lookup, want.lookup
+                ));
+            }
+            if want.tlsrpt.is_some() && h.tlsrpt.as_deref() != want.tlsrpt {
+                out.push(format!(
+                    "host {} tlsrpt {:?} (expected {:?})",
+                    want.name, h.tlsrpt, want.tlsrpt
+                ));
+            }
             if let Some(code) = want.reason {
                 let host_code = h.reason.as_ref().map(|r| r.code());
                 let conn_codes: Vec<&str> = h
@@ -1088,6 +1178,14 @@ impl Expected {
                         want.name
                     ));
                 }
+            }
+        }
+        if let Some(w) = self.warning {
+            if !report.warnings.iter().any(|x| x.contains(w)) {
+                out.push(format!(
+                    "no warning containing {w:?} in {:?}",
+                    report.warnings
+                ));
             }
         }
         if let Some(sni) = self.sni {

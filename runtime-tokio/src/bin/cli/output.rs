@@ -57,6 +57,9 @@ fn host_lines(h: &HostReport, out: &mut Vec<String>) {
             line.push_str(&format!(", TTL {ttl}"));
         }
     }
+    if let Some(lookup) = h.failed_lookup {
+        line.push_str(&format!(", {} lookup failed", lookup.as_str()));
+    }
     if let Some(r) = &h.reason {
         line.push_str(&format!(" [{r}]"));
     }
