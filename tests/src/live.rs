@@ -373,6 +373,24 @@ fn spawn_smtp(
         })
 }
 
+/// Writes `bytes` one at a time, `pace` apart, watching the stop flag every [`POLL`];
+/// false when the client went away or the world is stopping.
+fn trickle(stream: &mut TcpStream, bytes: &[u8], pace: Duration, stop: &AtomicBool) -> bool {
+    for b in bytes {
+        if stream.write_all(&[*b]).is_err() {
+            return false;
+        }
+        let until = Instant::now() + pace;
+        while Instant::now() < until {
+            if stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
+        }
+    }
+    true
+}
+
 fn serve_smtp(mut stream: TcpStream, spec: &MailServer, stop: &AtomicBool) {
     if stream.set_read_timeout(Some(POLL)).is_err() {
         return;
@@ -400,7 +418,11 @@ fn serve_smtp(mut stream: TcpStream, spec: &MailServer, stop: &AtomicBool) {
             Err(e) if retry(&e) => continue,
             Err(_) => break,
         };
-        if !step.to_client.is_empty() && stream.write_all(&step.to_client).is_err() {
+        if let Some(pace) = step.pace {
+            if !trickle(&mut stream, &step.to_client, pace, stop) {
+                break;
+            }
+        } else if !step.to_client.is_empty() && stream.write_all(&step.to_client).is_err() {
             break;
         }
         if step.close {

@@ -512,6 +512,17 @@ impl Sim {
             }
             _ => return,
         };
+        if let Some(pace) = step.pace {
+            // A trickling server: one byte per `pace` on the simulated clock.
+            let n = step.to_client.len();
+            for (i, b) in step.to_client.into_iter().enumerate() {
+                let after = self.tcp_latency * 2 + pace.saturating_mul(i as u32);
+                let close = step.close && i + 1 == n;
+                let bytes = vec![b];
+                self.schedule(after, Delivery::FromServer { conn, bytes, close });
+            }
+            return;
+        }
         self.schedule_from_server(conn, step.to_client, step.close);
     }
 

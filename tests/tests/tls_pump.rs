@@ -539,20 +539,16 @@ fn classify_mapping() {
     use rustls::{AlertDescription, Error, PeerIncompatible};
     let cu = TlsFailureKind::ClientUnsupported;
     let hf = TlsFailureKind::HandshakeFailed;
-    assert_eq!(
-        classify(&Error::AlertReceived(AlertDescription::ProtocolVersion)),
-        cu
-    );
-    assert_eq!(
-        classify(&Error::AlertReceived(AlertDescription::HandshakeFailure)),
-        cu
-    );
-    assert_eq!(
-        classify(&Error::AlertReceived(
-            AlertDescription::InsufficientSecurity
-        )),
-        cu
-    );
+    // A bare alert from the server names no local incompatibility: handshake-failed.
+    for alert in [
+        AlertDescription::ProtocolVersion,
+        AlertDescription::HandshakeFailure,
+        AlertDescription::InsufficientSecurity,
+    ] {
+        assert_eq!(classify(&Error::AlertReceived(alert)), hf, "{alert:?}");
+        let f = TlsFailure::from_rustls(&Error::AlertReceived(alert));
+        assert!(f.detail.contains(&format!("{alert:?}")), "{f:?}");
+    }
     assert_eq!(
         classify(&Error::PeerIncompatible(
             PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
@@ -686,7 +682,7 @@ fn rsa_files(dir: &Path, bits: u32) -> (String, String) {
     )
 }
 
-fn expect_unsupported(name: &str, bits: u32, args: &[&str]) -> TlsFailure {
+fn expect_failure(name: &str, bits: u32, args: &[&str]) -> TlsFailure {
     let dir = scratch(name);
     let (cert, key) = rsa_files(&dir, bits);
     let server = s_server(&cert, &key, args);
@@ -698,26 +694,30 @@ fn expect_unsupported(name: &str, bits: u32, args: &[&str]) -> TlsFailure {
     f
 }
 
+/// OpenSSL refuses our ClientHello with a `protocol_version` alert: an unauthenticated
+/// alert, so handshake-failed with the alert named (see `classify`).
 #[test]
-fn openssl_tls10_only_is_client_unsupported() {
+fn openssl_tls10_only_is_an_alert() {
     if !openssl_available() {
         return skip("no openssl binary");
     }
-    let f = expect_unsupported("tls1", 2048, &["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]);
-    assert_eq!(f.kind, TlsFailureKind::ClientUnsupported, "{f:?}");
+    let f = expect_failure("tls1", 2048, &["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]);
+    assert_eq!(f.kind, TlsFailureKind::HandshakeFailed, "{f:?}");
+    assert!(f.detail.contains("ProtocolVersion"), "{f:?}");
 }
 
 #[test]
-fn openssl_tls11_only_is_client_unsupported() {
+fn openssl_tls11_only_is_an_alert() {
     if !openssl_available() {
         return skip("no openssl binary");
     }
-    let f = expect_unsupported(
+    let f = expect_failure(
         "tls1_1",
         2048,
         &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"],
     );
-    assert_eq!(f.kind, TlsFailureKind::ClientUnsupported, "{f:?}");
+    assert_eq!(f.kind, TlsFailureKind::HandshakeFailed, "{f:?}");
+    assert!(f.detail.contains("ProtocolVersion"), "{f:?}");
 }
 
 #[test]
@@ -726,7 +726,7 @@ fn openssl_rsa1024_is_client_unsupported() {
         return skip("no openssl binary");
     }
     for v in ["-tls1_3", "-tls1_2"] {
-        let f = expect_unsupported(
+        let f = expect_failure(
             &format!("rsa1024{v}"),
             1024,
             &[v, "-cipher", "DEFAULT@SECLEVEL=0"],
@@ -735,12 +735,15 @@ fn openssl_rsa1024_is_client_unsupported() {
     }
 }
 
+/// OpenSSL finds no signature scheme in common and sends `handshake_failure`: an alert,
+/// so handshake-failed. (A SHA-1 signature rustls actually sees is client-unsupported:
+/// `VerifyError::UnsupportedScheme` in `classify_mapping`.)
 #[test]
-fn openssl_sha1_only_signatures_are_client_unsupported() {
+fn openssl_sha1_only_signatures_are_an_alert() {
     if !openssl_available() {
         return skip("no openssl binary");
     }
-    let f = expect_unsupported(
+    let f = expect_failure(
         "sha1",
         2048,
         &[
@@ -751,6 +754,27 @@ fn openssl_sha1_only_signatures_are_client_unsupported() {
             "DEFAULT@SECLEVEL=0",
         ],
     );
+    assert_eq!(f.kind, TlsFailureKind::HandshakeFailed, "{f:?}");
+    assert!(f.detail.contains("HandshakeFailure"), "{f:?}");
+}
+
+/// A ServerHello that picks TLS 1.0 (RFC 2246 sec. 7.4.1.3) is a limit rustls names
+/// itself (`PeerIncompatible`): client-unsupported.
+#[test]
+fn tls10_server_hello_is_client_unsupported() {
+    let mut pump = TlsPump::new(Some("mx.example")).unwrap();
+    assert!(!pump.take_outgoing().is_empty());
+    // ServerHello body: version 3.1, random, empty session id,
+    // TLS_RSA_WITH_AES_128_CBC_SHA, no compression, no extensions.
+    let mut body = vec![0x03, 0x01];
+    body.extend_from_slice(&[0x42; 32]);
+    body.extend_from_slice(&[0x00, 0x00, 0x2f, 0x00]);
+    let mut hs = vec![0x02, 0x00, 0x00, body.len() as u8];
+    hs.extend_from_slice(&body);
+    let mut record = vec![0x16, 0x03, 0x01, 0x00, hs.len() as u8];
+    record.extend_from_slice(&hs);
+    let events = pump.feed(&record);
+    let f = failed(&events).unwrap_or_else(|| panic!("{events:?}"));
     assert_eq!(f.kind, TlsFailureKind::ClientUnsupported, "{f:?}");
 }
 

@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use rustls::client::Resumption;
 use rustls::pki_types::UnixTime;
 use rustls::time_provider::TimeProvider;
-use rustls::{AlertDescription, ClientConfig, Error, PeerIncompatible};
+use rustls::{ClientConfig, Error, PeerIncompatible};
 use serde::{Deserialize, Serialize};
 
 /// What a completed handshake tells the machine (RFC 7672 sec. 8.1: SNI; RFC 8446/5246).
@@ -124,31 +124,35 @@ fn build_config(sni_enabled: bool) -> Arc<ClientConfig> {
 
 /// Classifies a rustls error raised during the handshake (see [`TlsFailureKind`]).
 ///
-/// [`TlsFailureKind::ClientUnsupported`] means the server only offers what this client does
-/// not implement, as observed against OpenSSL servers (`tests/tests/tls_pump.rs`):
-/// - protocol versions below TLS 1.2 (RFC 8996): the server's `protocol_version` alert, or a
-///   ServerHello for a version we did not offer (`PeerIncompatible`);
-/// - no shared cipher suite, group or signature scheme: the server's `handshake_failure` /
-///   `insufficient_security` alert, or rustls's `PeerIncompatible`;
+/// [`TlsFailureKind::ClientUnsupported`] only when rustls itself names a local
+/// incompatibility, i.e. it saw what the server chose and this client cannot do it:
+/// - `PeerIncompatible`: a ServerHello for a version below TLS 1.2 (RFC 8996), no shared
+///   cipher suite, group or signature scheme, a missing required extension;
 /// - an RSA key below 2048 bits, or a signature scheme without SHA-2 (SHA-1, MD5):
 ///   [`danger::VerifyError::RsaKeySize`] / [`danger::VerifyError::UnsupportedScheme`].
 ///
-/// Observed (`tests/tests/tls_pump.rs`, OpenSSL 3.0 `s_server`, rustls 0.23.46):
+/// A fatal alert *from the server* is [`TlsFailureKind::HandshakeFailed`], whatever its
+/// description: it is one unauthenticated byte (RFC 8446 sec. 6.2, RFC 5246 sec. 7.2) that
+/// an on-path attacker can send as easily as the server, so it cannot prove a limit of
+/// this client; counting it as client-unsupported would let anyone turn a DANE host's
+/// failure into "not tested". Under policy `dane` it is therefore a DANE failure
+/// (RFC 7672 sec. 2.2 (a)). `handshake_failure` and `protocol_version` are what a server
+/// that only speaks TLS 1.0/1.1 or SHA-1 answers our ClientHello with; such a server is
+/// reported as `handshake-failed` with the alert named.
+///
+/// Observed (`tests/tests/tls_pump.rs`, OpenSSL 3.0 `s_server`, rustls 0.23):
 ///
 /// | server | rustls error | kind |
 /// |---|---|---|
-/// | `-tls1` or `-tls1_1` only | `AlertReceived(ProtocolVersion)` | client-unsupported |
-/// | TLS 1.2, `-sigalgs RSA+SHA1` | `AlertReceived(HandshakeFailure)` | client-unsupported |
+/// | `-tls1` or `-tls1_1` only | `AlertReceived(ProtocolVersion)` | handshake-failed |
+/// | TLS 1.2, `-sigalgs RSA+SHA1` | `AlertReceived(HandshakeFailure)` | handshake-failed |
+/// | a TLS 1.0 ServerHello (hand-made) | `PeerIncompatible(..)` | client-unsupported |
 /// | RSA-1024 leaf, TLS 1.2 or 1.3 | `VerifyError::RsaKeySize{bits: 1024}` (ours; rustls/webpki alone would say `BadSignature`) | client-unsupported |
 /// | signing key is not the leaf's key | `VerifyError::BadSignature` / `SchemeKeyMismatch` | handshake-failed |
 /// | leaf is not X.509 | `VerifyError::LeafUnparsable` | handshake-failed |
 /// | garbage bytes | `InvalidMessage(InvalidContentType / MessageTooLarge / MissingData(..))` | handshake-failed |
 ///
-/// A `handshake_failure` alert is ambiguous in principle (RFC 8446 sec. 6.2: "unable to
-/// negotiate an acceptable set of security parameters"); answered to our ClientHello it means
-/// the server has nothing we offered, so it is counted as client-unsupported.
-///
-/// Everything else (bad signatures, malformed messages, other alerts) is
+/// Everything else (bad signatures, malformed messages, alerts) is
 /// [`TlsFailureKind::HandshakeFailed`]. [`TlsFailureKind::Closed`] is never returned here: it
 /// comes from EOF, not from a rustls error.
 pub fn classify(err: &Error) -> TlsFailureKind {
@@ -173,11 +177,6 @@ pub fn classify(err: &Error) -> TlsFailureKind {
             | PeerIncompatible::SupportedVersionsExtensionRequired
             | PeerIncompatible::ExtendedMasterSecretExtensionRequired,
         ) => TlsFailureKind::ClientUnsupported,
-        Error::AlertReceived(
-            AlertDescription::ProtocolVersion
-            | AlertDescription::HandshakeFailure
-            | AlertDescription::InsufficientSecurity,
-        ) => TlsFailureKind::ClientUnsupported,
         _ => TlsFailureKind::HandshakeFailed,
     }
 }
@@ -185,9 +184,12 @@ pub fn classify(err: &Error) -> TlsFailureKind {
 impl TlsFailure {
     /// A failure from a rustls error, classified with [`classify`].
     pub fn from_rustls(err: &Error) -> Self {
-        let detail = match danger::verify_error(err) {
-            Some(v) => v.to_string(),
-            None => err.to_string(),
+        let detail = match (danger::verify_error(err), err) {
+            (Some(v), _) => v.to_string(),
+            (None, Error::AlertReceived(alert)) => {
+                format!("the server sent the fatal TLS alert {alert:?}")
+            }
+            (None, _) => err.to_string(),
         };
         TlsFailure {
             kind: classify(err),

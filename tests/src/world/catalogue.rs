@@ -1096,8 +1096,149 @@ pub fn all() -> Vec<Scenario> {
             vec![host(MX, H::DnsFailed, Some("dns-servfail")).lookup(L::CnameProbe)],
         ),
     ));
+    // Hostile peers (issue 7; tests/tests/hostile_smtp.rs runs each in the simulation and
+    // live on both runtimes). Every one must refuse: never verified, never no-dane.
+    v.push(scenario(
+        "X16",
+        "a 220 to STARTTLS sent with the EHLO reply, before STARTTLS: a reply to a command never sent (RFC 5321 sec. 4.2, RFC 2920 sec. 3.1)",
+        base()
+            .tlsa_for(MX, &ee)
+            .server(
+                v4(MX_IP),
+                server(chain()).behaviour(Behaviour::ExtraAfterEhlo(
+                    b"220 2.0.0 Ready to start TLS\r\n".to_vec(),
+                )),
+            )
+            .build(),
+        expect(
+            D::DaneFailed,
+            vec![host(MX, H::DaneFailed, Some("protocol-error"))],
+        ),
+    ));
+    let attacker = self_signed(&[MX]);
+    let mut x17 = scenario(
+        "X17",
+        "MX host CNAME into an unsigned zone whose TLSA names the attacker's key: the TLSA base stays the original name (RFC 7672 sec. 2.2.2), the attacker's certificate fails",
+        cname_base()
+            .zone("unsigned.net", Status::Insecure)
+            .cname(MX, "host.unsigned.net")
+            .a("host.unsigned.net", MX_IP)
+            .tlsa_for(MX, &ee)
+            .tlsa_for("host.unsigned.net", &tlsa(3, 1, 1, &attacker))
+            .server(v4(MX_IP), server(server_tls(&[&attacker])))
+            .build(),
+        expect(
+            D::DaneFailed,
+            vec![host(MX, H::DaneFailed, Some("tlsa-mismatch"))],
+        ),
+    );
+    x17.expected.sni = Some(MX);
+    v.push(x17);
+    let mail_domain_only = p.inter.leaf(&["example.com"], Validity::Current);
+    v.push(scenario(
+        "X18",
+        "DANE-TA, insecure MX, certificate names only the mail domain: the MX host name is the only reference identifier (RFC 7672 sec. 3.2.2)",
+        insecure_mx()
+            .tlsa_for(MX, &ta)
+            .server(v4(MX_IP), server(p.chain(&mail_domain_only)))
+            .build(),
+        expect(
+            D::DaneFailed,
+            vec![host(MX, H::DaneFailed, Some("name-mismatch"))],
+        ),
+    ));
+    v.push(scenario(
+        "X19",
+        "server trickles its STARTTLS reply one byte per second: the stage deadline ends it (RFC 5321 sec. 4.5.3.2)",
+        base()
+            .tlsa_for(MX, &ee)
+            .server(
+                v4(MX_IP),
+                server(chain()).behaviour(Behaviour::TrickleStartTls),
+            )
+            .build(),
+        expect(
+            D::DaneFailed,
+            vec![host(MX, H::DaneFailed, Some("timeout"))],
+        ),
+    ));
+    v.push(scenario(
+        "X20",
+        "a 100 MB reply line to STARTTLS: the line limit ends it (RFC 5321 sec. 4.5.3.1.5)",
+        base()
+            .tlsa_for(MX, &ee)
+            .server(
+                v4(MX_IP),
+                server(chain()).behaviour(Behaviour::HugeStartTlsLine(HUGE_LINE)),
+            )
+            .build(),
+        expect(
+            D::DaneFailed,
+            vec![host(MX, H::DaneFailed, Some("protocol-error"))],
+        ),
+    ));
+    v.push(scenario(
+        "X21",
+        "a 100,000-line reply to STARTTLS: the reply limits end it",
+        base()
+            .tlsa_for(MX, &ee)
+            .server(
+                v4(MX_IP),
+                server(chain()).behaviour(Behaviour::ManyLineStartTlsReply(MANY_LINES)),
+            )
+            .build(),
+        expect(
+            D::DaneFailed,
+            vec![host(MX, H::DaneFailed, Some("protocol-error"))],
+        ),
+    ));
+    v.push(scenario(
+        "X22",
+        "a fatal handshake_failure alert answers the ClientHello: handshake-failed, a DANE failure, not client-unsupported",
+        base()
+            .tlsa_for(MX, &ee)
+            .server(v4(MX_IP), server(chain()).behaviour(Behaviour::TlsAlert(40)))
+            .build(),
+        expect(
+            D::DaneFailed,
+            vec![host(MX, H::DaneFailed, Some("handshake-failed"))],
+        ),
+    ));
+    let mut big = dane(&ee, chain());
+    for i in 0..(BIG_TLSA_RRSET - 1) as u32 {
+        let mut data = vec![0x5a; 32];
+        data[..4].copy_from_slice(&i.to_be_bytes());
+        big = big.tlsa_for(
+            MX,
+            &TlsaRecord {
+                usage: 3,
+                selector: 1,
+                matching: 1,
+                data,
+            },
+        );
+    }
+    v.push(scenario(
+        "X23",
+        "970 TLSA records in a 64 KB answer (truncated over UDP, complete over TCP), one matching",
+        big.build(),
+        expect(D::DaneVerified, vec![ok(MX)]),
+    ));
     v
 }
+
+/// The line length of scenario X20: 100 MB.
+pub const HUGE_LINE: usize = 100 * 1024 * 1024;
+
+/// The reply length, in lines, of scenario X21.
+pub const MANY_LINES: usize = 100_000;
+
+/// The TLSA RRset size of scenario X23: as many `3 1 1` records as a DNS message over TCP
+/// can carry (65,535 bytes, RFC 1035 sec. 4.2.2) from the world's resolver. With full name
+/// compression a record takes 47 bytes and about 1,390 would fit; hickory-proto's encoder
+/// compresses only the last label of these owner names (67 bytes a record), so 970 fill
+/// the answer to about 65,000 bytes (`hostile_huge_tlsa_rrset` checks the size).
+pub const BIG_TLSA_RRSET: usize = 970;
 
 /// The scenario with this id, if any.
 pub fn by_id(id: &str) -> Option<Scenario> {

@@ -55,7 +55,30 @@ pub enum Behaviour {
     /// Sends these bytes instead of a greeting, then nothing more (malformed, oversized or
     /// unterminated replies).
     RawGreeting(Vec<u8>),
+    /// Appends these bytes to the plaintext EHLO reply, in the same write: a reply to a
+    /// command the client has not sent (e.g. a `220` "answering" STARTTLS in advance).
+    ExtraAfterEhlo(Vec<u8>),
+    /// Answers STARTTLS with a multi-line `220` reply of about [`TRICKLE_REPLY_BYTES`]
+    /// bytes, one byte per [`TRICKLE_PACE`] (a server trickling its reply: only the client's
+    /// per-stage deadline bounds the wait), and never starts TLS.
+    TrickleStartTls,
+    /// Answers STARTTLS with one `220` line of this many bytes (say 100 MB, generated when
+    /// sent), then nothing more: the client's line limit must bound it.
+    HugeStartTlsLine(usize),
+    /// Answers STARTTLS with a `220` reply of this many lines, then nothing more: the
+    /// client's reply limits must bound it.
+    ManyLineStartTlsReply(usize),
+    /// Answers STARTTLS with 220, then answers the ClientHello with a fatal TLS alert of
+    /// this description (RFC 8446 sec. 6.2; 40 is handshake_failure) and closes.
+    TlsAlert(u8),
 }
+
+/// The pace of [`Behaviour::TrickleStartTls`]: one byte per second.
+pub const TRICKLE_PACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The length of the reply [`Behaviour::TrickleStartTls`] trickles: at [`TRICKLE_PACE`] it
+/// would take longer than the RFC 5321 sec. 4.5.3.2 five-minute stage timeout.
+pub const TRICKLE_REPLY_BYTES: usize = 1_000;
 
 /// The TLS protocol versions a server accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -244,6 +267,8 @@ pub struct ServerStep {
     pub start_tls: bool,
     /// True when the server closes the connection after writing `to_client`.
     pub close: bool,
+    /// When set, the driver writes `to_client` one byte at a time, this long apart.
+    pub pace: Option<std::time::Duration>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -252,6 +277,8 @@ enum Phase {
     Tls,
     /// [`Behaviour::TlsGarbage`]: answers the ClientHello with bytes that are no TLS record.
     GarbageForHello,
+    /// [`Behaviour::TlsAlert`]: answers the ClientHello with this fatal alert.
+    AlertForHello(u8),
     Stalled,
     Closed,
 }
@@ -342,6 +369,21 @@ impl ServerSession {
                 step.to_client
                     .extend_from_slice(b"this is not a TLS record\r\n");
                 self.phase = Phase::Stalled;
+                step
+            }
+            Phase::AlertForHello(description) => {
+                // An alert record (RFC 8446 sec. 5.1, 6): level fatal (2), the description.
+                step.to_client.extend_from_slice(&[
+                    0x15,
+                    0x03,
+                    0x03,
+                    0x00,
+                    0x02,
+                    0x02,
+                    description,
+                ]);
+                self.phase = Phase::Closed;
+                step.close = true;
                 step
             }
             Phase::Plain => {
@@ -486,6 +528,9 @@ impl ServerSession {
                     let sep = if i + 1 == n { ' ' } else { '-' };
                     out.extend_from_slice(format!("250{sep}{l}\r\n").as_bytes());
                 }
+                if let (Behaviour::ExtraAfterEhlo(extra), false) = (&b, tls_up) {
+                    out.extend_from_slice(extra);
+                }
             }
             "STARTTLS" => {
                 if b == Behaviour::StallAfter(Stage::StartTls) {
@@ -499,6 +544,34 @@ impl ServerSession {
                 if tls_up {
                     out.extend_from_slice(b"503 5.5.1 TLS already active\r\n");
                     return;
+                }
+                match &b {
+                    Behaviour::TrickleStartTls => {
+                        while out.len() < TRICKLE_REPLY_BYTES {
+                            out.extend_from_slice(b"220-2.0.0 please wait\r\n");
+                        }
+                        out.extend_from_slice(b"220 2.0.0 Ready to start TLS\r\n");
+                        step.pace = Some(TRICKLE_PACE);
+                        self.phase = Phase::Stalled;
+                        return;
+                    }
+                    Behaviour::HugeStartTlsLine(len) => {
+                        out.reserve(len.saturating_add(6));
+                        out.extend_from_slice(b"220 ");
+                        out.resize(len.saturating_add(4), b'x');
+                        out.extend_from_slice(b"\r\n");
+                        self.phase = Phase::Stalled;
+                        return;
+                    }
+                    Behaviour::ManyLineStartTlsReply(lines) => {
+                        for _ in 1..*lines {
+                            out.extend_from_slice(b"220-2.0.0 x\r\n");
+                        }
+                        out.extend_from_slice(b"220 2.0.0 Ready to start TLS\r\n");
+                        self.phase = Phase::Stalled;
+                        return;
+                    }
+                    _ => {}
                 }
                 let config = match (&self.spec.tls, self.spec.offers_starttls, &b) {
                     (_, _, Behaviour::NoTlsSupport) | (None, _, _) | (_, false, _) => None,
@@ -520,6 +593,10 @@ impl ServerSession {
                         // Wait for the ClientHello: garbage sent with the 220 would be
                         // plaintext injection (RFC 3207 sec. 4.2), a different scenario.
                         self.phase = Phase::GarbageForHello;
+                        return;
+                    }
+                    Behaviour::TlsAlert(description) => {
+                        self.phase = Phase::AlertForHello(*description);
                         return;
                     }
                     Behaviour::StallAfter(Stage::Handshake) => {
