@@ -48,9 +48,10 @@ DELIBERATE = {
     "X01": ("Verified", "client-unsupported",
             "RSA-1024 leaf: rustls refuses RSA keys below 2048 bits (RFC 9325 sec. 4.3); never "
             "reported as the server's DANE failure"),
-    "X03": ("none", "client-unsupported",
-            "TLS 1.0 only: both refuse; daneel says client-unsupported (RFC 8996), posttls-finger "
-            "prints an SSL_connect error"),
+    "X03": ("none", "dane-failed",
+            "TLS 1.0 only: the server answers our TLS 1.2+ ClientHello with an alert; an "
+            "unauthenticated alert is handshake-failed, a DANE failure under policy dane "
+            "(RFC 7672 sec. 2.2; issue 7), and posttls-finger's SSL_connect fails too"),
 }
 # Rows not counted: id -> reason. A port-25 row here is still run and shown (so the table
 # keeps the evidence), but neither its posttls-finger comparison nor its two-resolver runs
