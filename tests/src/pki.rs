@@ -220,7 +220,15 @@ impl Pki {
     /// an expired root.
     pub fn with_root(seed_name: &str, key: KeyKind, not_before: i64, not_after: i64) -> Self {
         let name = format!("{seed_name} Root CA");
-        let root = make_ca(seed_name, &name, None, key, not_before, not_after);
+        let root = make_ca(
+            seed_name,
+            &name,
+            None,
+            key,
+            not_before,
+            not_after,
+            IssuerKind::Ca,
+        );
         Pki {
             seed: seed_name.to_owned(),
             root,
@@ -257,7 +265,15 @@ impl Pki {
         not_before: i64,
         not_after: i64,
     ) -> Ca {
-        make_ca(&self.seed, name, Some(parent), key, not_before, not_after)
+        make_ca(
+            &self.seed,
+            name,
+            Some(parent),
+            key,
+            not_before,
+            not_after,
+            IssuerKind::Ca,
+        )
     }
 
     /// Issues an end certificate from `ca` (or self-signed if `spec.self_signed`).
@@ -329,7 +345,7 @@ impl Pki {
     /// An issuing certificate under `parent` with the given basicConstraints (RFC 5280
     /// sec. 4.2.1.9), to test that a `2 0 x` trust anchor's constraints apply.
     pub fn issuer_with(&self, parent: &Ca, name: &str, kind: IssuerKind) -> Ca {
-        make_ca_as(
+        make_ca(
             &self.seed,
             name,
             Some(parent),
@@ -342,25 +358,6 @@ impl Pki {
 }
 
 fn make_ca(
-    seed: &str,
-    name: &str,
-    parent: Option<&Ca>,
-    kind: KeyKind,
-    not_before: i64,
-    not_after: i64,
-) -> Ca {
-    make_ca_as(
-        seed,
-        name,
-        parent,
-        kind,
-        not_before,
-        not_after,
-        IssuerKind::Ca,
-    )
-}
-
-fn make_ca_as(
     seed: &str,
     name: &str,
     parent: Option<&Ca>,
