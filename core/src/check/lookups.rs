@@ -474,13 +474,9 @@ impl SmtpCheck {
         }
         if mixed {
             self.warnings.push(format!(
-                "{label}: A and AAAA records differ in DNSSEC status; DANE not applied to this host"
+                "{label}: A and AAAA records differ in DNSSEC status; the host's TLSA policy \
+                 applies to every address, those of the insecure RRset too"
             ));
-            self.note(format!(
-                "{label}: address records partly insecure: no TLSA lookup (RFC 7672 sec. 2.2.2)"
-            ));
-            self.set_policy(h, HostPolicy::Opportunistic, false, None);
-            return;
         }
         if !self.mx_secure && self.config.insecure_mx == route::InsecureMxPolicy::May {
             self.note(format!(

@@ -210,9 +210,12 @@ pub enum BaseDecision {
 /// AAAA, only those that completed) and the separate CNAME probe if one was made
 /// (RFC 7672 sec. 2.2.2, cases R24).
 ///
-/// Address answers with records decide; when both families have records, both must be
-/// secure for DANE to apply (a host whose A and AAAA records disagree gets no DANE, with a
-/// warning from the caller). Intermediate names of a CNAME chain are never candidates.
+/// Address answers with records decide, and one secure RRset is enough: when A and AAAA
+/// disagree, TLSA is still looked up (as RFC 7673 sec. 3.2 says for SRV targets), and the
+/// caller applies the host's TLSA policy to every address of the host, including those of
+/// the insecure RRset. Skipping TLSA because one family is unsigned would let an attacker
+/// who can strip the signatures of one RRset downgrade the whole host. Intermediate names
+/// of a CNAME chain are never candidates.
 pub fn tlsa_candidates(
     host: &Name,
     answers: &[&Answer],
@@ -222,21 +225,21 @@ pub fn tlsa_candidates(
         .iter()
         .filter(|a| a.rcode == RcodeClass::Data)
         .collect();
-    let Some(first) = with_data.first() else {
+    if with_data.is_empty() {
         return BaseDecision::NoDane;
-    };
-    let all_secure = with_data.iter().all(|a| a.security.is_secure());
+    }
+    let secure = with_data.iter().find(|a| a.security.is_secure());
     let via_cname = with_data.iter().any(|a| !a.cnames.is_empty());
     let host = host.to_lowercase();
     if !via_cname {
-        return if all_secure {
+        return if secure.is_some() {
             BaseDecision::Candidates(vec![host])
         } else {
             BaseDecision::NoDane
         };
     }
-    if all_secure {
-        let expanded = first.final_name.to_lowercase();
+    if let Some(secure) = secure {
+        let expanded = secure.final_name.to_lowercase();
         return if expanded == host {
             BaseDecision::Candidates(vec![host])
         } else {
@@ -670,7 +673,7 @@ mod tests {
             tlsa_candidates(&host, &[&insecure], Some(&failed)),
             BaseDecision::Failed(LookupError::Timeout)
         );
-        // Mixed A/AAAA status: no DANE; no address data at all: no DANE.
+        // No address data at all: no DANE.
         let nodata = answer(
             "mx.example.com",
             RecordType::AAAA,
@@ -686,9 +689,14 @@ mod tests {
             a_answer("mx.example.com", Security::Secure, None),
             a_answer("mx.example.com", Security::Insecure, None),
         ];
+        // Mixed A/AAAA status, in either order: one secure RRset means a TLSA lookup.
         assert_eq!(
             tlsa_candidates(&host, &[&mixed[0], &mixed[1]], None),
-            BaseDecision::NoDane
+            c(&["mx.example.com"])
+        );
+        assert_eq!(
+            tlsa_candidates(&host, &[&mixed[1], &mixed[0]], None),
+            c(&["mx.example.com"])
         );
     }
 

@@ -1224,8 +1224,56 @@ pub fn all() -> Vec<Scenario> {
         big.build(),
         expect(D::DaneVerified, vec![ok(MX)]),
     ));
+    let mx_v6 = IpAddr::V6(MX_IP6);
+    let mixed = |a: Status, aaaa: Status| {
+        base()
+            .aaaa(MX, MX_IP6)
+            .status(MX, RecordType::A, a)
+            .status(MX, RecordType::AAAA, aaaa)
+    };
+    let mut x24 = scenario(
+        "X24",
+        "A secure, AAAA insecure, TLSA matching: TLSA is looked up and both families are verified (RFC 7673 sec. 3.2 rule)",
+        mixed(Status::Secure, Status::Insecure)
+            .tlsa_for(MX, &ee)
+            .server(v4(MX_IP), server(chain()))
+            .server(mx_v6, server(chain()))
+            .build(),
+        expect(D::DaneVerified, vec![ok(MX)]),
+    );
+    x24.expected.warning = Some("A and AAAA records differ in DNSSEC status");
+    v.push(x24);
+    v.push(scenario(
+        "X25",
+        "A secure, AAAA insecure, TLSA not matching: dane-failed, an insecure AAAA RRset does not turn DANE off",
+        mixed(Status::Secure, Status::Insecure)
+            .tlsa_for(MX, &wrong)
+            .server(v4(MX_IP), server(chain()))
+            .server(mx_v6, server(chain()))
+            .build(),
+        expect(
+            D::DaneFailed,
+            vec![host(MX, H::DaneFailed, Some("tlsa-mismatch"))],
+        ),
+    ));
+    v.push(scenario(
+        "X26",
+        "A insecure, AAAA secure: the IPv4 address of the insecure RRset keeps the host's DANE policy (no STARTTLS there fails)",
+        mixed(Status::Insecure, Status::Secure)
+            .tlsa_for(MX, &ee)
+            .server(v4(MX_IP), server(chain()).without_starttls())
+            .server(mx_v6, server(chain()).without_starttls())
+            .build(),
+        expect(
+            D::DaneFailed,
+            vec![host(MX, H::DaneFailed, Some("starttls-not-offered"))],
+        ),
+    ));
     v
 }
+
+/// The IPv6 address of [`MX`] in the scenarios with A and AAAA of different status.
+pub const MX_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 10);
 
 /// The line length of scenario X20: 100 MB.
 pub const HUGE_LINE: usize = 100 * 1024 * 1024;
