@@ -46,6 +46,15 @@ pub enum IoCommand {
         framed: Vec<u8>,
     },
 
+    /// The DNS exchange `query` is over: close its socket (UDP or TCP) and stop reporting
+    /// for it. Every [`IoCommand::DnsUdp`] and [`IoCommand::DnsTcp`] is followed by one
+    /// `DnsEnd` or by [`IoCommand::Finished`], so a runtime holds a socket only while the
+    /// core waits on it (issue 7: a 1,000-host MX RRset must not hold thousands of files).
+    DnsEnd {
+        /// The exchange.
+        query: QueryId,
+    },
+
     /// Open a TCP connection; report [`IoEvent::Connected`] or [`IoEvent::ConnectFailed`], then
     /// every read as [`IoEvent::Read`] and end of stream as [`IoEvent::Eof`].
     Connect {
@@ -204,6 +213,8 @@ impl<M: Machine> Driver<M> {
                 let Some(mut io) = self.conns.remove(&conn) else {
                     return Ok(());
                 };
+                // The peer is done and so is the connection: the runtime frees the socket.
+                self.commands.push_back(IoCommand::Shutdown { conn });
                 let decoded = io.eof(conn);
                 self.feed_owned(now, decoded.inputs)
             }
@@ -258,6 +269,7 @@ impl<M: Machine> Driver<M> {
                 server,
                 framed: tcp_frame(&wire),
             }),
+            Action::EndDns { query } => self.commands.push_back(IoCommand::DnsEnd { query }),
             Action::Connect { conn, addr } => {
                 self.conns.insert(conn, ConnectionIo::default());
                 self.commands.push_back(IoCommand::Connect { conn, addr });

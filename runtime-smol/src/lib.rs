@@ -28,7 +28,13 @@ enum Happened {
 }
 
 async fn dns_over_udp(query: QueryId, server: SocketAddr, wire: Vec<u8>, out: Sender<Happened>) {
-    let socket = match UdpSocket::bind(udp_bind_addr(server)).await {
+    // connect(): the kernel drops datagrams from any other source (RFC 5452 sec. 9.1).
+    let sent = async {
+        let socket = UdpSocket::bind(udp_bind_addr(server)).await?;
+        socket.connect(server).await?;
+        socket.send(&wire).await.map(|_| socket)
+    };
+    let socket = match sent.await {
         Ok(socket) => socket,
         Err(e) => {
             return drop(
@@ -37,17 +43,6 @@ async fn dns_over_udp(query: QueryId, server: SocketAddr, wire: Vec<u8>, out: Se
             )
         }
     };
-    // connect(): the kernel drops datagrams from any other source (RFC 5452 sec. 9.1).
-    let sent = match socket.connect(server).await {
-        Ok(()) => socket.send(&wire).await.map(drop),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = sent {
-        return drop(
-            out.send(Happened::Dns(query, Err(NetError::from_io(&e))))
-                .await,
-        );
-    }
     let mut datagram = vec![0u8; MAX_DNS_MESSAGE];
     // The core checks each datagram's source and content (RFC 5452), so keep listening.
     while let Ok((len, from)) = socket.recv_from(&mut datagram).await {
@@ -137,7 +132,10 @@ pub async fn run_async<M: Machine>(machine: M) -> (Box<Report>, M) {
     let now = || now_from(wall, origin);
     let mut driver = Driver::new(machine);
     let (out, events) = unbounded::<Happened>();
-    let mut background: Vec<Task<()>> = Vec::new();
+    // The task of each open DNS exchange and of each connection's reader: dropping one
+    // cancels it and closes its socket (a connection's writer closes once it has flushed).
+    let mut dns: BTreeMap<QueryId, Task<()>> = BTreeMap::new();
+    let mut readers: BTreeMap<ConnId, Task<()>> = BTreeMap::new();
     let mut write_queues: BTreeMap<ConnId, Sender<Vec<u8>>> = BTreeMap::new();
     let mut flushers: Vec<Task<()>> = Vec::new();
     let mut deadline = now();
@@ -149,19 +147,21 @@ pub async fn run_async<M: Machine>(machine: M) -> (Box<Report>, M) {
                     query,
                     server,
                     wire,
-                } => background.push(smol::spawn(dns_over_udp(query, server, wire, out.clone()))),
+                } => drop(dns.insert(
+                    query,
+                    smol::spawn(dns_over_udp(query, server, wire, out.clone())),
+                )),
                 IoCommand::DnsTcp {
                     query,
                     server,
                     framed,
-                } => background.push(smol::spawn(dns_over_tcp(
+                } => drop(dns.insert(
                     query,
-                    server,
-                    framed,
-                    out.clone(),
-                ))),
+                    smol::spawn(dns_over_tcp(query, server, framed, out.clone())),
+                )),
+                IoCommand::DnsEnd { query } => drop(dns.remove(&query)),
                 IoCommand::Connect { conn, addr } => {
-                    background.push(smol::spawn(open(conn, addr, out.clone())))
+                    readers.insert(conn, smol::spawn(open(conn, addr, out.clone())));
                 }
                 IoCommand::Write { conn, bytes } => {
                     if let Some(queue) = write_queues.get(&conn) {
@@ -170,7 +170,8 @@ pub async fn run_async<M: Machine>(machine: M) -> (Box<Report>, M) {
                 }
                 IoCommand::Shutdown { conn } => {
                     // Dropping the sender ends the writer after what is queued; a connect
-                    // still in progress finds no queue and is dropped on arrival.
+                    // still in progress is cancelled with its reader.
+                    readers.remove(&conn);
                     write_queues.remove(&conn);
                 }
                 IoCommand::Sleep { until } => deadline = until,
@@ -186,7 +187,7 @@ pub async fn run_async<M: Machine>(machine: M) -> (Box<Report>, M) {
                             Timer::after(Duration::from_millis(500)).await;
                         })
                         .await;
-                    drop(background);
+                    drop((dns, readers));
                     return (report, driver.into_machine());
                 }
             }
@@ -216,6 +217,9 @@ pub async fn run_async<M: Machine>(machine: M) -> (Box<Report>, M) {
                 driver.handle(at, IoEvent::ConnectFailed { conn, error })
             }
             Happened::Connected(conn, Ok(stream)) => {
+                if !readers.contains_key(&conn) {
+                    continue; // shut down while connecting: dropping `stream` closes it
+                }
                 let (queue, pending) = unbounded();
                 flushers.push(smol::spawn(pipe_writes(stream, pending)));
                 write_queues.insert(conn, queue);

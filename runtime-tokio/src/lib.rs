@@ -7,7 +7,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,7 +17,7 @@ use daneel_core::{ConnId, Machine, NetError, QueryId, Report, Timestamp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{tcp::OwnedWriteHalf, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 /// The runtime's clock: wall time at creation plus monotonic time since, so it never runs
@@ -59,25 +59,19 @@ enum Event {
 }
 
 type Writer = mpsc::UnboundedSender<Option<Vec<u8>>>;
+type Events = mpsc::UnboundedSender<Event>;
 
-async fn udp_exchange(
-    query: QueryId,
-    server: SocketAddr,
-    wire: Vec<u8>,
-    tx: mpsc::UnboundedSender<Event>,
-) {
-    let socket = match UdpSocket::bind(udp_bind_addr(server)).await {
+async fn udp_exchange(query: QueryId, server: SocketAddr, wire: Vec<u8>, tx: Events) {
+    // connect(): the kernel drops datagrams from any other source (RFC 5452 sec. 9.1).
+    let sent = async {
+        let socket = UdpSocket::bind(udp_bind_addr(server)).await?;
+        socket.connect(server).await?;
+        socket.send(&wire).await.map(|_| socket)
+    };
+    let socket = match sent.await {
         Ok(s) => s,
         Err(e) => return drop(tx.send(Event::Dns(query, Err(e)))),
     };
-    // connect(): the kernel drops datagrams from any other source (RFC 5452 sec. 9.1).
-    let sent = match socket.connect(server).await {
-        Ok(()) => socket.send(&wire).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = sent {
-        return drop(tx.send(Event::Dns(query, Err(e))));
-    }
     let mut buf = vec![0u8; MAX_DNS_MESSAGE];
     // Every datagram goes to the core with its source; the core checks both (RFC 5452).
     loop {
@@ -92,12 +86,7 @@ async fn udp_exchange(
     }
 }
 
-async fn tcp_exchange(
-    query: QueryId,
-    server: SocketAddr,
-    framed: Vec<u8>,
-    tx: mpsc::UnboundedSender<Event>,
-) {
+async fn tcp_exchange(query: QueryId, server: SocketAddr, framed: Vec<u8>, tx: Events) {
     let reply = async {
         let mut stream = TcpStream::connect(server).await?;
         stream.write_all(&framed).await?;
@@ -109,7 +98,7 @@ async fn tcp_exchange(
     let _ = tx.send(Event::Dns(query, reply.await));
 }
 
-async fn connect(conn: ConnId, addr: SocketAddr, tx: mpsc::UnboundedSender<Event>) {
+async fn connect(conn: ConnId, addr: SocketAddr, tx: Events) {
     let stream = match TcpStream::connect(addr).await {
         Ok(s) => s,
         Err(e) => return drop(tx.send(Event::Connected(conn, Err(e)))),
@@ -148,7 +137,10 @@ pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
     let mut tasks = JoinSet::new();
     let mut writer_tasks = JoinSet::new();
     let mut writers: BTreeMap<ConnId, Writer> = BTreeMap::new();
-    let mut closed: BTreeSet<ConnId> = BTreeSet::new();
+    // The task of each open DNS exchange and of each connection's reader: aborting one
+    // closes its socket (a connection's writer closes the rest once it has flushed).
+    let mut dns: BTreeMap<QueryId, AbortHandle> = BTreeMap::new();
+    let mut readers: BTreeMap<ConnId, AbortHandle> = BTreeMap::new();
     let mut wake = clock.now();
     driver.start(clock.now());
     loop {
@@ -158,28 +150,33 @@ pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
                     query,
                     server,
                     wire,
-                } => {
-                    tasks.spawn(udp_exchange(query, server, wire, tx.clone()));
-                }
+                } => drop(dns.insert(
+                    query,
+                    tasks.spawn(udp_exchange(query, server, wire, tx.clone())),
+                )),
                 IoCommand::DnsTcp {
                     query,
                     server,
                     framed,
-                } => {
-                    tasks.spawn(tcp_exchange(query, server, framed, tx.clone()));
+                } => drop(dns.insert(
+                    query,
+                    tasks.spawn(tcp_exchange(query, server, framed, tx.clone())),
+                )),
+                IoCommand::DnsEnd { query } => {
+                    dns.remove(&query).iter().for_each(AbortHandle::abort)
                 }
                 IoCommand::Connect { conn, addr } => {
-                    tasks.spawn(connect(conn, addr, tx.clone()));
+                    readers.insert(conn, tasks.spawn(connect(conn, addr, tx.clone())));
                 }
                 IoCommand::Write { conn, bytes } => {
                     if let Some(w) = writers.get(&conn) {
                         let _ = w.send(Some(bytes));
                     }
                 }
-                IoCommand::Shutdown { conn } => match writers.remove(&conn) {
-                    Some(w) => drop(w.send(None)),
-                    None => drop(closed.insert(conn)),
-                },
+                IoCommand::Shutdown { conn } => {
+                    readers.remove(&conn).iter().for_each(AbortHandle::abort);
+                    writers.remove(&conn).map(|w| w.send(None));
+                }
                 IoCommand::Sleep { until } => wake = until,
                 IoCommand::Finished(report) => {
                     // Let queued writes (QUIT, close_notify) finish briefly, then cancel the rest.
@@ -216,8 +213,8 @@ pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
                 driver.handle(now, IoEvent::ConnectFailed { conn, error })
             }
             Some(Event::Connected(conn, Ok(write))) => {
-                if closed.remove(&conn) {
-                    continue;
+                if !readers.contains_key(&conn) {
+                    continue; // shut down while connecting: dropping `write` closes it
                 }
                 let (wtx, wrx) = mpsc::unbounded_channel();
                 writer_tasks.spawn(write_loop(write, wrx));

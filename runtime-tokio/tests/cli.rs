@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 use daneel_tests::live::LiveWorld;
 use daneel_tests::pki::pem_encode;
+use daneel_tests::world::bulk::many_mx;
 use daneel_tests::world::certs::{self_signed, server_tls, tlsa};
 use daneel_tests::world::{MailServer, Status, World};
 
@@ -257,4 +258,91 @@ fn check_records_a_transcript_that_replay_reproduces() {
         "--smol",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// `daneel ARGS` under `ulimit -n NOFILE` (a hard cap on this process's open files).
+fn daneel_with_open_files(nofile: u32, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_daneel"))
+        .args(args)
+        .output()
+        .expect("run daneel under ulimit")
+}
+
+/// Issue 7: a check of an MX RRset of 1,000 hosts, served live, completes with every host
+/// verified under `ulimit -n 256` on both runtimes (DNS sockets close as answers are taken,
+/// lookups and connections are bounded). Under a limit too small for that, running out of
+/// descriptors is reported as the local error it is (`local-resources`, exit 4), and no host
+/// is blamed with a DNS timeout.
+#[test]
+fn a_1000_host_mx_rrset_fits_in_256_open_files_and_running_out_is_a_local_error() {
+    let world = many_mx(1_000, 10);
+    let live =
+        LiveWorld::start(&world, Ipv4Addr::new(127, 20, 254, 0), 25).expect("live world (root)");
+    let resolver = live.resolver_addr().to_string();
+    for runtime in [None, Some("--smol")] {
+        let mut args = vec![
+            "check",
+            "example.com",
+            "--resolver",
+            &resolver,
+            "-4",
+            "--json",
+        ];
+        args.extend(runtime);
+        let out = daneel_with_open_files(256, &args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{runtime:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["verdict"], "dane-verified", "{runtime:?}");
+        let hosts = report["hosts"].as_array().unwrap();
+        assert_eq!(hosts.len(), 1_000);
+        assert!(
+            hosts.iter().all(|h| h["verdict"] == "verified"),
+            "{runtime:?}"
+        );
+    }
+    let out = daneel_with_open_files(
+        24,
+        &[
+            "check",
+            "example.com",
+            "--resolver",
+            &resolver,
+            "-4",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verdict"], "inconclusive");
+    let text = out.stdout.clone();
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        text.contains("\"local-resources\""),
+        "no local-resources reason"
+    );
+    assert!(
+        !text.contains("\"dns-timeout\""),
+        "a local failure blamed on DNS"
+    );
+    assert!(
+        report["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap_or_default()
+            .contains("local resources ran out")),
+        "{:?}",
+        report["warnings"]
+    );
 }

@@ -913,7 +913,7 @@ fn fuzz_session_run(data: &[u8]) -> SessionOutcome {
                 Action::StartTls { .. } => tls_started = true,
                 Action::Send { .. } => assert!(!tls_started || trusted, "sent before trust"),
                 Action::Close { .. } => closes += 1,
-                Action::Connect { .. } | Action::SendDns { .. } => {}
+                Action::Connect { .. } | Action::SendDns { .. } | Action::EndDns { .. } => {}
             }
         }
         assert!(closes <= 1);
