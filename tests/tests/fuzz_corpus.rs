@@ -16,12 +16,12 @@ use daneel_tests::world::catalogue::{self, SIM_RESOLVER, SIM_START};
 type Target = (&'static str, fn(&[u8]));
 
 const TARGETS: [Target; 6] = [
-    ("smtp_reply", fuzzing::smtp_reply),
-    ("smtp_session", fuzzing::smtp_session),
-    ("dns_answer", fuzzing::dns_answer),
-    ("smtp_check", fuzzing::smtp_check),
-    ("dane_verify", fuzzing::dane_verify),
-    ("tlsa_text", fuzzing::tlsa_text),
+    ("smtp_reply", fuzzing::smtp_reply::run),
+    ("smtp_session", fuzzing::smtp_session::run),
+    ("dns_answer", fuzzing::dns_answer::run),
+    ("smtp_check", fuzzing::smtp_check::run),
+    ("dane_verify", fuzzing::dane_verify::run),
+    ("tlsa_text", fuzzing::tlsa_text::run),
 ];
 
 fn corpus_dir(target: &str) -> PathBuf {
