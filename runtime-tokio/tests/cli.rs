@@ -29,7 +29,7 @@ fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// `openssl x509 -pubkey | openssl pkey -pubin -outform DER | sha256sum`, if openssl exists.
+/// `openssl x509 -pubkey | openssl pkey -pubin -outform DER | sha256sum`, if it ran.
 fn openssl_spki_sha256(pem_path: &std::path::Path) -> Option<String> {
     let pubkey = Command::new("openssl")
         .args(["x509", "-pubkey", "-noout", "-in"])
@@ -65,9 +65,10 @@ fn tlsa_digest_equals_the_openssl_pipeline() {
     let line = text(&out);
     let expected_prefix = "_25._tcp.mx.example.com. IN TLSA 3 1 1 ";
     assert!(line.starts_with(expected_prefix), "{line}");
-    match openssl_spki_sha256(&path) {
-        Some(digest) => assert_eq!(line.trim_end().trim_start_matches(expected_prefix), digest),
-        None => eprintln!("openssl not found: compared with our own SHA-256 only"),
+    // Under `CI=true` a missing openssl fails here; elsewhere the comparison is skipped.
+    if daneel_tests::tool::available("openssl", "the openssl pipeline comparison") {
+        let digest = openssl_spki_sha256(&path).expect("the openssl pipeline ran");
+        assert_eq!(line.trim_end().trim_start_matches(expected_prefix), digest);
     }
     // 3 0 1 warns that it breaks at every renewal.
     let out = daneel(&[
