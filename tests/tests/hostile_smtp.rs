@@ -11,7 +11,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use daneel_core::check::{AddressFamily, CheckConfig, SmtpCheck};
+use daneel_core::check::{CheckConfig, SmtpCheck};
 use daneel_core::report::{ConnectionVerdict, DomainVerdict, HostVerdict, Reason, Report};
 use daneel_core::Seed;
 use daneel_tests::live::LiveWorld;
@@ -37,11 +37,7 @@ fn live(s: &Scenario, net: u8) -> [Box<Report>; 2] {
         s.world.smtp_port(),
     )
     .unwrap_or_else(|e| panic!("{}: cannot serve the live world: {e}", s.id));
-    let mut config: CheckConfig = s.config(world.resolver_addr());
-    config.family = AddressFamily::V4;
-    config.smtp_timeout_ms = Some(1_500);
-    config.dns_timeout_ms = 300;
-    config.dns_attempts = 2;
+    let config: CheckConfig = s.live_config(world.resolver_addr());
     let now = daneel_tokio::system_clock().origin();
     let check = SmtpCheck::new(config.clone(), Seed(7), now).unwrap();
     let (tokio_report, _) =

@@ -5,40 +5,15 @@
 
 use std::net::Ipv4Addr;
 
-use daneel_core::check::{AddressFamily, CheckConfig};
 use daneel_core::transcript::{replay, Recorder, Transcript};
 use daneel_core::{Report, Seed};
 use daneel_tests::live::LiveWorld;
-use daneel_tests::world::catalogue::{self, Scenario};
+use daneel_tests::world::catalogue;
 
 /// Scenarios the live world cannot serve: an address literal destination and an MX naming
 /// an IP address both point outside the loopback mapping of the world's hosts, and X24-X26
 /// are about A and AAAA records of different status, while the live world serves IPv4 only.
 const NOT_LIVE: [&str; 5] = ["S30", "S31", "X24", "X25", "X26"];
-
-/// Whether the scenario pins `code` (a domain or host reason) as its outcome.
-fn expects(s: &Scenario, code: &str) -> bool {
-    s.expected.reason == Some(code) || s.expected.hosts.iter().any(|h| h.reason == Some(code))
-}
-
-fn live_config(s: &Scenario, world: &LiveWorld) -> CheckConfig {
-    let mut config = s.config(world.resolver_addr());
-    // The live world serves IPv4 only.
-    config.family = AddressFamily::V4;
-    // Timeouts: short only where the expected outcome is that timer firing (a stalled server,
-    // a DNS timeout), which keeps those cases quick. Everywhere else a timer that fires
-    // changes the verdict, and on a loaded machine (issue 17, tests/under-load.sh) a loopback
-    // answer can take far longer than the usual millisecond; those timers stay long enough
-    // never to fire and cost nothing while answers arrive.
-    config.smtp_timeout_ms = Some(if expects(s, "timeout") { 1_500 } else { 20_000 });
-    config.dns_timeout_ms = if expects(s, "dns-timeout") {
-        500
-    } else {
-        3_000
-    };
-    config.dns_attempts = 2;
-    config
-}
 
 fn wall_clock() -> daneel_core::Timestamp {
     daneel_tokio::system_clock().origin()
@@ -82,7 +57,7 @@ fn live_world_gives_the_same_verdicts_through_tokio_and_smol() {
             Ok(w) => w,
             Err(e) => panic!("{}: cannot serve the live world on {base} port {port} (root needed below 1024): {e}", s.id),
         };
-        let config = live_config(&s, &world);
+        let config = s.live_config(world.resolver_addr());
         let recorder = Recorder::new(config.clone(), Seed(21), wall_clock()).unwrap();
         let (tokio_report, recorder) =
             runtime.block_on(daneel_tokio::run(recorder, daneel_tokio::system_clock()));

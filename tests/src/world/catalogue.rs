@@ -81,6 +81,35 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Whether the scenario pins `code` (a domain or host reason) as its outcome.
+    pub fn expects(&self, code: &str) -> bool {
+        self.expected.reason == Some(code)
+            || self.expected.hosts.iter().any(|h| h.reason == Some(code))
+    }
+
+    /// The check configuration for a live run with `resolver` (IPv4 only, as the live
+    /// world). Timeouts are short only where the expected outcome is that timer firing (a
+    /// stalled server, a DNS timeout), which keeps those cases quick. Everywhere else a timer
+    /// that fires changes the verdict, and on a loaded machine (issue 17,
+    /// tests/under-load.sh) a loopback answer can take far longer than the usual millisecond;
+    /// those timers stay long enough never to fire and cost nothing while answers arrive.
+    pub fn live_config(&self, resolver: std::net::SocketAddr) -> daneel_core::check::CheckConfig {
+        let mut config = self.config(resolver);
+        config.family = daneel_core::check::AddressFamily::V4;
+        config.smtp_timeout_ms = Some(if self.expects("timeout") {
+            1_500
+        } else {
+            20_000
+        });
+        config.dns_timeout_ms = if self.expects("dns-timeout") {
+            500
+        } else {
+            3_000
+        };
+        config.dns_attempts = 2;
+        config
+    }
+
     /// The check configuration for this scenario with `resolver`.
     pub fn config(&self, resolver: std::net::SocketAddr) -> daneel_core::check::CheckConfig {
         let mut config =
