@@ -24,6 +24,8 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 const MX: &str = "mx.example.net";
 const MX_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+/// Where the MX host name of the CNAME tests points.
+const HOSTER: &str = "box.hoster.example";
 
 fn name(s: &str) -> Name {
     parse_domain(s).unwrap()
@@ -135,6 +137,34 @@ fn no_aaaa(host: &str, security: Security) -> LookupResult {
     answer(host, RecordType::AAAA, security, Vec::new(), None)
 }
 
+/// Feeds the A and AAAA answers of a host whose name is a CNAME to `HOSTER`.
+fn addresses_via_cname(p: &mut HostProbe, security: Security) {
+    let via = Some(HOSTER);
+    p.handle_lookup(
+        HostLookup::A,
+        answer(MX, RecordType::A, security, vec![RData::A(A(MX_IP))], via),
+    );
+    p.handle_lookup(
+        HostLookup::Aaaa,
+        answer(MX, RecordType::AAAA, security, Vec::new(), via),
+    );
+}
+
+/// Feeds a secure A answer and a secure NODATA AAAA answer.
+fn secure_addresses(p: &mut HostProbe) {
+    p.handle_lookup(HostLookup::A, a(MX, Security::Secure));
+    p.handle_lookup(HostLookup::Aaaa, no_aaaa(MX, Security::Secure));
+}
+
+/// The one lookup of the TLSA RRset at `base` (port 25).
+fn tlsa_request(base: &str) -> Vec<(HostLookup, String, RecordType)> {
+    vec![(
+        tlsa_lookup(base),
+        format!("_25._tcp.{base}."),
+        RecordType::TLSA,
+    )]
+}
+
 fn tlsa_rdata(r: &TlsaRecord) -> RData {
     RData::TLSA(TLSA::new(
         r.usage.into(),
@@ -164,6 +194,14 @@ fn feed(p: &mut HostProbe, input: Input<'_>, conn: ConnId) -> Vec<Action> {
     std::iter::from_fn(|| p.poll_action(now(), conn)).collect()
 }
 
+/// The one action of writing `bytes` on `conn`.
+fn sent(conn: ConnId, bytes: &[u8]) -> Vec<Action> {
+    vec![Action::Send {
+        conn,
+        bytes: bytes.to_vec(),
+    }]
+}
+
 fn received(p: &mut HostProbe, conn: ConnId, bytes: &[u8]) -> Vec<Action> {
     feed(p, Input::Received { conn, bytes }, conn)
 }
@@ -178,21 +216,9 @@ fn dialogue_until_tls(p: &mut HostProbe, conn: ConnId, chain: &Issued) -> Vec<Ac
     );
     feed(p, Input::Connected { conn }, conn);
     let ehlo = received(p, conn, b"220 mx.example.net ESMTP\r\n");
-    assert_eq!(
-        ehlo,
-        vec![Action::Send {
-            conn,
-            bytes: b"EHLO client.example\r\n".to_vec()
-        }]
-    );
+    assert_eq!(ehlo, sent(conn, b"EHLO client.example\r\n"));
     let starttls = received(p, conn, b"250-mx.example.net\r\n250 STARTTLS\r\n");
-    assert_eq!(
-        starttls,
-        vec![Action::Send {
-            conn,
-            bytes: b"STARTTLS\r\n".to_vec()
-        }]
-    );
+    assert_eq!(starttls, sent(conn, b"STARTTLS\r\n"));
     let upgrade = received(p, conn, b"220 go ahead\r\n");
     assert_eq!(
         upgrade,
@@ -216,20 +242,19 @@ fn dialogue_until_tls(p: &mut HostProbe, conn: ConnId, chain: &Issued) -> Vec<Ac
     )
 }
 
+/// A probe of `MX` with the TLSA lookup beside the address lookups (RFC 7673 sec. 7).
+fn parallel_probe() -> HostProbe {
+    let mut params = params();
+    params.order = LookupOrder::Parallel;
+    probe_of(MX, params)
+}
+
 /// Walks a secure host to policy `dane` with a `3 1 1` record of `published`.
 fn dane_host(published: &Issued) -> HostProbe {
     let mut p = probe_of(MX, params());
     lookups(&mut p);
-    p.handle_lookup(HostLookup::A, a(MX, Security::Secure));
-    p.handle_lookup(HostLookup::Aaaa, no_aaaa(MX, Security::Secure));
-    assert_eq!(
-        lookups(&mut p),
-        vec![(
-            tlsa_lookup(MX),
-            "_25._tcp.mx.example.net.".into(),
-            RecordType::TLSA
-        )]
-    );
+    secure_addresses(&mut p);
+    assert_eq!(lookups(&mut p), tlsa_request(MX));
     p.handle_lookup(
         tlsa_lookup(MX),
         tlsa_answer(MX, &[tlsa(3, 1, 1, published)]),
@@ -257,14 +282,7 @@ fn states_follow_rfc7672_order_to_a_verified_host() {
     assert!(lookups(&mut p).is_empty());
     p.handle_lookup(HostLookup::A, a(MX, Security::Secure));
     assert_eq!(p.state(), ProbeState::Tlsa { candidate: 0 });
-    assert_eq!(
-        lookups(&mut p),
-        vec![(
-            tlsa_lookup(MX),
-            "_25._tcp.mx.example.net.".into(),
-            RecordType::TLSA
-        )]
-    );
+    assert_eq!(lookups(&mut p), tlsa_request(MX));
     assert!(!p.wants_connection(), "no connection before the policy");
     p.handle_lookup(tlsa_lookup(MX), tlsa_answer(MX, &[tlsa(3, 1, 1, &cert)]));
     assert_eq!(p.state(), ProbeState::Connecting);
@@ -278,21 +296,9 @@ fn states_follow_rfc7672_order_to_a_verified_host() {
     assert!(p.owns(ConnId(7)) && !p.owns(ConnId(8)));
     let after = dialogue_until_tls(&mut p, ConnId(7), &cert);
     // Matched: EHLO again over TLS (RFC 3207 sec. 4.2).
-    assert_eq!(
-        after,
-        vec![Action::Send {
-            conn: ConnId(7),
-            bytes: b"EHLO client.example\r\n".to_vec()
-        }]
-    );
+    assert_eq!(after, sent(ConnId(7), b"EHLO client.example\r\n"));
     let quit = received(&mut p, ConnId(7), b"250 mx.example.net\r\n");
-    assert_eq!(
-        quit,
-        vec![Action::Send {
-            conn: ConnId(7),
-            bytes: b"QUIT\r\n".to_vec()
-        }]
-    );
+    assert_eq!(quit, sent(ConnId(7), b"QUIT\r\n"));
     let close = received(&mut p, ConnId(7), b"221 bye\r\n");
     assert_eq!(close, vec![Action::Close { conn: ConnId(7) }]);
     assert_eq!(p.state(), ProbeState::Done);
@@ -347,19 +353,7 @@ fn insecure_addresses_mean_no_tlsa_lookup_and_opportunistic_tls() {
 fn an_insecure_cname_chain_takes_the_cname_probe_before_tlsa() {
     let mut p = probe_of(MX, params());
     lookups(&mut p);
-    let via = Some("box.hoster.example");
-    let a_via = answer(
-        MX,
-        RecordType::A,
-        Security::Insecure,
-        vec![RData::A(A(MX_IP))],
-        via,
-    );
-    p.handle_lookup(HostLookup::A, a_via);
-    p.handle_lookup(
-        HostLookup::Aaaa,
-        answer(MX, RecordType::AAAA, Security::Insecure, Vec::new(), via),
-    );
+    addresses_via_cname(&mut p, Security::Insecure);
     assert_eq!(p.state(), ProbeState::CnameProbe);
     assert_eq!(
         lookups(&mut p),
@@ -379,40 +373,19 @@ fn an_insecure_cname_chain_takes_the_cname_probe_before_tlsa() {
             MX,
             RecordType::CNAME,
             Security::Secure,
-            vec![RData::CNAME(CNAME(name("box.hoster.example")))],
+            vec![RData::CNAME(CNAME(name(HOSTER)))],
             None,
         ),
     );
     assert_eq!(p.state(), ProbeState::Tlsa { candidate: 0 });
-    assert_eq!(
-        lookups(&mut p),
-        vec![(
-            tlsa_lookup(MX),
-            "_25._tcp.mx.example.net.".into(),
-            RecordType::TLSA
-        )]
-    );
+    assert_eq!(lookups(&mut p), tlsa_request(MX));
 }
 
 #[test]
 fn a_failed_cname_probe_skips_the_host_and_names_the_lookup() {
     let mut p = probe_of(MX, params());
     lookups(&mut p);
-    let via = Some("box.hoster.example");
-    p.handle_lookup(
-        HostLookup::A,
-        answer(
-            MX,
-            RecordType::A,
-            Security::Insecure,
-            vec![RData::A(A(MX_IP))],
-            via,
-        ),
-    );
-    p.handle_lookup(
-        HostLookup::Aaaa,
-        answer(MX, RecordType::AAAA, Security::Insecure, Vec::new(), via),
-    );
+    addresses_via_cname(&mut p, Security::Insecure);
     lookups(&mut p);
     p.handle_lookup(HostLookup::Cname, Err(LookupError::Timeout));
     assert_eq!(p.state(), ProbeState::Done);
@@ -427,44 +400,13 @@ fn a_failed_cname_probe_skips_the_host_and_names_the_lookup() {
 fn a_secure_expansion_is_tried_before_the_original_name() {
     let mut p = probe_of(MX, params());
     lookups(&mut p);
-    let via = Some("box.hoster.example");
-    p.handle_lookup(
-        HostLookup::A,
-        answer(
-            MX,
-            RecordType::A,
-            Security::Secure,
-            vec![RData::A(A(MX_IP))],
-            via,
-        ),
-    );
-    p.handle_lookup(
-        HostLookup::Aaaa,
-        answer(MX, RecordType::AAAA, Security::Secure, Vec::new(), via),
-    );
+    addresses_via_cname(&mut p, Security::Secure);
     assert_eq!(p.state(), ProbeState::Tlsa { candidate: 0 });
-    assert_eq!(
-        lookups(&mut p),
-        vec![(
-            tlsa_lookup("box.hoster.example"),
-            "_25._tcp.box.hoster.example.".into(),
-            RecordType::TLSA
-        )]
-    );
+    assert_eq!(lookups(&mut p), tlsa_request(HOSTER));
     // Secure and empty at the expansion: on to the original name (R27).
-    p.handle_lookup(
-        tlsa_lookup("box.hoster.example"),
-        tlsa_answer("box.hoster.example", &[]),
-    );
+    p.handle_lookup(tlsa_lookup(HOSTER), tlsa_answer(HOSTER, &[]));
     assert_eq!(p.state(), ProbeState::Tlsa { candidate: 1 });
-    assert_eq!(
-        lookups(&mut p),
-        vec![(
-            tlsa_lookup(MX),
-            "_25._tcp.mx.example.net.".into(),
-            RecordType::TLSA
-        )]
-    );
+    assert_eq!(lookups(&mut p), tlsa_request(MX));
     // A failure there is final (R35): skipped, the TLSA lookup named.
     p.handle_lookup(
         tlsa_lookup(MX),
@@ -480,10 +422,7 @@ fn a_secure_expansion_is_tried_before_the_original_name() {
         outcome.report.reason,
         Some(Reason::DnsBogus { .. })
     ));
-    assert_eq!(
-        outcome.report.expanded_name.as_deref(),
-        Some("box.hoster.example")
-    );
+    assert_eq!(outcome.report.expanded_name.as_deref(), Some(HOSTER));
 }
 
 #[test]
@@ -519,8 +458,7 @@ fn mandatory_dane_never_connects_to_an_unauthenticated_host() {
     params.require_dane = true;
     let mut p = probe_of(MX, params);
     lookups(&mut p);
-    p.handle_lookup(HostLookup::A, a(MX, Security::Secure));
-    p.handle_lookup(HostLookup::Aaaa, no_aaaa(MX, Security::Secure));
+    secure_addresses(&mut p);
     p.handle_lookup(tlsa_lookup(MX), tlsa_answer(MX, &[]));
     assert_eq!(p.state(), ProbeState::Done);
     assert!(!p.wants_connection());
@@ -542,8 +480,7 @@ fn an_insecure_mx_with_policy_may_asks_no_tlsa() {
     };
     let mut p = probe_of(MX, params);
     lookups(&mut p);
-    p.handle_lookup(HostLookup::A, a(MX, Security::Secure));
-    p.handle_lookup(HostLookup::Aaaa, no_aaaa(MX, Security::Secure));
+    secure_addresses(&mut p);
     assert!(lookups(&mut p).is_empty());
     assert_eq!(p.policy(), Some(HostPolicy::Opportunistic));
 }
@@ -558,8 +495,7 @@ fn an_insecure_mx_makes_a_match_trusted_not_verified() {
     };
     let mut p = probe_of(MX, params);
     lookups(&mut p);
-    p.handle_lookup(HostLookup::A, a(MX, Security::Secure));
-    p.handle_lookup(HostLookup::Aaaa, no_aaaa(MX, Security::Secure));
+    secure_addresses(&mut p);
     p.handle_lookup(tlsa_lookup(MX), tlsa_answer(MX, &[tlsa(3, 1, 1, &cert)]));
     p.connect(now(), ConnId(0));
     dialogue_until_tls(&mut p, ConnId(0), &cert);
@@ -575,8 +511,7 @@ fn dns_only_decides_the_policy_and_opens_nothing() {
     let cert = self_signed(&[MX]);
     let mut p = probe_of(MX, params);
     lookups(&mut p);
-    p.handle_lookup(HostLookup::A, a(MX, Security::Secure));
-    p.handle_lookup(HostLookup::Aaaa, no_aaaa(MX, Security::Secure));
+    secure_addresses(&mut p);
     p.handle_lookup(tlsa_lookup(MX), tlsa_answer(MX, &[tlsa(3, 1, 1, &cert)]));
     assert_eq!(p.state(), ProbeState::Done);
     assert_eq!(p.policy(), Some(HostPolicy::Dane));
@@ -632,26 +567,19 @@ fn abort_closes_open_connections_and_reports_none_of_them() {
 #[test]
 fn parallel_order_asks_tlsa_with_the_addresses_and_uses_it_when_they_are_secure() {
     let cert = self_signed(&[MX]);
-    let mut params = params();
-    params.order = LookupOrder::Parallel;
-    let mut p = probe_of(MX, params);
+    let mut p = parallel_probe();
     assert_eq!(
         lookups(&mut p),
         vec![
             (HostLookup::A, "mx.example.net.".into(), RecordType::A),
             (HostLookup::Aaaa, "mx.example.net.".into(), RecordType::AAAA),
-            (
-                tlsa_lookup(MX),
-                "_25._tcp.mx.example.net.".into(),
-                RecordType::TLSA
-            ),
+            tlsa_request(MX).remove(0),
         ]
     );
     // The TLSA answer comes first: kept while the addresses are outstanding.
     p.handle_lookup(tlsa_lookup(MX), tlsa_answer(MX, &[tlsa(3, 1, 1, &cert)]));
     assert_eq!(p.state(), ProbeState::Addresses);
-    p.handle_lookup(HostLookup::A, a(MX, Security::Secure));
-    p.handle_lookup(HostLookup::Aaaa, no_aaaa(MX, Security::Secure));
+    secure_addresses(&mut p);
     assert!(lookups(&mut p).is_empty(), "not asked twice");
     assert_eq!(p.state(), ProbeState::Connecting);
     assert_eq!(p.policy(), Some(HostPolicy::Dane));
@@ -660,12 +588,9 @@ fn parallel_order_asks_tlsa_with_the_addresses_and_uses_it_when_they_are_secure(
 #[test]
 fn parallel_order_waits_for_a_tlsa_answer_still_in_flight() {
     let cert = self_signed(&[MX]);
-    let mut params = params();
-    params.order = LookupOrder::Parallel;
-    let mut p = probe_of(MX, params);
+    let mut p = parallel_probe();
     lookups(&mut p);
-    p.handle_lookup(HostLookup::A, a(MX, Security::Secure));
-    p.handle_lookup(HostLookup::Aaaa, no_aaaa(MX, Security::Secure));
+    secure_addresses(&mut p);
     assert_eq!(p.state(), ProbeState::Tlsa { candidate: 0 });
     assert!(lookups(&mut p).is_empty(), "the early query is still out");
     p.handle_lookup(tlsa_lookup(MX), tlsa_answer(MX, &[tlsa(3, 1, 1, &cert)]));
@@ -675,9 +600,7 @@ fn parallel_order_waits_for_a_tlsa_answer_still_in_flight() {
 #[test]
 fn parallel_order_ignores_the_tlsa_answer_of_insecure_addresses() {
     let cert = self_signed(&[MX]);
-    let mut params = params();
-    params.order = LookupOrder::Parallel;
-    let mut p = probe_of(MX, params);
+    let mut p = parallel_probe();
     lookups(&mut p);
     p.handle_lookup(tlsa_lookup(MX), tlsa_answer(MX, &[tlsa(3, 1, 1, &cert)]));
     p.handle_lookup(HostLookup::A, a(MX, Security::Insecure));
@@ -690,38 +613,12 @@ fn parallel_order_ignores_the_tlsa_answer_of_insecure_addresses() {
 #[test]
 fn parallel_order_asks_a_secure_expansion_then_uses_the_early_answer_for_the_original() {
     let cert = self_signed(&[MX]);
-    let mut params = params();
-    params.order = LookupOrder::Parallel;
-    let mut p = probe_of(MX, params);
+    let mut p = parallel_probe();
     lookups(&mut p);
     p.handle_lookup(tlsa_lookup(MX), tlsa_answer(MX, &[tlsa(3, 1, 1, &cert)]));
-    let via = Some("box.hoster.example");
-    p.handle_lookup(
-        HostLookup::A,
-        answer(
-            MX,
-            RecordType::A,
-            Security::Secure,
-            vec![RData::A(A(MX_IP))],
-            via,
-        ),
-    );
-    p.handle_lookup(
-        HostLookup::Aaaa,
-        answer(MX, RecordType::AAAA, Security::Secure, Vec::new(), via),
-    );
-    assert_eq!(
-        lookups(&mut p),
-        vec![(
-            tlsa_lookup("box.hoster.example"),
-            "_25._tcp.box.hoster.example.".into(),
-            RecordType::TLSA
-        )]
-    );
-    p.handle_lookup(
-        tlsa_lookup("box.hoster.example"),
-        tlsa_answer("box.hoster.example", &[]),
-    );
+    addresses_via_cname(&mut p, Security::Secure);
+    assert_eq!(lookups(&mut p), tlsa_request(HOSTER));
+    p.handle_lookup(tlsa_lookup(HOSTER), tlsa_answer(HOSTER, &[]));
     assert!(lookups(&mut p).is_empty());
     assert_eq!(p.policy(), Some(HostPolicy::Dane));
     assert_eq!(p.report().report.tlsa_base.as_deref(), Some(MX));
