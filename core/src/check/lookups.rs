@@ -1,76 +1,7 @@
-//! The DNS steps of a check (RFC 7672 sec. 2.1-2.2): the validating-resolver probe, the MX
-//! lookup, the address lookups, the CNAME probe and the TLSA lookups of each host, ending in the
-//! host policy.
+//! The DNS steps of a check (RFC 7672 sec. 2.1-2.2.1): the validating-resolver probe, the MX
+//! lookup, and the routing of every other lookup to the host probe that asked for it.
 
 use super::*;
-
-/// `name type` for reasons and log lines.
-pub(super) fn query_text(name: &Name, rtype: RecordType) -> String {
-    format!("{} {rtype}", display_name(name))
-}
-
-/// The reason a failed lookup gives (RFC 7672 sec. 2.1.1; bogus kept apart for RFC 8460's
-/// `dnssec-invalid`).
-pub(super) fn lookup_reason(query: String, error: &LookupError) -> Reason {
-    match error {
-        LookupError::ServFail { ede, bogus } => {
-            let ede = ede
-                .iter()
-                .map(|e| {
-                    if e.text.is_empty() {
-                        format!("EDE {}", e.code)
-                    } else {
-                        format!("EDE {}: {}", e.code, e.text)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("; ");
-            if *bogus {
-                Reason::DnsBogus { query, ede }
-            } else {
-                Reason::DnsServfail { query, ede }
-            }
-        }
-        LookupError::Timeout => Reason::DnsTimeout { query },
-        LookupError::LocalResources { detail } => Reason::LocalResources {
-            detail: format!("{query} not sent: {detail}"),
-        },
-        other => Reason::DnsError {
-            query,
-            detail: other.to_string(),
-        },
-    }
-}
-
-pub(super) fn describe_answer(result: &LookupResult) -> String {
-    match result {
-        Err(e) => format!("failed: {e}"),
-        Ok(a) => {
-            let what = match a.rcode {
-                RcodeClass::NxDomain => "NXDOMAIN".to_string(),
-                RcodeClass::NoData => "no records".to_string(),
-                RcodeClass::Data => {
-                    let addrs = a.addresses();
-                    if addrs.is_empty() {
-                        format!("{} records", a.records.len())
-                    } else {
-                        addrs
-                            .iter()
-                            .map(|a| a.to_string())
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    }
-                }
-            };
-            let via = if a.cnames.is_empty() {
-                String::new()
-            } else {
-                format!(" via CNAME {}", display_name(&a.final_name))
-            };
-            format!("{}: {what}{via}", a.security)
-        }
-    }
-}
 
 impl SmtpCheck {
     /// Probes every configured resolver at once, each alone (DESIGN.md section 4).
@@ -86,7 +17,7 @@ impl SmtpCheck {
             self.lookups.insert(
                 id,
                 Pending {
-                    purpose: Purpose::Probe { index },
+                    purpose: Purpose::ResolverProbe { index },
                     name: Name::root(),
                     rtype: RecordType::DNSKEY,
                 },
@@ -106,31 +37,13 @@ impl SmtpCheck {
         );
     }
 
-    pub(super) fn start_address_lookups(&mut self, h: usize) {
-        let name = self.hosts[h].target.name.clone();
-        if self.config.family != AddressFamily::V6 {
-            self.start_lookup(
-                Purpose::Address { host: h, v6: false },
-                &name,
-                RecordType::A,
-            );
-        }
-        if self.config.family != AddressFamily::V4 {
-            self.start_lookup(
-                Purpose::Address { host: h, v6: true },
-                &name,
-                RecordType::AAAA,
-            );
-        }
-    }
-
     /// A lookup finished. Probe results are taken at once; any other result is held until
     /// every probe is in, and used only if a believed resolver gave it (see [`resolvers`]).
     pub(super) fn on_lookup(&mut self, id: LookupId, result: LookupResult) {
         let Some(pending) = self.lookups.remove(&id) else {
             return;
         };
-        if let Purpose::Probe { index } = pending.purpose {
+        if let Purpose::ResolverProbe { index } = pending.purpose {
             self.on_probe(index, result);
             return;
         }
@@ -219,7 +132,7 @@ impl SmtpCheck {
             let in_flight: Vec<LookupId> = self
                 .lookups
                 .iter()
-                .filter(|(_, p)| !matches!(p.purpose, Purpose::Probe { .. }))
+                .filter(|(_, p)| !matches!(p.purpose, Purpose::ResolverProbe { .. }))
                 .map(|(id, _)| *id)
                 .collect();
             for id in in_flight {
@@ -252,40 +165,12 @@ impl SmtpCheck {
     /// Acts on the result of a lookup from a believed resolver.
     fn dispatch(&mut self, purpose: Purpose, result: LookupResult) {
         match purpose {
-            Purpose::Probe { .. } => {}
+            Purpose::ResolverProbe { .. } => {}
             Purpose::Mx => self.on_mx(result),
-            Purpose::Address { host, v6 } => {
-                let name = self.hosts[host].target.name.clone();
-                let rtype = if v6 { RecordType::AAAA } else { RecordType::A };
-                let line = format!(
-                    "{}: {rtype} {}",
-                    display_name(&name),
-                    describe_answer(&result)
-                );
-                self.note(line);
-                if v6 {
-                    self.hosts[host].aaaa = Some(result);
-                } else {
-                    self.hosts[host].a = Some(result);
-                }
-                let h = &self.hosts[host];
-                let want_a = self.config.family != AddressFamily::V6;
-                let want_aaaa = self.config.family != AddressFamily::V4;
-                if (!want_a || h.a.is_some()) && (!want_aaaa || h.aaaa.is_some()) {
-                    self.on_addresses(host);
-                }
+            Purpose::Host { host, lookup } => {
+                self.hosts[host].handle_lookup(lookup, result);
+                self.drain_host(host);
             }
-            Purpose::CnameProbe { host } => {
-                let line = format!(
-                    "{}: CNAME {}",
-                    self.hosts[host].label(),
-                    describe_answer(&result)
-                );
-                self.note(line);
-                self.hosts[host].cname_probe = Some(result);
-                self.decide_candidates(host);
-            }
-            Purpose::Tlsa { host } => self.on_tlsa(host, result),
         }
     }
 
@@ -357,7 +242,6 @@ impl SmtpCheck {
         };
         let plan = plan_mx(&domain, &answer, &mut self.rng, &mut self.warnings);
         self.mx_secure = plan.security.is_secure();
-        self.next_hop_expanded = Some(plan.expanded.clone());
         let mut report = MxReport {
             security: plan.security,
             hosts: Vec::new(),
@@ -392,12 +276,16 @@ impl SmtpCheck {
                     display_name(&domain),
                     plan.security
                 ));
-                self.hosts.push(Host::new(MxTarget {
-                    preference: None,
-                    name: domain.clone(),
-                    literal: None,
-                }));
-                self.start_address_lookups(0);
+                self.add_host(
+                    MxTarget {
+                        preference: None,
+                        name: domain.clone(),
+                        literal: None,
+                    },
+                    NextHop::NonMx {
+                        original: domain.clone(),
+                    },
+                );
             }
             MxKind::Hosts(targets) => {
                 report.hosts = targets
@@ -425,288 +313,18 @@ impl SmtpCheck {
                     self.note(format!("MX RRset is insecure (RFC 7672 sec. 2.2.1): {how}"));
                 }
                 self.mx_report = Some(report);
-                for target in targets {
-                    let h = self.hosts.len();
-                    let literal = target.literal;
-                    self.hosts.push(Host::new(target));
-                    if let Some(addr) = literal {
-                        self.hosts[h].addresses = vec![addr];
-                        self.set_policy(h, HostPolicy::Opportunistic, false, None);
-                    } else {
-                        self.start_address_lookups(h);
+                let next_hop = if self.mx_secure {
+                    NextHop::SecureMx {
+                        original: domain.clone(),
+                        expanded: plan.expanded.clone(),
                     }
-                }
-            }
-        }
-    }
-
-    /// Both address answers of host `h` are in (RFC 7672 sec. 2.2.2).
-    pub(super) fn on_addresses(&mut self, h: usize) {
-        let host = &mut self.hosts[h];
-        host.address_security = AddressSecurity {
-            a: host
-                .a
-                .as_ref()
-                .map(|r| r.as_ref().map_or_else(|e| e.security(), |a| a.security)),
-            aaaa: host
-                .aaaa
-                .as_ref()
-                .map(|r| r.as_ref().map_or_else(|e| e.security(), |a| a.security)),
-        };
-        let mut addresses = Vec::new();
-        let mut errors = Vec::new();
-        for (result, rtype) in [(&host.a, RecordType::A), (&host.aaaa, RecordType::AAAA)] {
-            match result {
-                Some(Ok(answer)) if answer.rcode == RcodeClass::Data => {
-                    if !answer.cnames.is_empty() {
-                        host.expanded = Some(answer.final_name.to_lowercase());
-                    }
-                    addresses.extend(answer.addresses());
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => errors.push(lookup_reason(query_text(&host.target.name, rtype), e)),
-                None => {}
-            }
-        }
-        addresses.sort();
-        addresses.dedup();
-        host.addresses = addresses;
-        let label = host.label();
-        let answers: Vec<&crate::dns::Answer> = [&host.a, &host.aaaa]
-            .into_iter()
-            .filter_map(|r| r.as_ref().and_then(|r| r.as_ref().ok()))
-            .collect();
-        let securities: Vec<Security> = answers
-            .iter()
-            .filter(|a| a.rcode == RcodeClass::Data)
-            .map(|a| a.security)
-            .collect();
-        let mixed =
-            securities.contains(&Security::Secure) && securities.contains(&Security::Insecure);
-        if host.addresses.is_empty() {
-            let reason = errors.into_iter().next().unwrap_or(Reason::NoAddresses);
-            self.note(format!("{label}: no usable addresses: {reason}"));
-            self.set_policy(h, HostPolicy::Skip, false, Some(reason));
-            return;
-        }
-        for e in errors {
-            self.warnings.push(format!(
-                "{label}: {e}; using the other address family (RFC 7672 sec. 2.1.2)"
-            ));
-        }
-        if mixed {
-            self.warnings.push(format!(
-                "{label}: A and AAAA records differ in DNSSEC status; the host's TLSA policy \
-                 applies to every address, those of the insecure RRset too"
-            ));
-        }
-        if !self.mx_secure && self.config.insecure_mx == route::InsecureMxPolicy::May {
-            self.note(format!(
-                "{label}: insecure MX and policy 'may': no TLSA lookup"
-            ));
-            self.set_policy(h, HostPolicy::Opportunistic, false, None);
-            return;
-        }
-        self.decide_candidates(h);
-    }
-
-    pub(super) fn decide_candidates(&mut self, h: usize) {
-        let host = &self.hosts[h];
-        let answers: Vec<&crate::dns::Answer> = [&host.a, &host.aaaa]
-            .into_iter()
-            .filter_map(|r| r.as_ref().and_then(|r| r.as_ref().ok()))
-            .collect();
-        let decision = tlsa_candidates(&host.target.name, &answers, host.cname_probe.as_ref());
-        let label = host.label();
-        let name = host.target.name.clone();
-        match decision {
-            BaseDecision::Candidates(candidates) => {
-                self.hosts[h].candidates = candidates;
-                self.hosts[h].candidate = 0;
-                self.start_tlsa(h);
-            }
-            BaseDecision::NeedCnameProbe => {
-                self.note(format!(
-                    "{label}: addresses via an insecure CNAME chain: asking for the CNAME alone (RFC 7672 sec. 2.1.3)"
-                ));
-                self.start_lookup(Purpose::CnameProbe { host: h }, &name, RecordType::CNAME);
-            }
-            BaseDecision::NoDane => {
-                self.note(format!(
-                    "{label}: address records insecure: no TLSA lookup, DANE does not apply (RFC 7672 sec. 2.2.2)"
-                ));
-                self.set_policy(h, HostPolicy::Opportunistic, false, None);
-            }
-            BaseDecision::Failed(e) => {
-                let reason = lookup_reason(query_text(&name, RecordType::CNAME), &e);
-                self.note(format!("{label}: {reason}: host skipped"));
-                self.set_policy(h, HostPolicy::Skip, false, Some(reason));
-            }
-        }
-    }
-
-    pub(super) fn start_tlsa(&mut self, h: usize) {
-        let base = self.hosts[h].candidates[self.hosts[h].candidate].clone();
-        match tlsa_query_name(self.port, &base) {
-            Ok(qname) => self.start_lookup(Purpose::Tlsa { host: h }, &qname, RecordType::TLSA),
-            Err(detail) => {
-                let reason = Reason::DnsError {
-                    query: display_name(&base),
-                    detail,
+                } else {
+                    NextHop::InsecureMx
                 };
-                self.set_policy(h, HostPolicy::Skip, false, Some(reason));
-            }
-        }
-    }
-
-    pub(super) fn tlsa_report(
-        &self,
-        qname: &Name,
-        result: &LookupResult,
-        outcome: &TlsaOutcome,
-    ) -> TlsaReport {
-        let (security, ttl, rrsig_expires) = match result {
-            Ok(a) => (a.security, a.ttl, a.rrsig_expires.map(|t| t.to_rfc3339())),
-            Err(e) => (e.security(), None, None),
-        };
-        let records: Vec<TlsaRecordReport> = match outcome {
-            TlsaOutcome::Usable(set) | TlsaOutcome::AllUnusable(set) => set
-                .entries
-                .iter()
-                .map(|e| TlsaRecordReport {
-                    record: e.record.clone(),
-                    text: e.record.to_text(),
-                    usable: e.unusable.is_none(),
-                    unusable_reason: e.unusable.as_ref().map(|u| u.to_string()),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        TlsaReport {
-            name: display_name(qname),
-            security,
-            ttl,
-            rrsig_expires,
-            usable: records.iter().any(|r| r.usable),
-            records,
-        }
-    }
-
-    pub(super) fn on_tlsa(&mut self, h: usize, result: LookupResult) {
-        let base = self.hosts[h].candidates[self.hosts[h].candidate].clone();
-        let qname = tlsa_query_name(self.port, &base).unwrap_or_else(|_| base.clone());
-        let outcome = classify_tlsa(&result, &self.usages, &self.digests);
-        let report = self.tlsa_report(&qname, &result, &outcome);
-        let label = self.hosts[h].label();
-        let summary = match &outcome {
-            TlsaOutcome::Usable(_) | TlsaOutcome::AllUnusable(_) => {
-                let lines: Vec<String> = report
-                    .records
-                    .iter()
-                    .map(|r| match &r.unusable_reason {
-                        None => format!("{} (usable)", abbreviate(&r.text)),
-                        Some(why) => format!("{} (unusable: {why})", abbreviate(&r.text)),
-                    })
-                    .collect();
-                format!("secure: {}", lines.join("; "))
-            }
-            TlsaOutcome::SecureAbsent => "secure: no TLSA records".into(),
-            TlsaOutcome::Insecure => format!("insecure ({})", describe_answer(&result)),
-            TlsaOutcome::Failed(e) => format!("lookup failed: {e}"),
-        };
-        self.note(format!("{label}: TLSA {}: {summary}", display_name(&qname)));
-        self.hosts[h].tlsa = Some(report);
-        if outcome.try_next_candidate()
-            && self.hosts[h].candidate + 1 < self.hosts[h].candidates.len()
-        {
-            self.hosts[h].candidate += 1;
-            self.start_tlsa(h);
-            return;
-        }
-        let (policy, trusted_only) =
-            decide_policy(&outcome, self.mx_secure, self.config.insecure_mx);
-        let reason = match &outcome {
-            TlsaOutcome::Failed(e) => Some(lookup_reason(query_text(&qname, RecordType::TLSA), e)),
-            _ => None,
-        };
-        if matches!(policy, HostPolicy::Dane | HostPolicy::Encrypt) {
-            self.hosts[h].base = Some(base);
-        }
-        self.hosts[h].outcome = Some(outcome);
-        self.set_policy(h, policy, trusted_only, reason);
-    }
-
-    /// Records the host policy and queues its connections (RFC 7672 sec. 2.2). With mandatory
-    /// DANE (RFC 7672 sec. 6), a host that would not be authenticated is not connected to.
-    pub(super) fn set_policy(
-        &mut self,
-        h: usize,
-        policy: HostPolicy,
-        trusted_only: bool,
-        reason: Option<Reason>,
-    ) {
-        let (policy, reason) = if self.config.require_dane
-            && policy != HostPolicy::Skip
-            && (policy != HostPolicy::Dane || trusted_only)
-        {
-            let detail = if self.hosts[h].target.literal.is_some() {
-                "an IP address never uses DANE (RFC 7672 sec. 2.2)".to_string()
-            } else if !self.mx_secure {
-                "the MX RRset is not DNSSEC-signed (RFC 7672 sec. 2.2.1)".to_string()
-            } else if policy == HostPolicy::Encrypt {
-                "every TLSA record is unusable".to_string()
-            } else {
-                "no usable secure TLSA records".to_string()
-            };
-            (HostPolicy::Skip, Some(Reason::DaneRequired { detail }))
-        } else {
-            (policy, reason)
-        };
-        let next_hop = match &self.destination {
-            Destination::Domain(domain) if self.mx_report.as_ref().is_some_and(|m| m.implicit) => {
-                NextHop::NonMx {
-                    original: domain.clone(),
+                for target in targets {
+                    self.add_host(target, next_hop.clone());
                 }
             }
-            Destination::Domain(domain) if self.mx_secure => NextHop::SecureMx {
-                original: domain.clone(),
-                expanded: self
-                    .next_hop_expanded
-                    .clone()
-                    .unwrap_or_else(|| domain.clone()),
-            },
-            Destination::Domain(_) => NextHop::InsecureMx,
-            Destination::Host { name, .. } => NextHop::NonMx {
-                original: name.clone(),
-            },
-            Destination::Literal { .. } => NextHop::InsecureMx,
-        };
-        let host = &mut self.hosts[h];
-        host.policy = Some(policy);
-        host.trusted_only = trusted_only;
-        host.reason = reason;
-        if let Some(base) = &host.base {
-            host.reference_ids = reference_identifiers(base, &host.target.name, &next_hop);
         }
-        let label = host.label();
-        let line = match policy {
-            HostPolicy::Dane => format!(
-                "{label}: policy dane: TLS and authentication mandatory{}; reference identifiers {}",
-                if trusted_only { " (insecure MX: success is 'trusted')" } else { "" },
-                host.reference_ids.join(", ")
-            ),
-            HostPolicy::Encrypt => format!("{label}: policy encrypt: TLS mandatory, no authentication (all TLSA records unusable)"),
-            HostPolicy::Opportunistic => format!("{label}: policy opportunistic: no DANE, TLS if offered"),
-            HostPolicy::Skip => format!(
-                "{label}: policy skip: unreachable for delivery ({})",
-                host.reason.as_ref().map(|r| r.to_string()).unwrap_or_default()
-            ),
-        };
-        if policy != HostPolicy::Skip && !self.config.dns_only {
-            for addr in host.addresses.clone() {
-                self.queue.push_back((h, SocketAddr::new(addr, self.port)));
-            }
-        }
-        self.note(line);
     }
 }

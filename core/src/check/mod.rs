@@ -1,6 +1,8 @@
-//! [`SmtpCheck`]: the RFC 7672 check of a mail destination, composing DNS lookups
-//! ([`crate::dns::DnsClient`]), the planner ([`crate::smtp::route`]), SMTP sessions
-//! ([`crate::smtp::session`]) and the DANE engine ([`crate::dane`]) into a [`Report`].
+//! [`SmtpCheck`]: the RFC 7672 check of a mail destination. It plans the MX hosts
+//! ([`crate::smtp::route::plan_mx`]), decides which resolvers to believe ([`resolvers`]), runs
+//! one [`HostProbe`] per host (addresses, TLSA, policy, SMTP sessions and the DANE trust
+//! decision), routes DNS results and connection inputs to the probes, and gives the domain
+//! verdict in a [`Report`].
 //!
 //! Every DNS query that does not depend on another is in flight at the same time: the
 //! validating-resolver probe of every configured resolver with the MX lookup; all address
@@ -10,7 +12,6 @@
 //! resolver that does not validate and a second resolver can never turn bogus into insecure.
 
 mod assemble;
-mod certificate;
 mod config;
 mod connections;
 mod lookups;
@@ -20,44 +21,37 @@ mod verdict;
 pub use config::{parse_destination, AddressFamily, CheckConfig, Destination};
 
 use assemble::verdict_explanation;
-use connections::abbreviate;
-pub use verdict::{connection_verdict, domain_verdict, host_verdict, DomainFacts, HostFacts};
+pub use verdict::{
+    connection_verdict, domain_verdict, host_verdict, trust_decision, DomainFacts, HostFacts,
+};
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
 
-use crate::dane::{self, DaneOutcome, DigestPrefs, MatchVia, UsagePolicy, VerifyParams};
-use crate::dns::{DnsClient, DnsConfig, LookupError, LookupId, LookupResult, RcodeClass, Security};
+use crate::dane::DigestPrefs;
+use crate::dns::{DnsClient, DnsConfig, LookupId, LookupResult, RcodeClass, Security};
 use crate::machine::{Action, ConnId, Input, Machine, Output, UsageError};
-use crate::report::{
-    AddressSecurity, ConnectionReport, ConnectionVerdict, DomainVerdict, HostPolicy, HostReport,
-    HostVerdict, LogLine, MatchedReport, MxReport, Reason, Report, ResolverReport, TlsReport,
-    TlsaRecordReport, TlsaReport,
+use crate::probe::{
+    lookup_reason, query_text, HostLookup, HostProbe, LookupOrder, NamedBy, Note, ProbeOptions,
+    ProbeParams, ReferenceIds, Service, TrustModel,
 };
+use crate::report::{DomainVerdict, LogLine, MxReport, Reason, Report, ResolverReport};
 use crate::seed::{DetRng, Seed};
-use crate::smtp::route::{
-    self, classify_tlsa, decide_policy, display_name, plan_mx, reference_identifiers, sni_name,
-    tlsa_candidates, tlsa_query_name, BaseDecision, MxKind, MxTarget, NextHop, TlsaOutcome,
-};
-use crate::smtp::session::{SessionConfig, SmtpSession, SmtpTimeouts, TlsRequirement};
+use crate::smtp::route::{self, display_name, plan_mx, MxKind, MxTarget, NextHop};
+use crate::smtp::session::SmtpTimeouts;
 use crate::time::Timestamp;
 
 /// What a pending lookup is for.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Purpose {
     /// The validating-resolver probe of resolver `index` (root DNSKEY, DESIGN.md section 4).
-    Probe { index: usize },
+    ResolverProbe { index: usize },
     /// The MX lookup of the destination domain.
     Mx,
-    /// A or AAAA of a host.
-    Address { host: usize, v6: bool },
-    /// The separate CNAME query of RFC 7672 sec. 2.1.3.
-    CnameProbe { host: usize },
-    /// The TLSA lookup of a host's current candidate base domain.
-    Tlsa { host: usize },
+    /// A lookup of the probe of host `host`.
+    Host { host: usize, lookup: HostLookup },
 }
 
 /// A lookup the check started: why, and what it asked (to ask again elsewhere).
@@ -74,86 +68,34 @@ struct Held {
     result: LookupResult,
 }
 
-/// Per-host progress.
-struct Host {
-    target: MxTarget,
-    a: Option<LookupResult>,
-    aaaa: Option<LookupResult>,
-    cname_probe: Option<LookupResult>,
-    candidates: Vec<Name>,
-    candidate: usize,
-    tlsa: Option<TlsaReport>,
-    outcome: Option<TlsaOutcome>,
-    base: Option<Name>,
-    expanded: Option<Name>,
-    policy: Option<HostPolicy>,
-    trusted_only: bool,
-    reference_ids: Vec<String>,
-    addresses: Vec<IpAddr>,
-    address_security: AddressSecurity,
-    reason: Option<Reason>,
-    conns: Vec<ConnId>,
-}
-
-impl Host {
-    fn new(target: MxTarget) -> Self {
-        Host {
-            target,
-            a: None,
-            aaaa: None,
-            cname_probe: None,
-            candidates: Vec::new(),
-            candidate: 0,
-            tlsa: None,
-            outcome: None,
-            base: None,
-            expanded: None,
-            policy: None,
-            trusted_only: false,
-            reference_ids: Vec::new(),
-            addresses: Vec::new(),
-            address_security: AddressSecurity::default(),
-            reason: None,
-            conns: Vec::new(),
-        }
-    }
-
-    fn label(&self) -> String {
-        display_name(&self.target.name)
-    }
-}
-
-/// One connection.
-struct Conn {
-    host: usize,
-    addr: SocketAddr,
-    session: SmtpSession,
-    dane: Option<DaneOutcome>,
-    report: Option<ConnectionReport>,
-}
-
 /// The SMTP check machine (RFC 7672). Create it with [`SmtpCheck::new`] and drive it through
 /// [`Machine`]; it finishes with [`Output::Done`] carrying the [`Report`].
+///
+/// It plans the MX hosts, believes only validating resolvers ([`resolvers`]), runs one
+/// [`HostProbe`] per host, routing DNS results to them by lookup id and connection inputs by
+/// connection id, bounds the connections in flight across all probes
+/// ([`CheckConfig::max_parallel`]), and gives the domain verdict.
 pub struct SmtpCheck {
     config: CheckConfig,
     destination: Destination,
-    port: u16,
+    /// Settings every probe shares.
+    options: ProbeOptions,
+    service: Service,
     start: Timestamp,
     now: Timestamp,
     dns: DnsClient,
     rng: DetRng,
-    usages: UsagePolicy,
-    digests: DigestPrefs,
-    timeouts: SmtpTimeouts,
     lookups: BTreeMap<LookupId, Pending>,
     resolvers: resolvers::ResolverSet,
     held: Vec<Held>,
     mx_secure: bool,
     mx_report: Option<MxReport>,
-    next_hop_expanded: Option<Name>,
-    hosts: Vec<Host>,
-    conns: BTreeMap<ConnId, Conn>,
-    queue: VecDeque<(usize, SocketAddr)>,
+    /// One probe per host, in MX order.
+    hosts: Vec<HostProbe>,
+    /// Which host owns each connection, in connection order.
+    routes: BTreeMap<ConnId, usize>,
+    /// Hosts with connections to open, in the order their policies were decided.
+    ready: VecDeque<usize>,
     next_conn: u32,
     actions: VecDeque<Action>,
     log: Vec<LogLine>,
@@ -205,25 +147,30 @@ impl SmtpCheck {
             },
             DetRng::new(seed, 1),
         );
+        let options = ProbeOptions {
+            family: config.family,
+            sni: config.sni,
+            ehlo_name: config.ehlo_name.clone(),
+            timeouts,
+            digests,
+            dns_only: config.dns_only,
+        };
         let mut check = SmtpCheck {
             destination: destination.clone(),
-            port,
+            options,
+            service: Service::smtp(port),
             start: now,
             now,
             dns,
             rng: DetRng::new(seed, 2),
-            usages: UsagePolicy::smtp(),
-            digests,
-            timeouts,
             lookups: BTreeMap::new(),
             resolvers: resolver_set,
             held: Vec::new(),
             mx_secure: false,
             mx_report: None,
-            next_hop_expanded: None,
             hosts: Vec::new(),
-            conns: BTreeMap::new(),
-            queue: VecDeque::new(),
+            routes: BTreeMap::new(),
+            ready: VecDeque::new(),
             next_conn: 0,
             actions: VecDeque::new(),
             log: Vec::new(),
@@ -250,14 +197,14 @@ impl SmtpCheck {
                 check.note(format!(
                     "{addr}: address literal, no DANE (RFC 7672 sec. 2.2)"
                 ));
-                let mut host = Host::new(MxTarget {
-                    preference: None,
-                    name: Name::root(),
-                    literal: Some(addr),
-                });
-                host.addresses = vec![addr];
-                check.hosts.push(host);
-                check.set_policy(0, HostPolicy::Opportunistic, false, None);
+                check.add_host(
+                    MxTarget {
+                        preference: None,
+                        name: Name::root(),
+                        literal: Some(addr),
+                    },
+                    NextHop::InsecureMx,
+                );
             }
             Destination::Host { ref name, .. } => {
                 check.start_probe();
@@ -266,12 +213,16 @@ impl SmtpCheck {
                     "{}: static destination, no MX lookup (treated like a secure MX host)",
                     display_name(name)
                 ));
-                check.hosts.push(Host::new(MxTarget {
-                    preference: None,
-                    name: name.clone(),
-                    literal: None,
-                }));
-                check.start_address_lookups(0);
+                check.add_host(
+                    MxTarget {
+                        preference: None,
+                        name: name.clone(),
+                        literal: None,
+                    },
+                    NextHop::NonMx {
+                        original: name.clone(),
+                    },
+                );
             }
             Destination::Domain(ref name) => {
                 check.start_probe();
@@ -298,6 +249,60 @@ impl SmtpCheck {
         }
     }
 
+    /// Starts the probe of `target`, reached as `next_hop` (RFC 7672 sec. 3.2.2), through
+    /// an RRset as secure as the MX RRset.
+    fn add_host(&mut self, target: MxTarget, next_hop: NextHop) {
+        let params = ProbeParams {
+            named_by: NamedBy {
+                security: if self.mx_secure {
+                    Security::Secure
+                } else {
+                    Security::Insecure
+                },
+                if_insecure: self.config.insecure_mx,
+            },
+            reference_ids: ReferenceIds::Smtp { next_hop },
+            trust: TrustModel::DaneOnly,
+            service: self.service,
+            order: LookupOrder::AddressesFirst,
+            require_dane: self.config.require_dane,
+            options: self.options.clone(),
+        };
+        match HostProbe::new(target, params) {
+            Ok(probe) => {
+                self.hosts.push(probe);
+                self.drain_host(self.hosts.len() - 1);
+            }
+            // Cannot happen: `new` refused port 0, and SMTP with STARTTLS and DANE-only trust
+            // is what the probe implements. Never a silent pass: the check ends untested.
+            Err(e) => {
+                self.warnings.push(format!("internal: {e}"));
+                self.finish_early(DomainVerdict::Inconclusive, None);
+            }
+        }
+    }
+
+    /// Takes what host `h` wants after a change: its log lines and warnings, its lookups
+    /// (started at once, in order), and its place in the connection queue.
+    fn drain_host(&mut self, h: usize) {
+        while let Some(note) = self.hosts[h].poll_note() {
+            match note {
+                Note::Log(line) => self.note(line),
+                Note::Warning(line) => self.warnings.push(line),
+            }
+        }
+        while let Some(request) = self.hosts[h].poll_lookup() {
+            let purpose = Purpose::Host {
+                host: h,
+                lookup: request.lookup,
+            };
+            self.start_lookup(purpose, &request.name, request.rtype);
+        }
+        if self.hosts[h].wants_connection() && !self.ready.contains(&h) {
+            self.ready.push_back(h);
+        }
+    }
+
     /// Runs everything that can run now, then collects actions. Called after every input.
     fn progress(&mut self) {
         loop {
@@ -316,19 +321,13 @@ impl SmtpCheck {
                 ));
             }
             self.start_connections();
-            self.service_sessions();
             while let Some(action) = self.dns.poll_action() {
                 self.actions.push_back(action);
             }
-            for conn in self.conns.values_mut() {
-                while let Some(action) = conn.session.poll_action() {
-                    self.actions.push_back(action);
-                    moved = true;
-                }
+            if self.poll_connections() {
+                moved = true;
             }
-            let before = self.queue.len();
-            self.start_connections();
-            if self.queue.len() != before {
+            if self.start_connections() {
                 moved = true;
             }
             if !moved {
@@ -347,11 +346,7 @@ impl SmtpCheck {
             Destination::Literal { .. } => true,
             _ => self.resolvers.believed().is_some(),
         };
-        hosts_known
-            && probed
-            && self.queue.is_empty()
-            && self.hosts.iter().all(|h| h.policy.is_some())
-            && self.conns.values().all(|c| c.report.is_some())
+        hosts_known && probed && self.hosts.iter().all(HostProbe::is_done)
     }
 
     fn maybe_finish(&mut self) {
@@ -369,12 +364,12 @@ impl SmtpCheck {
         while let Some(action) = self.dns.poll_action() {
             self.actions.push_back(action);
         }
-        for conn in self.conns.values_mut() {
-            if conn.report.is_none() {
-                conn.session.abort(now);
-                while let Some(action) = conn.session.poll_action() {
-                    self.actions.push_back(action);
-                }
+        for host in &mut self.hosts {
+            host.abort(now);
+        }
+        for (conn, h) in &self.routes {
+            while let Some(action) = self.hosts[*h].poll_action(now, *conn) {
+                self.actions.push_back(action);
             }
         }
         let report = self.build_report();
@@ -393,11 +388,7 @@ impl SmtpCheck {
     }
 
     fn next_deadline(&self) -> Option<Timestamp> {
-        let sessions = self
-            .conns
-            .values()
-            .filter(|c| c.report.is_none())
-            .filter_map(|c| c.session.next_deadline());
+        let sessions = self.hosts.iter().filter_map(HostProbe::next_deadline);
         self.dns.next_deadline().into_iter().chain(sessions).min()
     }
 }
@@ -420,18 +411,16 @@ impl Machine for SmtpCheck {
             | Input::TlsEstablished { conn, .. }
             | Input::TlsFailed { conn, .. }
             | Input::Closed { conn } => {
-                let c = self
-                    .conns
-                    .get_mut(conn)
+                let h = *self
+                    .routes
+                    .get(conn)
                     .ok_or(UsageError::UnknownConn(*conn))?;
-                c.session.handle_input(now, &input);
+                self.hosts[h].handle_conn_input(now, &input);
             }
             Input::Timeout => {
                 self.dns.handle_timeout(now);
-                for c in self.conns.values_mut() {
-                    if c.report.is_none() {
-                        c.session.handle_timeout(now);
-                    }
+                for host in &mut self.hosts {
+                    host.handle_timeout(now);
                 }
                 self.progress();
                 if self.done.is_none() && self.actions.is_empty() && self.next_deadline().is_none()

@@ -1,0 +1,440 @@
+//! The DNS steps of a probe (RFC 7672 sec. 2.2.2-2.2.3): the address lookups, the CNAME probe
+//! and the TLSA lookups, ending in the host policy.
+
+use super::*;
+
+use crate::check::AddressFamily;
+use crate::dns::{RcodeClass, Security};
+use crate::report::TlsaRecordReport;
+use crate::smtp::route::{
+    classify_tlsa, decide_policy, tlsa_candidates, tlsa_query_name, BaseDecision, InsecureMxPolicy,
+};
+
+use super::describe::abbreviate;
+
+/// The TLSA report of one lookup (RFC 7672 sec. 2.2: status, records, usability).
+fn tlsa_report(qname: &Name, result: &LookupResult, outcome: &TlsaOutcome) -> TlsaReport {
+    let (security, ttl, rrsig_expires) = match result {
+        Ok(a) => (a.security, a.ttl, a.rrsig_expires.map(|t| t.to_rfc3339())),
+        Err(e) => (e.security(), None, None),
+    };
+    let records: Vec<TlsaRecordReport> = match outcome {
+        TlsaOutcome::Usable(set) | TlsaOutcome::AllUnusable(set) => set
+            .entries
+            .iter()
+            .map(|e| TlsaRecordReport {
+                record: e.record.clone(),
+                text: e.record.to_text(),
+                usable: e.unusable.is_none(),
+                unusable_reason: e.unusable.as_ref().map(|u| u.to_string()),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    TlsaReport {
+        name: display_name(qname),
+        security,
+        ttl,
+        rrsig_expires,
+        usable: records.iter().any(|r| r.usable),
+        records,
+    }
+}
+
+impl HostProbe {
+    fn wants_a(&self) -> bool {
+        self.params.options.family != AddressFamily::V6
+    }
+
+    fn wants_aaaa(&self) -> bool {
+        self.params.options.family != AddressFamily::V4
+    }
+
+    /// Asks for the host's addresses, and with [`LookupOrder::Parallel`] for the TLSA RRset of
+    /// its own name too.
+    pub(super) fn start_address_lookups(&mut self) {
+        let name = self.target.name.clone();
+        if self.wants_a() {
+            self.request(HostLookup::A, name.clone(), RecordType::A);
+        }
+        if self.wants_aaaa() {
+            self.request(HostLookup::Aaaa, name.clone(), RecordType::AAAA);
+        }
+        if self.params.order == LookupOrder::Parallel {
+            let base = name.to_lowercase();
+            if let Ok(qname) = tlsa_query_name(self.params.service.port, &base) {
+                self.early_tlsa = Some(EarlyTlsa::Asked(base.clone()));
+                self.request(HostLookup::Tlsa { base }, qname, RecordType::TLSA);
+            }
+        }
+    }
+
+    /// A lookup this probe asked for finished. A result the probe no longer waits for (its
+    /// state moved on) is ignored.
+    pub fn handle_lookup(&mut self, lookup: HostLookup, result: LookupResult) {
+        match lookup {
+            HostLookup::A => self.on_address(false, result),
+            HostLookup::Aaaa => self.on_address(true, result),
+            HostLookup::Cname => self.on_cname_probe(result),
+            HostLookup::Tlsa { base } => self.on_tlsa(base, result),
+        }
+    }
+
+    fn on_address(&mut self, v6: bool, result: LookupResult) {
+        let filled = match &self.stage {
+            Stage::Addresses { a, aaaa } => {
+                if v6 {
+                    aaaa.is_some()
+                } else {
+                    a.is_some()
+                }
+            }
+            _ => return,
+        };
+        if filled {
+            return;
+        }
+        let rtype = if v6 { RecordType::AAAA } else { RecordType::A };
+        let line = format!("{}: {rtype} {}", self.label(), describe_answer(&result));
+        self.note(line);
+        let (want_a, want_aaaa) = (self.wants_a(), self.wants_aaaa());
+        let Stage::Addresses { a, aaaa } = &mut self.stage else {
+            return;
+        };
+        if v6 {
+            *aaaa = Some(Box::new(result));
+        } else {
+            *a = Some(Box::new(result));
+        }
+        if (!want_a || a.is_some()) && (!want_aaaa || aaaa.is_some()) {
+            let (a, aaaa) = (a.take().map(|r| *r), aaaa.take().map(|r| *r));
+            self.on_addresses(a, aaaa);
+        }
+    }
+
+    /// Both address answers are in (RFC 7672 sec. 2.2.2).
+    fn on_addresses(&mut self, a: Option<LookupResult>, aaaa: Option<LookupResult>) {
+        let security = |r: &Option<LookupResult>| {
+            r.as_ref()
+                .map(|r| r.as_ref().map_or_else(|e| e.security(), |a| a.security))
+        };
+        self.found.address_security = AddressSecurity {
+            a: security(&a),
+            aaaa: security(&aaaa),
+        };
+        let mut addresses = Vec::new();
+        let mut errors = Vec::new();
+        for (result, rtype) in [(&a, RecordType::A), (&aaaa, RecordType::AAAA)] {
+            match result {
+                Some(Ok(answer)) if answer.rcode == RcodeClass::Data => {
+                    if !answer.cnames.is_empty() {
+                        self.found.expanded = Some(answer.final_name.to_lowercase());
+                    }
+                    addresses.extend(answer.addresses());
+                }
+                Some(Ok(_)) | None => {}
+                Some(Err(e)) => errors.push(lookup_reason(query_text(&self.target.name, rtype), e)),
+            }
+        }
+        addresses.sort();
+        addresses.dedup();
+        self.found.addresses = addresses;
+        let label = self.label();
+        let answers: Vec<Answer> = [a, aaaa]
+            .into_iter()
+            .filter_map(|r| r.and_then(|r| r.ok()))
+            .collect();
+        let securities: Vec<Security> = answers
+            .iter()
+            .filter(|a| a.rcode == RcodeClass::Data)
+            .map(|a| a.security)
+            .collect();
+        let mixed =
+            securities.contains(&Security::Secure) && securities.contains(&Security::Insecure);
+        if self.found.addresses.is_empty() {
+            let reason = errors.into_iter().next().unwrap_or(Reason::NoAddresses);
+            self.note(format!("{label}: no usable addresses: {reason}"));
+            self.decide(HostPolicy::Skip, false, Some(reason));
+            return;
+        }
+        for e in errors {
+            self.warn(format!(
+                "{label}: {e}; using the other address family (RFC 7672 sec. 2.1.2)"
+            ));
+        }
+        if mixed {
+            self.warn(format!(
+                "{label}: A and AAAA records differ in DNSSEC status; the host's TLSA policy \
+                 applies to every address, those of the insecure RRset too"
+            ));
+        }
+        if !self.params.named_by.is_secure()
+            && self.params.named_by.if_insecure == InsecureMxPolicy::May
+        {
+            self.note(format!(
+                "{label}: insecure MX and policy 'may': no TLSA lookup"
+            ));
+            self.decide(HostPolicy::Opportunistic, false, None);
+            return;
+        }
+        self.decide_candidates(answers, None);
+    }
+
+    fn on_cname_probe(&mut self, result: LookupResult) {
+        let Stage::CnameProbe { answers } = &mut self.stage else {
+            return;
+        };
+        let answers = std::mem::take(answers);
+        let line = format!("{}: CNAME {}", self.label(), describe_answer(&result));
+        self.note(line);
+        self.decide_candidates(answers, Some(result));
+    }
+
+    /// The TLSA base domain candidates (RFC 7672 sec. 2.2.2, sec. 2.1.3).
+    fn decide_candidates(&mut self, answers: Vec<Answer>, cname_probe: Option<LookupResult>) {
+        let refs: Vec<&Answer> = answers.iter().collect();
+        let decision = tlsa_candidates(&self.target.name, &refs, cname_probe.as_ref());
+        let label = self.label();
+        let name = self.target.name.clone();
+        match decision {
+            BaseDecision::Candidates(candidates) => {
+                self.stage = Stage::Tlsa {
+                    candidates,
+                    candidate: 0,
+                };
+                self.start_tlsa();
+            }
+            BaseDecision::NeedCnameProbe => {
+                self.note(format!(
+                    "{label}: addresses via an insecure CNAME chain: asking for the CNAME alone (RFC 7672 sec. 2.1.3)"
+                ));
+                self.stage = Stage::CnameProbe { answers };
+                self.request(HostLookup::Cname, name, RecordType::CNAME);
+            }
+            BaseDecision::NoDane => {
+                self.note(format!(
+                    "{label}: address records insecure: no TLSA lookup, DANE does not apply (RFC 7672 sec. 2.2.2)"
+                ));
+                self.decide(HostPolicy::Opportunistic, false, None);
+            }
+            BaseDecision::Failed(e) => {
+                let reason = lookup_reason(query_text(&name, RecordType::CNAME), &e);
+                self.note(format!("{label}: {reason}: host skipped"));
+                self.decide(HostPolicy::Skip, false, Some(reason));
+            }
+        }
+    }
+
+    /// The candidate base domain the probe is at, in state `Tlsa`.
+    fn current_base(&self) -> Option<&Name> {
+        match &self.stage {
+            Stage::Tlsa {
+                candidates,
+                candidate,
+            } => candidates.get(*candidate),
+            _ => None,
+        }
+    }
+
+    /// Asks for the TLSA RRset of the current candidate, or uses the early answer for it.
+    fn start_tlsa(&mut self) {
+        let Some(base) = self.current_base().cloned() else {
+            return;
+        };
+        match self.early_tlsa.take() {
+            Some(EarlyTlsa::Answered(early, result)) if early == base => {
+                return self.use_tlsa(base, *result);
+            }
+            Some(EarlyTlsa::Asked(early)) if early == base => {
+                // Its answer is on the way: wait for it.
+                self.early_tlsa = Some(EarlyTlsa::Asked(early));
+                return;
+            }
+            other => self.early_tlsa = other,
+        }
+        match tlsa_query_name(self.params.service.port, &base) {
+            Ok(qname) => self.request(HostLookup::Tlsa { base }, qname, RecordType::TLSA),
+            Err(detail) => {
+                let reason = Reason::DnsError {
+                    query: display_name(&base),
+                    detail,
+                };
+                self.decide(HostPolicy::Skip, false, Some(reason));
+            }
+        }
+    }
+
+    fn on_tlsa(&mut self, base: Name, result: LookupResult) {
+        if self.current_base() == Some(&base) {
+            if matches!(&self.early_tlsa, Some(EarlyTlsa::Asked(early)) if *early == base) {
+                self.early_tlsa = None;
+            }
+            return self.use_tlsa(base, result);
+        }
+        if matches!(&self.early_tlsa, Some(EarlyTlsa::Asked(early)) if *early == base) {
+            // Parallel mode, addresses not decided yet: kept until they say whether this name
+            // is a base domain at all (RFC 7673 sec. 7).
+            self.early_tlsa = Some(EarlyTlsa::Answered(base, Box::new(result)));
+        }
+    }
+
+    /// The TLSA answer of the current candidate (RFC 7672 sec. 2.2 (a)-(d), R27, R31, R35).
+    fn use_tlsa(&mut self, base: Name, result: LookupResult) {
+        let Stage::Tlsa {
+            candidates,
+            candidate,
+        } = &self.stage
+        else {
+            return;
+        };
+        let more = *candidate + 1 < candidates.len();
+        let qname =
+            tlsa_query_name(self.params.service.port, &base).unwrap_or_else(|_| base.clone());
+        let outcome = classify_tlsa(
+            &result,
+            &self.params.trust.usages(),
+            &self.params.options.digests,
+        );
+        let report = tlsa_report(&qname, &result, &outcome);
+        let summary = match &outcome {
+            TlsaOutcome::Usable(_) | TlsaOutcome::AllUnusable(_) => {
+                let lines: Vec<String> = report
+                    .records
+                    .iter()
+                    .map(|r| match &r.unusable_reason {
+                        None => format!("{} (usable)", abbreviate(&r.text)),
+                        Some(why) => format!("{} (unusable: {why})", abbreviate(&r.text)),
+                    })
+                    .collect();
+                format!("secure: {}", lines.join("; "))
+            }
+            TlsaOutcome::SecureAbsent => "secure: no TLSA records".into(),
+            TlsaOutcome::Insecure => format!("insecure ({})", describe_answer(&result)),
+            TlsaOutcome::Failed(e) => format!("lookup failed: {e}"),
+        };
+        self.note(format!(
+            "{}: TLSA {}: {summary}",
+            self.label(),
+            display_name(&qname)
+        ));
+        self.found.tlsa = Some(report);
+        if outcome.try_next_candidate() && more {
+            if let Stage::Tlsa { candidate, .. } = &mut self.stage {
+                *candidate += 1;
+            }
+            return self.start_tlsa();
+        }
+        let (policy, trusted_only) = decide_policy(
+            &outcome,
+            self.params.named_by.is_secure(),
+            self.params.named_by.if_insecure,
+        );
+        let reason = match &outcome {
+            TlsaOutcome::Failed(e) => Some(lookup_reason(query_text(&qname, RecordType::TLSA), e)),
+            _ => None,
+        };
+        let base = matches!(policy, HostPolicy::Dane | HostPolicy::Encrypt).then_some(base);
+        self.decide_with(policy, trusted_only, reason, Some(outcome), base);
+    }
+
+    /// Records the host policy and queues its connections (RFC 7672 sec. 2.2).
+    pub(super) fn decide(
+        &mut self,
+        policy: HostPolicy,
+        trusted_only: bool,
+        reason: Option<Reason>,
+    ) {
+        self.decide_with(policy, trusted_only, reason, None, None);
+    }
+
+    /// [`HostProbe::decide`] with the TLSA outcome and base domain. With mandatory DANE
+    /// (RFC 7672 sec. 6), a host that would not be authenticated is not connected to.
+    fn decide_with(
+        &mut self,
+        policy: HostPolicy,
+        trusted_only: bool,
+        reason: Option<Reason>,
+        outcome: Option<TlsaOutcome>,
+        base: Option<Name>,
+    ) {
+        let (policy, reason) = if self.params.require_dane
+            && policy != HostPolicy::Skip
+            && (policy != HostPolicy::Dane || trusted_only)
+        {
+            let detail = if self.target.literal.is_some() {
+                "an IP address never uses DANE (RFC 7672 sec. 2.2)".to_string()
+            } else if !self.params.named_by.is_secure() {
+                "the MX RRset is not DNSSEC-signed (RFC 7672 sec. 2.2.1)".to_string()
+            } else if policy == HostPolicy::Encrypt {
+                "every TLSA record is unusable".to_string()
+            } else {
+                "no usable secure TLSA records".to_string()
+            };
+            (HostPolicy::Skip, Some(Reason::DaneRequired { detail }))
+        } else {
+            (policy, reason)
+        };
+        let dns_failure = matches!(
+            reason,
+            Some(
+                Reason::DnsServfail { .. }
+                    | Reason::DnsBogus { .. }
+                    | Reason::DnsTimeout { .. }
+                    | Reason::DnsError { .. }
+            )
+        );
+        // Which lookup left the host skipped: the one the probe was waiting for.
+        let failed_lookup =
+            (policy == HostPolicy::Skip && dns_failure).then_some(match self.stage {
+                Stage::Tlsa { .. } => FailedLookup::Tlsa,
+                Stage::CnameProbe { .. } => FailedLookup::CnameProbe,
+                _ => FailedLookup::Address,
+            });
+        let reference_ids = base
+            .as_ref()
+            .map(|base| {
+                self.params
+                    .reference_ids
+                    .resolve(base, &self.target.name, &self.params.named_by)
+            })
+            .unwrap_or_default();
+        let label = self.label();
+        let line = match policy {
+            HostPolicy::Dane => format!(
+                "{label}: policy dane: TLS and authentication mandatory{}; reference identifiers {}",
+                if trusted_only { " (insecure MX: success is 'trusted')" } else { "" },
+                reference_ids.join(", ")
+            ),
+            HostPolicy::Encrypt => format!("{label}: policy encrypt: TLS mandatory, no authentication (all TLSA records unusable)"),
+            HostPolicy::Opportunistic => format!("{label}: policy opportunistic: no DANE, TLS if offered"),
+            HostPolicy::Skip => format!(
+                "{label}: policy skip: unreachable for delivery ({})",
+                reason.as_ref().map(|r| r.to_string()).unwrap_or_default()
+            ),
+        };
+        if policy != HostPolicy::Skip && !self.params.options.dns_only {
+            let port = self.params.service.port;
+            self.to_connect = self
+                .found
+                .addresses
+                .iter()
+                .map(|addr| SocketAddr::new(*addr, port))
+                .collect();
+        }
+        self.decision = Some(Decision {
+            policy,
+            trusted_only,
+            reason,
+            failed_lookup,
+            outcome,
+            base,
+            reference_ids,
+        });
+        self.stage = if self.to_connect.is_empty() {
+            Stage::Done
+        } else {
+            Stage::Connecting
+        };
+        self.note(line);
+    }
+}
