@@ -252,6 +252,10 @@ pub fn run(data: &[u8]) {
         panic!("poll_output never reached Timeout or Done");
     };
     let pick = |n: u8, len: usize| usize::from(n) % len.max(1);
+    // Bit 7 of an answer's pick sends it from another address than the resolver's (issue 7,
+    // RFC 5452 sec. 9.1): its AD bit must never count, so the oracle below ignores it too.
+    let foreign = SocketAddr::from(([127, 0, 0, 2], 53));
+    let source = |n: u8| if n & 0x80 != 0 { foreign } else { resolver };
     let mut out = drain(
         &mut check,
         now,
@@ -286,14 +290,15 @@ pub fn run(data: &[u8]) {
                     let wire = queries
                         .get(&id)
                         .and_then(|w| encode_answer(w, ad, rcode, tc, &records));
-                    if ad {
+                    let from = source(pick);
+                    if ad && from == resolver {
                         ad_answers.insert(id, true);
                     }
                     check.handle_input(
                         now,
                         Input::DnsAnswer {
                             query: id,
-                            from: None,
+                            from: Some(from),
                             wire: &wire.unwrap_or_default(),
                         },
                     )
@@ -303,14 +308,15 @@ pub fn run(data: &[u8]) {
             Some(FuzzOp::RawAnswer(n, bytes)) => match q(n) {
                 Some(id) => {
                     // Raw bytes may carry AD=1 too (the oracle must know).
-                    if bytes.get(3).is_some_and(|b| b & 0x20 != 0) {
+                    let from = source(n);
+                    if bytes.get(3).is_some_and(|b| b & 0x20 != 0) && from == resolver {
                         ad_answers.insert(id, true);
                     }
                     check.handle_input(
                         now,
                         Input::DnsAnswer {
                             query: id,
-                            from: None,
+                            from: Some(from),
                             wire: &bytes,
                         },
                     )
