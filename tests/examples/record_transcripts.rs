@@ -48,6 +48,10 @@ fn main() {
             .arg(&file)
             .status()
             .expect("run daneel");
-        println!("{name}: {domain} exit {:?} -> {}", status.code(), file.display());
+        println!(
+            "{name}: {domain} exit {:?} -> {}",
+            status.code(),
+            file.display()
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Assembling the [`Report`] from the hosts and connections (DESIGN.md sections 5 and 6).
 
 use super::*;
-use crate::report::FailedLookup;
+use crate::report::{CheckKind, FailedLookup};
 
 /// One sentence per domain verdict, for the last log line.
 pub(super) fn verdict_explanation(v: DomainVerdict) -> &'static str {
@@ -183,6 +183,7 @@ impl SmtpCheck {
             }
         };
         Report {
+            kind: CheckKind::Smtp,
             domain: self.config.destination.clone(),
             verdict,
             reason,
@@ -202,6 +203,7 @@ impl SmtpCheck {
             warnings: self.warnings.clone(),
             started: self.start,
             log: Vec::new(),
+            redecided: None,
         }
     }
 }
