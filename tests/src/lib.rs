@@ -11,4 +11,5 @@ pub mod live;
 pub mod pki;
 pub mod sim;
 pub mod tls_server;
+pub mod transcripts;
 pub mod world;
