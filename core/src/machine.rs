@@ -463,13 +463,6 @@ impl MachineConfig {
         }
     }
 
-    /// The destination as given.
-    pub fn destination(&self) -> &str {
-        match self {
-            MachineConfig::Smtp(c) => &c.destination,
-        }
-    }
-
     /// Creates the machine this configures, with `seed`, started at `now`.
     pub fn start(&self, seed: Seed, now: Timestamp) -> Result<Box<dyn Machine + Send>, UsageError> {
         match self {

@@ -548,17 +548,9 @@ pub enum CheckKind {
     Smtp,
 }
 
-impl CheckKind {
-    /// The kebab-case name, as in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckKind::Smtp => "smtp",
-        }
-    }
-}
-
-/// Set on a report that `daneel replay` decided again from a transcript of an older format
-/// (absent from a live check's report and from a byte-for-byte replay): each recorded DNS
+/// Set on a report that `daneel replay` decided again from a transcript (one of an older
+/// format always; one of the current format with `--redecide`), absent from a live check's
+/// report and from a byte-for-byte replay: each recorded DNS
 /// answer was matched to this version's queries by question and resolver, each connection's
 /// bytes by address and order. Outputs may differ from the recording; the verdict may not.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -604,7 +596,7 @@ pub struct Report {
     pub started: Timestamp,
     /// The steps.
     pub log: Vec<LogLine>,
-    /// Set by `daneel replay` only, when it re-decided a transcript of an older format.
+    /// Set by `daneel replay` only, when it re-decided a transcript.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redecided: Option<ReDecided>,
 }

@@ -4,7 +4,7 @@
 //! when the recording lacks what this version asks for.
 
 use daneel_core::transcript::{Divergence, Recording, ReplayError, Transcript};
-use daneel_core::{DomainVerdict, Report};
+use daneel_core::{CheckKind, DomainVerdict, Report};
 use daneel_tests::transcripts::{v1_text, without_events, without_reports, V1_FIXTURES};
 
 fn read(text: &str) -> Recording {
@@ -30,8 +30,11 @@ fn every_v1_fixture_is_re_decided_to_its_recorded_verdict() {
         };
         assert_eq!(transcript.header.daneel_transcript, 1, "{file}");
         assert_eq!(recorded_verdict, Some(verdict), "{file}");
+        // Format 1 held an SMTP configuration, untagged.
+        assert_eq!(transcript.header.config.kind(), CheckKind::Smtp, "{file}");
         let report = redecided(&text);
         assert_eq!(report.verdict, verdict, "{file}");
+        assert_eq!(report.kind, CheckKind::Smtp, "{file}");
         let note = report.redecided.as_ref().expect("the report says so");
         assert_eq!(note.format, 1, "{file}");
         assert_eq!(note.recorded_by, "daneel 0.1.0", "{file}");
@@ -150,4 +153,23 @@ fn an_old_format_is_not_replayed_byte_for_byte_and_an_unknown_one_is_refused() {
         err.detail.contains("unsupported transcript format 99"),
         "{err}"
     );
+}
+
+#[test]
+fn waiting_on_a_connection_longer_than_the_recording_listened_is_a_typed_error() {
+    // The server's 221 to QUIT removed: this version waits for it, the recording cannot say.
+    let text = without_events(&v1_text("verified.jsonl"), |e| {
+        e["input"] == "received" && e["bytes"].as_str().is_some_and(|b| b.starts_with("323231"))
+    });
+    match read(&text).replay() {
+        Err(ReplayError::ConnectionEnds {
+            addr,
+            listened_until,
+            waits_until,
+        }) => {
+            assert_eq!(addr.to_string(), "127.20.250.10:25");
+            assert!(waits_until > listened_until);
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -81,6 +81,11 @@ struct Exchange {
 struct Connection {
     addr: SocketAddr,
     steps: VecDeque<(usize, Recorded)>,
+    /// When the recorded machine closed it, if it did: until then the peer's silence after
+    /// its last input was observed; after, nothing is known.
+    closed_at: Option<Timestamp>,
+    /// The peer ended it (connection refused, or closed): nothing more would have come.
+    ended_by_peer: bool,
 }
 
 /// Where a match key's recorded exchanges or connections are waiting to be claimed.
@@ -141,13 +146,18 @@ impl Network {
                         net.connections.push(Connection {
                             addr: *addr,
                             steps: VecDeque::new(),
+                            closed_at: None,
+                            ended_by_peer: false,
                         });
                     }
                     Action::Send { conn, .. }
                     | Action::StartTls { conn, .. }
                     | Action::Close { conn } => {
-                        if let Some((_, actions)) = connection_of.get_mut(conn) {
+                        if let Some((i, actions)) = connection_of.get_mut(conn) {
                             *actions += 1;
+                            if matches!(action, Action::Close { .. }) {
+                                net.connections[*i].closed_at = Some(event.at());
+                            }
                         }
                     }
                 },
@@ -164,7 +174,12 @@ impl Network {
                         }
                     } else if let Some(conn) = conn_of(input) {
                         if let Some(&(i, actions)) = connection_of.get(&conn) {
-                            net.connections[i].steps.push_back((actions, recorded));
+                            let c = &mut net.connections[i];
+                            c.ended_by_peer |= matches!(
+                                input,
+                                OwnedInput::Closed { .. } | OwnedInput::ConnectFailed { .. }
+                            );
+                            c.steps.push_back((actions, recorded));
                         }
                     } else if matches!(input, OwnedInput::Abort) {
                         net.commands.push_back(recorded);
@@ -295,6 +310,30 @@ impl Redecider {
         Ok(())
     }
 
+    /// Whether a timeout at `deadline` is what the recording shows: every connection the new
+    /// machine still listens on, with nothing recorded left to feed, must have been listened
+    /// to by the recorded machine until then, and the recording must reach that far.
+    fn silent_until(&self, deadline: Timestamp) -> Result<(), ReplayError> {
+        for live in self.conns.values().filter(|c| !c.closed) {
+            let c = &self.net.connections[live.connection];
+            let listened_until = c.closed_at.unwrap_or(self.net.ends);
+            if c.steps.is_empty() && !c.ended_by_peer && deadline > listened_until {
+                return Err(ReplayError::ConnectionEnds {
+                    addr: c.addr,
+                    listened_until,
+                    waits_until: deadline,
+                });
+            }
+        }
+        if deadline > self.net.ends {
+            return Err(ReplayError::RecordingEnds {
+                ends: self.net.ends,
+                waits_until: deadline,
+            });
+        }
+        Ok(())
+    }
+
     /// The recorded input due first: (time, order, source).
     fn next(&self) -> Option<(Timestamp, usize, Source)> {
         let dns = self.queries.iter().filter_map(|(q, live)| {
@@ -406,13 +445,8 @@ pub fn redecide(
                 now = now.max(at);
                 state.take(source)
             }
-            _ if deadline > state.net.ends => {
-                return Err(ReplayError::RecordingEnds {
-                    ends: state.net.ends,
-                    waits_until: deadline,
-                })
-            }
             _ => {
+                state.silent_until(deadline)?;
                 now = now.max(deadline);
                 Some(OwnedInput::Timeout)
             }

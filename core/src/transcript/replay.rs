@@ -78,6 +78,16 @@ pub enum ReplayError {
         /// The deadline this version waits for.
         waits_until: Timestamp,
     },
+    /// Re-deciding: this version waits on a connection longer than the recorded machine
+    /// listened to it, after the last bytes recorded on it.
+    ConnectionEnds {
+        /// The connection's address and port.
+        addr: SocketAddr,
+        /// When the recorded machine closed it (or the recording ended).
+        listened_until: Timestamp,
+        /// The deadline this version waits for.
+        waits_until: Timestamp,
+    },
     /// Re-deciding: the machine neither finished nor stopped wanting inputs within
     /// [`super::MAX_REDECIDE_STEPS`] steps.
     TooManySteps,
@@ -111,6 +121,15 @@ impl fmt::Display for ReplayError {
                 "the transcript ends at {}; this version waits {} ms longer for an answer or a timer",
                 ends.to_rfc3339(),
                 waits_until.saturating_since(*ends).as_millis()
+            ),
+            ReplayError::ConnectionEnds {
+                addr,
+                listened_until,
+                waits_until,
+            } => write!(
+                f,
+                "the transcript holds nothing more on the connection to {addr}; this version waits {} ms longer on it than the recording listened",
+                waits_until.saturating_since(*listened_until).as_millis()
             ),
             ReplayError::TooManySteps => f.write_str("the replay did not finish"),
         }
