@@ -11,8 +11,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use crate::dns::tcp_frame;
+use crate::dns::{tcp_frame, TcpFrameReader};
 use crate::machine::{
     Action, ConnId, Input, Machine, NetError, Output, OwnedInput, QueryId, Transport, UsageError,
 };
@@ -20,13 +21,28 @@ use crate::report::Report;
 use crate::time::Timestamp;
 use crate::tls::ConnectionIo;
 
+/// A TCP socket the runtime holds for the driver: a connection the machine opened, or the
+/// stream of one DNS exchange over TCP (RFC 7766), which the driver frames and de-frames
+/// itself so that a runtime only ever moves bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Socket {
+    /// A machine's connection.
+    Conn(ConnId),
+    /// The TCP stream of DNS exchange `QueryId`.
+    DnsTcp(QueryId),
+}
+
+/// How long the runtime may keep writing what is queued (QUIT, TLS close_notify) after the
+/// machine finished, before it cancels everything.
+pub const FINISH_FLUSH: Duration = Duration::from_millis(500);
+
 /// Something the runtime must do with real sockets and timers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IoCommand {
     /// Send `wire` in one UDP datagram to `server` from a fresh socket `connect()`ed to
     /// `server` (so the kernel drops datagrams from elsewhere, RFC 5452 sec. 9.1), and report
     /// every datagram that arrives on it, with its source, as [`IoEvent::DnsReply`] until
-    /// [`IoCommand::Finished`].
+    /// [`IoCommand::DnsEnd`] or [`IoCommand::Finished`].
     DnsUdp {
         /// The exchange.
         query: QueryId,
@@ -35,59 +51,64 @@ pub enum IoCommand {
         /// The message.
         wire: Vec<u8>,
     },
-    /// Connect to `server` over TCP, write `framed` (already length-prefixed, RFC 1035
-    /// sec. 4.2.2), read one length-prefixed message and report it without the prefix.
-    DnsTcp {
+    /// The UDP exchange `query` is over: close its socket and stop reporting for it. Every
+    /// [`IoCommand::DnsUdp`] is followed by one `DnsEnd` or by [`IoCommand::Finished`], so a
+    /// runtime holds a socket only while the core waits on it (issue 7: a 1,000-host MX
+    /// RRset must not hold thousands of files). A DNS exchange over TCP ends with
+    /// [`IoCommand::Shutdown`] of its [`Socket::DnsTcp`].
+    DnsEnd {
         /// The exchange.
         query: QueryId,
-        /// The resolver.
-        server: SocketAddr,
-        /// The framed message.
-        framed: Vec<u8>,
     },
-
     /// Open a TCP connection; report [`IoEvent::Connected`] or [`IoEvent::ConnectFailed`], then
     /// every read as [`IoEvent::Read`] and end of stream as [`IoEvent::Eof`].
     Connect {
-        /// The connection.
-        conn: ConnId,
+        /// The socket.
+        socket: Socket,
         /// Where to.
         addr: SocketAddr,
     },
-    /// Write these bytes to the connection's socket, in order.
+    /// Write these bytes to the socket, in order.
     Write {
-        /// The connection.
-        conn: ConnId,
-        /// The bytes (already encrypted when TLS is up).
+        /// The socket.
+        socket: Socket,
+        /// The bytes (already encrypted when TLS is up, already framed for DNS).
         bytes: Vec<u8>,
     },
-    /// Close the connection's socket (after writing everything queued before).
+    /// Close the socket (after writing everything queued before) and stop reporting for it;
+    /// a connect still in progress is abandoned.
     Shutdown {
-        /// The connection.
-        conn: ConnId,
+        /// The socket.
+        socket: Socket,
     },
     /// Nothing to do until this deadline (or until an event arrives).
     Sleep {
         /// The deadline, on the runtime's clock.
         until: Timestamp,
     },
-    /// The machine finished. Cancel everything still running.
-    Finished(Box<Report>),
+    /// The machine finished. Let queued writes go on until `flush_until` at the latest (see
+    /// [`FINISH_FLUSH`]), then cancel everything still running.
+    Finished {
+        /// The machine's report.
+        report: Box<Report>,
+        /// When to stop flushing, on the runtime's clock.
+        flush_until: Timestamp,
+    },
 }
 
 /// Something that happened on a real socket or timer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IoEvent<'a> {
-    /// A DNS message arrived (UDP datagram, or TCP message without its prefix).
+    /// A UDP datagram arrived for a DNS exchange.
     DnsReply {
         /// The exchange.
         query: QueryId,
-        /// Where it came from (the peer of the TCP connection, or the datagram's source).
+        /// The datagram's source.
         from: SocketAddr,
         /// The message.
         wire: &'a [u8],
     },
-    /// The DNS exchange failed at the transport level.
+    /// The UDP exchange failed at the transport level (no socket, send refused...).
     DnsError {
         /// The exchange.
         query: QueryId,
@@ -96,36 +117,45 @@ pub enum IoEvent<'a> {
     },
     /// The TCP connection is up.
     Connected {
-        /// The connection.
-        conn: ConnId,
+        /// The socket.
+        socket: Socket,
     },
     /// The TCP connection could not be made.
     ConnectFailed {
-        /// The connection.
-        conn: ConnId,
+        /// The socket.
+        socket: Socket,
         /// Why.
         error: NetError,
     },
     /// Bytes read from the socket.
     Read {
-        /// The connection.
-        conn: ConnId,
+        /// The socket.
+        socket: Socket,
         /// The bytes.
         bytes: &'a [u8],
     },
     /// End of stream or a read error.
     Eof {
-        /// The connection.
-        conn: ConnId,
+        /// The socket.
+        socket: Socket,
     },
     /// The deadline of the last [`IoCommand::Sleep`] passed.
     Timer,
+}
+
+/// One DNS exchange over TCP: the resolver, the framed query until the stream is up, and
+/// the answer's frames as they arrive (RFC 1035 sec. 4.2.2).
+struct DnsStream {
+    server: SocketAddr,
+    query: Option<Vec<u8>>,
+    frames: TcpFrameReader,
 }
 
 /// Drives a machine for a runtime. See the module documentation.
 pub struct Driver<M: Machine> {
     machine: M,
     conns: BTreeMap<ConnId, ConnectionIo>,
+    dns_streams: BTreeMap<QueryId, DnsStream>,
     commands: VecDeque<IoCommand>,
     pending_inputs: VecDeque<OwnedInput>,
     finished: bool,
@@ -137,6 +167,7 @@ impl<M: Machine> Driver<M> {
         Driver {
             machine,
             conns: BTreeMap::new(),
+            dns_streams: BTreeMap::new(),
             commands: VecDeque::new(),
             pending_inputs: VecDeque::new(),
             finished: false,
@@ -182,33 +213,116 @@ impl<M: Machine> Driver<M> {
                 },
             ),
             IoEvent::DnsError { query, error } => self.feed(now, Input::DnsFailed { query, error }),
-            IoEvent::Connected { conn } => self.feed(now, Input::Connected { conn }),
-            IoEvent::ConnectFailed { conn, error } => {
-                self.conns.remove(&conn);
-                self.feed(now, Input::ConnectFailed { conn, error })
-            }
-            IoEvent::Read { conn, bytes } => {
+            IoEvent::Connected { socket } => match socket {
+                Socket::Conn(conn) => self.feed(now, Input::Connected { conn }),
+                Socket::DnsTcp(query) => {
+                    let framed = self
+                        .dns_streams
+                        .get_mut(&query)
+                        .and_then(|s| s.query.take());
+                    if let Some(bytes) = framed {
+                        self.commands.push_back(IoCommand::Write { socket, bytes });
+                    }
+                    Ok(())
+                }
+            },
+            IoEvent::ConnectFailed { socket, error } => match socket {
+                Socket::Conn(conn) => {
+                    self.conns.remove(&conn);
+                    self.feed(now, Input::ConnectFailed { conn, error })
+                }
+                Socket::DnsTcp(query) => self.dns_stream_failed(now, query, error),
+            },
+            IoEvent::Read {
+                socket: Socket::DnsTcp(query),
+                bytes,
+            } => self.dns_stream_read(now, query, bytes),
+            IoEvent::Read {
+                socket: Socket::Conn(conn),
+                bytes,
+            } => {
                 let Some(io) = self.conns.get_mut(&conn) else {
                     return Ok(());
                 };
                 let decoded = io.decode(conn, bytes);
                 if !decoded.to_socket.is_empty() {
                     self.commands.push_back(IoCommand::Write {
-                        conn,
+                        socket: Socket::Conn(conn),
                         bytes: decoded.to_socket,
                     });
                 }
                 self.feed_owned(now, decoded.inputs)
             }
-            IoEvent::Eof { conn } => {
+            IoEvent::Eof {
+                socket: Socket::DnsTcp(query),
+            } => {
+                let error =
+                    NetError::Other("the resolver closed the TCP stream before answering".into());
+                self.dns_stream_failed(now, query, error)
+            }
+            IoEvent::Eof {
+                socket: Socket::Conn(conn),
+            } => {
                 let Some(mut io) = self.conns.remove(&conn) else {
                     return Ok(());
                 };
+                // The peer is done and so is the connection: the runtime frees the socket.
+                self.commands.push_back(IoCommand::Shutdown {
+                    socket: Socket::Conn(conn),
+                });
                 let decoded = io.eof(conn);
                 self.feed_owned(now, decoded.inputs)
             }
             IoEvent::Timer => self.feed(now, Input::Timeout),
         }
+    }
+
+    /// Bytes of a DNS answer over TCP: every complete message goes to the machine, as from
+    /// the resolver the stream was opened to (RFC 7766 sec. 6.2.1 allows no other source).
+    fn dns_stream_read(
+        &mut self,
+        now: Timestamp,
+        query: QueryId,
+        bytes: &[u8],
+    ) -> Result<(), UsageError> {
+        let Some(stream) = self.dns_streams.get_mut(&query) else {
+            return Ok(());
+        };
+        if stream.frames.push(bytes).is_err() {
+            let error = NetError::Other("TCP DNS stream sent more than one answer can hold".into());
+            return self.dns_stream_failed(now, query, error);
+        }
+        let server = stream.server;
+        let mut messages = Vec::new();
+        while let Some(wire) = stream.frames.pop() {
+            messages.push(wire);
+        }
+        for wire in messages {
+            let input = Input::DnsAnswer {
+                query,
+                from: Some(server),
+                wire: &wire,
+            };
+            self.feed(now, input)?;
+        }
+        Ok(())
+    }
+
+    /// A DNS stream that could not connect, or closed before an answer: the machine hears a
+    /// transport failure, and the socket goes.
+    fn dns_stream_failed(
+        &mut self,
+        now: Timestamp,
+        query: QueryId,
+        error: NetError,
+    ) -> Result<(), UsageError> {
+        if self.dns_streams.remove(&query).is_none() {
+            return Ok(());
+        }
+        self.commands.push_back(IoCommand::Shutdown {
+            socket: Socket::DnsTcp(query),
+        });
+        self.feed(now, Input::DnsFailed { query, error })
     }
 
     /// Drains the machine's outputs into commands (the drain rule of DESIGN.md section 3).
@@ -222,14 +336,17 @@ impl<M: Machine> Driver<M> {
                 }
                 Output::Done(report) => {
                     self.finished = true;
-                    for (conn, mut io) in std::mem::take(&mut self.conns) {
-                        let bytes = io.close();
-                        if !bytes.is_empty() {
-                            self.commands.push_back(IoCommand::Write { conn, bytes });
-                        }
-                        self.commands.push_back(IoCommand::Shutdown { conn });
+                    for conn in self.conns.keys().copied().collect::<Vec<_>>() {
+                        self.close(conn);
                     }
-                    self.commands.push_back(IoCommand::Finished(report));
+                    for query in std::mem::take(&mut self.dns_streams).into_keys() {
+                        let socket = Socket::DnsTcp(query);
+                        self.commands.push_back(IoCommand::Shutdown { socket });
+                    }
+                    self.commands.push_back(IoCommand::Finished {
+                        report,
+                        flush_until: now.saturating_add(FINISH_FLUSH),
+                    });
                     return;
                 }
             }
@@ -253,19 +370,38 @@ impl<M: Machine> Driver<M> {
                 server,
                 transport: Transport::Tcp,
                 wire,
-            } => self.commands.push_back(IoCommand::DnsTcp {
-                query,
-                server,
-                framed: tcp_frame(&wire),
-            }),
+            } => {
+                let stream = DnsStream {
+                    server,
+                    query: Some(tcp_frame(&wire)),
+                    frames: TcpFrameReader::new(),
+                };
+                self.dns_streams.insert(query, stream);
+                let socket = Socket::DnsTcp(query);
+                self.commands.push_back(IoCommand::Connect {
+                    socket,
+                    addr: server,
+                });
+            }
+            Action::EndDns { query } => {
+                let command = match self.dns_streams.remove(&query) {
+                    Some(_) => IoCommand::Shutdown {
+                        socket: Socket::DnsTcp(query),
+                    },
+                    None => IoCommand::DnsEnd { query },
+                };
+                self.commands.push_back(command);
+            }
             Action::Connect { conn, addr } => {
                 self.conns.insert(conn, ConnectionIo::default());
-                self.commands.push_back(IoCommand::Connect { conn, addr });
+                let socket = Socket::Conn(conn);
+                self.commands.push_back(IoCommand::Connect { socket, addr });
             }
             Action::Send { conn, bytes } => {
                 if let Some(io) = self.conns.get_mut(&conn) {
                     let bytes = io.encode(&bytes);
-                    self.commands.push_back(IoCommand::Write { conn, bytes });
+                    let socket = Socket::Conn(conn);
+                    self.commands.push_back(IoCommand::Write { socket, bytes });
                 }
             }
             Action::StartTls { conn, sni } => {
@@ -273,9 +409,10 @@ impl<M: Machine> Driver<M> {
                     return;
                 };
                 match io.start_tls(sni.as_deref()) {
-                    Ok(hello) => self
-                        .commands
-                        .push_back(IoCommand::Write { conn, bytes: hello }),
+                    Ok(hello) => self.commands.push_back(IoCommand::Write {
+                        socket: Socket::Conn(conn),
+                        bytes: hello,
+                    }),
                     Err(error) => {
                         // Reported like any handshake failure; the machine decides.
                         let input = OwnedInput::TlsFailed { conn, error };
@@ -283,15 +420,19 @@ impl<M: Machine> Driver<M> {
                     }
                 }
             }
-            Action::Close { conn } => {
-                if let Some(mut io) = self.conns.remove(&conn) {
-                    let bytes = io.close();
-                    if !bytes.is_empty() {
-                        self.commands.push_back(IoCommand::Write { conn, bytes });
-                    }
-                    self.commands.push_back(IoCommand::Shutdown { conn });
-                }
+            Action::Close { conn } => self.close(conn),
+        }
+    }
+
+    /// Closes a machine's connection: the TLS close_notify if TLS is up, then the socket.
+    fn close(&mut self, conn: ConnId) {
+        if let Some(mut io) = self.conns.remove(&conn) {
+            let bytes = io.close();
+            let socket = Socket::Conn(conn);
+            if !bytes.is_empty() {
+                self.commands.push_back(IoCommand::Write { socket, bytes });
             }
+            self.commands.push_back(IoCommand::Shutdown { socket });
         }
     }
 

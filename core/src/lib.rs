@@ -29,7 +29,7 @@ pub mod check;
 pub mod dane;
 pub mod dns;
 pub mod driver;
-#[cfg(feature = "__fuzz")]
+#[cfg(any(test, feature = "__fuzz"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hex;

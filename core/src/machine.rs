@@ -64,6 +64,9 @@ pub enum NetError {
     Unreachable,
     /// The connection was reset after it was established.
     Reset,
+    /// This process or host ran out of a local resource (file descriptors, socket buffers,
+    /// memory), with the runtime's description: our failure, never the peer's.
+    LocalResources(String),
     /// Anything else, with the runtime's description.
     Other(String),
 }
@@ -80,6 +83,12 @@ impl NetError {
             ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
                 NetError::Reset
             }
+            ErrorKind::OutOfMemory => NetError::LocalResources(error.to_string()),
+            // EMFILE (24) and ENFILE (23) have these numbers on Linux and the BSDs; std has no
+            // stable ErrorKind for them.
+            _ if cfg!(unix) && matches!(error.raw_os_error(), Some(23 | 24)) => {
+                NetError::LocalResources(error.to_string())
+            }
             _ => NetError::Other(error.to_string()),
         }
     }
@@ -91,6 +100,7 @@ impl fmt::Display for NetError {
             NetError::Refused => f.write_str("connection refused"),
             NetError::Unreachable => f.write_str("network unreachable"),
             NetError::Reset => f.write_str("connection reset"),
+            NetError::LocalResources(s) => write!(f, "local resources exhausted: {s}"),
             NetError::Other(s) => f.write_str(s),
         }
     }
@@ -343,6 +353,13 @@ pub enum Action {
     Close {
         /// The connection.
         conn: ConnId,
+    },
+    /// The DNS exchange `query` is over (answered, timed out, failed or abandoned): release
+    /// its socket. Every [`Action::SendDns`] is followed by exactly one `EndDns`, unless the
+    /// machine finishes first; later answers to it are ignored (RFC 5452 sec. 9.1).
+    EndDns {
+        /// The exchange.
+        query: QueryId,
     },
 }
 

@@ -249,6 +249,12 @@ pub enum Reason {
         /// Why DANE does not apply.
         detail: String,
     },
+    /// This process ran out of file descriptors or memory, so a lookup or connection could
+    /// not even start: a local failure, never a peer's (issue 7). The check is incomplete.
+    LocalResources {
+        /// What could not be done, and the operating system's error.
+        detail: String,
+    },
     /// The check was aborted.
     Aborted,
 }
@@ -297,6 +303,7 @@ impl Reason {
             Reason::NoAddresses => "no-addresses",
             Reason::ResolverNotValidating { .. } => "resolver-not-validating",
             Reason::DaneRequired { .. } => "dane-required",
+            Reason::LocalResources { .. } => "local-resources",
             Reason::Aborted => "aborted",
         }
     }
@@ -316,7 +323,8 @@ impl std::fmt::Display for Reason {
             | Reason::SmtpRejected { reply: d }
             | Reason::ProtocolError { detail: d }
             | Reason::ResolverNotValidating { detail: d }
-            | Reason::DaneRequired { detail: d } => write!(f, ": {d}"),
+            | Reason::DaneRequired { detail: d }
+            | Reason::LocalResources { detail: d } => write!(f, ": {d}"),
             Reason::Timeout { stage } => write!(f, ": {stage}"),
             Reason::DnsServfail { query, ede } | Reason::DnsBogus { query, ede } => {
                 write!(f, ": {query}")?;

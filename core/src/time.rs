@@ -3,7 +3,7 @@
 //! The core never reads a clock (DESIGN.md section 3): runtimes and test drivers pass `now`
 //! into every call, so the same inputs always give the same outputs.
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -112,5 +112,59 @@ mod tests {
             Timestamp::from_millis(5).saturating_since(Timestamp::from_millis(9)),
             Duration::ZERO
         );
+    }
+}
+
+/// A runtime's clock: the wall time at one reading of a monotonic clock, so that later
+/// monotonic readings map to timestamps that never run backwards, and deadlines map back to
+/// monotonic instants to sleep until. Pure arithmetic: the core never reads a clock, the
+/// runtimes pass in the instants they read (DESIGN.md section 3).
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    wall: Timestamp,
+    origin: Instant,
+}
+
+impl Clock {
+    /// A clock on which `origin` (a monotonic reading) is the wall time `wall`.
+    pub fn new(wall: SystemTime, origin: Instant) -> Clock {
+        let ms = wall.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        Clock {
+            wall: Timestamp::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)),
+            origin,
+        }
+    }
+
+    /// The wall time of the origin reading: "now" for a clock just made.
+    pub fn origin(&self) -> Timestamp {
+        self.wall
+    }
+
+    /// The timestamp of the monotonic reading `mono` (never before the origin's).
+    pub fn at(&self, mono: Instant) -> Timestamp {
+        self.wall
+            .saturating_add(mono.saturating_duration_since(self.origin))
+    }
+
+    /// The monotonic instant at which `at` falls due.
+    pub fn instant(&self, at: Timestamp) -> Instant {
+        self.origin + at.saturating_since(self.wall)
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn clock_maps_monotonic_readings_to_timestamps_and_back() {
+        let origin = Instant::now();
+        let clock = Clock::new(UNIX_EPOCH + Duration::from_secs(1_000), origin);
+        assert_eq!(clock.at(origin), Timestamp::from_unix_secs(1_000));
+        let later = origin + Duration::from_millis(1_500);
+        assert_eq!(clock.at(later), Timestamp::from_millis(1_001_500));
+        assert_eq!(clock.instant(clock.at(later)), later);
+        // A deadline already past maps to the origin at the latest, never panics.
+        assert_eq!(clock.instant(Timestamp::EPOCH), origin);
     }
 }

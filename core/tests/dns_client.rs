@@ -46,7 +46,30 @@ struct Sent {
     msg: Message,
 }
 
+/// The queries sent since the last call (exchanges ended meanwhile are skipped; the tests
+/// of `Action::EndDns` use [`actions`]).
 fn sent(c: &mut DnsClient) -> Vec<Sent> {
+    std::iter::from_fn(|| c.poll_action())
+        .filter_map(|a| match a {
+            Action::SendDns {
+                query,
+                server,
+                transport,
+                wire,
+            } => Some(Sent {
+                query,
+                server,
+                transport,
+                msg: Message::from_vec(&wire).unwrap(),
+            }),
+            Action::EndDns { .. } => None,
+            other => panic!("unexpected action {other:?}"),
+        })
+        .collect()
+}
+
+/// Every action since the last call, as `Ok(sent)` or `Err(ended exchange)`.
+fn actions(c: &mut DnsClient) -> Vec<Result<Sent, QueryId>> {
     std::iter::from_fn(|| c.poll_action())
         .map(|a| match a {
             Action::SendDns {
@@ -54,12 +77,13 @@ fn sent(c: &mut DnsClient) -> Vec<Sent> {
                 server,
                 transport,
                 wire,
-            } => Sent {
+            } => Ok(Sent {
                 query,
                 server,
                 transport,
                 msg: Message::from_vec(&wire).unwrap(),
-            },
+            }),
+            Action::EndDns { query } => Err(query),
             other => panic!("unexpected action {other:?}"),
         })
         .collect()
@@ -307,7 +331,7 @@ fn chain_result(records: Vec<Record>) -> LookupResult {
         c.handle_answer(t(i), q.query, None, &wire(&m)).unwrap();
     }
     assert_eq!(seen, servers(2));
-    assert!(c.poll_action().is_none());
+    assert!(sent(&mut c).is_empty());
     let mut r = results(&mut c);
     assert_eq!(r.len(), 1);
     r.pop().unwrap().1
@@ -515,7 +539,7 @@ fn refused_everywhere_reports_the_last_rcode() {
         c.handle_answer(t(i as u64), q.query, None, &wire(&m))
             .unwrap();
     }
-    assert!(c.poll_action().is_none());
+    assert!(sent(&mut c).is_empty());
     assert_eq!(
         c.poll_result().unwrap().1,
         Err(LookupError::Rcode { rcode: 5 })
@@ -627,7 +651,7 @@ fn answers_after_completion_are_ignored_and_unknown_ids_rejected() {
     assert_eq!(c.handle_answer(t(2), q.query, None, &wire(&m)), Ok(()));
     assert_eq!(c.handle_failed(t(2), q.query, &NetError::Reset), Ok(()));
     c.handle_timeout(t(100_000));
-    assert!(c.poll_result().is_none() && c.poll_action().is_none());
+    assert!(c.poll_result().is_none() && sent(&mut c).is_empty());
     assert!(c.owns(q.query));
     assert!(!c.owns(QueryId(99)));
     assert_eq!(
@@ -645,7 +669,7 @@ fn abandoned_lookups_end_silently() {
     let mut c = client(1);
     let id = c.lookup(t(0), &n("example.com."), RecordType::MX);
     let q = one(&mut c);
-    c.abandon(id);
+    c.abandon(t(0), id);
     assert_eq!(c.next_deadline(), None);
     c.handle_answer(t(1), q.query, None, &wire(&reply(&q)))
         .unwrap();
@@ -743,7 +767,7 @@ fn mutated_answers_never_panic_nor_fake_security() {
             }
             Some((_, Err(_))) => errors += 1,
             None => {
-                c.abandon(id);
+                c.abandon(now, id);
                 sent(&mut c);
             }
         }
@@ -762,4 +786,146 @@ fn config_defaults() {
     assert_eq!(cfg.attempt_timeout, Duration::from_secs(3));
     assert_eq!(cfg.attempts, 4);
     assert_eq!(cfg.payload, 1232);
+}
+
+/// Issue 7: every exchange ends with exactly one `EndDns` however it ends (answer, timeout,
+/// SERVFAIL and retry, truncation and TCP, abandon), so a runtime closes each socket as soon
+/// as the client stops listening on it, and never while it still listens.
+#[test]
+fn every_exchange_ends_once_with_end_dns() {
+    let mut c = client(2);
+    let mut open = std::collections::BTreeSet::new();
+    let mut ended = Vec::new();
+    let mut track = |c: &mut DnsClient, open: &mut std::collections::BTreeSet<QueryId>| {
+        let mut new = Vec::new();
+        for a in actions(c) {
+            match a {
+                Ok(s) => {
+                    assert!(open.insert(s.query), "query id reused");
+                    new.push(s);
+                }
+                Err(q) => {
+                    assert!(open.remove(&q), "EndDns for {q:?}, which is not open");
+                    ended.push(q);
+                }
+            }
+        }
+        new
+    };
+    // Answered at once.
+    c.lookup(t(0), &n("a.example."), RecordType::A);
+    let q = track(&mut c, &mut open).pop().unwrap();
+    c.handle_answer(t(1), q.query, None, &wire(&reply(&q)))
+        .unwrap();
+    assert!(track(&mut c, &mut open).is_empty());
+    assert!(open.is_empty(), "answered exchange still open");
+    assert_eq!(results(&mut c).len(), 1);
+    // SERVFAIL from the first server, then a timeout at the second, then an answer.
+    c.lookup(t(10_000), &n("b.example."), RecordType::A);
+    let q = track(&mut c, &mut open).pop().unwrap();
+    let mut fail = reply(&q);
+    fail.metadata.response_code = ResponseCode::ServFail;
+    c.handle_answer(t(10_001), q.query, None, &wire(&fail))
+        .unwrap();
+    let q2 = track(&mut c, &mut open).pop().unwrap();
+    assert_eq!(open.len(), 1, "only the retry is open");
+    c.handle_timeout(t(10_001 + 3_000));
+    let q3 = track(&mut c, &mut open).pop().unwrap();
+    assert!(!open.contains(&q2.query), "timed-out exchange still open");
+    // A late answer to the timed-out exchange is ignored, the current one is taken.
+    c.handle_answer(t(13_100), q2.query, None, &wire(&reply(&q2)))
+        .unwrap();
+    assert!(c.poll_result().is_none());
+    c.handle_answer(t(13_101), q3.query, None, &wire(&reply(&q3)))
+        .unwrap();
+    track(&mut c, &mut open);
+    assert!(open.is_empty());
+    // Abandoned while waiting.
+    let id = c.lookup(t(20_000), &n("c.example."), RecordType::A);
+    track(&mut c, &mut open);
+    c.abandon(t(20_001), id);
+    track(&mut c, &mut open);
+    assert!(open.is_empty(), "abandoned exchange still open");
+    assert_eq!(ended.len(), 5);
+    // Finishing with lookups open and waiting: no new query, every open one ends.
+    let mut small = DnsConfig::new(vec![SocketAddr::from(([192, 0, 2, 53], 53))]);
+    small.max_in_flight = 2;
+    let mut c = DnsClient::new(small, DetRng::new(Seed(3), 0));
+    for i in 0..5 {
+        c.lookup(t(0), &n(&format!("w{i}.example.")), RecordType::A);
+    }
+    assert_eq!(sent(&mut c).len(), 2);
+    c.abandon_all();
+    let after = actions(&mut c);
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(after.iter().all(|a| a.is_err()), "only EndDns: {after:?}");
+    assert_eq!(c.in_flight(), 0);
+    assert_eq!(c.next_deadline(), None);
+}
+
+/// Issue 7: at most `max_in_flight` exchanges are open at once; later lookups wait in order
+/// and start as slots free, their timers starting only when they are sent; every lookup
+/// still gets its answer.
+#[test]
+fn open_exchanges_are_bounded_and_waiting_lookups_start_in_order() {
+    let mut config = DnsConfig::new(vec![SocketAddr::from(([192, 0, 2, 53], 53))]);
+    config.max_in_flight = 3;
+    let mut c = DnsClient::new(config, DetRng::new(Seed(7), 0));
+    let ids: Vec<LookupId> = (0..10)
+        .map(|i| c.lookup(t(0), &n(&format!("h{i}.example.")), RecordType::A))
+        .collect();
+    let mut open: Vec<Sent> = sent(&mut c);
+    assert_eq!(open.len(), 3, "only three exchanges open");
+    assert_eq!(c.in_flight(), 10);
+    // Nothing waiting has a deadline of its own yet.
+    assert_eq!(c.next_deadline(), Some(t(3_000)));
+    let mut answered = Vec::new();
+    let mut now = 1;
+    let mut order = Vec::new();
+    while let Some(q) = (!open.is_empty()).then(|| open.remove(0)) {
+        order.push(q.msg.queries[0].name().to_ascii());
+        c.handle_answer(t(now), q.query, None, &wire(&reply(&q)))
+            .unwrap();
+        answered.extend(results(&mut c).into_iter().map(|(id, r)| {
+            assert!(r.is_ok(), "{r:?}");
+            id
+        }));
+        open.extend(sent(&mut c));
+        assert!(open.len() <= 3, "{} exchanges open", open.len());
+        now += 1;
+    }
+    assert_eq!(answered, ids, "every lookup answered, in order");
+    let want: Vec<String> = (0..10).map(|i| format!("h{i}.example.")).collect();
+    assert_eq!(
+        order, want,
+        "waiting lookups start in the order they were made"
+    );
+    assert_eq!(c.in_flight(), 0);
+    assert_eq!(c.next_deadline(), None);
+}
+
+/// Issue 7: a socket the runtime could not open for want of file descriptors fails the
+/// lookup at once with its own reason: no retry elsewhere, no timeout blaming the resolver.
+#[test]
+fn out_of_file_descriptors_is_a_local_error_not_a_timeout() {
+    let mut c = client(2);
+    let id = c.lookup(t(0), &n("example.com."), RecordType::MX);
+    let q = one(&mut c);
+    let emfile = std::io::Error::from_raw_os_error(24);
+    let error = NetError::from_io(&emfile);
+    assert!(matches!(error, NetError::LocalResources(_)), "{error:?}");
+    c.handle_failed(t(1), q.query, &error).unwrap();
+    assert!(sent(&mut c).is_empty(), "no other resolver asked");
+    match results(&mut c).as_slice() {
+        [(got, Err(LookupError::LocalResources { detail }))] => {
+            assert_eq!(*got, id);
+            assert!(detail.contains("files"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A refused connection is the peer's doing: the next resolver is asked.
+    c.lookup(t(10), &n("example.org."), RecordType::MX);
+    let q = one(&mut c);
+    c.handle_failed(t(11), q.query, &NetError::Refused).unwrap();
+    assert_eq!(sent(&mut c).len(), 1);
 }

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| daneel_core::fuzzing::dane_verify(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| daneel_core::fuzzing::dane_verify::run(data));

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| daneel_core::fuzzing::smtp_check(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| daneel_core::fuzzing::smtp_check::run(data));

@@ -1,93 +1,77 @@
 //! # daneel-smol
 //!
 //! Drives any [`daneel_core::Machine`] over real sockets with smol. All protocol logic lives in
-//! `daneel-core`: this crate executes the [`IoCommand`]s of a [`Driver`] and reports
-//! [`IoEvent`]s, with no timeouts of its own (the core owns every deadline).
+//! `daneel-core`: this crate executes the [`IoCommand`]s of a [`Driver`] (DNS datagrams, TCP
+//! streams, writes, timers) and reports [`IoEvent`]s, with no timeouts of its own (the core
+//! owns every deadline). Its API is daneel-tokio's: [`run`], [`run_blocking`], [`Clock`].
 
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
+use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
-use daneel_core::driver::{udp_bind_addr, Driver, IoCommand, IoEvent, MAX_DNS_MESSAGE, READ_CHUNK};
-use daneel_core::{ConnId, Machine, NetError, QueryId, Report, Timestamp};
+use daneel_core::driver::{
+    udp_bind_addr, Driver, IoCommand, IoEvent, Socket, MAX_DNS_MESSAGE, READ_CHUNK,
+};
+pub use daneel_core::time::Clock;
+use daneel_core::{Machine, NetError, QueryId, Report};
 use smol::channel::{unbounded, Receiver, Sender};
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpStream, UdpSocket};
 use smol::{Task, Timer};
 
+/// The wall time of now, on the monotonic clock smol's timers use.
+pub fn system_clock() -> Clock {
+    Clock::new(SystemTime::now(), Instant::now())
+}
+
 /// What the spawned tasks report to the loop.
 enum Happened {
     Dns(QueryId, Result<(SocketAddr, Vec<u8>), NetError>),
-    Connected(ConnId, Result<TcpStream, NetError>),
-    Read(ConnId, Vec<u8>),
-    Eof(ConnId),
+    Connected(Socket, Result<TcpStream, NetError>),
+    Read(Socket, Vec<u8>),
+    Eof(Socket),
     Wake,
 }
 
 async fn dns_over_udp(query: QueryId, server: SocketAddr, wire: Vec<u8>, out: Sender<Happened>) {
-    let socket = match UdpSocket::bind(udp_bind_addr(server)).await {
+    // connect(): the kernel drops datagrams from any other source (RFC 5452 sec. 9.1).
+    let sent = async {
+        let socket = UdpSocket::bind(udp_bind_addr(server)).await?;
+        socket.connect(server).await?;
+        socket.send(&wire).await.map(|_| socket)
+    };
+    let socket = match sent.await {
         Ok(socket) => socket,
         Err(e) => {
-            return drop(
-                out.send(Happened::Dns(query, Err(NetError::from_io(&e))))
-                    .await,
-            )
+            let failed = Happened::Dns(query, Err(NetError::from_io(&e)));
+            return drop(out.send(failed).await);
         }
     };
-    // connect(): the kernel drops datagrams from any other source (RFC 5452 sec. 9.1).
-    let sent = match socket.connect(server).await {
-        Ok(()) => socket.send(&wire).await.map(drop),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = sent {
-        return drop(
-            out.send(Happened::Dns(query, Err(NetError::from_io(&e))))
-                .await,
-        );
-    }
     let mut datagram = vec![0u8; MAX_DNS_MESSAGE];
     // The core checks each datagram's source and content (RFC 5452), so keep listening.
     while let Ok((len, from)) = socket.recv_from(&mut datagram).await {
-        if out
-            .send(Happened::Dns(query, Ok((from, datagram[..len].to_vec()))))
-            .await
-            .is_err()
-        {
+        let reply = Happened::Dns(query, Ok((from, datagram[..len].to_vec())));
+        if out.send(reply).await.is_err() {
             break;
         }
     }
 }
 
-async fn dns_over_tcp(query: QueryId, server: SocketAddr, framed: Vec<u8>, out: Sender<Happened>) {
-    let exchange = async {
-        let mut stream = TcpStream::connect(server).await?;
-        stream.write_all(&framed).await?;
-        let mut prefix = [0u8; 2];
-        stream.read_exact(&mut prefix).await?;
-        let mut message = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
-        stream.read_exact(&mut message).await?;
-        Ok::<_, std::io::Error>((stream.peer_addr()?, message))
-    };
-    let result = exchange.await.map_err(|e| NetError::from_io(&e));
-    let _ = out.send(Happened::Dns(query, result)).await;
-}
-
-async fn open(conn: ConnId, addr: SocketAddr, out: Sender<Happened>) {
+async fn open(socket: Socket, addr: SocketAddr, out: Sender<Happened>) {
     let stream = match TcpStream::connect(addr).await {
         Ok(stream) => stream,
         Err(e) => {
-            return drop(
-                out.send(Happened::Connected(conn, Err(NetError::from_io(&e))))
-                    .await,
-            )
+            let failed = Happened::Connected(socket, Err(NetError::from_io(&e)));
+            return drop(out.send(failed).await);
         }
     };
     let mut reader = stream.clone();
     if out
-        .send(Happened::Connected(conn, Ok(stream)))
+        .send(Happened::Connected(socket, Ok(stream)))
         .await
         .is_err()
     {
@@ -96,8 +80,8 @@ async fn open(conn: ConnId, addr: SocketAddr, out: Sender<Happened>) {
     let mut chunk = vec![0u8; READ_CHUNK];
     loop {
         let event = match reader.read(&mut chunk).await {
-            Ok(0) | Err(_) => Happened::Eof(conn),
-            Ok(n) => Happened::Read(conn, chunk[..n].to_vec()),
+            Ok(0) | Err(_) => Happened::Eof(socket),
+            Ok(n) => Happened::Read(socket, chunk[..n].to_vec()),
         };
         let eof = matches!(event, Happened::Eof(_));
         if out.send(event).await.is_err() || eof {
@@ -115,30 +99,23 @@ async fn pipe_writes(mut stream: TcpStream, queue: Receiver<Vec<u8>>) {
     let _ = stream.close().await;
 }
 
-/// Wall-clock time at the epoch of `origin`, plus the monotonic time since.
-fn now_from(wall: Timestamp, origin: Instant) -> Timestamp {
-    wall.saturating_add(origin.elapsed())
-}
-
 /// Runs `machine` to completion on the current thread with smol and returns its report and
-/// the machine.
-pub fn run<M: Machine>(machine: M) -> (Box<Report>, M) {
-    smol::block_on(run_async(machine))
+/// the machine (the same signature as daneel-tokio's; smol itself cannot fail to start).
+pub fn run_blocking<M: Machine>(machine: M, clock: Clock) -> io::Result<(Box<Report>, M)> {
+    Ok(smol::block_on(run(machine, clock)))
 }
 
-/// The async form of [`run`], for callers already inside an executor.
-pub async fn run_async<M: Machine>(machine: M) -> (Box<Report>, M) {
-    let wall = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(Timestamp::EPOCH, |d| {
-            Timestamp::from_millis(d.as_millis() as u64)
-        });
-    let origin = Instant::now();
-    let now = || now_from(wall, origin);
+/// Runs `machine` to completion over real sockets and returns its report and the machine
+/// (for instance a recorder holding the transcript).
+pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
+    let now = || clock.at(Instant::now());
     let mut driver = Driver::new(machine);
     let (out, events) = unbounded::<Happened>();
-    let mut background: Vec<Task<()>> = Vec::new();
-    let mut write_queues: BTreeMap<ConnId, Sender<Vec<u8>>> = BTreeMap::new();
+    // The task of each UDP exchange and of each socket's reader: dropping one cancels it
+    // and closes its socket (a TCP socket's writer closes once it has flushed).
+    let mut dns: BTreeMap<QueryId, Task<()>> = BTreeMap::new();
+    let mut readers: BTreeMap<Socket, Task<()>> = BTreeMap::new();
+    let mut write_queues: BTreeMap<Socket, Sender<Vec<u8>>> = BTreeMap::new();
     let mut flushers: Vec<Task<()>> = Vec::new();
     let mut deadline = now();
     driver.start(now());
@@ -149,86 +126,81 @@ pub async fn run_async<M: Machine>(machine: M) -> (Box<Report>, M) {
                     query,
                     server,
                     wire,
-                } => background.push(smol::spawn(dns_over_udp(query, server, wire, out.clone()))),
-                IoCommand::DnsTcp {
-                    query,
-                    server,
-                    framed,
-                } => background.push(smol::spawn(dns_over_tcp(
-                    query,
-                    server,
-                    framed,
-                    out.clone(),
-                ))),
-                IoCommand::Connect { conn, addr } => {
-                    background.push(smol::spawn(open(conn, addr, out.clone())))
+                } => {
+                    let task = smol::spawn(dns_over_udp(query, server, wire, out.clone()));
+                    dns.insert(query, task);
                 }
-                IoCommand::Write { conn, bytes } => {
-                    if let Some(queue) = write_queues.get(&conn) {
+                IoCommand::DnsEnd { query } => drop(dns.remove(&query)),
+                IoCommand::Connect { socket, addr } => {
+                    readers.insert(socket, smol::spawn(open(socket, addr, out.clone())));
+                }
+                IoCommand::Write { socket, bytes } => {
+                    if let Some(queue) = write_queues.get(&socket) {
                         let _ = queue.try_send(bytes);
                     }
                 }
-                IoCommand::Shutdown { conn } => {
+                IoCommand::Shutdown { socket } => {
                     // Dropping the sender ends the writer after what is queued; a connect
-                    // still in progress finds no queue and is dropped on arrival.
-                    write_queues.remove(&conn);
+                    // still in progress is cancelled with its reader.
+                    readers.remove(&socket);
+                    write_queues.remove(&socket);
                 }
                 IoCommand::Sleep { until } => deadline = until,
-                IoCommand::Finished(report) => {
+                IoCommand::Finished {
+                    report,
+                    flush_until,
+                } => {
                     drop(write_queues);
                     let flush = async {
                         for task in flushers {
                             task.await;
                         }
                     };
+                    let stop = Timer::at(clock.instant(flush_until));
                     flush
                         .or(async {
-                            Timer::after(Duration::from_millis(500)).await;
+                            stop.await;
                         })
                         .await;
-                    drop(background);
+                    drop((dns, readers));
                     return (report, driver.into_machine());
                 }
             }
         }
-        let wait = deadline.saturating_since(now());
+        let wake = Timer::at(clock.instant(deadline));
         let event = async { events.recv().await.unwrap_or(Happened::Wake) }
             .or(async {
-                Timer::after(wait).await;
+                wake.await;
                 Happened::Wake
             })
             .await;
         let at = now();
         let fed = match event {
             Happened::Wake => driver.handle(at, IoEvent::Timer),
-            Happened::Dns(query, Ok((from, wire))) => driver.handle(
-                at,
-                IoEvent::DnsReply {
-                    query,
-                    from,
-                    wire: &wire,
-                },
-            ),
+            Happened::Dns(query, Ok((from, wire))) => {
+                let wire = &wire;
+                driver.handle(at, IoEvent::DnsReply { query, from, wire })
+            }
             Happened::Dns(query, Err(error)) => {
                 driver.handle(at, IoEvent::DnsError { query, error })
             }
-            Happened::Connected(conn, Err(error)) => {
-                driver.handle(at, IoEvent::ConnectFailed { conn, error })
+            Happened::Connected(socket, Err(error)) => {
+                driver.handle(at, IoEvent::ConnectFailed { socket, error })
             }
-            Happened::Connected(conn, Ok(stream)) => {
+            Happened::Connected(socket, Ok(stream)) => {
+                if !readers.contains_key(&socket) {
+                    continue; // shut down while connecting: dropping `stream` closes it
+                }
                 let (queue, pending) = unbounded();
                 flushers.push(smol::spawn(pipe_writes(stream, pending)));
-                write_queues.insert(conn, queue);
-                driver.handle(at, IoEvent::Connected { conn })
+                write_queues.insert(socket, queue);
+                driver.handle(at, IoEvent::Connected { socket })
             }
-            Happened::Read(conn, bytes) => driver.handle(
-                at,
-                IoEvent::Read {
-                    conn,
-                    bytes: &bytes,
-                },
-            ),
-            Happened::Eof(conn) => driver.handle(at, IoEvent::Eof { conn }),
+            Happened::Read(socket, bytes) => {
+                let bytes = &bytes;
+                driver.handle(at, IoEvent::Read { socket, bytes })
+            }
+            Happened::Eof(socket) => driver.handle(at, IoEvent::Eof { socket }),
         };
         debug_assert!(fed.is_ok(), "{fed:?}");
     }

@@ -1,83 +1,63 @@
 //! # daneel-tokio
 //!
 //! Drives any [`daneel_core::Machine`] over real sockets with tokio. All protocol logic lives in
-//! `daneel-core`; this crate only executes the [`IoCommand`]s of a [`Driver`] (UDP and TCP DNS
-//! exchanges, TCP connections, writes, timers) and reports what happened as [`IoEvent`]s. It
+//! `daneel-core`; this crate only executes the [`IoCommand`]s of a [`Driver`] (DNS
+//! datagrams, TCP streams, writes, timers) and reports what happened as [`IoEvent`]s. It
 //! has no timeouts of its own: the core owns every deadline (DESIGN.md section 4).
 
 #![forbid(unsafe_code)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use daneel_core::driver::{udp_bind_addr, Driver, IoCommand, IoEvent, MAX_DNS_MESSAGE, READ_CHUNK};
-use daneel_core::{ConnId, Machine, NetError, QueryId, Report, Timestamp};
+use daneel_core::driver::{
+    udp_bind_addr, Driver, IoCommand, IoEvent, Socket, MAX_DNS_MESSAGE, READ_CHUNK,
+};
+pub use daneel_core::time::Clock;
+use daneel_core::{Machine, NetError, QueryId, Report};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{tcp::OwnedWriteHalf, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
-/// The runtime's clock: wall time at creation plus monotonic time since, so it never runs
-/// backwards.
-#[derive(Clone, Copy, Debug)]
-pub struct Clock {
-    wall: Timestamp,
-    mono: Instant,
+fn clock_now(clock: &Clock) -> daneel_core::Timestamp {
+    clock.at(Instant::now().into_std())
 }
 
-impl Clock {
-    /// Reads the system clock once.
-    pub fn system() -> Self {
-        let ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        Clock {
-            wall: Timestamp::from_millis(ms),
-            mono: Instant::now(),
-        }
-    }
+fn due(clock: &Clock, at: daneel_core::Timestamp) -> Instant {
+    Instant::from_std(clock.instant(at))
+}
 
-    /// Now.
-    pub fn now(&self) -> Timestamp {
-        self.wall.saturating_add(self.mono.elapsed())
-    }
-
-    fn instant(&self, at: Timestamp) -> Instant {
-        self.mono + at.saturating_since(self.wall)
-    }
+/// The wall time of now, on tokio's monotonic clock.
+pub fn system_clock() -> Clock {
+    Clock::new(SystemTime::now(), Instant::now().into_std())
 }
 
 /// What the spawned tasks report to the loop.
 enum Event {
     Dns(QueryId, io::Result<(SocketAddr, Vec<u8>)>),
-    Connected(ConnId, io::Result<OwnedWriteHalf>),
-    Read(ConnId, Vec<u8>),
-    Eof(ConnId),
+    Connected(Socket, io::Result<OwnedWriteHalf>),
+    Read(Socket, Vec<u8>),
+    Eof(Socket),
 }
 
 type Writer = mpsc::UnboundedSender<Option<Vec<u8>>>;
+type Events = mpsc::UnboundedSender<Event>;
 
-async fn udp_exchange(
-    query: QueryId,
-    server: SocketAddr,
-    wire: Vec<u8>,
-    tx: mpsc::UnboundedSender<Event>,
-) {
-    let socket = match UdpSocket::bind(udp_bind_addr(server)).await {
+async fn udp_exchange(query: QueryId, server: SocketAddr, wire: Vec<u8>, tx: Events) {
+    // connect(): the kernel drops datagrams from any other source (RFC 5452 sec. 9.1).
+    let sent = async {
+        let socket = UdpSocket::bind(udp_bind_addr(server)).await?;
+        socket.connect(server).await?;
+        socket.send(&wire).await.map(|_| socket)
+    };
+    let socket = match sent.await {
         Ok(s) => s,
         Err(e) => return drop(tx.send(Event::Dns(query, Err(e)))),
     };
-    // connect(): the kernel drops datagrams from any other source (RFC 5452 sec. 9.1).
-    let sent = match socket.connect(server).await {
-        Ok(()) => socket.send(&wire).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = sent {
-        return drop(tx.send(Event::Dns(query, Err(e))));
-    }
     let mut buf = vec![0u8; MAX_DNS_MESSAGE];
     // Every datagram goes to the core with its source; the core checks both (RFC 5452).
     loop {
@@ -92,38 +72,21 @@ async fn udp_exchange(
     }
 }
 
-async fn tcp_exchange(
-    query: QueryId,
-    server: SocketAddr,
-    framed: Vec<u8>,
-    tx: mpsc::UnboundedSender<Event>,
-) {
-    let reply = async {
-        let mut stream = TcpStream::connect(server).await?;
-        stream.write_all(&framed).await?;
-        let len = stream.read_u16().await?;
-        let mut msg = vec![0u8; usize::from(len)];
-        stream.read_exact(&mut msg).await?;
-        Ok((stream.peer_addr()?, msg))
-    };
-    let _ = tx.send(Event::Dns(query, reply.await));
-}
-
-async fn connect(conn: ConnId, addr: SocketAddr, tx: mpsc::UnboundedSender<Event>) {
+async fn connect(socket: Socket, addr: SocketAddr, tx: Events) {
     let stream = match TcpStream::connect(addr).await {
         Ok(s) => s,
-        Err(e) => return drop(tx.send(Event::Connected(conn, Err(e)))),
+        Err(e) => return drop(tx.send(Event::Connected(socket, Err(e)))),
     };
     let (mut read, write) = stream.into_split();
-    if tx.send(Event::Connected(conn, Ok(write))).is_err() {
+    if tx.send(Event::Connected(socket, Ok(write))).is_err() {
         return;
     }
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         match read.read(&mut buf).await {
-            Ok(0) | Err(_) => return drop(tx.send(Event::Eof(conn))),
+            Ok(0) | Err(_) => return drop(tx.send(Event::Eof(socket))),
             Ok(n) => {
-                if tx.send(Event::Read(conn, buf[..n].to_vec())).is_err() {
+                if tx.send(Event::Read(socket, buf[..n].to_vec())).is_err() {
                     return;
                 }
             }
@@ -147,45 +110,48 @@ pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
     let mut writer_tasks = JoinSet::new();
-    let mut writers: BTreeMap<ConnId, Writer> = BTreeMap::new();
-    let mut closed: BTreeSet<ConnId> = BTreeSet::new();
-    let mut wake = clock.now();
-    driver.start(clock.now());
+    let mut writers: BTreeMap<Socket, Writer> = BTreeMap::new();
+    // The task of each UDP exchange and of each socket's reader: aborting one closes its
+    // socket (a TCP socket's writer closes the rest once it has flushed).
+    let mut dns: BTreeMap<QueryId, AbortHandle> = BTreeMap::new();
+    let mut readers: BTreeMap<Socket, AbortHandle> = BTreeMap::new();
+    let mut wake = clock_now(&clock);
+    driver.start(clock_now(&clock));
     loop {
-        while let Some(command) = driver.poll_command(clock.now()) {
+        while let Some(command) = driver.poll_command(clock_now(&clock)) {
             match command {
                 IoCommand::DnsUdp {
                     query,
                     server,
                     wire,
-                } => {
-                    tasks.spawn(udp_exchange(query, server, wire, tx.clone()));
-                }
-                IoCommand::DnsTcp {
+                } => drop(dns.insert(
                     query,
-                    server,
-                    framed,
-                } => {
-                    tasks.spawn(tcp_exchange(query, server, framed, tx.clone()));
+                    tasks.spawn(udp_exchange(query, server, wire, tx.clone())),
+                )),
+                IoCommand::DnsEnd { query } => {
+                    dns.remove(&query).iter().for_each(AbortHandle::abort)
                 }
-                IoCommand::Connect { conn, addr } => {
-                    tasks.spawn(connect(conn, addr, tx.clone()));
+                IoCommand::Connect { socket, addr } => {
+                    readers.insert(socket, tasks.spawn(connect(socket, addr, tx.clone())));
                 }
-                IoCommand::Write { conn, bytes } => {
-                    if let Some(w) = writers.get(&conn) {
+                IoCommand::Write { socket, bytes } => {
+                    if let Some(w) = writers.get(&socket) {
                         let _ = w.send(Some(bytes));
                     }
                 }
-                IoCommand::Shutdown { conn } => match writers.remove(&conn) {
-                    Some(w) => drop(w.send(None)),
-                    None => drop(closed.insert(conn)),
-                },
+                IoCommand::Shutdown { socket } => {
+                    readers.remove(&socket).iter().for_each(AbortHandle::abort);
+                    writers.remove(&socket).map(|w| w.send(None));
+                }
                 IoCommand::Sleep { until } => wake = until,
-                IoCommand::Finished(report) => {
-                    // Let queued writes (QUIT, close_notify) finish briefly, then cancel the rest.
+                IoCommand::Finished {
+                    report,
+                    flush_until,
+                } => {
+                    // Let queued writes (QUIT, close_notify) finish, then cancel the rest.
                     drop(writers);
                     let flush = async { while writer_tasks.join_next().await.is_some() {} };
-                    let _ = tokio::time::timeout(Duration::from_millis(500), flush).await;
+                    let _ = tokio::time::timeout_at(due(&clock, flush_until), flush).await;
                     tasks.abort_all();
                     writer_tasks.abort_all();
                     return (report, driver.into_machine());
@@ -194,44 +160,37 @@ pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
         }
         let event = tokio::select! {
             event = rx.recv() => event,
-            _ = tokio::time::sleep_until(clock.instant(wake)) => None,
+            _ = tokio::time::sleep_until(due(&clock, wake)) => None,
         };
-        let now = clock.now();
+        let now = clock_now(&clock);
         let fed = match event {
             None => driver.handle(now, IoEvent::Timer),
-            Some(Event::Dns(query, Ok((from, wire)))) => driver.handle(
-                now,
-                IoEvent::DnsReply {
-                    query,
-                    from,
-                    wire: &wire,
-                },
-            ),
+            Some(Event::Dns(query, Ok((from, wire)))) => {
+                let wire = &wire;
+                driver.handle(now, IoEvent::DnsReply { query, from, wire })
+            }
             Some(Event::Dns(query, Err(e))) => {
                 let error = NetError::from_io(&e);
                 driver.handle(now, IoEvent::DnsError { query, error })
             }
-            Some(Event::Connected(conn, Err(e))) => {
+            Some(Event::Connected(socket, Err(e))) => {
                 let error = NetError::from_io(&e);
-                driver.handle(now, IoEvent::ConnectFailed { conn, error })
+                driver.handle(now, IoEvent::ConnectFailed { socket, error })
             }
-            Some(Event::Connected(conn, Ok(write))) => {
-                if closed.remove(&conn) {
-                    continue;
+            Some(Event::Connected(socket, Ok(write))) => {
+                if !readers.contains_key(&socket) {
+                    continue; // shut down while connecting: dropping `write` closes it
                 }
                 let (wtx, wrx) = mpsc::unbounded_channel();
                 writer_tasks.spawn(write_loop(write, wrx));
-                writers.insert(conn, wtx);
-                driver.handle(now, IoEvent::Connected { conn })
+                writers.insert(socket, wtx);
+                driver.handle(now, IoEvent::Connected { socket })
             }
-            Some(Event::Read(conn, bytes)) => driver.handle(
-                now,
-                IoEvent::Read {
-                    conn,
-                    bytes: &bytes,
-                },
-            ),
-            Some(Event::Eof(conn)) => driver.handle(now, IoEvent::Eof { conn }),
+            Some(Event::Read(socket, bytes)) => {
+                let bytes = &bytes;
+                driver.handle(now, IoEvent::Read { socket, bytes })
+            }
+            Some(Event::Eof(socket)) => driver.handle(now, IoEvent::Eof { socket }),
         };
         // A UsageError here is a bug in the core; the machine keeps its state, so go on.
         debug_assert!(fed.is_ok(), "{fed:?}");

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 
 use daneel_tests::live::LiveWorld;
 use daneel_tests::pki::pem_encode;
+use daneel_tests::world::bulk::many_mx;
 use daneel_tests::world::certs::{self_signed, server_tls, tlsa};
 use daneel_tests::world::{MailServer, Status, World};
 
@@ -29,7 +30,7 @@ fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// `openssl x509 -pubkey | openssl pkey -pubin -outform DER | sha256sum`, if openssl exists.
+/// `openssl x509 -pubkey | openssl pkey -pubin -outform DER | sha256sum`, if it ran.
 fn openssl_spki_sha256(pem_path: &std::path::Path) -> Option<String> {
     let pubkey = Command::new("openssl")
         .args(["x509", "-pubkey", "-noout", "-in"])
@@ -65,9 +66,10 @@ fn tlsa_digest_equals_the_openssl_pipeline() {
     let line = text(&out);
     let expected_prefix = "_25._tcp.mx.example.com. IN TLSA 3 1 1 ";
     assert!(line.starts_with(expected_prefix), "{line}");
-    match openssl_spki_sha256(&path) {
-        Some(digest) => assert_eq!(line.trim_end().trim_start_matches(expected_prefix), digest),
-        None => eprintln!("openssl not found: compared with our own SHA-256 only"),
+    // Under `CI=true` a missing openssl fails here; elsewhere the comparison is skipped.
+    if daneel_tests::tool::available("openssl", "the openssl pipeline comparison") {
+        let digest = openssl_spki_sha256(&path).expect("the openssl pipeline ran");
+        assert_eq!(line.trim_end().trim_start_matches(expected_prefix), digest);
     }
     // 3 0 1 warns that it breaks at every renewal.
     let out = daneel(&[
@@ -351,5 +353,92 @@ fn replay_of_a_format_1_transcript_lacking_an_answer_exits_65() {
     assert!(
         stderr.contains("holds no (more) answer to mx.verified.example. A from 127.20.250.1:"),
         "{stderr}"
+    );
+}
+
+/// `daneel ARGS` under `ulimit -n NOFILE` (a hard cap on this process's open files).
+fn daneel_with_open_files(nofile: u32, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_daneel"))
+        .args(args)
+        .output()
+        .expect("run daneel under ulimit")
+}
+
+/// Issue 7: a check of an MX RRset of 1,000 hosts, served live, completes with every host
+/// verified under `ulimit -n 256` on both runtimes (DNS sockets close as answers are taken,
+/// lookups and connections are bounded). Under a limit too small for that, running out of
+/// descriptors is reported as the local error it is (`local-resources`, exit 4), and no host
+/// is blamed with a DNS timeout.
+#[test]
+fn a_1000_host_mx_rrset_fits_in_256_open_files_and_running_out_is_a_local_error() {
+    let world = many_mx(1_000, 10);
+    let live =
+        LiveWorld::start(&world, Ipv4Addr::new(127, 20, 254, 0), 25).expect("live world (root)");
+    let resolver = live.resolver_addr().to_string();
+    for runtime in [None, Some("--smol")] {
+        let mut args = vec![
+            "check",
+            "example.com",
+            "--resolver",
+            &resolver,
+            "-4",
+            "--json",
+        ];
+        args.extend(runtime);
+        let out = daneel_with_open_files(256, &args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{runtime:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["verdict"], "dane-verified", "{runtime:?}");
+        let hosts = report["hosts"].as_array().unwrap();
+        assert_eq!(hosts.len(), 1_000);
+        assert!(
+            hosts.iter().all(|h| h["verdict"] == "verified"),
+            "{runtime:?}"
+        );
+    }
+    let out = daneel_with_open_files(
+        24,
+        &[
+            "check",
+            "example.com",
+            "--resolver",
+            &resolver,
+            "-4",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verdict"], "inconclusive");
+    let text = out.stdout.clone();
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        text.contains("\"local-resources\""),
+        "no local-resources reason"
+    );
+    assert!(
+        !text.contains("\"dns-timeout\""),
+        "a local failure blamed on DNS"
+    );
+    assert!(
+        report["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap_or_default()
+            .contains("local resources ran out")),
+        "{:?}",
+        report["warnings"]
     );
 }

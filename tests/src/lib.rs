@@ -11,5 +11,6 @@ pub mod live;
 pub mod pki;
 pub mod sim;
 pub mod tls_server;
+pub mod tool;
 pub mod transcripts;
 pub mod world;

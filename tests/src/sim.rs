@@ -239,6 +239,12 @@ pub struct Sim {
     conns: BTreeMap<ConnId, SimConn>,
     conn_log: BTreeMap<ConnId, ConnLog>,
     queries: BTreeMap<QueryId, QueryLog>,
+    /// DNS exchanges sent and not yet ended by `Action::EndDns`: a runtime's open sockets.
+    open_dns: std::collections::BTreeSet<QueryId>,
+    /// The most DNS exchanges ever open at once.
+    peak_open_dns: usize,
+    /// The most TCP connections ever open at once.
+    peak_open_conns: usize,
     known_depth: u32,
     transcript: Vec<TranscriptEntry>,
     report: Option<Report>,
@@ -266,6 +272,9 @@ impl Sim {
             conns: BTreeMap::new(),
             conn_log: BTreeMap::new(),
             queries: BTreeMap::new(),
+            open_dns: std::collections::BTreeSet::new(),
+            peak_open_dns: 0,
+            peak_open_conns: 0,
             known_depth: 0,
             transcript: Vec::new(),
             report: None,
@@ -338,6 +347,22 @@ impl Sim {
     /// The world.
     pub fn world(&self) -> &World {
         &self.world
+    }
+
+    /// The most DNS exchanges open at once (sent, not yet ended by `Action::EndDns`): the
+    /// UDP or TCP sockets a runtime would hold.
+    pub fn peak_open_dns(&self) -> usize {
+        self.peak_open_dns
+    }
+
+    /// The DNS exchanges still open (none once a check ended them all).
+    pub fn open_dns(&self) -> usize {
+        self.open_dns.len()
+    }
+
+    /// The most TCP connections open at once.
+    pub fn peak_open_conns(&self) -> usize {
+        self.peak_open_conns
     }
 
     /// Every query sent, in the order sent.
@@ -435,6 +460,10 @@ impl Sim {
                 result,
                 depth,
             } => {
+                if !self.open_dns.contains(&query) {
+                    // The exchange ended: a runtime closed its socket, nothing arrives.
+                    return Ok(());
+                }
                 self.known_depth = self.known_depth.max(depth);
                 if let Some(q) = self.queries.get_mut(&query) {
                     q.answered = Some(self.now);
@@ -591,6 +620,8 @@ impl Sim {
                 transport,
                 wire,
             } => {
+                self.open_dns.insert(query);
+                self.peak_open_dns = self.peak_open_dns.max(self.open_dns.len());
                 let depth = self.known_depth + 1;
                 let (name, rtype) = match Message::from_vec(&wire) {
                     Ok(m) => m
@@ -649,6 +680,8 @@ impl Sim {
                 Ok(())
             }
             Action::Connect { conn, addr } => {
+                let open = self.conns.values().filter(|c| c.open).count() + 1;
+                self.peak_open_conns = self.peak_open_conns.max(open);
                 let host = if addr.port() == self.world.smtp_port() {
                     self.world.hosts().get(&addr.ip()).cloned()
                 } else {
@@ -720,6 +753,14 @@ impl Sim {
                             Delivery::Input(OwnedInput::TlsFailed { conn, error }),
                         );
                     }
+                }
+                Ok(())
+            }
+            Action::EndDns { query } => {
+                if !self.open_dns.remove(&query) {
+                    return Err(SimError::DrainRule(format!(
+                        "EndDns for {query:?}, which is not open"
+                    )));
                 }
                 Ok(())
             }

@@ -38,8 +38,8 @@ fn demo_domains_get_their_verdicts_live() {
         let mut config = CheckConfig::new(domain, vec![live.resolver_addr()]);
         config.port = 2526;
         config.family = AddressFamily::V4;
-        let clock = daneel_tokio::Clock::system();
-        let check = SmtpCheck::new(config, Seed(1), clock.now()).unwrap();
+        let clock = daneel_tokio::system_clock();
+        let check = SmtpCheck::new(config, Seed(1), clock.origin()).unwrap();
         let (report, _) = rt.block_on(daneel_tokio::run(check, clock));
         assert_eq!(
             report.verdict, expected,

@@ -26,12 +26,13 @@ fn config(s: &Scenario, resolvers: Vec<SocketAddr>) -> CheckConfig {
 
 /// Runs the check through tokio and smol; both reports.
 fn both(config: &CheckConfig) -> [Report; 2] {
-    let now = daneel_tokio::Clock::system().now();
+    let now = daneel_tokio::system_clock().origin();
     let tokio_check = SmtpCheck::new(config.clone(), Seed(7), now).unwrap();
     let (tokio_report, _) =
-        daneel_tokio::run_blocking(tokio_check, daneel_tokio::Clock::system()).unwrap();
+        daneel_tokio::run_blocking(tokio_check, daneel_tokio::system_clock()).unwrap();
     let smol_check = SmtpCheck::new(config.clone(), Seed(7), now).unwrap();
-    let (smol_report, _) = daneel_smol::run(smol_check);
+    let (smol_report, _) =
+        daneel_smol::run_blocking(smol_check, daneel_smol::system_clock()).unwrap();
     [*tokio_report, *smol_report]
 }
 

@@ -42,12 +42,12 @@ fn live(s: &Scenario, net: u8) -> [Box<Report>; 2] {
     config.smtp_timeout_ms = Some(1_500);
     config.dns_timeout_ms = 300;
     config.dns_attempts = 2;
-    let now = daneel_tokio::Clock::system().now();
+    let now = daneel_tokio::system_clock().origin();
     let check = SmtpCheck::new(config.clone(), Seed(7), now).unwrap();
     let (tokio_report, _) =
-        daneel_tokio::run_blocking(check, daneel_tokio::Clock::system()).unwrap();
+        daneel_tokio::run_blocking(check, daneel_tokio::system_clock()).unwrap();
     let check = SmtpCheck::new(config, Seed(7), now).unwrap();
-    let (smol_report, _) = daneel_smol::run(check);
+    let (smol_report, _) = daneel_smol::run_blocking(check, daneel_smol::system_clock()).unwrap();
     for (name, report) in [("tokio", &tokio_report), ("smol", &smol_report)] {
         let mismatches = s.expected.mismatches(report);
         assert!(

@@ -41,7 +41,7 @@ fn live_config(s: &Scenario, world: &LiveWorld) -> CheckConfig {
 }
 
 fn wall_clock() -> daneel_core::Timestamp {
-    daneel_tokio::Clock::system().now()
+    daneel_tokio::system_clock().origin()
 }
 
 fn verdicts(report: &Report) -> Vec<String> {
@@ -85,10 +85,11 @@ fn live_world_gives_the_same_verdicts_through_tokio_and_smol() {
         let config = live_config(&s, &world);
         let recorder = Recorder::new(config.clone(), Seed(21), wall_clock()).unwrap();
         let (tokio_report, recorder) =
-            runtime.block_on(daneel_tokio::run(recorder, daneel_tokio::Clock::system()));
+            runtime.block_on(daneel_tokio::run(recorder, daneel_tokio::system_clock()));
         let smol_check =
             daneel_core::check::SmtpCheck::new(config, Seed(21), wall_clock()).unwrap();
-        let (smol_report, _) = daneel_smol::run(smol_check);
+        let (smol_report, _) =
+            daneel_smol::run_blocking(smol_check, daneel_smol::system_clock()).unwrap();
         checked += 1;
         if verdicts(&tokio_report) != verdicts(&smol_report) {
             failures.push(format!(

@@ -49,17 +49,9 @@ fn rooted(alg: &'static SignatureAlgorithm) -> (Vec<Vec<u8>>, Vec<u8>) {
     )
 }
 
-fn openssl_available() -> bool {
-    Command::new("openssl")
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn skip(why: &str) {
-    eprintln!("SKIPPED: {why}");
+/// Whether `openssl` is there for `test`; under `CI=true` its absence fails the test.
+fn openssl_available(test: &str) -> bool {
+    daneel_tests::tool::available("openssl", test)
 }
 
 /// A fresh directory under the system temp dir.
@@ -698,8 +690,8 @@ fn expect_failure(name: &str, bits: u32, args: &[&str]) -> TlsFailure {
 /// alert, so handshake-failed with the alert named (see `classify`).
 #[test]
 fn openssl_tls10_only_is_an_alert() {
-    if !openssl_available() {
-        return skip("no openssl binary");
+    if !openssl_available("openssl_tls10_only_is_an_alert") {
+        return;
     }
     let f = expect_failure("tls1", 2048, &["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]);
     assert_eq!(f.kind, TlsFailureKind::HandshakeFailed, "{f:?}");
@@ -708,8 +700,8 @@ fn openssl_tls10_only_is_an_alert() {
 
 #[test]
 fn openssl_tls11_only_is_an_alert() {
-    if !openssl_available() {
-        return skip("no openssl binary");
+    if !openssl_available("openssl_tls11_only_is_an_alert") {
+        return;
     }
     let f = expect_failure(
         "tls1_1",
@@ -722,8 +714,8 @@ fn openssl_tls11_only_is_an_alert() {
 
 #[test]
 fn openssl_rsa1024_is_client_unsupported() {
-    if !openssl_available() {
-        return skip("no openssl binary");
+    if !openssl_available("openssl_rsa1024_is_client_unsupported") {
+        return;
     }
     for v in ["-tls1_3", "-tls1_2"] {
         let f = expect_failure(
@@ -740,8 +732,8 @@ fn openssl_rsa1024_is_client_unsupported() {
 /// `VerifyError::UnsupportedScheme` in `classify_mapping`.)
 #[test]
 fn openssl_sha1_only_signatures_are_an_alert() {
-    if !openssl_available() {
-        return skip("no openssl binary");
+    if !openssl_available("openssl_sha1_only_signatures_are_an_alert") {
+        return;
     }
     let f = expect_failure(
         "sha1",
@@ -780,8 +772,8 @@ fn tls10_server_hello_is_client_unsupported() {
 
 #[test]
 fn openssl_tls12_rsa2048_works() {
-    if !openssl_available() {
-        return skip("no openssl binary");
+    if !openssl_available("openssl_tls12_rsa2048_works") {
+        return;
     }
     let dir = scratch("ok12");
     let (cert, key) = rsa_files(&dir, 2048);

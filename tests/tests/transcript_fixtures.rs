@@ -120,7 +120,7 @@ fn a_connection_the_recording_never_opened_is_a_typed_error() {
 }
 
 #[test]
-fn waiting_past_the_end_of_the_recording_is_a_typed_error() {
+fn waiting_for_a_dns_answer_the_recording_lacks_is_a_typed_error() {
     // Everything up to the TLSA query, nothing after: the answer was never recorded.
     let text = v1_text("verified.jsonl");
     let cut = text
@@ -133,7 +133,15 @@ fn waiting_past_the_end_of_the_recording_is_a_typed_error() {
         .map(|l| format!("{l}\n"))
         .collect();
     match read(&text).replay() {
-        Err(ReplayError::RecordingEnds { ends, waits_until }) => assert!(waits_until > ends),
+        Err(ReplayError::DnsExchangeEnds {
+            question,
+            listened_until,
+            waits_until,
+            ..
+        }) => {
+            assert_eq!(question.to_string(), "_25._tcp.mx.verified.example. TLSA");
+            assert!(waits_until > listened_until);
+        }
         other => panic!("{other:?}"),
     }
 }

@@ -141,6 +141,16 @@ impl SmtpCheck {
             } else {
                 None
             };
+            let local = |r: &Option<Reason>| matches!(r, Some(Reason::LocalResources { .. }));
+            if local(&host.reason) || connections.iter().any(|c| local(&c.reason)) {
+                if !facts.local_failure {
+                    self.warnings.push(format!(
+                        "{}: local resources ran out (file descriptors or memory): the check is incomplete",
+                        host.label()
+                    ));
+                }
+                facts.local_failure = true;
+            }
             facts.hosts.push(HostFacts {
                 policy,
                 verdict,

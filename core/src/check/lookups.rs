@@ -32,6 +32,9 @@ pub(super) fn lookup_reason(query: String, error: &LookupError) -> Reason {
             }
         }
         LookupError::Timeout => Reason::DnsTimeout { query },
+        LookupError::LocalResources { detail } => Reason::LocalResources {
+            detail: format!("{query} not sent: {detail}"),
+        },
         other => Reason::DnsError {
             query,
             detail: other.to_string(),
@@ -182,8 +185,19 @@ impl SmtpCheck {
             let detail = format!(
                 "no resolver validates DNSSEC, so no DANE result would mean anything: {detail}"
             );
-            self.note(format!("resolver-not-validating: {detail}"));
             self.held.clear();
+            if let Some(detail) = self.resolvers.local_failure() {
+                // Not the resolvers' fault: we could not ask them (issue 7).
+                self.note(format!(
+                    "local-resources: {detail}: the check is incomplete"
+                ));
+                self.finish_early(
+                    DomainVerdict::Inconclusive,
+                    Some(Reason::LocalResources { detail }),
+                );
+                return;
+            }
+            self.note(format!("resolver-not-validating: {detail}"));
             self.finish_early(
                 DomainVerdict::TempFail,
                 Some(Reason::ResolverNotValidating { detail }),
@@ -209,7 +223,7 @@ impl SmtpCheck {
                 .map(|(id, _)| *id)
                 .collect();
             for id in in_flight {
-                self.dns.abandon(id);
+                self.dns.abandon(self.now, id);
                 if let Some(p) = self.lookups.remove(&id) {
                     self.start_lookup(p.purpose, &p.name, p.rtype);
                 }
@@ -302,7 +316,10 @@ impl SmtpCheck {
                 self.note(format!(
                     "resolver {server}: validating-resolver probe failed: {reason}"
                 ));
-                resolvers::ProbeState::Unreachable(reason.to_string())
+                match reason {
+                    Reason::LocalResources { detail } => resolvers::ProbeState::NotSent(detail),
+                    _ => resolvers::ProbeState::Unreachable(reason.to_string()),
+                }
             }
         };
         self.resolvers.record(index, state);
@@ -328,7 +345,12 @@ impl SmtpCheck {
                     implicit: false,
                     cnames: Vec::new(),
                 });
-                self.finish_early(DomainVerdict::TempFail, Some(reason));
+                // A query we could not even send says nothing about the domain.
+                let verdict = match reason {
+                    Reason::LocalResources { .. } => DomainVerdict::Inconclusive,
+                    _ => DomainVerdict::TempFail,
+                };
+                self.finish_early(verdict, Some(reason));
                 return;
             }
             Ok(answer) => answer,

@@ -201,6 +201,7 @@ impl SmtpCheck {
                 attempt_timeout: Duration::from_millis(config.dns_timeout_ms.max(1)),
                 attempts: config.dns_attempts.max(1),
                 payload: 1232,
+                max_in_flight: crate::dns::DEFAULT_MAX_IN_FLIGHT,
             },
             DetRng::new(seed, 1),
         );
@@ -360,8 +361,14 @@ impl SmtpCheck {
         if self.early.is_none() && !self.all_settled() {
             return;
         }
-        // Close whatever is still open (only on an early end or an abort).
+        // Close whatever is still open (only on an early end or an abort): lookups end their
+        // exchanges (the runtime frees their sockets), sessions abort.
         let now = self.now;
+        self.dns.abandon_all();
+        self.lookups.clear();
+        while let Some(action) = self.dns.poll_action() {
+            self.actions.push_back(action);
+        }
         for conn in self.conns.values_mut() {
             if conn.report.is_none() {
                 conn.session.abort(now);

@@ -36,6 +36,9 @@ pub(super) enum ProbeState {
     NotValidating(String),
     /// No usable answer: timeout, SERVFAIL, refused (the detail says which).
     Unreachable(String),
+    /// The probe could not be sent: this process ran out of file descriptors or memory
+    /// (issue 7). Nothing is known about the resolver.
+    NotSent(String),
 }
 
 /// One configured resolver.
@@ -158,9 +161,18 @@ impl ResolverSet {
             .filter_map(|r| match &r.probe {
                 ProbeState::NotValidating(d) => Some((r.addr, format!("does not validate: {d}"))),
                 ProbeState::Unreachable(d) => Some((r.addr, format!("failed the probe: {d}"))),
+                ProbeState::NotSent(d) => Some((r.addr, format!("not probed: {d}"))),
                 _ => None,
             })
             .collect()
+    }
+
+    /// The first probe that could not be sent for want of local resources, if any.
+    pub(super) fn local_failure(&self) -> Option<String> {
+        self.resolvers.iter().find_map(|r| match &r.probe {
+            ProbeState::NotSent(d) => Some(format!("{}: {d}", r.addr)),
+            _ => None,
+        })
     }
 
     /// The believed resolvers that are not on loopback.
@@ -185,6 +197,7 @@ impl ResolverSet {
                     ProbeState::Validating => (ProbeResult::Validating, None),
                     ProbeState::NotValidating(d) => (ProbeResult::NotValidating, Some(d.clone())),
                     ProbeState::Unreachable(d) => (ProbeResult::Unreachable, Some(d.clone())),
+                    ProbeState::NotSent(d) => (ProbeResult::NotProbed, Some(d.clone())),
                 };
                 ResolverEntry {
                     address: r.addr.to_string(),

@@ -2,6 +2,7 @@
 //! so the precedence table is tested exhaustively.
 
 use crate::dane::{DaneFailure, DaneFailureKind, DaneOutcome, VerifyParams};
+use crate::machine::NetError;
 use crate::report::{
     ConnectionVerdict, DomainVerdict, FailedLookup, HostPolicy, HostVerdict, Reason,
 };
@@ -85,6 +86,9 @@ fn before_tls_decision(failure: &SessionFailure) -> bool {
 /// The reason a session failure gives.
 pub fn session_failure_reason(failure: &SessionFailure) -> Reason {
     match failure {
+        SessionFailure::ConnectFailed(NetError::LocalResources(detail)) => Reason::LocalResources {
+            detail: format!("no socket for the connection: {detail}"),
+        },
         SessionFailure::ConnectFailed(e) => Reason::ConnectFailed {
             detail: e.to_string(),
         },
@@ -249,6 +253,9 @@ pub struct DomainFacts {
     pub temp_fail: bool,
     /// The MX RRset (or its stand-in) is secure.
     pub mx_secure: bool,
+    /// A lookup or connection could not start for want of local resources (issue 7): the
+    /// check is incomplete, so only a DANE failure already found outranks `inconclusive`.
+    pub local_failure: bool,
     /// Each host.
     pub hosts: Vec<HostFacts>,
 }
@@ -301,14 +308,17 @@ pub fn domain_verdict(facts: &DomainFacts) -> DomainVerdict {
         return DomainVerdict::TempFail;
     }
     let hosts = &facts.hosts;
+    let dane_failed = hosts
+        .iter()
+        .any(|h| h.verdict == HostVerdict::DaneFailed || dns_failure_is_domains(h));
+    if facts.local_failure && !dane_failed {
+        return DomainVerdict::Inconclusive;
+    }
     // RFC 7672 sec. 2.1.2: no host reachable for want of addresses: delivery is delayed.
     if !hosts.is_empty() && hosts.iter().all(skipped_for_addresses) {
         return DomainVerdict::TempFail;
     }
-    if hosts
-        .iter()
-        .any(|h| h.verdict == HostVerdict::DaneFailed || dns_failure_is_domains(h))
-    {
+    if dane_failed {
         return DomainVerdict::DaneFailed;
     }
     let tested: Vec<HostVerdict> = hosts
@@ -443,12 +453,13 @@ mod tests {
         let mut counts = std::collections::BTreeMap::new();
         let mut cases = 0u64;
         for hosts in &host_lists {
-            for early in 0..8u8 {
+            for early in 0..16u8 {
                 for mx_secure in [false, true] {
                     let facts = DomainFacts {
                         nxdomain: early & 1 != 0,
                         null_mx: early & 2 != 0,
                         temp_fail: early & 4 != 0,
+                        local_failure: early & 8 != 0,
                         mx_secure,
                         hosts: hosts.clone(),
                     };
@@ -482,7 +493,11 @@ mod tests {
                         DomainVerdict::Nxdomain
                     } else if facts.null_mx {
                         DomainVerdict::NullMx
-                    } else if facts.temp_fail || all_address_skips {
+                    } else if facts.temp_fail {
+                        DomainVerdict::TempFail
+                    } else if facts.local_failure && !failed {
+                        DomainVerdict::Inconclusive
+                    } else if all_address_skips {
                         DomainVerdict::TempFail
                     } else if failed {
                         DomainVerdict::DaneFailed
@@ -530,6 +545,16 @@ mod tests {
                                 | DomainVerdict::DanePartial
                                 | DomainVerdict::NoDane
                                 | DomainVerdict::Inconclusive
+                        ));
+                    }
+                    // An incomplete check (issue 7) never claims success nor absence of DANE.
+                    if facts.local_failure {
+                        assert!(!matches!(
+                            got,
+                            DomainVerdict::DaneVerified
+                                | DomainVerdict::DaneTrusted
+                                | DomainVerdict::DanePartial
+                                | DomainVerdict::NoDane
                         ));
                     }
                     // An address failure alone is never a DANE failure.

@@ -233,6 +233,12 @@ pub enum LookupError {
     },
     /// No resolver is configured, so nothing could be asked.
     NoServers,
+    /// This process could not send the query: it ran out of file descriptors or memory. No
+    /// resolver was at fault, and nothing is known about the data.
+    LocalResources {
+        /// The runtime's description.
+        detail: String,
+    },
 }
 
 impl LookupError {
@@ -275,6 +281,9 @@ impl fmt::Display for LookupError {
             LookupError::Timeout => f.write_str("no answer from any resolver (timeout)"),
             LookupError::Malformed { detail } => write!(f, "malformed answer: {detail}"),
             LookupError::NoServers => f.write_str("no resolver configured"),
+            LookupError::LocalResources { detail } => {
+                write!(f, "query not sent, local resources exhausted: {detail}")
+            }
         }
     }
 }

@@ -40,6 +40,11 @@ pub const DEFAULT_ATTEMPTS: u8 = 4;
 /// `attempt_timeout * 2^MAX_BACKOFF_DOUBLINGS`).
 pub const MAX_BACKOFF_DOUBLINGS: u32 = 6;
 
+/// The default bound on open exchanges: with one socket each, a check of an MX RRset of
+/// 1,000 hosts stays far below the usual 1,024 open files (issue 7), and 64 answers in
+/// flight keep a nearby resolver busy.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
 /// Resolver settings.
 #[derive(Clone, Debug)]
 pub struct DnsConfig {
@@ -51,6 +56,9 @@ pub struct DnsConfig {
     pub attempts: u8,
     /// EDNS0 payload size advertised.
     pub payload: u16,
+    /// At most this many exchanges are open at once (each holds a socket in the runtime);
+    /// later lookups wait in order and start as earlier ones end (0 counts as 1).
+    pub max_in_flight: usize,
 }
 
 impl DnsConfig {
@@ -62,6 +70,7 @@ impl DnsConfig {
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             attempts: DEFAULT_ATTEMPTS,
             payload: DEFAULT_PAYLOAD,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 
@@ -142,6 +151,8 @@ pub struct DnsClient {
     next_query: u32,
     next_lookup: u32,
     lookups: BTreeMap<LookupId, Lookup>,
+    /// Lookups started but waiting for an exchange slot, in order.
+    waiting: VecDeque<LookupId>,
     exchanges: BTreeMap<QueryId, LookupId>,
     actions: VecDeque<Action>,
     results: VecDeque<(LookupId, LookupResult)>,
@@ -157,6 +168,7 @@ impl DnsClient {
             next_query: 0,
             next_lookup: 0,
             lookups: BTreeMap::new(),
+            waiting: VecDeque::new(),
             exchanges: BTreeMap::new(),
             actions: VecDeque::new(),
             results: VecDeque::new(),
@@ -227,7 +239,8 @@ impl DnsClient {
             garbage: None,
         };
         self.lookups.insert(id, lookup);
-        self.next_attempt(now, id);
+        self.waiting.push_back(id);
+        self.start_waiting(now);
         id
     }
 
@@ -242,9 +255,47 @@ impl DnsClient {
     }
 
     /// Stops a lookup without a result; later answers to it are ignored.
-    pub fn abandon(&mut self, lookup: LookupId) {
+    pub fn abandon(&mut self, now: Timestamp, lookup: LookupId) {
         if let Some(l) = self.lookups.remove(&lookup) {
-            self.exchanges.remove(&l.current);
+            self.waiting.retain(|w| *w != lookup);
+            self.end_exchange(l.current);
+            self.start_waiting(now);
+        }
+    }
+
+    /// Stops every lookup without a result (the machine is finishing): waiting lookups are
+    /// dropped unsent, and every open exchange ends with [`Action::EndDns`].
+    pub fn abandon_all(&mut self) {
+        self.waiting.clear();
+        let open: Vec<QueryId> = self.exchanges.keys().copied().collect();
+        for query in open {
+            self.end_exchange(query);
+        }
+        self.lookups.clear();
+    }
+
+    /// Ends exchange `query` if it is open: its socket can go ([`Action::EndDns`]), and a
+    /// waiting lookup may take its slot.
+    fn end_exchange(&mut self, query: QueryId) {
+        if self.exchanges.remove(&query).is_some() {
+            self.actions.push_back(Action::EndDns { query });
+        }
+    }
+
+    /// Finishes lookup `id` with `result`.
+    fn finish(&mut self, id: LookupId, result: LookupResult) {
+        self.lookups.remove(&id);
+        self.results.push_back((id, result));
+    }
+
+    /// Starts waiting lookups, in order, while exchange slots are free. Every entry point
+    /// that can end an exchange calls this last.
+    fn start_waiting(&mut self, now: Timestamp) {
+        while self.exchanges.len() < self.config.max_in_flight.max(1) {
+            let Some(id) = self.waiting.pop_front() else {
+                return;
+            };
+            self.next_attempt(now, id);
         }
     }
 
@@ -272,8 +323,11 @@ impl DnsClient {
         let Some(&lookup_id) = self.exchanges.get(&query) else {
             return Ok(());
         };
+        if !self.lookups.contains_key(&lookup_id) {
+            self.end_exchange(query);
+            return Ok(());
+        }
         let Some(l) = self.lookups.get_mut(&lookup_id) else {
-            self.exchanges.remove(&query);
             return Ok(());
         };
         if let Some(source) = from {
@@ -293,11 +347,12 @@ impl DnsClient {
             qtype: l.qtype,
         };
         let tcp = l.transport == Transport::Tcp;
-        match check_response(&expected, wire, now, l.server) {
+        let server = l.server;
+        match check_response(&expected, wire, now, server) {
             Checked::Mismatch(why) => {
                 self.ignored.push_back(IgnoredDatagram {
                     query,
-                    server: l.server,
+                    server,
                     from,
                     why,
                 });
@@ -305,7 +360,7 @@ impl DnsClient {
                     l.last_error = Some(LookupError::Malformed {
                         detail: format!("TCP answer does not match the query: {why}"),
                     });
-                    self.exchanges.remove(&query);
+                    self.end_exchange(query);
                     self.next_attempt(now, lookup_id);
                 }
             }
@@ -313,79 +368,92 @@ impl DnsClient {
                 let err = LookupError::Malformed { detail };
                 if tcp {
                     l.last_error = Some(err);
-                    self.exchanges.remove(&query);
+                    self.end_exchange(query);
                     self.next_attempt(now, lookup_id);
                 } else {
                     l.garbage = Some(err);
                 }
             }
             Checked::Truncated => {
-                self.exchanges.remove(&query);
                 if tcp {
                     l.last_error = Some(LookupError::Malformed {
                         detail: "TC=1 over TCP".into(),
                     });
+                    self.end_exchange(query);
                     self.next_attempt(now, lookup_id);
                 } else {
                     // RFC 7766 sec. 5: retry the same server over TCP, same attempt.
                     let wait = self.config.attempt_wait(l.attempts_used.saturating_sub(1));
-                    let server = l.server;
+                    self.end_exchange(query);
                     self.send(now, lookup_id, server, Transport::Tcp, wait);
                 }
             }
             Checked::Final(Ok(answer)) => {
-                self.exchanges.remove(&query);
-                self.lookups.remove(&lookup_id);
-                self.results.push_back((lookup_id, Ok(answer)));
+                self.end_exchange(query);
+                self.finish(lookup_id, Ok(answer));
             }
             Checked::Final(Err(e)) if e.is_final() => {
                 // RFC 8914: a DNSSEC EDE says the data is bogus. Asking again, or asking a
                 // resolver that does not validate, could only turn bogus into insecure.
-                self.exchanges.remove(&query);
-                self.lookups.remove(&lookup_id);
-                self.results.push_back((lookup_id, Err(e)));
+                self.end_exchange(query);
+                self.finish(lookup_id, Err(e));
             }
             Checked::Final(Err(e)) => {
                 l.last_error = Some(e);
-                self.exchanges.remove(&query);
+                self.end_exchange(query);
                 self.next_attempt(now, lookup_id);
             }
         }
+        self.start_waiting(now);
         Ok(())
     }
 
     /// Feeds a transport failure of `query` (refused, unreachable, reset): the lookup moves
-    /// on to its next attempt at once. Failures of finished exchanges are ignored.
+    /// on to its next attempt at once. A local failure ([`NetError::LocalResources`]: out of
+    /// file descriptors or memory) ends the lookup with [`LookupError::LocalResources`], never
+    /// with a timeout that would blame the resolver. Failures of finished exchanges are
+    /// ignored.
     pub fn handle_failed(
         &mut self,
         now: Timestamp,
         query: QueryId,
-        _error: &NetError,
+        error: &NetError,
     ) -> Result<(), UsageError> {
         if !self.owns(query) {
             return Err(UsageError::UnknownQuery(query));
         }
-        if let Some(lookup_id) = self.exchanges.remove(&query) {
+        let Some(&lookup_id) = self.exchanges.get(&query) else {
+            return Ok(());
+        };
+        self.end_exchange(query);
+        if let NetError::LocalResources(detail) = error {
+            // Our own process or host ran out of sockets or memory: no resolver is at
+            // fault, and asking another one now would fail the same way.
+            let err = LookupError::LocalResources {
+                detail: detail.clone(),
+            };
+            self.finish(lookup_id, Err(err));
+        } else {
             self.next_attempt(now, lookup_id);
         }
+        self.start_waiting(now);
         Ok(())
     }
 
     /// Advances timers: every attempt whose deadline is at or before `now` is given up and
     /// its lookup moves on (next server, or the final error).
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        let due: Vec<LookupId> = self
-            .lookups
+        let due: Vec<(QueryId, LookupId)> = self
+            .exchanges
             .iter()
-            .filter(|(_, l)| l.deadline <= now)
-            .map(|(id, _)| *id)
+            .filter(|(_, id)| self.lookups.get(id).is_some_and(|l| l.deadline <= now))
+            .map(|(query, id)| (*query, *id))
             .collect();
-        for id in due {
-            if let Some(l) = self.lookups.get(&id) {
-                self.exchanges.remove(&l.current);
-            }
+        for (query, id) in due {
+            self.end_exchange(query);
             self.next_attempt(now, id);
         }
+        self.start_waiting(now);
     }
 
     /// The next query to send, if any.
@@ -405,7 +473,11 @@ impl DnsClient {
 
     /// The earliest attempt deadline of the lookups in flight.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.lookups.values().map(|l| l.deadline).min()
+        self.exchanges
+            .values()
+            .filter_map(|id| self.lookups.get(id))
+            .map(|l| l.deadline)
+            .min()
     }
 
     /// Starts the next attempt of `id`, or finishes it with its best error.
@@ -431,8 +503,7 @@ impl DnsClient {
                 } else {
                     LookupError::Timeout
                 });
-            self.lookups.remove(&id);
-            self.results.push_back((id, Err(err)));
+            self.finish(id, Err(err));
             return;
         }
         let attempt = l.attempts_used;
@@ -458,13 +529,10 @@ impl DnsClient {
         let msg_id = self.rng.next_u16();
         let wire = build_query(msg_id, &l.qname, l.qtype, self.config.payload);
         if wire.is_empty() {
-            self.lookups.remove(&id);
-            self.results.push_back((
-                id,
-                Err(LookupError::Malformed {
-                    detail: "the query could not be encoded".into(),
-                }),
-            ));
+            let err = LookupError::Malformed {
+                detail: "the query could not be encoded".into(),
+            };
+            self.finish(id, Err(err));
             return;
         }
         let query = QueryId(self.next_query);

@@ -47,7 +47,7 @@ pub use answer::{
 };
 pub use client::{
     same_endpoint, DnsClient, DnsConfig, IgnoredDatagram, LookupId, LookupResult, DEFAULT_ATTEMPTS,
-    DEFAULT_ATTEMPT_TIMEOUT, MAX_BACKOFF_DOUBLINGS,
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, MAX_BACKOFF_DOUBLINGS,
 };
 pub use query::{
     build_query, tcp_frame, FrameOverflow, TcpFrameReader, DEFAULT_PAYLOAD, MAX_TCP_BUFFERED,

@@ -5,7 +5,8 @@
 //! it opens is fed what the recording's connection to the same address received (again in
 //! order), each input once the new machine has sent as many actions on it as the recorded
 //! machine had before that input. Recorded timeouts are not replayed: the new machine's own
-//! deadlines fire, as long as they fall within the recording.
+//! deadlines fire, as long as the recording shows silence until then on everything the new
+//! machine still listens on.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -72,8 +73,13 @@ struct Recorded {
 
 /// What the recording's resolver sent for one exchange.
 struct Exchange {
+    server: SocketAddr,
+    question: DnsQuestion,
     msg_id: u16,
     inputs: VecDeque<Recorded>,
+    /// When the recorded machine ended it ([`Action::EndDns`]), if it did: until then the
+    /// resolver's silence after its last input was observed.
+    ended_at: Option<Timestamp>,
 }
 
 /// What the recording's peer did on one connection: each input with the number of actions the
@@ -128,12 +134,15 @@ impl Network {
                         if let Some((msg_id, question)) = parse_query(wire) {
                             exchange_of.insert(*query, net.exchanges.len());
                             net.by_question
-                                .entry((*server, *transport == Transport::Tcp, question))
+                                .entry((*server, *transport == Transport::Tcp, question.clone()))
                                 .or_default()
                                 .push_back(net.exchanges.len());
                             net.exchanges.push(Exchange {
+                                server: *server,
+                                question,
                                 msg_id,
                                 inputs: VecDeque::new(),
+                                ended_at: None,
                             });
                         }
                     }
@@ -149,6 +158,11 @@ impl Network {
                             closed_at: None,
                             ended_by_peer: false,
                         });
+                    }
+                    Action::EndDns { query } => {
+                        if let Some(&i) = exchange_of.get(query) {
+                            net.exchanges[i].ended_at = Some(event.at());
+                        }
                     }
                     Action::Send { conn, .. }
                     | Action::StartTls { conn, .. }
@@ -217,6 +231,8 @@ struct LiveQuery {
     /// XOR of the recorded and the new message id: applied to every recorded answer, it keeps
     /// a matching id matching and a wrong one wrong.
     id_xor: u16,
+    /// The new machine ended the exchange: its socket is gone, nothing more is fed.
+    ended: bool,
 }
 
 /// A new connection and the recorded one that feeds it.
@@ -267,7 +283,14 @@ impl Redecider {
                         question: key.2.clone(),
                     })?;
                 let id_xor = self.net.exchanges[exchange].msg_id ^ msg_id;
-                self.queries.insert(*query, LiveQuery { exchange, id_xor });
+                self.queries.insert(
+                    *query,
+                    LiveQuery {
+                        exchange,
+                        id_xor,
+                        ended: false,
+                    },
+                );
                 self.dns_exchanges += 1;
             }
             Action::Connect { conn, addr } => {
@@ -295,6 +318,11 @@ impl Redecider {
                 );
                 self.connections += 1;
             }
+            Action::EndDns { query } => {
+                if let Some(q) = self.queries.get_mut(query) {
+                    q.ended = true;
+                }
+            }
             Action::Send { conn, .. } | Action::StartTls { conn, .. } => {
                 if let Some(c) = self.conns.get_mut(conn) {
                     c.actions += 1;
@@ -310,10 +338,23 @@ impl Redecider {
         Ok(())
     }
 
-    /// Whether a timeout at `deadline` is what the recording shows: every connection the new
-    /// machine still listens on, with nothing recorded left to feed, must have been listened
-    /// to by the recorded machine until then, and the recording must reach that far.
+    /// Whether a timeout at `deadline` is what the recording shows: every DNS exchange and
+    /// connection the new machine still listens on, with nothing recorded left to feed, must
+    /// have been listened to by the recorded machine until then (until the end of the
+    /// recording when the recorded machine never ended it).
     fn silent_until(&self, deadline: Timestamp) -> Result<(), ReplayError> {
+        for live in self.queries.values().filter(|q| !q.ended) {
+            let x = &self.net.exchanges[live.exchange];
+            let listened_until = x.ended_at.unwrap_or(self.net.ends);
+            if x.inputs.is_empty() && deadline > listened_until {
+                return Err(ReplayError::DnsExchangeEnds {
+                    server: x.server,
+                    question: x.question.clone(),
+                    listened_until,
+                    waits_until: deadline,
+                });
+            }
+        }
         for live in self.conns.values().filter(|c| !c.closed) {
             let c = &self.net.connections[live.connection];
             let listened_until = c.closed_at.unwrap_or(self.net.ends);
@@ -325,12 +366,7 @@ impl Redecider {
                 });
             }
         }
-        if deadline > self.net.ends {
-            return Err(ReplayError::RecordingEnds {
-                ends: self.net.ends,
-                waits_until: deadline,
-            });
-        }
+        // With nothing open, nothing could arrive: the timer fires, whatever the recording.
         Ok(())
     }
 
@@ -338,7 +374,7 @@ impl Redecider {
     fn next(&self) -> Option<(Timestamp, usize, Source)> {
         let dns = self.queries.iter().filter_map(|(q, live)| {
             let r = self.net.exchanges[live.exchange].inputs.front()?;
-            Some((r.at, r.order, Source::Dns(*q)))
+            (!live.ended).then_some((r.at, r.order, Source::Dns(*q)))
         });
         let conns = self.conns.iter().filter_map(|(c, live)| {
             let (gate, r) = self.net.connections[live.connection].steps.front()?;

@@ -70,11 +70,15 @@ pub enum ReplayError {
         /// How many connections to it the recording holds.
         recorded: usize,
     },
-    /// Re-deciding: this version waits for an answer or a timer past the last recorded
-    /// event, so the recording cannot say what happened.
-    RecordingEnds {
-        /// The time of the last recorded event.
-        ends: Timestamp,
+    /// Re-deciding: this version waits for a DNS answer longer than the recorded machine
+    /// waited for it, after the last message recorded for it.
+    DnsExchangeEnds {
+        /// The resolver.
+        server: SocketAddr,
+        /// The question.
+        question: DnsQuestion,
+        /// When the recorded machine ended the exchange (or the recording ended).
+        listened_until: Timestamp,
         /// The deadline this version waits for.
         waits_until: Timestamp,
     },
@@ -116,11 +120,15 @@ impl fmt::Display for ReplayError {
                 f,
                 "the transcript holds {recorded} connection(s) to {addr}; this version opens more"
             ),
-            ReplayError::RecordingEnds { ends, waits_until } => write!(
+            ReplayError::DnsExchangeEnds {
+                server,
+                question,
+                listened_until,
+                waits_until,
+            } => write!(
                 f,
-                "the transcript ends at {}; this version waits {} ms longer for an answer or a timer",
-                ends.to_rfc3339(),
-                waits_until.saturating_since(*ends).as_millis()
+                "the transcript holds nothing more for {question} from {server}; this version waits {} ms longer for it than the recording did",
+                waits_until.saturating_since(*listened_until).as_millis()
             ),
             ReplayError::ConnectionEnds {
                 addr,

@@ -7,6 +7,7 @@
 //! [`crate::sim`] runs a machine against a world in memory; [`crate::live`] serves it on
 //! loopback sockets.
 
+pub mod bulk;
 pub mod catalogue;
 pub mod certs;
 pub mod resolver;

@@ -46,8 +46,8 @@ pub fn run(json: bool) -> i32 {
         config.port = port;
         config.family = AddressFamily::V4;
         config.smtp_timeout_ms = Some(5_000);
-        let clock = daneel_tokio::Clock::system();
-        let check = match SmtpCheck::new(config, Seed(1), clock.now()) {
+        let clock = daneel_tokio::system_clock();
+        let check = match SmtpCheck::new(config, Seed(1), clock.origin()) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("daneel demo: {e}");

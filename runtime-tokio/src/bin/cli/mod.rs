@@ -186,23 +186,25 @@ fn run_check(args: CheckArgs) -> i32 {
     };
     let seed = args.seed.map(Seed).unwrap_or_else(os_seed);
     config.fixed_seed = args.seed.is_some();
-    let clock = daneel_tokio::Clock::system();
-    let recorder = match Recorder::new(config, seed, clock.now()) {
+    let clock = daneel_tokio::system_clock();
+    let recorder = match Recorder::new(config, seed, clock.origin()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("daneel: {e}");
             return EXIT_USAGE;
         }
     };
-    let (report, recorder) = if args.smol {
-        daneel_smol::run(recorder)
+    // Both runtimes have the same API (issue 8): only the function differs.
+    let run = if args.smol {
+        daneel_smol::run_blocking::<Recorder>
     } else {
-        match daneel_tokio::run_blocking(recorder, clock) {
-            Ok(done) => done,
-            Err(e) => {
-                eprintln!("daneel: cannot start the runtime: {e}");
-                return EXIT_INTERNAL;
-            }
+        daneel_tokio::run_blocking::<Recorder>
+    };
+    let (report, recorder) = match run(recorder, clock) {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("daneel: cannot start the runtime: {e}");
+            return EXIT_INTERNAL;
         }
     };
     if let Some(path) = &args.transcript {

@@ -109,8 +109,8 @@ fn verify(args: &TlsaArgs, chain: Vec<Vec<u8>>) -> Result<i32, String> {
     };
     let mut config = CheckConfig::new(format!("[{}]:{}", args.host, args.port), resolvers);
     config.dns_only = true;
-    let clock = daneel_tokio::Clock::system();
-    let check = SmtpCheck::new(config, Seed(0), clock.now()).map_err(|e| e.to_string())?;
+    let clock = daneel_tokio::system_clock();
+    let check = SmtpCheck::new(config, Seed(0), clock.origin()).map_err(|e| e.to_string())?;
     let (report, _) = daneel_tokio::run_blocking(check, clock).map_err(|e| e.to_string())?;
     if let Some(reason) = &report.reason {
         return Err(format!("cannot look up the TLSA records: {reason}"));
