@@ -43,8 +43,9 @@ pub mod tls;
 pub mod transcript;
 
 pub use machine::{
-    Action, ConnId, Input, Machine, NetError, Output, OwnedInput, QueryId, Transport, UsageError,
+    Action, ConnId, Input, Machine, MachineConfig, NetError, Output, OwnedInput, QueryId,
+    Transport, UsageError,
 };
-pub use report::{DomainVerdict, Report};
+pub use report::{CheckKind, DomainVerdict, Report};
 pub use seed::Seed;
 pub use time::Timestamp;

@@ -15,7 +15,9 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::Report;
+use crate::check::{CheckConfig, SmtpCheck};
+use crate::report::{CheckKind, Report};
+use crate::seed::Seed;
 use crate::time::Timestamp;
 use crate::tls::{TlsFailure, TlsInfo};
 
@@ -362,14 +364,55 @@ pub enum Action {
 }
 
 /// What [`Machine::poll_output`] returns.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// In JSON (a transcript line) each variant is an object tagged `output` with one field:
+/// `{"output": "action", "action": {..}}`, `{"output": "timeout", "deadline": ..}`,
+/// `{"output": "done", "report": {..}}`, the shapes of transcript format 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "output")]
 pub enum Output {
     /// Perform this action, then poll again.
+    #[serde(with = "output_field::action")]
     Action(Action),
     /// Nothing more to do now: wait for an input, or feed [`Input::Timeout`] at this deadline.
+    #[serde(with = "output_field::deadline")]
     Timeout(Timestamp),
     /// The machine has finished; this repeats on every later poll.
+    #[serde(with = "output_field::report")]
     Done(Box<Report>),
+}
+
+/// The one named field of each [`Output`] variant in JSON.
+mod output_field {
+    /// Defines a module that (de)serializes a value as `{ $name: value }`.
+    macro_rules! named_field {
+        ($module:ident, $ty:ty) => {
+            pub mod $module {
+                use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+                #[derive(Serialize)]
+                struct Out<'a> {
+                    $module: &'a $ty,
+                }
+
+                #[derive(Deserialize)]
+                struct In {
+                    $module: $ty,
+                }
+
+                pub fn serialize<S: Serializer>(value: &$ty, s: S) -> Result<S::Ok, S::Error> {
+                    Out { $module: value }.serialize(s)
+                }
+
+                pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                    In::deserialize(d).map(|v| v.$module)
+                }
+            }
+        };
+    }
+    named_field!(action, crate::machine::Action);
+    named_field!(deadline, crate::time::Timestamp);
+    named_field!(report, Box<crate::report::Report>);
 }
 
 /// A local misuse of the machine API (h11's `LocalProtocolError`). Never caused by a peer.
@@ -407,4 +450,46 @@ pub trait Machine {
 
     /// The next thing to do. Call repeatedly until `Timeout` or `Done`.
     fn poll_output(&mut self, now: Timestamp) -> Output;
+}
+
+impl<M: Machine + ?Sized> Machine for Box<M> {
+    fn handle_input(&mut self, now: Timestamp, input: Input<'_>) -> Result<(), UsageError> {
+        (**self).handle_input(now, input)
+    }
+
+    fn poll_output(&mut self, now: Timestamp) -> Output {
+        (**self).poll_output(now)
+    }
+}
+
+/// The configuration of any check, tagged with its [`CheckKind`]: what a transcript's header
+/// holds (`"config": {"kind": "smtp", ..}`), so that one `daneel replay` recreates any
+/// machine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum MachineConfig {
+    /// An SMTP check ([`SmtpCheck`], RFC 7672).
+    Smtp(CheckConfig),
+}
+
+impl MachineConfig {
+    /// Which check this configures.
+    pub fn kind(&self) -> CheckKind {
+        match self {
+            MachineConfig::Smtp(_) => CheckKind::Smtp,
+        }
+    }
+
+    /// Creates the machine this configures, with `seed`, started at `now`.
+    pub fn start(&self, seed: Seed, now: Timestamp) -> Result<Box<dyn Machine + Send>, UsageError> {
+        match self {
+            MachineConfig::Smtp(c) => Ok(Box::new(SmtpCheck::new(c.clone(), seed, now)?)),
+        }
+    }
+}
+
+impl From<CheckConfig> for MachineConfig {
+    fn from(config: CheckConfig) -> Self {
+        MachineConfig::Smtp(config)
+    }
 }

@@ -546,9 +546,43 @@ pub struct LogLine {
     pub text: String,
 }
 
-/// The whole report of an SMTP check.
+/// Which check a report, or a transcript's configuration, belongs to. Today the SMTP check
+/// only; the MUA check (RFC 7673) and delivery will come, with reports of their own kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckKind {
+    /// The check of a mail domain's MX hosts between MTAs (RFC 7672), `daneel check`.
+    #[default]
+    Smtp,
+}
+
+/// Set on a report that `daneel replay` decided again from a transcript (one of an older
+/// format always; one of the current format with `--redecide`), absent from a live check's
+/// report and from a byte-for-byte replay: each recorded DNS
+/// answer was matched to this version's queries by question and resolver, each connection's
+/// bytes by address and order. Outputs may differ from the recording; the verdict may not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReDecided {
+    /// The transcript's format (`daneel_transcript` of its header).
+    pub format: u32,
+    /// The version that recorded it (`recorded_by` of its header).
+    pub recorded_by: String,
+    /// The verdict of the recorded report, when the transcript still holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_verdict: Option<DomainVerdict>,
+    /// DNS exchanges of this version answered from the recording.
+    pub dns_exchanges: usize,
+    /// Connections of this version fed from the recording.
+    pub connections: usize,
+}
+
+/// The whole report of a check. Its fields are those of the SMTP check (`kind` is `smtp`),
+/// the only kind so far.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
+    /// Which check wrote it (absent in reports written before it existed: `smtp`).
+    #[serde(default)]
+    pub kind: CheckKind,
     /// The destination as given.
     pub domain: String,
     /// The domain verdict.
@@ -570,4 +604,7 @@ pub struct Report {
     pub started: Timestamp,
     /// The steps.
     pub log: Vec<LogLine>,
+    /// Set by `daneel replay` only, when it re-decided a transcript.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redecided: Option<ReDecided>,
 }

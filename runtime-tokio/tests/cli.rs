@@ -1,6 +1,7 @@
 //! The `daneel` command line, run as a program: `tlsa` against the openssl pipeline,
-//! `tlsa --verify` against a live world, exit statuses, `demo`, and a check recorded with
-//! `--transcript` that `replay` reproduces.
+//! `tlsa --verify` against a live world, exit statuses, `demo`, a check recorded with
+//! `--transcript` that `replay` reproduces, and transcripts of format 1 that `replay`
+//! re-decides.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -247,7 +248,31 @@ fn check_records_a_transcript_that_replay_reproduces() {
         String::from_utf8_lossy(&replayed.stderr)
     );
     let replayed: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    // The current format replays byte for byte: the very same report, no re-decided note.
     assert_eq!(replayed, checked);
+    assert_eq!(checked["kind"], "smtp");
+    assert!(checked.get("redecided").is_none(), "{checked}");
+    let header: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&transcript)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["daneel_transcript"], 2);
+    assert_eq!(header["config"]["kind"], "smtp");
+    // Asked to, it decides the same transcript again, to the same verdict.
+    let again = daneel(&[
+        "replay",
+        transcript.to_str().unwrap(),
+        "--redecide",
+        "--json",
+    ]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["verdict"], "dane-verified");
+    assert_eq!(again["redecided"]["format"], 2);
     // The smol runtime gives the same verdict.
     let live = LiveWorld::start(&world, Ipv4Addr::new(127, 20, 253, 0), 25).unwrap();
     let out = daneel(&[
@@ -259,6 +284,76 @@ fn check_records_a_transcript_that_replay_reproduces() {
         "--smol",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+fn v1_fixture(file: &str) -> String {
+    daneel_tests::transcripts::v1_path(file)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Issue 8: a transcript of format 1, recorded by an older daneel, is re-decided: the same
+/// verdict and exit status, also once its recorded report is removed, and the report says so.
+#[test]
+fn replay_re_decides_format_1_fixtures_with_and_without_their_report() {
+    use daneel_tests::transcripts::{v1_text, without_reports, V1_FIXTURES};
+    for (file, verdict) in V1_FIXTURES {
+        let stripped = temp(&format!("stripped-{file}"));
+        std::fs::write(&stripped, without_reports(&v1_text(file))).unwrap();
+        for (path, recorded) in [
+            (
+                v1_fixture(file),
+                format!(" (recorded verdict {})", verdict.as_str()),
+            ),
+            (stripped.to_string_lossy().into_owned(), String::new()),
+        ] {
+            let out = daneel(&["replay", &path]);
+            let human = text(&out);
+            assert_eq!(
+                out.status.code(),
+                Some(verdict.exit_code()),
+                "{path}: {human}"
+            );
+            assert!(
+                human.contains(&format!(
+                    ": {} (exit {})",
+                    verdict.as_str(),
+                    verdict.exit_code()
+                )),
+                "{path}: {human}"
+            );
+            assert!(
+                human.contains(&format!(
+                    "re-decided by this version from a format-1 transcript recorded by daneel 0.1.0{recorded}:"
+                )),
+                "{path}: {human}"
+            );
+            let out = daneel(&["replay", &path, "--json"]);
+            assert_eq!(out.status.code(), Some(verdict.exit_code()), "{path}");
+            let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(json["verdict"], verdict.as_str(), "{path}");
+            assert_eq!(json["redecided"]["format"], 1, "{path}");
+        }
+    }
+}
+
+/// What the recording lacks is a replay error (exit 65), never a guess.
+#[test]
+fn replay_of_a_format_1_transcript_lacking_an_answer_exits_65() {
+    use daneel_tests::transcripts::{v1_text, without_events};
+    // Query 2 of verified.jsonl is the MX host's A lookup.
+    let text = without_events(&v1_text("verified.jsonl"), |e| {
+        e["query"] == 2 || e["action"]["query"] == 2
+    });
+    let path = temp("lacking.jsonl");
+    std::fs::write(&path, text).unwrap();
+    let out = daneel(&["replay", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(65));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("holds no (more) answer to mx.verified.example. A from 127.20.250.1:"),
+        "{stderr}"
+    );
 }
 
 /// `daneel ARGS` under `ulimit -n NOFILE` (a hard cap on this process's open files).

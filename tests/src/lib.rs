@@ -12,4 +12,5 @@ pub mod pki;
 pub mod sim;
 pub mod tls_server;
 pub mod tool;
+pub mod transcripts;
 pub mod world;

@@ -85,6 +85,7 @@ fn mismatches_compare_reports_with_expectations() {
         connections: vec![],
     };
     let mut report = Report {
+        kind: daneel_core::CheckKind::Smtp,
         domain: "example.com".into(),
         verdict: DomainVerdict::DaneFailed,
         reason: None,
@@ -104,6 +105,7 @@ fn mismatches_compare_reports_with_expectations() {
         warnings: vec![],
         started: catalogue::SIM_START,
         log: vec![],
+        redecided: None,
     };
     assert!(s.expected.mismatches(&report).is_empty());
     report.verdict = DomainVerdict::DaneVerified;

@@ -39,6 +39,7 @@ fn qwire(id: u16, name: &str, rtype: RecordType) -> Vec<u8> {
 
 fn report(verdict: DomainVerdict, now: Timestamp) -> Report {
     Report {
+        kind: daneel_core::CheckKind::Smtp,
         domain: "example.com".into(),
         verdict,
         reason: None,
@@ -53,6 +54,7 @@ fn report(verdict: DomainVerdict, now: Timestamp) -> Report {
         warnings: vec![],
         started: now,
         log: vec![],
+        redecided: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Assembling the [`Report`] from the host probes' reports (DESIGN.md sections 5 and 6).
 
 use super::*;
+use crate::report::CheckKind;
 
 /// One sentence per domain verdict, for the last log line.
 pub(super) fn verdict_explanation(v: DomainVerdict) -> &'static str {
@@ -57,6 +58,7 @@ impl SmtpCheck {
             }
         };
         Report {
+            kind: CheckKind::Smtp,
             domain: self.config.destination.clone(),
             verdict,
             reason,
@@ -76,6 +78,7 @@ impl SmtpCheck {
             warnings: self.warnings.clone(),
             started: self.start,
             log: Vec::new(),
+            redecided: None,
         }
     }
 }

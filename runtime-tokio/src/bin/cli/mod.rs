@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use daneel_core::check::{AddressFamily, CheckConfig};
 use daneel_core::smtp::route::{InsecureMxPolicy, SniMode};
-use daneel_core::transcript::{replay, Recorder, Transcript};
+use daneel_core::transcript::{redecide, Divergence, Recorder, Recording};
 use daneel_core::Seed;
 
 /// Exit status for usage errors (sysexits EX_USAGE); clap's own 2 is mapped to it.
@@ -43,13 +43,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Re-run a recorded check with no network and print its report.
+    /// Re-run a recorded check with no network and print its report: byte for byte for a
+    /// transcript of the current format, decided again for one of an older format.
     Replay {
         /// The transcript written by `daneel check --transcript`.
         file: PathBuf,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Decide again even a transcript of the current format, as one of an older format
+        /// always is: answers matched by question, connections by address.
+        #[arg(long)]
+        redecide: bool,
     },
 }
 
@@ -212,7 +217,7 @@ fn run_check(args: CheckArgs) -> i32 {
     report.verdict.exit_code()
 }
 
-fn run_replay(file: PathBuf, json: bool) -> i32 {
+fn run_replay(file: PathBuf, json: bool, again: bool) -> i32 {
     let text = match std::fs::read_to_string(&file) {
         Ok(t) => t,
         Err(e) => {
@@ -220,27 +225,40 @@ fn run_replay(file: PathBuf, json: bool) -> i32 {
             return EXIT_DATA;
         }
     };
-    let transcript = match Transcript::from_json_lines(&text) {
+    let recording = match Recording::from_json_lines(&text) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("daneel: {}: {e}", file.display());
             return EXIT_DATA;
         }
     };
-    let result = match replay(&transcript) {
+    let result = match (&recording, again) {
+        (Recording::Current(t), true) => redecide(t, t.recorded_verdict()),
+        _ => recording.replay(),
+    };
+    let result = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("daneel: replay of {} failed: {e}", file.display());
             return EXIT_DATA;
         }
     };
-    if let Some(d) = &result.divergence {
-        eprintln!(
-            "daneel: this version decides differently from the recording at event {}:\n  recorded: {}\n  replayed: {}",
-            d.event,
-            serde_json::to_string(&d.recorded).unwrap_or_default(),
-            serde_json::to_string(&d.replayed).unwrap_or_default()
-        );
+    match &result.divergence {
+        Some(Divergence::Output {
+            event,
+            recorded,
+            replayed,
+        }) => eprintln!(
+            "daneel: this version decides differently from the recording at event {event}:\n  recorded: {}\n  replayed: {}",
+            serde_json::to_string(recorded).unwrap_or_default(),
+            serde_json::to_string(replayed).unwrap_or_default()
+        ),
+        Some(Divergence::Verdict { recorded, replayed }) => eprintln!(
+            "daneel: re-decided, this version reaches {} where the recording reached {}",
+            replayed.as_str(),
+            recorded.as_str()
+        ),
+        None => {}
     }
     let Some(report) = result.report else {
         eprintln!(
@@ -270,7 +288,11 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Check(args) => run_check(args),
-        Command::Replay { file, json } => run_replay(file, json),
+        Command::Replay {
+            file,
+            json,
+            redecide: again,
+        } => run_replay(file, json, again),
         Command::Tlsa(args) => tlsa::run(args),
         Command::Demo { json } => demo::run(json),
     }

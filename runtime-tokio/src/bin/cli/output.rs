@@ -84,6 +84,18 @@ pub fn human(report: &Report) -> String {
     if let Some(r) = &report.reason {
         out.push(format!("  reason: {r}"));
     }
+    if let Some(r) = &report.redecided {
+        out.push(format!(
+            "  re-decided by this version from a format-{} transcript recorded by {}{}: {} DNS exchange(s) and {} connection(s) answered from it",
+            r.format,
+            r.recorded_by,
+            r.recorded_verdict
+                .map(|v| format!(" (recorded verdict {})", v.as_str()))
+                .unwrap_or_default(),
+            r.dns_exchanges,
+            r.connections
+        ));
+    }
     for h in &report.hosts {
         host_lines(h, &mut out);
     }
