@@ -256,6 +256,20 @@ pub fn run(data: &[u8]) {
     // RFC 5452 sec. 9.1): its AD bit must never count, so the oracle below ignores it too.
     let foreign = SocketAddr::from(([127, 0, 0, 2], 53));
     let source = |n: u8| if n & 0x80 != 0 { foreign } else { resolver };
+    // Feeds an answer; the oracle remembers an AD bit (raw bytes may carry one too) only
+    // when it came from the resolver.
+    let answer = |check: &mut SmtpCheck,
+                  ad_answers: &mut BTreeMap<QueryId, bool>,
+                  now: Timestamp,
+                  query: QueryId,
+                  from: SocketAddr,
+                  wire: &[u8]| {
+        if wire.get(3).is_some_and(|b| b & 0x20 != 0) && from == resolver {
+            ad_answers.insert(query, true);
+        }
+        let from = Some(from);
+        check.handle_input(now, Input::DnsAnswer { query, from, wire })
+    };
     let mut out = drain(
         &mut check,
         now,
@@ -289,38 +303,14 @@ pub fn run(data: &[u8]) {
                 Some(id) => {
                     let wire = queries
                         .get(&id)
-                        .and_then(|w| encode_answer(w, ad, rcode, tc, &records));
-                    let from = source(pick);
-                    if ad && from == resolver {
-                        ad_answers.insert(id, true);
-                    }
-                    check.handle_input(
-                        now,
-                        Input::DnsAnswer {
-                            query: id,
-                            from: Some(from),
-                            wire: &wire.unwrap_or_default(),
-                        },
-                    )
+                        .and_then(|w| encode_answer(w, ad, rcode, tc, &records))
+                        .unwrap_or_default();
+                    answer(&mut check, &mut ad_answers, now, id, source(pick), &wire)
                 }
                 None => Ok(()),
             },
             Some(FuzzOp::RawAnswer(n, bytes)) => match q(n) {
-                Some(id) => {
-                    // Raw bytes may carry AD=1 too (the oracle must know).
-                    let from = source(n);
-                    if bytes.get(3).is_some_and(|b| b & 0x20 != 0) && from == resolver {
-                        ad_answers.insert(id, true);
-                    }
-                    check.handle_input(
-                        now,
-                        Input::DnsAnswer {
-                            query: id,
-                            from: Some(from),
-                            wire: &bytes,
-                        },
-                    )
-                }
+                Some(id) => answer(&mut check, &mut ad_answers, now, id, source(n), &bytes),
                 None => Ok(()),
             },
             Some(FuzzOp::DnsFailed(n)) => match q(n) {
