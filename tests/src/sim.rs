@@ -1,16 +1,18 @@
-//! The simulated driver: runs any [`Machine`] against a [`World`] in memory, with a
+//! The simulated runtime: runs any [`Machine`] against a [`World`] in memory, with a
 //! simulated clock (STYLE-ANCHORS 3.8, after quinn's `Pair::drive_bounded`).
 //!
-//! [`Sim::step`] takes the earliest of the machine's `Timeout` deadline and the next queued
-//! delivery, sets `now`, feeds the input(s) of that one event, and drains
-//! [`Machine::poll_output`] until `Timeout` or `Done`, asserting the drain rule of
-//! DESIGN.md section 3. Actions are performed at once: `SendDns` is answered by the
+//! The machine runs inside the core's [`Driver`], the same I/O edge the tokio and smol
+//! runtimes use: the simulation only executes the driver's [`IoCommand`]s against the world
+//! and reports [`IoEvent`]s back, so DNS over TCP (framed and de-framed by the driver), the
+//! TLS pump and the RFC 3207 rule that bytes after a `220` to STARTTLS reach only TLS are
+//! exercised here exactly as on real sockets. [`Sim::step`] takes the earliest of the
+//! driver's `Sleep` deadline and the next queued delivery, sets `now`, and hands that one
+//! event to the driver. A UDP query is answered by the
 //! [resolver simulator](crate::world::resolver) after the DNS latency (or never, for a
-//! timeout fault); `Connect`/`Send`/`Close` reach the address's [`ServerSession`], whose
-//! replies arrive after the TCP latency; `StartTls` runs the core's client-side
-//! [`ConnectionIo`] (the runtimes' code path) against the server's `rustls::ServerConnection`,
-//! and every TLS byte from the server goes through [`ConnectionIo::decode`], whose inputs are
-//! fed in order.
+//! timeout fault); a DNS stream connects after the TCP round trip and answers its framed
+//! query; a mail connection reaches the address's [`ServerSession`], whose replies arrive
+//! after the TCP latency. A wrapper around the machine records every input and output as
+//! the core's transcript [`Event`]s and checks the drain rule of DESIGN.md section 3.
 //!
 //! # DNS rounds
 //!
@@ -28,10 +30,11 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use daneel_core::tls::ConnectionIo;
+use daneel_core::dns::{tcp_frame, TcpFrameReader};
+use daneel_core::driver::{Driver, IoCommand, IoEvent, Socket};
+use daneel_core::transcript::Event;
 use daneel_core::{
-    Action, ConnId, Machine, NetError, Output, OwnedInput, QueryId, Report, Timestamp, Transport,
-    UsageError,
+    ConnId, Input, Machine, NetError, Output, QueryId, Report, Timestamp, Transport, UsageError,
 };
 use hickory_proto::op::Message;
 
@@ -50,10 +53,10 @@ pub const TCP_LATENCY: Duration = Duration::from_millis(5);
 /// Why a simulation failed (each is a failed test).
 #[derive(Clone, Debug, PartialEq)]
 pub enum SimError {
-    /// `handle_input` returned `Err` for a world-generated input.
+    /// `handle_input` returned `Err` for a world-generated event.
     Usage {
-        /// The input.
-        input: Box<OwnedInput>,
+        /// The event, as text.
+        event: String,
         /// The error.
         error: UsageError,
     },
@@ -66,8 +69,8 @@ pub enum SimError {
     StepBound(usize),
     /// Nothing is queued and the machine has no deadline, but it is not done.
     Stalled(Timestamp),
-    /// An action named a connection that was never opened, or is closed.
-    UnknownConn(ConnId),
+    /// A command named a socket that was never opened.
+    UnknownSocket(Socket),
 }
 
 impl fmt::Display for SimError {
@@ -97,27 +100,15 @@ pub struct QueryLog {
     pub depth: u32,
 }
 
-/// One entry of a transcript: an input (none for the very first drain) at a time, and every
-/// output the drain after it produced.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TranscriptEntry {
-    /// The `now` given to `handle_input` and `poll_output`.
-    pub at: Timestamp,
-    /// The input, `None` for the initial drain.
-    pub input: Option<OwnedInput>,
-    /// The outputs, ending with `Timeout` or `Done`.
-    pub outputs: Vec<Output>,
-}
-
-/// A replay produced different outputs.
+/// A replay produced a different output.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReplayMismatch {
-    /// Index of the transcript entry.
-    pub entry: usize,
+    /// Index of the transcript event.
+    pub event: usize,
     /// What the transcript holds.
-    pub expected: Vec<Output>,
+    pub expected: Box<Output>,
     /// What the fresh machine produced (or a usage error as text).
-    pub actual: Result<Vec<Output>, String>,
+    pub actual: Result<Box<Output>, String>,
 }
 
 /// How a resolver address behaves in the simulation (DESIGN.md section 4: several
@@ -159,22 +150,23 @@ pub struct Forgery {
 }
 
 enum Delivery {
-    /// A DNS answer, or a transport failure.
+    /// A UDP datagram for a DNS exchange, or its transport failure.
     Dns {
         query: QueryId,
         from: SocketAddr,
         result: Result<Vec<u8>, NetError>,
         depth: u32,
     },
-    /// The TCP handshake completed; the server greets.
-    Connected(ConnId),
-    /// An input produced locally (connect failure, TLS start failure).
-    Input(OwnedInput),
-    /// Socket bytes from the server, then maybe its close.
-    FromServer {
-        conn: ConnId,
+    /// The TCP handshake completed (a mail server then greets).
+    Connected(Socket),
+    /// The TCP connection could not be made.
+    ConnectFailed(Socket, NetError),
+    /// Bytes from the peer of a socket, then maybe its close; `depth` for DNS streams.
+    FromPeer {
+        socket: Socket,
         bytes: Vec<u8>,
         close: bool,
+        depth: u32,
     },
 }
 
@@ -201,10 +193,65 @@ impl Ord for Queued {
     }
 }
 
+/// The peer of one TCP socket.
+enum Peer {
+    /// A mail server (`None`: a blackhole that accepts and never speaks).
+    Mail(Option<Box<ServerSession>>),
+    /// The resolver `server`, reading one framed query (RFC 1035 sec. 4.2.2).
+    Resolver {
+        server: SocketAddr,
+        frames: TcpFrameReader,
+    },
+}
+
 struct SimConn {
-    server: Option<ServerSession>,
-    io: ConnectionIo,
+    peer: Peer,
     open: bool,
+}
+
+/// The machine as the driver sees it: records every input and output as transcript
+/// [`Event`]s and checks the drain rule (DESIGN.md section 3) on the way.
+struct Tap {
+    machine: Box<dyn Machine>,
+    events: Vec<Event>,
+    /// Outputs since the last input.
+    drained: usize,
+    violation: Option<SimError>,
+}
+
+impl Machine for Tap {
+    fn handle_input(&mut self, now: Timestamp, input: Input<'_>) -> Result<(), UsageError> {
+        self.events.push(Event::Input {
+            at: now,
+            input: input.to_owned_input(),
+        });
+        self.drained = 0;
+        self.machine.handle_input(now, input)
+    }
+
+    fn poll_output(&mut self, now: Timestamp) -> Output {
+        self.drained += 1;
+        if self.drained > MAX_DRAIN {
+            self.violation.get_or_insert(SimError::DrainUnbounded);
+            // Stops the driver's drain; the simulation fails at once.
+            return Output::Timeout(now);
+        }
+        let out = self.machine.poll_output(now);
+        if let Output::Done(report) = &out {
+            match self.machine.poll_output(now) {
+                Output::Done(again) if again == *report => {}
+                other => {
+                    let e = SimError::DrainRule(format!("Done did not repeat: {other:?}"));
+                    self.violation.get_or_insert(e);
+                }
+            }
+        }
+        self.events.push(Event::Output {
+            at: now,
+            output: out.clone(),
+        });
+        out
+    }
 }
 
 /// One connection the machine opened, as the world saw it.
@@ -220,7 +267,7 @@ pub struct ConnLog {
     pub tls: bool,
 }
 
-/// The simulated driver.
+/// The simulated runtime.
 pub struct Sim {
     world: World,
     resolvers: BTreeMap<SocketAddr, ResolverRole>,
@@ -228,7 +275,7 @@ pub struct Sim {
     forgeries: Vec<Forgery>,
     /// State of the DNS latency jitter (0: none).
     jitter: u64,
-    machine: Box<dyn Machine>,
+    driver: Driver<Tap>,
     now: Timestamp,
     start: Timestamp,
     deadline: Option<Timestamp>,
@@ -236,32 +283,37 @@ pub struct Sim {
     seq: u64,
     dns_latency: Duration,
     tcp_latency: Duration,
-    conns: BTreeMap<ConnId, SimConn>,
+    conns: BTreeMap<Socket, SimConn>,
     conn_log: BTreeMap<ConnId, ConnLog>,
     queries: BTreeMap<QueryId, QueryLog>,
-    /// DNS exchanges sent and not yet ended by `Action::EndDns`: a runtime's open sockets.
+    /// DNS exchanges open (a UDP socket until `DnsEnd`, a stream until its `Shutdown`).
     open_dns: std::collections::BTreeSet<QueryId>,
     /// The most DNS exchanges ever open at once.
     peak_open_dns: usize,
-    /// The most TCP connections ever open at once.
+    /// The most mail connections ever open at once.
     peak_open_conns: usize,
     known_depth: u32,
-    transcript: Vec<TranscriptEntry>,
     report: Option<Report>,
     steps: usize,
     started: bool,
 }
 
 impl Sim {
-    /// A driver for `machine` in `world`, with the clock at `start`.
+    /// A runtime for `machine` in `world`, with the clock at `start`.
     pub fn new(world: World, machine: Box<dyn Machine>, start: Timestamp) -> Sim {
+        let tap = Tap {
+            machine,
+            events: Vec::new(),
+            drained: 0,
+            violation: None,
+        };
         Sim {
             world,
             resolvers: BTreeMap::new(),
             plain_world: None,
             forgeries: Vec::new(),
             jitter: 0,
-            machine,
+            driver: Driver::new(tap),
             now: start,
             start,
             deadline: None,
@@ -276,7 +328,6 @@ impl Sim {
             peak_open_dns: 0,
             peak_open_conns: 0,
             known_depth: 0,
-            transcript: Vec::new(),
             report: None,
             steps: 0,
             started: false,
@@ -349,8 +400,8 @@ impl Sim {
         &self.world
     }
 
-    /// The most DNS exchanges open at once (sent, not yet ended by `Action::EndDns`): the
-    /// UDP or TCP sockets a runtime would hold.
+    /// The most DNS exchanges open at once (a UDP exchange from `DnsUdp` to `DnsEnd`, a
+    /// stream from its `Connect` to its `Shutdown`): the sockets a runtime would hold.
     pub fn peak_open_dns(&self) -> usize {
         self.peak_open_dns
     }
@@ -360,7 +411,7 @@ impl Sim {
         self.open_dns.len()
     }
 
-    /// The most TCP connections open at once.
+    /// The most mail connections open at once.
     pub fn peak_open_conns(&self) -> usize {
         self.peak_open_conns
     }
@@ -377,7 +428,7 @@ impl Sim {
         self.queries.values().map(|q| q.depth).max().unwrap_or(0)
     }
 
-    /// `(sent, name, type, depth)` for every query, in the order sent.
+    /// `(sent, name, type, depth)` of every query, for diagnostics.
     pub fn rounds_log(&self) -> Vec<(Timestamp, String, String, u32)> {
         self.queries()
             .into_iter()
@@ -385,14 +436,15 @@ impl Sim {
             .collect()
     }
 
-    /// The connections the machine opened.
+    /// Every connection the machine opened.
     pub fn connections(&self) -> Vec<ConnLog> {
         self.conn_log.values().cloned().collect()
     }
 
-    /// Every input fed and every output polled.
-    pub fn transcript(&self) -> &[TranscriptEntry] {
-        &self.transcript
+    /// Every input fed to the machine and every output it gave, as the core's transcript
+    /// events.
+    pub fn transcript(&self) -> &[Event] {
+        &self.driver.machine().events
     }
 
     /// The report, once the machine is done.
@@ -413,8 +465,8 @@ impl Sim {
         }
     }
 
-    /// Processes one event (the initial drain, a deadline, or a delivery). Returns true once
-    /// the machine is done.
+    /// Processes one event (the start, a deadline, or a delivery). Returns true once the
+    /// machine is done.
     pub fn step(&mut self) -> Result<bool, SimError> {
         if self.report.is_some() {
             return Ok(true);
@@ -422,7 +474,8 @@ impl Sim {
         self.steps += 1;
         if !self.started {
             self.started = true;
-            self.drain(None)?;
+            self.driver.start(self.now);
+            self.run_commands()?;
             return Ok(self.report.is_some());
         }
         let next = self.queue.peek().map(|Reverse(q)| q.at);
@@ -435,7 +488,7 @@ impl Sim {
         if take_deadline {
             let d = self.deadline.take().unwrap_or(self.now);
             self.now = self.now.max(d);
-            self.feed(OwnedInput::Timeout)?;
+            self.handle(IoEvent::Timer)?;
         } else if let Some(Reverse(q)) = self.queue.pop() {
             self.now = self.now.max(q.at);
             self.deliver(q.delivery)?;
@@ -452,6 +505,29 @@ impl Sim {
         }));
     }
 
+    /// Hands one event to the driver, then executes every command it gives.
+    fn handle(&mut self, event: IoEvent<'_>) -> Result<(), SimError> {
+        if let Err(error) = self.driver.handle(self.now, event.clone()) {
+            return Err(SimError::Usage {
+                event: format!("{event:?}"),
+                error,
+            });
+        }
+        self.run_commands()
+    }
+
+    fn run_commands(&mut self) -> Result<(), SimError> {
+        loop {
+            if let Some(v) = self.driver.machine().violation.clone() {
+                return Err(v);
+            }
+            let Some(command) = self.driver.poll_command(self.now) else {
+                return Ok(());
+            };
+            self.execute(command)?;
+        }
+    }
+
     fn deliver(&mut self, delivery: Delivery) -> Result<(), SimError> {
         match delivery {
             Delivery::Dns {
@@ -464,78 +540,285 @@ impl Sim {
                     // The exchange ended: a runtime closed its socket, nothing arrives.
                     return Ok(());
                 }
-                self.known_depth = self.known_depth.max(depth);
-                if let Some(q) = self.queries.get_mut(&query) {
-                    q.answered = Some(self.now);
-                }
-                let input = match result {
-                    Ok(wire) => OwnedInput::DnsAnswer {
+                self.answered(query, depth);
+                match result {
+                    Ok(wire) => self.handle(IoEvent::DnsReply {
                         query,
-                        from: Some(from),
-                        wire,
-                    },
-                    Err(error) => OwnedInput::DnsFailed { query, error },
-                };
-                self.feed(input)
+                        from,
+                        wire: &wire,
+                    }),
+                    Err(error) => self.handle(IoEvent::DnsError { query, error }),
+                }
             }
-            Delivery::Input(input) => self.feed(input),
-            Delivery::Connected(conn) => {
-                self.feed(OwnedInput::Connected { conn })?;
-                let step = match self.conns.get_mut(&conn) {
+            Delivery::Connected(socket) => {
+                if !self.conns.get(&socket).is_some_and(|c| c.open) {
+                    return Ok(());
+                }
+                self.handle(IoEvent::Connected { socket })?;
+                let step = match self.conns.get_mut(&socket) {
                     Some(SimConn {
-                        server: Some(s),
+                        peer: Peer::Mail(Some(s)),
                         open: true,
-                        ..
                     }) => s.on_connect(),
                     _ => return Ok(()),
                 };
-                self.schedule_from_server(conn, step.to_client, step.close);
+                self.schedule_from_server(socket, step.to_client, step.close);
                 Ok(())
             }
-            Delivery::FromServer { conn, bytes, close } => {
-                let Some(c) = self.conns.get_mut(&conn) else {
+            Delivery::ConnectFailed(socket, error) => {
+                if self.conns.remove(&socket).is_none() {
+                    return Ok(());
+                }
+                if let Socket::DnsTcp(query) = socket {
+                    self.answered(query, self.known_depth);
+                }
+                self.handle(IoEvent::ConnectFailed { socket, error })
+            }
+            Delivery::FromPeer {
+                socket,
+                bytes,
+                close,
+                depth,
+            } => {
+                let Some(c) = self.conns.get_mut(&socket) else {
                     return Ok(());
                 };
                 if !c.open {
                     return Ok(());
                 }
-                let mut decoded = c.io.decode(conn, &bytes);
                 if close {
-                    decoded.inputs.extend(c.io.eof(conn).inputs);
-                }
-                let to_server = decoded.to_socket;
-                let inputs = decoded.inputs;
-                let saw_closed = inputs
-                    .iter()
-                    .any(|i| matches!(i, OwnedInput::Closed { .. }));
-                if close || saw_closed {
                     c.open = false;
                 }
-                if !to_server.is_empty() {
-                    self.send_to_server(conn, &to_server);
+                if let Socket::DnsTcp(query) = socket {
+                    self.answered(query, depth);
                 }
-                for input in inputs {
-                    self.feed(input)?;
-                    if self.report.is_some() {
-                        break;
-                    }
+                if !bytes.is_empty() {
+                    self.handle(IoEvent::Read {
+                        socket,
+                        bytes: &bytes,
+                    })?;
+                }
+                if close && self.report.is_none() {
+                    self.handle(IoEvent::Eof { socket })?;
                 }
                 Ok(())
             }
         }
     }
 
-    /// Sends socket bytes to the server of `conn` and schedules its reply.
-    fn send_to_server(&mut self, conn: ConnId, wire: &[u8]) {
-        let step = match self.conns.get_mut(&conn) {
+    /// The answer (or failure) of `query` is about to reach the machine.
+    fn answered(&mut self, query: QueryId, depth: u32) {
+        self.known_depth = self.known_depth.max(depth);
+        if let Some(q) = self.queries.get_mut(&query) {
+            q.answered.get_or_insert(self.now);
+        }
+    }
+
+    /// Logs a DNS query the machine sent, and returns its depth.
+    fn log_query(&mut self, query: QueryId, wire: &[u8], transport: Transport) -> u32 {
+        let depth = self.known_depth + 1;
+        let (name, rtype) = match Message::from_vec(wire) {
+            Ok(m) => m
+                .queries
+                .first()
+                .map(|q| {
+                    (
+                        crate::world::norm_name(&q.name().to_ascii()),
+                        q.query_type().to_string(),
+                    )
+                })
+                .unwrap_or_default(),
+            Err(_) => (String::new(), String::from("?")),
+        };
+        let log = QueryLog {
+            query,
+            name,
+            rtype,
+            transport,
+            sent: self.now,
+            answered: None,
+            depth,
+        };
+        self.queries.insert(query, log);
+        depth
+    }
+
+    /// The world that resolver `server` answers from (`None`: it never answers).
+    fn resolver_world(&self, server: SocketAddr) -> Option<&World> {
+        match self.resolvers.get(&server) {
+            None | Some(ResolverRole::Validating) => Some(&self.world),
+            Some(ResolverRole::NonValidating) => self.plain_world.as_ref(),
+            Some(ResolverRole::Silent) => None,
+        }
+    }
+
+    fn open(&mut self, query: QueryId) {
+        self.open_dns.insert(query);
+        self.peak_open_dns = self.peak_open_dns.max(self.open_dns.len());
+    }
+
+    fn execute(&mut self, command: IoCommand) -> Result<(), SimError> {
+        match command {
+            IoCommand::DnsUdp {
+                query,
+                server,
+                wire,
+            } => {
+                self.open(query);
+                let depth = self.log_query(query, &wire, Transport::Udp);
+                for (from, forged) in self.forge(server, &wire, Transport::Udp) {
+                    let lat = self.dns_latency / 2;
+                    let result = Ok(forged);
+                    self.schedule(
+                        lat,
+                        Delivery::Dns {
+                            query,
+                            from,
+                            result,
+                            depth,
+                        },
+                    );
+                }
+                let answer = self
+                    .resolver_world(server)
+                    .and_then(|w| resolver::answer(w, &wire, Transport::Udp));
+                if let Some(answer) = answer {
+                    let lat = self.next_dns_latency();
+                    let result = Ok(answer);
+                    let from = server;
+                    self.schedule(
+                        lat,
+                        Delivery::Dns {
+                            query,
+                            from,
+                            result,
+                            depth,
+                        },
+                    );
+                }
+                Ok(())
+            }
+            IoCommand::DnsEnd { query } => {
+                if !self.open_dns.remove(&query) {
+                    return Err(SimError::DrainRule(format!(
+                        "DnsEnd for {query:?}, which is not open"
+                    )));
+                }
+                Ok(())
+            }
+            IoCommand::Connect {
+                socket: socket @ Socket::DnsTcp(query),
+                addr,
+            } => {
+                self.open(query);
+                let peer = Peer::Resolver {
+                    server: addr,
+                    frames: TcpFrameReader::new(),
+                };
+                self.conns.insert(socket, SimConn { peer, open: true });
+                // A silent resolver still accepts TCP: it only never answers.
+                self.schedule(self.tcp_latency * 2, Delivery::Connected(socket));
+                Ok(())
+            }
+            IoCommand::Connect {
+                socket: socket @ Socket::Conn(conn),
+                addr,
+            } => {
+                let open = self
+                    .conns
+                    .iter()
+                    .filter(|(s, c)| matches!(s, Socket::Conn(_)) && c.open)
+                    .count()
+                    + 1;
+                self.peak_open_conns = self.peak_open_conns.max(open);
+                let host = if addr.port() == self.world.smtp_port() {
+                    self.world.hosts().get(&addr.ip()).cloned()
+                } else {
+                    None
+                };
+                let log = ConnLog {
+                    conn,
+                    addr,
+                    sni: None,
+                    tls: false,
+                };
+                self.conn_log.insert(conn, log);
+                let lat = self.tcp_latency * 2;
+                match host {
+                    Some(Host::Server(spec)) => {
+                        let peer = Peer::Mail(Some(Box::new(ServerSession::new(&spec))));
+                        self.conns.insert(socket, SimConn { peer, open: true });
+                        self.schedule(lat, Delivery::Connected(socket));
+                    }
+                    Some(Host::Blackhole) => {
+                        let peer = Peer::Mail(None);
+                        self.conns.insert(socket, SimConn { peer, open: true });
+                    }
+                    other => {
+                        let error = if matches!(other, Some(Host::Unreachable)) {
+                            NetError::Unreachable
+                        } else {
+                            NetError::Refused
+                        };
+                        let peer = Peer::Mail(None);
+                        self.conns.insert(socket, SimConn { peer, open: true });
+                        self.schedule(lat, Delivery::ConnectFailed(socket, error));
+                    }
+                }
+                Ok(())
+            }
+            IoCommand::Write { socket, bytes } => {
+                if !self.conns.contains_key(&socket) {
+                    return Err(SimError::UnknownSocket(socket));
+                }
+                match socket {
+                    Socket::Conn(_) => self.send_to_server(socket, &bytes),
+                    Socket::DnsTcp(query) => self.send_to_resolver(query, &bytes),
+                }
+                Ok(())
+            }
+            IoCommand::Shutdown { socket } => {
+                let Some(c) = self.conns.get_mut(&socket) else {
+                    return Err(SimError::UnknownSocket(socket));
+                };
+                if c.open {
+                    if let Peer::Mail(Some(s)) = &mut c.peer {
+                        let _ = s.on_eof();
+                    }
+                }
+                c.open = false;
+                if let Socket::DnsTcp(query) = socket {
+                    self.open_dns.remove(&query);
+                }
+                Ok(())
+            }
+            IoCommand::Sleep { until } => {
+                self.deadline = Some(until);
+                Ok(())
+            }
+            IoCommand::Finished { report, .. } => {
+                self.deadline = None;
+                self.report = Some(*report);
+                Ok(())
+            }
+        }
+    }
+
+    /// Bytes the driver wrote to a mail connection: the server's reply is scheduled.
+    fn send_to_server(&mut self, socket: Socket, wire: &[u8]) {
+        let step = match self.conns.get_mut(&socket) {
             Some(SimConn {
-                server: Some(s),
+                peer: Peer::Mail(Some(s)),
                 open: true,
-                ..
             }) => {
                 let step = s.on_bytes(wire);
-                if let (Some(sni), Some(log)) = (s.sni(), self.conn_log.get_mut(&conn)) {
-                    log.sni = Some(sni.to_string());
+                if let Socket::Conn(conn) = socket {
+                    if let Some(log) = self.conn_log.get_mut(&conn) {
+                        log.tls |= s.in_tls();
+                        if let Some(sni) = s.sni() {
+                            log.sni = Some(sni.to_string());
+                        }
+                    }
                 }
                 step
             }
@@ -548,239 +831,75 @@ impl Sim {
                 let after = self.tcp_latency * 2 + pace.saturating_mul(i as u32);
                 let close = step.close && i + 1 == n;
                 let bytes = vec![b];
-                self.schedule(after, Delivery::FromServer { conn, bytes, close });
+                let depth = 0;
+                self.schedule(
+                    after,
+                    Delivery::FromPeer {
+                        socket,
+                        bytes,
+                        close,
+                        depth,
+                    },
+                );
             }
             return;
         }
-        self.schedule_from_server(conn, step.to_client, step.close);
+        self.schedule_from_server(socket, step.to_client, step.close);
     }
 
-    fn schedule_from_server(&mut self, conn: ConnId, bytes: Vec<u8>, close: bool) {
+    /// Bytes the driver wrote to a DNS stream: once the framed query is complete, the
+    /// resolver's framed answer is scheduled (RFC 1035 sec. 4.2.2, RFC 7766).
+    fn send_to_resolver(&mut self, query: QueryId, bytes: &[u8]) {
+        let socket = Socket::DnsTcp(query);
+        let Some(SimConn {
+            peer: Peer::Resolver { server, frames },
+            open: true,
+        }) = self.conns.get_mut(&socket)
+        else {
+            return;
+        };
+        let server = *server;
+        if frames.push(bytes).is_err() {
+            return;
+        }
+        let Some(wire) = frames.pop() else {
+            return;
+        };
+        let depth = self.log_query(query, &wire, Transport::Tcp);
+        let answer = self
+            .resolver_world(server)
+            .and_then(|w| resolver::answer(w, &wire, Transport::Tcp));
+        if let Some(answer) = answer {
+            let lat = self.next_dns_latency();
+            let bytes = tcp_frame(&answer);
+            let close = false;
+            self.schedule(
+                lat,
+                Delivery::FromPeer {
+                    socket,
+                    bytes,
+                    close,
+                    depth,
+                },
+            );
+        }
+    }
+
+    fn schedule_from_server(&mut self, socket: Socket, bytes: Vec<u8>, close: bool) {
         if bytes.is_empty() && !close {
             return;
         }
         let lat = self.tcp_latency * 2;
-        self.schedule(lat, Delivery::FromServer { conn, bytes, close });
-    }
-
-    fn feed(&mut self, input: OwnedInput) -> Result<(), SimError> {
-        if let Err(error) = self.machine.handle_input(self.now, input.as_input()) {
-            return Err(SimError::Usage {
-                input: Box::new(input),
-                error,
-            });
-        }
-        self.drain(Some(input))
-    }
-
-    fn drain(&mut self, input: Option<OwnedInput>) -> Result<(), SimError> {
-        let mut outputs = Vec::new();
-        for _ in 0..MAX_DRAIN {
-            let out = self.machine.poll_output(self.now);
-            outputs.push(out.clone());
-            match out {
-                Output::Action(a) => self.perform(a)?,
-                Output::Timeout(t) => {
-                    self.deadline = Some(t);
-                    self.transcript.push(TranscriptEntry {
-                        at: self.now,
-                        input,
-                        outputs,
-                    });
-                    return Ok(());
-                }
-                Output::Done(report) => {
-                    match self.machine.poll_output(self.now) {
-                        Output::Done(again) if again == report => {}
-                        other => {
-                            return Err(SimError::DrainRule(format!(
-                                "Done did not repeat: {other:?}"
-                            )));
-                        }
-                    }
-                    self.deadline = None;
-                    self.report = Some(*report);
-                    self.transcript.push(TranscriptEntry {
-                        at: self.now,
-                        input,
-                        outputs,
-                    });
-                    return Ok(());
-                }
-            }
-        }
-        Err(SimError::DrainUnbounded)
-    }
-
-    fn perform(&mut self, action: Action) -> Result<(), SimError> {
-        match action {
-            Action::SendDns {
-                query,
-                server,
-                transport,
-                wire,
-            } => {
-                self.open_dns.insert(query);
-                self.peak_open_dns = self.peak_open_dns.max(self.open_dns.len());
-                let depth = self.known_depth + 1;
-                let (name, rtype) = match Message::from_vec(&wire) {
-                    Ok(m) => m
-                        .queries
-                        .first()
-                        .map(|q| {
-                            (
-                                crate::world::norm_name(&q.name().to_ascii()),
-                                q.query_type().to_string(),
-                            )
-                        })
-                        .unwrap_or_default(),
-                    Err(_) => (String::new(), String::from("?")),
-                };
-                self.queries.insert(
-                    query,
-                    QueryLog {
-                        query,
-                        name,
-                        rtype,
-                        transport,
-                        sent: self.now,
-                        answered: None,
-                        depth,
-                    },
-                );
-                for (from, forged) in self.forge(server, &wire, transport) {
-                    let lat = self.dns_latency / 2;
-                    self.schedule(
-                        lat,
-                        Delivery::Dns {
-                            query,
-                            from,
-                            result: Ok(forged),
-                            depth,
-                        },
-                    );
-                }
-                let world = match self.resolvers.get(&server) {
-                    None | Some(ResolverRole::Validating) => Some(&self.world),
-                    Some(ResolverRole::NonValidating) => self.plain_world.as_ref(),
-                    Some(ResolverRole::Silent) => None,
-                };
-                if let Some(answer) = world.and_then(|w| resolver::answer(w, &wire, transport)) {
-                    let lat = self.next_dns_latency();
-                    self.schedule(
-                        lat,
-                        Delivery::Dns {
-                            query,
-                            from: server,
-                            result: Ok(answer),
-                            depth,
-                        },
-                    );
-                }
-                Ok(())
-            }
-            Action::Connect { conn, addr } => {
-                let open = self.conns.values().filter(|c| c.open).count() + 1;
-                self.peak_open_conns = self.peak_open_conns.max(open);
-                let host = if addr.port() == self.world.smtp_port() {
-                    self.world.hosts().get(&addr.ip()).cloned()
-                } else {
-                    None
-                };
-                self.conn_log.insert(
-                    conn,
-                    ConnLog {
-                        conn,
-                        addr,
-                        sni: None,
-                        tls: false,
-                    },
-                );
-                let lat = self.tcp_latency;
-                match host {
-                    Some(Host::Server(spec)) => {
-                        self.conns.insert(
-                            conn,
-                            SimConn {
-                                server: Some(ServerSession::new(&spec)),
-                                io: ConnectionIo::new(),
-                                open: true,
-                            },
-                        );
-                        self.schedule(lat * 2, Delivery::Connected(conn));
-                    }
-                    Some(Host::Blackhole) => {
-                        self.conns.insert(
-                            conn,
-                            SimConn {
-                                server: None,
-                                io: ConnectionIo::new(),
-                                open: true,
-                            },
-                        );
-                    }
-                    other => {
-                        let error = if matches!(other, Some(Host::Unreachable)) {
-                            NetError::Unreachable
-                        } else {
-                            NetError::Refused
-                        };
-                        self.schedule(
-                            lat * 2,
-                            Delivery::Input(OwnedInput::ConnectFailed { conn, error }),
-                        );
-                    }
-                }
-                Ok(())
-            }
-            Action::Send { conn, bytes } => {
-                let c = self.open_conn(conn)?;
-                let wire = c.io.encode(&bytes);
-                self.send_to_server(conn, &wire);
-                Ok(())
-            }
-            Action::StartTls { conn, sni } => {
-                let c = self.open_conn(conn)?;
-                let started = c.io.start_tls(sni.as_deref());
-                if let Some(log) = self.conn_log.get_mut(&conn) {
-                    log.tls = true;
-                }
-                match started {
-                    Ok(hello) => self.send_to_server(conn, &hello),
-                    Err(error) => {
-                        self.schedule(
-                            Duration::ZERO,
-                            Delivery::Input(OwnedInput::TlsFailed { conn, error }),
-                        );
-                    }
-                }
-                Ok(())
-            }
-            Action::EndDns { query } => {
-                if !self.open_dns.remove(&query) {
-                    return Err(SimError::DrainRule(format!(
-                        "EndDns for {query:?}, which is not open"
-                    )));
-                }
-                Ok(())
-            }
-            Action::Close { conn } => {
-                let Some(c) = self.conns.get_mut(&conn) else {
-                    return Err(SimError::UnknownConn(conn));
-                };
-                let bye = if c.open { c.io.close() } else { Vec::new() };
-                if c.open {
-                    if let Some(s) = c.server.as_mut() {
-                        if !bye.is_empty() {
-                            let _ = s.on_bytes(&bye);
-                        }
-                        let _ = s.on_eof();
-                    }
-                }
-                c.open = false;
-                Ok(())
-            }
-        }
+        let depth = 0;
+        self.schedule(
+            lat,
+            Delivery::FromPeer {
+                socket,
+                bytes,
+                close,
+                depth,
+            },
+        );
     }
 
     /// The forged answers to a query sent to `server`, each with its source.
@@ -826,13 +945,6 @@ impl Sim {
         }
         out
     }
-
-    fn open_conn(&mut self, conn: ConnId) -> Result<&mut SimConn, SimError> {
-        match self.conns.get_mut(&conn) {
-            Some(c) => Ok(c),
-            None => Err(SimError::UnknownConn(conn)),
-        }
-    }
 }
 
 impl fmt::Debug for Sim {
@@ -847,36 +959,29 @@ impl fmt::Debug for Sim {
 }
 
 /// Replays a transcript into a fresh machine and checks that it produces the same outputs,
-/// entry by entry (DESIGN.md section 3: same inputs, same outputs).
-pub fn replay(
-    transcript: &[TranscriptEntry],
-    machine: &mut dyn Machine,
-) -> Result<(), ReplayMismatch> {
-    for (i, entry) in transcript.iter().enumerate() {
-        let mut outputs = Vec::new();
-        if let Some(input) = &entry.input {
-            if let Err(e) = machine.handle_input(entry.at, input.as_input()) {
-                return Err(ReplayMismatch {
-                    entry: i,
-                    expected: entry.outputs.clone(),
-                    actual: Err(e.to_string()),
-                });
+/// event by event (DESIGN.md section 3: same inputs, same outputs).
+pub fn replay(transcript: &[Event], machine: &mut dyn Machine) -> Result<(), ReplayMismatch> {
+    for (i, event) in transcript.iter().enumerate() {
+        match event {
+            Event::Input { at, input } => {
+                if let Err(e) = machine.handle_input(*at, input.as_input()) {
+                    return Err(ReplayMismatch {
+                        event: i,
+                        expected: Box::new(Output::Timeout(*at)),
+                        actual: Err(e.to_string()),
+                    });
+                }
             }
-        }
-        for _ in 0..MAX_DRAIN {
-            let out = machine.poll_output(entry.at);
-            let last = !matches!(out, Output::Action(_));
-            outputs.push(out);
-            if last {
-                break;
+            Event::Output { at, output } => {
+                let actual = machine.poll_output(*at);
+                if actual != *output {
+                    return Err(ReplayMismatch {
+                        event: i,
+                        expected: Box::new(output.clone()),
+                        actual: Ok(Box::new(actual)),
+                    });
+                }
             }
-        }
-        if outputs != entry.outputs {
-            return Err(ReplayMismatch {
-                entry: i,
-                expected: entry.outputs.clone(),
-                actual: Ok(outputs),
-            });
         }
     }
     Ok(())

@@ -8,9 +8,9 @@ use std::net::Ipv4Addr;
 use std::rc::Rc;
 
 use daneel_core::check::{CheckConfig, SmtpCheck};
-use daneel_core::transcript::{redecide, replay, Divergence, Recorder, Transcript};
+use daneel_core::transcript::{redecide, replay, Divergence, Event, Recorder, Transcript};
 use daneel_core::{
-    DomainVerdict, Input, Machine, MachineConfig, Output, Seed, Timestamp, UsageError,
+    DomainVerdict, Input, Machine, MachineConfig, Output, OwnedInput, Seed, Timestamp, UsageError,
 };
 use daneel_tests::sim::Sim;
 use daneel_tests::world::catalogue::{self, SIM_RESOLVER, SIM_START};
@@ -284,4 +284,71 @@ fn sni_none_shows_a_server_that_requires_sni() {
         .run_bounded(10_000)
         .unwrap();
     assert_eq!(report.verdict, DomainVerdict::DaneVerified);
+}
+
+/// Issue 8: the simulation executes the core `Driver`'s commands, as the runtimes do. X23's
+/// 970-record TLSA answer is truncated over UDP, so the driver opens a DNS stream, frames the
+/// query and de-frames the answer: the machine gets one `DnsAnswer` far larger than any UDP
+/// payload it advertised.
+#[test]
+fn the_simulation_runs_dns_over_tcp_through_the_driver() {
+    let s = catalogue::by_id("X23").unwrap();
+    let check = SmtpCheck::new(s.config(SIM_RESOLVER), Seed(23), SIM_START).unwrap();
+    let mut sim = Sim::new(s.world.clone(), Box::new(check), SIM_START);
+    let report = sim.run_bounded(catalogue::MAX_STEPS).unwrap();
+    assert_eq!(report.verdict, DomainVerdict::DaneVerified);
+    let tcp: Vec<_> = sim
+        .queries()
+        .into_iter()
+        .filter(|q| q.transport == daneel_core::Transport::Tcp)
+        .collect();
+    assert_eq!(tcp.len(), 1, "{tcp:?}");
+    assert_eq!(tcp[0].rtype, "TLSA");
+    assert!(tcp[0].answered.is_some());
+    let answer = sim.transcript().iter().find_map(|e| match e {
+        Event::Input {
+            input: OwnedInput::DnsAnswer { query, wire, .. },
+            ..
+        } if *query == tcp[0].query => Some(wire.len()),
+        _ => None,
+    });
+    assert!(answer.expect("the TCP answer reached the machine") > 60_000);
+    assert_eq!(sim.open_dns(), 0, "the stream was shut down");
+}
+
+/// Issue 8: the RFC 3207 sec. 4.2 rule of the driver in the simulation. S07's server answers
+/// the ClientHello with bytes that are not TLS, in a read after its `220` to STARTTLS: they
+/// reach only the TLS pump (a handshake failure), never the SMTP session.
+#[test]
+fn the_simulation_routes_bytes_after_starttls_only_to_tls() {
+    let s = catalogue::by_id("S07").unwrap();
+    let check = SmtpCheck::new(s.config(SIM_RESOLVER), Seed(7), SIM_START).unwrap();
+    let mut sim = Sim::new(s.world.clone(), Box::new(check), SIM_START);
+    let report = sim.run_bounded(catalogue::MAX_STEPS).unwrap();
+    assert!(s.expected.mismatches(&report).is_empty());
+    let inputs: Vec<&OwnedInput> = sim
+        .transcript()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Input { input, .. } => Some(input),
+            _ => None,
+        })
+        .collect();
+    let go_ahead = inputs
+        .iter()
+        .position(
+            |i| matches!(i, OwnedInput::Received { bytes, .. } if bytes.starts_with(b"220 2.0.0")),
+        )
+        .expect("the 220 to STARTTLS");
+    let after = &inputs[go_ahead + 1..];
+    assert!(
+        matches!(after.first(), Some(OwnedInput::TlsFailed { .. })),
+        "{after:?}"
+    );
+    assert!(
+        !after
+            .iter()
+            .any(|i| matches!(i, OwnedInput::Received { .. })),
+        "bytes after the 220 reached the SMTP session"
+    );
 }
