@@ -832,15 +832,7 @@ impl Sim {
                 let close = step.close && i + 1 == n;
                 let bytes = vec![b];
                 let depth = 0;
-                self.schedule(
-                    after,
-                    Delivery::FromPeer {
-                        socket,
-                        bytes,
-                        close,
-                        depth,
-                    },
-                );
+                self.schedule_bytes(after, socket, bytes, close, depth);
             }
             return;
         }
@@ -873,16 +865,26 @@ impl Sim {
             let lat = self.next_dns_latency();
             let bytes = tcp_frame(&answer);
             let close = false;
-            self.schedule(
-                lat,
-                Delivery::FromPeer {
-                    socket,
-                    bytes,
-                    close,
-                    depth,
-                },
-            );
+            self.schedule_bytes(lat, socket, bytes, close, depth);
         }
+    }
+
+    /// Schedules bytes from the peer of `socket` (then maybe its close) after `after`.
+    fn schedule_bytes(
+        &mut self,
+        after: Duration,
+        socket: Socket,
+        bytes: Vec<u8>,
+        close: bool,
+        depth: u32,
+    ) {
+        let delivery = Delivery::FromPeer {
+            socket,
+            bytes,
+            close,
+            depth,
+        };
+        self.schedule(after, delivery);
     }
 
     fn schedule_from_server(&mut self, socket: Socket, bytes: Vec<u8>, close: bool) {
@@ -891,15 +893,7 @@ impl Sim {
         }
         let lat = self.tcp_latency * 2;
         let depth = 0;
-        self.schedule(
-            lat,
-            Delivery::FromPeer {
-                socket,
-                bytes,
-                close,
-                depth,
-            },
-        );
+        self.schedule_bytes(lat, socket, bytes, close, depth);
     }
 
     /// The forged answers to a query sent to `server`, each with its source.
