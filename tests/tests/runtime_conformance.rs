@@ -94,13 +94,12 @@ impl Scripted {
         match (on, input) {
             (On::Start, None) => true,
             (On::Connected(c), Some(Input::Connected { conn })) => conn.0 == c,
-            (On::Received(c, pat), Some(Input::Received { conn, .. })) => {
-                let all = &self.received[&c];
-                conn.0 == c && all.windows(pat.len()).any(|w| w == pat)
+            (On::Received(c, pat), Some(Input::Received { conn, .. })) if conn.0 == c => {
+                self.received[&c].windows(pat.len()).any(|w| w == pat)
             }
             (On::Closed(c), Some(Input::Closed { conn })) => conn.0 == c,
-            (On::Answers(q, n), Some(Input::DnsAnswer { query, .. })) => {
-                query.0 == q && self.answers[&q] == n
+            (On::Answers(q, n), Some(Input::DnsAnswer { query, .. })) if query.0 == q => {
+                self.answers[&q] == n
             }
             (On::DnsFailed(q), Some(Input::DnsFailed { query, .. })) => query.0 == q,
             (On::Timeout, Some(Input::Timeout)) => true,
