@@ -9,7 +9,7 @@
 //! *after* every earlier input has been processed and the machine drained, so bytes read after
 //! a `220` to STARTTLS can only reach the TLS pump, never the SMTP session.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -156,6 +156,8 @@ pub struct Driver<M: Machine> {
     machine: M,
     conns: BTreeMap<ConnId, ConnectionIo>,
     dns_streams: BTreeMap<QueryId, DnsStream>,
+    /// The UDP exchanges between their `DnsUdp` and `DnsEnd`.
+    dns_udp: BTreeSet<QueryId>,
     commands: VecDeque<IoCommand>,
     pending_inputs: VecDeque<OwnedInput>,
     finished: bool,
@@ -168,6 +170,7 @@ impl<M: Machine> Driver<M> {
             machine,
             conns: BTreeMap::new(),
             dns_streams: BTreeMap::new(),
+            dns_udp: BTreeSet::new(),
             commands: VecDeque::new(),
             pending_inputs: VecDeque::new(),
             finished: false,
@@ -201,9 +204,22 @@ impl<M: Machine> Driver<M> {
         Ok(())
     }
 
-    /// Feeds one socket or timer event at time `now`.
+    /// Feeds one socket or timer event at time `now`. Events of a socket the machine already
+    /// closed or of an exchange it already ended (they may be on their way while the runtime
+    /// executes the close) never reach the machine; a connect that completes after its
+    /// socket's close is shut down again.
     pub fn handle(&mut self, now: Timestamp, event: IoEvent<'_>) -> Result<(), UsageError> {
         match event {
+            IoEvent::DnsReply { query, .. } | IoEvent::DnsError { query, .. }
+                if !self.dns_udp.contains(&query) =>
+            {
+                Ok(())
+            }
+            IoEvent::Connected { socket } if !self.is_open(socket) => {
+                self.commands.push_back(IoCommand::Shutdown { socket });
+                Ok(())
+            }
+            IoEvent::ConnectFailed { socket, .. } if !self.is_open(socket) => Ok(()),
             IoEvent::DnsReply { query, from, wire } => self.feed(
                 now,
                 Input::DnsAnswer {
@@ -274,6 +290,14 @@ impl<M: Machine> Driver<M> {
                 self.feed_owned(now, decoded.inputs)
             }
             IoEvent::Timer => self.feed(now, Input::Timeout),
+        }
+    }
+
+    /// Whether the socket is one the machine (or a DNS exchange over TCP) still holds.
+    fn is_open(&self, socket: Socket) -> bool {
+        match socket {
+            Socket::Conn(conn) => self.conns.contains_key(&conn),
+            Socket::DnsTcp(query) => self.dns_streams.contains_key(&query),
         }
     }
 
@@ -360,11 +384,15 @@ impl<M: Machine> Driver<M> {
                 server,
                 transport: Transport::Udp,
                 wire,
-            } => self.commands.push_back(IoCommand::DnsUdp {
-                query,
-                server,
-                wire,
-            }),
+            } => {
+                self.dns_udp.insert(query);
+                let command = IoCommand::DnsUdp {
+                    query,
+                    server,
+                    wire,
+                };
+                self.commands.push_back(command);
+            }
             Action::SendDns {
                 query,
                 server,
@@ -384,6 +412,7 @@ impl<M: Machine> Driver<M> {
                 });
             }
             Action::EndDns { query } => {
+                self.dns_udp.remove(&query);
                 let command = match self.dns_streams.remove(&query) {
                     Some(_) => IoCommand::Shutdown {
                         socket: Socket::DnsTcp(query),

@@ -152,7 +152,7 @@ pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
                 } => {
                     drop(write_queues);
                     let flush = async {
-                        for task in flushers {
+                        for task in &mut flushers {
                             task.await;
                         }
                     };
@@ -162,7 +162,11 @@ pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
                             stop.await;
                         })
                         .await;
-                    drop((dns, readers));
+                    // Cancel the rest and wait until it is dropped: no socket outlives `run`.
+                    let tasks = dns.into_values().chain(readers.into_values());
+                    for task in tasks.chain(flushers) {
+                        task.cancel().await;
+                    }
                     return (report, driver.into_machine());
                 }
             }
@@ -188,9 +192,7 @@ pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
                 driver.handle(at, IoEvent::ConnectFailed { socket, error })
             }
             Happened::Connected(socket, Ok(stream)) => {
-                if !readers.contains_key(&socket) {
-                    continue; // shut down while connecting: dropping `stream` closes it
-                }
+                // If the socket was shut down while connecting, the driver shuts it again.
                 let (queue, pending) = unbounded();
                 flushers.push(smol::spawn(pipe_writes(stream, pending)));
                 write_queues.insert(socket, queue);

@@ -154,6 +154,9 @@ pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
                     let _ = tokio::time::timeout_at(due(&clock, flush_until), flush).await;
                     tasks.abort_all();
                     writer_tasks.abort_all();
+                    // Wait for the cancelled tasks to drop their sockets: none outlives `run`.
+                    while tasks.join_next().await.is_some() {}
+                    while writer_tasks.join_next().await.is_some() {}
                     return (report, driver.into_machine());
                 }
             }
@@ -178,9 +181,7 @@ pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
                 driver.handle(now, IoEvent::ConnectFailed { socket, error })
             }
             Some(Event::Connected(socket, Ok(write))) => {
-                if !readers.contains_key(&socket) {
-                    continue; // shut down while connecting: dropping `write` closes it
-                }
+                // If the socket was shut down while connecting, the driver shuts it again.
                 let (wtx, wrx) = mpsc::unbounded_channel();
                 writer_tasks.spawn(write_loop(write, wrx));
                 writers.insert(socket, wtx);

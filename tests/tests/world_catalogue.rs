@@ -63,9 +63,7 @@ fn every_catalogue_server_handshakes() {
 
 #[test]
 fn mismatches_compare_reports_with_expectations() {
-    use daneel_core::report::{
-        AddressSecurity, HostPolicy, HostReport, HostVerdict, Reason, ResolverReport,
-    };
+    use daneel_core::report::{AddressSecurity, HostPolicy, HostReport, HostVerdict, Reason};
     use daneel_core::{DomainVerdict, Report};
     let s = catalogue::by_id("S05").unwrap();
     let host = |verdict, reason| HostReport {
@@ -85,27 +83,17 @@ fn mismatches_compare_reports_with_expectations() {
         connections: vec![],
     };
     let mut report = Report {
-        kind: daneel_core::CheckKind::Smtp,
-        domain: "example.com".into(),
-        verdict: DomainVerdict::DaneFailed,
-        reason: None,
-        resolver: ResolverReport {
-            addresses: vec![],
-            mode: "ad-bit".into(),
-            validating: true,
-        },
-        resolvers: vec![],
-        mx: None,
         hosts: vec![host(
             HostVerdict::DaneFailed,
             Some(Reason::TlsaMismatch {
                 detail: String::new(),
             }),
         )],
-        warnings: vec![],
-        started: catalogue::SIM_START,
-        log: vec![],
-        redecided: None,
+        ..daneel_tests::reports::blank(
+            "example.com",
+            DomainVerdict::DaneFailed,
+            catalogue::SIM_START,
+        )
     };
     assert!(s.expected.mismatches(&report).is_empty());
     report.verdict = DomainVerdict::DaneVerified;

@@ -4,7 +4,6 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use daneel_core::report::ResolverReport;
 use daneel_core::transcript::Event;
 use daneel_core::{
     Action, ConnId, DomainVerdict, Input, Machine, Output, QueryId, Report, Timestamp, Transport,
@@ -39,24 +38,7 @@ fn qwire(id: u16, name: &str, rtype: RecordType) -> Vec<u8> {
 }
 
 fn report(verdict: DomainVerdict, now: Timestamp) -> Report {
-    Report {
-        kind: daneel_core::CheckKind::Smtp,
-        domain: "example.com".into(),
-        verdict,
-        reason: None,
-        resolver: ResolverReport {
-            addresses: vec![],
-            mode: "ad-bit".into(),
-            validating: true,
-        },
-        resolvers: vec![],
-        mx: None,
-        hosts: vec![],
-        warnings: vec![],
-        started: now,
-        log: vec![],
-        redecided: None,
-    }
+    daneel_tests::reports::blank("example.com", verdict, now)
 }
 
 /// Sends MX and A queries in parallel, then a TLSA query once both are answered (round 2),
