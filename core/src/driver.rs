@@ -19,7 +19,7 @@ use crate::machine::{
 };
 use crate::report::Report;
 use crate::time::Timestamp;
-use crate::tls::ConnectionIo;
+use crate::tls::{ConnectionIo, TlsSettings};
 
 /// A TCP socket the runtime holds for the driver: a connection the machine opened, or the
 /// stream of one DNS exchange over TCP (RFC 7766), which the driver frames and de-frames
@@ -161,11 +161,18 @@ pub struct Driver<M: Machine> {
     commands: VecDeque<IoCommand>,
     pending_inputs: VecDeque<OwnedInput>,
     finished: bool,
+    tls: TlsSettings,
 }
 
 impl<M: Machine> Driver<M> {
-    /// A driver for `machine`.
+    /// A driver for `machine`, with daneel's default TLS settings ([`TlsSettings::default`]).
     pub fn new(machine: M) -> Self {
+        Self::with_tls(machine, TlsSettings::default())
+    }
+
+    /// A driver for `machine` whose connections use `tls` (crypto provider, protocol
+    /// versions, time source) once the machine starts TLS.
+    pub fn with_tls(machine: M, tls: TlsSettings) -> Self {
         Driver {
             machine,
             conns: BTreeMap::new(),
@@ -174,6 +181,7 @@ impl<M: Machine> Driver<M> {
             commands: VecDeque::new(),
             pending_inputs: VecDeque::new(),
             finished: false,
+            tls,
         }
     }
 
@@ -422,7 +430,8 @@ impl<M: Machine> Driver<M> {
                 self.commands.push_back(command);
             }
             Action::Connect { conn, addr } => {
-                self.conns.insert(conn, ConnectionIo::default());
+                self.conns
+                    .insert(conn, ConnectionIo::with_tls(self.tls.clone()));
                 let socket = Socket::Conn(conn);
                 self.commands.push_back(IoCommand::Connect { socket, addr });
             }

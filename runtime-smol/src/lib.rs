@@ -3,7 +3,8 @@
 //! Drives any [`daneel_core::Machine`] over real sockets with smol. All protocol logic lives in
 //! `daneel-core`: this crate executes the [`IoCommand`]s of a [`Driver`] (DNS datagrams, TCP
 //! streams, writes, timers) and reports [`IoEvent`]s, with no timeouts of its own (the core
-//! owns every deadline). Its API is daneel-tokio's: [`run`], [`run_blocking`], [`Clock`].
+//! owns every deadline). Its API is daneel-tokio's: [`run`], [`run_with`] (taking
+//! [`TlsSettings`]), [`run_blocking`], [`Clock`].
 
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ use daneel_core::driver::{
     udp_bind_addr, Driver, IoCommand, IoEvent, Socket, MAX_DNS_MESSAGE, READ_CHUNK,
 };
 pub use daneel_core::time::Clock;
+pub use daneel_core::tls::TlsSettings;
 use daneel_core::{Machine, NetError, QueryId, Report};
 use smol::channel::{unbounded, Receiver, Sender};
 use smol::future::FutureExt;
@@ -106,10 +108,15 @@ pub fn run_blocking<M: Machine>(machine: M, clock: Clock) -> io::Result<(Box<Rep
 }
 
 /// Runs `machine` to completion over real sockets and returns its report and the machine
-/// (for instance a recorder holding the transcript).
+/// (for instance a recorder holding the transcript), with daneel's default TLS settings.
 pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
+    run_with(machine, clock, TlsSettings::default()).await
+}
+
+/// [`run`] with the TLS settings `tls` (crypto provider, protocol versions, time source).
+pub async fn run_with<M: Machine>(machine: M, clock: Clock, tls: TlsSettings) -> (Box<Report>, M) {
     let now = || clock.at(Instant::now());
-    let mut driver = Driver::new(machine);
+    let mut driver = Driver::with_tls(machine, tls);
     let (out, events) = unbounded::<Happened>();
     // The task of each UDP exchange and of each socket's reader: dropping one cancels it
     // and closes its socket (a TCP socket's writer closes once it has flushed).

@@ -16,6 +16,7 @@ use daneel_core::driver::{
     udp_bind_addr, Driver, IoCommand, IoEvent, Socket, MAX_DNS_MESSAGE, READ_CHUNK,
 };
 pub use daneel_core::time::Clock;
+pub use daneel_core::tls::TlsSettings;
 use daneel_core::{Machine, NetError, QueryId, Report};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{tcp::OwnedWriteHalf, TcpStream, UdpSocket};
@@ -104,9 +105,14 @@ async fn write_loop(mut write: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<O
 }
 
 /// Runs `machine` to completion over real sockets and returns its report and the machine
-/// (for instance a recorder holding the transcript).
+/// (for instance a recorder holding the transcript), with daneel's default TLS settings.
 pub async fn run<M: Machine>(machine: M, clock: Clock) -> (Box<Report>, M) {
-    let mut driver = Driver::new(machine);
+    run_with(machine, clock, TlsSettings::default()).await
+}
+
+/// [`run`] with the TLS settings `tls` (crypto provider, protocol versions, time source).
+pub async fn run_with<M: Machine>(machine: M, clock: Clock, tls: TlsSettings) -> (Box<Report>, M) {
+    let mut driver = Driver::with_tls(machine, tls);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
     let mut writer_tasks = JoinSet::new();

@@ -21,7 +21,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 
 use daneel_core::machine::{ConnId, OwnedInput};
-use daneel_core::tls::{ConnectionIo, PumpEvent, TlsPump};
+use daneel_core::tls::{ConnectionIo, PumpEvent, TlsFailure, TlsInfo, TlsPump};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -224,6 +224,22 @@ pub fn server_read(server: &mut ServerConnection) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The completed handshake among a pump's events, if any.
+pub fn established(events: &[PumpEvent]) -> Option<&TlsInfo> {
+    events.iter().find_map(|e| match e {
+        PumpEvent::Established(info) => Some(info),
+        _ => None,
+    })
+}
+
+/// The failure among a pump's events, if any.
+pub fn failed(events: &[PumpEvent]) -> Option<&TlsFailure> {
+    events.iter().find_map(|e| match e {
+        PumpEvent::Failed(f) => Some(f),
+        _ => None,
+    })
 }
 
 /// The client side of an in-memory exchange.

@@ -13,8 +13,8 @@ use daneel_core::tls::{
 };
 use daneel_tests::pki::{self, fixtures, KeyKind, LeafSpec, Pki};
 use daneel_tests::tls_server::{
-    do_handshake, seen_sni, server_connection, server_feed, server_outgoing, server_read,
-    server_write, IoClient, ServerSpec, Versions,
+    do_handshake, established, failed, seen_sni, server_connection, server_feed, server_outgoing,
+    server_read, server_write, IoClient, ServerSpec, Versions,
 };
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SignatureAlgorithm};
 
@@ -71,20 +71,6 @@ fn write_pem(dir: &Path, name: &str, label: &str, der: &[u8]) -> String {
 
 // ---------------------------------------------------------------------------------------
 // In-memory handshakes
-
-fn established(events: &[PumpEvent]) -> Option<&TlsInfo> {
-    events.iter().find_map(|e| match e {
-        PumpEvent::Established(info) => Some(info),
-        _ => None,
-    })
-}
-
-fn failed(events: &[PumpEvent]) -> Option<&TlsFailure> {
-    events.iter().find_map(|e| match e {
-        PumpEvent::Failed(f) => Some(f),
-        _ => None,
-    })
-}
 
 /// Handshakes with `spec`; returns the client's TlsInfo and the server.
 fn handshake(spec: &ServerSpec, sni: Option<&str>) -> (TlsInfo, rustls::ServerConnection, TlsPump) {

@@ -15,7 +15,7 @@
 //!    [`crate::machine::Action::Send`] between `StartTls` and its verdict, and
 //!    [`crate::tls::ConnectionIo::encode`] refuses (drops) plaintext while the handshake is in
 //!    progress, so rustls can never flush early data queued before the verdict. The pump
-//!    offers no early data (0-RTT) and no resumption ([`crate::tls::client_config`]).
+//!    offers no early data (0-RTT) and no resumption ([`crate::tls::TlsSettings`], which always installs this verifier).
 //!
 //! What this verifier *does* check is that the server holds the private key of the leaf it
 //! presented: the `ServerKeyExchange` signature (TLS 1.2, RFC 5246 sec. 7.4.3) or the

@@ -1,6 +1,7 @@
-//! TLS for the machines: the rustls client configuration, the handshake-only verifier
-//! ([`danger`]), and the sans-IO [`TlsPump`] that both runtimes and the simulated driver use
-//! (DESIGN.md section 3).
+//! TLS for the machines: the caller's [`TlsSettings`] (crypto provider, protocol versions,
+//! time source) and the rustls client configurations built from them, the handshake-only
+//! verifier ([`danger`]) that every configuration has, and the sans-IO [`TlsPump`] that both
+//! runtimes and the simulated driver use (DESIGN.md section 3).
 //!
 //! The handshake checks only that the server holds the key of the certificate it presented;
 //! the trust decision is [`crate::dane::verify()`], made by the machine on
@@ -8,16 +9,15 @@
 
 pub mod danger;
 mod pump;
+mod settings;
 
 pub use danger::leaf_spki;
 pub use pump::{ConnectionIo, Decoded, PumpEvent, TlsPump, MAX_READ_CHUNK};
+pub use settings::{TlsSettings, TlsSettingsError};
 
-use std::sync::{Arc, OnceLock};
-
-use rustls::client::Resumption;
 use rustls::pki_types::UnixTime;
 use rustls::time_provider::TimeProvider;
-use rustls::{ClientConfig, Error, PeerIncompatible};
+use rustls::{Error, PeerIncompatible};
 use serde::{Deserialize, Serialize};
 
 /// What a completed handshake tells the machine (RFC 7672 sec. 8.1: SNI; RFC 8446/5246).
@@ -63,9 +63,10 @@ impl std::fmt::Display for TlsFailure {
     }
 }
 
-/// The time rustls is told (`1970-01-01T00:00:00Z` plus this many seconds).
+/// The time rustls is told by default (`1970-01-01T00:00:00Z` plus this many seconds).
 ///
-/// The core never reads the clock. rustls asks its [`TimeProvider`] for the time only to pass
+/// The core never reads the clock; a caller may inject another time source through
+/// [`TlsSettings::new`]. rustls asks its [`TimeProvider`] for the time only to pass
 /// it to the certificate verifier (which ignores it: dates are for `dane::verify` to judge,
 /// RFC 7672 sec. 3.1.1 and 3.1.2) and for session tickets (resumption is disabled). A constant
 /// keeps the handshake independent of the wall clock.
@@ -81,45 +82,6 @@ impl TimeProvider for FixedTime {
             FIXED_UNIX_TIME,
         )))
     }
-}
-
-/// The rustls client configuration for SMTP STARTTLS (RFC 3207) under DANE (RFC 7672).
-///
-/// - crypto: the *ring* provider, chosen explicitly (never the process default);
-/// - versions: TLS 1.3 (RFC 8446) and TLS 1.2 (RFC 5246); rustls implements nothing older;
-/// - verifier: [`danger::HandshakeOnlyVerifier`] (key possession only; trust is decided by
-///   `dane::verify` before any application byte, see [`danger`]);
-/// - resumption disabled ([`Resumption::disabled`]): each connection presents and proves its
-///   chain afresh, and no state is shared between connections;
-/// - SNI (RFC 6066 sec. 3) sent iff `sni_enabled` (RFC 7672 sec. 8.1: send it when the
-///   TLSA records are usable, with the TLSA base domain as the name);
-/// - time: [`FixedTime`].
-///
-/// The two possible configurations are built once and shared.
-pub fn client_config(sni_enabled: bool) -> Arc<ClientConfig> {
-    static CONFIGS: OnceLock<[Arc<ClientConfig>; 2]> = OnceLock::new();
-    let configs = CONFIGS.get_or_init(|| [build_config(false), build_config(true)]);
-    Arc::clone(&configs[usize::from(sni_enabled)])
-}
-
-fn build_config(sni_enabled: bool) -> Arc<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(danger::HandshakeOnlyVerifier::new(&provider));
-    let builder = ClientConfig::builder_with_details(provider, Arc::new(FixedTime))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12]);
-    let mut cfg = match builder {
-        Ok(b) => b
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth(),
-        // The ring provider supports both versions: this branch is unreachable, and would be
-        // a build-time bug (not peer input).
-        Err(e) => unreachable!("ring provider rejects TLS 1.2/1.3: {e}"),
-    };
-    cfg.resumption = Resumption::disabled();
-    cfg.enable_sni = sni_enabled;
-    cfg.enable_early_data = false;
-    Arc::new(cfg)
 }
 
 /// Classifies a rustls error raised during the handshake (see [`TlsFailureKind`]).

@@ -13,8 +13,8 @@
 //!
 //! # Randomness
 //!
-//! The core draws no randomness itself. rustls's *ring* provider draws the ClientHello random
-//! and the ephemeral key share from the OS (RFC 8446 sec. 4.1.2, 4.2.8): that is what makes the
+//! The core draws no randomness itself. The crypto provider of the [`TlsSettings`] (*ring* by
+//! default) draws the ClientHello random and the ephemeral key share from the OS (RFC 8446 sec. 4.1.2, 4.2.8): that is what makes the
 //! session keys secret, and it never reaches the machine, which sees only plaintext, the chain
 //! and the negotiated parameters, all determined by the server. Transcripts therefore stay
 //! deterministic.
@@ -25,7 +25,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, ProtocolVersion};
 
-use super::{client_config, TlsFailure, TlsFailureKind, TlsInfo};
+use super::{TlsFailure, TlsFailureKind, TlsInfo, TlsSettings};
 use crate::machine::{ConnId, OwnedInput};
 
 /// The most ciphertext handed to rustls per `read_tls` call in [`TlsPump::feed`]; the
@@ -77,12 +77,19 @@ impl std::fmt::Debug for TlsPump {
 }
 
 impl TlsPump {
-    /// Starts a client handshake with [`client_config`]. `sni`: the name to send in the
+    /// Starts a client handshake with daneel's default settings ([`TlsSettings::default`]);
+    /// see [`TlsPump::with_tls`].
+    pub fn new(sni: Option<&str>) -> Result<Self, TlsFailure> {
+        Self::with_tls(&TlsSettings::default(), sni)
+    }
+
+    /// Starts a client handshake with the configuration [`TlsSettings::client_config`] of
+    /// `settings`. `sni`: the name to send in the
     /// server_name extension (RFC 6066 sec. 3; RFC 7672 sec. 8.1), or `None` to send none.
     /// A trailing dot is removed (RFC 6066 forbids it); [`TlsInfo::sni`] holds the name as
     /// sent. A name that is not a valid DNS name
     /// is a [`TlsFailureKind::HandshakeFailed`] failure (nothing is sent).
-    pub fn new(sni: Option<&str>) -> Result<Self, TlsFailure> {
+    pub fn with_tls(settings: &TlsSettings, sni: Option<&str>) -> Result<Self, TlsFailure> {
         let (config, name, sni) = match sni {
             Some(raw) => {
                 let name = raw.strip_suffix('.').unwrap_or(raw);
@@ -102,12 +109,12 @@ impl TlsPump {
                         })
                     }
                 };
-                (client_config(true), server_name, Some(sent))
+                (settings.client_config(true), server_name, Some(sent))
             }
             // An IP address never produces a server_name extension, and the verifier
             // ignores the name.
             None => (
-                client_config(false),
+                settings.client_config(false),
                 ServerName::IpAddress(IpAddr::V4(Ipv4Addr::UNSPECIFIED).into()),
                 None,
             ),
@@ -317,6 +324,7 @@ enum Phase {
 #[derive(Debug, Default)]
 pub struct ConnectionIo {
     phase: Phase,
+    tls: TlsSettings,
 }
 
 /// What socket bytes turned into.
@@ -329,9 +337,17 @@ pub struct Decoded {
 }
 
 impl ConnectionIo {
-    /// A connection in plaintext (before STARTTLS).
+    /// A connection in plaintext (before STARTTLS), with daneel's default TLS settings.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A connection in plaintext (before STARTTLS) whose TLS, once started, uses `tls`.
+    pub fn with_tls(tls: TlsSettings) -> Self {
+        ConnectionIo {
+            phase: Phase::Plain,
+            tls,
+        }
     }
 
     /// True once STARTTLS was started (and until the connection is done).
@@ -350,7 +366,7 @@ impl ConnectionIo {
                 detail: "STARTTLS on a connection that is not in plaintext".into(),
             });
         }
-        match TlsPump::new(sni) {
+        match TlsPump::with_tls(&self.tls, sni) {
             Ok(mut pump) => {
                 let hello = pump.take_outgoing();
                 self.phase = Phase::Tls(Box::new(pump));
