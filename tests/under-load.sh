@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 
 SUITES=(-p daneel-tests -p daneel-tokio
         --test live_runtimes --test world_live --test demo_world --test hostile_dns_live
-        --test hostile_smtp
+        --test hostile_smtp --test runtime_conformance
         --test cli)
 runs=1
 while [ $# -gt 0 ]; do
