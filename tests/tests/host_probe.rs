@@ -452,6 +452,28 @@ fn a_failed_address_lookup_of_one_family_uses_the_other_with_a_warning() {
         .any(|n| matches!(n, Note::Warning(w) if w.contains("using the other address family"))));
 }
 
+/// Issue 7 (review): an address family whose lookup could not be sent for want of local
+/// resources was never checked, so the host is not checked either, even though the other
+/// family answered securely: the check reports itself incomplete instead of verified.
+#[test]
+fn a_family_not_looked_up_for_want_of_descriptors_leaves_the_host_unchecked() {
+    let mut p = probe_of(MX, params());
+    lookups(&mut p);
+    p.handle_lookup(HostLookup::A, a(MX, Security::Secure));
+    let emfile = LookupError::LocalResources {
+        detail: "Too many open files (os error 24)".into(),
+    };
+    p.handle_lookup(HostLookup::Aaaa, Err(emfile));
+    assert_eq!(p.state(), ProbeState::Done);
+    assert!(!p.wants_connection());
+    let outcome = p.report();
+    assert_eq!(outcome.report.policy, HostPolicy::Skip);
+    assert!(matches!(
+        outcome.report.reason,
+        Some(Reason::LocalResources { .. })
+    ));
+}
+
 #[test]
 fn mandatory_dane_never_connects_to_an_unauthenticated_host() {
     let mut params = params();

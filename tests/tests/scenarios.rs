@@ -64,7 +64,7 @@ scenario_tests! {
     s40 s41 s42 s43 s44 s45 s46 s47 s48 s49 s50 s51 s52 s53 s54 s55 s56 s57 s58 s59
     s61 s62 s63 s73
     x01 x02 x03 x04 x05 x06 x07 x08 x09 x10 x11 x12 x13 x14 x15 x16 x17 x18 x19 x20
-    x21 x22 x23 x24 x25 x26
+    x21 x22 x23 x24 x25 x26 x27
 }
 
 #[test]

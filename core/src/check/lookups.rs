@@ -87,6 +87,20 @@ impl SmtpCheck {
                 "resolver {addr} is not on loopback: its AD bit crossed a network (RFC 7672 sec. 2.1.1)"
             ));
         }
+        if let Some(detail) = self.resolvers.local_failure() {
+            // A resolver we could not even probe might be the one to believe (a loopback
+            // validator before a remote one): which AD bits count is unknown, and it is not
+            // the resolvers' fault (issue 7).
+            self.held.clear();
+            self.note(format!(
+                "local-resources: {detail}: the check is incomplete"
+            ));
+            self.finish_early(
+                DomainVerdict::Inconclusive,
+                Some(Reason::LocalResources { detail }),
+            );
+            return;
+        }
         if believed.is_empty() {
             let detail = self
                 .resolvers
@@ -99,17 +113,6 @@ impl SmtpCheck {
                 "no resolver validates DNSSEC, so no DANE result would mean anything: {detail}"
             );
             self.held.clear();
-            if let Some(detail) = self.resolvers.local_failure() {
-                // Not the resolvers' fault: we could not ask them (issue 7).
-                self.note(format!(
-                    "local-resources: {detail}: the check is incomplete"
-                ));
-                self.finish_early(
-                    DomainVerdict::Inconclusive,
-                    Some(Reason::LocalResources { detail }),
-                );
-                return;
-            }
             self.note(format!("resolver-not-validating: {detail}"));
             self.finish_early(
                 DomainVerdict::TempFail,

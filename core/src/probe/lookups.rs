@@ -157,6 +157,35 @@ impl HostProbe {
             self.decide(HostPolicy::Skip, false, Some(reason));
             return;
         }
+        // A family whose lookup could not even be sent (out of descriptors or memory) was
+        // never checked: the host's result would be incomplete (issue 7).
+        if let Some(local) = errors
+            .iter()
+            .find(|e| matches!(e, Reason::LocalResources { .. }))
+        {
+            let reason = local.clone();
+            self.note(format!("{label}: {reason}: host not checked"));
+            self.decide(HostPolicy::Skip, false, Some(reason));
+            return;
+        }
+        // A bogus RRset means the name is in a signed zone, so the other family's insecure
+        // answer contradicts it: with no secure RRset to decide on, the host's DANE status is
+        // unknown and it is skipped (RFC 7672 sec. 2.1.1 and sec. 2.2.2: bogus results MUST
+        // delay or abandon delivery; RFC 7673 sec. 3.2). A timeout or a plain SERVFAIL says
+        // nothing about signatures, and the other family is used, as Postfix does.
+        let secure_data = securities.contains(&Security::Secure);
+        if let Some(bogus) = errors
+            .iter()
+            .find(|e| matches!(e, Reason::DnsBogus { .. }))
+            .filter(|_| !secure_data)
+        {
+            let reason = bogus.clone();
+            self.note(format!(
+                "{label}: {reason} next to an insecure answer: DANE status unknown, host skipped"
+            ));
+            self.decide(HostPolicy::Skip, false, Some(reason));
+            return;
+        }
         for e in errors {
             self.warn(format!(
                 "{label}: {e}; using the other address family (RFC 7672 sec. 2.1.2)"

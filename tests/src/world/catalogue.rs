@@ -1298,6 +1298,18 @@ pub fn all() -> Vec<Scenario> {
             vec![host(MX, H::DaneFailed, Some("starttls-not-offered"))],
         ),
     ));
+    v.push(scenario(
+        "X27",
+        "A insecure, AAAA bogus: the name is signed, so its DANE status is unknown: host skipped, not opportunistic (RFC 7672 sec. 2.2.2)",
+        mixed(Status::Insecure, Status::BOGUS)
+            .tlsa_for(MX, &wrong)
+            .server(v4(MX_IP), server(chain()))
+            .build(),
+        expect(
+            D::TempFail,
+            vec![host(MX, H::DnsFailed, Some("dns-bogus")).lookup(L::Address)],
+        ),
+    ));
     v
 }
 
