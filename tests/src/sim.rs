@@ -121,6 +121,9 @@ pub enum ResolverRole {
     NonValidating,
     /// Never answers.
     Silent,
+    /// Every query to it fails before it is sent, as when this process is out of file
+    /// descriptors: the runtime reports `NetError::LocalResources` (issue 7).
+    OutOfDescriptors,
 }
 
 /// How a forged DNS answer differs from a genuine one.
@@ -648,7 +651,7 @@ impl Sim {
         match self.resolvers.get(&server) {
             None | Some(ResolverRole::Validating) => Some(&self.world),
             Some(ResolverRole::NonValidating) => self.plain_world.as_ref(),
-            Some(ResolverRole::Silent) => None,
+            Some(ResolverRole::Silent | ResolverRole::OutOfDescriptors) => None,
         }
     }
 
@@ -666,6 +669,20 @@ impl Sim {
             } => {
                 self.open(query);
                 let depth = self.log_query(query, &wire, Transport::Udp);
+                if self.resolvers.get(&server) == Some(&ResolverRole::OutOfDescriptors) {
+                    let result = Err(NetError::LocalResources(
+                        "Too many open files (os error 24)".into(),
+                    ));
+                    let from = server;
+                    let delivery = Delivery::Dns {
+                        query,
+                        from,
+                        result,
+                        depth,
+                    };
+                    self.schedule(Duration::ZERO, delivery);
+                    return Ok(());
+                }
                 for (from, forged) in self.forge(server, &wire, Transport::Udp) {
                     let lat = self.dns_latency / 2;
                     let result = Ok(forged);

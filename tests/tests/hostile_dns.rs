@@ -180,6 +180,30 @@ fn hostile_validating_resolver_on_loopback_is_preferred_to_a_remote_one() {
         .any(|w| w.contains("crossed a network")));
 }
 
+/// Issue 7 (review): when the loopback resolver cannot even be probed because this process
+/// is out of file descriptors, a remote validating resolver must not silently decide: which
+/// AD bits count is unknown, so the check is `inconclusive` with `local-resources`, and no
+/// verdict from the remote resolver's answers is given.
+#[test]
+fn hostile_a_probe_not_sent_for_want_of_descriptors_makes_the_check_inconclusive() {
+    let s = catalogue::by_id("S01").unwrap();
+    let remote: SocketAddr = "192.0.2.53:53".parse().unwrap();
+    let (report, _) = run(&s, vec![SIM_RESOLVER, remote], |sim| {
+        sim.with_resolver(SIM_RESOLVER, ResolverRole::OutOfDescriptors)
+    });
+    assert_eq!(
+        report.verdict,
+        DomainVerdict::Inconclusive,
+        "{:?}",
+        report.log
+    );
+    assert!(matches!(
+        report.reason,
+        Some(daneel_core::report::Reason::LocalResources { .. })
+    ));
+    assert!(report.hosts.is_empty());
+}
+
 /// The attacker's version of S01's world: the same names, its own TLSA key, and MX
 /// pointing at its own host.
 fn attacker_world() -> World {
