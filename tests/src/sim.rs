@@ -673,28 +673,13 @@ impl Sim {
                     let result = Err(NetError::LocalResources(
                         "Too many open files (os error 24)".into(),
                     ));
-                    let from = server;
-                    let delivery = Delivery::Dns {
-                        query,
-                        from,
-                        result,
-                        depth,
-                    };
-                    self.schedule(Duration::ZERO, delivery);
+                    self.schedule_dns(Duration::ZERO, query, server, result, depth);
                     return Ok(());
                 }
                 for (from, forged) in self.forge(server, &wire, Transport::Udp) {
                     let lat = self.dns_latency / 2;
                     let result = Ok(forged);
-                    self.schedule(
-                        lat,
-                        Delivery::Dns {
-                            query,
-                            from,
-                            result,
-                            depth,
-                        },
-                    );
+                    self.schedule_dns(lat, query, from, result, depth);
                 }
                 let answer = self
                     .resolver_world(server)
@@ -703,15 +688,7 @@ impl Sim {
                     let lat = self.next_dns_latency();
                     let result = Ok(answer);
                     let from = server;
-                    self.schedule(
-                        lat,
-                        Delivery::Dns {
-                            query,
-                            from,
-                            result,
-                            depth,
-                        },
-                    );
+                    self.schedule_dns(lat, query, from, result, depth);
                 }
                 Ok(())
             }
@@ -884,6 +861,24 @@ impl Sim {
             let close = false;
             self.schedule_bytes(lat, socket, bytes, close, depth);
         }
+    }
+
+    /// Schedules a datagram (or a transport failure) for DNS exchange `query` from `from`.
+    fn schedule_dns(
+        &mut self,
+        after: Duration,
+        query: QueryId,
+        from: SocketAddr,
+        result: Result<Vec<u8>, NetError>,
+        depth: u32,
+    ) {
+        let delivery = Delivery::Dns {
+            query,
+            from,
+            result,
+            depth,
+        };
+        self.schedule(after, delivery);
     }
 
     /// Schedules bytes from the peer of `socket` (then maybe its close) after `after`.

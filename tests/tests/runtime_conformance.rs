@@ -857,3 +857,18 @@ fn driver_drops_events_of_closed_sockets_and_ended_exchanges() {
         ]
     );
 }
+
+/// `core::time::Clock`, the runtimes' shared clock arithmetic, maps monotonic readings to
+/// timestamps and back (here, not in core: core never reads a clock, even in its tests).
+#[test]
+fn core_clock_maps_monotonic_readings_to_timestamps_and_back() {
+    use std::time::{Duration, Instant, UNIX_EPOCH};
+    let origin = Instant::now();
+    let clock = daneel_core::time::Clock::new(UNIX_EPOCH + Duration::from_secs(1_000), origin);
+    assert_eq!(clock.at(origin), Timestamp::from_unix_secs(1_000));
+    let later = origin + Duration::from_millis(1_500);
+    assert_eq!(clock.at(later), Timestamp::from_millis(1_001_500));
+    assert_eq!(clock.instant(clock.at(later)), later);
+    // A deadline already past maps to the origin at the latest, never panics.
+    assert_eq!(clock.instant(Timestamp::EPOCH), origin);
+}
