@@ -29,7 +29,7 @@ impl SmtpCheck {
             mx_secure: self.mx_secure,
             ..DomainFacts::default()
         };
-        for host in &self.hosts {
+        for host in self.hosts.probes() {
             let outcome = host.report();
             self.warnings.extend(outcome.warnings);
             let local = |r: &Option<Reason>| matches!(r, Some(Reason::LocalResources { .. }));
@@ -50,7 +50,7 @@ impl SmtpCheck {
             Some((v, r)) => (*v, r.clone()),
             None => {
                 if let Destination::Domain(_) = self.destination {
-                    if self.hosts.is_empty() {
+                    if self.hosts.probes().is_empty() {
                         self.warnings.push("no MX host left to try".into());
                     }
                 }
@@ -62,17 +62,8 @@ impl SmtpCheck {
             domain: self.config.destination.clone(),
             verdict,
             reason,
-            resolver: ResolverReport {
-                addresses: self
-                    .config
-                    .resolvers
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-                mode: "ad-bit".into(),
-                validating: self.resolvers.usable(),
-            },
-            resolvers: self.resolvers.entries(),
+            resolver: self.dns.summary(),
+            resolvers: self.dns.entries(),
             mx: self.mx_report.clone(),
             hosts,
             warnings: self.warnings.clone(),

@@ -13,9 +13,10 @@
 
 mod assemble;
 mod config;
-mod connections;
+pub(crate) mod fleet;
 mod lookups;
 pub mod resolvers;
+pub(crate) mod trusted_dns;
 mod verdict;
 
 pub use config::{parse_destination, AddressFamily, CheckConfig, Destination};
@@ -25,47 +26,31 @@ pub use verdict::{
     connection_verdict, domain_verdict, host_verdict, trust_decision, DomainFacts, HostFacts,
 };
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
 
 use crate::dane::DigestPrefs;
-use crate::dns::{DnsClient, DnsConfig, LookupId, LookupResult, RcodeClass, Security};
-use crate::machine::{Action, ConnId, Input, Machine, Output, UsageError};
+use crate::dns::{LookupResult, Security};
+use crate::machine::{Action, Input, Machine, Output, UsageError};
 use crate::probe::{
     lookup_reason, query_text, HostLookup, HostProbe, LookupOrder, NamedBy, Note, ProbeOptions,
     ProbeParams, ReferenceIds, Service, TrustModel,
 };
-use crate::report::{DomainVerdict, LogLine, MxReport, Reason, Report, ResolverReport};
+use crate::report::{DomainVerdict, LogLine, MxReport, Reason, Report};
 use crate::seed::{DetRng, Seed};
 use crate::smtp::route::{self, display_name, plan_mx, MxKind, MxTarget, NextHop};
 use crate::smtp::session::SmtpTimeouts;
 use crate::time::Timestamp;
 
-/// What a pending lookup is for.
+/// What a lookup of the check is for.
 #[derive(Clone, Debug)]
 enum Purpose {
-    /// The validating-resolver probe of resolver `index` (root DNSKEY, DESIGN.md section 4).
-    ResolverProbe { index: usize },
     /// The MX lookup of the destination domain.
     Mx,
     /// A lookup of the probe of host `host`.
     Host { host: usize, lookup: HostLookup },
-}
-
-/// A lookup the check started: why, and what it asked (to ask again elsewhere).
-struct Pending {
-    purpose: Purpose,
-    name: Name,
-    rtype: RecordType,
-}
-
-/// A lookup result held until the probes decide which resolvers count.
-struct Held {
-    id: LookupId,
-    pending: Pending,
-    result: LookupResult,
 }
 
 /// The SMTP check machine (RFC 7672). Create it with [`SmtpCheck::new`] and drive it through
@@ -83,20 +68,13 @@ pub struct SmtpCheck {
     service: Service,
     start: Timestamp,
     now: Timestamp,
-    dns: DnsClient,
+    /// The DNS, answering only with what believed resolvers said.
+    dns: trusted_dns::TrustedDns<Purpose>,
     rng: DetRng,
-    lookups: BTreeMap<LookupId, Pending>,
-    resolvers: resolvers::ResolverSet,
-    held: Vec<Held>,
     mx_secure: bool,
     mx_report: Option<MxReport>,
     /// One probe per host, in MX order.
-    hosts: Vec<HostProbe>,
-    /// Which host owns each connection, in connection order.
-    routes: BTreeMap<ConnId, usize>,
-    /// Hosts with connections to open, in the order their policies were decided.
-    ready: VecDeque<usize>,
-    next_conn: u32,
+    hosts: fleet::ProbeFleet,
     actions: VecDeque<Action>,
     log: Vec<LogLine>,
     warnings: Vec<String>,
@@ -135,16 +113,10 @@ impl SmtpCheck {
             Some(ms) => SmtpTimeouts::uniform(Duration::from_millis(ms.max(1))),
             None => SmtpTimeouts::rfc5321(),
         };
-        let resolver_set = resolvers::ResolverSet::new(&config.resolvers);
-        let dns = DnsClient::new(
-            DnsConfig {
-                // Until the probes are in, lookups ask one resolver; see `resolvers`.
-                servers: resolver_set.speculative().into_iter().collect(),
-                attempt_timeout: Duration::from_millis(config.dns_timeout_ms.max(1)),
-                attempts: config.dns_attempts.max(1),
-                payload: 1232,
-                max_in_flight: crate::dns::DEFAULT_MAX_IN_FLIGHT,
-            },
+        let dns = trusted_dns::TrustedDns::new(
+            &config.resolvers,
+            Duration::from_millis(config.dns_timeout_ms.max(1)),
+            config.dns_attempts,
             DetRng::new(seed, 1),
         );
         let options = ProbeOptions {
@@ -163,15 +135,9 @@ impl SmtpCheck {
             now,
             dns,
             rng: DetRng::new(seed, 2),
-            lookups: BTreeMap::new(),
-            resolvers: resolver_set,
-            held: Vec::new(),
             mx_secure: false,
             mx_report: None,
-            hosts: Vec::new(),
-            routes: BTreeMap::new(),
-            ready: VecDeque::new(),
-            next_conn: 0,
+            hosts: fleet::ProbeFleet::new(config.max_parallel),
             actions: VecDeque::new(),
             log: Vec::new(),
             warnings: Vec::new(),
@@ -207,7 +173,7 @@ impl SmtpCheck {
                 );
             }
             Destination::Host { ref name, .. } => {
-                check.start_probe();
+                check.dns.start_probes(now);
                 check.mx_secure = true;
                 check.note(format!(
                     "{}: static destination, no MX lookup (treated like a secure MX host)",
@@ -225,8 +191,10 @@ impl SmtpCheck {
                 );
             }
             Destination::Domain(ref name) => {
-                check.start_probe();
-                check.start_lookup(Purpose::Mx, &name.clone(), RecordType::MX);
+                check.dns.start_probes(now);
+                check
+                    .dns
+                    .lookup(now, Purpose::Mx, &name.clone(), RecordType::MX);
             }
         }
         check.progress();
@@ -270,8 +238,8 @@ impl SmtpCheck {
         };
         match HostProbe::new(target, params) {
             Ok(probe) => {
-                self.hosts.push(probe);
-                self.drain_host(self.hosts.len() - 1);
+                self.hosts.add(probe);
+                self.take_probe_requests();
             }
             // Cannot happen: `new` refused port 0, and SMTP with STARTTLS and DANE-only trust
             // is what the probe implements. Never a silent pass: the check ends untested.
@@ -282,54 +250,69 @@ impl SmtpCheck {
         }
     }
 
-    /// Takes what host `h` wants after a change: its log lines and warnings, its lookups
-    /// (started at once, in order), and its place in the connection queue.
-    fn drain_host(&mut self, h: usize) {
-        while let Some(note) = self.hosts[h].poll_note() {
+    /// Takes what the probes want: their log lines and warnings, and their lookups
+    /// (started at once, in order).
+    fn take_probe_requests(&mut self) {
+        while let Some(note) = self.hosts.poll_note() {
             match note {
                 Note::Log(line) => self.note(line),
                 Note::Warning(line) => self.warnings.push(line),
             }
         }
-        while let Some(request) = self.hosts[h].poll_lookup() {
+        while let Some((host, request)) = self.hosts.poll_lookup() {
             let purpose = Purpose::Host {
-                host: h,
+                host,
                 lookup: request.lookup,
             };
-            self.start_lookup(purpose, &request.name, request.rtype);
+            self.dns
+                .lookup(self.now, purpose, &request.name, request.rtype);
         }
-        if self.hosts[h].wants_connection() && !self.ready.contains(&h) {
-            self.ready.push_back(h);
+    }
+
+    /// Takes what the DNS says besides results: log lines, warnings, an early end.
+    fn take_dns_events(&mut self) {
+        while let Some(event) = self.dns.poll_event() {
+            match event {
+                trusted_dns::DnsEvent::Log(line) => self.note(line),
+                trusted_dns::DnsEvent::Warning(line) => self.warnings.push(line),
+                trusted_dns::DnsEvent::End(verdict, reason) => {
+                    self.finish_early(verdict, Some(reason))
+                }
+            }
         }
+    }
+
+    /// Whether connections may be opened: the resolvers are decided (or no DNS is needed)
+    /// and the check is not ending.
+    fn may_connect(&self) -> bool {
+        let dns_believed =
+            matches!(self.destination, Destination::Literal { .. }) || self.dns.usable();
+        dns_believed && self.early.is_none()
     }
 
     /// Runs everything that can run now, then collects actions. Called after every input.
     fn progress(&mut self) {
         loop {
             let mut moved = false;
-            while let Some((id, result)) = self.dns.poll_result() {
-                self.on_lookup(id, result);
+            while let Some((purpose, result)) = self.dns.poll_result(self.now) {
+                self.dispatch(purpose, result);
                 moved = true;
             }
-            while let Some(ignored) = self.dns.poll_ignored() {
-                let from = ignored
-                    .from
-                    .map_or_else(|| "an unknown source".to_string(), |f| f.to_string());
-                self.note(format!(
-                    "ignored a DNS message from {from} for {} sent to {}: {} (RFC 5452 sec. 9.1)",
-                    ignored.query, ignored.server, ignored.why
-                ));
+            self.take_dns_events();
+            if self.may_connect() && self.hosts.start_connections(self.now) {
+                moved = true;
             }
-            self.start_connections();
+            self.take_probe_requests();
             while let Some(action) = self.dns.poll_action() {
                 self.actions.push_back(action);
             }
-            if self.poll_connections() {
+            if self.hosts.poll_connections(self.now, &mut self.actions) {
                 moved = true;
             }
-            if self.start_connections() {
+            if self.may_connect() && self.hosts.start_connections(self.now) {
                 moved = true;
             }
+            self.take_probe_requests();
             if !moved {
                 break;
             }
@@ -344,9 +327,9 @@ impl SmtpCheck {
         };
         let probed = match &self.destination {
             Destination::Literal { .. } => true,
-            _ => self.resolvers.believed().is_some(),
+            _ => self.dns.decided(),
         };
-        hosts_known && probed && self.hosts.iter().all(HostProbe::is_done)
+        hosts_known && probed && self.hosts.all_done()
     }
 
     fn maybe_finish(&mut self) {
@@ -358,20 +341,11 @@ impl SmtpCheck {
         }
         // Close whatever is still open (only on an early end or an abort): lookups end their
         // exchanges (the runtime frees their sockets), sessions abort.
-        let now = self.now;
         self.dns.abandon_all();
-        self.lookups.clear();
         while let Some(action) = self.dns.poll_action() {
             self.actions.push_back(action);
         }
-        for host in &mut self.hosts {
-            host.abort(now);
-        }
-        for (conn, h) in &self.routes {
-            while let Some(action) = self.hosts[*h].poll_action(now, *conn) {
-                self.actions.push_back(action);
-            }
-        }
+        self.hosts.abort_all(self.now, &mut self.actions);
         let report = self.build_report();
         self.note(format!(
             "verdict {}: {}",
@@ -388,8 +362,11 @@ impl SmtpCheck {
     }
 
     fn next_deadline(&self) -> Option<Timestamp> {
-        let sessions = self.hosts.iter().filter_map(HostProbe::next_deadline);
-        self.dns.next_deadline().into_iter().chain(sessions).min()
+        self.dns
+            .next_deadline()
+            .into_iter()
+            .chain(self.hosts.next_deadline())
+            .min()
     }
 }
 
@@ -410,18 +387,10 @@ impl Machine for SmtpCheck {
             | Input::Received { conn, .. }
             | Input::TlsEstablished { conn, .. }
             | Input::TlsFailed { conn, .. }
-            | Input::Closed { conn } => {
-                let h = *self
-                    .routes
-                    .get(conn)
-                    .ok_or(UsageError::UnknownConn(*conn))?;
-                self.hosts[h].handle_conn_input(now, &input);
-            }
+            | Input::Closed { conn } => self.hosts.handle_conn_input(now, *conn, &input)?,
             Input::Timeout => {
                 self.dns.handle_timeout(now);
-                for host in &mut self.hosts {
-                    host.handle_timeout(now);
-                }
+                self.hosts.handle_timeout(now);
                 self.progress();
                 if self.done.is_none() && self.actions.is_empty() && self.next_deadline().is_none()
                 {
