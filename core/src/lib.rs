@@ -34,6 +34,7 @@ pub mod driver;
 pub mod fuzzing;
 pub mod hex;
 pub mod machine;
+pub mod mua;
 pub mod probe;
 pub mod report;
 pub mod seed;

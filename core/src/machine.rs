@@ -470,6 +470,8 @@ impl<M: Machine + ?Sized> Machine for Box<M> {
 pub enum MachineConfig {
     /// An SMTP check ([`SmtpCheck`], RFC 7672).
     Smtp(CheckConfig),
+    /// A MUA check ([`crate::mua::MuaCheck`], RFC 6186, RFC 7673).
+    Mua(crate::mua::MuaConfig),
 }
 
 impl MachineConfig {
@@ -477,6 +479,7 @@ impl MachineConfig {
     pub fn kind(&self) -> CheckKind {
         match self {
             MachineConfig::Smtp(_) => CheckKind::Smtp,
+            MachineConfig::Mua(_) => CheckKind::Mua,
         }
     }
 
@@ -484,7 +487,14 @@ impl MachineConfig {
     pub fn start(&self, seed: Seed, now: Timestamp) -> Result<Box<dyn Machine + Send>, UsageError> {
         match self {
             MachineConfig::Smtp(c) => Ok(Box::new(SmtpCheck::new(c.clone(), seed, now)?)),
+            MachineConfig::Mua(c) => Ok(Box::new(crate::mua::MuaCheck::new(c.clone(), seed, now)?)),
         }
+    }
+}
+
+impl From<crate::mua::MuaConfig> for MachineConfig {
+    fn from(config: crate::mua::MuaConfig) -> Self {
+        MachineConfig::Mua(config)
     }
 }
 

@@ -34,6 +34,9 @@ pub enum DomainVerdict {
     DanePartial,
     /// No DANE for this domain.
     NoDane,
+    /// MUA check only: no requested service is published (no SRV records, or a lone "."
+    /// target: RFC 6186 sec. 3, RFC 2782).
+    Unavailable,
 }
 
 impl DomainVerdict {
@@ -49,6 +52,34 @@ impl DomainVerdict {
             DomainVerdict::NoDane => 7,
             DomainVerdict::NullMx => 8,
             DomainVerdict::Nxdomain => 9,
+            DomainVerdict::Unavailable => 10,
+        }
+    }
+
+    /// One sentence for the last log line of a check of `kind`.
+    pub fn explanation(self, kind: CheckKind) -> &'static str {
+        let mua = kind == CheckKind::Mua;
+        match self {
+            DomainVerdict::Nxdomain => "the domain does not exist",
+            DomainVerdict::NullMx => "the domain accepts no mail (null MX)",
+            DomainVerdict::TempFail if mua => "a service lookup failed: a client would not connect",
+            DomainVerdict::TempFail => "delivery would be deferred",
+            DomainVerdict::DaneFailed if mua => "a server failed DANE: a client would not connect",
+            DomainVerdict::DaneFailed => "a host failed DANE: mail to it would be deferred",
+            DomainVerdict::Inconclusive if mua => "no server could be tested",
+            DomainVerdict::Inconclusive => "no host could be tested",
+            DomainVerdict::DaneVerified if mua => {
+                "every server is authenticated by DNSSEC-signed TLSA records"
+            }
+            DomainVerdict::DaneVerified => {
+                "every MX host is authenticated by DNSSEC-signed TLSA records"
+            }
+            DomainVerdict::DaneTrusted => {
+                "hosts match their TLSA records, but the MX RRset is not signed"
+            }
+            DomainVerdict::DanePartial => "some hosts use DANE, others do not",
+            DomainVerdict::NoDane => "no DANE: opportunistic TLS at best",
+            DomainVerdict::Unavailable => "no requested service is published",
         }
     }
 
@@ -64,6 +95,7 @@ impl DomainVerdict {
             DomainVerdict::DaneTrusted => "dane-trusted",
             DomainVerdict::DanePartial => "dane-partial",
             DomainVerdict::NoDane => "no-dane",
+            DomainVerdict::Unavailable => "unavailable",
         }
     }
 }
@@ -505,8 +537,11 @@ pub struct ConnectionReport {
 pub struct HostReport {
     /// The host name as found in the MX record (or the destination).
     pub name: String,
-    /// MX preference, if from an MX record.
+    /// MX preference, if from an MX record (the SRV priority for an SRV target).
     pub preference: Option<u16>,
+    /// The port, for an SRV target (RFC 7673 sec. 3.3: the TLSA RRset follows it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     /// The TLSA base domain chosen (RFC 7672 sec. 2.2.2), if DANE applies.
     pub tlsa_base: Option<String>,
     /// The CNAME-expanded name, if the host name is an alias.
@@ -554,6 +589,9 @@ pub enum CheckKind {
     /// The check of a mail domain's MX hosts between MTAs (RFC 7672), `daneel check`.
     #[default]
     Smtp,
+    /// The check of a mail domain's SRV-published user services (RFC 6186, RFC 7673, RFC
+    /// 8314), `daneel mua`.
+    Mua,
 }
 
 /// Set on a report that `daneel replay` decided again from a transcript (one of an older
@@ -596,8 +634,15 @@ pub struct Report {
     pub resolvers: Vec<ResolverEntry>,
     /// The MX lookup, absent for `[host]` destinations.
     pub mx: Option<MxReport>,
-    /// The hosts, in MX order.
+    /// The hosts, in MX order (SMTP check).
     pub hosts: Vec<HostReport>,
+    /// The services (MUA check), in the order asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<crate::mua::ServiceReport>,
+    /// What a mail client should store (MUA check): per purpose, the preferred
+    /// authenticated server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub autoconfig: Vec<crate::mua::AutoConfig>,
     /// Warnings: untested hosts, insecure resolver path, and the like.
     pub warnings: Vec<String>,
     /// When the check started.

@@ -20,6 +20,8 @@ pub fn blank(domain: &str, verdict: DomainVerdict, started: Timestamp) -> Report
         resolvers: vec![],
         mx: None,
         hosts: vec![],
+        services: vec![],
+        autoconfig: vec![],
         warnings: vec![],
         started,
         log: vec![],

@@ -251,7 +251,9 @@ fn replay_reports_where_a_newer_version_decides_differently() {
     let (_, transcript) = record(&s);
     let mut changed = transcript.clone();
     // As if the new version's default insecure-MX policy were `may`: no TLSA lookup.
-    let MachineConfig::Smtp(config) = &mut changed.header.config;
+    let MachineConfig::Smtp(config) = &mut changed.header.config else {
+        panic!("an SMTP check's transcript holds an SMTP configuration");
+    };
     config.insecure_mx = daneel_core::smtp::route::InsecureMxPolicy::May;
     let replayed = replay(&changed).unwrap();
     let d = replayed.divergence.expect("the decisions differ");

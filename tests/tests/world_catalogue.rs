@@ -67,6 +67,7 @@ fn mismatches_compare_reports_with_expectations() {
     use daneel_core::{DomainVerdict, Report};
     let s = catalogue::by_id("S05").unwrap();
     let host = |verdict, reason| HostReport {
+        port: None,
         name: "mx.example.net.".into(),
         preference: Some(10),
         tlsa_base: None,

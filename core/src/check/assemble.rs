@@ -3,25 +3,6 @@
 use super::*;
 use crate::report::CheckKind;
 
-/// One sentence per domain verdict, for the last log line.
-pub(super) fn verdict_explanation(v: DomainVerdict) -> &'static str {
-    match v {
-        DomainVerdict::Nxdomain => "the domain does not exist",
-        DomainVerdict::NullMx => "the domain accepts no mail (null MX)",
-        DomainVerdict::TempFail => "delivery would be deferred",
-        DomainVerdict::DaneFailed => "a host failed DANE: mail to it would be deferred",
-        DomainVerdict::Inconclusive => "no host could be tested",
-        DomainVerdict::DaneVerified => {
-            "every MX host is authenticated by DNSSEC-signed TLSA records"
-        }
-        DomainVerdict::DaneTrusted => {
-            "hosts match their TLSA records, but the MX RRset is not signed"
-        }
-        DomainVerdict::DanePartial => "some hosts use DANE, others do not",
-        DomainVerdict::NoDane => "no DANE: opportunistic TLS at best",
-    }
-}
-
 impl SmtpCheck {
     pub(super) fn build_report(&mut self) -> Report {
         let mut hosts = Vec::new();
@@ -29,14 +10,14 @@ impl SmtpCheck {
             mx_secure: self.mx_secure,
             ..DomainFacts::default()
         };
-        for host in self.hosts.probes() {
+        for host in self.engine.probes.probes() {
             let outcome = host.report();
-            self.warnings.extend(outcome.warnings);
+            self.engine.warnings.extend(outcome.warnings);
             let local = |r: &Option<Reason>| matches!(r, Some(Reason::LocalResources { .. }));
             let report = &outcome.report;
             if local(&report.reason) || report.connections.iter().any(|c| local(&c.reason)) {
                 if !facts.local_failure {
-                    self.warnings.push(format!(
+                    self.engine.warnings.push(format!(
                         "{}: local resources ran out (file descriptors or memory): the check is incomplete",
                         report.name
                     ));
@@ -46,12 +27,12 @@ impl SmtpCheck {
             facts.hosts.push(outcome.facts);
             hosts.push(outcome.report);
         }
-        let (verdict, reason) = match &self.early {
+        let (verdict, reason) = match self.engine.early() {
             Some((v, r)) => (*v, r.clone()),
             None => {
                 if let Destination::Domain(_) = self.destination {
-                    if self.hosts.probes().is_empty() {
-                        self.warnings.push("no MX host left to try".into());
+                    if self.engine.probes.probes().is_empty() {
+                        self.engine.warnings.push("no MX host left to try".into());
                     }
                 }
                 (domain_verdict(&facts), None)
@@ -62,12 +43,14 @@ impl SmtpCheck {
             domain: self.config.destination.clone(),
             verdict,
             reason,
-            resolver: self.dns.summary(),
-            resolvers: self.dns.entries(),
+            resolver: self.engine.dns.summary(),
+            resolvers: self.engine.dns.entries(),
             mx: self.mx_report.clone(),
             hosts,
-            warnings: self.warnings.clone(),
-            started: self.start,
+            services: Vec::new(),
+            autoconfig: Vec::new(),
+            warnings: self.engine.warnings.clone(),
+            started: self.engine.start,
             log: Vec::new(),
             redecided: None,
         }

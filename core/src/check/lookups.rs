@@ -4,17 +4,6 @@
 use super::*;
 
 impl SmtpCheck {
-    /// Acts on the result of a lookup from a believed resolver.
-    pub(super) fn dispatch(&mut self, purpose: Purpose, result: LookupResult) {
-        match purpose {
-            Purpose::Mx => self.on_mx(result),
-            Purpose::Host { host, lookup } => {
-                self.hosts.handle_lookup(host, lookup, result);
-                self.take_probe_requests();
-            }
-        }
-    }
-
     pub(super) fn on_mx(&mut self, result: LookupResult) {
         let Destination::Domain(domain) = self.destination.clone() else {
             return;
@@ -22,7 +11,7 @@ impl SmtpCheck {
         let answer = match result {
             Err(e) => {
                 let reason = lookup_reason(query_text(&domain, RecordType::MX), &e);
-                self.note(format!(
+                self.engine.note(format!(
                     "MX {}: {reason}: delivery would be deferred (RFC 7672 sec. 2.1.2)",
                     display_name(&domain)
                 ));
@@ -37,12 +26,12 @@ impl SmtpCheck {
                     Reason::LocalResources { .. } => DomainVerdict::Inconclusive,
                     _ => DomainVerdict::TempFail,
                 };
-                self.finish_early(verdict, Some(reason));
+                self.engine.finish_early(verdict, Some(reason));
                 return;
             }
             Ok(answer) => answer,
         };
-        let plan = plan_mx(&domain, &answer, &mut self.rng, &mut self.warnings);
+        let plan = plan_mx(&domain, &answer, &mut self.rng, &mut self.engine.warnings);
         self.mx_secure = plan.security.is_secure();
         let mut report = MxReport {
             security: plan.security,
@@ -52,28 +41,28 @@ impl SmtpCheck {
         };
         match plan.kind {
             MxKind::NxDomain => {
-                self.note(format!(
+                self.engine.note(format!(
                     "MX {}: {}: NXDOMAIN",
                     display_name(&domain),
                     plan.security
                 ));
                 self.mx_report = Some(report);
-                self.finish_early(DomainVerdict::Nxdomain, None);
+                self.engine.finish_early(DomainVerdict::Nxdomain, None);
             }
             MxKind::NullMx => {
-                self.note(format!(
+                self.engine.note(format!(
                     "MX {}: {}: null MX \"0 .\": the domain accepts no mail (RFC 7505)",
                     display_name(&domain),
                     plan.security
                 ));
                 report.hosts.push("0 .".into());
                 self.mx_report = Some(report);
-                self.finish_early(DomainVerdict::NullMx, None);
+                self.engine.finish_early(DomainVerdict::NullMx, None);
             }
             MxKind::Implicit => {
                 report.implicit = true;
                 self.mx_report = Some(report);
-                self.note(format!(
+                self.engine.note(format!(
                     "MX {}: {}: no MX records, the domain is its own implicit MX (RFC 5321 sec. 5.1)",
                     display_name(&domain),
                     plan.security
@@ -94,7 +83,7 @@ impl SmtpCheck {
                     .iter()
                     .map(|t| format!("{} {}", t.preference.unwrap_or(0), display_name(&t.name)))
                     .collect();
-                self.note(format!(
+                self.engine.note(format!(
                     "MX {}: {}: {}",
                     display_name(&domain),
                     plan.security,
@@ -112,7 +101,8 @@ impl SmtpCheck {
                         route::InsecureMxPolicy::Encrypt => "TLSA records only make TLS mandatory",
                         route::InsecureMxPolicy::May => "TLSA records ignored",
                     };
-                    self.note(format!("MX RRset is insecure (RFC 7672 sec. 2.2.1): {how}"));
+                    self.engine
+                        .note(format!("MX RRset is insecure (RFC 7672 sec. 2.2.1): {how}"));
                 }
                 self.mx_report = Some(report);
                 let next_hop = if self.mx_secure {

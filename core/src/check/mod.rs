@@ -13,6 +13,7 @@
 
 mod assemble;
 mod config;
+pub(crate) mod engine;
 pub(crate) mod fleet;
 mod lookups;
 pub mod resolvers;
@@ -21,24 +22,22 @@ mod verdict;
 
 pub use config::{parse_destination, AddressFamily, CheckConfig, Destination};
 
-use assemble::verdict_explanation;
 pub use verdict::{
     connection_verdict, domain_verdict, host_verdict, trust_decision, DomainFacts, HostFacts,
 };
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
 
 use crate::dane::DigestPrefs;
 use crate::dns::{LookupResult, Security};
-use crate::machine::{Action, Input, Machine, Output, UsageError};
+use crate::machine::{Input, Machine, Output, UsageError};
 use crate::probe::{
-    lookup_reason, query_text, HostLookup, HostProbe, LookupOrder, NamedBy, Note, ProbeOptions,
+    lookup_reason, query_text, HostLookup, HostProbe, LookupOrder, NamedBy, ProbeOptions,
     ProbeParams, ReferenceIds, Service, TrustModel,
 };
-use crate::report::{DomainVerdict, LogLine, MxReport, Reason, Report};
+use crate::report::{DomainVerdict, MxReport, Reason, Report};
 use crate::seed::{DetRng, Seed};
 use crate::smtp::route::{self, display_name, plan_mx, MxKind, MxTarget, NextHop};
 use crate::smtp::session::SmtpTimeouts;
@@ -46,7 +45,7 @@ use crate::time::Timestamp;
 
 /// What a lookup of the check is for.
 #[derive(Clone, Debug)]
-enum Purpose {
+pub(crate) enum Purpose {
     /// The MX lookup of the destination domain.
     Mx,
     /// A lookup of the probe of host `host`.
@@ -66,20 +65,11 @@ pub struct SmtpCheck {
     /// Settings every probe shares.
     options: ProbeOptions,
     service: Service,
-    start: Timestamp,
-    now: Timestamp,
-    /// The DNS, answering only with what believed resolvers said.
-    dns: trusted_dns::TrustedDns<Purpose>,
+    /// The DNS, the probes, the log: what every check holds.
+    engine: engine::Engine<Purpose>,
     rng: DetRng,
     mx_secure: bool,
     mx_report: Option<MxReport>,
-    /// One probe per host, in MX order.
-    hosts: fleet::ProbeFleet,
-    actions: VecDeque<Action>,
-    log: Vec<LogLine>,
-    warnings: Vec<String>,
-    early: Option<(DomainVerdict, Option<Reason>)>,
-    done: Option<Box<Report>>,
 }
 
 impl SmtpCheck {
@@ -131,36 +121,28 @@ impl SmtpCheck {
             destination: destination.clone(),
             options,
             service: Service::smtp(port),
-            start: now,
-            now,
-            dns,
+            engine: engine::Engine::new(now, dns, config.max_parallel),
             rng: DetRng::new(seed, 2),
             mx_secure: false,
             mx_report: None,
-            hosts: fleet::ProbeFleet::new(config.max_parallel),
-            actions: VecDeque::new(),
-            log: Vec::new(),
-            warnings: Vec::new(),
-            early: None,
-            done: None,
             config,
         };
         if check.config.sni == route::SniMode::None && needs_dns {
-            check.warnings.push(
+            check.engine.warnings.push(
                 "SNI turned off: RFC 7672 sec. 8.1 requires SNI (the TLSA base domain) towards DANE hosts; \
                  use this only to test that servers do not require it"
                     .into(),
             );
         }
         if check.config.fixed_seed && needs_dns {
-            check.warnings.push(
+            check.engine.warnings.push(
                 "fixed seed: DNS message ids are predictable to anyone who knows it; for tests only (RFC 5452 sec. 9.2)"
                     .into(),
             );
         }
         match destination {
             Destination::Literal { addr, .. } => {
-                check.note(format!(
+                check.engine.note(format!(
                     "{addr}: address literal, no DANE (RFC 7672 sec. 2.2)"
                 ));
                 check.add_host(
@@ -173,9 +155,9 @@ impl SmtpCheck {
                 );
             }
             Destination::Host { ref name, .. } => {
-                check.dns.start_probes(now);
+                check.engine.dns.start_probes(now);
                 check.mx_secure = true;
-                check.note(format!(
+                check.engine.note(format!(
                     "{}: static destination, no MX lookup (treated like a secure MX host)",
                     display_name(name)
                 ));
@@ -191,30 +173,20 @@ impl SmtpCheck {
                 );
             }
             Destination::Domain(ref name) => {
-                check.dns.start_probes(now);
+                check.engine.dns.start_probes(now);
                 check
+                    .engine
                     .dns
                     .lookup(now, Purpose::Mx, &name.clone(), RecordType::MX);
             }
         }
-        check.progress();
+        engine::progress(&mut check);
         Ok(check)
     }
 
     /// The configuration this check runs with.
     pub fn config(&self) -> &CheckConfig {
         &self.config
-    }
-
-    fn note(&mut self, text: String) {
-        let at_ms = self.now.saturating_since(self.start).as_millis() as u64;
-        self.log.push(LogLine { at_ms, text });
-    }
-
-    fn finish_early(&mut self, verdict: DomainVerdict, reason: Option<Reason>) {
-        if self.early.is_none() {
-            self.early = Some((verdict, reason));
-        }
     }
 
     /// Starts the probe of `target`, reached as `next_hop` (RFC 7672 sec. 3.2.2), through
@@ -238,86 +210,15 @@ impl SmtpCheck {
         };
         match HostProbe::new(target, params) {
             Ok(probe) => {
-                self.hosts.add(probe);
-                self.take_probe_requests();
+                self.engine.probes.add(probe);
             }
             // Cannot happen: `new` refused port 0, and SMTP with STARTTLS and DANE-only trust
             // is what the probe implements. Never a silent pass: the check ends untested.
             Err(e) => {
-                self.warnings.push(format!("internal: {e}"));
-                self.finish_early(DomainVerdict::Inconclusive, None);
+                self.engine.warnings.push(format!("internal: {e}"));
+                self.engine.finish_early(DomainVerdict::Inconclusive, None);
             }
         }
-    }
-
-    /// Takes what the probes want: their log lines and warnings, and their lookups
-    /// (started at once, in order).
-    fn take_probe_requests(&mut self) {
-        while let Some(note) = self.hosts.poll_note() {
-            match note {
-                Note::Log(line) => self.note(line),
-                Note::Warning(line) => self.warnings.push(line),
-            }
-        }
-        while let Some((host, request)) = self.hosts.poll_lookup() {
-            let purpose = Purpose::Host {
-                host,
-                lookup: request.lookup,
-            };
-            self.dns
-                .lookup(self.now, purpose, &request.name, request.rtype);
-        }
-    }
-
-    /// Takes what the DNS says besides results: log lines, warnings, an early end.
-    fn take_dns_events(&mut self) {
-        while let Some(event) = self.dns.poll_event() {
-            match event {
-                trusted_dns::DnsEvent::Log(line) => self.note(line),
-                trusted_dns::DnsEvent::Warning(line) => self.warnings.push(line),
-                trusted_dns::DnsEvent::End(verdict, reason) => {
-                    self.finish_early(verdict, Some(reason))
-                }
-            }
-        }
-    }
-
-    /// Whether connections may be opened: the resolvers are decided (or no DNS is needed)
-    /// and the check is not ending.
-    fn may_connect(&self) -> bool {
-        let dns_believed =
-            matches!(self.destination, Destination::Literal { .. }) || self.dns.usable();
-        dns_believed && self.early.is_none()
-    }
-
-    /// Runs everything that can run now, then collects actions. Called after every input.
-    fn progress(&mut self) {
-        loop {
-            let mut moved = false;
-            while let Some((purpose, result)) = self.dns.poll_result(self.now) {
-                self.dispatch(purpose, result);
-                moved = true;
-            }
-            self.take_dns_events();
-            if self.may_connect() && self.hosts.start_connections(self.now) {
-                moved = true;
-            }
-            self.take_probe_requests();
-            while let Some(action) = self.dns.poll_action() {
-                self.actions.push_back(action);
-            }
-            if self.hosts.poll_connections(self.now, &mut self.actions) {
-                moved = true;
-            }
-            if self.may_connect() && self.hosts.start_connections(self.now) {
-                moved = true;
-            }
-            self.take_probe_requests();
-            if !moved {
-                break;
-            }
-        }
-        self.maybe_finish();
     }
 
     fn all_settled(&self) -> bool {
@@ -327,101 +228,56 @@ impl SmtpCheck {
         };
         let probed = match &self.destination {
             Destination::Literal { .. } => true,
-            _ => self.dns.decided(),
+            _ => self.engine.dns.decided(),
         };
-        hosts_known && probed && self.hosts.all_done()
+        hosts_known && probed
+    }
+}
+
+impl engine::CheckSteps for SmtpCheck {
+    type Purpose = Purpose;
+
+    fn engine(&mut self) -> &mut engine::Engine<Purpose> {
+        &mut self.engine
     }
 
-    fn maybe_finish(&mut self) {
-        if self.done.is_some() {
-            return;
-        }
-        if self.early.is_none() && !self.all_settled() {
-            return;
-        }
-        // Close whatever is still open (only on an early end or an abort): lookups end their
-        // exchanges (the runtime frees their sockets), sessions abort.
-        self.dns.abandon_all();
-        while let Some(action) = self.dns.poll_action() {
-            self.actions.push_back(action);
-        }
-        self.hosts.abort_all(self.now, &mut self.actions);
-        let report = self.build_report();
-        self.note(format!(
-            "verdict {}: {}",
-            report.verdict.as_str(),
-            report
-                .reason
-                .as_ref()
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| verdict_explanation(report.verdict).into())
-        ));
-        let mut report = report;
-        report.log = self.log.clone();
-        self.done = Some(Box::new(report));
+    fn engine_ref(&self) -> &engine::Engine<Purpose> {
+        &self.engine
     }
 
-    fn next_deadline(&self) -> Option<Timestamp> {
-        self.dns
-            .next_deadline()
-            .into_iter()
-            .chain(self.hosts.next_deadline())
-            .min()
+    fn probe_purpose(host: usize, lookup: HostLookup) -> Purpose {
+        Purpose::Host { host, lookup }
+    }
+
+    fn dispatch(&mut self, purpose: Purpose, result: LookupResult) {
+        match purpose {
+            Purpose::Mx => self.on_mx(result),
+            Purpose::Host { host, lookup } => {
+                self.engine.probes.handle_lookup(host, lookup, result)
+            }
+        }
+    }
+
+    /// Connections wait for the resolvers to be decided, except to an address literal.
+    fn may_connect(&self) -> bool {
+        matches!(self.destination, Destination::Literal { .. }) || self.engine.dns.usable()
+    }
+
+    fn settled(&self) -> bool {
+        self.all_settled()
+    }
+
+    fn build_report(&mut self) -> Report {
+        SmtpCheck::build_report(self)
     }
 }
 
 impl Machine for SmtpCheck {
     fn handle_input(&mut self, now: Timestamp, input: Input<'_>) -> Result<(), UsageError> {
-        if self.done.is_some() {
-            return Err(UsageError::AfterDone);
-        }
-        self.now = self.now.max(now);
-        let now = self.now;
-        match &input {
-            Input::DnsAnswer { query, from, wire } => {
-                self.dns.handle_answer(now, *query, *from, wire)?
-            }
-            Input::DnsFailed { query, error } => self.dns.handle_failed(now, *query, error)?,
-            Input::Connected { conn }
-            | Input::ConnectFailed { conn, .. }
-            | Input::Received { conn, .. }
-            | Input::TlsEstablished { conn, .. }
-            | Input::TlsFailed { conn, .. }
-            | Input::Closed { conn } => self.hosts.handle_conn_input(now, *conn, &input)?,
-            Input::Timeout => {
-                self.dns.handle_timeout(now);
-                self.hosts.handle_timeout(now);
-                self.progress();
-                if self.done.is_none() && self.actions.is_empty() && self.next_deadline().is_none()
-                {
-                    // Nothing can happen any more: never hang (DESIGN.md section 8).
-                    self.warnings
-                        .push("internal: the check stalled with nothing pending".into());
-                    self.finish_early(DomainVerdict::Inconclusive, None);
-                }
-            }
-            Input::Abort => {
-                self.note("aborted".into());
-                self.finish_early(DomainVerdict::Inconclusive, Some(Reason::Aborted));
-            }
-        }
-        self.progress();
-        Ok(())
+        engine::handle_input(self, now, input)
     }
 
     fn poll_output(&mut self, now: Timestamp) -> Output {
-        self.now = self.now.max(now);
-        if let Some(action) = self.actions.pop_front() {
-            return Output::Action(action);
-        }
-        if let Some(report) = &self.done {
-            return Output::Done(report.clone());
-        }
-        match self.next_deadline() {
-            Some(deadline) => Output::Timeout(deadline),
-            // Nothing pending and not finished cannot happen; a far deadline keeps runtimes
-            // from spinning if it ever did, and the next Timeout input finishes the check.
-            None => Output::Timeout(self.now.saturating_add(Duration::from_secs(1))),
-        }
+        engine::poll_output(self, now)
     }
 }

@@ -113,6 +113,7 @@ impl HostProbe {
             _ => label,
         };
         let report = HostReport {
+            port: None,
             name,
             preference: self.target.preference,
             tlsa_base: decision.and_then(|d| d.base.as_ref()).map(display_name),

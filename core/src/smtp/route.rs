@@ -114,7 +114,7 @@ pub fn parse_domain(text: &str) -> Result<Name, String> {
 }
 
 /// The IP address an MX "host name" spells, if it is one (RFC 7672 sec. 2.2, R15).
-fn literal_address(name: &Name) -> Option<IpAddr> {
+pub(crate) fn literal_address(name: &Name) -> Option<IpAddr> {
     display_name(name).parse().ok()
 }
 

@@ -1,0 +1,493 @@
+//! [`MuaCheck`]: what a mail user agent, given only an address, finds and can trust
+//! (draft-fanf-dane-mua, RFC 6186, RFC 7673, RFC 8314).
+//!
+//! For each service ([`srv::MailService`]) it looks up `_<service>._tcp.<domain>` SRV through
+//! the same believed resolvers as the SMTP check ([`crate::check`]'s `TrustedDns`), orders the
+//! targets as RFC 2782 says ([`srv::plan_srv`]), and runs one [`HostProbe`] per target with the
+//! parameters of RFC 7673: the SRV RRset's status, the service domain and target as reference
+//! identifiers, all four TLSA usages plus a PKIX trust store, the port from the SRV record,
+//! the TLSA lookup in parallel with the address lookups (sec. 7). A bogus or failed SRV
+//! lookup connects to nothing (sec. 3.1); a missing SRV RRset or a lone "." target makes the
+//! service `unavailable` (RFC 6186 sec. 3, RFC 2782).
+
+pub mod config;
+pub mod report;
+pub mod srv;
+
+pub use config::{MuaConfig, DEFAULT_SERVICES};
+pub use report::{AutoConfig, ServiceReport, SrvReport, TlsMode};
+pub use srv::{plan_srv, MailService, ServicePurpose, SrvKind, SrvPlan, SrvTarget};
+
+use std::time::Duration;
+
+use hickory_proto::rr::{Name, RecordType};
+
+use crate::check::engine::{self, CheckSteps, Engine};
+use crate::check::trusted_dns::TrustedDns;
+use crate::check::{domain_verdict, DomainFacts};
+use crate::dane::DigestPrefs;
+use crate::dns::LookupResult;
+use crate::machine::{Input, Machine, Output, UsageError};
+use crate::probe::{
+    lookup_reason, query_text, HostLookup, HostProbe, LookupOrder, NamedBy, PkixTrustStore,
+    ProbeOptions, ProbeParams, ReferenceIds, TrustModel, Unsupported,
+};
+use crate::report::{CheckKind, ConnectionVerdict, DomainVerdict, Reason, Report};
+use crate::seed::{DetRng, Seed};
+use crate::smtp::route::{display_name, parse_domain, InsecureMxPolicy, MxTarget, SniMode};
+use crate::smtp::session::SmtpTimeouts;
+use crate::time::Timestamp;
+
+/// What a lookup of the MUA check is for.
+#[derive(Clone, Debug)]
+pub(crate) enum Purpose {
+    /// The SRV lookup of service number `service`.
+    Srv { service: usize },
+    /// A lookup of the probe `probe` of the fleet.
+    Host { probe: usize, lookup: HostLookup },
+}
+
+/// One requested service and what became of it.
+struct ServiceState {
+    service: MailService,
+    owner: Name,
+    /// Set once the SRV lookup is in.
+    srv: Option<srv::SrvPlan>,
+    /// The SRV lookup failed: its reason (the service is `temp-fail`, or `inconclusive` for
+    /// a local failure).
+    failed: Option<Reason>,
+    /// The fleet indices of its targets' probes, in RFC 2782 order, with their ports.
+    probes: Vec<(usize, u16)>,
+    /// Its sessions are not implemented (IMAP and POP3 with STARTTLS): discovered only.
+    untested: Option<Unsupported>,
+}
+
+/// The MUA check machine (RFC 7673 for SRV-published mail services). Create it with
+/// [`MuaCheck::new`] and drive it through [`Machine`]; it finishes with [`Output::Done`]
+/// carrying a [`Report`] of kind `mua`.
+pub struct MuaCheck {
+    config: MuaConfig,
+    domain: Name,
+    options: ProbeOptions,
+    trust_store: PkixTrustStore,
+    /// The DNS, the probes, the log: what every check holds.
+    engine: Engine<Purpose>,
+    rng: DetRng,
+    services: Vec<ServiceState>,
+}
+
+impl MuaCheck {
+    /// A check of `config.domain`'s services, starting at `now`, with all randomness drawn
+    /// from `seed`. Fails only for an invalid configuration.
+    pub fn new(config: MuaConfig, seed: Seed, now: Timestamp) -> Result<Self, UsageError> {
+        let invalid = UsageError::InvalidConfig;
+        let domain = parse_domain(&config.domain).map_err(invalid)?;
+        if config.resolvers.is_empty() {
+            return Err(invalid("no resolver configured".into()));
+        }
+        if config.services.is_empty() {
+            return Err(invalid("no service to check".into()));
+        }
+        if config.max_parallel == 0 {
+            return Err(invalid("max_parallel must be at least 1".into()));
+        }
+        if config.ehlo_name.is_empty() || config.ehlo_name.contains(['\r', '\n', ' ', '\0']) {
+            return Err(invalid(format!("invalid EHLO name {:?}", config.ehlo_name)));
+        }
+        let digests: DigestPrefs = config
+            .digests
+            .parse()
+            .map_err(|e: crate::dane::tlsa::DigestPrefsError| invalid(e.to_string()))?;
+        let mut services = Vec::new();
+        for service in &config.services {
+            if services
+                .iter()
+                .any(|s: &ServiceState| s.service == *service)
+            {
+                continue;
+            }
+            services.push(ServiceState {
+                service: *service,
+                owner: service.owner(&domain).map_err(invalid)?,
+                srv: None,
+                failed: None,
+                probes: Vec::new(),
+                untested: None,
+            });
+        }
+        let trust_store = if config.trust_anchors.is_empty() {
+            PkixTrustStore::WebPkiRoots
+        } else {
+            PkixTrustStore::Anchors(config.trust_anchors.clone())
+        };
+        let options = ProbeOptions {
+            family: config.family,
+            sni: SniMode::Auto,
+            ehlo_name: config.ehlo_name.clone(),
+            timeouts: SmtpTimeouts::uniform(Duration::from_millis(
+                config.session_timeout_ms.max(1),
+            )),
+            digests,
+            dns_only: config.dns_only,
+        };
+        let mut check = MuaCheck {
+            domain,
+            options,
+            trust_store,
+            engine: Engine::new(
+                now,
+                TrustedDns::new(
+                    &config.resolvers,
+                    Duration::from_millis(config.dns_timeout_ms.max(1)),
+                    config.dns_attempts,
+                    DetRng::new(seed, 1),
+                ),
+                config.max_parallel,
+            ),
+            rng: DetRng::new(seed, 2),
+            services,
+            config,
+        };
+        if check.config.fixed_seed {
+            check.engine.warnings.push(
+                "fixed seed: DNS message ids are predictable to anyone who knows it; for tests only (RFC 5452 sec. 9.2)"
+                    .into(),
+            );
+        }
+        check.engine.dns.start_probes(now);
+        for (index, state) in check.services.iter().enumerate() {
+            check.engine.dns.lookup(
+                now,
+                Purpose::Srv { service: index },
+                &state.owner,
+                RecordType::SRV,
+            );
+        }
+        engine::progress(&mut check);
+        Ok(check)
+    }
+
+    /// The configuration this check runs with.
+    pub fn config(&self) -> &MuaConfig {
+        &self.config
+    }
+
+    /// The SRV lookup of service `index` is in (RFC 7673 sec. 3.1).
+    fn on_srv(&mut self, index: usize, result: LookupResult) {
+        let owner = self.services[index].owner.clone();
+        let answer = match result {
+            Err(e) => {
+                let reason = lookup_reason(query_text(&owner, RecordType::SRV), &e);
+                self.engine.note(format!(
+                    "SRV {}: {reason}: not connecting to any target (RFC 7673 sec. 3.1)",
+                    display_name(&owner)
+                ));
+                self.services[index].failed = Some(reason);
+                return;
+            }
+            Ok(answer) => answer,
+        };
+        let plan = plan_srv(&answer, &mut self.rng);
+        for dropped in &plan.dropped {
+            self.engine
+                .warnings
+                .push(format!("{}: {dropped}", display_name(&owner)));
+        }
+        let service = self.services[index].service;
+        match &plan.kind {
+            SrvKind::Absent { nxdomain } => self.engine.note(format!(
+                "SRV {}: {}: {}: the service is not published (RFC 6186 sec. 3)",
+                display_name(&owner),
+                plan.security,
+                if *nxdomain { "NXDOMAIN" } else { "no records" }
+            )),
+            SrvKind::Unavailable => self.engine.note(format!(
+                "SRV {}: {}: target \".\": the service is decidedly not available (RFC 2782)",
+                display_name(&owner),
+                plan.security
+            )),
+            SrvKind::Targets(targets) => {
+                self.engine.note(format!(
+                    "SRV {}: {}: {}",
+                    display_name(&owner),
+                    plan.security,
+                    targets
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                if !plan.security.is_secure() {
+                    self.engine.note(format!(
+                        "SRV RRset of {service} is not secure (RFC 7673 sec. 4.1): no DANE; PKIX against {} only",
+                        display_name(&self.domain)
+                    ));
+                }
+                let targets = targets.clone();
+                for target in targets {
+                    self.add_target(index, &plan, target);
+                }
+            }
+        }
+        self.services[index].srv = Some(plan);
+    }
+
+    /// Starts the probe of one SRV target of service `index` (RFC 7673 sec. 3.2-4).
+    fn add_target(&mut self, index: usize, plan: &SrvPlan, target: SrvTarget) {
+        let service = self.services[index].service;
+        let params = ProbeParams {
+            named_by: NamedBy {
+                security: plan.security,
+                // RFC 7673 sec. 3.1: with an insecure SRV RRset the protocol does not apply.
+                if_insecure: InsecureMxPolicy::May,
+            },
+            reference_ids: ReferenceIds::Srv {
+                service_domain: self.domain.clone(),
+            },
+            trust: TrustModel::DaneAndPkix {
+                trust_store: self.trust_store.clone(),
+            },
+            service: service.session(target.port),
+            order: LookupOrder::Parallel,
+            require_dane: false,
+            options: self.options.clone(),
+        };
+        let host = MxTarget {
+            preference: Some(target.priority),
+            name: target.target.clone(),
+            literal: None,
+        };
+        match HostProbe::new(host, params) {
+            Ok(probe) => {
+                let at = self.engine.probes.add(probe);
+                self.services[index].probes.push((at, target.port));
+            }
+            Err(why) => {
+                if self.services[index].untested.is_none() {
+                    self.engine.warnings.push(format!(
+                        "{service}: {why}: the SRV records were checked, the targets were not"
+                    ));
+                    self.services[index].untested = Some(why);
+                }
+            }
+        }
+    }
+
+    fn all_settled(&self) -> bool {
+        self.engine.dns.decided()
+            && self
+                .services
+                .iter()
+                .all(|s| s.srv.is_some() || s.failed.is_some())
+    }
+
+    /// The report: one entry per service, the overall verdict, the auto-configuration.
+    fn build_report(&mut self) -> Report {
+        let mut services = Vec::new();
+        for state in &self.services {
+            let mut targets = Vec::new();
+            let mut facts = DomainFacts {
+                mx_secure: state.srv.as_ref().is_some_and(|p| p.security.is_secure()),
+                ..DomainFacts::default()
+            };
+            for (at, port) in &state.probes {
+                let outcome = self.engine.probes.probes()[*at].report();
+                self.engine.warnings.extend(outcome.warnings);
+                let mut host = outcome.report;
+                host.port = Some(*port);
+                let local = |r: &Option<Reason>| matches!(r, Some(Reason::LocalResources { .. }));
+                if local(&host.reason) || host.connections.iter().any(|c| local(&c.reason)) {
+                    facts.local_failure = true;
+                }
+                facts.hosts.push(outcome.facts);
+                targets.push(host);
+            }
+            let (verdict, reason) = service_verdict(state, &facts);
+            services.push(ServiceReport {
+                service: state.service,
+                owner: display_name(&state.owner),
+                srv: state.srv.as_ref().map(|p| SrvReport {
+                    security: p.security,
+                    records: p.records.clone(),
+                    cnames: p.cnames.clone(),
+                    dropped: p.dropped.clone(),
+                    null_target: p.kind == SrvKind::Unavailable,
+                }),
+                verdict,
+                reason,
+                targets,
+            });
+        }
+        let (verdict, reason) = match self.engine.early() {
+            Some((v, r)) => (*v, r.clone()),
+            None => (overall_verdict(&services), None),
+        };
+        let autoconfig = autoconfig(&services);
+        Report {
+            kind: CheckKind::Mua,
+            domain: self.config.domain.clone(),
+            verdict,
+            reason,
+            resolver: self.engine.dns.summary(),
+            resolvers: self.engine.dns.entries(),
+            mx: None,
+            hosts: Vec::new(),
+            services,
+            autoconfig,
+            warnings: self.engine.warnings.clone(),
+            started: self.engine.start,
+            log: Vec::new(),
+            redecided: None,
+        }
+    }
+}
+
+impl CheckSteps for MuaCheck {
+    type Purpose = Purpose;
+
+    fn engine(&mut self) -> &mut Engine<Purpose> {
+        &mut self.engine
+    }
+
+    fn engine_ref(&self) -> &Engine<Purpose> {
+        &self.engine
+    }
+
+    fn probe_purpose(probe: usize, lookup: HostLookup) -> Purpose {
+        Purpose::Host { probe, lookup }
+    }
+
+    fn dispatch(&mut self, purpose: Purpose, result: LookupResult) {
+        match purpose {
+            Purpose::Srv { service } => self.on_srv(service, result),
+            Purpose::Host { probe, lookup } => {
+                self.engine.probes.handle_lookup(probe, lookup, result)
+            }
+        }
+    }
+
+    fn settled(&self) -> bool {
+        self.all_settled()
+    }
+
+    fn build_report(&mut self) -> Report {
+        MuaCheck::build_report(self)
+    }
+}
+
+/// The verdict of one service (RFC 7673 sec. 3.1 for the SRV lookup; the targets by the
+/// precedence of DESIGN.md section 5, the SRV RRset standing in for the MX RRset).
+fn service_verdict(state: &ServiceState, facts: &DomainFacts) -> (DomainVerdict, Option<Reason>) {
+    if let Some(reason) = &state.failed {
+        let verdict = match reason {
+            Reason::LocalResources { .. } => DomainVerdict::Inconclusive,
+            _ => DomainVerdict::TempFail,
+        };
+        return (verdict, Some(reason.clone()));
+    }
+    match state.srv.as_ref().map(|p| &p.kind) {
+        None => (DomainVerdict::Inconclusive, Some(Reason::Aborted)),
+        Some(SrvKind::Absent { .. } | SrvKind::Unavailable) => (DomainVerdict::Unavailable, None),
+        Some(SrvKind::Targets(_)) if state.untested.is_some() => {
+            (DomainVerdict::Inconclusive, None)
+        }
+        Some(SrvKind::Targets(_)) => (domain_verdict(facts), None),
+    }
+}
+
+/// The overall verdict over the services that are published: `unavailable` when none is;
+/// otherwise the worst failure first (`dane-failed`, `temp-fail`), then `dane-verified` when
+/// every tested service is, `dane-trusted` when every one is DANE-authenticated but some only
+/// trusted, `no-dane` when none uses DANE, `dane-partial` for a mix, `inconclusive` when no
+/// service could be tested.
+pub fn overall_verdict(services: &[ServiceReport]) -> DomainVerdict {
+    let published: Vec<DomainVerdict> = services
+        .iter()
+        .map(|s| s.verdict)
+        .filter(|v| *v != DomainVerdict::Unavailable)
+        .collect();
+    if published.is_empty() {
+        return DomainVerdict::Unavailable;
+    }
+    for worst in [DomainVerdict::DaneFailed, DomainVerdict::TempFail] {
+        if published.contains(&worst) {
+            return worst;
+        }
+    }
+    let tested: Vec<DomainVerdict> = published
+        .into_iter()
+        .filter(|v| *v != DomainVerdict::Inconclusive)
+        .collect();
+    if tested.is_empty() {
+        return DomainVerdict::Inconclusive;
+    }
+    let dane =
+        |v: &DomainVerdict| matches!(v, DomainVerdict::DaneVerified | DomainVerdict::DaneTrusted);
+    if tested.iter().all(|v| *v == DomainVerdict::DaneVerified) {
+        DomainVerdict::DaneVerified
+    } else if tested.iter().all(dane) {
+        DomainVerdict::DaneTrusted
+    } else if tested.iter().all(|v| *v == DomainVerdict::NoDane) {
+        DomainVerdict::NoDane
+    } else {
+        DomainVerdict::DanePartial
+    }
+}
+
+/// The auto-configuration: for each purpose, the first service in the order of preference
+/// (implicit TLS first, RFC 8314 sec. 5.1; IMAP before POP3, RFC 6186 sec. 3.4) with a
+/// target whose connection was authenticated (`verified` or `trusted`), in RFC 2782 order.
+pub fn autoconfig(services: &[ServiceReport]) -> Vec<AutoConfig> {
+    let mut found = Vec::new();
+    for purpose in [ServicePurpose::Submission, ServicePurpose::Access] {
+        let mut candidates: Vec<&ServiceReport> = services
+            .iter()
+            .filter(|s| s.service.purpose() == purpose)
+            .collect();
+        candidates.sort_by_key(|s| {
+            (
+                !s.service.implicit_tls(),
+                matches!(s.service, MailService::Pop3 | MailService::Pop3s),
+            )
+        });
+        let chosen = candidates.iter().find_map(|s| {
+            s.targets.iter().find_map(|t| {
+                t.connections
+                    .iter()
+                    .find(|c| {
+                        matches!(
+                            c.verdict,
+                            ConnectionVerdict::Verified | ConnectionVerdict::Trusted
+                        )
+                    })
+                    .map(|c| (s, t, c))
+            })
+        });
+        if let Some((s, t, c)) = chosen {
+            found.push(AutoConfig {
+                purpose,
+                service: s.service,
+                host: t.name.clone(),
+                port: t.port.unwrap_or(s.service.default_port()),
+                tls: if s.service.implicit_tls() {
+                    TlsMode::Implicit
+                } else {
+                    TlsMode::Starttls
+                },
+                connection: c.verdict,
+                authenticated_name: c.matched.as_ref().and(t.tlsa_base.clone()),
+            });
+        }
+    }
+    found
+}
+
+impl Machine for MuaCheck {
+    fn handle_input(&mut self, now: Timestamp, input: Input<'_>) -> Result<(), UsageError> {
+        engine::handle_input(self, now, input)
+    }
+
+    fn poll_output(&mut self, now: Timestamp) -> Output {
+        engine::poll_output(self, now)
+    }
+}
