@@ -22,7 +22,8 @@ pub use config::{parse_destination, AddressFamily, CheckConfig, Destination};
 
 use assemble::verdict_explanation;
 pub use verdict::{
-    connection_verdict, domain_verdict, host_verdict, trust_decision, DomainFacts, HostFacts,
+    connection_verdict, domain_verdict, host_verdict, pkix_failure_reason, trust_decision,
+    Authentication, DomainFacts, HostFacts,
 };
 
 use std::collections::{BTreeMap, VecDeque};
@@ -289,6 +290,7 @@ impl SmtpCheck {
             match note {
                 Note::Log(line) => self.note(line),
                 Note::Warning(line) => self.warnings.push(line),
+                typed => self.warnings.push(typed.to_string()),
             }
         }
         while let Some(request) = self.hosts[h].poll_lookup() {
