@@ -33,6 +33,7 @@ pub mod driver;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hex;
+pub mod implicit;
 pub mod machine;
 pub mod mua;
 pub mod probe;

@@ -4,8 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dane::TlsaRecord;
+use crate::dane::{PkixError, TlsaRecord};
 use crate::dns::Security;
+use crate::implicit::greeting::{GreetingError, GreetingProtocol};
 use crate::time::Timestamp;
 
 /// The domain verdict, decided by the precedence table of DESIGN.md section 5.
@@ -287,6 +288,27 @@ pub enum Reason {
         /// What could not be done, and the operating system's error.
         detail: String,
     },
+    /// PKIX validation (RFC 7673 sec. 4.1, RFC 5280 sec. 6) found no valid path from the
+    /// server's chain to the trust store.
+    PkixInvalid {
+        /// What webpki refused.
+        error: PkixError,
+    },
+    /// The PKIX path is valid but the certificate names none of the reference identifiers
+    /// (RFC 7673 sec. 4.1, RFC 6125 sec. 6).
+    PkixNameMismatch {
+        /// The reference identifiers tried, in order.
+        reference_ids: Vec<String>,
+        /// The names the certificate presents.
+        presented: Vec<String>,
+    },
+    /// The greeting after an implicit-TLS handshake is not usable (RFC 8314 sec. 3).
+    BadGreeting {
+        /// The protocol.
+        protocol: GreetingProtocol,
+        /// What was wrong.
+        error: GreetingError,
+    },
     /// The check was aborted.
     Aborted,
 }
@@ -309,6 +331,14 @@ impl Reason {
             Reason::DnsServfail { .. } | Reason::DnsTimeout { .. } | Reason::DnsError { .. } => {
                 "tlsa-invalid"
             }
+            Reason::PkixInvalid {
+                error: PkixError::Expired,
+            } => "certificate-expired",
+            Reason::PkixInvalid {
+                error: PkixError::UnknownIssuer,
+            } => "certificate-not-trusted",
+            Reason::PkixInvalid { .. } => "validation-failure",
+            Reason::PkixNameMismatch { .. } => "certificate-host-mismatch",
             _ => return None,
         })
     }
@@ -336,6 +366,9 @@ impl Reason {
             Reason::ResolverNotValidating { .. } => "resolver-not-validating",
             Reason::DaneRequired { .. } => "dane-required",
             Reason::LocalResources { .. } => "local-resources",
+            Reason::PkixInvalid { .. } => "pkix-invalid",
+            Reason::PkixNameMismatch { .. } => "pkix-name-mismatch",
+            Reason::BadGreeting { .. } => "bad-greeting",
             Reason::Aborted => "aborted",
         }
     }
@@ -366,6 +399,17 @@ impl std::fmt::Display for Reason {
                 Ok(())
             }
             Reason::DnsTimeout { query } => write!(f, ": {query}"),
+            Reason::PkixInvalid { error } => write!(f, ": {error}"),
+            Reason::PkixNameMismatch {
+                reference_ids,
+                presented,
+            } => write!(
+                f,
+                ": reference identifiers {}; certificate names {}",
+                reference_ids.join(", "),
+                presented.join(", ")
+            ),
+            Reason::BadGreeting { protocol, error } => write!(f, ": {protocol:?}: {error}"),
             Reason::DnsError { query, detail } => write!(f, ": {query}: {detail}"),
             Reason::StarttlsNotOffered
             | Reason::PlaintextInjection
@@ -511,6 +555,24 @@ pub struct MatchedReport {
     pub peername: Option<String>,
 }
 
+/// How a connection's server was authenticated: the usage of the TLSA record that matched
+/// (RFC 6698 sec. 2.1.1, RFC 7218 mnemonics), or PKIX alone for a host without usable TLSA
+/// records (RFC 7673 sec. 4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthenticatedBy {
+    /// A DANE-EE(3) record matched the leaf (no name or date checks).
+    DaneEe,
+    /// A DANE-TA(2) record matched an issuer, the path validated and a name matched.
+    DaneTa,
+    /// A PKIX-TA(0) record matched a CA of a validated Web PKI path, and a name matched.
+    PkixTa,
+    /// A PKIX-EE(1) record matched the leaf of a validated Web PKI path, and a name matched.
+    PkixEe,
+    /// No usable TLSA record: a validated Web PKI path and a matching name.
+    Pkix,
+}
+
 /// One connection to one address.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionReport {
@@ -528,6 +590,14 @@ pub struct ConnectionReport {
     pub reason: Option<Reason>,
     /// The record that matched, if any.
     pub matched: Option<MatchedReport>,
+    /// How the server was authenticated, when it was (absent otherwise, and in reports
+    /// written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authenticated_by: Option<AuthenticatedBy>,
+    /// The reference identifier the certificate matched (what an auto-configuration
+    /// stores); absent for DANE-EE, which checks no name (RFC 7673 sec. 4.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authenticated_name: Option<String>,
     /// RFC 8460 result type of a failure.
     pub tlsrpt: Option<String>,
 }

@@ -8,8 +8,10 @@
 //! TCP on one port. IPv6 addresses are left as they are (live worlds are IPv4), and
 //! `Unreachable`/`Blackhole` hosts get no listener (connection refused). Mail servers listen
 //! on `port`; TLSA owner names follow [`World::smtp_port`], so pass `world.smtp_port()` or
-//! build the world with `.smtp_port(port)` for high ports. Use `127.20.x.0` bases
-//! (127.10/16 is the interop lab's).
+//! build the world with `.smtp_port(port)` for high ports. A server's other services
+//! ([`MailServer::with_service`]) listen on their own ports of the same address. Use
+//! `127.20.x.0` bases (127.10/16 is the interop lab's). Every SNI name a server receives is
+//! recorded ([`LiveWorld::snis`]).
 //!
 //! Threads and blocking sockets only (no async runtime): every read has a timeout, every
 //! thread checks a stop flag at least every 100 ms, and dropping the [`LiveWorld`] stops and
@@ -19,7 +21,7 @@ use std::collections::BTreeMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -86,7 +88,11 @@ pub struct LiveWorld {
     world: Arc<World>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    snis: Snis,
 }
+
+/// The SNI names servers received: (the server's listening address, the name).
+type Snis = Arc<Mutex<Vec<(SocketAddr, String)>>>;
 
 fn offset(base: Ipv4Addr, n: u32) -> io::Result<Ipv4Addr> {
     let b = u32::from(base);
@@ -161,11 +167,18 @@ impl LiveWorld {
         threads.push(spawn_udp(udp, served.clone(), forging, stop.clone())?);
         threads.push(spawn_tcp_dns(tcp, served.clone(), stop.clone())?);
         let mut hosts = BTreeMap::new();
+        let snis = Snis::default();
         for (orig, mapped) in &map {
             if let Some(Host::Server(spec)) = world.hosts().get(orig) {
                 let listener = TcpListener::bind(SocketAddr::new(*mapped, port))?;
                 hosts.insert(*orig, listener.local_addr()?);
-                threads.push(spawn_smtp(listener, (**spec).clone(), stop.clone())?);
+                let main = (**spec).clone();
+                threads.push(spawn_smtp(listener, main, stop.clone(), snis.clone())?);
+                for (other, service) in &spec.services {
+                    let listener = TcpListener::bind(SocketAddr::new(*mapped, *other))?;
+                    let service = service.clone();
+                    threads.push(spawn_smtp(listener, service, stop.clone(), snis.clone())?);
+                }
             }
         }
         Ok(LiveWorld {
@@ -175,7 +188,14 @@ impl LiveWorld {
             world: served,
             stop,
             threads,
+            snis,
         })
+    }
+
+    /// The SNI names the world's servers received so far, in order: (the server's listening
+    /// address, the name).
+    pub fn snis(&self) -> Vec<(SocketAddr, String)> {
+        self.snis.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// The resolver's address (UDP and TCP).
@@ -356,7 +376,9 @@ fn spawn_smtp(
     listener: TcpListener,
     spec: MailServer,
     stop: Arc<AtomicBool>,
+    snis: Snis,
 ) -> io::Result<JoinHandle<()>> {
+    let local = listener.local_addr()?;
     thread::Builder::new()
         .name("live-smtp".into())
         .spawn(move || {
@@ -364,10 +386,11 @@ fn spawn_smtp(
             accept_loop(listener, stop, move |stream| {
                 let spec = spec.clone();
                 let stop = stop2.clone();
+                let snis = snis.clone();
                 let _ = thread::Builder::new()
                     .name("live-smtp-conn".into())
                     .spawn(move || {
-                        serve_smtp(stream, &spec, &stop);
+                        serve_smtp(stream, &spec, &stop, (local, &snis));
                     });
             });
         })
@@ -391,7 +414,12 @@ fn trickle(stream: &mut TcpStream, bytes: &[u8], pace: Duration, stop: &AtomicBo
     true
 }
 
-fn serve_smtp(mut stream: TcpStream, spec: &MailServer, stop: &AtomicBool) {
+fn serve_smtp(
+    mut stream: TcpStream,
+    spec: &MailServer,
+    stop: &AtomicBool,
+    (local, snis): (SocketAddr, &Snis),
+) {
     if stream.set_read_timeout(Some(POLL)).is_err() {
         return;
     }
@@ -413,7 +441,12 @@ fn serve_smtp(mut stream: TcpStream, spec: &MailServer, stop: &AtomicBool) {
             }
             Ok(n) => {
                 last = Instant::now();
-                session.on_bytes(&buf[..n])
+                let had_sni = session.sni().is_some();
+                let step = session.on_bytes(&buf[..n]);
+                if let (false, Some(name), Ok(mut seen)) = (had_sni, session.sni(), snis.lock()) {
+                    seen.push((local, name.to_string()));
+                }
+                step
             }
             Err(e) if retry(&e) => continue,
             Err(_) => break,

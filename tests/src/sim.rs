@@ -557,15 +557,19 @@ impl Sim {
                 if !self.conns.get(&socket).is_some_and(|c| c.open) {
                     return Ok(());
                 }
-                self.handle(IoEvent::Connected { socket })?;
+                // The server accepts before the client learns of it: an implicit-TLS server
+                // is ready for the ClientHello the client sends on `Connected`.
                 let step = match self.conns.get_mut(&socket) {
                     Some(SimConn {
                         peer: Peer::Mail(Some(s)),
                         open: true,
-                    }) => s.on_connect(),
-                    _ => return Ok(()),
+                    }) => Some(s.on_connect()),
+                    _ => None,
                 };
-                self.schedule_from_server(socket, step.to_client, step.close);
+                self.handle(IoEvent::Connected { socket })?;
+                if let Some(step) = step {
+                    self.schedule_from_server(socket, step.to_client, step.close);
+                }
                 Ok(())
             }
             Delivery::ConnectFailed(socket, error) => {
@@ -725,10 +729,13 @@ impl Sim {
                     .count()
                     + 1;
                 self.peak_open_conns = self.peak_open_conns.max(open);
-                let host = if addr.port() == self.world.smtp_port() {
-                    self.world.hosts().get(&addr.ip()).cloned()
-                } else {
-                    None
+                let default_port = self.world.smtp_port();
+                let host = match self.world.hosts().get(&addr.ip()) {
+                    Some(Host::Server(spec)) => spec
+                        .for_port(addr.port(), default_port)
+                        .map(|s| Host::Server(Box::new(s.clone()))),
+                    other if addr.port() == default_port => other.cloned(),
+                    _ => None,
                 };
                 let log = ConnLog {
                     conn,

@@ -653,21 +653,16 @@ fn what_is_not_implemented_is_refused_with_a_typed_reason() {
         name: name(MX),
         literal: None,
     };
-    let mut pkix = params();
-    pkix.trust = TrustModel::DaneAndPkix {
-        trust_store: PkixTrustStore::WebPkiRoots,
-    };
-    assert_eq!(
-        HostProbe::new(target.clone(), pkix).err(),
-        Some(Unsupported::PkixValidation)
-    );
+    // IMAP and POP3 STARTTLS (RFC 2595) come in a later issue; SMTP relay has no implicit TLS.
     for (kind, tls) in [
         (SessionKind::Imap, TlsStart::StartTls),
-        (SessionKind::Pop3, TlsStart::Implicit),
-        (SessionKind::Submission, TlsStart::StartTls),
+        (SessionKind::Pop3, TlsStart::StartTls),
         (SessionKind::Smtp, TlsStart::Implicit),
     ] {
         let mut other = params();
+        other.trust = TrustModel::DaneAndPkix {
+            trust_store: PkixTrustStore::WebPkiRoots,
+        };
         other.service = Service {
             port: 993,
             kind,
@@ -705,4 +700,36 @@ fn srv_reference_identifiers_follow_rfc7673() {
         vec!["imap.example.net", "example.com"]
     );
     assert_eq!(srv.resolve(&base, &base, &insecure), vec!["example.com"]);
+}
+
+/// webpki-roots hold no root certificate in DER, so a usable `0 0 x` record can match a root
+/// only with the roots given as certificates: the probe says so, typed, when the policy is
+/// decided; a `0 1 x` record gets no such warning (the roots' keys are there).
+#[test]
+fn a_pkix_ta_full_certificate_record_under_webpki_roots_is_flagged() {
+    let cert = self_signed(&[MX]);
+    for (selector, flagged) in [(0, true), (1, false)] {
+        let mut params = params();
+        params.trust = TrustModel::DaneAndPkix {
+            trust_store: PkixTrustStore::WebPkiRoots,
+        };
+        let mut p = probe_of(MX, params);
+        lookups(&mut p);
+        secure_addresses(&mut p);
+        let record = tlsa(0, selector, 1, &cert);
+        p.handle_lookup(
+            tlsa_lookup(MX),
+            tlsa_answer(MX, std::slice::from_ref(&record)),
+        );
+        assert_eq!(p.policy(), Some(HostPolicy::Dane));
+        let typed: Vec<Note> = notes(&mut p)
+            .into_iter()
+            .filter(|n| matches!(n, Note::PkixTaNeedsRootCertificate { .. }))
+            .collect();
+        let want = Note::PkixTaNeedsRootCertificate {
+            host: MX.into(),
+            record,
+        };
+        assert_eq!(typed, if flagged { vec![want] } else { vec![] });
+    }
 }

@@ -74,6 +74,7 @@ impl<P: Clone> Engine<P> {
             match note {
                 Note::Log(line) => self.note(line),
                 Note::Warning(line) => self.warnings.push(line),
+                typed => self.warnings.push(typed.to_string()),
             }
         }
         while let Some((probe, request)) = self.probes.poll_lookup() {

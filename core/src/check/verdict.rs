@@ -1,10 +1,15 @@
 //! Verdicts per connection, per host and per domain (DESIGN.md section 5). Pure functions,
 //! so the precedence table is tested exhaustively.
 
-use crate::dane::{DaneFailure, DaneFailureKind, DaneOutcome, VerifyParams};
+use crate::dane::names::NameMatch;
+use crate::dane::{
+    verify_pkix, verify_with_pkix, DaneFailure, DaneFailureKind, DaneOutcome, PkixFailure,
+    PkixTrustStore, VerifyParams,
+};
 use crate::machine::NetError;
 use crate::report::{
-    ConnectionVerdict, DomainVerdict, FailedLookup, HostPolicy, HostVerdict, Reason,
+    AuthenticatedBy, ConnectionVerdict, DomainVerdict, FailedLookup, HostPolicy, HostVerdict,
+    Reason,
 };
 use crate::smtp::route::TlsaOutcome;
 use crate::smtp::session::{SessionEnd, SessionFailure, SessionOutcome, Stage};
@@ -17,47 +22,127 @@ pub fn dane_failure_reason(outcome: &DaneOutcome) -> Option<Reason> {
     };
     let detail = failure.to_string();
     Some(match failure.kind {
+        DaneFailureKind::PkixInvalid(error) => Reason::PkixInvalid { error },
         DaneFailureKind::NameMismatch => Reason::NameMismatch { detail },
         DaneFailureKind::Expired | DaneFailureKind::NotYetValid => Reason::Expired { detail },
         _ => Reason::TlsaMismatch { detail },
     })
 }
 
+/// What the trust decision found on one chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Authentication {
+    /// A usable TLSA record decided (RFC 7672 sec. 3.2; RFC 7673 sec. 4.2, PKIX-TA and
+    /// PKIX-EE included).
+    Dane(DaneOutcome),
+    /// PKIX alone, for a host without usable TLSA records (RFC 7673 sec. 4.1): the name
+    /// that matched, or why not.
+    Pkix(Result<NameMatch, PkixFailure>),
+}
+
+impl Authentication {
+    /// Whether the server was authenticated.
+    pub fn is_success(&self) -> bool {
+        match self {
+            Authentication::Dane(d) => d.is_matched(),
+            Authentication::Pkix(p) => p.is_ok(),
+        }
+    }
+
+    /// How the server was authenticated, if it was.
+    pub fn method(&self) -> Option<AuthenticatedBy> {
+        match self {
+            Authentication::Dane(DaneOutcome::Matched(m)) => Some(match m.record.usage {
+                0 => AuthenticatedBy::PkixTa,
+                1 => AuthenticatedBy::PkixEe,
+                2 => AuthenticatedBy::DaneTa,
+                _ => AuthenticatedBy::DaneEe,
+            }),
+            Authentication::Pkix(Ok(_)) => Some(AuthenticatedBy::Pkix),
+            _ => None,
+        }
+    }
+
+    /// The reference identifier that matched (none for DANE-EE, RFC 7673 sec. 4.2).
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Authentication::Dane(DaneOutcome::Matched(m)) => m.peername.as_deref(),
+            Authentication::Pkix(Ok(m)) => Some(&m.reference_id),
+            _ => None,
+        }
+    }
+
+    /// The DANE outcome, if a TLSA record decided.
+    pub fn dane(&self) -> Option<&DaneOutcome> {
+        match self {
+            Authentication::Dane(d) => Some(d),
+            Authentication::Pkix(_) => None,
+        }
+    }
+}
+
+/// The reason a PKIX failure gives (RFC 7673 sec. 4.1).
+pub fn pkix_failure_reason(failure: &PkixFailure) -> Reason {
+    match failure {
+        PkixFailure::Invalid(error) => Reason::PkixInvalid { error: *error },
+        PkixFailure::NameMismatch {
+            reference_ids,
+            presented,
+        } => Reason::PkixNameMismatch {
+            reference_ids: reference_ids.clone(),
+            presented: presented.clone(),
+        },
+    }
+}
+
 /// The trust decision on a completed handshake (RFC 7672 sec. 2.2 (a), sec. 3.2; R38: with
 /// a usable secure TLSA record the client MUST authenticate and MUST NOT deliver when
-/// authentication fails). Returns whether to accept the server, and the DANE outcome for
-/// the report.
+/// authentication fails). Returns whether to accept the server, and what authentication
+/// found, for the report.
 ///
-/// It fails closed: policy `dane` accepts only a [`DaneOutcome::Matched`]. A `dane` host
+/// It fails closed: policy `dane` accepts only a matched TLSA record. A `dane` host
 /// without a usable secure TLSA RRset in hand (which the policy step should never produce)
 /// is refused with [`DaneFailureKind::NoUsableRecords`], never waved through as
 /// unauthenticated TLS; so is a `skip` host, which should never have been connected to.
-/// `encrypt` (RFC 7672 sec. 2.2 (b)) and `opportunistic` hosts need no authentication.
+///
+/// Without `pkix` (SMTP, RFC 7672) `encrypt` (sec. 2.2 (b)) and `opportunistic` hosts need
+/// no authentication. With a PKIX trust store (SRV services, RFC 7673), usable records may
+/// be of any usage ([`verify_with_pkix`]), and every other host must pass PKIX with
+/// `params.reference_ids` (sec. 4.1), including one whose secure TLSA records are all
+/// unusable: the draft sends every host with "zero usable TLSA certificate associations" to
+/// sec. 4.1, and its TLS is mandatory (sec. 4: the TLSA response was secure).
 pub fn trust_decision(
     policy: HostPolicy,
     tlsa: Option<&TlsaOutcome>,
     chain: &[Vec<u8>],
     params: &VerifyParams<'_>,
-) -> (bool, Option<DaneOutcome>) {
+    pkix: Option<&PkixTrustStore>,
+) -> (bool, Option<Authentication>) {
     let refuse = |message: &str| {
-        Some(DaneOutcome::Failed(DaneFailure {
+        Some(Authentication::Dane(DaneOutcome::Failed(DaneFailure {
             kind: DaneFailureKind::NoUsableRecords,
             details: Vec::new(),
             message: message.to_string(),
-        }))
+        })))
     };
-    let outcome = match (policy, tlsa) {
-        (HostPolicy::Dane, Some(TlsaOutcome::Usable(set))) => {
-            Some(crate::dane::verify(chain, set, params))
-        }
-        (HostPolicy::Dane, _) => {
+    let outcome = match (policy, tlsa, pkix) {
+        (HostPolicy::Dane, Some(TlsaOutcome::Usable(set)), None) => Some(Authentication::Dane(
+            crate::dane::verify(chain, set, params),
+        )),
+        (HostPolicy::Dane, Some(TlsaOutcome::Usable(set)), Some(store)) => Some(
+            Authentication::Dane(verify_with_pkix(chain, set, params, store)),
+        ),
+        (HostPolicy::Dane, _, _) => {
             refuse("policy dane without a usable secure TLSA RRset: refused (fail closed)")
         }
-        (HostPolicy::Skip, _) => refuse("host policy skip: no connection may be trusted"),
-        (HostPolicy::Encrypt | HostPolicy::Opportunistic, _) => None,
+        (HostPolicy::Skip, _, _) => refuse("host policy skip: no connection may be trusted"),
+        (HostPolicy::Encrypt | HostPolicy::Opportunistic, _, Some(store)) => Some(
+            Authentication::Pkix(verify_pkix(chain, store, params.reference_ids, params.now)),
+        ),
+        (HostPolicy::Encrypt | HostPolicy::Opportunistic, _, None) => None,
     };
     let accepted = match &outcome {
-        Some(o) => o.is_matched(),
+        Some(o) => o.is_success(),
         None => matches!(policy, HostPolicy::Encrypt | HostPolicy::Opportunistic),
     };
     (accepted, outcome)
@@ -120,6 +205,10 @@ pub fn session_failure_reason(failure: &SessionFailure) -> Reason {
         SessionFailure::Protocol { stage, error } => Reason::ProtocolError {
             detail: format!("{stage}: {error}"),
         },
+        SessionFailure::BadGreeting { protocol, error } => Reason::BadGreeting {
+            protocol: *protocol,
+            error: error.clone(),
+        },
         SessionFailure::Aborted => Reason::Aborted,
         SessionFailure::InvalidConfig(detail) => Reason::ProtocolError {
             detail: format!("invalid session configuration: {detail}"),
@@ -127,49 +216,56 @@ pub fn session_failure_reason(failure: &SessionFailure) -> Reason {
     }
 }
 
-/// The verdict of one connection under `policy` (RFC 7672 sec. 2.2 (a)-(c), sec. 3.2).
+/// The verdict of one connection under `policy` (RFC 7672 sec. 2.2 (a)-(c), sec. 3.2;
+/// RFC 7673 sec. 4).
 ///
 /// `trusted_only` marks a host authenticated despite an insecure MX RRset (RFC 7672
-/// sec. 2.2.1): a match is `trusted`, never `verified`. `dane` is the verification made on
-/// `TlsEstablished` for `dane` hosts.
+/// sec. 2.2.1): a match is `trusted`, never `verified`. `auth` is what the trust decision on
+/// `TlsEstablished` found. A failed DANE authentication is `dane-failed`; a failed PKIX
+/// authentication (RFC 7673 sec. 4.1) is `untrusted` with the PKIX reason. A session that
+/// fails after a successful authentication keeps its verdict, with the failure as reason.
 pub fn connection_verdict(
     policy: HostPolicy,
     trusted_only: bool,
     outcome: &SessionOutcome,
-    dane: Option<&DaneOutcome>,
+    auth: Option<&Authentication>,
 ) -> (ConnectionVerdict, Option<Reason>) {
     let failure = match &outcome.end {
         SessionEnd::Completed => None,
         SessionEnd::Failed(f) => Some(f),
     };
     // Authentication decides first: a rejected chain is the failure whatever came after.
-    if let Some(dane @ DaneOutcome::Failed(_)) = dane {
-        return (ConnectionVerdict::DaneFailed, dane_failure_reason(dane));
+    match auth {
+        Some(Authentication::Dane(dane @ DaneOutcome::Failed(_))) => {
+            return (ConnectionVerdict::DaneFailed, dane_failure_reason(dane))
+        }
+        Some(Authentication::Pkix(Err(f))) => {
+            return (ConnectionVerdict::Untrusted, Some(pkix_failure_reason(f)))
+        }
+        _ => {}
     }
+    let authenticated = auth.is_some_and(Authentication::is_success);
+    let reason = failure.map(session_failure_reason);
     if let Some(f) = failure {
-        let reason = session_failure_reason(f);
         if before_tls_decision(f) {
-            return (ConnectionVerdict::Unreachable, Some(reason));
+            return (ConnectionVerdict::Unreachable, reason);
         }
         if matches!(f, SessionFailure::Tls(t) if t.kind == TlsFailureKind::ClientUnsupported) {
-            return (ConnectionVerdict::ClientUnsupported, Some(reason));
+            return (ConnectionVerdict::ClientUnsupported, reason);
         }
-        // A failure after authentication (say the post-TLS EHLO timed out) does not undo it.
-        if outcome.tls.is_none() || !matches!(dane, Some(DaneOutcome::Matched(_))) {
+        if outcome.tls.is_none() || !authenticated {
             return match policy {
-                HostPolicy::Dane | HostPolicy::Encrypt => {
-                    (ConnectionVerdict::DaneFailed, Some(reason))
-                }
+                HostPolicy::Dane | HostPolicy::Encrypt => (ConnectionVerdict::DaneFailed, reason),
                 // Opportunistic: an MTA would go on (or retry) in cleartext.
-                _ if outcome.tls.is_some() => (ConnectionVerdict::Untrusted, Some(reason)),
-                _ => (ConnectionVerdict::Plaintext, Some(reason)),
+                _ if outcome.tls.is_some() => (ConnectionVerdict::Untrusted, reason),
+                _ => (ConnectionVerdict::Plaintext, reason),
             };
         }
     }
-    match (outcome.tls.is_some(), dane) {
-        (true, Some(DaneOutcome::Matched(_))) if trusted_only => (ConnectionVerdict::Trusted, None),
-        (true, Some(DaneOutcome::Matched(_))) => (ConnectionVerdict::Verified, None),
-        (true, _) => (ConnectionVerdict::Untrusted, None),
+    match (outcome.tls.is_some(), authenticated) {
+        (true, true) if trusted_only => (ConnectionVerdict::Trusted, reason),
+        (true, true) => (ConnectionVerdict::Verified, reason),
+        (true, false) => (ConnectionVerdict::Untrusted, None),
         (false, _) => match policy {
             // Cannot happen: the session fails without STARTTLS when TLS is required.
             HostPolicy::Dane | HostPolicy::Encrypt => (
@@ -652,8 +748,8 @@ mod tests {
         let unusable = TlsaOutcome::AllUnusable(set(vec![record(1, vec![0xab; 32])]));
         let failed = TlsaOutcome::Failed(crate::dns::LookupError::Timeout);
         let rejects = |policy, tlsa: Option<&TlsaOutcome>, chain: &[Vec<u8>]| {
-            let (accepted, outcome) = trust_decision(policy, tlsa, chain, &params);
-            !accepted && matches!(outcome, Some(DaneOutcome::Failed(_)))
+            let (accepted, outcome) = trust_decision(policy, tlsa, chain, &params, None);
+            !accepted && matches!(outcome, Some(Authentication::Dane(DaneOutcome::Failed(_))))
         };
         // A dane host with no usable records in hand, whatever the reason: refused.
         for tlsa in [
@@ -673,12 +769,12 @@ mod tests {
         // encrypt and opportunistic need no authentication.
         for policy in [HostPolicy::Encrypt, HostPolicy::Opportunistic] {
             assert_eq!(
-                trust_decision(policy, Some(&unusable), &chain, &params),
+                trust_decision(policy, Some(&unusable), &chain, &params, None),
                 (true, None)
             );
         }
         // And the connection verdict of a refused dane host is dane-failed.
-        let (_, outcome) = trust_decision(HostPolicy::Dane, None, &chain, &params);
+        let (_, outcome) = trust_decision(HostPolicy::Dane, None, &chain, &params, None);
         let session = SessionOutcome {
             greeting: None,
             ehlo: None,

@@ -5,12 +5,17 @@
 
 pub mod generate;
 pub mod names;
+pub mod pkix;
 pub mod tlsa;
 pub mod verify;
 
 pub use generate::{
     covers, parse_pem_certificates, record_for, tlsa_owner, verify_published, GenerateError,
     GeneratedPlan, GeneratedRecord, PublishedCheck, TlsaPlan,
+};
+pub use pkix::{
+    verify_pkix, verify_with_pkix, PemTrustStore, PkixError, PkixFailure, PkixTrustStore,
+    TrustStoreError,
 };
 pub use tlsa::{
     CertUsage, DigestAlg, DigestPrefs, MatchingType, Selector, TlsaEntry, TlsaParseError,

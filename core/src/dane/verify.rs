@@ -110,6 +110,9 @@ pub enum MatchVia {
     /// A bare TA public key carried in a `2 1 0` record (Postfix/OpenSSL "TA public key
     /// verified certificate").
     TlsaPublicKey,
+    /// A trust anchor of the PKIX trust store that the server did not present (PKIX-TA(0),
+    /// RFC 6698 sec. 2.1.1; [`super::pkix`]).
+    TrustStore,
 }
 
 /// Why authentication failed, with one line per usable record.
@@ -158,14 +161,17 @@ pub enum DaneFailureKind {
     /// The set has no usable record (the caller should not require authentication,
     /// RFC 7672 sec. 2.2 (b)).
     NoUsableRecords,
+    /// A PKIX-TA(0) or PKIX-EE(1) record could be tried only on a validated Web PKI path,
+    /// and the path did not validate (RFC 6698 sec. 2.1.1; [`super::pkix`]).
+    PkixInvalid(super::pkix::PkixError),
 }
 
 impl DaneFailureKind {
-    fn precedence(self) -> u8 {
+    pub(crate) fn precedence(self) -> u8 {
         match self {
             DaneFailureKind::NoMatch => 0,
             DaneFailureKind::Malformed => 1,
-            DaneFailureKind::ChainInvalid => 2,
+            DaneFailureKind::ChainInvalid | DaneFailureKind::PkixInvalid(_) => 2,
             DaneFailureKind::NotYetValid => 3,
             DaneFailureKind::Expired => 4,
             DaneFailureKind::NameMismatch => 5,
@@ -220,7 +226,7 @@ pub fn selected_digest(cert_der: &[u8], selector: u8, matching: u8) -> Option<Ve
     digest(content, matching)
 }
 
-fn digest(content: &[u8], matching: u8) -> Option<Vec<u8>> {
+pub(crate) fn digest(content: &[u8], matching: u8) -> Option<Vec<u8>> {
     match matching {
         0 => Some(content.to_vec()),
         1 => Some(Sha256::digest(content).to_vec()),
@@ -452,7 +458,13 @@ pub fn verify(chain: &[Vec<u8>], set: &TlsaSet, params: &VerifyParams<'_>) -> Da
     if worst == DaneFailureKind::NoMatch && cache.spki(0).is_none() {
         worst = DaneFailureKind::Malformed;
     }
-    let message = match worst {
+    let message = failure_message(worst);
+    fail(worst, details, message.to_owned())
+}
+
+/// The one-line summary of a failure of `kind`.
+pub(crate) fn failure_message(kind: DaneFailureKind) -> &'static str {
+    match kind {
         DaneFailureKind::NameMismatch => {
             "DANE-TA path valid but no reference identifier matches the server certificate"
         }
@@ -460,9 +472,11 @@ pub fn verify(chain: &[Vec<u8>], set: &TlsaSet, params: &VerifyParams<'_>) -> Da
         DaneFailureKind::NotYetValid => "certificate not yet valid in the DANE-TA path",
         DaneFailureKind::ChainInvalid => "DANE-TA matched but the certificate path is invalid",
         DaneFailureKind::Malformed => "leaf certificate is not DER X.509 and no record matched",
+        DaneFailureKind::PkixInvalid(_) => {
+            "the Web PKI path that PKIX-TA/PKIX-EE records need did not validate"
+        }
         _ => "no usable TLSA record matched the certificate chain",
-    };
-    fail(worst, details, message.to_owned())
+    }
 }
 
 type TaResult = Result<(usize, MatchVia, names::NameMatch), (DaneFailureKind, String)>;

@@ -157,6 +157,7 @@ pub fn run(data: &[u8]) {
                     "DNS anchor from a digest record"
                 );
             }
+            MatchVia::TrustStore => panic!("dane::verify used a PKIX trust store"),
         }
     }
 }

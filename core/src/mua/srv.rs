@@ -316,10 +316,11 @@ pub fn plan_srv(answer: &Answer, rng: &mut DetRng) -> SrvPlan {
     }
 }
 
-/// RFC 2782's order: ascending priority; within one priority, repeatedly pick a record at
-/// random with probability proportional to its weight (weight-0 records placed first, so they
-/// are picked when the draw is 0), until none is left.
+/// RFC 2782's order: ascending priority; within one priority, arrange the records in random
+/// order with the weight-0 ones first (so they are picked when the draw is 0), then
+/// repeatedly pick one with probability proportional to its weight, until none is left.
 pub fn rfc2782_order(mut records: Vec<SrvTarget>, rng: &mut DetRng) -> Vec<SrvTarget> {
+    rng.shuffle(&mut records);
     records.sort_by_key(|t| (t.priority, t.weight != 0));
     let mut ordered = Vec::with_capacity(records.len());
     let mut rest = records.as_slice();

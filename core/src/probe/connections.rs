@@ -1,19 +1,79 @@
-//! The connections of a probe: one SMTP session per address (RFC 3207 STARTTLS), the DANE
-//! trust decision on each completed handshake (RFC 7672 sec. 3.2), and the connection
-//! reports.
+//! The connections of a probe: one session per address (SMTP or submission with RFC 3207
+//! STARTTLS, or an RFC 8314 implicit-TLS session), the trust decision on each completed
+//! handshake (DANE, RFC 7672 sec. 3.2; PKIX, RFC 7673 sec. 4), and the connection reports.
 
 use super::*;
 
 use crate::dane::MatchVia;
 use crate::dane::VerifyParams;
+use crate::implicit::greeting::GreetingProtocol;
+use crate::implicit::ImplicitSession;
 use crate::machine::{Action, Input};
 use crate::report::{ConnectionVerdict, MatchedReport, TlsReport};
-use crate::smtp::route::sni_name;
-use crate::smtp::session::{SessionConfig, TlsRequirement};
+use crate::smtp::route::{sni_name, SniMode};
+use crate::smtp::session::{SessionConfig, SessionOutcome, TlsRequirement};
 use crate::time::Timestamp;
+use crate::tls::TlsInfo;
 
 use super::describe::abbreviate;
-use crate::check::{connection_verdict, trust_decision};
+use crate::check::{connection_verdict, trust_decision, Authentication};
+
+/// The dialogue of one connection.
+#[derive(Debug)]
+pub(super) enum Session {
+    /// SMTP or submission with STARTTLS (RFC 3207).
+    Smtp(SmtpSession),
+    /// TLS first, then the greeting (RFC 8314 sec. 3).
+    Implicit(ImplicitSession),
+}
+
+/// Calls the same method on whichever session it is.
+macro_rules! each {
+    ($session:expr, $s:ident => $call:expr) => {
+        match $session {
+            Session::Smtp($s) => $call,
+            Session::Implicit($s) => $call,
+        }
+    };
+}
+
+impl Session {
+    fn handle_input(&mut self, now: Timestamp, input: &Input<'_>) {
+        each!(self, s => s.handle_input(now, input))
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        each!(self, s => s.handle_timeout(now))
+    }
+
+    fn next_deadline(&self) -> Option<Timestamp> {
+        each!(self, s => s.next_deadline())
+    }
+
+    fn abort(&mut self, now: Timestamp) {
+        each!(self, s => s.abort(now))
+    }
+
+    fn poll_action(&mut self) -> Option<Action> {
+        each!(self, s => s.poll_action())
+    }
+
+    fn awaiting_trust(&self) -> Option<&TlsInfo> {
+        each!(self, s => s.awaiting_trust())
+    }
+
+    fn trust_decided(&mut self, now: Timestamp, accepted: bool) {
+        each!(self, s => s.trust_decided(now, accepted))
+    }
+
+    fn take_log(&mut self) -> Vec<(Timestamp, String)> {
+        each!(self, s => s.take_log())
+    }
+
+    fn outcome(&self) -> Option<&SessionOutcome> {
+        each!(self, s => s.outcome())
+    }
+}
 
 /// Postfix-style summary of a connection (`Verified TLS connection established to ...`).
 fn summary_line(label: &str, c: &ConnectionReport) -> String {
@@ -40,14 +100,20 @@ fn summary_line(label: &str, c: &ConnectionReport) -> String {
 }
 
 /// The log line of a trust decision.
-fn decision_line(label: &str, decision: Option<&DaneOutcome>) -> String {
+fn decision_line(label: &str, decision: Option<&Authentication>) -> String {
     match decision {
-        Some(DaneOutcome::Matched(m)) => format!(
-            "{label}: matched DANE {} at depth {}: {}{}",
-            if m.record.usage == 3 {
-                "EE certificate"
-            } else {
-                "TA certificate"
+        Some(Authentication::Pkix(Ok(m))) => format!(
+            "{label}: PKIX path valid, peername {} (RFC 7673 sec. 4.1)",
+            m.reference_id
+        ),
+        Some(Authentication::Pkix(Err(f))) => format!("{label}: PKIX authentication failed: {f}"),
+        Some(Authentication::Dane(DaneOutcome::Matched(m))) => format!(
+            "{label}: matched {} at depth {}: {}{}",
+            match m.record.usage {
+                0 => "PKIX-TA certificate",
+                1 => "PKIX-EE certificate",
+                2 => "DANE TA certificate",
+                _ => "DANE EE certificate",
             },
             m.depth,
             abbreviate(&m.record.to_text()),
@@ -56,7 +122,9 @@ fn decision_line(label: &str, decision: Option<&DaneOutcome>) -> String {
                 .map(|p| format!(", peername {p}"))
                 .unwrap_or_default()
         ),
-        Some(DaneOutcome::Failed(f)) => format!("{label}: DANE authentication failed: {f}"),
+        Some(Authentication::Dane(DaneOutcome::Failed(f))) => {
+            format!("{label}: DANE authentication failed: {f}")
+        }
         None => format!("{label}: TLS established, no authentication required"),
     }
 }
@@ -85,15 +153,21 @@ impl HostProbe {
         let addr = self.to_connect.pop_front()?;
         let policy = self.conn_policy();
         let decision = self.decision.as_ref();
-        let sni = sni_name(
-            policy,
-            decision.and_then(|d| d.base.as_ref()),
-            &self.target.name,
-            self.target.literal.is_some(),
-            self.params.options.sni,
-        );
-        let tls = match policy {
-            HostPolicy::Dane | HostPolicy::Encrypt => TlsRequirement::Required,
+        let sni = match (self.pkix_names(policy), self.params.options.sni) {
+            (Some((sni, _)), SniMode::Auto) => Some(sni),
+            _ => sni_name(
+                policy,
+                decision.and_then(|d| d.base.as_ref()),
+                &self.target.name,
+                self.target.literal.is_some(),
+                self.params.options.sni,
+            ),
+        };
+        // With PKIX every connection must be authenticated, so TLS is mandatory.
+        let tls = match (policy, &self.params.trust) {
+            (HostPolicy::Dane | HostPolicy::Encrypt, _) | (_, TrustModel::DaneAndPkix { .. }) => {
+                TlsRequirement::Required
+            }
             _ => TlsRequirement::Opportunistic,
         };
         let label = self.conn_label(addr);
@@ -105,23 +179,29 @@ impl HostProbe {
                 .unwrap_or_default(),
             sni.as_deref().unwrap_or("none")
         ));
-        let session = SmtpSession::new(
-            conn,
-            addr,
-            SessionConfig {
-                ehlo_name: self.params.options.ehlo_name.clone(),
-                tls,
-                sni,
-                timeouts: self.params.options.timeouts,
-            },
-            now,
-        );
+        let config = SessionConfig {
+            ehlo_name: self.params.options.ehlo_name.clone(),
+            tls,
+            sni,
+            timeouts: self.params.options.timeouts,
+        };
+        let session = match (self.params.service.tls, self.params.service.kind) {
+            (TlsStart::StartTls, _) => Session::Smtp(SmtpSession::new(conn, addr, config, now)),
+            (TlsStart::Implicit, kind) => {
+                let protocol = match kind {
+                    SessionKind::Imap => GreetingProtocol::Imap,
+                    SessionKind::Pop3 => GreetingProtocol::Pop3,
+                    SessionKind::Smtp | SessionKind::Submission => GreetingProtocol::Smtp,
+                };
+                Session::Implicit(ImplicitSession::new(conn, addr, protocol, config, now))
+            }
+        };
         self.conns.insert(
             conn,
             Conn {
                 addr,
                 session,
-                dane: None,
+                auth: None,
                 end: ConnEnd::Open,
             },
         );
@@ -215,6 +295,10 @@ impl HostProbe {
         if let Some(info) = conn.session.awaiting_trust() {
             let decision = self.decision.as_ref();
             let no_ids = Vec::new();
+            let pkix = match &self.params.trust {
+                TrustModel::DaneAndPkix { trust_store } => Some(trust_store),
+                TrustModel::DaneOnly => None,
+            };
             let (accepted, outcome) = trust_decision(
                 policy,
                 decision.and_then(|d| d.outcome.as_ref()),
@@ -223,12 +307,13 @@ impl HostProbe {
                     reference_ids: decision.map_or(&no_ids, |d| &d.reference_ids),
                     now,
                 },
+                pkix,
             );
             let line = decision_line(&label, outcome.as_ref());
             let Some(conn) = self.conns.get_mut(&id) else {
                 return;
             };
-            conn.dane = outcome;
+            conn.auth = outcome;
             conn.session.trust_decided(now, accepted);
             self.note(line);
         }
@@ -246,9 +331,9 @@ impl HostProbe {
             return;
         };
         let trusted_only = self.decision.as_ref().is_some_and(|d| d.trusted_only);
-        let (verdict, reason) =
-            connection_verdict(policy, trusted_only, outcome, conn.dane.as_ref());
-        let matched = match &conn.dane {
+        let auth = conn.auth.as_ref();
+        let (verdict, reason) = connection_verdict(policy, trusted_only, outcome, auth);
+        let matched = match auth.and_then(Authentication::dane) {
             Some(DaneOutcome::Matched(m)) => Some(MatchedReport {
                 record: m.record.to_text(),
                 depth: m.depth,
@@ -256,6 +341,7 @@ impl HostProbe {
                     MatchVia::Chain => "chain",
                     MatchVia::TlsaCertificate => "tlsa-certificate",
                     MatchVia::TlsaPublicKey => "tlsa-public-key",
+                    MatchVia::TrustStore => "trust-store",
                 }
                 .into(),
                 peername: m.peername.clone(),
@@ -281,6 +367,8 @@ impl HostProbe {
                 .map(str::to_string),
             reason,
             matched,
+            authenticated_by: auth.and_then(Authentication::method),
+            authenticated_name: auth.and_then(Authentication::name).map(str::to_string),
         };
         let line = summary_line(&label, &report);
         if let Some(conn) = self.conns.get_mut(&id) {

@@ -376,6 +376,24 @@ impl HostProbe {
         self.decide_with(policy, trusted_only, reason, None, None);
     }
 
+    /// With PKIX ([`TrustModel::DaneAndPkix`]), the SNI name and reference identifiers of
+    /// a host whose policy leaves it without usable TLSA records (RFC 7673 sec. 4.1,
+    /// [`ReferenceIds::pkix`]); `None` otherwise.
+    pub(super) fn pkix_names(&self, policy: HostPolicy) -> Option<(String, Vec<String>)> {
+        match (&self.params.trust, policy) {
+            (TrustModel::DaneAndPkix { .. }, HostPolicy::Encrypt | HostPolicy::Opportunistic)
+                if self.target.literal.is_none() =>
+            {
+                Some(
+                    self.params
+                        .reference_ids
+                        .pkix(&self.target.name, &self.params.named_by),
+                )
+            }
+            _ => None,
+        }
+    }
+
     /// [`HostProbe::decide`] with the TLSA outcome and base domain. With mandatory DANE
     /// (RFC 7672 sec. 6), a host that would not be authenticated is not connected to.
     fn decide_with(
@@ -419,16 +437,46 @@ impl HostProbe {
                 Stage::CnameProbe { .. } => FailedLookup::CnameProbe,
                 _ => FailedLookup::Address,
             });
-        let reference_ids = base
-            .as_ref()
-            .map(|base| {
-                self.params
-                    .reference_ids
-                    .resolve(base, &self.target.name, &self.params.named_by)
-            })
-            .unwrap_or_default();
+        let pkix = self.pkix_names(policy);
+        let reference_ids = match &pkix {
+            Some((_, ids)) => ids.clone(),
+            None => base
+                .as_ref()
+                .map(|base| {
+                    self.params.reference_ids.resolve(
+                        base,
+                        &self.target.name,
+                        &self.params.named_by,
+                    )
+                })
+                .unwrap_or_default(),
+        };
         let label = self.label();
+        if let (
+            TrustModel::DaneAndPkix {
+                trust_store: PkixTrustStore::WebPkiRoots,
+            },
+            Some(TlsaOutcome::Usable(set)),
+        ) = (&self.params.trust, &outcome)
+        {
+            for record in set.usable().filter(|r| r.usage == 0 && r.selector == 0) {
+                self.notes.push_back(Note::PkixTaNeedsRootCertificate {
+                    host: label.clone(),
+                    record: record.clone(),
+                });
+            }
+        }
         let line = match policy {
+            _ if pkix.is_some() && policy != HostPolicy::Skip => format!(
+                "{label}: policy {}: TLS mandatory, PKIX authentication (RFC 7673 sec. 4.1); \
+                 reference identifiers {}",
+                if policy == HostPolicy::Encrypt {
+                    "encrypt (all TLSA records unusable)"
+                } else {
+                    "opportunistic (no usable TLSA records)"
+                },
+                reference_ids.join(", ")
+            ),
             HostPolicy::Dane => format!(
                 "{label}: policy dane: TLS and authentication mandatory{}; reference identifiers {}",
                 if trusted_only { " (insecure MX: success is 'trusted')" } else { "" },

@@ -110,6 +110,29 @@ pub enum Note {
     Log(String),
     /// A warning for the report.
     Warning(String),
+    /// A warning: this usable PKIX-TA(0) Cert(0) record can match a root only if the root is
+    /// given as a certificate, and the trust store is the embedded webpki-roots, which hold
+    /// none ([`crate::dane::pkix::PKIX_TA_ROOT_DER_MISSING`]).
+    PkixTaNeedsRootCertificate {
+        /// The host.
+        host: String,
+        /// The record.
+        record: crate::dane::TlsaRecord,
+    },
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Log(line) | Note::Warning(line) => f.write_str(line),
+            Note::PkixTaNeedsRootCertificate { host, record } => write!(
+                f,
+                "{host}: TLSA {}: if it names a root: {}",
+                describe::abbreviate(&record.to_text()),
+                crate::dane::pkix::PKIX_TA_ROOT_DER_MISSING
+            ),
+        }
+    }
 }
 
 /// The state behind [`ProbeState`], with what each state needs.
@@ -179,8 +202,8 @@ enum ConnEnd {
 /// One connection of the probe.
 struct Conn {
     addr: SocketAddr,
-    session: SmtpSession,
-    dane: Option<DaneOutcome>,
+    session: connections::Session,
+    auth: Option<crate::check::Authentication>,
     end: ConnEnd,
 }
 

@@ -9,6 +9,7 @@ use std::fmt;
 use hickory_proto::rr::Name;
 
 use crate::check::AddressFamily;
+pub use crate::dane::PkixTrustStore;
 use crate::dane::{DigestPrefs, UsagePolicy};
 use crate::dns::Security;
 use crate::smtp::route::{display_name, reference_identifiers, InsecureMxPolicy, NextHop, SniMode};
@@ -74,6 +75,24 @@ impl ReferenceIds {
     }
 }
 
+impl ReferenceIds {
+    /// The SNI name and the reference identifiers of a host authenticated by PKIX alone,
+    /// with no usable TLSA record (RFC 7673 sec. 4.1): with a secure SRV RRset, SNI is the
+    /// target host name and both it and the service domain are accepted; with an insecure
+    /// one, SNI and the only reference identifier are the service domain, never the
+    /// insecure target. For [`ReferenceIds::Smtp`], the host name and the RFC 7672
+    /// sec. 3.2.2 names.
+    pub fn pkix(&self, host: &Name, named_by: &NamedBy) -> (String, Vec<String>) {
+        match self {
+            ReferenceIds::Srv { service_domain } if !named_by.is_secure() => {
+                let service = display_name(service_domain);
+                (service.clone(), vec![service])
+            }
+            _ => (display_name(host), self.resolve(host, host, named_by)),
+        }
+    }
+}
+
 /// Which TLSA certificate usages count, and how PKIX usages are checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TrustModel {
@@ -81,9 +100,10 @@ pub enum TrustModel {
     /// records are unusable.
     DaneOnly,
     /// SRV services (RFC 7673 sec. 4.2, RFC 6698 sec. 2.1.1): all four usages; PKIX-TA and
-    /// PKIX-EE also need WebPKI validation against `trust_store`, as does a host whose TLSA
-    /// records are all unusable (RFC 7673 sec. 4.1). Not implemented yet:
-    /// [`Unsupported::PkixValidation`].
+    /// PKIX-EE also need Web PKI validation against `trust_store`, and so does every host
+    /// without a usable TLSA record (RFC 7673 sec. 4.1: no secure TLSA RRset, an insecure
+    /// SRV RRset, or a secure RRset whose records are all unusable), with the names
+    /// [`ReferenceIds::pkix`] gives. TLS is then required on every connection.
     DaneAndPkix {
         /// The PKIX trust anchors.
         trust_store: PkixTrustStore,
@@ -98,15 +118,6 @@ impl TrustModel {
             TrustModel::DaneAndPkix { .. } => UsagePolicy::all(),
         }
     }
-}
-
-/// Where PKIX trust anchors come from (RFC 5280; RFC 7673 sec. 4.1).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PkixTrustStore {
-    /// The webpki-roots set (Mozilla's CA list).
-    WebPkiRoots,
-    /// DER certificates given by the caller.
-    Anchors(Vec<Vec<u8>>),
 }
 
 /// The application protocol spoken on the connection.
@@ -208,10 +219,8 @@ pub struct ProbeParams {
 /// built, so nothing runs that would pass silently.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Unsupported {
-    /// PKIX validation (usages 0 and 1, and RFC 7673 sec. 4.1 for hosts without usable
-    /// TLSA records) is not implemented.
-    PkixValidation,
-    /// Only SMTP with STARTTLS has a session implementation.
+    /// The session has no implementation: IMAP and POP3 with STARTTLS (RFC 2595), and SMTP
+    /// relay with implicit TLS.
     Session {
         /// The protocol asked for.
         kind: SessionKind,
@@ -225,12 +234,9 @@ pub enum Unsupported {
 impl fmt::Display for Unsupported {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Unsupported::PkixValidation => {
-                f.write_str("PKIX validation (RFC 7673 sec. 4) is not supported yet")
-            }
             Unsupported::Session { kind, tls } => write!(
                 f,
-                "{kind:?} with {} TLS is not supported yet: only SMTP with STARTTLS",
+                "{kind:?} with {} TLS is not supported yet",
                 match tls {
                     TlsStart::StartTls => "STARTTLS",
                     TlsStart::Implicit => "implicit",
@@ -244,16 +250,19 @@ impl fmt::Display for Unsupported {
 impl std::error::Error for Unsupported {}
 
 impl ProbeParams {
-    /// `Ok` if the probe implements this combination, else what it lacks.
+    /// `Ok` if the probe implements this combination, else what it lacks. Implemented: SMTP
+    /// and submission with STARTTLS (RFC 3207, RFC 6409), and submission, IMAP and POP3
+    /// with implicit TLS (RFC 8314 sec. 3), under either trust model.
     pub fn supported(&self) -> Result<(), Unsupported> {
         if self.service.port == 0 {
             return Err(Unsupported::PortZero);
         }
-        if self.trust != TrustModel::DaneOnly {
-            return Err(Unsupported::PkixValidation);
-        }
         match (self.service.kind, self.service.tls) {
-            (SessionKind::Smtp, TlsStart::StartTls) => Ok(()),
+            (SessionKind::Smtp | SessionKind::Submission, TlsStart::StartTls)
+            | (
+                SessionKind::Submission | SessionKind::Imap | SessionKind::Pop3,
+                TlsStart::Implicit,
+            ) => Ok(()),
             (kind, tls) => Err(Unsupported::Session { kind, tls }),
         }
     }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::implicit::greeting::{GreetingError, GreetingProtocol};
 use crate::machine::{Action, ConnId, Input, NetError};
 use crate::smtp::command::{validate_client_name, Command};
 use crate::smtp::reply::{parse_ehlo, EhloInfo, Reply, ReplyError, ReplyParser};
@@ -147,8 +148,12 @@ pub enum Stage {
     TlsHandshake,
     /// Waiting for the reply to EHLO over TLS (RFC 3207 sec. 4.2).
     EhloAfterTls,
-    /// Waiting for the 221 to QUIT (RFC 5321 sec. 4.1.1.10).
+    /// Waiting for the 221 to QUIT (RFC 5321 sec. 4.1.1.10), or for the answer to the
+    /// logout that ends an implicit-TLS session.
     Quit,
+    /// Waiting for the service's greeting after an implicit-TLS handshake (RFC 8314
+    /// sec. 3; [`crate::implicit`]).
+    TlsGreeting,
 }
 
 impl fmt::Display for Stage {
@@ -162,6 +167,7 @@ impl fmt::Display for Stage {
             Stage::TlsHandshake => "tls-handshake",
             Stage::EhloAfterTls => "ehlo-after-tls",
             Stage::Quit => "quit",
+            Stage::TlsGreeting => "greeting-after-tls",
         })
     }
 }
@@ -205,6 +211,14 @@ pub enum SessionFailure {
         /// What was wrong.
         error: ReplyError,
     },
+    /// The greeting after an implicit-TLS handshake is missing its end, too long, not a
+    /// greeting, a refusal, or came in clear before the handshake ([`crate::implicit`]).
+    BadGreeting {
+        /// The protocol whose greeting was read.
+        protocol: GreetingProtocol,
+        /// What was wrong.
+        error: GreetingError,
+    },
     /// [`SmtpSession::abort`] was called.
     Aborted,
     /// The configuration failed [`SessionConfig::validate`]; the session never connected.
@@ -233,6 +247,9 @@ impl fmt::Display for SessionFailure {
             }
             SessionFailure::Protocol { stage, error } => {
                 write!(f, "protocol error at {stage}: {error}")
+            }
+            SessionFailure::BadGreeting { protocol, error } => {
+                write!(f, "bad {protocol:?} greeting: {error}")
             }
             SessionFailure::Aborted => f.write_str("aborted"),
             SessionFailure::InvalidConfig(reason) => write!(f, "invalid config: {reason}"),

@@ -14,7 +14,9 @@ pub mod resolver;
 pub mod server;
 mod zones;
 
-pub use server::{Behaviour, MailServer, ServerSession, ServerStep, ServerTls, Stage, TlsVersions};
+pub use server::{
+    Behaviour, MailServer, Protocol, ServerSession, ServerStep, ServerTls, Stage, TlsVersions,
+};
 pub use zones::{Fault, Host, RrSet, Status, World, WorldBuilder, EDE_DNSSEC_BOGUS};
 
 /// Lower-cases a DNS name and strips its trailing dot (the world's key form; `""` is the root).

@@ -1,9 +1,11 @@
-//! Mail servers as sans-IO SMTP scripts (RFC 5321, RFC 3207) with real TLS.
+//! Mail servers as sans-IO scripts with real TLS: SMTP with STARTTLS (RFC 5321, RFC 3207),
+//! and implicit-TLS IMAP, POP3 and SMTP submission (RFC 8314 sec. 3).
 //!
-//! A [`MailServer`] is data (banner, EHLO keywords, STARTTLS, certificates, a
-//! [`Behaviour`]); a [`ServerSession`] plays one connection: feed it the socket bytes the
-//! client sent and write back [`ServerStep::to_client`]. After `220 2.0.0 Ready to start TLS`
-//! the session runs a `rustls::ServerConnection`, so `on_bytes` takes and returns TLS records
+//! A [`MailServer`] is data (protocol, banner, EHLO keywords, STARTTLS, certificates, a
+//! [`Behaviour`], other services on other ports); a [`ServerSession`] plays one connection:
+//! feed it the socket bytes the client sent and write back [`ServerStep::to_client`]. After
+//! `220 2.0.0 Ready to start TLS`, or from the first byte for an implicit-TLS server, the
+//! session runs a `rustls::ServerConnection`, so `on_bytes` takes and returns TLS records
 //! from then on. The simulated driver and the live driver use the same session.
 
 use std::collections::BTreeMap;
@@ -53,7 +55,8 @@ pub enum Behaviour {
     /// Answers STARTTLS with 220, then sends bytes that are not TLS.
     TlsGarbage,
     /// Sends these bytes instead of a greeting, then nothing more (malformed, oversized or
-    /// unterminated replies).
+    /// unterminated replies). An implicit-TLS server sends them over TLS, after the
+    /// handshake.
     RawGreeting(Vec<u8>),
     /// Appends these bytes to the plaintext EHLO reply, in the same write: a reply to a
     /// command the client has not sent (e.g. a `220` "answering" STARTTLS in advance).
@@ -202,6 +205,18 @@ impl ResolvesServerCert for Resolver {
     }
 }
 
+/// The protocol a server speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// SMTP (relay or submission), RFC 5321.
+    #[default]
+    Smtp,
+    /// IMAP, RFC 9051: `* OK` greeting, `a LOGOUT`.
+    Imap,
+    /// POP3, RFC 1939: `+OK` greeting, `QUIT`.
+    Pop3,
+}
+
 /// One mail server: what it says and how it behaves.
 #[derive(Clone, Debug)]
 pub struct MailServer {
@@ -217,9 +232,42 @@ pub struct MailServer {
     pub tls: Option<ServerTls>,
     /// The misbehaviour, if any.
     pub behaviour: Behaviour,
+    /// The protocol.
+    pub protocol: Protocol,
+    /// TLS from the first byte (RFC 8314 sec. 3): the handshake, then the greeting over TLS.
+    pub implicit_tls: bool,
+    /// Other services of the same address, by port (an IMAP server on 993 beside the SMTP
+    /// server on the world's port).
+    pub services: BTreeMap<u16, MailServer>,
 }
 
 impl MailServer {
+    /// An implicit-TLS server of `protocol` named `hostname` with this identity (imaps,
+    /// pop3s, submissions; RFC 8314 sec. 3).
+    pub fn implicit(protocol: Protocol, hostname: &str, tls: ServerTls) -> MailServer {
+        MailServer {
+            protocol,
+            implicit_tls: true,
+            ..MailServer::new(hostname).with_tls(tls).without_starttls()
+        }
+    }
+
+    /// Adds `server` as the service on `port` of the same address.
+    pub fn with_service(mut self, port: u16, server: MailServer) -> MailServer {
+        self.services.insert(port, server);
+        self
+    }
+
+    /// The server answering on `port`, where `self` answers on `default_port` (the world's
+    /// [`crate::world::World::smtp_port`]).
+    pub fn for_port(&self, port: u16, default_port: u16) -> Option<&MailServer> {
+        if port == default_port {
+            Some(self)
+        } else {
+            self.services.get(&port)
+        }
+    }
+
     /// A plaintext server (no STARTTLS) named `hostname`.
     pub fn new(hostname: &str) -> MailServer {
         MailServer {
@@ -234,6 +282,9 @@ impl MailServer {
             offers_starttls: false,
             tls: None,
             behaviour: Behaviour::Normal,
+            protocol: Protocol::Smtp,
+            implicit_tls: false,
+            services: BTreeMap::new(),
         }
     }
 
@@ -335,6 +386,25 @@ impl ServerSession {
     /// The connection was accepted: the banner (RFC 5321 sec. 3.1).
     pub fn on_connect(&mut self) -> ServerStep {
         let mut step = ServerStep::default();
+        if self.spec.implicit_tls {
+            match (
+                &self.spec.behaviour,
+                self.spec.tls.as_ref().map(|t| t.config()),
+            ) {
+                (Behaviour::StallAfter(Stage::Handshake), _) => self.phase = Phase::Stalled,
+                (Behaviour::CloseAfter(Stage::Handshake), _) | (_, None | Some(Err(_))) => {
+                    self.close(&mut step)
+                }
+                (_, Some(Ok(config))) => match ServerConnection::new(config) {
+                    Ok(conn) => {
+                        self.tls = Some(conn);
+                        self.phase = Phase::Tls;
+                    }
+                    Err(_) => self.close(&mut step),
+                },
+            }
+            return step;
+        }
         match &self.spec.behaviour {
             Behaviour::StallAfter(Stage::Connect) => self.phase = Phase::Stalled,
             Behaviour::CloseAfter(Stage::Connect) => self.close(&mut step),
@@ -455,12 +525,15 @@ impl ServerSession {
             step.close = true;
             return;
         }
+        let mut out = Vec::new();
         if !self.handshake_done && !tls.is_handshaking() {
             self.handshake_done = true;
             self.greeted = false;
+            if self.spec.implicit_tls {
+                self.greet_over_tls(&mut out, step);
+            }
         }
         self.inbuf.extend_from_slice(&plain);
-        let mut out = Vec::new();
         self.process_lines(&mut out, step);
         if let Some(tls) = self.tls.as_mut() {
             if !out.is_empty() {
@@ -477,6 +550,30 @@ impl ServerSession {
         }
     }
 
+    /// The greeting of an implicit-TLS server, right after its handshake (RFC 8314 sec. 3),
+    /// or what its behaviour sends instead.
+    fn greet_over_tls(&mut self, out: &mut Vec<u8>, step: &mut ServerStep) {
+        let host = &self.spec.hostname;
+        match &self.spec.behaviour {
+            Behaviour::RawGreeting(bytes) => {
+                out.extend_from_slice(bytes);
+                self.phase = Phase::Stalled;
+            }
+            Behaviour::StallAfter(Stage::Connect) => self.phase = Phase::Stalled,
+            Behaviour::CloseAfter(Stage::Connect) => self.close_after(out, step),
+            _ => out.extend_from_slice(
+                match self.spec.protocol {
+                    Protocol::Imap => format!(
+                        "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] {host} IMAP daneel-world ready\r\n"
+                    ),
+                    Protocol::Pop3 => format!("+OK {host} POP3 daneel-world ready\r\n"),
+                    Protocol::Smtp => format!("220 {}\r\n", self.spec.banner),
+                }
+                .as_bytes(),
+            ),
+        }
+    }
+
     /// Answers every complete line in `inbuf`, appending replies to `out`.
     fn process_lines(&mut self, out: &mut Vec<u8>, step: &mut ServerStep) {
         while self.phase == Phase::Plain || self.phase == Phase::Tls {
@@ -490,12 +587,34 @@ impl ServerSession {
             let line: Vec<u8> = self.inbuf.drain(..=pos).collect();
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end_matches(['\r', '\n']);
-            let verb = text
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_ascii_uppercase();
-            self.command(&verb, out, step);
+            let mut words = text.split_whitespace();
+            match self.spec.protocol {
+                Protocol::Smtp => {
+                    let verb = words.next().unwrap_or("").to_ascii_uppercase();
+                    self.command(&verb, out, step);
+                }
+                Protocol::Imap => {
+                    let tag = words.next().unwrap_or("*").to_string();
+                    let verb = words.next().unwrap_or("").to_ascii_uppercase();
+                    if verb == "LOGOUT" {
+                        out.extend_from_slice(
+                            format!("* BYE logging out\r\n{tag} OK LOGOUT completed\r\n")
+                                .as_bytes(),
+                        );
+                        self.close_after(out, step);
+                    } else {
+                        out.extend_from_slice(format!("{tag} BAD unknown command\r\n").as_bytes());
+                    }
+                }
+                Protocol::Pop3 => {
+                    if words.next().unwrap_or("").eq_ignore_ascii_case("QUIT") {
+                        out.extend_from_slice(b"+OK bye\r\n");
+                        self.close_after(out, step);
+                    } else {
+                        out.extend_from_slice(b"-ERR unknown command\r\n");
+                    }
+                }
+            }
         }
     }
 
