@@ -24,7 +24,7 @@ use hickory_proto::rr::{Name, RecordType};
 
 use crate::check::engine::{self, CheckSteps, Engine};
 use crate::check::trusted_dns::TrustedDns;
-use crate::check::{domain_verdict, DomainFacts};
+use crate::check::{domain_verdict, DomainFacts, HostFacts};
 use crate::dane::DigestPrefs;
 use crate::dns::LookupResult;
 use crate::machine::{Input, Machine, Output, UsageError};
@@ -32,7 +32,9 @@ use crate::probe::{
     lookup_reason, query_text, HostLookup, HostProbe, LookupOrder, NamedBy, PkixTrustStore,
     ProbeOptions, ProbeParams, ReferenceIds, TrustModel, Unsupported,
 };
-use crate::report::{CheckKind, ConnectionVerdict, DomainVerdict, Reason, Report};
+use crate::report::{
+    CheckKind, ConnectionVerdict, DomainVerdict, HostPolicy, HostVerdict, Reason, Report,
+};
 use crate::seed::{DetRng, Seed};
 use crate::smtp::route::{display_name, parse_domain, InsecureMxPolicy, MxTarget, SniMode};
 use crate::smtp::session::SmtpTimeouts;
@@ -299,7 +301,7 @@ impl MuaCheck {
                 if local(&host.reason) || host.connections.iter().any(|c| local(&c.reason)) {
                     facts.local_failure = true;
                 }
-                facts.hosts.push(outcome.facts);
+                facts.hosts.push(dane_facts(outcome.facts));
                 targets.push(host);
             }
             let (verdict, reason) = service_verdict(state, &facts);
@@ -373,6 +375,19 @@ impl CheckSteps for MuaCheck {
     fn build_report(&mut self) -> Report {
         MuaCheck::build_report(self)
     }
+}
+
+/// A target as the DANE verdict of its service sees it: a server authenticated by PKIX
+/// alone (no usable TLSA records, RFC 7673 sec. 4.1) is not a DANE server, so it counts as
+/// TLS without DANE authentication; how it was authenticated stays in its connection report
+/// and in the auto-configuration.
+fn dane_facts(mut facts: HostFacts) -> HostFacts {
+    if facts.policy != HostPolicy::Dane
+        && matches!(facts.verdict, HostVerdict::Verified | HostVerdict::Trusted)
+    {
+        facts.verdict = HostVerdict::Untrusted;
+    }
+    facts
 }
 
 /// The verdict of one service (RFC 7673 sec. 3.1 for the SRV lookup; the targets by the
@@ -475,7 +490,8 @@ pub fn autoconfig(services: &[ServiceReport]) -> Vec<AutoConfig> {
                     TlsMode::Starttls
                 },
                 connection: c.verdict,
-                authenticated_name: c.matched.as_ref().and(t.tlsa_base.clone()),
+                authenticated_by: c.authenticated_by,
+                authenticated_name: c.authenticated_name.clone(),
             });
         }
     }

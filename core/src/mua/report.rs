@@ -72,6 +72,9 @@ pub struct AutoConfig {
     /// The verdict of the connection it rests on (`verified`: DANE with a secure SRV
     /// RRset, or PKIX).
     pub connection: crate::report::ConnectionVerdict,
-    /// The name the server's certificate (or its TLSA record) was authenticated for.
+    /// How the server was authenticated (DANE-EE, DANE-TA, PKIX-TA, PKIX-EE or PKIX).
+    pub authenticated_by: Option<crate::report::AuthenticatedBy>,
+    /// The name the server's certificate was authenticated for (none for DANE-EE, which
+    /// checks no name: RFC 7673 sec. 4.2).
     pub authenticated_name: Option<String>,
 }

@@ -311,6 +311,21 @@ impl WorldBuilder {
         self.record(name, RData::MX(MX::new(preference, fqdn(exchange))))
     }
 
+    /// Adds an SRV record (RFC 2782); `target` "." is the "no service" target.
+    pub fn srv(self, name: &str, priority: u16, weight: u16, port: u16, target: &str) -> Self {
+        let target = if target == "." {
+            Name::root()
+        } else {
+            fqdn(target)
+        };
+        self.record(
+            name,
+            RData::SRV(hickory_proto::rr::rdata::SRV::new(
+                priority, weight, port, target,
+            )),
+        )
+    }
+
     /// Adds the null MX `0 .` (RFC 7505).
     pub fn null_mx(self, name: &str) -> Self {
         self.record(name, RData::MX(MX::new(0, Name::root())))
