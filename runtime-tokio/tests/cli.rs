@@ -442,3 +442,115 @@ fn a_1000_host_mx_rrset_fits_in_256_open_files_and_running_out_is_a_local_error(
         report["warnings"]
     );
 }
+
+/// `daneel mua`: submissions authenticated by DANE-EE, imaps (no TLSA records) by PKIX
+/// against `--ca-file`; the domain is `dane-partial` (exit 5). The transcript replays byte
+/// for byte, and re-decided to the same verdict.
+#[test]
+fn mua_checks_srv_services_and_its_transcript_replays() {
+    use daneel_tests::world::certs::{Ca, Validity};
+    use daneel_tests::world::Protocol;
+    let host = "mail.example.net";
+    let leaf = self_signed(&["unrelated.example.org"]);
+    let root = Ca::root("cli test root");
+    let pkix_leaf = root.leaf(&[host], Validity::Current);
+    let imaps = MailServer::implicit(Protocol::Imap, host, server_tls(&[&pkix_leaf]));
+    let server =
+        MailServer::implicit(Protocol::Smtp, host, server_tls(&[&leaf])).with_service(993, imaps);
+    let world = World::builder()
+        .zone("example.com", Status::Secure)
+        .zone("example.net", Status::Secure)
+        .srv("_submissions._tcp.example.com", 0, 1, 465, host)
+        .srv("_imaps._tcp.example.com", 0, 1, 993, host)
+        .a(host, Ipv4Addr::new(192, 0, 2, 10))
+        .tlsa(&format!("_465._tcp.{host}"), &tlsa(3, 1, 1, &leaf))
+        .smtp_port(465)
+        .server("192.0.2.10".parse().unwrap(), server)
+        .build();
+    let ca_file = temp("mua-ca.pem");
+    std::fs::write(&ca_file, pem_encode("CERTIFICATE", &root.cert.der)).unwrap();
+    let live =
+        LiveWorld::start(&world, Ipv4Addr::new(127, 20, 252, 0), 465).expect("live world (root)");
+    let transcript = temp("mua.jsonl");
+    let resolver = live.resolver_addr().to_string();
+    let args = [
+        "mua",
+        "example.com",
+        "--service",
+        "submissions,imaps",
+        "--ca-file",
+        ca_file.to_str().unwrap(),
+        "--resolver",
+        &resolver,
+        "-4",
+    ];
+    let out = daneel(
+        &[
+            &args[..],
+            &["--json", "--transcript", transcript.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    let checked: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(checked["kind"], "mua");
+    assert_eq!(checked["verdict"], "dane-partial");
+    assert_eq!(checked["services"][0]["verdict"], "dane-verified");
+    assert_eq!(checked["services"][1]["verdict"], "no-dane");
+    let stored: Vec<(String, String)> = checked["autoconfig"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["service"].as_str().unwrap().to_string(),
+                a["authenticated_by"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stored,
+        vec![
+            ("submissions".to_string(), "dane-ee".to_string()),
+            ("imaps".to_string(), "pkix".to_string())
+        ]
+    );
+    let human = daneel(&args);
+    assert_eq!(human.status.code(), Some(5));
+    assert!(
+        text(&human).contains("store for access: imaps mail.example.net:993 (implicit), authenticated by pkix as mail.example.net"),
+        "{}",
+        text(&human)
+    );
+    drop(live);
+    let replayed = daneel(&["replay", transcript.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        replayed.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let replayed: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    assert_eq!(replayed, checked);
+    let again = daneel(&[
+        "replay",
+        transcript.to_str().unwrap(),
+        "--redecide",
+        "--json",
+    ]);
+    assert_eq!(
+        again.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["verdict"], "dane-partial");
+    // A service name that does not exist is a usage error.
+    assert_eq!(
+        daneel(&["mua", "example.com", "--service", "smtp"])
+            .status
+            .code(),
+        Some(64)
+    );
+}

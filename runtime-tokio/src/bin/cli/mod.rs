@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch of the `daneel` command.
 
 mod demo;
+mod mua;
 mod output;
 mod tlsa;
 
@@ -11,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use daneel_core::check::{AddressFamily, CheckConfig};
 use daneel_core::smtp::route::{InsecureMxPolicy, SniMode};
 use daneel_core::transcript::{redecide, Divergence, Recorder, Recording};
-use daneel_core::Seed;
+use daneel_core::{MachineConfig, Seed};
 
 /// Exit status for usage errors (sysexits EX_USAGE); clap's own 2 is mapped to it.
 pub const EXIT_USAGE: i32 = 64;
@@ -35,6 +36,9 @@ struct Cli {
 enum Command {
     /// Check a mail domain's MX hosts, or one host, with RFC 7672 DANE.
     Check(CheckArgs),
+    /// Find a mail domain's submission, IMAP and POP3 servers through SRV records and
+    /// authenticate them as a mail client would (RFC 6186, RFC 7673, RFC 8314).
+    Mua(mua::MuaArgs),
     /// TLSA records for a certificate, or check the published ones against it (--verify).
     Tlsa(tlsa::TlsaArgs),
     /// Serve a small signed world on loopback and check a few of its domains (no network).
@@ -184,8 +188,32 @@ fn run_check(args: CheckArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let seed = args.seed.map(Seed).unwrap_or_else(os_seed);
     config.fixed_seed = args.seed.is_some();
+    let run = RunArgs {
+        seed: args.seed,
+        smol: args.smol,
+        transcript: args.transcript,
+        json: args.json,
+    };
+    run_machine(config.into(), run)
+}
+
+/// How to run a check, whatever its kind.
+pub(crate) struct RunArgs {
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--smol`.
+    pub smol: bool,
+    /// `--transcript FILE`.
+    pub transcript: Option<PathBuf>,
+    /// `--json`.
+    pub json: bool,
+}
+
+/// Runs the check `config` on the runtime asked for, writes its transcript if asked, prints
+/// its report; returns the exit status of its verdict.
+pub(crate) fn run_machine(config: MachineConfig, args: RunArgs) -> i32 {
+    let seed = args.seed.map(Seed).unwrap_or_else(os_seed);
     let clock = daneel_tokio::system_clock();
     let recorder = match Recorder::new(config, seed, clock.origin()) {
         Ok(r) => r,
@@ -288,6 +316,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Check(args) => run_check(args),
+        Command::Mua(args) => mua::run(args),
         Command::Replay {
             file,
             json,

@@ -1,6 +1,7 @@
 //! Human and JSON output of a report: the human form reads like a postmaster's log, one line
 //! per step, then one line per connection, host and the domain.
 
+use daneel_core::mua::ServiceReport;
 use daneel_core::report::{ConnectionReport, HostReport, Report};
 
 fn kebab<T: serde::Serialize>(value: &T) -> String {
@@ -26,6 +27,12 @@ fn connection_line(c: &ConnectionReport) -> String {
             line.push_str(&format!(" (peername {p})"));
         }
     }
+    if let Some(by) = &c.authenticated_by {
+        line.push_str(&format!(", authenticated by {}", kebab(by)));
+        if let Some(name) = &c.authenticated_name {
+            line.push_str(&format!(" as {name}"));
+        }
+    }
     if let Some(cert) = &c.certificate {
         line.push_str(&format!(", certificate expires {}", cert.not_after));
     }
@@ -36,10 +43,12 @@ fn connection_line(c: &ConnectionReport) -> String {
 }
 
 fn host_lines(h: &HostReport, out: &mut Vec<String>) {
-    let pref = h
-        .preference
-        .map(|p| format!(" (MX {p})"))
-        .unwrap_or_default();
+    let pref = match (h.preference, h.port) {
+        (Some(p), Some(port)) => format!(" port {port} (priority {p})"),
+        (Some(p), None) => format!(" (MX {p})"),
+        (None, Some(port)) => format!(" port {port}"),
+        (None, None) => String::new(),
+    };
     let mut line = format!(
         "  {}{pref}: {}, policy {}",
         h.name,
@@ -65,6 +74,30 @@ fn host_lines(h: &HostReport, out: &mut Vec<String>) {
     }
     out.push(line);
     out.extend(h.connections.iter().map(connection_line));
+}
+
+fn service_lines(svc: &ServiceReport, out: &mut Vec<String>) {
+    let mut line = format!(
+        "  {} ({}): {}",
+        svc.service,
+        svc.owner,
+        svc.verdict.as_str()
+    );
+    match &svc.srv {
+        Some(srv) if srv.null_target => {
+            line.push_str(&format!(", SRV {}: \".\"", kebab(&srv.security)))
+        }
+        Some(srv) if srv.records.is_empty() => line.push_str(", no SRV records"),
+        Some(srv) => line.push_str(&format!(", SRV {}", kebab(&srv.security))),
+        None => {}
+    }
+    if let Some(r) = &svc.reason {
+        line.push_str(&format!(" [{r}]"));
+    }
+    out.push(line);
+    for h in &svc.targets {
+        host_lines(h, out);
+    }
 }
 
 /// The human form.
@@ -98,6 +131,26 @@ pub fn human(report: &Report) -> String {
     }
     for h in &report.hosts {
         host_lines(h, &mut out);
+    }
+    for svc in &report.services {
+        service_lines(svc, &mut out);
+    }
+    for a in &report.autoconfig {
+        out.push(format!(
+            "  store for {}: {} {}:{} ({}), {}{}",
+            kebab(&a.purpose),
+            a.service,
+            a.host,
+            a.port,
+            kebab(&a.tls),
+            a.authenticated_by
+                .map(|b| format!("authenticated by {}", kebab(&b)))
+                .unwrap_or_else(|| kebab(&a.connection)),
+            a.authenticated_name
+                .as_ref()
+                .map(|n| format!(" as {n}"))
+                .unwrap_or_default()
+        ));
     }
     for r in &report.resolvers {
         out.push(format!(

@@ -1,0 +1,147 @@
+//! `daneel mua DOMAIN`: the MUA check (RFC 6186 discovery, RFC 7673 authentication, RFC 8314
+//! implicit TLS).
+
+use std::path::PathBuf;
+
+use daneel_core::check::AddressFamily;
+use daneel_core::dane::PkixTrustStore;
+use daneel_core::mua::{MailService, MuaConfig};
+
+use super::{parse_resolver, run_machine, system_resolvers, RunArgs, EXIT_USAGE};
+
+/// Where the system keeps its PEM bundle of CA certificates (Debian's ca-certificates).
+const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+#[derive(clap::Args, Debug)]
+pub struct MuaArgs {
+    /// The mail domain (the part of the address after @).
+    domain: String,
+    /// The services to check, comma-separated: submissions, submission, imaps, imap, pop3s,
+    /// pop3 [default: submissions,submission,imaps,pop3s].
+    #[arg(long, value_delimiter = ',', value_name = "SERVICE,...")]
+    service: Vec<String>,
+    /// PEM file of trusted CA certificates for PKIX (default: the system's bundle, else the
+    /// embedded Mozilla list).
+    #[arg(long = "ca-file", value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// A validating resolver (repeatable); replaces /etc/resolv.conf.
+    #[arg(long = "resolver", value_name = "IP[:PORT]")]
+    resolvers: Vec<String>,
+    /// IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// IPv6 only.
+    #[arg(short = '6')]
+    ipv6: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Record a transcript to FILE for `daneel replay`.
+    #[arg(long, value_name = "FILE")]
+    transcript: Option<PathBuf>,
+    /// Timeout of each session stage, seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// The name sent in EHLO to submission servers.
+    #[arg(long, default_value = "daneel.invalid")]
+    ehlo: String,
+    /// Run on the smol runtime instead of tokio.
+    #[arg(long)]
+    smol: bool,
+    /// Fix the seed (DNS ids, SRV weighted order) instead of drawing it from the OS.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// The PKIX trust anchors: `--ca-file`, else the system bundle, else none (the core then
+/// uses the embedded webpki-roots), with a note for the user.
+fn trust_anchors(ca_file: Option<&PathBuf>) -> Result<(Vec<Vec<u8>>, String), String> {
+    let (path, explicit) = match ca_file {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from(SYSTEM_CA_FILE), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if explicit => return Err(format!("{}: {e}", path.display())),
+        Err(_) => {
+            return Ok((
+                Vec::new(),
+                "PKIX trust store: the embedded Mozilla list (webpki-roots), which holds no root certificates: a \"0 0 x\" TLSA record on a root needs --ca-file".into(),
+            ))
+        }
+    };
+    let bundle =
+        PkixTrustStore::from_pem_bundle(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let anchors = match bundle.store {
+        PkixTrustStore::Anchors(a) => a,
+        PkixTrustStore::WebPkiRoots => Vec::new(),
+    };
+    let note = format!(
+        "PKIX trust store: {} ({} certificates{})",
+        path.display(),
+        anchors.len(),
+        if bundle.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(", {} refused as anchors", bundle.skipped.len())
+        }
+    );
+    Ok((anchors, note))
+}
+
+fn config(args: &MuaArgs) -> Result<(MuaConfig, String), String> {
+    let resolvers = if args.resolvers.is_empty() {
+        system_resolvers()?
+    } else {
+        args.resolvers
+            .iter()
+            .map(|r| parse_resolver(r))
+            .collect::<Result<_, _>>()?
+    };
+    let mut config = MuaConfig::new(args.domain.clone(), resolvers);
+    if !args.service.is_empty() {
+        config.services = args
+            .service
+            .iter()
+            .map(|s| {
+                MailService::parse(s).ok_or_else(|| {
+                    format!("unknown service {s:?}: use submissions, submission, imaps, imap, pop3s or pop3")
+                })
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    config.family = match (args.ipv4, args.ipv6) {
+        (true, _) => AddressFamily::V4,
+        (_, true) => AddressFamily::V6,
+        _ => AddressFamily::Any,
+    };
+    config.session_timeout_ms = args.timeout.max(1) * 1000;
+    config.ehlo_name = args.ehlo.clone();
+    config.fixed_seed = args.seed.is_some();
+    let (anchors, note) = trust_anchors(args.ca_file.as_ref())?;
+    config.trust_anchors = anchors;
+    Ok((config, note))
+}
+
+/// `daneel mua`.
+pub fn run(args: MuaArgs) -> i32 {
+    let (config, note) = match config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("daneel: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if !args.json {
+        eprintln!("daneel: {note}");
+    }
+    run_machine(
+        config.into(),
+        RunArgs {
+            seed: args.seed,
+            smol: args.smol,
+            transcript: args.transcript,
+            json: args.json,
+        },
+    )
+}
