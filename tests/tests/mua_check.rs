@@ -33,15 +33,18 @@ struct Summary {
     verdict: DomainVerdict,
     services: Vec<ServiceSummary>,
     /// (service, host, port, tls, method, name)
-    autoconfig: Vec<(
-        MailService,
-        String,
-        u16,
-        TlsMode,
-        Option<AuthenticatedBy>,
-        Option<String>,
-    )>,
+    autoconfig: Vec<Stored>,
 }
+
+/// An auto-configuration entry: (service, host, port, tls, method, name).
+type Stored = (
+    MailService,
+    String,
+    u16,
+    TlsMode,
+    Option<AuthenticatedBy>,
+    Option<String>,
+);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ServiceSummary {
