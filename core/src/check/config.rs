@@ -141,6 +141,26 @@ pub fn parse_destination(text: &str, default_port: u16) -> Result<Destination, S
     parse_domain(inside).map(|name| Destination::Host { name, port })
 }
 
+/// Checks the settings every check shares: at least one connection at a time, an EHLO name
+/// that is one clean token (RFC 5321 sec. 4.1.1.1), a digest preference that parses (RFC 7671
+/// sec. 9). Returns the parsed digest preference.
+pub(crate) fn validate_shared(
+    max_parallel: usize,
+    ehlo_name: &str,
+    digests: &str,
+) -> Result<crate::dane::DigestPrefs, crate::machine::UsageError> {
+    let invalid = crate::machine::UsageError::InvalidConfig;
+    if max_parallel == 0 {
+        return Err(invalid("max_parallel must be at least 1".into()));
+    }
+    if ehlo_name.is_empty() || ehlo_name.contains(['\r', '\n', ' ', '\0']) {
+        return Err(invalid(format!("invalid EHLO name {ehlo_name:?}")));
+    }
+    digests
+        .parse()
+        .map_err(|e: crate::dane::tlsa::DigestPrefsError| invalid(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

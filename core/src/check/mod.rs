@@ -12,7 +12,7 @@
 //! resolver that does not validate and a second resolver can never turn bogus into insecure.
 
 mod assemble;
-mod config;
+pub(crate) mod config;
 pub(crate) mod engine;
 pub(crate) mod fleet;
 mod lookups;
@@ -31,7 +31,6 @@ use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
 
-use crate::dane::DigestPrefs;
 use crate::dns::{LookupResult, Security};
 use crate::machine::{Input, Machine, Output, UsageError};
 use crate::probe::{
@@ -81,9 +80,8 @@ impl SmtpCheck {
         if config.port == 0 {
             return Err(invalid("port 0".into()));
         }
-        if config.max_parallel == 0 {
-            return Err(invalid("max_parallel must be at least 1".into()));
-        }
+        let digests =
+            config::validate_shared(config.max_parallel, &config.ehlo_name, &config.digests)?;
         let destination = parse_destination(&config.destination, config.port).map_err(invalid)?;
         let port = match &destination {
             Destination::Domain(_) => config.port,
@@ -93,13 +91,6 @@ impl SmtpCheck {
         if needs_dns && config.resolvers.is_empty() {
             return Err(invalid("no resolver configured".into()));
         }
-        if config.ehlo_name.is_empty() || config.ehlo_name.contains(['\r', '\n', ' ', '\0']) {
-            return Err(invalid(format!("invalid EHLO name {:?}", config.ehlo_name)));
-        }
-        let digests: DigestPrefs = config
-            .digests
-            .parse()
-            .map_err(|e: crate::dane::tlsa::DigestPrefsError| invalid(e.to_string()))?;
         let timeouts = match config.smtp_timeout_ms {
             Some(ms) => SmtpTimeouts::uniform(Duration::from_millis(ms.max(1))),
             None => SmtpTimeouts::rfc5321(),

@@ -25,7 +25,6 @@ use hickory_proto::rr::{Name, RecordType};
 use crate::check::engine::{self, CheckSteps, Engine};
 use crate::check::trusted_dns::TrustedDns;
 use crate::check::{domain_verdict, DomainFacts, HostFacts};
-use crate::dane::DigestPrefs;
 use crate::dns::LookupResult;
 use crate::machine::{Input, Machine, Output, UsageError};
 use crate::probe::{
@@ -90,16 +89,11 @@ impl MuaCheck {
         if config.services.is_empty() {
             return Err(invalid("no service to check".into()));
         }
-        if config.max_parallel == 0 {
-            return Err(invalid("max_parallel must be at least 1".into()));
-        }
-        if config.ehlo_name.is_empty() || config.ehlo_name.contains(['\r', '\n', ' ', '\0']) {
-            return Err(invalid(format!("invalid EHLO name {:?}", config.ehlo_name)));
-        }
-        let digests: DigestPrefs = config
-            .digests
-            .parse()
-            .map_err(|e: crate::dane::tlsa::DigestPrefsError| invalid(e.to_string()))?;
+        let digests = crate::check::config::validate_shared(
+            config.max_parallel,
+            &config.ehlo_name,
+            &config.digests,
+        )?;
         let mut services = Vec::new();
         for service in &config.services {
             if services

@@ -66,18 +66,11 @@ enum Command {
 struct CheckArgs {
     /// DOMAIN, [HOST], [HOST]:PORT or [IP-ADDRESS].
     destination: String,
-    /// A validating resolver (repeatable); replaces /etc/resolv.conf.
-    #[arg(long = "resolver", value_name = "IP[:PORT]")]
-    resolvers: Vec<String>,
     /// SMTP port; the TLSA name follows it (_N._tcp). [HOST]:PORT wins.
     #[arg(long, default_value_t = 25)]
     port: u16,
-    /// IPv4 only.
-    #[arg(short = '4', conflicts_with = "ipv6")]
-    ipv4: bool,
-    /// IPv6 only.
-    #[arg(short = '6')]
-    ipv6: bool,
+    #[command(flatten)]
+    net: NetArgs,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -110,6 +103,39 @@ struct CheckArgs {
     /// Fix the seed (DNS ids, MX shuffle) instead of drawing it from the OS.
     #[arg(long)]
     seed: Option<u64>,
+}
+
+/// Where to ask and which families to use: the options every check shares.
+#[derive(clap::Args, Debug)]
+pub(crate) struct NetArgs {
+    /// A validating resolver (repeatable); replaces /etc/resolv.conf.
+    #[arg(long = "resolver", value_name = "IP[:PORT]")]
+    resolvers: Vec<String>,
+    /// IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// IPv6 only.
+    #[arg(short = '6')]
+    ipv6: bool,
+}
+
+impl NetArgs {
+    /// The resolvers given, or those of /etc/resolv.conf.
+    pub(crate) fn resolvers(&self) -> Result<Vec<SocketAddr>, String> {
+        if self.resolvers.is_empty() {
+            return system_resolvers();
+        }
+        self.resolvers.iter().map(|r| parse_resolver(r)).collect()
+    }
+
+    /// The address families asked for.
+    pub(crate) fn family(&self) -> AddressFamily {
+        match (self.ipv4, self.ipv6) {
+            (true, _) => AddressFamily::V4,
+            (_, true) => AddressFamily::V6,
+            _ => AddressFamily::Any,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -149,21 +175,9 @@ fn os_seed() -> Seed {
 }
 
 fn check_config(args: &CheckArgs) -> Result<CheckConfig, String> {
-    let resolvers = if args.resolvers.is_empty() {
-        system_resolvers()?
-    } else {
-        args.resolvers
-            .iter()
-            .map(|r| parse_resolver(r))
-            .collect::<Result<_, _>>()?
-    };
-    let mut config = CheckConfig::new(args.destination.clone(), resolvers);
+    let mut config = CheckConfig::new(args.destination.clone(), args.net.resolvers()?);
     config.port = args.port;
-    config.family = match (args.ipv4, args.ipv6) {
-        (true, _) => AddressFamily::V4,
-        (_, true) => AddressFamily::V6,
-        _ => AddressFamily::Any,
-    };
+    config.family = args.net.family();
     config.smtp_timeout_ms = Some(args.timeout.max(1) * 1000);
     config.ehlo_name = args.ehlo.clone();
     config.sni = match args.sni {

@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 
-use daneel_core::check::AddressFamily;
 use daneel_core::dane::PkixTrustStore;
 use daneel_core::mua::{MailService, MuaConfig};
 
-use super::{parse_resolver, run_machine, system_resolvers, RunArgs, EXIT_USAGE};
+use super::{run_machine, NetArgs, RunArgs, EXIT_USAGE};
 
 /// Where the system keeps its PEM bundle of CA certificates (Debian's ca-certificates).
 const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -24,15 +23,8 @@ pub struct MuaArgs {
     /// embedded Mozilla list).
     #[arg(long = "ca-file", value_name = "FILE")]
     ca_file: Option<PathBuf>,
-    /// A validating resolver (repeatable); replaces /etc/resolv.conf.
-    #[arg(long = "resolver", value_name = "IP[:PORT]")]
-    resolvers: Vec<String>,
-    /// IPv4 only.
-    #[arg(short = '4', conflicts_with = "ipv6")]
-    ipv4: bool,
-    /// IPv6 only.
-    #[arg(short = '6')]
-    ipv6: bool,
+    #[command(flatten)]
+    net: NetArgs,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -90,15 +82,7 @@ fn trust_anchors(ca_file: Option<&PathBuf>) -> Result<(Vec<Vec<u8>>, String), St
 }
 
 fn config(args: &MuaArgs) -> Result<(MuaConfig, String), String> {
-    let resolvers = if args.resolvers.is_empty() {
-        system_resolvers()?
-    } else {
-        args.resolvers
-            .iter()
-            .map(|r| parse_resolver(r))
-            .collect::<Result<_, _>>()?
-    };
-    let mut config = MuaConfig::new(args.domain.clone(), resolvers);
+    let mut config = MuaConfig::new(args.domain.clone(), args.net.resolvers()?);
     if !args.service.is_empty() {
         config.services = args
             .service
@@ -110,11 +94,7 @@ fn config(args: &MuaArgs) -> Result<(MuaConfig, String), String> {
             })
             .collect::<Result<_, _>>()?;
     }
-    config.family = match (args.ipv4, args.ipv6) {
-        (true, _) => AddressFamily::V4,
-        (_, true) => AddressFamily::V6,
-        _ => AddressFamily::Any,
-    };
+    config.family = args.net.family();
     config.session_timeout_ms = args.timeout.max(1) * 1000;
     config.ehlo_name = args.ehlo.clone();
     config.fixed_seed = args.seed.is_some();
