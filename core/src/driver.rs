@@ -280,8 +280,7 @@ impl<M: Machine> Driver<M> {
             IoEvent::Eof {
                 socket: Socket::DnsTcp(query),
             } => {
-                let error =
-                    NetError::Other("the resolver closed the TCP stream before answering".into());
+                let error = NetError::DnsStreamClosed;
                 self.dns_stream_failed(now, query, error)
             }
             IoEvent::Eof {
@@ -321,7 +320,7 @@ impl<M: Machine> Driver<M> {
             return Ok(());
         };
         if stream.frames.push(bytes).is_err() {
-            let error = NetError::Other("TCP DNS stream sent more than one answer can hold".into());
+            let error = NetError::DnsStreamOverflow;
             return self.dns_stream_failed(now, query, error);
         }
         let server = stream.server;

@@ -36,10 +36,9 @@ impl SmtpCheck {
             let report = &outcome.report;
             if local(&report.reason) || report.connections.iter().any(|c| local(&c.reason)) {
                 if !facts.local_failure {
-                    self.warnings.push(format!(
-                        "{}: local resources ran out (file descriptors or memory): the check is incomplete",
-                        report.name
-                    ));
+                    self.warnings.push(Warning::LocalResources {
+                        host: report.name.clone(),
+                    });
                 }
                 facts.local_failure = true;
             }
@@ -51,7 +50,7 @@ impl SmtpCheck {
             None => {
                 if let Destination::Domain(_) = self.destination {
                     if self.hosts.is_empty() {
-                        self.warnings.push("no MX host left to try".into());
+                        self.warnings.push(Warning::NoMxLeft);
                     }
                 }
                 (domain_verdict(&facts), None)

@@ -2,6 +2,8 @@
 //! lookup, and the routing of every other lookup to the host probe that asked for it.
 
 use super::*;
+use crate::dns::LookupError;
+use crate::report::{DnsQuery, LocalStep, ProbeDetail};
 
 impl SmtpCheck {
     /// Probes every configured resolver at once, each alone (DESIGN.md section 4).
@@ -72,10 +74,11 @@ impl SmtpCheck {
     fn on_probes_done(&mut self) {
         let speculative = self.resolvers.speculative();
         let believed = self.resolvers.decide();
-        for (addr, why) in self.resolvers.dropped() {
-            self.warnings.push(format!(
-                "resolver {addr} {why}: not asked in this check (RFC 7672 sec. 2.1.1)"
-            ));
+        for (addr, detail) in self.resolvers.dropped() {
+            self.warnings.push(Warning::ResolverDropped {
+                resolver: addr.to_string(),
+                detail,
+            });
         }
         for addr in self.resolvers.unused_validating() {
             self.note(format!(
@@ -83,41 +86,32 @@ impl SmtpCheck {
             ));
         }
         for addr in self.resolvers.believed_remote() {
-            self.warnings.push(format!(
-                "resolver {addr} is not on loopback: its AD bit crossed a network (RFC 7672 sec. 2.1.1)"
-            ));
+            self.warnings.push(Warning::ResolverRemote {
+                resolver: addr.to_string(),
+            });
         }
-        if let Some(detail) = self.resolvers.local_failure() {
+        if let Some((resolver, error)) = self.resolvers.local_failure() {
             // A resolver we could not even probe might be the one to believe (a loopback
             // validator before a remote one): which AD bits count is unknown, and it is not
             // the resolvers' fault (issue 7).
             self.held.clear();
-            self.note(format!(
-                "local-resources: {detail}: the check is incomplete"
-            ));
-            self.finish_early(
-                DomainVerdict::Inconclusive,
-                Some(Reason::LocalResources { detail }),
-            );
+            let reason = Reason::LocalResources {
+                during: LocalStep::ResolverProbe {
+                    resolver: resolver.to_string(),
+                },
+                error,
+            };
+            self.note(format!("{reason}: the check is incomplete"));
+            self.finish_early(DomainVerdict::Inconclusive, Some(reason));
             return;
         }
         if believed.is_empty() {
-            let detail = self
-                .resolvers
-                .dropped()
-                .iter()
-                .map(|(addr, why)| format!("{addr} {why}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            let detail = format!(
-                "no resolver validates DNSSEC, so no DANE result would mean anything: {detail}"
-            );
+            let reason = Reason::ResolverNotValidating {
+                resolvers: self.resolvers.dropped_entries(),
+            };
             self.held.clear();
-            self.note(format!("resolver-not-validating: {detail}"));
-            self.finish_early(
-                DomainVerdict::TempFail,
-                Some(Reason::ResolverNotValidating { detail }),
-            );
+            self.note(reason.to_string());
+            self.finish_early(DomainVerdict::TempFail, Some(reason));
             return;
         }
         self.note(format!(
@@ -192,22 +186,25 @@ impl SmtpCheck {
                 resolvers::ProbeState::Validating
             }
             Ok(answer) => {
-                let detail = format!(
-                    "the root DNSKEY came back {} ({:?}) without the AD bit",
-                    answer.security, answer.rcode
-                );
-                self.note(format!("resolver {server} does not validate: {detail}"));
+                let detail = ProbeDetail::NoAdBit {
+                    security: answer.security,
+                    rcode: answer.rcode,
+                };
+                self.note(format!("resolver {server} {detail}"));
                 resolvers::ProbeState::NotValidating(detail)
             }
-            Err(e) => {
-                let reason = lookup_reason(". DNSKEY".into(), &e);
+            Err(LookupError::LocalResources { error }) => {
                 self.note(format!(
-                    "resolver {server}: validating-resolver probe failed: {reason}"
+                    "resolver {server}: validating-resolver probe not sent: {error}"
                 ));
-                match reason {
-                    Reason::LocalResources { detail } => resolvers::ProbeState::NotSent(detail),
-                    _ => resolvers::ProbeState::Unreachable(reason.to_string()),
-                }
+                resolvers::ProbeState::NotSent(error)
+            }
+            Err(error) => {
+                let detail = ProbeDetail::Failed { error };
+                self.note(format!(
+                    "resolver {server}: validating-resolver probe {detail}"
+                ));
+                resolvers::ProbeState::Unreachable(detail)
             }
         };
         self.resolvers.record(index, state);
@@ -222,7 +219,7 @@ impl SmtpCheck {
         };
         let answer = match result {
             Err(e) => {
-                let reason = lookup_reason(query_text(&domain, RecordType::MX), &e);
+                let reason = lookup_reason(DnsQuery::new(&domain, RecordType::MX), &e);
                 self.note(format!(
                     "MX {}: {reason}: delivery would be deferred (RFC 7672 sec. 2.1.2)",
                     display_name(&domain)

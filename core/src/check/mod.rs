@@ -34,10 +34,10 @@ use crate::dane::DigestPrefs;
 use crate::dns::{DnsClient, DnsConfig, LookupId, LookupResult, RcodeClass, Security};
 use crate::machine::{Action, ConnId, Input, Machine, Output, UsageError};
 use crate::probe::{
-    lookup_reason, query_text, HostLookup, HostProbe, LookupOrder, NamedBy, Note, ProbeOptions,
-    ProbeParams, ReferenceIds, Service, TrustModel,
+    lookup_reason, HostLookup, HostProbe, LookupOrder, NamedBy, Note, ProbeOptions, ProbeParams,
+    ReferenceIds, Service, TrustModel,
 };
-use crate::report::{DomainVerdict, LogLine, MxReport, Reason, Report, ResolverReport};
+use crate::report::{DomainVerdict, LogLine, MxReport, Reason, Report, ResolverReport, Warning};
 use crate::seed::{DetRng, Seed};
 use crate::smtp::route::{self, display_name, plan_mx, MxKind, MxTarget, NextHop};
 use crate::smtp::session::SmtpTimeouts;
@@ -99,7 +99,7 @@ pub struct SmtpCheck {
     next_conn: u32,
     actions: VecDeque<Action>,
     log: Vec<LogLine>,
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
     early: Option<(DomainVerdict, Option<Reason>)>,
     done: Option<Box<Report>>,
 }
@@ -180,17 +180,10 @@ impl SmtpCheck {
             config,
         };
         if check.config.sni == route::SniMode::None && needs_dns {
-            check.warnings.push(
-                "SNI turned off: RFC 7672 sec. 8.1 requires SNI (the TLSA base domain) towards DANE hosts; \
-                 use this only to test that servers do not require it"
-                    .into(),
-            );
+            check.warnings.push(Warning::SniOff);
         }
         if check.config.fixed_seed && needs_dns {
-            check.warnings.push(
-                "fixed seed: DNS message ids are predictable to anyone who knows it; for tests only (RFC 5452 sec. 9.2)"
-                    .into(),
-            );
+            check.warnings.push(Warning::FixedSeed);
         }
         match destination {
             Destination::Literal { addr, .. } => {
@@ -252,6 +245,7 @@ impl SmtpCheck {
     /// Starts the probe of `target`, reached as `next_hop` (RFC 7672 sec. 3.2.2), through
     /// an RRset as secure as the MX RRset.
     fn add_host(&mut self, target: MxTarget, next_hop: NextHop) {
+        let host = display_name(&target.name);
         let params = ProbeParams {
             named_by: NamedBy {
                 security: if self.mx_secure {
@@ -276,7 +270,8 @@ impl SmtpCheck {
             // Cannot happen: `new` refused port 0, and SMTP with STARTTLS and DANE-only trust
             // is what the probe implements. Never a silent pass: the check ends untested.
             Err(e) => {
-                self.warnings.push(format!("internal: {e}"));
+                self.note(format!("internal: {e}"));
+                self.warnings.push(Warning::ProbeRefused { host });
                 self.finish_early(DomainVerdict::Inconclusive, None);
             }
         }
@@ -426,8 +421,7 @@ impl Machine for SmtpCheck {
                 if self.done.is_none() && self.actions.is_empty() && self.next_deadline().is_none()
                 {
                     // Nothing can happen any more: never hang (DESIGN.md section 8).
-                    self.warnings
-                        .push("internal: the check stalled with nothing pending".into());
+                    self.warnings.push(Warning::Stalled);
                     self.finish_early(DomainVerdict::Inconclusive, None);
                 }
             }
