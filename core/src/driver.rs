@@ -17,7 +17,7 @@ use crate::dns::{tcp_frame, TcpFrameReader};
 use crate::machine::{
     Action, ConnId, Input, Machine, NetError, Output, OwnedInput, QueryId, Transport, UsageError,
 };
-use crate::report::Report;
+use crate::report::{Report, Warning};
 use crate::time::Timestamp;
 use crate::tls::{ConnectionIo, TlsSettings};
 
@@ -35,6 +35,14 @@ pub enum Socket {
 /// How long the runtime may keep writing what is queued (QUIT, TLS close_notify) after the
 /// machine finished, before it cancels everything.
 pub const FINISH_FLUSH: Duration = Duration::from_millis(500);
+
+/// Most outputs one input (or [`Driver::start`]) may make the machine produce before the
+/// driver gives up on it. The largest legitimate burst is far below: the SMTP check opens at
+/// most its parallel limit of connections and lookups at once, and even a 1,000-host MX
+/// RRset (issue 7) asks a few thousand lookups over the whole check. A machine that keeps
+/// producing actions without ever waiting is broken, or is being driven by hostile input
+/// into a loop; the driver then aborts it (see [`Driver`]) instead of spinning forever.
+pub const MAX_OUTPUTS_PER_INPUT: usize = 100_000;
 
 /// Something the runtime must do with real sockets and timers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -280,8 +288,7 @@ impl<M: Machine> Driver<M> {
             IoEvent::Eof {
                 socket: Socket::DnsTcp(query),
             } => {
-                let error =
-                    NetError::Other("the resolver closed the TCP stream before answering".into());
+                let error = NetError::DnsStreamClosed;
                 self.dns_stream_failed(now, query, error)
             }
             IoEvent::Eof {
@@ -321,7 +328,7 @@ impl<M: Machine> Driver<M> {
             return Ok(());
         };
         if stream.frames.push(bytes).is_err() {
-            let error = NetError::Other("TCP DNS stream sent more than one answer can hold".into());
+            let error = NetError::DnsStreamOverflow;
             return self.dns_stream_failed(now, query, error);
         }
         let server = stream.server;
@@ -357,32 +364,54 @@ impl<M: Machine> Driver<M> {
         self.feed(now, Input::DnsFailed { query, error })
     }
 
-    /// Drains the machine's outputs into commands (the drain rule of DESIGN.md section 3).
+    /// Drains the machine's outputs into commands (the drain rule of DESIGN.md section 3),
+    /// at most [`MAX_OUTPUTS_PER_INPUT`] of them; past that the machine is aborted.
     fn drain(&mut self, now: Timestamp) {
-        loop {
+        for _ in 0..MAX_OUTPUTS_PER_INPUT {
             match self.machine.poll_output(now) {
                 Output::Action(action) => self.perform(action),
                 Output::Timeout(until) => {
                     self.commands.push_back(IoCommand::Sleep { until });
                     return;
                 }
-                Output::Done(report) => {
-                    self.finished = true;
-                    for conn in self.conns.keys().copied().collect::<Vec<_>>() {
-                        self.close(conn);
-                    }
-                    for query in std::mem::take(&mut self.dns_streams).into_keys() {
-                        let socket = Socket::DnsTcp(query);
-                        self.commands.push_back(IoCommand::Shutdown { socket });
-                    }
-                    self.commands.push_back(IoCommand::Finished {
-                        report,
-                        flush_until: now.saturating_add(FINISH_FLUSH),
-                    });
-                    return;
-                }
+                Output::Done(report) => return self.finish(now, report),
             }
         }
+        self.runaway(now);
+    }
+
+    /// The machine produced [`MAX_OUTPUTS_PER_INPUT`] outputs without waiting: it is told
+    /// to abort ([`Input::Abort`]) and given as many outputs again to finish, none of them
+    /// performed any more. Its report, or a stand-in `inconclusive` one if it will not
+    /// finish either, carries [`Warning::Runaway`]. The run ends as after any report.
+    fn runaway(&mut self, now: Timestamp) {
+        // A machine that refuses the abort ends with the stand-in report below.
+        let _ = self.machine.handle_input(now, Input::Abort);
+        let done = (0..MAX_OUTPUTS_PER_INPUT).find_map(|_| match self.machine.poll_output(now) {
+            Output::Done(report) => Some(report),
+            _ => None,
+        });
+        let mut report = done.unwrap_or_else(|| Box::new(Report::abandoned(now)));
+        report.warnings.push(Warning::Runaway {
+            max_outputs: MAX_OUTPUTS_PER_INPUT,
+        });
+        self.finish(now, report);
+    }
+
+    /// The machine finished: every socket is closed, and the runtime told to stop.
+    fn finish(&mut self, now: Timestamp, report: Box<Report>) {
+        self.finished = true;
+        for conn in self.conns.keys().copied().collect::<Vec<_>>() {
+            self.close(conn);
+        }
+        for query in std::mem::take(&mut self.dns_streams).into_keys() {
+            let socket = Socket::DnsTcp(query);
+            self.commands.push_back(IoCommand::Shutdown { socket });
+        }
+        self.commands.push_back(IoCommand::Finished {
+            report,
+            flush_until: now.saturating_add(FINISH_FLUSH),
+        });
     }
 
     fn perform(&mut self, action: Action) {

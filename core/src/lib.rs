@@ -45,8 +45,8 @@ pub mod tls;
 pub mod transcript;
 
 pub use machine::{
-    Action, ConnId, Input, Machine, MachineConfig, NetError, Output, OwnedInput, QueryId,
-    Transport, UsageError,
+    Action, ConnId, Input, LocalFailure, LocalResource, Machine, MachineConfig, NetError, Output,
+    OwnedInput, QueryId, Transport, UsageError,
 };
 pub use report::{CheckKind, DomainVerdict, Report};
 pub use seed::Seed;

@@ -64,17 +64,40 @@ pub enum NetError {
     Unreachable,
     /// The connection was reset after it was established.
     Reset,
+    /// The operating system gave up connecting (`ETIMEDOUT`), before the core's own
+    /// deadline.
+    TimedOut,
     /// This process or host ran out of a local resource (file descriptors, socket buffers,
-    /// memory), with the runtime's description: our failure, never the peer's.
-    LocalResources(String),
-    /// Anything else, with the runtime's description.
+    /// memory): our failure, never the peer's.
+    LocalResources(LocalFailure),
+    /// Another I/O error, by the name of its [`std::io::ErrorKind`] and with the operating
+    /// system's description.
+    Io {
+        /// The `std::io::ErrorKind`, e.g. `PermissionDenied`.
+        error_kind: String,
+        /// The operating system's description.
+        message: String,
+    },
+    /// Anything else, with the runtime's description (transcripts of formats 1 and 2 held
+    /// every other I/O error so).
     Other(String),
+    /// A TCP stream to a resolver closed before it carried a whole answer (RFC 7766 sec. 8).
+    DnsStreamClosed,
+    /// A TCP stream to a resolver sent more than one answer can hold (RFC 1035 sec. 4.2.2:
+    /// a two-octet length prefix, then one message).
+    DnsStreamOverflow,
 }
 
 impl NetError {
     /// Classifies an I/O error from a runtime's socket call (the runtimes share this mapping).
     pub fn from_io(error: &std::io::Error) -> Self {
         use std::io::ErrorKind;
+        let local = |resource| {
+            NetError::LocalResources(LocalFailure {
+                resource,
+                message: error.to_string(),
+            })
+        };
         match error.kind() {
             ErrorKind::ConnectionRefused => NetError::Refused,
             ErrorKind::NetworkUnreachable
@@ -83,13 +106,17 @@ impl NetError {
             ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
                 NetError::Reset
             }
-            ErrorKind::OutOfMemory => NetError::LocalResources(error.to_string()),
+            ErrorKind::TimedOut => NetError::TimedOut,
+            ErrorKind::OutOfMemory => local(LocalResource::Memory),
             // EMFILE (24) and ENFILE (23) have these numbers on Linux and the BSDs; std has no
             // stable ErrorKind for them.
             _ if cfg!(unix) && matches!(error.raw_os_error(), Some(23 | 24)) => {
-                NetError::LocalResources(error.to_string())
+                local(LocalResource::FileDescriptors)
             }
-            _ => NetError::Other(error.to_string()),
+            kind => NetError::Io {
+                error_kind: format!("{kind:?}"),
+                message: error.to_string(),
+            },
         }
     }
 }
@@ -100,8 +127,81 @@ impl fmt::Display for NetError {
             NetError::Refused => f.write_str("connection refused"),
             NetError::Unreachable => f.write_str("network unreachable"),
             NetError::Reset => f.write_str("connection reset"),
-            NetError::LocalResources(s) => write!(f, "local resources exhausted: {s}"),
+            NetError::TimedOut => f.write_str("connection timed out"),
+            NetError::LocalResources(e) => write!(f, "local resources exhausted: {e}"),
+            NetError::Io {
+                error_kind,
+                message,
+            } => write!(f, "{message} ({error_kind})"),
             NetError::Other(s) => f.write_str(s),
+            NetError::DnsStreamClosed => {
+                f.write_str("the resolver closed the TCP stream before answering")
+            }
+            NetError::DnsStreamOverflow => {
+                f.write_str("TCP DNS stream sent more than one answer can hold")
+            }
+        }
+    }
+}
+
+/// The local resource that ran out (issue 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LocalResource {
+    /// File descriptors (`EMFILE`, `ENFILE`).
+    FileDescriptors,
+    /// Memory or socket buffers (`ENOMEM`, `ENOBUFS`).
+    Memory,
+    /// Not said (transcripts of formats 1 and 2 kept only the description).
+    Unspecified,
+}
+
+impl fmt::Display for LocalResource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LocalResource::FileDescriptors => "file descriptors",
+            LocalResource::Memory => "memory",
+            LocalResource::Unspecified => "local resources",
+        })
+    }
+}
+
+/// A local resource ran out: which one, and the operating system's description. Reads the
+/// bare description that transcripts of formats 1 and 2 held, as [`LocalResource::Unspecified`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "LocalFailureWire")]
+pub struct LocalFailure {
+    /// The resource.
+    pub resource: LocalResource,
+    /// The operating system's description.
+    pub message: String,
+}
+
+impl fmt::Display for LocalFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.resource, self.message)
+    }
+}
+
+/// The forms a [`LocalFailure`] is read from.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum LocalFailureWire {
+    Typed {
+        resource: LocalResource,
+        message: String,
+    },
+    Described(String),
+}
+
+impl From<LocalFailureWire> for LocalFailure {
+    fn from(wire: LocalFailureWire) -> Self {
+        match wire {
+            LocalFailureWire::Typed { resource, message } => LocalFailure { resource, message },
+            LocalFailureWire::Described(message) => LocalFailure {
+                resource: LocalResource::Unspecified,
+                message,
+            },
         }
     }
 }

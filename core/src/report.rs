@@ -2,12 +2,24 @@
 //! the facts behind them, and their RFC 8460 result types. Serialized as the `--json` output
 //! (DESIGN.md section 6).
 
+mod facts;
+mod warning;
+
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
-use crate::dane::{PkixError, TlsaRecord};
-use crate::dns::Security;
+pub use facts::{DaneRequirement, DnsQuery, LocalStep, ProbeDetail, ProtocolFault};
+pub use warning::Warning;
+
+use crate::dane::names::NameError;
+use crate::dane::{CertDates, DaneFailure, DaneFailureKind, PkixError, TlsaRecord};
+use crate::dns::{ExtendedError, LookupError, Security};
 use crate::implicit::greeting::{GreetingError, GreetingProtocol};
+use crate::machine::{LocalFailure, NetError};
+use crate::smtp::session::Stage;
 use crate::time::Timestamp;
+use crate::tls::TlsError;
 
 /// The domain verdict, decided by the precedence table of DESIGN.md section 5.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -162,6 +174,27 @@ pub enum ConnectionVerdict {
     Unreachable,
 }
 
+impl ConnectionVerdict {
+    /// The kebab-case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionVerdict::Verified => "verified",
+            ConnectionVerdict::Trusted => "trusted",
+            ConnectionVerdict::Untrusted => "untrusted",
+            ConnectionVerdict::Plaintext => "plaintext",
+            ConnectionVerdict::DaneFailed => "dane-failed",
+            ConnectionVerdict::ClientUnsupported => "client-unsupported",
+            ConnectionVerdict::Unreachable => "unreachable",
+        }
+    }
+}
+
+impl fmt::Display for ConnectionVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The verdict of one host: the worst of its tested connections (DESIGN.md section 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -184,109 +217,124 @@ pub enum HostVerdict {
     DnsFailed,
 }
 
-/// Why a verdict is what it is: typed, with an RFC 8460 result type where one applies.
+/// Why a verdict is what it is: typed data (addresses, dates, records, what a library or
+/// the peer named), with a stable kebab-case `code` in JSON, an RFC 8460 result type where
+/// one applies, and [`fmt::Display`] for people. Strings in it are the peer's (a reply, a
+/// name) or a library's name for an error, never daneel's prose.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "code")]
 pub enum Reason {
     /// STARTTLS missing from the EHLO reply of a host that must do TLS (RFC 7672 sec. 2.2).
     StarttlsNotOffered,
-    /// The server refused STARTTLS with this reply.
+    /// The server refused STARTTLS with this reply (RFC 3207 sec. 4).
     StarttlsRejected {
-        /// The reply, as text.
+        /// The reply, as the server sent it (code and first line).
         reply: String,
     },
     /// No usable TLSA record matched the chain (RFC 7672 sec. 3.2).
     TlsaMismatch {
-        /// Details per record.
-        detail: String,
+        /// The overall kind and, per usable record, why it did not match.
+        failure: DaneFailure,
     },
     /// A DANE-TA record matched but the certificate names none of the reference identifiers
     /// (RFC 7672 sec. 3.2.2).
     NameMismatch {
-        /// The reference identifiers tried.
-        detail: String,
+        /// The reference identifiers tried, in order.
+        reference_ids: Vec<String>,
+        /// The names the certificate presents (SAN dNSNames, or CNs).
+        presented: Vec<String>,
+        /// Per usable record, why it did not authenticate.
+        failure: DaneFailure,
     },
-    /// A DANE-TA path was found but a certificate on it has expired or is not yet valid.
+    /// A DANE-TA path was found but a certificate on it has expired or is not yet valid
+    /// (RFC 7672 sec. 3.1.2); `failure.kind` says which.
     Expired {
-        /// Details.
-        detail: String,
+        /// The dates of the certificate at fault, when known.
+        dates: Option<CertDates>,
+        /// Per usable record, why it did not authenticate.
+        failure: DaneFailure,
     },
     /// The TLS handshake failed.
     HandshakeFailed {
-        /// Details.
-        detail: String,
+        /// What rustls, daneel's handshake verifier or the connection named.
+        error: TlsError,
     },
     /// The server sent bytes after its `220` to STARTTLS (RFC 3207 sec. 4.2).
     PlaintextInjection,
-    /// The server only speaks TLS this client refuses.
+    /// The server only speaks TLS this client refuses (DESIGN.md section 5).
     ClientUnsupported {
-        /// Details.
-        detail: String,
+        /// What rustls or daneel's handshake verifier named.
+        error: TlsError,
     },
     /// TCP connect failed.
     ConnectFailed {
-        /// Details.
-        detail: String,
+        /// What the runtime reported.
+        error: NetError,
     },
     /// A stage of the SMTP dialogue timed out (RFC 5321 sec. 4.5.3.2).
     Timeout {
         /// The stage.
-        stage: String,
+        stage: Stage,
     },
     /// The server rejected the session or a command.
     SmtpRejected {
-        /// The reply, as text.
+        /// The stage.
+        stage: Stage,
+        /// The reply, as the server sent it (code and first line).
         reply: String,
     },
     /// The server broke the protocol (malformed or oversized reply, early close).
     ProtocolError {
-        /// Details.
-        detail: String,
+        /// What it did.
+        fault: ProtocolFault,
     },
     /// SERVFAIL on a lookup (RFC 7672 sec. 2.1.1).
     DnsServfail {
-        /// The name and type.
-        query: String,
-        /// Extended DNS Errors, as text.
-        ede: String,
+        /// The question.
+        query: DnsQuery,
+        /// The Extended DNS Errors the resolver sent (RFC 8914).
+        ede: Vec<ExtendedError>,
     },
-    /// Bogus DNSSEC data (SERVFAIL with a DNSSEC Extended DNS Error).
+    /// Bogus DNSSEC data (SERVFAIL with a DNSSEC Extended DNS Error, RFC 8914 sec. 4).
     DnsBogus {
-        /// The name and type.
-        query: String,
-        /// Extended DNS Errors, as text.
-        ede: String,
+        /// The question.
+        query: DnsQuery,
+        /// The Extended DNS Errors the resolver sent.
+        ede: Vec<ExtendedError>,
     },
     /// A lookup timed out.
     DnsTimeout {
-        /// The name and type.
-        query: String,
+        /// The question.
+        query: DnsQuery,
     },
-    /// A lookup returned a malformed answer or an error rcode.
+    /// A lookup returned a malformed answer or an error rcode, or could not be made.
     DnsError {
-        /// The name and type.
-        query: String,
-        /// Details.
-        detail: String,
+        /// The question.
+        query: DnsQuery,
+        /// What went wrong.
+        error: LookupError,
     },
     /// The host has no address records (RFC 7672 sec. 2.2.2: unreachable).
     NoAddresses,
-    /// The resolver does not set the AD bit for data that must be secure (DESIGN.md sec. 4).
+    /// The resolver does not set the AD bit for data that must be secure (DESIGN.md sec. 4):
+    /// no resolver validates, so no DANE result would mean anything.
     ResolverNotValidating {
-        /// Details.
-        detail: String,
+        /// Each resolver dropped, with what its probe found.
+        resolvers: Vec<ResolverEntry>,
     },
     /// Mandatory DANE was configured and this host has no usable secure TLSA records or was
     /// reached through an insecure MX RRset (RFC 7672 sec. 6).
     DaneRequired {
         /// Why DANE does not apply.
-        detail: String,
+        why: DaneRequirement,
     },
     /// This process ran out of file descriptors or memory, so a lookup or connection could
     /// not even start: a local failure, never a peer's (issue 7). The check is incomplete.
     LocalResources {
-        /// What could not be done, and the operating system's error.
-        detail: String,
+        /// What could not be started.
+        during: LocalStep,
+        /// The resource and the operating system's description.
+        error: LocalFailure,
     },
     /// PKIX validation (RFC 7673 sec. 4.1, RFC 5280 sec. 6) found no valid path from the
     /// server's chain to the trust store.
@@ -372,29 +420,76 @@ impl Reason {
             Reason::Aborted => "aborted",
         }
     }
+
+    /// The reason a failed DANE verification gives (RFC 7672 sec. 3.2; the RFC 8460 result
+    /// types tell a name mismatch and an expiry apart from other failures).
+    pub fn from_dane_failure(failure: &DaneFailure) -> Reason {
+        let failure = failure.clone();
+        match failure.kind {
+            DaneFailureKind::NameMismatch => {
+                let (reference_ids, presented) = match failure.names() {
+                    Some(NameError::Mismatch {
+                        reference_ids,
+                        presented,
+                    }) => (reference_ids.clone(), presented.clone()),
+                    _ => (Vec::new(), Vec::new()),
+                };
+                Reason::NameMismatch {
+                    reference_ids,
+                    presented,
+                    failure,
+                }
+            }
+            DaneFailureKind::Expired | DaneFailureKind::NotYetValid => Reason::Expired {
+                dates: failure.dates().copied(),
+                failure,
+            },
+            _ => Reason::TlsaMismatch { failure },
+        }
+    }
 }
 
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())?;
         match self {
-            Reason::StarttlsRejected { reply: d }
-            | Reason::TlsaMismatch { detail: d }
-            | Reason::NameMismatch { detail: d }
-            | Reason::Expired { detail: d }
-            | Reason::HandshakeFailed { detail: d }
-            | Reason::ClientUnsupported { detail: d }
-            | Reason::ConnectFailed { detail: d }
-            | Reason::SmtpRejected { reply: d }
-            | Reason::ProtocolError { detail: d }
-            | Reason::ResolverNotValidating { detail: d }
-            | Reason::DaneRequired { detail: d }
-            | Reason::LocalResources { detail: d } => write!(f, ": {d}"),
+            Reason::StarttlsRejected { reply } => write!(f, ": {reply}"),
+            Reason::TlsaMismatch { failure } => write!(f, ": {failure}"),
+            Reason::NameMismatch {
+                reference_ids,
+                presented,
+                failure,
+            } => write!(
+                f,
+                ": {failure} (reference identifiers {}; certificate names {})",
+                list(reference_ids),
+                list(presented)
+            ),
+            Reason::Expired { dates, failure } => {
+                write!(f, ": {failure}")?;
+                match dates {
+                    Some(d) => write!(f, " ({d})"),
+                    None => Ok(()),
+                }
+            }
+            Reason::HandshakeFailed { error } | Reason::ClientUnsupported { error } => {
+                write!(f, ": {error}")
+            }
+            Reason::ConnectFailed { error } => write!(f, ": {error}"),
             Reason::Timeout { stage } => write!(f, ": {stage}"),
+            Reason::SmtpRejected { stage, reply } => write!(f, ": {reply} (at {stage})"),
+            Reason::ProtocolError { fault } => write!(f, ": {fault}"),
             Reason::DnsServfail { query, ede } | Reason::DnsBogus { query, ede } => {
                 write!(f, ": {query}")?;
+                for (i, e) in ede.iter().enumerate() {
+                    f.write_str(if i == 0 { " (" } else { "; " })?;
+                    write!(f, "EDE {}", e.code)?;
+                    if !e.text.is_empty() {
+                        write!(f, ": {}", e.text)?;
+                    }
+                }
                 if !ede.is_empty() {
-                    write!(f, " ({ede})")?;
+                    f.write_str(")")?;
                 }
                 Ok(())
             }
@@ -410,12 +505,38 @@ impl std::fmt::Display for Reason {
                 presented.join(", ")
             ),
             Reason::BadGreeting { protocol, error } => write!(f, ": {protocol:?}: {error}"),
-            Reason::DnsError { query, detail } => write!(f, ": {query}: {detail}"),
+            Reason::DnsError { query, error } => write!(f, ": {query}: {error}"),
+            Reason::ResolverNotValidating { resolvers } => {
+                f.write_str(
+                    ": no resolver validates DNSSEC, so no DANE result would mean anything",
+                )?;
+                for (i, r) in resolvers.iter().enumerate() {
+                    f.write_str(if i == 0 { ": " } else { "; " })?;
+                    match &r.detail {
+                        Some(d) => write!(f, "{} {d}", r.address)?,
+                        None => write!(f, "{} {}", r.address, r.probe)?,
+                    }
+                }
+                Ok(())
+            }
+            Reason::DaneRequired { why } => write!(f, ": {why}"),
+            Reason::LocalResources { during, error } => {
+                write!(f, ": {during} not started: {error}")
+            }
             Reason::StarttlsNotOffered
             | Reason::PlaintextInjection
             | Reason::NoAddresses
             | Reason::Aborted => Ok(()),
         }
+    }
+}
+
+/// `a, b` or `none`.
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
     }
 }
 
@@ -445,6 +566,17 @@ pub enum ProbeResult {
     NotProbed,
 }
 
+impl fmt::Display for ProbeResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProbeResult::Validating => "validating",
+            ProbeResult::NotValidating => "not-validating",
+            ProbeResult::Unreachable => "unreachable",
+            ProbeResult::NotProbed => "not-probed",
+        })
+    }
+}
+
 /// One configured resolver: where it is, whether its AD bit can be believed, and whether this
 /// check used it (DESIGN.md section 6, `resolvers[]`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -455,9 +587,9 @@ pub struct ResolverEntry {
     pub loopback: bool,
     /// The probe's result.
     pub probe: ProbeResult,
-    /// What the resolver said when it failed the probe.
+    /// What the probe found when the resolver failed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    pub detail: Option<ProbeDetail>,
     /// Whether the check asked it (validating, and in the preferred tier: loopback first).
     pub used: bool,
 }
@@ -714,7 +846,7 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub autoconfig: Vec<crate::mua::AutoConfig>,
     /// Warnings: untested hosts, insecure resolver path, and the like.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// When the check started.
     pub started: Timestamp,
     /// The steps.
@@ -722,4 +854,32 @@ pub struct Report {
     /// Set by `daneel replay` only, when it re-decided a transcript.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redecided: Option<ReDecided>,
+}
+
+impl Report {
+    /// The stand-in report of a machine that had to be abandoned without one of its own
+    /// (see [`crate::driver::MAX_OUTPUTS_PER_INPUT`]): `inconclusive`, reason `aborted`,
+    /// nothing else known.
+    pub fn abandoned(now: Timestamp) -> Self {
+        Report {
+            kind: CheckKind::default(),
+            domain: String::new(),
+            verdict: DomainVerdict::Inconclusive,
+            reason: Some(Reason::Aborted),
+            resolver: ResolverReport {
+                addresses: Vec::new(),
+                mode: "ad-bit".into(),
+                validating: false,
+            },
+            resolvers: Vec::new(),
+            mx: None,
+            hosts: Vec::new(),
+            services: Vec::new(),
+            autoconfig: Vec::new(),
+            warnings: Vec::new(),
+            started: now,
+            log: Vec::new(),
+            redecided: None,
+        }
+    }
 }

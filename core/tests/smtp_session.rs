@@ -11,7 +11,7 @@ mod smtp {
         SessionConfig, SessionEnd, SessionFailure, SessionOutcome, SmtpSession, SmtpTimeouts,
         Stage, TlsRequirement,
     };
-    use daneel_core::tls::{TlsFailure, TlsFailureKind, TlsInfo};
+    use daneel_core::tls::{TlsError, TlsFailure, TlsFailureKind, TlsInfo};
     use daneel_core::{Action, ConnId, Input, NetError, Timestamp};
 
     const C: ConnId = ConnId(7);
@@ -698,7 +698,9 @@ mod smtp {
         h.recv(READY);
         let error = TlsFailure {
             kind: TlsFailureKind::HandshakeFailed,
-            detail: "alert".into(),
+            error: TlsError::Alert {
+                alert: "HandshakeFailure".into(),
+            },
         };
         assert_eq!(
             h.input(Input::TlsFailed {
@@ -923,7 +925,7 @@ mod smtp {
                         conn: C,
                         error: TlsFailure {
                             kind: TlsFailureKind::Closed,
-                            detail: "eof".into(),
+                            error: TlsError::Closed,
                         },
                     }),
                     Ev::Trust(ok) => {

@@ -32,7 +32,7 @@ pub struct ProbeRun {
     started: Timestamp,
     now: Timestamp,
     log: Vec<LogLine>,
-    warnings: Vec<String>,
+    warnings: Vec<daneel_core::report::Warning>,
     report: Option<Report>,
 }
 
@@ -99,7 +99,7 @@ impl ProbeRun {
                 let at_ms = self.now.saturating_since(self.started).as_millis() as u64;
                 match note {
                     Note::Log(text) => self.log.push(LogLine { at_ms, text }),
-                    other => self.warnings.push(other.to_string()),
+                    Note::Warning(warning) => self.warnings.push(warning),
                 }
             }
             if !moved {

@@ -34,7 +34,8 @@ use daneel_core::dns::{tcp_frame, TcpFrameReader};
 use daneel_core::driver::{Driver, IoCommand, IoEvent, Socket};
 use daneel_core::transcript::Event;
 use daneel_core::{
-    ConnId, Input, Machine, NetError, Output, QueryId, Report, Timestamp, Transport, UsageError,
+    ConnId, Input, LocalFailure, LocalResource, Machine, NetError, Output, QueryId, Report,
+    Timestamp, Transport, UsageError,
 };
 use hickory_proto::op::Message;
 
@@ -674,9 +675,10 @@ impl Sim {
                 self.open(query);
                 let depth = self.log_query(query, &wire, Transport::Udp);
                 if self.resolvers.get(&server) == Some(&ResolverRole::OutOfDescriptors) {
-                    let result = Err(NetError::LocalResources(
-                        "Too many open files (os error 24)".into(),
-                    ));
+                    let result = Err(NetError::LocalResources(LocalFailure {
+                        resource: LocalResource::FileDescriptors,
+                        message: "Too many open files (os error 24)".into(),
+                    }));
                     self.schedule_dns(Duration::ZERO, query, server, result, depth);
                     return Ok(());
                 }

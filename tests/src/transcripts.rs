@@ -5,8 +5,12 @@ use std::path::PathBuf;
 
 use daneel_core::DomainVerdict;
 
-/// The format-1 fixtures (`tests/fixtures/transcripts-v1/`) and the verdict each recorded.
-pub const V1_FIXTURES: [(&str, DomainVerdict); 6] = [
+/// The older formats kept as fixtures: `tests/fixtures/transcripts-v1/` and `-v2/`, each
+/// with the same files, recorded from the same worlds.
+pub const OLDER_FORMATS: [u32; 2] = [1, 2];
+
+/// The fixtures of each older format and the verdict each recorded.
+pub const FIXTURES: [(&str, DomainVerdict); 6] = [
     ("verified.jsonl", DomainVerdict::DaneVerified),
     ("ta-verified.jsonl", DomainVerdict::DaneVerified),
     ("failed.jsonl", DomainVerdict::DaneFailed),
@@ -15,16 +19,17 @@ pub const V1_FIXTURES: [(&str, DomainVerdict); 6] = [
     ("partial.jsonl", DomainVerdict::DanePartial),
 ];
 
-/// The path of a format-1 fixture.
-pub fn v1_path(file: &str) -> PathBuf {
+/// The path of a fixture of transcript format `format`.
+pub fn fixture_path(format: u32, file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/transcripts-v1")
+        .join(format!("fixtures/transcripts-v{format}"))
         .join(file)
 }
 
-/// The text of a format-1 fixture.
-pub fn v1_text(file: &str) -> String {
-    std::fs::read_to_string(v1_path(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+/// The text of a fixture of transcript format `format`.
+pub fn fixture_text(format: u32, file: &str) -> String {
+    std::fs::read_to_string(fixture_path(format, file))
+        .unwrap_or_else(|e| panic!("v{format}/{file}: {e}"))
 }
 
 /// Whether a transcript event is a recorded final report (`"output": "done"`).

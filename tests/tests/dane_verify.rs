@@ -4,10 +4,14 @@
 
 #![allow(clippy::cloned_ref_to_slice_refs)] // `&[r.clone()]` reads better in tests
 
+use daneel_core::dane::verify::{MAX_CHAIN_BYTES, MAX_CHAIN_LEN, MAX_DNS_TA_ATTEMPTS};
+use daneel_core::dane::CertDates;
 use daneel_core::dane::{
-    selected_digest, verify, DaneFailure, DaneFailureKind, DaneMatch, DaneOutcome, DigestPrefs,
-    MatchVia, TlsaRecord, TlsaSet, Unusable, UsagePolicy, VerifyParams,
+    selected_digest, verify, Anchor, ChainLimit, DaneFailure, DaneFailureKind, DaneMatch,
+    DaneOutcome, DigestPrefs, MatchVia, PathError, RecordError, TlsaRecord, TlsaSet, Unusable,
+    UsagePolicy, VerifyParams,
 };
+use daneel_core::report::Reason;
 use daneel_core::time::Timestamp;
 use daneel_tests::pki::{fixtures, Ca, Cert, Eku, IssuerKind, KeyKind, LeafSpec, Pki, DEFAULT_NOW};
 
@@ -221,8 +225,8 @@ fn ee_no_match_lists_each_record() {
         DaneFailureKind::NoMatch,
     );
     assert_eq!(f.details.len(), 2);
-    assert!(f.details.iter().any(|(r, _)| r == &r1));
-    assert!(f.details.iter().all(|(_, why)| why.contains("leaf")));
+    assert!(f.details.iter().any(|d| d.record == r1));
+    assert!(f.details.iter().all(|d| d.why == RecordError::LeafMismatch));
 }
 
 #[test]
@@ -279,7 +283,7 @@ fn s46_ta_2_0_1_root_not_sent_fails() {
     let w = world();
     let r = rec(2, 0, 1, w.pki.root().der());
     let f = assert_fail(run(&w.chain(), &[r], &[MX]), DaneFailureKind::NoMatch);
-    assert!(f.details[0].1.contains("needs the TA in the chain"), "{f}");
+    assert_eq!(f.details[0].why, RecordError::NotInChain, "{f}");
 }
 
 #[test]
@@ -336,7 +340,7 @@ fn s50_ta_matching_leaf_only_fails() {
     for (s, m) in [(0, 1), (1, 1), (1, 2)] {
         let r = rec(2, s, m, &w.leaf.der);
         let f = assert_fail(run(&w.chain(), &[r], &[MX]), DaneFailureKind::NoMatch);
-        assert!(f.details[0].1.contains("leaf certificate only"), "{f}");
+        assert_eq!(f.details[0].why, RecordError::LeafOnly, "{f}");
     }
 }
 
@@ -439,7 +443,20 @@ fn s45_ta_expired_leaf_fails() {
     let w = world();
     let chain = w.leaf_with(LeafSpec::new([MX]).validity(LONG_AGO, PAST));
     let r = rec(2, 0, 1, w.ica.der());
-    assert_fail(run(&chain, &[r], &[MX]), DaneFailureKind::Expired);
+    let f = assert_fail(run(&chain, &[r], &[MX]), DaneFailureKind::Expired);
+    // The reason carries the dates of the certificate at fault, not prose.
+    assert_eq!(
+        Reason::from_dane_failure(&f),
+        Reason::Expired {
+            dates: Some(CertDates {
+                depth: Some(0),
+                now: DEFAULT_NOW,
+                not_before: Some(LONG_AGO),
+                not_after: Some(PAST),
+            }),
+            failure: f,
+        }
+    );
 }
 
 #[test]
@@ -447,7 +464,9 @@ fn ta_not_yet_valid_leaf_fails() {
     let w = world();
     let chain = w.leaf_with(LeafSpec::new([MX]).validity(FUTURE, FAR_FUTURE));
     let r = rec(2, 0, 1, w.ica.der());
-    assert_fail(run(&chain, &[r], &[MX]), DaneFailureKind::NotYetValid);
+    let f = assert_fail(run(&chain, &[r], &[MX]), DaneFailureKind::NotYetValid);
+    let dates = f.dates().copied().expect("dates");
+    assert_eq!((dates.depth, dates.not_before), (Some(0), Some(FUTURE)));
 }
 
 #[test]
@@ -457,7 +476,10 @@ fn ta_expired_intermediate_below_ta_fails() {
     let leaf = pki.issue_leaf(&ica, LeafSpec::new([MX]));
     let chain = leaf.chain_with(&[&ica, pki.root()]);
     let r = rec(2, 0, 1, pki.root().der());
-    assert_fail(run(&chain, &[r], &[MX]), DaneFailureKind::Expired);
+    let f = assert_fail(run(&chain, &[r], &[MX]), DaneFailureKind::Expired);
+    // The intermediate, at depth 1, is the certificate at fault.
+    let dates = f.dates().copied().expect("dates");
+    assert_eq!((dates.depth, dates.not_after), (Some(1), Some(PAST)));
 }
 
 #[test]
@@ -507,7 +529,16 @@ fn ta_ca_leaf_is_chain_invalid() {
     let chain = w.leaf_with(spec);
     let r = rec(2, 0, 1, w.ica.der());
     let f = assert_fail(run(&chain, &[r], &[MX]), DaneFailureKind::ChainInvalid);
-    assert!(f.details[0].1.contains("CA"), "{f}");
+    assert!(
+        matches!(
+            f.details[0].why,
+            RecordError::PathInvalid {
+                anchor: Anchor::Chain { depth: 1 },
+                error: PathError::CaUsedAsEndEntity
+            }
+        ),
+        "{f}"
+    );
 }
 
 #[test]
@@ -542,7 +573,10 @@ fn ta_v1_leaf_is_typed_failure() {
         run_at(&chain, &[r], &ids, FUTURE),
         DaneFailureKind::ChainInvalid,
     );
-    assert!(f.details[0].1.contains("leaf certificate rejected"), "{f}");
+    assert!(
+        matches!(f.details[0].why, RecordError::LeafRejected { .. }),
+        "{f}"
+    );
     // The same v1 leaf is fine for DANE-EE.
     let r = rec(3, 1, 1, &leaf);
     assert_ee(run(&chain, &[r.clone()], &ids), &r);
@@ -881,7 +915,10 @@ fn garbage_der_chain_is_malformed() {
         TlsaRecord::new(2, 0, 1, vec![0; 32]),
     ];
     let f = assert_fail(run(&chain, &recs, &[MX]), DaneFailureKind::Malformed);
-    assert!(f.details.iter().any(|(_, w)| w.contains("does not parse")));
+    assert!(f
+        .details
+        .iter()
+        .any(|d| d.why == RecordError::LeafUnparsable));
 }
 
 #[test]
@@ -912,7 +949,14 @@ fn ten_megabyte_chain_is_malformed() {
     let chain = vec![vec![0x30; 10 * 1024 * 1024]];
     let r = TlsaRecord::new(3, 0, 1, vec![0; 32]);
     let f = assert_fail(run(&chain, &[r], &[MX]), DaneFailureKind::Malformed);
-    assert!(f.message.contains("octets"), "{f}");
+    assert_eq!(
+        f.limit,
+        Some(ChainLimit::Octets {
+            count: 10 * 1024 * 1024,
+            max: MAX_CHAIN_BYTES
+        }),
+        "{f}"
+    );
 }
 
 #[test]
@@ -924,7 +968,14 @@ fn seventeen_cert_chain_is_malformed() {
     }
     let r = rec(3, 1, 1, &w.leaf.der);
     let f = assert_fail(run(&chain, &[r.clone()], &[MX]), DaneFailureKind::Malformed);
-    assert!(f.message.contains("17"), "{f}");
+    assert_eq!(
+        f.limit,
+        Some(ChainLimit::Certificates {
+            count: 17,
+            max: MAX_CHAIN_LEN
+        }),
+        "{f}"
+    );
     chain.truncate(16);
     assert_ee(run(&chain, &[r.clone()], &[MX]), &r);
 }
@@ -1049,7 +1100,7 @@ fn s50_self_signed_leaf_sent_twice_is_still_the_leaf() {
         rec(2, 0, 0, &leaf.der),
     ] {
         let f = assert_fail(run(&chain, &[r], &[MX]), DaneFailureKind::NoMatch);
-        assert!(f.details[0].1.contains("leaf certificate only"), "{f}");
+        assert_eq!(f.details[0].why, RecordError::LeafOnly, "{f}");
     }
     // 2 0 0 / 2 1 0 carrying the leaf itself, leaf sent alone: not a TA either.
     for r in [rec(2, 0, 0, &leaf.der), rec(2, 1, 0, &leaf.der)] {
@@ -1070,7 +1121,12 @@ fn dns_supplied_trust_anchors_are_bounded() {
     let skipped = f
         .details
         .iter()
-        .filter(|(_, w)| w.contains("skipped"))
+        .filter(|d| {
+            d.why
+                == RecordError::SkippedDnsAnchor {
+                    max: MAX_DNS_TA_ATTEMPTS,
+                }
+        })
         .count();
     assert_eq!(skipped, 2);
 }
@@ -1128,7 +1184,7 @@ fn mutated_chains_never_panic_and_matches_obey_the_oracle() {
                     _ => assert_eq!(r.matching, 0),
                 }
             }
-            DaneOutcome::Failed(f) => assert!(!f.message.is_empty()),
+            DaneOutcome::Failed(f) => assert!(!f.to_string().is_empty()),
         }
     }
     assert!(matched_count > 0);
@@ -1149,7 +1205,15 @@ fn ta_2_0_1_on_a_ca_false_issuer_fails() {
         run(&chain, &[rec(2, 0, 1, not_ca.der())], &[MX]),
         DaneFailureKind::ChainInvalid,
     );
-    assert!(format!("{f:?}").contains("cA:FALSE"), "{f:?}");
+    assert!(
+        matches!(
+            f.details[0].why,
+            RecordError::AnchorNotCa {
+                anchor: Anchor::Chain { .. }
+            }
+        ),
+        "{f:?}"
+    );
     // The same key pinned with SPKI(1) carries no constraints (RFC 7671 sec. 5.2.1).
     let o = run(&chain, &[rec(2, 1, 1, not_ca.der())], &[MX]);
     assert_ta(o, &rec(2, 1, 1, not_ca.der()), 1, MatchVia::Chain, MX);
@@ -1166,7 +1230,13 @@ fn ta_2_0_1_path_length_constraint_applies() {
         run(&chain, &[rec(2, 0, 1, zero.der())], &[MX]),
         DaneFailureKind::ChainInvalid,
     );
-    assert!(format!("{f:?}").contains("pathLenConstraint"), "{f:?}");
+    assert!(
+        matches!(
+            f.details[0].why,
+            RecordError::PathLenExceeded { max: 0, below, .. } if below >= 1
+        ),
+        "{f:?}"
+    );
     // Directly under it, the same anchor is fine.
     let direct = pki.issue_leaf(&zero, LeafSpec::new([MX]));
     let chain = direct.chain_with(&[&zero]);

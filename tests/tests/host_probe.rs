@@ -13,11 +13,13 @@ use daneel_core::probe::{
     HostLookup, HostProbe, LookupOrder, LookupRequest, NamedBy, Note, PkixTrustStore, ProbeOptions,
     ProbeParams, ProbeState, ReferenceIds, Service, SessionKind, TlsStart, TrustModel, Unsupported,
 };
-use daneel_core::report::{ConnectionVerdict, FailedLookup, HostPolicy, HostVerdict, Reason};
+use daneel_core::report::{
+    ConnectionVerdict, DnsQuery, FailedLookup, HostPolicy, HostVerdict, LocalStep, Reason, Warning,
+};
 use daneel_core::smtp::route::{parse_domain, InsecureMxPolicy, MxTarget, NextHop, SniMode};
 use daneel_core::smtp::session::SmtpTimeouts;
 use daneel_core::tls::TlsInfo;
-use daneel_core::{Action, ConnId, Input, Timestamp};
+use daneel_core::{Action, ConnId, Input, LocalFailure, LocalResource, Timestamp};
 use daneel_tests::world::certs::{self_signed, tlsa, Issued};
 use hickory_proto::rr::rdata::{A, CNAME, TLSA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -447,9 +449,16 @@ fn a_failed_address_lookup_of_one_family_uses_the_other_with_a_warning() {
     p.handle_lookup(HostLookup::A, a(MX, Security::Secure));
     p.handle_lookup(HostLookup::Aaaa, Err(LookupError::Timeout));
     assert_eq!(p.state(), ProbeState::Tlsa { candidate: 0 });
-    assert!(notes(&mut p)
-        .iter()
-        .any(|n| matches!(n, Note::Warning(w) if w.contains("using the other address family"))));
+    let expected = Warning::AddressFamilyFailed {
+        host: MX.into(),
+        reason: Box::new(Reason::DnsTimeout {
+            query: DnsQuery {
+                name: MX.into(),
+                rtype: "AAAA".into(),
+            },
+        }),
+    };
+    assert!(notes(&mut p).contains(&Note::Warning(expected)));
 }
 
 /// Issue 7 (review): an address family whose lookup could not be sent for want of local
@@ -461,7 +470,10 @@ fn a_family_not_looked_up_for_want_of_descriptors_leaves_the_host_unchecked() {
     lookups(&mut p);
     p.handle_lookup(HostLookup::A, a(MX, Security::Secure));
     let emfile = LookupError::LocalResources {
-        detail: "Too many open files (os error 24)".into(),
+        error: LocalFailure {
+            resource: LocalResource::FileDescriptors,
+            message: "Too many open files (os error 24)".into(),
+        },
     };
     p.handle_lookup(HostLookup::Aaaa, Err(emfile));
     assert_eq!(p.state(), ProbeState::Done);
@@ -470,7 +482,13 @@ fn a_family_not_looked_up_for_want_of_descriptors_leaves_the_host_unchecked() {
     assert_eq!(outcome.report.policy, HostPolicy::Skip);
     assert!(matches!(
         outcome.report.reason,
-        Some(Reason::LocalResources { .. })
+        Some(Reason::LocalResources {
+            during: LocalStep::Lookup { ref query },
+            error: LocalFailure {
+                resource: LocalResource::FileDescriptors,
+                ..
+            },
+        }) if query.rtype == "AAAA"
     ));
 }
 
@@ -724,12 +742,12 @@ fn a_pkix_ta_full_certificate_record_under_webpki_roots_is_flagged() {
         assert_eq!(p.policy(), Some(HostPolicy::Dane));
         let typed: Vec<Note> = notes(&mut p)
             .into_iter()
-            .filter(|n| matches!(n, Note::PkixTaNeedsRootCertificate { .. }))
+            .filter(|n| matches!(n, Note::Warning(Warning::PkixTaNeedsRootCertificate { .. })))
             .collect();
-        let want = Note::PkixTaNeedsRootCertificate {
+        let want = Note::Warning(Warning::PkixTaNeedsRootCertificate {
             host: MX.into(),
-            record,
-        };
+            record: record.to_text(),
+        });
         assert_eq!(typed, if flagged { vec![want] } else { vec![] });
     }
 }

@@ -7,7 +7,8 @@
 use std::net::SocketAddr;
 
 use daneel_core::check::SmtpCheck;
-use daneel_core::report::ProbeResult;
+use daneel_core::dns::LookupError;
+use daneel_core::report::{ProbeDetail, ProbeResult, Warning};
 use daneel_core::{DomainVerdict, Report, Seed};
 use daneel_tests::sim::{Forgery, ForgeryKind, ResolverRole, Sim};
 use daneel_tests::world::catalogue::{self, Scenario, SIM_RESOLVER, SIM_START};
@@ -152,10 +153,15 @@ fn hostile_silent_resolver_is_dropped_and_named() {
     assert_eq!(decisions(&report), decisions(&alone));
     assert_eq!(report.resolvers[0].probe, ProbeResult::Unreachable);
     assert!(!report.resolvers[0].used && report.resolvers[1].used);
-    assert!(report
-        .warnings
-        .iter()
-        .any(|w| w.contains(&PLAIN.to_string()) && w.contains("not asked")));
+    assert!(report.warnings.iter().any(|w| matches!(
+        w,
+        Warning::ResolverDropped {
+            resolver,
+            detail: ProbeDetail::Failed {
+                error: LookupError::Timeout
+            }
+        } if *resolver == PLAIN.to_string()
+    )));
 }
 
 #[test]
@@ -174,10 +180,9 @@ fn hostile_validating_resolver_on_loopback_is_preferred_to_a_remote_one() {
     let to_remote = sim.queries().iter().filter(|q| q.rtype != "DNSKEY").count();
     assert!(to_remote > 0);
     let (report, _) = run(&s, vec![remote], |sim| sim);
-    assert!(report
-        .warnings
-        .iter()
-        .any(|w| w.contains("crossed a network")));
+    assert!(report.warnings.contains(&Warning::ResolverRemote {
+        resolver: remote.to_string()
+    }));
 }
 
 /// Issue 7 (review): when the loopback resolver cannot even be probed because this process

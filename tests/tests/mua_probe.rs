@@ -547,7 +547,7 @@ fn no_greeting_after_tls_times_out() {
     let server = imap_server(&chain).behaviour(Behaviour::StallAfter(Stage::Connect));
     let c = case(imaps(), server, &[], Security::Secure, cas.store());
     let reason = Reason::Timeout {
-        stage: "greeting-after-tls".into(),
+        stage: daneel_core::smtp::session::Stage::TlsGreeting,
     };
     check(
         c,

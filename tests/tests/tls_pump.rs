@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use daneel_core::machine::{ConnId, OwnedInput};
 use daneel_core::tls::{
-    classify, leaf_spki, ConnectionIo, PumpEvent, TlsFailure, TlsFailureKind, TlsInfo, TlsPump,
+    classify, leaf_spki, ConnectionIo, PumpEvent, TlsError, TlsFailure, TlsFailureKind, TlsInfo,
+    TlsPump,
 };
 use daneel_tests::pki::{self, fixtures, KeyKind, LeafSpec, Pki};
 use daneel_tests::tls_server::{
@@ -236,7 +237,7 @@ fn key_not_matching_the_leaf_fails_the_handshake() {
         assert!(established(&ex.events).is_none());
         let f = failed(&ex.events).expect("failure");
         assert_eq!(f.kind, TlsFailureKind::HandshakeFailed, "{f:?}");
-        eprintln!("{other:?} {versions:?}: {}", f.detail);
+        eprintln!("{other:?} {versions:?}: {}", f.error);
         // The client sent an alert; the server saw it.
         assert!(
             matches!(ex.server_error, Some(rustls::Error::AlertReceived(_))),
@@ -257,7 +258,7 @@ fn unparsable_leaf_fails_the_handshake() {
         let ex = do_handshake(&mut client, &mut server);
         let f = failed(&ex.events).expect("failure");
         assert_eq!(f.kind, TlsFailureKind::HandshakeFailed);
-        assert!(f.detail.contains("does not parse"), "{}", f.detail);
+        assert_eq!(f.error, TlsError::LeafUnparsable, "{f:?}");
     }
 }
 
@@ -282,7 +283,7 @@ fn garbage_is_a_handshake_failure_not_a_panic() {
         }
         for events in [client.feed(&bytes), events] {
             if let Some(f) = failed(&events) {
-                eprintln!("garbage {:?}..: {}", &bytes[..bytes.len().min(5)], f.detail);
+                eprintln!("garbage {:?}..: {}", &bytes[..bytes.len().min(5)], f.error);
                 assert_ne!(f.kind, TlsFailureKind::Closed, "{f:?}");
             } else {
                 // A prefix of a valid record: still handshaking, nothing decided.
@@ -525,7 +526,13 @@ fn classify_mapping() {
     ] {
         assert_eq!(classify(&Error::AlertReceived(alert)), hf, "{alert:?}");
         let f = TlsFailure::from_rustls(&Error::AlertReceived(alert));
-        assert!(f.detail.contains(&format!("{alert:?}")), "{f:?}");
+        assert_eq!(
+            f.error,
+            TlsError::Alert {
+                alert: format!("{alert:?}")
+            },
+            "{f:?}"
+        );
     }
     assert_eq!(
         classify(&Error::PeerIncompatible(
@@ -660,6 +667,11 @@ fn rsa_files(dir: &Path, bits: u32) -> (String, String) {
     )
 }
 
+/// The failure of a fatal alert from the server, by rustls's name for it.
+fn alert(name: &str) -> TlsError {
+    TlsError::Alert { alert: name.into() }
+}
+
 fn expect_failure(name: &str, bits: u32, args: &[&str]) -> TlsFailure {
     let dir = scratch(name);
     let (cert, key) = rsa_files(&dir, bits);
@@ -668,7 +680,7 @@ fn expect_failure(name: &str, bits: u32, args: &[&str]) -> TlsFailure {
     let f = failed(&events)
         .unwrap_or_else(|| panic!("{name}: expected a failure, got {events:?}"))
         .clone();
-    eprintln!("{name}: {:?} {}", f.kind, f.detail);
+    eprintln!("{name}: {:?} {}", f.kind, f.error);
     f
 }
 
@@ -681,7 +693,7 @@ fn openssl_tls10_only_is_an_alert() {
     }
     let f = expect_failure("tls1", 2048, &["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]);
     assert_eq!(f.kind, TlsFailureKind::HandshakeFailed, "{f:?}");
-    assert!(f.detail.contains("ProtocolVersion"), "{f:?}");
+    assert_eq!(f.error, alert("ProtocolVersion"), "{f:?}");
 }
 
 #[test]
@@ -695,7 +707,7 @@ fn openssl_tls11_only_is_an_alert() {
         &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"],
     );
     assert_eq!(f.kind, TlsFailureKind::HandshakeFailed, "{f:?}");
-    assert!(f.detail.contains("ProtocolVersion"), "{f:?}");
+    assert_eq!(f.error, alert("ProtocolVersion"), "{f:?}");
 }
 
 #[test]
@@ -733,7 +745,7 @@ fn openssl_sha1_only_signatures_are_an_alert() {
         ],
     );
     assert_eq!(f.kind, TlsFailureKind::HandshakeFailed, "{f:?}");
-    assert!(f.detail.contains("HandshakeFailure"), "{f:?}");
+    assert_eq!(f.error, alert("HandshakeFailure"), "{f:?}");
 }
 
 /// A ServerHello that picks TLS 1.0 (RFC 2246 sec. 7.4.1.3) is a limit rustls names

@@ -13,8 +13,8 @@ use daneel_core::machine::{ConnId, OwnedInput};
 use daneel_core::report::{ConnectionVerdict, Reason};
 use daneel_core::tls::danger::{HandshakeOnlyVerifier, VerifyError};
 use daneel_core::tls::{
-    ConnectionIo, FixedTime, PumpEvent, TlsFailureKind, TlsPump, TlsSettings, TlsSettingsError,
-    FIXED_UNIX_TIME,
+    ConnectionIo, FixedTime, PumpEvent, TlsError, TlsFailureKind, TlsPump, TlsSettings,
+    TlsSettingsError, FIXED_UNIX_TIME,
 };
 use daneel_core::{Report, Seed};
 use daneel_tests::live::LiveWorld;
@@ -95,6 +95,13 @@ fn aws_lc_rs_variant() -> Option<(&'static str, TlsSettings)> {
 
 // ---------------------------------------------------------------------------------------
 // Defaults
+
+/// The server's fatal `protocol_version` alert (RFC 8446 sec. 6.2), as rustls names it.
+fn protocol_version() -> TlsError {
+    TlsError::Alert {
+        alert: "ProtocolVersion".into(),
+    }
+}
 
 #[test]
 fn default_settings_are_ring_tls13_and_tls12_and_the_fixed_time() {
@@ -189,8 +196,8 @@ fn every_setting_uses_the_handshake_only_verifier_and_no_other() {
         let f = failed(&events).unwrap_or_else(|| panic!("{name}: {events:?}"));
         assert_eq!(f.kind, TlsFailureKind::HandshakeFailed, "{name}: {f:?}");
         assert_eq!(
-            f.detail,
-            VerifyError::BadSignature.to_string(),
+            f.error,
+            TlsError::from(&VerifyError::BadSignature),
             "{name}: the refusal is HandshakeOnlyVerifier's"
         );
     }
@@ -295,7 +302,7 @@ fn tls13_only_refuses_a_tls12_only_server() {
     );
     let f = failed(&events).unwrap_or_else(|| panic!("{events:?}"));
     assert_eq!(f.kind, TlsFailureKind::HandshakeFailed, "{f:?}");
-    assert!(f.detail.contains("ProtocolVersion"), "{f:?}");
+    assert_eq!(f.error, protocol_version(), "{f:?}");
 
     let mut server = server_connection(&spec).unwrap();
     let mut offers12 = TlsPump::new(Some("mx.example")).unwrap();
@@ -306,8 +313,11 @@ fn tls13_only_refuses_a_tls12_only_server() {
     let events = client.feed(&tls12_server_hello);
     let f = failed(&events).unwrap_or_else(|| panic!("{events:?}"));
     assert_eq!(f.kind, TlsFailureKind::ClientUnsupported, "{f:?}");
-    assert!(
-        f.detail.contains("ServerTlsVersionIsDisabledByOurConfig"),
+    assert_eq!(
+        f.error,
+        TlsError::PeerIncompatible {
+            rustls: "ServerTlsVersionIsDisabledByOurConfig".into()
+        },
         "{f:?}"
     );
 
@@ -337,7 +347,7 @@ fn connection_io_uses_its_settings() {
     let inputs = run(ConnectionIo::with_tls(settings(&[TLS13])));
     assert!(
         matches!(&inputs[..], [OwnedInput::TlsFailed { conn: c, error }]
-            if *c == conn && error.detail.contains("ProtocolVersion")),
+            if *c == conn && error.error == protocol_version()),
         "{inputs:?}"
     );
     let inputs = run(ConnectionIo::new());
@@ -390,7 +400,10 @@ fn rustls_asks_the_injected_time_source() {
         let (events, _, _) = handshake(&none, &spec);
         let f = failed(&events).unwrap_or_else(|| panic!("{events:?}"));
         assert_eq!(f.kind, TlsFailureKind::HandshakeFailed, "{f:?}");
-        assert_eq!(f.detail, rustls::Error::FailedToGetCurrentTime.to_string());
+        assert_eq!(
+            f.error,
+            TlsError::from(&rustls::Error::FailedToGetCurrentTime)
+        );
     }
 }
 
@@ -450,7 +463,10 @@ fn both_runtimes_hand_the_settings_to_their_connections() {
         for (verdict, reason) in reasons {
             assert_eq!(verdict, ConnectionVerdict::DaneFailed, "{runtime}");
             assert!(
-                matches!(&reason, Some(Reason::HandshakeFailed { detail }) if detail.contains("ProtocolVersion")),
+                reason
+                    == Some(Reason::HandshakeFailed {
+                        error: protocol_version()
+                    }),
                 "{runtime}: {reason:?}"
             );
         }

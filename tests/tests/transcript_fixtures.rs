@@ -1,11 +1,18 @@
-//! Transcripts of format 1, recorded by an older daneel (tests/fixtures/transcripts-v1/),
-//! re-decided by this version through the public API (issue 8): same verdict, with or
-//! without the recorded report, a note in the report, and a typed error, never a guess,
-//! when the recording lacks what this version asks for.
+//! Transcripts of formats 1 and 2, recorded by older daneels (tests/fixtures/transcripts-v1/
+//! and -v2/), re-decided by this version through the public API (issue 8): same verdict, with
+//! or without the recorded report (whose reasons and warnings were prose), a note in the
+//! report, and a typed error, never a guess, when the recording lacks what this version asks
+//! for.
 
 use daneel_core::transcript::{Divergence, Recording, ReplayError, Transcript};
 use daneel_core::{CheckKind, DomainVerdict, Report};
-use daneel_tests::transcripts::{v1_text, without_events, without_reports, V1_FIXTURES};
+use daneel_tests::transcripts::{
+    fixture_text, without_events, without_reports, FIXTURES, OLDER_FORMATS,
+};
+
+fn v1_text(file: &str) -> String {
+    fixture_text(1, file)
+}
 
 fn read(text: &str) -> Recording {
     Recording::from_json_lines(text).expect("readable")
@@ -18,40 +25,71 @@ fn redecided(text: &str) -> Box<Report> {
 }
 
 #[test]
-fn every_v1_fixture_is_re_decided_to_its_recorded_verdict() {
-    for (file, verdict) in V1_FIXTURES {
-        let text = v1_text(file);
+fn every_older_fixture_is_re_decided_to_its_recorded_verdict() {
+    for (format, (file, verdict)) in OLDER_FORMATS
+        .into_iter()
+        .flat_map(|f| FIXTURES.map(|x| (f, x)))
+    {
+        let text = fixture_text(format, file);
         let Recording::Older {
             transcript,
             recorded_verdict,
         } = read(&text)
         else {
-            panic!("{file}: format 1 is an older format");
+            panic!("v{format}/{file}: an older format");
         };
-        assert_eq!(transcript.header.daneel_transcript, 1, "{file}");
-        assert_eq!(recorded_verdict, Some(verdict), "{file}");
-        // Format 1 held an SMTP configuration, untagged.
+        assert_eq!(transcript.header.daneel_transcript, format, "{file}");
+        assert_eq!(recorded_verdict, Some(verdict), "v{format}/{file}");
+        // Format 1 held an SMTP configuration, untagged; format 2 a tagged one.
         assert_eq!(transcript.header.config.kind(), CheckKind::Smtp, "{file}");
         let report = redecided(&text);
-        assert_eq!(report.verdict, verdict, "{file}");
+        assert_eq!(report.verdict, verdict, "v{format}/{file}");
         assert_eq!(report.kind, CheckKind::Smtp, "{file}");
         let note = report.redecided.as_ref().expect("the report says so");
-        assert_eq!(note.format, 1, "{file}");
+        assert_eq!(note.format, format, "{file}");
         assert_eq!(note.recorded_by, "daneel 0.1.0", "{file}");
-        assert_eq!(note.recorded_verdict, Some(verdict), "{file}");
-        assert!(note.dns_exchanges >= 2, "{file}: {note:?}");
+        assert_eq!(note.recorded_verdict, Some(verdict), "v{format}/{file}");
+        assert!(note.dns_exchanges >= 2, "v{format}/{file}: {note:?}");
         // In JSON, the field is there; the rest of the SMTP report keeps its shape.
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["kind"], "smtp");
-        assert_eq!(json["redecided"]["format"], 1);
+        assert_eq!(json["redecided"]["format"], format);
         assert_eq!(json["verdict"], verdict.as_str());
     }
 }
 
+/// The format-2 fixture of a DANE failure held a prose reason; re-decided, the reason is
+/// typed: the one usable `3 1 1` record does not match the leaf.
 #[test]
-fn every_v1_fixture_is_re_decided_without_its_recorded_report() {
-    for (file, verdict) in V1_FIXTURES {
-        let stripped = without_reports(&v1_text(file));
+fn a_format_2_failure_is_re_decided_with_a_typed_reason() {
+    use daneel_core::dane::{DaneFailureKind, RecordError};
+    use daneel_core::report::Reason;
+    let text = fixture_text(2, "failed.jsonl");
+    assert!(text.contains("\"detail\":\"no usable TLSA record matched"));
+    let report = redecided(&text);
+    let reason = report.hosts[0].reason.clone();
+    let Some(Reason::TlsaMismatch { failure }) = reason else {
+        panic!("{reason:?}");
+    };
+    assert_eq!(failure.kind, DaneFailureKind::NoMatch);
+    assert_eq!(failure.details.len(), 1);
+    assert_eq!(failure.details[0].why, RecordError::LeafMismatch);
+    assert_eq!(
+        (
+            failure.details[0].record.usage,
+            failure.details[0].record.selector
+        ),
+        (3, 1)
+    );
+}
+
+#[test]
+fn every_older_fixture_is_re_decided_without_its_recorded_report() {
+    for (format, (file, verdict)) in OLDER_FORMATS
+        .into_iter()
+        .flat_map(|f| FIXTURES.map(|x| (f, x)))
+    {
+        let stripped = without_reports(&fixture_text(format, file));
         assert!(!stripped.contains("\"done\""), "{file}: report stripped");
         let report = redecided(&stripped);
         assert_eq!(report.verdict, verdict, "{file}");

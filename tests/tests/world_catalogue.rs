@@ -63,6 +63,7 @@ fn every_catalogue_server_handshakes() {
 
 #[test]
 fn mismatches_compare_reports_with_expectations() {
+    use daneel_core::dane::{DaneFailure, DaneFailureKind};
     use daneel_core::report::{AddressSecurity, HostPolicy, HostReport, HostVerdict, Reason};
     use daneel_core::{DomainVerdict, Report};
     let s = catalogue::by_id("S05").unwrap();
@@ -87,7 +88,7 @@ fn mismatches_compare_reports_with_expectations() {
         hosts: vec![host(
             HostVerdict::DaneFailed,
             Some(Reason::TlsaMismatch {
-                detail: String::new(),
+                failure: DaneFailure::before_records(DaneFailureKind::NoMatch),
             }),
         )],
         ..daneel_tests::reports::blank(

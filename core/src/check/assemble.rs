@@ -17,10 +17,9 @@ impl SmtpCheck {
             let report = &outcome.report;
             if local(&report.reason) || report.connections.iter().any(|c| local(&c.reason)) {
                 if !facts.local_failure {
-                    self.engine.warnings.push(format!(
-                        "{}: local resources ran out (file descriptors or memory): the check is incomplete",
-                        report.name
-                    ));
+                    self.engine.warnings.push(Warning::LocalResources {
+                        host: report.name.clone(),
+                    });
                 }
                 facts.local_failure = true;
             }
@@ -32,7 +31,7 @@ impl SmtpCheck {
             None => {
                 if let Destination::Domain(_) = self.destination {
                     if self.engine.probes.probes().is_empty() {
-                        self.engine.warnings.push("no MX host left to try".into());
+                        self.engine.warnings.push(Warning::NoMxLeft);
                     }
                 }
                 (domain_verdict(&facts), None)

@@ -11,7 +11,7 @@ use super::trusted_dns::{DnsEvent, TrustedDns};
 use crate::dns::LookupResult;
 use crate::machine::{Action, Input, Output, UsageError};
 use crate::probe::{HostLookup, Note};
-use crate::report::{DomainVerdict, LogLine, Reason, Report};
+use crate::report::{DomainVerdict, LogLine, Reason, Report, Warning};
 use crate::time::Timestamp;
 
 /// What every check holds: the clock it was given, its DNS, its probes, what it has to say.
@@ -28,7 +28,7 @@ pub(crate) struct Engine<P> {
     /// The log, for people.
     pub(crate) log: Vec<LogLine>,
     /// Warnings for the report.
-    pub(crate) warnings: Vec<String>,
+    pub(crate) warnings: Vec<Warning>,
     early: Option<(DomainVerdict, Option<Reason>)>,
     done: Option<Box<Report>>,
 }
@@ -73,8 +73,7 @@ impl<P: Clone> Engine<P> {
         while let Some(note) = self.probes.poll_note() {
             match note {
                 Note::Log(line) => self.note(line),
-                Note::Warning(line) => self.warnings.push(line),
-                typed => self.warnings.push(typed.to_string()),
+                Note::Warning(warning) => self.warnings.push(warning),
             }
         }
         while let Some((probe, request)) = self.probes.poll_lookup() {
@@ -92,7 +91,7 @@ impl<P: Clone> Engine<P> {
         while let Some(event) = self.dns.poll_event() {
             match event {
                 DnsEvent::Log(line) => self.note(line),
-                DnsEvent::Warning(line) => self.warnings.push(line),
+                DnsEvent::Warning(warning) => self.warnings.push(warning),
                 DnsEvent::End(verdict, reason) => self.finish_early(verdict, Some(reason)),
             }
         }
@@ -231,9 +230,7 @@ pub(crate) fn handle_input<C: CheckSteps>(
                 && engine.next_deadline().is_none()
             {
                 // Nothing can happen any more: never hang (DESIGN.md section 8).
-                engine
-                    .warnings
-                    .push("internal: the check stalled with nothing pending".into());
+                engine.warnings.push(Warning::Stalled);
                 engine.finish_early(DomainVerdict::Inconclusive, None);
             }
         }

@@ -2,6 +2,7 @@
 //! of every other believed result to the host probe that asked for it.
 
 use super::*;
+use crate::report::DnsQuery;
 
 impl SmtpCheck {
     pub(super) fn on_mx(&mut self, result: LookupResult) {
@@ -10,7 +11,7 @@ impl SmtpCheck {
         };
         let answer = match result {
             Err(e) => {
-                let reason = lookup_reason(query_text(&domain, RecordType::MX), &e);
+                let reason = lookup_reason(DnsQuery::new(&domain, RecordType::MX), &e);
                 self.engine.note(format!(
                     "MX {}: {reason}: delivery would be deferred (RFC 7672 sec. 2.1.2)",
                     display_name(&domain)

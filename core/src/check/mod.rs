@@ -34,10 +34,10 @@ use hickory_proto::rr::{Name, RecordType};
 use crate::dns::{LookupResult, Security};
 use crate::machine::{Input, Machine, Output, UsageError};
 use crate::probe::{
-    lookup_reason, query_text, HostLookup, HostProbe, LookupOrder, NamedBy, ProbeOptions,
-    ProbeParams, ReferenceIds, Service, TrustModel,
+    lookup_reason, HostLookup, HostProbe, LookupOrder, NamedBy, ProbeOptions, ProbeParams,
+    ReferenceIds, Service, TrustModel,
 };
-use crate::report::{DomainVerdict, MxReport, Reason, Report};
+use crate::report::{DomainVerdict, MxReport, Reason, Report, Warning};
 use crate::seed::{DetRng, Seed};
 use crate::smtp::route::{self, display_name, plan_mx, MxKind, MxTarget, NextHop};
 use crate::smtp::session::SmtpTimeouts;
@@ -120,17 +120,10 @@ impl SmtpCheck {
             config,
         };
         if check.config.sni == route::SniMode::None && needs_dns {
-            check.engine.warnings.push(
-                "SNI turned off: RFC 7672 sec. 8.1 requires SNI (the TLSA base domain) towards DANE hosts; \
-                 use this only to test that servers do not require it"
-                    .into(),
-            );
+            check.engine.warnings.push(Warning::SniOff);
         }
         if check.config.fixed_seed && needs_dns {
-            check.engine.warnings.push(
-                "fixed seed: DNS message ids are predictable to anyone who knows it; for tests only (RFC 5452 sec. 9.2)"
-                    .into(),
-            );
+            check.engine.warnings.push(Warning::FixedSeed);
         }
         match destination {
             Destination::Literal { addr, .. } => {
@@ -184,6 +177,7 @@ impl SmtpCheck {
     /// Starts the probe of `target`, reached as `next_hop` (RFC 7672 sec. 3.2.2), through
     /// an RRset as secure as the MX RRset.
     fn add_host(&mut self, target: MxTarget, next_hop: NextHop) {
+        let host = display_name(&target.name);
         let params = ProbeParams {
             named_by: NamedBy {
                 security: if self.mx_secure {
@@ -207,7 +201,8 @@ impl SmtpCheck {
             // Cannot happen: `new` refused port 0, and SMTP with STARTTLS and DANE-only trust
             // is what the probe implements. Never a silent pass: the check ends untested.
             Err(e) => {
-                self.engine.warnings.push(format!("internal: {e}"));
+                self.engine.note(format!("internal: {e}"));
+                self.engine.warnings.push(Warning::ProbeRefused { host });
                 self.engine.finish_early(DomainVerdict::Inconclusive, None);
             }
         }

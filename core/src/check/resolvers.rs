@@ -13,7 +13,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::report::{ProbeResult, ResolverEntry};
+use crate::machine::LocalFailure;
+use crate::report::{ProbeDetail, ProbeResult, ResolverEntry};
 
 /// Attempts of the probe of one resolver (it asks that resolver alone): a dead resolver costs
 /// `attempt_timeout * 3` before the check goes on without it.
@@ -33,12 +34,25 @@ pub(super) enum ProbeState {
     /// The root DNSKEY came back secure (AD=1).
     Validating,
     /// It answered without AD (or with no data): the detail says what it said.
-    NotValidating(String),
+    NotValidating(ProbeDetail),
     /// No usable answer: timeout, SERVFAIL, refused (the detail says which).
-    Unreachable(String),
+    Unreachable(ProbeDetail),
     /// The probe could not be sent: this process ran out of file descriptors or memory
     /// (issue 7). Nothing is known about the resolver.
-    NotSent(String),
+    NotSent(LocalFailure),
+}
+
+impl ProbeState {
+    /// What a failed probe found; `None` while pending or when validating.
+    fn detail(&self) -> Option<ProbeDetail> {
+        match self {
+            ProbeState::Pending | ProbeState::Validating => None,
+            ProbeState::NotValidating(d) | ProbeState::Unreachable(d) => Some(d.clone()),
+            ProbeState::NotSent(error) => Some(ProbeDetail::NotSent {
+                error: error.clone(),
+            }),
+        }
+    }
 }
 
 /// One configured resolver.
@@ -155,22 +169,26 @@ impl ResolverSet {
     }
 
     /// Each resolver that failed its probe, with why, in configured order.
-    pub(super) fn dropped(&self) -> Vec<(SocketAddr, String)> {
+    pub(super) fn dropped(&self) -> Vec<(SocketAddr, ProbeDetail)> {
         self.resolvers
             .iter()
-            .filter_map(|r| match &r.probe {
-                ProbeState::NotValidating(d) => Some((r.addr, format!("does not validate: {d}"))),
-                ProbeState::Unreachable(d) => Some((r.addr, format!("failed the probe: {d}"))),
-                ProbeState::NotSent(d) => Some((r.addr, format!("not probed: {d}"))),
-                _ => None,
-            })
+            .filter_map(|r| Some((r.addr, r.probe.detail()?)))
             .collect()
     }
 
-    /// The first probe that could not be sent for want of local resources, if any.
-    pub(super) fn local_failure(&self) -> Option<String> {
+    /// The report entries of the resolvers dropped (see [`ResolverSet::dropped`]).
+    pub(super) fn dropped_entries(&self) -> Vec<ResolverEntry> {
+        self.entries()
+            .into_iter()
+            .filter(|e| e.detail.is_some())
+            .collect()
+    }
+
+    /// The first probe that could not be sent for want of local resources, if any: the
+    /// resolver and what ran out.
+    pub(super) fn local_failure(&self) -> Option<(SocketAddr, LocalFailure)> {
         self.resolvers.iter().find_map(|r| match &r.probe {
-            ProbeState::NotSent(d) => Some(format!("{}: {d}", r.addr)),
+            ProbeState::NotSent(e) => Some((r.addr, e.clone())),
             _ => None,
         })
     }
@@ -192,13 +210,13 @@ impl ResolverSet {
         self.resolvers
             .iter()
             .map(|r| {
-                let (probe, detail) = match &r.probe {
-                    ProbeState::Pending => (ProbeResult::NotProbed, None),
-                    ProbeState::Validating => (ProbeResult::Validating, None),
-                    ProbeState::NotValidating(d) => (ProbeResult::NotValidating, Some(d.clone())),
-                    ProbeState::Unreachable(d) => (ProbeResult::Unreachable, Some(d.clone())),
-                    ProbeState::NotSent(d) => (ProbeResult::NotProbed, Some(d.clone())),
+                let probe = match &r.probe {
+                    ProbeState::Pending | ProbeState::NotSent(_) => ProbeResult::NotProbed,
+                    ProbeState::Validating => ProbeResult::Validating,
+                    ProbeState::NotValidating(_) => ProbeResult::NotValidating,
+                    ProbeState::Unreachable(_) => ProbeResult::Unreachable,
                 };
+                let detail = r.probe.detail();
                 ResolverEntry {
                     address: r.addr.to_string(),
                     loopback: r.loopback,
@@ -217,6 +235,13 @@ mod tests {
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().unwrap()
+    }
+
+    fn no_ad() -> ProbeDetail {
+        ProbeDetail::NoAdBit {
+            security: crate::dns::Security::Insecure,
+            rcode: crate::dns::RcodeClass::Data,
+        }
     }
 
     #[test]
@@ -240,7 +265,7 @@ mod tests {
         assert_eq!(set.addresses().len(), 3, "duplicates removed");
         assert_eq!(set.speculative(), Some(addr("127.0.0.2:53")));
         set.record(0, ProbeState::Validating);
-        set.record(1, ProbeState::NotValidating("AD=0".into()));
+        set.record(1, ProbeState::NotValidating(no_ad()));
         assert!(!set.all_probed());
         set.record(2, ProbeState::Validating);
         assert!(set.all_probed());
@@ -254,12 +279,17 @@ mod tests {
     #[test]
     fn remote_tier_only_without_local_validators() {
         let mut set = ResolverSet::new(&[addr("127.0.0.53:53"), addr("192.0.2.1:53")]);
-        set.record(0, ProbeState::NotValidating("AD=0".into()));
+        set.record(0, ProbeState::NotValidating(no_ad()));
         set.record(1, ProbeState::Validating);
         assert_eq!(set.decide(), vec![addr("192.0.2.1:53")]);
         assert_eq!(set.believed_remote(), vec![addr("192.0.2.1:53")]);
         let mut none = ResolverSet::new(&[addr("127.0.0.53:53")]);
-        none.record(0, ProbeState::Unreachable("timeout".into()));
+        none.record(
+            0,
+            ProbeState::Unreachable(ProbeDetail::Failed {
+                error: crate::dns::LookupError::Timeout,
+            }),
+        );
         assert!(none.decide().is_empty());
         assert!(!none.usable());
     }

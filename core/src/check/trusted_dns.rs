@@ -16,10 +16,11 @@ use std::time::Duration;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::resolvers::{self, ResolverSet};
-use crate::dns::{DnsClient, DnsConfig, LookupId, LookupResult, RcodeClass};
+use crate::dns::{DnsClient, DnsConfig, LookupError, LookupId, LookupResult, RcodeClass};
 use crate::machine::{Action, QueryId, UsageError};
-use crate::probe::lookup_reason;
-use crate::report::{DomainVerdict, Reason, ResolverEntry, ResolverReport};
+use crate::report::{
+    DomainVerdict, LocalStep, ProbeDetail, Reason, ResolverEntry, ResolverReport, Warning,
+};
 use crate::seed::DetRng;
 use crate::time::Timestamp;
 
@@ -29,7 +30,7 @@ pub(crate) enum DnsEvent {
     /// A line for the check's log.
     Log(String),
     /// A warning for the report.
-    Warning(String),
+    Warning(Warning),
     /// No answer can be believed: the check ends with this verdict and reason (no validating
     /// resolver: `temp-fail`; a probe not even sent: `inconclusive`, issue 7).
     End(DomainVerdict, Reason),
@@ -286,22 +287,25 @@ impl<P: Clone> TrustedDns<P> {
                 resolvers::ProbeState::Validating
             }
             Ok(answer) => {
-                let detail = format!(
-                    "the root DNSKEY came back {} ({:?}) without the AD bit",
-                    answer.security, answer.rcode
-                );
-                self.log(format!("resolver {server} does not validate: {detail}"));
+                let detail = ProbeDetail::NoAdBit {
+                    security: answer.security,
+                    rcode: answer.rcode,
+                };
+                self.log(format!("resolver {server} {detail}"));
                 resolvers::ProbeState::NotValidating(detail)
             }
-            Err(e) => {
-                let reason = lookup_reason(". DNSKEY".into(), &e);
+            Err(LookupError::LocalResources { error }) => {
                 self.log(format!(
-                    "resolver {server}: validating-resolver probe failed: {reason}"
+                    "resolver {server}: validating-resolver probe not sent: {error}"
                 ));
-                match reason {
-                    Reason::LocalResources { detail } => resolvers::ProbeState::NotSent(detail),
-                    _ => resolvers::ProbeState::Unreachable(reason.to_string()),
-                }
+                resolvers::ProbeState::NotSent(error)
+            }
+            Err(error) => {
+                let detail = ProbeDetail::Failed { error };
+                self.log(format!(
+                    "resolver {server}: validating-resolver probe {detail}"
+                ));
+                resolvers::ProbeState::Unreachable(detail)
             }
         };
         self.resolvers.record(index, state);
@@ -314,10 +318,12 @@ impl<P: Clone> TrustedDns<P> {
     fn on_probes_done(&mut self, now: Timestamp) {
         let speculative = self.resolvers.speculative();
         let believed = self.resolvers.decide();
-        for (addr, why) in self.resolvers.dropped() {
-            self.events.push_back(DnsEvent::Warning(format!(
-                "resolver {addr} {why}: not asked in this check (RFC 7672 sec. 2.1.1)"
-            )));
+        for (addr, detail) in self.resolvers.dropped() {
+            self.events
+                .push_back(DnsEvent::Warning(Warning::ResolverDropped {
+                    resolver: addr.to_string(),
+                    detail,
+                }));
         }
         for addr in self.resolvers.unused_validating() {
             self.log(format!(
@@ -325,41 +331,35 @@ impl<P: Clone> TrustedDns<P> {
             ));
         }
         for addr in self.resolvers.believed_remote() {
-            self.events.push_back(DnsEvent::Warning(format!(
-                "resolver {addr} is not on loopback: its AD bit crossed a network (RFC 7672 sec. 2.1.1)"
-            )));
+            self.events
+                .push_back(DnsEvent::Warning(Warning::ResolverRemote {
+                    resolver: addr.to_string(),
+                }));
         }
-        if let Some(detail) = self.resolvers.local_failure() {
+        if let Some((resolver, error)) = self.resolvers.local_failure() {
             // A resolver we could not even probe might be the one to believe (a loopback
             // validator before a remote one): which AD bits count is unknown, and it is not
             // the resolvers' fault (issue 7).
             self.held.clear();
-            self.log(format!(
-                "local-resources: {detail}: the check is incomplete"
-            ));
-            self.events.push_back(DnsEvent::End(
-                DomainVerdict::Inconclusive,
-                Reason::LocalResources { detail },
-            ));
+            let reason = Reason::LocalResources {
+                during: LocalStep::ResolverProbe {
+                    resolver: resolver.to_string(),
+                },
+                error,
+            };
+            self.log(format!("{reason}: the check is incomplete"));
+            self.events
+                .push_back(DnsEvent::End(DomainVerdict::Inconclusive, reason));
             return;
         }
         if believed.is_empty() {
-            let detail = self
-                .resolvers
-                .dropped()
-                .iter()
-                .map(|(addr, why)| format!("{addr} {why}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            let detail = format!(
-                "no resolver validates DNSSEC, so no DANE result would mean anything: {detail}"
-            );
+            let reason = Reason::ResolverNotValidating {
+                resolvers: self.resolvers.dropped_entries(),
+            };
             self.held.clear();
-            self.log(format!("resolver-not-validating: {detail}"));
-            self.events.push_back(DnsEvent::End(
-                DomainVerdict::TempFail,
-                Reason::ResolverNotValidating { detail },
-            ));
+            self.log(reason.to_string());
+            self.events
+                .push_back(DnsEvent::End(DomainVerdict::TempFail, reason));
             return;
         }
         self.log(format!(

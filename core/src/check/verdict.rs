@@ -9,7 +9,7 @@ use crate::dane::{
 use crate::machine::NetError;
 use crate::report::{
     AuthenticatedBy, ConnectionVerdict, DomainVerdict, FailedLookup, HostPolicy, HostVerdict,
-    Reason,
+    LocalStep, ProtocolFault, Reason,
 };
 use crate::smtp::route::TlsaOutcome;
 use crate::smtp::session::{SessionEnd, SessionFailure, SessionOutcome, Stage};
@@ -17,16 +17,13 @@ use crate::tls::TlsFailureKind;
 
 /// The reason a DANE verification failure gives (RFC 7672 sec. 3.2; RFC 8460 result types).
 pub fn dane_failure_reason(outcome: &DaneOutcome) -> Option<Reason> {
-    let DaneOutcome::Failed(failure) = outcome else {
-        return None;
-    };
-    let detail = failure.to_string();
-    Some(match failure.kind {
-        DaneFailureKind::PkixInvalid(error) => Reason::PkixInvalid { error },
-        DaneFailureKind::NameMismatch => Reason::NameMismatch { detail },
-        DaneFailureKind::Expired | DaneFailureKind::NotYetValid => Reason::Expired { detail },
-        _ => Reason::TlsaMismatch { detail },
-    })
+    match outcome {
+        DaneOutcome::Failed(failure) => Some(match failure.kind {
+            DaneFailureKind::PkixInvalid(error) => Reason::PkixInvalid { error },
+            _ => Reason::from_dane_failure(failure),
+        }),
+        DaneOutcome::Matched(_) => None,
+    }
 }
 
 /// What the trust decision found on one chain.
@@ -118,12 +115,11 @@ pub fn trust_decision(
     params: &VerifyParams<'_>,
     pkix: Option<&PkixTrustStore>,
 ) -> (bool, Option<Authentication>) {
-    let refuse = |message: &str| {
-        Some(Authentication::Dane(DaneOutcome::Failed(DaneFailure {
-            kind: DaneFailureKind::NoUsableRecords,
-            details: Vec::new(),
-            message: message.to_string(),
-        })))
+    // Fail closed: no usable secure TLSA RRset in hand, nothing may be trusted.
+    let refuse = || {
+        Some(Authentication::Dane(DaneOutcome::Failed(
+            DaneFailure::before_records(DaneFailureKind::NoUsableRecords),
+        )))
     };
     let outcome = match (policy, tlsa, pkix) {
         (HostPolicy::Dane, Some(TlsaOutcome::Usable(set)), None) => Some(Authentication::Dane(
@@ -132,10 +128,7 @@ pub fn trust_decision(
         (HostPolicy::Dane, Some(TlsaOutcome::Usable(set)), Some(store)) => Some(
             Authentication::Dane(verify_with_pkix(chain, set, params, store)),
         ),
-        (HostPolicy::Dane, _, _) => {
-            refuse("policy dane without a usable secure TLSA RRset: refused (fail closed)")
-        }
-        (HostPolicy::Skip, _, _) => refuse("host policy skip: no connection may be trusted"),
+        (HostPolicy::Dane | HostPolicy::Skip, _, _) => refuse(),
         (HostPolicy::Encrypt | HostPolicy::Opportunistic, _, Some(store)) => Some(
             Authentication::Pkix(verify_pkix(chain, store, params.reference_ids, params.now)),
         ),
@@ -171,16 +164,14 @@ fn before_tls_decision(failure: &SessionFailure) -> bool {
 /// The reason a session failure gives.
 pub fn session_failure_reason(failure: &SessionFailure) -> Reason {
     match failure {
-        SessionFailure::ConnectFailed(NetError::LocalResources(detail)) => Reason::LocalResources {
-            detail: format!("no socket for the connection: {detail}"),
+        SessionFailure::ConnectFailed(NetError::LocalResources(error)) => Reason::LocalResources {
+            during: LocalStep::Connection,
+            error: error.clone(),
         },
-        SessionFailure::ConnectFailed(e) => Reason::ConnectFailed {
-            detail: e.to_string(),
-        },
-        SessionFailure::Timeout(stage) => Reason::Timeout {
-            stage: stage.to_string(),
-        },
-        SessionFailure::Rejected { reply, .. } => Reason::SmtpRejected {
+        SessionFailure::ConnectFailed(e) => Reason::ConnectFailed { error: e.clone() },
+        SessionFailure::Timeout(stage) => Reason::Timeout { stage: *stage },
+        SessionFailure::Rejected { stage, reply } => Reason::SmtpRejected {
+            stage: *stage,
             reply: reply.text(),
         },
         SessionFailure::StarttlsNotOffered => Reason::StarttlsNotOffered,
@@ -190,28 +181,32 @@ pub fn session_failure_reason(failure: &SessionFailure) -> Reason {
         SessionFailure::PlaintextInjection => Reason::PlaintextInjection,
         SessionFailure::Tls(tls) => match tls.kind {
             TlsFailureKind::ClientUnsupported => Reason::ClientUnsupported {
-                detail: tls.detail.clone(),
+                error: tls.error.clone(),
             },
             _ => Reason::HandshakeFailed {
-                detail: tls.detail.clone(),
+                error: tls.error.clone(),
             },
         },
+        // Only reached without the verification's outcome (which gives its own reason).
         SessionFailure::TrustRejected => Reason::TlsaMismatch {
-            detail: "authentication failed".into(),
+            failure: DaneFailure::before_records(DaneFailureKind::NoMatch),
         },
         SessionFailure::ClosedByPeer(stage) => Reason::ProtocolError {
-            detail: format!("connection closed by the server during {stage}"),
+            fault: ProtocolFault::Closed { stage: *stage },
         },
         SessionFailure::Protocol { stage, error } => Reason::ProtocolError {
-            detail: format!("{stage}: {error}"),
+            fault: ProtocolFault::Reply {
+                stage: *stage,
+                error: error.clone(),
+            },
         },
         SessionFailure::BadGreeting { protocol, error } => Reason::BadGreeting {
             protocol: *protocol,
             error: error.clone(),
         },
         SessionFailure::Aborted => Reason::Aborted,
-        SessionFailure::InvalidConfig(detail) => Reason::ProtocolError {
-            detail: format!("invalid session configuration: {detail}"),
+        SessionFailure::InvalidConfig(_) => Reason::ProtocolError {
+            fault: ProtocolFault::InvalidConfig,
         },
     }
 }
@@ -469,21 +464,31 @@ mod tests {
         HostVerdict::DnsFailed,
     ];
 
+    fn q() -> crate::report::DnsQuery {
+        crate::report::DnsQuery {
+            name: "q".into(),
+            rtype: "TLSA".into(),
+        }
+    }
+
     fn reasons() -> Vec<Option<Reason>> {
         vec![
             None,
             Some(Reason::DnsServfail {
-                query: "q".into(),
-                ede: String::new(),
+                query: q(),
+                ede: Vec::new(),
             }),
             Some(Reason::DnsBogus {
-                query: "q".into(),
-                ede: "6".into(),
+                query: q(),
+                ede: vec![crate::dns::ExtendedError {
+                    code: 6,
+                    text: String::new(),
+                }],
             }),
-            Some(Reason::DnsTimeout { query: "q".into() }),
+            Some(Reason::DnsTimeout { query: q() }),
             Some(Reason::DnsError {
-                query: "q".into(),
-                detail: "REFUSED".into(),
+                query: q(),
+                error: crate::dns::LookupError::Rcode { rcode: 5 },
             }),
         ]
     }
@@ -681,10 +686,10 @@ mod tests {
             failed_lookup: None,
         };
         let servfail = Reason::DnsServfail {
-            query: "q".into(),
-            ede: String::new(),
+            query: q(),
+            ede: Vec::new(),
         };
-        let timeout = Reason::DnsTimeout { query: "q".into() };
+        let timeout = Reason::DnsTimeout { query: q() };
         let domain = |hosts: Vec<HostFacts>| {
             domain_verdict(&DomainFacts {
                 mx_secure: true,

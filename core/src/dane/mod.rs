@@ -22,6 +22,6 @@ pub use tlsa::{
     TlsaRecord, TlsaSet, Unusable, UsagePolicy,
 };
 pub use verify::{
-    selected_digest, verify, DaneFailure, DaneFailureKind, DaneMatch, DaneOutcome, MatchVia,
-    VerifyParams,
+    selected_digest, verify, Anchor, CertDates, ChainLimit, DaneFailure, DaneFailureKind,
+    DaneMatch, DaneOutcome, MatchVia, PathError, RecordError, RecordFailure, VerifyParams,
 };

@@ -14,6 +14,7 @@
 //!   dNSName must be ASCII, so such SANs normally fail to convert and never match).
 //! - A reference identifier containing `*` is invalid and never matches.
 
+use serde::{Deserialize, Serialize};
 use x509_parser::prelude::*;
 
 /// The largest DNS name in presentation form we compare (RFC 1035 sec. 2.3.4: 255 octets on
@@ -32,7 +33,8 @@ pub struct NameMatch {
 }
 
 /// Why no name matched.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "names")]
 pub enum NameError {
     /// The certificate does not parse, or has duplicate SAN extensions.
     BadCertificate,
@@ -42,6 +44,8 @@ pub enum NameError {
     NoPresentedNames,
     /// Names were compared and none matched.
     Mismatch {
+        /// The reference identifiers tried, in order (RFC 7672 sec. 3.2.2).
+        reference_ids: Vec<String>,
         /// The presented identifiers that were compared (SAN dNSNames, or CNs).
         presented: Vec<String>,
     },
@@ -55,10 +59,14 @@ impl std::fmt::Display for NameError {
             NameError::NoPresentedNames => {
                 f.write_str("certificate has no subjectAltName dNSName and no CN")
             }
-            NameError::Mismatch { presented } => {
+            NameError::Mismatch {
+                reference_ids,
+                presented,
+            } => {
                 write!(
                     f,
-                    "no name matches; certificate names: {}",
+                    "no name matches; reference identifiers: {}; certificate names: {}",
+                    reference_ids.join(", "),
                     presented.join(", ")
                 )
             }
@@ -115,7 +123,10 @@ pub fn check_names(cert_der: &[u8], reference_ids: &[String]) -> Result<NameMatc
             });
         }
     }
-    Err(NameError::Mismatch { presented })
+    Err(NameError::Mismatch {
+        reference_ids: reference_ids.to_vec(),
+        presented,
+    })
 }
 
 /// Normalises a DNS name for comparison: one trailing dot removed, ASCII lower case,

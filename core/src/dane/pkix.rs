@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use super::names::{check_names, NameError, NameMatch};
 use super::verify::{
-    selected_digest, DaneFailure, DaneFailureKind, DaneMatch, DaneOutcome, MatchVia, VerifyParams,
-    MAX_CHAIN_BYTES, MAX_CHAIN_LEN,
+    selected_digest, DaneFailure, DaneFailureKind, DaneMatch, DaneOutcome, MatchVia, RecordError,
+    RecordFailure, VerifyParams, MAX_CHAIN_BYTES, MAX_CHAIN_LEN,
 };
 use super::{parse_pem_certificates, GenerateError, TlsaRecord, TlsaSet};
 use crate::time::Timestamp;
@@ -323,7 +323,7 @@ fn validate_path(
 
 fn name_failure(e: NameError, reference_ids: &[String]) -> PkixFailure {
     match e {
-        NameError::Mismatch { presented } => PkixFailure::NameMismatch {
+        NameError::Mismatch { presented, .. } => PkixFailure::NameMismatch {
             reference_ids: reference_ids.to_vec(),
             presented,
         },
@@ -360,11 +360,7 @@ pub fn verify_with_pkix(
     params: &VerifyParams<'_>,
     store: &PkixTrustStore,
 ) -> DaneOutcome {
-    let mut failure = DaneFailure {
-        kind: DaneFailureKind::NoMatch,
-        details: Vec::new(),
-        message: String::new(),
-    };
+    let mut failure = DaneFailure::before_records(DaneFailureKind::NoMatch);
     if set.usable().any(|r| r.usage >= 2) {
         match super::verify(chain, set, params) {
             matched @ DaneOutcome::Matched(_) => return matched,
@@ -376,11 +372,7 @@ pub fn verify_with_pkix(
         return DaneOutcome::Failed(failure);
     }
     if chain.is_empty() {
-        return DaneOutcome::Failed(DaneFailure {
-            kind: DaneFailureKind::EmptyChain,
-            details: Vec::new(),
-            message: "server presented no certificate".into(),
-        });
+        return DaneOutcome::Failed(DaneFailure::before_records(DaneFailureKind::EmptyChain));
     }
     // PKIX-EE before PKIX-TA, each in set order.
     pkix.sort_by_key(|r| std::cmp::Reverse(r.usage));
@@ -392,14 +384,11 @@ pub fn verify_with_pkix(
             (1, _)
                 if selected_digest(&chain[0], r.selector, r.matching).as_ref() != Some(&r.data) =>
             {
-                Err((
-                    DaneFailureKind::NoMatch,
-                    "does not match the leaf certificate".to_string(),
-                ))
+                Err((DaneFailureKind::NoMatch, RecordError::LeafMismatch))
             }
             (_, Err(e)) => Err((
                 DaneFailureKind::PkixInvalid(*e),
-                format!("PKIX path invalid: {e}"),
+                RecordError::PkixPathInvalid { error: *e },
             )),
             (1, Ok(_)) => Ok((0, MatchVia::Chain)),
             (_, Ok(above)) => match above.iter().position(|c| cert_matches(c, r)) {
@@ -413,21 +402,18 @@ pub fn verify_with_pkix(
                 )),
                 None if r.selector == 0 && above.last().is_some_and(|a| a.der.is_none()) => Err((
                     DaneFailureKind::NoMatch,
-                    PKIX_TA_ROOT_DER_MISSING.to_string(),
+                    RecordError::PkixRootCertificateMissing,
                 )),
-                None => Err((
-                    DaneFailureKind::NoMatch,
-                    "no CA certificate of the validated PKIX path matches".to_string(),
-                )),
+                None => Err((DaneFailureKind::NoMatch, RecordError::PkixCaNotInPath)),
             },
         };
         let result = found.and_then(|(depth, via)| {
             check_names(&chain[0], params.reference_ids)
                 .map(|nm| (depth, via, nm))
-                .map_err(|e| {
+                .map_err(|names| {
                     (
                         DaneFailureKind::NameMismatch,
-                        format!("PKIX path valid, but {e}"),
+                        RecordError::PkixNameMismatch { names },
                     )
                 })
         });
@@ -445,12 +431,14 @@ pub fn verify_with_pkix(
                 if kind.precedence() > worst.precedence() {
                     worst = kind;
                 }
-                failure.details.push((r.clone(), why));
+                failure.details.push(RecordFailure {
+                    record: r.clone(),
+                    why,
+                });
             }
         }
     }
     failure.kind = worst;
-    failure.message = super::verify::failure_message(worst).to_string();
     DaneOutcome::Failed(failure)
 }
 

@@ -33,15 +33,17 @@
 //! - Limits: more than [`MAX_CHAIN_LEN`] certificates or more than [`MAX_CHAIN_BYTES`] in
 //!   total gives [`DaneFailureKind::Malformed`] before anything is hashed or parsed.
 
+use std::fmt;
 use std::time::Duration;
 
 use rustls_pki_types::{CertificateDer, Der, TrustAnchor, UnixTime};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256, Sha512};
 use x509_parser::prelude::*;
 
-use super::names;
+use super::names::{self, NameError};
 use super::{TlsaRecord, TlsaSet};
-use crate::time::Timestamp;
+use crate::time::{format_unix_secs, Timestamp};
 
 /// Most certificates accepted in a presented chain (OpenSSL's default verify depth is 100;
 /// real chains have 2-4, and RFC 8446 sec. 4.4.2 lets servers send extras. 16 is generous).
@@ -115,24 +117,399 @@ pub enum MatchVia {
     TrustStore,
 }
 
-/// Why authentication failed, with one line per usable record.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Why authentication failed: the overall kind, and for each usable record tried why it did
+/// not authenticate the chain. Data only; [`fmt::Display`] words it for people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DaneFailure {
     /// The overall kind, by precedence (see [`DaneFailureKind`]).
     pub kind: DaneFailureKind,
     /// For each usable record tried, why it did not authenticate the chain (set order).
-    pub details: Vec<(TlsaRecord, String)>,
-    /// A one-line summary.
-    pub message: String,
+    pub details: Vec<RecordFailure>,
+    /// The chain limit exceeded, when the chain was refused before any record was tried
+    /// (kind [`DaneFailureKind::Malformed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<ChainLimit>,
 }
 
-impl std::fmt::Display for DaneFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)?;
-        for (r, why) in &self.details {
-            write!(f, "; {}: {}", short_record(r), why)?;
+impl DaneFailure {
+    /// A failure decided before any record was tried.
+    pub fn before_records(kind: DaneFailureKind) -> Self {
+        DaneFailure {
+            kind,
+            details: Vec::new(),
+            limit: None,
+        }
+    }
+
+    /// The certificate dates behind an `Expired` or `NotYetValid` kind: those of the first
+    /// record whose failure was about dates.
+    pub fn dates(&self) -> Option<&CertDates> {
+        self.details.iter().find_map(|d| d.why.dates())
+    }
+
+    /// The name check behind a `NameMismatch` kind: that of the first record whose path
+    /// validated (RFC 7672 sec. 3.2.2).
+    pub fn names(&self) -> Option<&NameError> {
+        self.details.iter().find_map(|d| match &d.why {
+            RecordError::NameMismatch { names, .. } => Some(names),
+            _ => None,
+        })
+    }
+}
+
+impl fmt::Display for DaneFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.kind, &self.limit) {
+            (_, Some(limit)) => write!(f, "{limit}")?,
+            (DaneFailureKind::NameMismatch, _) => f.write_str(
+                "DANE-TA path valid but no reference identifier matches the server certificate",
+            )?,
+            (DaneFailureKind::Expired, _) => {
+                f.write_str("certificate expired in the DANE-TA path")?
+            }
+            (DaneFailureKind::NotYetValid, _) => {
+                f.write_str("certificate not yet valid in the DANE-TA path")?
+            }
+            (DaneFailureKind::ChainInvalid, _) => {
+                f.write_str("DANE-TA matched but the certificate path is invalid")?
+            }
+            (DaneFailureKind::Malformed, _) => {
+                f.write_str("leaf certificate is not DER X.509 and no record matched")?
+            }
+            (DaneFailureKind::EmptyChain, _) => f.write_str("server presented no certificate")?,
+            (DaneFailureKind::PkixInvalid(_), _) => {
+                f.write_str("the Web PKI path that PKIX-TA/PKIX-EE records need did not validate")?
+            }
+            (DaneFailureKind::NoUsableRecords, _) => f.write_str("no usable TLSA records")?,
+            (DaneFailureKind::NoMatch, _) => {
+                f.write_str("no usable TLSA record matched the certificate chain")?
+            }
+        }
+        for d in &self.details {
+            write!(f, "; {d}")?;
         }
         Ok(())
+    }
+}
+
+/// A presented chain over one of the limits, refused before anything is hashed or parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "limit")]
+pub enum ChainLimit {
+    /// More than [`MAX_CHAIN_LEN`] certificates.
+    Certificates {
+        /// Certificates presented.
+        count: usize,
+        /// [`MAX_CHAIN_LEN`].
+        max: usize,
+    },
+    /// More than [`MAX_CHAIN_BYTES`] octets in total.
+    Octets {
+        /// Octets presented.
+        count: usize,
+        /// [`MAX_CHAIN_BYTES`].
+        max: usize,
+    },
+}
+
+impl fmt::Display for ChainLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChainLimit::Certificates { count, max } => write!(
+                f,
+                "chain has {count} certificates, more than the limit of {max}"
+            ),
+            ChainLimit::Octets { count, max } => {
+                write!(f, "chain has {count} octets, more than the limit of {max}")
+            }
+        }
+    }
+}
+
+/// One usable record and why it did not authenticate the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordFailure {
+    /// The record.
+    #[serde(flatten)]
+    pub record: TlsaRecord,
+    /// Why it did not authenticate the chain.
+    pub why: RecordError,
+}
+
+impl fmt::Display for RecordFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", short_record(&self.record), self.why)
+    }
+}
+
+/// Where the trust anchor of a DANE-TA(2) attempt came from (RFC 7671 sec. 5.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "source")]
+pub enum Anchor {
+    /// A certificate of the presented chain, at this depth, matched the record.
+    Chain {
+        /// Its depth (the leaf is 0).
+        depth: usize,
+    },
+    /// The full certificate carried in a `2 0 0` record.
+    TlsaCertificate,
+    /// The bare public key carried in a `2 1 0` record.
+    TlsaPublicKey,
+}
+
+impl fmt::Display for Anchor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Anchor::Chain { depth } => write!(f, "matched the issuer at depth {depth}"),
+            Anchor::TlsaCertificate => f.write_str("TA certificate from the TLSA record"),
+            Anchor::TlsaPublicKey => f.write_str("TA public key from the TLSA record"),
+        }
+    }
+}
+
+/// The validity dates of a certificate judged at `now` (RFC 5280 sec. 4.1.2.5; RFC 7672
+/// sec. 3.1.2: DANE-TA paths are date-checked), in seconds since the Unix epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertDates {
+    /// The chain depth of the certificate (0 = leaf), when it is one of the presented chain.
+    pub depth: Option<usize>,
+    /// The time of the check.
+    pub now: i64,
+    /// notBefore, when known.
+    pub not_before: Option<i64>,
+    /// notAfter, when known.
+    pub not_after: Option<i64>,
+}
+
+impl fmt::Display for CertDates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("certificate")?;
+        if let Some(d) = self.depth {
+            write!(f, " at depth {d}")?;
+        }
+        match (self.not_before, self.not_after) {
+            (Some(b), _) if self.now < b => write!(f, " not valid before {}", format_unix_secs(b))?,
+            (_, Some(a)) => write!(f, " expired {}", format_unix_secs(a))?,
+            (Some(b), None) => write!(f, " not valid before {}", format_unix_secs(b))?,
+            (None, None) => f.write_str(" outside its validity")?,
+        }
+        write!(f, " (checked at {})", format_unix_secs(self.now))
+    }
+}
+
+/// Why webpki refused a DANE-TA(2) certification path (RFC 5280 sec. 6; RFC 7672
+/// sec. 3.1.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "path")]
+pub enum PathError {
+    /// A certificate on the path has expired.
+    Expired(CertDates),
+    /// A certificate on the path is not yet valid.
+    NotYetValid(CertDates),
+    /// No path to the trust anchor.
+    UnknownIssuer,
+    /// The leaf is a CA certificate (cA=TRUE).
+    CaUsedAsEndEntity,
+    /// A certificate is not X.509 v3.
+    UnsupportedCertVersion,
+    /// A certificate is not valid DER.
+    BadDer,
+    /// Another webpki error, by its name.
+    Other {
+        /// webpki's name for it.
+        webpki: String,
+    },
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathError::Expired(d) | PathError::NotYetValid(d) => write!(f, "{d}"),
+            PathError::UnknownIssuer => f.write_str("no path to the trust anchor (unknown issuer)"),
+            PathError::CaUsedAsEndEntity => f.write_str("leaf is a CA certificate (cA=TRUE)"),
+            PathError::UnsupportedCertVersion => {
+                f.write_str("certificate version not supported (v3 required)")
+            }
+            PathError::BadDer => f.write_str("certificate is not valid DER"),
+            PathError::Other { webpki } => f.write_str(webpki),
+        }
+    }
+}
+
+/// Why one usable record did not authenticate the chain (RFC 7672 sec. 3.1, 3.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum RecordError {
+    /// DANE-EE(3): the record does not match the leaf (RFC 7672 sec. 3.1.1).
+    LeafMismatch,
+    /// DANE-EE(3) with selector SPKI(1): the leaf does not parse, so its key cannot be
+    /// selected (RFC 6698 sec. 2.1.2).
+    LeafUnparsable,
+    /// DANE-TA(2): the record matches the leaf only; DANE-TA records match issuer
+    /// certificates (depth >= 1), never the leaf.
+    LeafOnly,
+    /// DANE-TA(2) digest: no issuer certificate in the chain matches (a digest record needs
+    /// the TA in the chain, RFC 7672 sec. 3.1.2).
+    NotInChain,
+    /// A `2 0 0` or `2 1 0` record skipped: more than `max` trust anchors supplied by DNS.
+    SkippedDnsAnchor {
+        /// [`MAX_DNS_TA_ATTEMPTS`].
+        max: usize,
+    },
+    /// The anchor cannot be used as a trust anchor, by webpki's name of the error.
+    AnchorUnusable {
+        /// The anchor.
+        anchor: Anchor,
+        /// webpki's name for the error.
+        webpki: String,
+    },
+    /// A `2 1 0` record's data is not a DER SubjectPublicKeyInfo.
+    AnchorKeyMalformed,
+    /// The anchor certificate's basicConstraints extension is malformed.
+    AnchorConstraintsMalformed {
+        /// The anchor.
+        anchor: Anchor,
+    },
+    /// The anchor certificate has basicConstraints cA:FALSE: it may not issue certificates
+    /// (RFC 7671 sec. 5.2.1).
+    AnchorNotCa {
+        /// The anchor.
+        anchor: Anchor,
+    },
+    /// The anchor's pathLenConstraint allows fewer intermediates than lie below it (RFC 7671
+    /// sec. 5.2.1, RFC 5280 sec. 4.2.1.9).
+    PathLenExceeded {
+        /// The anchor.
+        anchor: Anchor,
+        /// The pathLenConstraint.
+        max: u32,
+        /// Intermediates below the anchor.
+        below: usize,
+    },
+    /// A self-signed anchor sent in the chain is outside its validity dates (checked as
+    /// OpenSSL and Postfix do).
+    SelfSignedAnchorDates {
+        /// The anchor.
+        anchor: Anchor,
+        /// Its dates.
+        dates: CertDates,
+    },
+    /// The leaf certificate was rejected by webpki before any path was built.
+    LeafRejected {
+        /// The anchor tried.
+        anchor: Anchor,
+        /// Why.
+        error: PathError,
+    },
+    /// The path from the leaf to the anchor is invalid (RFC 7672 sec. 3.1.2).
+    PathInvalid {
+        /// The anchor tried.
+        anchor: Anchor,
+        /// Why.
+        error: PathError,
+    },
+    /// The path validated but no reference identifier matches the leaf (RFC 7672
+    /// sec. 3.2.2).
+    NameMismatch {
+        /// The anchor.
+        anchor: Anchor,
+        /// The name check.
+        names: NameError,
+    },
+    /// PKIX-TA(0) or PKIX-EE(1): no Web PKI path from the chain to the trust store (RFC 6698
+    /// sec. 2.1.1, RFC 7673 sec. 4.2).
+    PkixPathInvalid {
+        /// What webpki refused.
+        error: super::pkix::PkixError,
+    },
+    /// PKIX-TA(0): no CA certificate of the validated Web PKI path matches.
+    PkixCaNotInPath,
+    /// PKIX-TA(0) Cert(0): the path's root comes from a trust store that holds no root
+    /// certificates ([`super::pkix::PKIX_TA_ROOT_DER_MISSING`]).
+    PkixRootCertificateMissing,
+    /// PKIX-TA(0) or PKIX-EE(1): the Web PKI path is valid but no reference identifier
+    /// matches the leaf (RFC 7673 sec. 4.2).
+    PkixNameMismatch {
+        /// The name check.
+        names: NameError,
+    },
+}
+
+impl RecordError {
+    /// The dates of an expiry or not-yet-valid failure.
+    pub fn dates(&self) -> Option<&CertDates> {
+        match self {
+            RecordError::SelfSignedAnchorDates { dates, .. }
+            | RecordError::PathInvalid {
+                error: PathError::Expired(dates) | PathError::NotYetValid(dates),
+                ..
+            } => Some(dates),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordError::LeafMismatch => f.write_str("does not match the leaf certificate"),
+            RecordError::PkixPathInvalid { error } => write!(f, "PKIX path invalid: {error}"),
+            RecordError::PkixCaNotInPath => {
+                f.write_str("no CA certificate of the validated PKIX path matches")
+            }
+            RecordError::PkixRootCertificateMissing => {
+                f.write_str(super::pkix::PKIX_TA_ROOT_DER_MISSING)
+            }
+            RecordError::PkixNameMismatch { names } => write!(f, "PKIX path valid, but {names}"),
+            RecordError::LeafUnparsable => {
+                f.write_str("leaf certificate does not parse, its public key cannot be selected")
+            }
+            RecordError::LeafOnly => f.write_str(
+                "matches the leaf certificate only; DANE-TA(2) records match issuer \
+                 certificates (depth >= 1), never the leaf",
+            ),
+            RecordError::NotInChain => f.write_str(
+                "no issuer certificate in the chain matches (a digest DANE-TA record needs \
+                 the TA in the chain, RFC 7672 sec. 3.1.2)",
+            ),
+            RecordError::SkippedDnsAnchor { max } => {
+                write!(f, "skipped: more than {max} trust anchors supplied by DNS")
+            }
+            RecordError::AnchorUnusable { anchor, webpki } => {
+                write!(f, "{anchor}; not usable as a trust anchor: {webpki}")
+            }
+            RecordError::AnchorKeyMalformed => {
+                f.write_str("TA public key from the TLSA record is not a DER SubjectPublicKeyInfo")
+            }
+            RecordError::AnchorConstraintsMalformed { anchor } => write!(
+                f,
+                "{anchor}; the trust anchor's basicConstraints extension is malformed"
+            ),
+            RecordError::AnchorNotCa { anchor } => write!(
+                f,
+                "{anchor}; the trust anchor has basicConstraints cA:FALSE: it may not issue \
+                 certificates (RFC 7671 sec. 5.2.1)"
+            ),
+            RecordError::PathLenExceeded { anchor, max, below } => write!(
+                f,
+                "{anchor}; the trust anchor's pathLenConstraint {max} allows fewer than the \
+                 {below} intermediate(s) below it (RFC 7671 sec. 5.2.1, RFC 5280 sec. 4.2.1.9)"
+            ),
+            RecordError::SelfSignedAnchorDates { anchor, dates } => write!(
+                f,
+                "{anchor}; the self-signed trust anchor is outside its validity: {dates} \
+                 (checked as OpenSSL and Postfix do)"
+            ),
+            RecordError::LeafRejected { anchor, error } => {
+                write!(f, "{anchor}; leaf certificate rejected: {error}")
+            }
+            RecordError::PathInvalid { anchor, error } => {
+                write!(f, "{anchor}; path invalid: {error}")
+            }
+            RecordError::NameMismatch { anchor, names } => {
+                write!(f, "{anchor}; path valid, but {names}")
+            }
+        }
     }
 }
 
@@ -141,7 +518,8 @@ impl std::fmt::Display for DaneFailure {
 /// `Expired` > `NotYetValid` > `ChainInvalid` (a TA matched but the path is invalid for
 /// another reason) > `Malformed` (the leaf is not X.509 DER) > `NoMatch`. `EmptyChain`,
 /// `NoUsableRecords` and chain-limit `Malformed` are decided before any record is tried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DaneFailureKind {
     /// No usable record matches any certificate where it may match.
     NoMatch,
@@ -316,48 +694,35 @@ impl<'c> Cache<'c> {
 /// Authenticates `chain` (leaf first, DER, as presented) with the usable records of `set`
 /// (RFC 7672 sec. 3.1-3.2, RFC 7671 sec. 5). See the module documentation for the rules.
 pub fn verify(chain: &[Vec<u8>], set: &TlsaSet, params: &VerifyParams<'_>) -> DaneOutcome {
-    let fail = |kind, details, message: String| {
+    let refuse = |kind| DaneOutcome::Failed(DaneFailure::before_records(kind));
+    let over = |limit| {
         DaneOutcome::Failed(DaneFailure {
-            kind,
-            details,
-            message,
+            limit: Some(limit),
+            ..DaneFailure::before_records(DaneFailureKind::Malformed)
         })
     };
     if !set.has_usable() {
-        return fail(
-            DaneFailureKind::NoUsableRecords,
-            Vec::new(),
-            "no usable TLSA records".into(),
-        );
+        return refuse(DaneFailureKind::NoUsableRecords);
     }
     if chain.is_empty() {
-        return fail(
-            DaneFailureKind::EmptyChain,
-            Vec::new(),
-            "server presented no certificate".into(),
-        );
+        return refuse(DaneFailureKind::EmptyChain);
     }
     if chain.len() > MAX_CHAIN_LEN {
-        return fail(
-            DaneFailureKind::Malformed,
-            Vec::new(),
-            format!(
-                "chain has {} certificates, more than the limit of {MAX_CHAIN_LEN}",
-                chain.len()
-            ),
-        );
+        return over(ChainLimit::Certificates {
+            count: chain.len(),
+            max: MAX_CHAIN_LEN,
+        });
     }
     let total = chain.iter().fold(0usize, |a, c| a.saturating_add(c.len()));
     if total > MAX_CHAIN_BYTES {
-        return fail(
-            DaneFailureKind::Malformed,
-            Vec::new(),
-            format!("chain has {total} octets, more than the limit of {MAX_CHAIN_BYTES}"),
-        );
+        return over(ChainLimit::Octets {
+            count: total,
+            max: MAX_CHAIN_BYTES,
+        });
     }
 
     let mut cache = Cache::new(chain);
-    let mut details: Vec<(TlsaRecord, String)> = Vec::new();
+    let mut details: Vec<RecordFailure> = Vec::new();
     let mut worst = DaneFailureKind::NoMatch;
     let bump = |worst: &mut DaneFailureKind, k: DaneFailureKind| {
         if k.precedence() > worst.precedence() {
@@ -377,11 +742,14 @@ pub fn verify(chain: &[Vec<u8>], set: &TlsaSet, params: &VerifyParams<'_>) -> Da
             });
         }
         let why = if r.selector == 1 && cache.spki(0).is_none() {
-            "leaf certificate does not parse, its public key cannot be selected".to_owned()
+            RecordError::LeafUnparsable
         } else {
-            "does not match the leaf certificate".to_owned()
+            RecordError::LeafMismatch
         };
-        details.push((r.clone(), why));
+        details.push(RecordFailure {
+            record: r.clone(),
+            why,
+        });
     }
 
     // DANE-TA(2): issuers only, then path and names (RFC 7672 sec. 3.1.2, 3.2.2).
@@ -396,10 +764,11 @@ pub fn verify(chain: &[Vec<u8>], set: &TlsaSet, params: &VerifyParams<'_>) -> Da
             let found = (1..chain.len()).find(|&d| chain[d] != chain[0] && cache.matches(d, r));
             let result = match found {
                 Some(d) => ta_in_chain(chain, d, &ee, now, params).and_then(|m| {
+                    let anchor = Anchor::Chain { depth: d };
                     if r.selector == 0 {
-                        ta_constraints(&chain[d], m.0)?;
+                        ta_constraints(&chain[d], anchor, m.0)?;
                     }
-                    self_signed_ta_dates(&chain[d], params.now)?;
+                    self_signed_ta_dates(&chain[d], anchor, params.now)?;
                     Ok(m)
                 }),
                 None => {
@@ -411,29 +780,18 @@ pub fn verify(chain: &[Vec<u8>], set: &TlsaSet, params: &VerifyParams<'_>) -> Da
                     match (r.selector, r.matching) {
                         _ if dns_ta && dns_ta_attempts > MAX_DNS_TA_ATTEMPTS => Err((
                             DaneFailureKind::NoMatch,
-                            format!(
-                                "skipped: more than {MAX_DNS_TA_ATTEMPTS} trust anchors \
-                                 supplied by DNS"
-                            ),
+                            RecordError::SkippedDnsAnchor {
+                                max: MAX_DNS_TA_ATTEMPTS,
+                            },
                         )),
                         (0, 0) if dns_ta => ta_from_dns_cert(chain, &r.data, &ee, now, params)
                             .and_then(|m| {
-                                ta_constraints(&r.data, m.0)?;
+                                ta_constraints(&r.data, Anchor::TlsaCertificate, m.0)?;
                                 Ok(m)
                             }),
                         (1, 0) if dns_ta => ta_from_dns_key(chain, &r.data, &ee, now, params),
-                        _ if leaf_only => Err((
-                            DaneFailureKind::NoMatch,
-                            "matches the leaf certificate only; DANE-TA(2) records match \
-                             issuer certificates (depth >= 1), never the leaf"
-                                .to_owned(),
-                        )),
-                        _ => Err((
-                            DaneFailureKind::NoMatch,
-                            "no issuer certificate in the chain matches (a digest DANE-TA \
-                             record needs the TA in the chain, RFC 7672 sec. 3.1.2)"
-                                .to_owned(),
-                        )),
+                        _ if leaf_only => Err((DaneFailureKind::NoMatch, RecordError::LeafOnly)),
+                        _ => Err((DaneFailureKind::NoMatch, RecordError::NotInChain)),
                     }
                 }
             };
@@ -449,7 +807,10 @@ pub fn verify(chain: &[Vec<u8>], set: &TlsaSet, params: &VerifyParams<'_>) -> Da
                 }
                 Err((k, why)) => {
                     bump(&mut worst, k);
-                    details.push((r.clone(), why));
+                    details.push(RecordFailure {
+                        record: r.clone(),
+                        why,
+                    });
                 }
             }
         }
@@ -458,35 +819,59 @@ pub fn verify(chain: &[Vec<u8>], set: &TlsaSet, params: &VerifyParams<'_>) -> Da
     if worst == DaneFailureKind::NoMatch && cache.spki(0).is_none() {
         worst = DaneFailureKind::Malformed;
     }
-    let message = failure_message(worst);
-    fail(worst, details, message.to_owned())
+    DaneOutcome::Failed(DaneFailure {
+        details,
+        ..DaneFailure::before_records(worst)
+    })
 }
 
-/// The one-line summary of a failure of `kind`.
-pub(crate) fn failure_message(kind: DaneFailureKind) -> &'static str {
-    match kind {
-        DaneFailureKind::NameMismatch => {
-            "DANE-TA path valid but no reference identifier matches the server certificate"
-        }
-        DaneFailureKind::Expired => "certificate expired in the DANE-TA path",
-        DaneFailureKind::NotYetValid => "certificate not yet valid in the DANE-TA path",
-        DaneFailureKind::ChainInvalid => "DANE-TA matched but the certificate path is invalid",
-        DaneFailureKind::Malformed => "leaf certificate is not DER X.509 and no record matched",
-        DaneFailureKind::PkixInvalid(_) => {
-            "the Web PKI path that PKIX-TA/PKIX-EE records need did not validate"
-        }
-        _ => "no usable TLSA record matched the certificate chain",
-    }
+/// Why one DANE-TA(2) attempt failed: the kind it counts as, and the record's reason.
+type TaError = (DaneFailureKind, RecordError);
+
+type TaResult = Result<(usize, MatchVia, names::NameMatch), TaError>;
+
+/// The dates of a certificate, when it parses.
+fn cert_dates(der: &[u8], depth: Option<usize>, now: i64) -> Option<CertDates> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let validity = cert.validity();
+    Some(CertDates {
+        depth,
+        now,
+        not_before: Some(validity.not_before.timestamp()),
+        not_after: Some(validity.not_after.timestamp()),
+    })
 }
 
-type TaResult = Result<(usize, MatchVia, names::NameMatch), (DaneFailureKind, String)>;
+/// The dates webpki named, completed from the presented certificate that has them (its
+/// depth and its other bound), when one does.
+fn webpki_dates(
+    chain: &[Vec<u8>],
+    now: i64,
+    not_before: Option<i64>,
+    not_after: Option<i64>,
+) -> CertDates {
+    chain
+        .iter()
+        .enumerate()
+        .filter_map(|(d, c)| cert_dates(c, Some(d), now))
+        .find(|c| {
+            not_before.is_none_or(|b| c.not_before == Some(b))
+                && not_after.is_none_or(|a| c.not_after == Some(a))
+        })
+        .unwrap_or(CertDates {
+            depth: None,
+            now,
+            not_before,
+            not_after,
+        })
+}
 
 /// A *self-signed* trust anchor sent in the chain is date-checked, as OpenSSL 3.0 (and so
 /// Postfix) does when it ends the path at a self-signed certificate: the interop lab's TA1
 /// (`2 0 1` on an expired self-signed root) is Untrusted there, "certificate has expired",
 /// whereas an expired *intermediate* anchor (X02) is Verified. A checker that passed TA1
 /// would report success where Postfix senders defer the mail.
-fn self_signed_ta_dates(ta_der: &[u8], now: Timestamp) -> Result<(), (DaneFailureKind, String)> {
+fn self_signed_ta_dates(ta_der: &[u8], anchor: Anchor, now: Timestamp) -> Result<(), TaError> {
     let Ok((_, cert)) = X509Certificate::from_der(ta_der) else {
         return Ok(());
     };
@@ -494,21 +879,21 @@ fn self_signed_ta_dates(ta_der: &[u8], now: Timestamp) -> Result<(), (DaneFailur
         return Ok(());
     }
     let at = i64::try_from(now.as_unix_secs()).unwrap_or(i64::MAX);
-    let validity = cert.validity();
-    if at > validity.not_after.timestamp() {
-        return Err((
-            DaneFailureKind::Expired,
-            "the self-signed trust anchor has expired (checked as OpenSSL and Postfix do)".into(),
-        ));
-    }
-    if at < validity.not_before.timestamp() {
-        return Err((
-            DaneFailureKind::NotYetValid,
-            "the self-signed trust anchor is not yet valid (checked as OpenSSL and Postfix do)"
-                .into(),
-        ));
-    }
-    Ok(())
+    let depth = match anchor {
+        Anchor::Chain { depth } => Some(depth),
+        _ => None,
+    };
+    let Some(dates) = cert_dates(ta_der, depth, at) else {
+        return Ok(());
+    };
+    let kind = if dates.not_after.is_some_and(|a| at > a) {
+        DaneFailureKind::Expired
+    } else if dates.not_before.is_some_and(|b| at < b) {
+        DaneFailureKind::NotYetValid
+    } else {
+        return Ok(());
+    };
+    Err((kind, RecordError::SelfSignedAnchorDates { anchor, dates }))
 }
 
 /// The constraints of a trust anchor given as a whole certificate (`2 0 x`), which RFC 7671
@@ -517,40 +902,23 @@ fn self_signed_ta_dates(ta_der: &[u8], now: Timestamp) -> Result<(), (DaneFailur
 /// bounds the intermediates between it and the leaf (`depth - 1`, RFC 5280 sec. 4.2.1.9). A
 /// certificate without basicConstraints (a v1 CA) is not refused. The anchor's own dates
 /// are not checked: see the module documentation.
-fn ta_constraints(ta_der: &[u8], depth: usize) -> Result<(), (DaneFailureKind, String)> {
+fn ta_constraints(ta_der: &[u8], anchor: Anchor, depth: usize) -> Result<(), TaError> {
     let Ok((_, cert)) = X509Certificate::from_der(ta_der) else {
         return Ok(());
     };
+    let invalid = |why| Err((DaneFailureKind::ChainInvalid, why));
     let bc = match cert.basic_constraints() {
         Ok(Some(bc)) => bc.value,
         Ok(None) => return Ok(()),
-        Err(_) => {
-            return Err((
-                DaneFailureKind::ChainInvalid,
-                "the trust anchor's basicConstraints extension is malformed".into(),
-            ))
-        }
+        Err(_) => return invalid(RecordError::AnchorConstraintsMalformed { anchor }),
     };
     if !bc.ca {
-        return Err((
-            DaneFailureKind::ChainInvalid,
-            format!(
-                "the trust anchor at depth {depth} has basicConstraints cA:FALSE: it may not \
-                 issue certificates (RFC 7671 sec. 5.2.1)"
-            ),
-        ));
+        return invalid(RecordError::AnchorNotCa { anchor });
     }
-    if let Some(limit) = bc.path_len_constraint {
+    if let Some(max) = bc.path_len_constraint {
         let below = depth.saturating_sub(1);
-        if below > limit as usize {
-            return Err((
-                DaneFailureKind::ChainInvalid,
-                format!(
-                    "the trust anchor's pathLenConstraint {limit} allows fewer than the \
-                     {below} intermediate(s) below it (RFC 7671 sec. 5.2.1, RFC 5280 \
-                     sec. 4.2.1.9)"
-                ),
-            ));
+        if below > max as usize {
+            return invalid(RecordError::PathLenExceeded { anchor, max, below });
         }
     }
     Ok(())
@@ -563,23 +931,27 @@ fn ta_in_chain(
     now: UnixTime,
     params: &VerifyParams<'_>,
 ) -> TaResult {
-    let at = format!("matched the issuer at depth {d}");
+    let anchor = Anchor::Chain { depth: d };
     let ta_der = CertificateDer::from(chain[d].as_slice());
-    let anchor = webpki::anchor_from_trusted_cert(&ta_der).map_err(|e| {
-        (
-            DaneFailureKind::ChainInvalid,
-            format!("{at}; not usable as a trust anchor: {e}"),
-        )
-    })?;
+    let trust = webpki::anchor_from_trusted_cert(&ta_der).map_err(|e| unusable(anchor, &e))?;
     let inter: Vec<CertificateDer<'_>> = chain[1..]
         .iter()
         .enumerate()
         .filter(|(i, _)| i + 1 != d)
         .map(|(_, c)| CertificateDer::from(c.as_slice()))
         .collect();
-    validate(chain, ee, &[anchor], &inter, now, params)
+    validate(chain, ee, anchor, &[trust], &inter, now, params)
         .map(|(_, nm)| (d, MatchVia::Chain, nm))
-        .map_err(|(k, w)| (k, format!("{at}; {w}")))
+}
+
+fn unusable(anchor: Anchor, e: &webpki::Error) -> TaError {
+    (
+        DaneFailureKind::ChainInvalid,
+        RecordError::AnchorUnusable {
+            anchor,
+            webpki: format!("{e:?}"),
+        },
+    )
 }
 
 fn ta_from_dns_cert(
@@ -589,21 +961,15 @@ fn ta_from_dns_cert(
     now: UnixTime,
     params: &VerifyParams<'_>,
 ) -> TaResult {
-    let at = "TA certificate from the TLSA record";
+    let anchor = Anchor::TlsaCertificate;
     let ta_der = CertificateDer::from(data);
-    let anchor = webpki::anchor_from_trusted_cert(&ta_der).map_err(|e| {
-        (
-            DaneFailureKind::ChainInvalid,
-            format!("{at} not usable as a trust anchor: {e}"),
-        )
-    })?;
+    let trust = webpki::anchor_from_trusted_cert(&ta_der).map_err(|e| unusable(anchor, &e))?;
     let inter: Vec<CertificateDer<'_>> = chain[1..]
         .iter()
         .map(|c| CertificateDer::from(c.as_slice()))
         .collect();
-    validate(chain, ee, &[anchor], &inter, now, params)
+    validate(chain, ee, anchor, &[trust], &inter, now, params)
         .map(|(depth, nm)| (depth, MatchVia::TlsaCertificate, nm))
-        .map_err(|(k, w)| (k, format!("{at}: {w}")))
 }
 
 fn ta_from_dns_key(
@@ -613,11 +979,10 @@ fn ta_from_dns_key(
     now: UnixTime,
     params: &VerifyParams<'_>,
 ) -> TaResult {
-    let at = "TA public key from the TLSA record";
     let Some(key) = der_contents(spki) else {
         return Err((
             DaneFailureKind::ChainInvalid,
-            format!("{at} is not a DER SubjectPublicKeyInfo"),
+            RecordError::AnchorKeyMalformed,
         ));
     };
     // The key's subject is unknown: offer it under every issuer name found in the chain
@@ -644,9 +1009,16 @@ fn ta_from_dns_key(
         .iter()
         .map(|c| CertificateDer::from(c.as_slice()))
         .collect();
-    validate(chain, ee, &anchors, &inter, now, params)
-        .map(|(depth, nm)| (depth, MatchVia::TlsaPublicKey, nm))
-        .map_err(|(k, w)| (k, format!("{at}: {w}")))
+    validate(
+        chain,
+        ee,
+        Anchor::TlsaPublicKey,
+        &anchors,
+        &inter,
+        now,
+        params,
+    )
+    .map(|(depth, nm)| (depth, MatchVia::TlsaPublicKey, nm))
 }
 
 /// webpki path validation from the leaf to one of `anchors`, then our name check. Returns
@@ -654,15 +1026,19 @@ fn ta_from_dns_key(
 fn validate(
     chain: &[Vec<u8>],
     ee: &Result<webpki::EndEntityCert<'_>, webpki::Error>,
+    anchor: Anchor,
     anchors: &[TrustAnchor<'_>],
     inter: &[CertificateDer<'_>],
     now: UnixTime,
     params: &VerifyParams<'_>,
-) -> Result<(usize, names::NameMatch), (DaneFailureKind, String)> {
+) -> Result<(usize, names::NameMatch), TaError> {
     let ee = ee.as_ref().map_err(|e| {
         (
             DaneFailureKind::ChainInvalid,
-            format!("leaf certificate rejected: {}", webpki_reason(e)),
+            RecordError::LeafRejected {
+                anchor,
+                error: path_error(chain, e),
+            },
         )
     })?;
     let path = ee
@@ -678,14 +1054,17 @@ fn validate(
         .map_err(|e| {
             (
                 map_webpki(&e),
-                format!("path invalid: {}", webpki_reason(&e)),
+                RecordError::PathInvalid {
+                    anchor,
+                    error: path_error(chain, &e),
+                },
             )
         })?;
     let depth = 1 + path.intermediate_certificates().count();
-    let nm = names::check_names(&chain[0], params.reference_ids).map_err(|e| {
+    let nm = names::check_names(&chain[0], params.reference_ids).map_err(|names| {
         (
             DaneFailureKind::NameMismatch,
-            format!("path valid, but {e}"),
+            RecordError::NameMismatch { anchor, names },
         )
     })?;
     Ok((depth, nm))
@@ -699,16 +1078,24 @@ fn map_webpki(e: &webpki::Error) -> DaneFailureKind {
     }
 }
 
-fn webpki_reason(e: &webpki::Error) -> String {
+fn unix(t: &UnixTime) -> i64 {
+    i64::try_from(t.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn path_error(chain: &[Vec<u8>], e: &webpki::Error) -> PathError {
     match e {
-        webpki::Error::CertExpired { .. } => "certificate expired".into(),
-        webpki::Error::CertNotValidYet { .. } => "certificate not yet valid".into(),
-        webpki::Error::UnknownIssuer => "no path to the trust anchor (unknown issuer)".into(),
-        webpki::Error::CaUsedAsEndEntity => "leaf is a CA certificate (cA=TRUE)".into(),
-        webpki::Error::UnsupportedCertVersion => {
-            "certificate version not supported (v3 required)".into()
+        webpki::Error::CertExpired { time, not_after } => {
+            PathError::Expired(webpki_dates(chain, unix(time), None, Some(unix(not_after))))
         }
-        webpki::Error::BadDer => "certificate is not valid DER".into(),
-        other => format!("{other:?}"),
+        webpki::Error::CertNotValidYet { time, not_before } => PathError::NotYetValid(
+            webpki_dates(chain, unix(time), Some(unix(not_before)), None),
+        ),
+        webpki::Error::UnknownIssuer => PathError::UnknownIssuer,
+        webpki::Error::CaUsedAsEndEntity => PathError::CaUsedAsEndEntity,
+        webpki::Error::UnsupportedCertVersion => PathError::UnsupportedCertVersion,
+        webpki::Error::BadDer => PathError::BadDer,
+        other => PathError::Other {
+            webpki: format!("{other:?}"),
+        },
     }
 }

@@ -12,6 +12,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use serde::{Deserialize, Serialize};
 
 use super::{RcodeClass, Security};
+use crate::machine::LocalFailure;
 use crate::time::Timestamp;
 
 /// The longest CNAME chain followed in one answer (RFC 1034 sec. 3.6.2 asks resolvers to
@@ -229,15 +230,18 @@ pub enum LookupError {
     /// An answer that did not parse or made no sense.
     Malformed {
         /// What was wrong.
-        detail: String,
+        what: Malformed,
     },
     /// No resolver is configured, so nothing could be asked.
     NoServers,
+    /// The name to ask for could not be formed: longer than 255 octets (RFC 1035
+    /// sec. 2.3.4), e.g. a TLSA name `_port._tcp.` prefixed to a long base domain.
+    NameTooLong,
     /// This process could not send the query: it ran out of file descriptors or memory. No
     /// resolver was at fault, and nothing is known about the data.
     LocalResources {
-        /// The runtime's description.
-        detail: String,
+        /// The resource and the runtime's description.
+        error: LocalFailure,
     },
 }
 
@@ -257,10 +261,8 @@ impl LookupError {
         matches!(self, LookupError::ServFail { bogus: true, .. })
     }
 
-    fn malformed(detail: impl Into<String>) -> Self {
-        LookupError::Malformed {
-            detail: detail.into(),
-        }
+    fn malformed(what: Malformed) -> Self {
+        LookupError::Malformed { what }
     }
 }
 
@@ -279,16 +281,124 @@ impl fmt::Display for LookupError {
             }
             LookupError::Rcode { rcode } => write!(f, "{} (rcode {rcode})", rcode_name(*rcode)),
             LookupError::Timeout => f.write_str("no answer from any resolver (timeout)"),
-            LookupError::Malformed { detail } => write!(f, "malformed answer: {detail}"),
+            LookupError::Malformed { what } => write!(f, "malformed answer: {what}"),
             LookupError::NoServers => f.write_str("no resolver configured"),
-            LookupError::LocalResources { detail } => {
-                write!(f, "query not sent, local resources exhausted: {detail}")
+            LookupError::NameTooLong => {
+                f.write_str("the query name would be longer than 255 octets")
+            }
+            LookupError::LocalResources { error } => {
+                write!(f, "query not sent, local resources exhausted: {error}")
             }
         }
     }
 }
 
 impl std::error::Error for LookupError {}
+
+/// Why a message is not an answer to the query it claims to answer (RFC 5452 sec. 9.1;
+/// RFC 4035 sec. 3.1.6 for the CD bit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mismatch {
+    /// Not from the queried server's address and port.
+    Source,
+    /// The message id differs from the query's.
+    Id,
+    /// QR=0: not a response.
+    NotResponse,
+    /// The opcode is not QUERY.
+    Opcode,
+    /// CD=1 in the response to a CD=0 query.
+    CheckingDisabled,
+    /// The question count is not 1.
+    QuestionCount,
+    /// The question name differs.
+    QuestionName,
+    /// The question type differs.
+    QuestionType,
+    /// The question class is not IN.
+    QuestionClass,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mismatch::Source => "not from the queried server's address and port",
+            Mismatch::Id => "message id differs from the query's",
+            Mismatch::NotResponse => "QR=0: not a response",
+            Mismatch::Opcode => "opcode is not QUERY",
+            Mismatch::CheckingDisabled => "CD=1 in the response to a CD=0 query",
+            Mismatch::QuestionCount => "question count is not 1",
+            Mismatch::QuestionName => "question name differs",
+            Mismatch::QuestionType => "question type differs",
+            Mismatch::QuestionClass => "question class is not IN",
+        })
+    }
+}
+
+/// What made an answer unusable (RFC 1035 sec. 4.1; RFC 1034 sec. 3.6.2 for CNAME chains;
+/// RFC 7766 for TCP).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "what")]
+pub enum Malformed {
+    /// Fewer bytes than a DNS header.
+    ShorterThanHeader {
+        /// How many arrived.
+        bytes: usize,
+    },
+    /// The message does not parse.
+    Unparsable {
+        /// The parser's (hickory-proto's) description.
+        parser: String,
+    },
+    /// Several CNAME targets for one owner.
+    SeveralCnameTargets {
+        /// The owner.
+        owner: String,
+    },
+    /// The CNAME chain loops.
+    CnameLoop {
+        /// The name seen twice.
+        at: String,
+    },
+    /// The CNAME chain is longer than [`MAX_CNAME_LINKS`].
+    CnameChainTooLong {
+        /// [`MAX_CNAME_LINKS`].
+        max: usize,
+    },
+    /// An answer over TCP is not the answer to the query (where UDP would wait for another).
+    TcpMismatch {
+        /// Why.
+        why: Mismatch,
+    },
+    /// TC=1 over TCP (RFC 7766 sec. 5).
+    TruncatedOverTcp,
+    /// The query could not be encoded.
+    QueryUnencodable,
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Malformed::ShorterThanHeader { bytes } => {
+                write!(f, "{bytes} bytes, shorter than a DNS header")
+            }
+            Malformed::Unparsable { parser } => write!(f, "unparsable message: {parser}"),
+            Malformed::SeveralCnameTargets { owner } => {
+                write!(f, "several CNAME targets at {owner}")
+            }
+            Malformed::CnameLoop { at } => write!(f, "CNAME loop at {at}"),
+            Malformed::CnameChainTooLong { max } => {
+                write!(f, "CNAME chain longer than {max} links")
+            }
+            Malformed::TcpMismatch { why } => {
+                write!(f, "TCP answer does not match the query: {why}")
+            }
+            Malformed::TruncatedOverTcp => f.write_str("TC=1 over TCP"),
+            Malformed::QueryUnencodable => f.write_str("the query could not be encoded"),
+        }
+    }
+}
 
 /// What a response must match: the message id and the question of the query it answers
 /// (RFC 5452 sec. 9.1).
@@ -309,10 +419,10 @@ pub struct Expected {
 pub enum Checked {
     /// Not an answer to this query (wrong id, QR=0, opcode, question): ignore it and keep
     /// waiting; over UDP it may be spoofed (RFC 5452 sec. 9.1).
-    Mismatch(&'static str),
+    Mismatch(Mismatch),
     /// The bytes do not parse as a DNS message. Over UDP, keep waiting (it may be spoofed)
     /// but remember it; over TCP it ends the exchange.
-    Unparsable(String),
+    Unparsable(Malformed),
     /// TC=1: retry over TCP (RFC 7766 sec. 5; RFC 1035 sec. 4.2.1).
     Truncated,
     /// A final outcome for this exchange: an answer (NOERROR, NXDOMAIN) or an error rcode or
@@ -334,17 +444,21 @@ pub fn check_response(
 ) -> Checked {
     // Look at the raw header first, so garbage with a foreign id is a mismatch, not an error.
     let Some(&[id_hi, id_lo, flags_hi, _]) = wire.first_chunk::<4>() else {
-        return Checked::Unparsable(format!("{} bytes, shorter than a DNS header", wire.len()));
+        return Checked::Unparsable(Malformed::ShorterThanHeader { bytes: wire.len() });
     };
     if u16::from_be_bytes([id_hi, id_lo]) != expected.id {
-        return Checked::Mismatch("message id differs from the query's");
+        return Checked::Mismatch(Mismatch::Id);
     }
     if flags_hi & 0x80 == 0 {
-        return Checked::Mismatch("QR=0: not a response");
+        return Checked::Mismatch(Mismatch::NotResponse);
     }
     let msg = match Message::from_vec(wire) {
         Ok(m) => m,
-        Err(e) => return Checked::Unparsable(format!("unparsable message: {e}")),
+        Err(e) => {
+            return Checked::Unparsable(Malformed::Unparsable {
+                parser: e.to_string(),
+            })
+        }
     };
     if let Some(why) = mismatch(expected, &msg) {
         return Checked::Mismatch(why);
@@ -355,34 +469,34 @@ pub fn check_response(
     Checked::Final(classify(expected, &msg, now, server))
 }
 
-fn mismatch(expected: &Expected, msg: &Message) -> Option<&'static str> {
+fn mismatch(expected: &Expected, msg: &Message) -> Option<Mismatch> {
     if msg.metadata.id != expected.id {
-        return Some("message id differs from the query's");
+        return Some(Mismatch::Id);
     }
     if msg.metadata.message_type != MessageType::Response {
-        return Some("QR=0: not a response");
+        return Some(Mismatch::NotResponse);
     }
     if msg.metadata.op_code != OpCode::Query {
-        return Some("opcode is not QUERY");
+        return Some(Mismatch::Opcode);
     }
     // RFC 4035 sec. 3.1.6: the CD bit is copied from the query, which always has CD=0. A
     // response with CD=1 did not come from our query's validation path.
     if msg.metadata.checking_disabled {
-        return Some("CD=1 in the response to a CD=0 query");
+        return Some(Mismatch::CheckingDisabled);
     }
     let [q] = msg.queries.as_slice() else {
-        return Some("question count is not 1");
+        return Some(Mismatch::QuestionCount);
     };
     let mut qname = expected.qname.clone();
     qname.set_fqdn(true);
     if q.name() != &qname {
-        return Some("question name differs");
+        return Some(Mismatch::QuestionName);
     }
     if q.query_type() != expected.qtype {
-        return Some("question type differs");
+        return Some(Mismatch::QuestionType);
     }
     if q.query_class() != DNSClass::IN {
-        return Some("question class is not IN");
+        return Some(Mismatch::QuestionClass);
     }
     None
 }
@@ -462,18 +576,20 @@ fn classify(
                 break;
             };
             if targets.any(|t| t != target) {
-                return Err(LookupError::malformed(format!(
-                    "several CNAME targets at {current}"
-                )));
+                return Err(LookupError::malformed(Malformed::SeveralCnameTargets {
+                    owner: current.to_string(),
+                }));
             }
             let target = target.clone();
             if target == qname || cnames.iter().any(|(owner, _)| owner == &target) {
-                return Err(LookupError::malformed(format!("CNAME loop at {target}")));
+                return Err(LookupError::malformed(Malformed::CnameLoop {
+                    at: target.to_string(),
+                }));
             }
             if cnames.len() >= MAX_CNAME_LINKS {
-                return Err(LookupError::malformed(format!(
-                    "CNAME chain longer than {MAX_CNAME_LINKS} links"
-                )));
+                return Err(LookupError::malformed(Malformed::CnameChainTooLong {
+                    max: MAX_CNAME_LINKS,
+                }));
             }
             cnames.push((current, target.clone()));
             current = target;
@@ -966,8 +1082,11 @@ mod tests {
         );
         assert_eq!(LookupError::NoServers.to_string(), "no resolver configured");
         assert_eq!(
-            LookupError::Malformed { detail: "x".into() }.to_string(),
-            "malformed answer: x"
+            LookupError::Malformed {
+                what: Malformed::QueryUnencodable
+            }
+            .to_string(),
+            "malformed answer: the query could not be encoded"
         );
     }
 }

@@ -24,7 +24,7 @@ use hickory_proto::rr::{Name, RecordType};
 
 use super::answer::{check_response, Checked, Expected};
 use super::query::{build_query, DEFAULT_PAYLOAD};
-use super::{Answer, LookupError};
+use super::{Answer, LookupError, Malformed, Mismatch};
 use crate::machine::{Action, NetError, QueryId, Transport, UsageError};
 use crate::seed::DetRng;
 use crate::time::Timestamp;
@@ -106,7 +106,7 @@ pub struct IgnoredDatagram {
     /// Where the datagram came from, when the runtime said.
     pub from: Option<SocketAddr>,
     /// Why it was ignored.
-    pub why: &'static str,
+    pub why: Mismatch,
 }
 
 /// Whether `from` is the address and port `server` was queried at (an IPv4-mapped IPv6
@@ -336,7 +336,7 @@ impl DnsClient {
                     query,
                     server: l.server,
                     from,
-                    why: "not from the queried server's address and port",
+                    why: Mismatch::Source,
                 });
                 return Ok(());
             }
@@ -358,14 +358,14 @@ impl DnsClient {
                 });
                 if tcp {
                     l.last_error = Some(LookupError::Malformed {
-                        detail: format!("TCP answer does not match the query: {why}"),
+                        what: Malformed::TcpMismatch { why },
                     });
                     self.end_exchange(query);
                     self.next_attempt(now, lookup_id);
                 }
             }
-            Checked::Unparsable(detail) => {
-                let err = LookupError::Malformed { detail };
+            Checked::Unparsable(what) => {
+                let err = LookupError::Malformed { what };
                 if tcp {
                     l.last_error = Some(err);
                     self.end_exchange(query);
@@ -377,7 +377,7 @@ impl DnsClient {
             Checked::Truncated => {
                 if tcp {
                     l.last_error = Some(LookupError::Malformed {
-                        detail: "TC=1 over TCP".into(),
+                        what: Malformed::TruncatedOverTcp,
                     });
                     self.end_exchange(query);
                     self.next_attempt(now, lookup_id);
@@ -426,11 +426,11 @@ impl DnsClient {
             return Ok(());
         };
         self.end_exchange(query);
-        if let NetError::LocalResources(detail) = error {
+        if let NetError::LocalResources(local) = error {
             // Our own process or host ran out of sockets or memory: no resolver is at
             // fault, and asking another one now would fail the same way.
             let err = LookupError::LocalResources {
-                detail: detail.clone(),
+                error: local.clone(),
             };
             self.finish(lookup_id, Err(err));
         } else {
@@ -530,7 +530,7 @@ impl DnsClient {
         let wire = build_query(msg_id, &l.qname, l.qtype, self.config.payload);
         if wire.is_empty() {
             let err = LookupError::Malformed {
-                detail: "the query could not be encoded".into(),
+                what: Malformed::QueryUnencodable,
             };
             self.finish(id, Err(err));
             return;

@@ -43,7 +43,8 @@ mod security;
 
 pub use answer::{
     check_response, ede_name, extended_errors, rcode_name, serial_to_timestamp, Answer, Checked,
-    Expected, ExtendedError, LookupError, EDE_OPTION_CODE, MAX_CNAME_LINKS, MAX_EDE_TEXT,
+    Expected, ExtendedError, LookupError, Malformed, Mismatch, EDE_OPTION_CODE, MAX_CNAME_LINKS,
+    MAX_EDE_TEXT,
 };
 pub use client::{
     same_endpoint, DnsClient, DnsConfig, IgnoredDatagram, LookupId, LookupResult, DEFAULT_ATTEMPTS,

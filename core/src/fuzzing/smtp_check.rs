@@ -383,7 +383,7 @@ pub fn run(data: &[u8]) {
                             conn,
                             error: TlsFailure {
                                 kind,
-                                detail: "fuzz".into(),
+                                error: crate::tls::TlsError::Closed,
                             },
                         },
                     )

@@ -116,7 +116,7 @@ fn run_case(data: &[u8]) -> SessionOutcome {
                     conn,
                     error: TlsFailure {
                         kind: TlsFailureKind::HandshakeFailed,
-                        detail: "fuzz".into(),
+                        error: crate::tls::TlsError::Closed,
                     },
                 },
             ),

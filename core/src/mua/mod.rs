@@ -28,11 +28,12 @@ use crate::check::{domain_verdict, DomainFacts, HostFacts};
 use crate::dns::LookupResult;
 use crate::machine::{Input, Machine, Output, UsageError};
 use crate::probe::{
-    lookup_reason, query_text, HostLookup, HostProbe, LookupOrder, NamedBy, PkixTrustStore,
-    ProbeOptions, ProbeParams, ReferenceIds, TrustModel, Unsupported,
+    lookup_reason, HostLookup, HostProbe, LookupOrder, NamedBy, PkixTrustStore, ProbeOptions,
+    ProbeParams, ReferenceIds, TrustModel, Unsupported,
 };
 use crate::report::{
-    CheckKind, ConnectionVerdict, DomainVerdict, HostPolicy, HostVerdict, Reason, Report,
+    CheckKind, ConnectionVerdict, DnsQuery, DomainVerdict, HostPolicy, HostVerdict, Reason, Report,
+    Warning,
 };
 use crate::seed::{DetRng, Seed};
 use crate::smtp::route::{display_name, parse_domain, InsecureMxPolicy, MxTarget, SniMode};
@@ -145,10 +146,7 @@ impl MuaCheck {
             config,
         };
         if check.config.fixed_seed {
-            check.engine.warnings.push(
-                "fixed seed: DNS message ids are predictable to anyone who knows it; for tests only (RFC 5452 sec. 9.2)"
-                    .into(),
-            );
+            check.engine.warnings.push(Warning::FixedSeed);
         }
         check.engine.dns.start_probes(now);
         for (index, state) in check.services.iter().enumerate() {
@@ -173,7 +171,7 @@ impl MuaCheck {
         let owner = self.services[index].owner.clone();
         let answer = match result {
             Err(e) => {
-                let reason = lookup_reason(query_text(&owner, RecordType::SRV), &e);
+                let reason = lookup_reason(DnsQuery::new(&owner, RecordType::SRV), &e);
                 self.engine.note(format!(
                     "SRV {}: {reason}: not connecting to any target (RFC 7673 sec. 3.1)",
                     display_name(&owner)
@@ -185,9 +183,10 @@ impl MuaCheck {
         };
         let plan = plan_srv(&answer, &mut self.rng);
         for dropped in &plan.dropped {
-            self.engine
-                .warnings
-                .push(format!("{}: {dropped}", display_name(&owner)));
+            self.engine.warnings.push(Warning::SrvDropped {
+                owner: display_name(&owner),
+                dropped: dropped.clone(),
+            });
         }
         let service = self.services[index].service;
         match &plan.kind {
@@ -260,9 +259,10 @@ impl MuaCheck {
             }
             Err(why) => {
                 if self.services[index].untested.is_none() {
-                    self.engine.warnings.push(format!(
-                        "{service}: {why}: the SRV records were checked, the targets were not"
-                    ));
+                    self.engine.note(format!("{service}: {why}"));
+                    self.engine
+                        .warnings
+                        .push(Warning::ServiceNotTested { service });
                     self.services[index].untested = Some(why);
                 }
             }

@@ -1,33 +1,16 @@
 //! How lookups and their failures read in reasons and log lines; shared by the probe and the
 //! check that routes to it.
 
-use hickory_proto::rr::{Name, RecordType};
-
 use crate::dns::{LookupError, LookupResult, RcodeClass};
-use crate::report::Reason;
+use crate::report::{DnsQuery, LocalStep, Reason};
 use crate::smtp::route::display_name;
-
-/// `name type` for reasons and log lines.
-pub(crate) fn query_text(name: &Name, rtype: RecordType) -> String {
-    format!("{} {rtype}", display_name(name))
-}
 
 /// The reason a failed lookup gives (RFC 7672 sec. 2.1.1; bogus kept apart for RFC 8460's
 /// `dnssec-invalid`).
-pub(crate) fn lookup_reason(query: String, error: &LookupError) -> Reason {
+pub(crate) fn lookup_reason(query: DnsQuery, error: &LookupError) -> Reason {
     match error {
         LookupError::ServFail { ede, bogus } => {
-            let ede = ede
-                .iter()
-                .map(|e| {
-                    if e.text.is_empty() {
-                        format!("EDE {}", e.code)
-                    } else {
-                        format!("EDE {}: {}", e.code, e.text)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("; ");
+            let ede = ede.clone();
             if *bogus {
                 Reason::DnsBogus { query, ede }
             } else {
@@ -35,12 +18,13 @@ pub(crate) fn lookup_reason(query: String, error: &LookupError) -> Reason {
             }
         }
         LookupError::Timeout => Reason::DnsTimeout { query },
-        LookupError::LocalResources { detail } => Reason::LocalResources {
-            detail: format!("{query} not sent: {detail}"),
+        LookupError::LocalResources { error } => Reason::LocalResources {
+            during: LocalStep::Lookup { query },
+            error: error.clone(),
         },
         other => Reason::DnsError {
             query,
-            detail: other.to_string(),
+            error: other.clone(),
         },
     }
 }

@@ -5,7 +5,7 @@ use super::*;
 
 use crate::check::AddressFamily;
 use crate::dns::{RcodeClass, Security};
-use crate::report::TlsaRecordReport;
+use crate::report::{DaneRequirement, DnsQuery, TlsaRecordReport};
 use crate::smtp::route::{
     classify_tlsa, decide_policy, tlsa_candidates, tlsa_query_name, BaseDecision, InsecureMxPolicy,
 };
@@ -133,7 +133,9 @@ impl HostProbe {
                     addresses.extend(answer.addresses());
                 }
                 Some(Ok(_)) | None => {}
-                Some(Err(e)) => errors.push(lookup_reason(query_text(&self.target.name, rtype), e)),
+                Some(Err(e)) => {
+                    errors.push(lookup_reason(DnsQuery::new(&self.target.name, rtype), e))
+                }
             }
         }
         addresses.sort();
@@ -186,16 +188,16 @@ impl HostProbe {
             self.decide(HostPolicy::Skip, false, Some(reason));
             return;
         }
-        for e in errors {
-            self.warn(format!(
-                "{label}: {e}; using the other address family (RFC 7672 sec. 2.1.2)"
-            ));
+        for reason in errors {
+            self.warn(Warning::AddressFamilyFailed {
+                host: label.clone(),
+                reason: Box::new(reason),
+            });
         }
         if mixed {
-            self.warn(format!(
-                "{label}: A and AAAA records differ in DNSSEC status; the host's TLSA policy \
-                 applies to every address, those of the insecure RRset too"
-            ));
+            self.warn(Warning::MixedAddressSecurity {
+                host: label.clone(),
+            });
         }
         if !self.params.named_by.is_secure()
             && self.params.named_by.if_insecure == InsecureMxPolicy::May
@@ -247,7 +249,7 @@ impl HostProbe {
                 self.decide(HostPolicy::Opportunistic, false, None);
             }
             BaseDecision::Failed(e) => {
-                let reason = lookup_reason(query_text(&name, RecordType::CNAME), &e);
+                let reason = lookup_reason(DnsQuery::new(&name, RecordType::CNAME), &e);
                 self.note(format!("{label}: {reason}: host skipped"));
                 self.decide(HostPolicy::Skip, false, Some(reason));
             }
@@ -283,10 +285,13 @@ impl HostProbe {
         }
         match tlsa_query_name(self.params.service.port, &base) {
             Ok(qname) => self.request(HostLookup::Tlsa { base }, qname, RecordType::TLSA),
-            Err(detail) => {
+            Err(error) => {
                 let reason = Reason::DnsError {
-                    query: display_name(&base),
-                    detail,
+                    query: DnsQuery {
+                        name: format!("_{}._tcp.{}", self.params.service.port, display_name(&base)),
+                        rtype: RecordType::TLSA.to_string(),
+                    },
+                    error,
                 };
                 self.decide(HostPolicy::Skip, false, Some(reason));
             }
@@ -359,7 +364,9 @@ impl HostProbe {
             self.params.named_by.if_insecure,
         );
         let reason = match &outcome {
-            TlsaOutcome::Failed(e) => Some(lookup_reason(query_text(&qname, RecordType::TLSA), e)),
+            TlsaOutcome::Failed(e) => {
+                Some(lookup_reason(DnsQuery::new(&qname, RecordType::TLSA), e))
+            }
             _ => None,
         };
         let base = matches!(policy, HostPolicy::Dane | HostPolicy::Encrypt).then_some(base);
@@ -408,16 +415,16 @@ impl HostProbe {
             && policy != HostPolicy::Skip
             && (policy != HostPolicy::Dane || trusted_only)
         {
-            let detail = if self.target.literal.is_some() {
-                "an IP address never uses DANE (RFC 7672 sec. 2.2)".to_string()
+            let why = if self.target.literal.is_some() {
+                DaneRequirement::AddressLiteral
             } else if !self.params.named_by.is_secure() {
-                "the MX RRset is not DNSSEC-signed (RFC 7672 sec. 2.2.1)".to_string()
+                DaneRequirement::InsecureMx
             } else if policy == HostPolicy::Encrypt {
-                "every TLSA record is unusable".to_string()
+                DaneRequirement::AllUnusable
             } else {
-                "no usable secure TLSA records".to_string()
+                DaneRequirement::NoUsableTlsa
             };
-            (HostPolicy::Skip, Some(Reason::DaneRequired { detail }))
+            (HostPolicy::Skip, Some(Reason::DaneRequired { why }))
         } else {
             (policy, reason)
         };
@@ -460,10 +467,11 @@ impl HostProbe {
         ) = (&self.params.trust, &outcome)
         {
             for record in set.usable().filter(|r| r.usage == 0 && r.selector == 0) {
-                self.notes.push_back(Note::PkixTaNeedsRootCertificate {
-                    host: label.clone(),
-                    record: record.clone(),
-                });
+                self.notes
+                    .push_back(Note::Warning(Warning::PkixTaNeedsRootCertificate {
+                        host: label.clone(),
+                        record: record.to_text(),
+                    }));
             }
         }
         let line = match policy {

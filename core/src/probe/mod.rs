@@ -43,12 +43,12 @@ use crate::dane::DaneOutcome;
 use crate::dns::{Answer, LookupResult};
 use crate::machine::ConnId;
 use crate::report::{
-    AddressSecurity, ConnectionReport, FailedLookup, HostPolicy, Reason, TlsaReport,
+    AddressSecurity, ConnectionReport, FailedLookup, HostPolicy, Reason, TlsaReport, Warning,
 };
 use crate::smtp::route::{display_name, MxTarget, TlsaOutcome};
 use crate::smtp::session::SmtpSession;
 
-pub(crate) use describe::{describe_answer, lookup_reason, query_text};
+pub(crate) use describe::{describe_answer, lookup_reason};
 pub use params::{
     LookupOrder, NamedBy, PkixTrustStore, ProbeOptions, ProbeParams, ReferenceIds, Service,
     SessionKind, TlsStart, TrustModel, Unsupported,
@@ -109,30 +109,7 @@ pub enum Note {
     /// A log line (Postfix-style, for people).
     Log(String),
     /// A warning for the report.
-    Warning(String),
-    /// A warning: this usable PKIX-TA(0) Cert(0) record can match a root only if the root is
-    /// given as a certificate, and the trust store is the embedded webpki-roots, which hold
-    /// none ([`crate::dane::pkix::PKIX_TA_ROOT_DER_MISSING`]).
-    PkixTaNeedsRootCertificate {
-        /// The host.
-        host: String,
-        /// The record.
-        record: crate::dane::TlsaRecord,
-    },
-}
-
-impl std::fmt::Display for Note {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Note::Log(line) | Note::Warning(line) => f.write_str(line),
-            Note::PkixTaNeedsRootCertificate { host, record } => write!(
-                f,
-                "{host}: TLSA {}: if it names a root: {}",
-                describe::abbreviate(&record.to_text()),
-                crate::dane::pkix::PKIX_TA_ROOT_DER_MISSING
-            ),
-        }
-    }
+    Warning(Warning),
 }
 
 /// The state behind [`ProbeState`], with what each state needs.
@@ -305,8 +282,8 @@ impl HostProbe {
         self.notes.push_back(Note::Log(line));
     }
 
-    fn warn(&mut self, line: String) {
-        self.notes.push_back(Note::Warning(line));
+    fn warn(&mut self, warning: Warning) {
+        self.notes.push_back(Note::Warning(warning));
     }
 
     fn request(&mut self, lookup: HostLookup, name: Name, rtype: RecordType) {

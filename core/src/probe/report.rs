@@ -5,11 +5,6 @@ use super::*;
 use crate::check::{host_verdict, HostFacts};
 use crate::report::{ConnectionVerdict, HostReport, HostVerdict};
 
-/// The warning for a host whose every TLSA record is unusable (RFC 7672 sec. 2.2 (b),
-/// sec. 3.1.3), worded after Postfix's.
-pub const ALL_UNUSABLE_WARNING: &str =
-    "all TLSA records unusable: TLS mandatory without authentication";
-
 /// What a probe ends with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostOutcome {
@@ -18,7 +13,7 @@ pub struct HostOutcome {
     /// What the domain verdict needs from it.
     pub facts: HostFacts,
     /// Warnings for the report, in order.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 impl HostProbe {
@@ -54,44 +49,41 @@ impl HostProbe {
                 .filter(|c| c.verdict == ConnectionVerdict::DaneFailed)
                 .find_map(|c| c.reason.clone())
         });
-        let because = reason
-            .as_ref()
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default();
+        let because = reason.clone().map(Box::new);
         let label = self.label();
         if matches!(
             verdict,
             HostVerdict::Untested | HostVerdict::ClientUnsupported
         ) {
-            warnings.push(format!("{label}: not tested{because}"));
+            warnings.push(Warning::HostNotTested {
+                host: label.clone(),
+                reason: because.clone(),
+            });
         }
         for c in &connections {
             if matches!(
                 c.verdict,
                 ConnectionVerdict::Unreachable | ConnectionVerdict::ClientUnsupported
             ) {
-                warnings.push(format!(
-                    "{label}[{}]: {}{}",
-                    c.address,
-                    serde_json::to_value(c.verdict)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                    c.reason
-                        .as_ref()
-                        .map(|r| format!(" ({r})"))
-                        .unwrap_or_default()
-                ));
+                warnings.push(Warning::ConnectionNotTested {
+                    host: label.clone(),
+                    address: c.address.clone(),
+                    verdict: c.verdict,
+                    reason: c.reason.clone().map(Box::new),
+                });
             }
         }
         let failed_lookup = decision.and_then(|d| d.failed_lookup);
         if failed_lookup == Some(FailedLookup::Address) {
-            warnings.push(format!(
-                "{label}: unreachable: address lookup failed{because} (RFC 7672 sec. 2.1.2); not tested"
-            ));
+            warnings.push(Warning::AddressLookupFailed {
+                host: label.clone(),
+                reason: because,
+            });
         }
         let tlsrpt = if policy == HostPolicy::Encrypt {
-            warnings.push(format!("{label}: {ALL_UNUSABLE_WARNING}"));
+            warnings.push(Warning::AllTlsaUnusable {
+                host: label.clone(),
+            });
             // RFC 8460 sec. 4.3.2.1: "tlsa-invalid": none of the records were valid.
             Some("tlsa-invalid".to_string())
         } else if policy == HostPolicy::Skip {

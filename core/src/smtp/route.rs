@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dane::{DigestPrefs, TlsaRecord, TlsaSet, UsagePolicy};
 use crate::dns::{Answer, LookupError, LookupResult, RcodeClass, Security};
-use crate::report::HostPolicy;
+use crate::report::{HostPolicy, Warning};
 use crate::seed::DetRng;
 
 /// What to do when the MX RRset is insecure but an MX host has secure TLSA records
@@ -128,7 +128,7 @@ pub fn plan_mx(
     domain: &Name,
     answer: &Answer,
     rng: &mut DetRng,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> MxPlan {
     let cnames = answer
         .cnames
@@ -144,10 +144,9 @@ pub fn plan_mx(
                 MxKind::NullMx
             } else {
                 if records.iter().any(|(_, exchange)| exchange.is_root()) {
-                    warnings.push(format!(
-                        "{}: MX \".\" published beside other MX records is not a null MX (RFC 7505 sec. 3); ignored",
-                        display_name(domain)
-                    ));
+                    warnings.push(Warning::RootMxIgnored {
+                        domain: display_name(domain),
+                    });
                     records.retain(|(_, exchange)| !exchange.is_root());
                 }
                 // Seeded shuffle first, then a stable sort by preference: equal preferences
@@ -158,20 +157,18 @@ pub fn plan_mx(
                 for (preference, exchange) in records {
                     let name = exchange.to_lowercase();
                     if hosts.iter().any(|h| h.name == name) {
-                        warnings.push(format!(
-                            "{}: MX host {} listed more than once; checked once",
-                            display_name(domain),
-                            display_name(&name)
-                        ));
+                        warnings.push(Warning::DuplicateMx {
+                            domain: display_name(domain),
+                            host: display_name(&name),
+                        });
                         continue;
                     }
                     let literal = literal_address(&name);
                     if literal.is_some() {
-                        warnings.push(format!(
-                            "{}: MX host {} is an IP address (RFC 5321 sec. 5.1 wants a host name); no DANE for it (RFC 7672 sec. 2.2)",
-                            display_name(domain),
-                            display_name(&name)
-                        ));
+                        warnings.push(Warning::MxIsAddress {
+                            domain: display_name(domain),
+                            host: display_name(&name),
+                        });
                     }
                     hosts.push(MxTarget {
                         preference: Some(preference),
@@ -258,10 +255,10 @@ pub fn tlsa_candidates(
 
 /// The TLSA query name for a base domain and port: `_<port>._tcp.<base>` (RFC 7672
 /// sec. 2.2.3, R26).
-pub fn tlsa_query_name(port: u16, base: &Name) -> Result<Name, String> {
+pub fn tlsa_query_name(port: u16, base: &Name) -> Result<Name, LookupError> {
     Name::from_ascii(format!("_{port}._tcp"))
         .and_then(|prefix| prefix.append_name(base))
-        .map_err(|e| format!("cannot form the TLSA name for {}: {e}", display_name(base)))
+        .map_err(|_| LookupError::NameTooLong)
 }
 
 /// Outcomes of RFC 7672 sec. 2.2 for one TLSA candidate.
@@ -535,7 +532,10 @@ mod tests {
             &mut warnings,
         );
         assert_eq!(hosts(&plan), ["mx.example"]);
-        assert!(warnings[0].contains("not a null MX"), "{warnings:?}");
+        assert!(
+            matches!(&warnings[..], [Warning::RootMxIgnored { domain }] if domain == "example.com"),
+            "{warnings:?}"
+        );
         // "." with another preference is no null MX either: no host is left.
         let plan = plan_mx(&domain, &mx_answer(&[(10, ".")]), &mut rng, &mut Vec::new());
         assert_eq!(hosts(&plan), Vec::<String>::new());
@@ -557,7 +557,19 @@ mod tests {
         assert_eq!(h.len(), 2);
         assert_eq!(h[0].preference, Some(10));
         assert_eq!(h[1].literal, Some("192.0.2.1".parse().unwrap()));
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert_eq!(
+            warnings,
+            [
+                Warning::DuplicateMx {
+                    domain: "example.com".into(),
+                    host: "mx.example".into()
+                },
+                Warning::MxIsAddress {
+                    domain: "example.com".into(),
+                    host: "192.0.2.1".into()
+                }
+            ]
+        );
     }
 
     #[test]

@@ -92,23 +92,7 @@ pub enum VerifyError {
 
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            VerifyError::LeafUnparsable => f.write_str("leaf certificate does not parse"),
-            VerifyError::SpkiMalformed => f.write_str("leaf SubjectPublicKeyInfo is malformed"),
-            VerifyError::RsaKeySize { bits } => {
-                write!(
-                    f,
-                    "RSA key of {bits} bits is unsupported (needs {MIN_RSA_BITS}..={MAX_RSA_BITS})"
-                )
-            }
-            VerifyError::UnsupportedScheme(s) => write!(f, "unsupported signature scheme {s:?}"),
-            VerifyError::SchemeKeyMismatch(s) => {
-                write!(f, "signature scheme {s:?} does not fit the leaf's key")
-            }
-            VerifyError::BadSignature => {
-                f.write_str("handshake signature does not verify with the leaf's key")
-            }
-        }
+        write!(f, "{}", super::TlsError::from(self))
     }
 }
 

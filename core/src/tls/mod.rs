@@ -34,13 +34,188 @@ pub struct TlsInfo {
     pub chain: Vec<Vec<u8>>,
 }
 
-/// Why a handshake did not complete.
+/// Why a handshake did not complete. Reads the `detail` string that transcripts of formats
+/// 1 and 2 held in place of `error`, as [`TlsError::Recorded`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "TlsFailureWire")]
 pub struct TlsFailure {
     /// The class of failure.
     pub kind: TlsFailureKind,
-    /// Details (the rustls error or alert), for the report.
-    pub detail: String,
+    /// What failed, as rustls, daneel's verifier or the connection named it.
+    pub error: TlsError,
+}
+
+/// The forms a [`TlsFailure`] is read from.
+#[derive(Deserialize)]
+struct TlsFailureWire {
+    kind: TlsFailureKind,
+    error: Option<TlsError>,
+    detail: Option<String>,
+}
+
+impl From<TlsFailureWire> for TlsFailure {
+    fn from(wire: TlsFailureWire) -> Self {
+        TlsFailure {
+            kind: wire.kind,
+            error: wire.error.unwrap_or(TlsError::Recorded {
+                detail: wire.detail.unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+/// What made a handshake fail: the name rustls gives it, the error of daneel's handshake
+/// verifier ([`danger::VerifyError`]), or what the connection did. Data only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "tls")]
+pub enum TlsError {
+    /// The server sent a fatal alert (RFC 8446 sec. 6.2), by rustls's name for it, e.g.
+    /// `ProtocolVersion`, `HandshakeFailure`.
+    Alert {
+        /// rustls's `AlertDescription`.
+        alert: String,
+    },
+    /// rustls named a local incompatibility (`PeerIncompatible`), e.g.
+    /// `ServerTlsVersionIsDisabledByOurConfig`.
+    PeerIncompatible {
+        /// rustls's name.
+        rustls: String,
+    },
+    /// rustls found the server in breach of the protocol (`PeerMisbehaved`).
+    PeerMisbehaved {
+        /// rustls's name.
+        rustls: String,
+    },
+    /// rustls could not decode a message (`InvalidMessage`).
+    InvalidMessage {
+        /// rustls's name.
+        rustls: String,
+    },
+    /// Another rustls error, by its name.
+    Rustls {
+        /// rustls's name (its `Debug` form).
+        rustls: String,
+    },
+    /// The leaf certificate does not parse as X.509 DER (RFC 5280 sec. 4.1).
+    LeafUnparsable,
+    /// The leaf's SubjectPublicKeyInfo is malformed (RFC 5280 sec. 4.1.2.7).
+    SpkiMalformed,
+    /// The leaf's RSA key has a size this client cannot verify with.
+    RsaKeySize {
+        /// The modulus length in bits.
+        bits: usize,
+    },
+    /// The server signed with a scheme this client does not implement (RFC 8446 sec. 4.2.3).
+    UnsupportedScheme {
+        /// rustls's name of the scheme, e.g. `RSA_PKCS1_SHA1`.
+        scheme: String,
+    },
+    /// No algorithm for the signature scheme fits the leaf's key type.
+    SchemeKeyMismatch {
+        /// rustls's name of the scheme.
+        scheme: String,
+    },
+    /// The handshake signature does not verify with the leaf's key.
+    BadSignature,
+    /// The connection closed during the handshake (TCP EOF, no alert).
+    Closed,
+    /// The SNI name is not a DNS name (RFC 6066 sec. 3); nothing was sent.
+    InvalidSni {
+        /// The name.
+        name: String,
+    },
+    /// STARTTLS was asked on a connection that is not in plaintext.
+    NotPlaintext,
+    /// Reading TLS records or plaintext failed.
+    Read {
+        /// The description of the I/O error.
+        message: String,
+    },
+    /// Recorded by a version that described failures in prose (transcript formats 1 and 2).
+    Recorded {
+        /// The recorded description.
+        detail: String,
+    },
+}
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use danger::{MAX_RSA_BITS, MIN_RSA_BITS};
+        match self {
+            TlsError::Alert { alert } => write!(f, "the server sent the fatal TLS alert {alert}"),
+            TlsError::PeerIncompatible { rustls } => write!(f, "peer is incompatible: {rustls}"),
+            TlsError::PeerMisbehaved { rustls } => write!(f, "peer misbehaved: {rustls}"),
+            TlsError::InvalidMessage { rustls } => {
+                write!(f, "received corrupt message of type {rustls}")
+            }
+            TlsError::Rustls { rustls } => write!(f, "rustls: {rustls}"),
+            TlsError::LeafUnparsable => f.write_str("leaf certificate does not parse"),
+            TlsError::SpkiMalformed => f.write_str("leaf SubjectPublicKeyInfo is malformed"),
+            TlsError::RsaKeySize { bits } => write!(
+                f,
+                "RSA key of {bits} bits is unsupported (needs {MIN_RSA_BITS}..={MAX_RSA_BITS})"
+            ),
+            TlsError::UnsupportedScheme { scheme } => {
+                write!(f, "unsupported signature scheme {scheme}")
+            }
+            TlsError::SchemeKeyMismatch { scheme } => {
+                write!(f, "signature scheme {scheme} does not fit the leaf's key")
+            }
+            TlsError::BadSignature => {
+                f.write_str("handshake signature does not verify with the leaf's key")
+            }
+            TlsError::Closed => f.write_str("connection closed during the TLS handshake"),
+            TlsError::InvalidSni { name } => write!(f, "invalid SNI name {name:?}"),
+            TlsError::NotPlaintext => {
+                f.write_str("STARTTLS on a connection that is not in plaintext")
+            }
+            TlsError::Read { message } => write!(f, "TLS read: {message}"),
+            TlsError::Recorded { detail } => f.write_str(detail),
+        }
+    }
+}
+
+impl From<&danger::VerifyError> for TlsError {
+    fn from(e: &danger::VerifyError) -> Self {
+        use danger::VerifyError;
+        match e {
+            VerifyError::LeafUnparsable => TlsError::LeafUnparsable,
+            VerifyError::SpkiMalformed => TlsError::SpkiMalformed,
+            VerifyError::RsaKeySize { bits } => TlsError::RsaKeySize { bits: *bits },
+            VerifyError::UnsupportedScheme(s) => TlsError::UnsupportedScheme {
+                scheme: format!("{s:?}"),
+            },
+            VerifyError::SchemeKeyMismatch(s) => TlsError::SchemeKeyMismatch {
+                scheme: format!("{s:?}"),
+            },
+            VerifyError::BadSignature => TlsError::BadSignature,
+        }
+    }
+}
+
+impl From<&Error> for TlsError {
+    fn from(err: &Error) -> Self {
+        if let Some(v) = danger::verify_error(err) {
+            return v.into();
+        }
+        match err {
+            Error::AlertReceived(alert) => TlsError::Alert {
+                alert: format!("{alert:?}"),
+            },
+            Error::PeerIncompatible(p) => TlsError::PeerIncompatible {
+                rustls: format!("{p:?}"),
+            },
+            Error::PeerMisbehaved(p) => TlsError::PeerMisbehaved {
+                rustls: format!("{p:?}"),
+            },
+            Error::InvalidMessage(m) => TlsError::InvalidMessage {
+                rustls: format!("{m:?}"),
+            },
+            other => TlsError::Rustls {
+                rustls: format!("{other:?}"),
+            },
+        }
+    }
 }
 
 /// Classes of handshake failure. `ClientUnsupported` is kept apart because it is a limit of
@@ -59,7 +234,7 @@ pub enum TlsFailureKind {
 
 impl std::fmt::Display for TlsFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.detail)
+        write!(f, "{}", self.error)
     }
 }
 
@@ -146,16 +321,9 @@ pub fn classify(err: &Error) -> TlsFailureKind {
 impl TlsFailure {
     /// A failure from a rustls error, classified with [`classify`].
     pub fn from_rustls(err: &Error) -> Self {
-        let detail = match (danger::verify_error(err), err) {
-            (Some(v), _) => v.to_string(),
-            (None, Error::AlertReceived(alert)) => {
-                format!("the server sent the fatal TLS alert {alert:?}")
-            }
-            (None, _) => err.to_string(),
-        };
         TlsFailure {
             kind: classify(err),
-            detail,
+            error: err.into(),
         }
     }
 
@@ -163,7 +331,15 @@ impl TlsFailure {
     pub fn closed() -> Self {
         TlsFailure {
             kind: TlsFailureKind::Closed,
-            detail: "connection closed during the TLS handshake".into(),
+            error: TlsError::Closed,
+        }
+    }
+
+    /// A failure of this client's own making, before or outside the handshake proper.
+    pub fn handshake(error: TlsError) -> Self {
+        TlsFailure {
+            kind: TlsFailureKind::HandshakeFailed,
+            error,
         }
     }
 }

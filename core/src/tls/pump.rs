@@ -25,7 +25,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, ProtocolVersion};
 
-use super::{TlsFailure, TlsFailureKind, TlsInfo, TlsSettings};
+use super::{TlsError, TlsFailure, TlsInfo, TlsSettings};
 use crate::machine::{ConnId, OwnedInput};
 
 /// The most ciphertext handed to rustls per `read_tls` call in [`TlsPump::feed`]; the
@@ -76,6 +76,13 @@ impl std::fmt::Debug for TlsPump {
     }
 }
 
+/// An SNI name that is not a DNS name (RFC 6066 sec. 3): nothing is sent.
+fn invalid_sni(raw: &str) -> TlsFailure {
+    TlsFailure::handshake(TlsError::InvalidSni {
+        name: raw.to_owned(),
+    })
+}
+
 impl TlsPump {
     /// Starts a client handshake with daneel's default settings ([`TlsSettings::default`]);
     /// see [`TlsPump::with_tls`].
@@ -94,20 +101,12 @@ impl TlsPump {
             Some(raw) => {
                 let name = raw.strip_suffix('.').unwrap_or(raw);
                 let server_name =
-                    ServerName::try_from(name.to_owned()).map_err(|e| TlsFailure {
-                        kind: TlsFailureKind::HandshakeFailed,
-                        detail: format!("invalid SNI name {raw:?}: {e}"),
-                    })?;
+                    ServerName::try_from(name.to_owned()).map_err(|_| invalid_sni(raw))?;
                 // As sent (case preserved; RFC 6066 sec. 3 servers compare it
                 // case-insensitively, rustls servers lower-case it).
                 let sent = match &server_name {
                     ServerName::DnsName(d) => d.as_ref().to_owned(),
-                    _ => {
-                        return Err(TlsFailure {
-                            kind: TlsFailureKind::HandshakeFailed,
-                            detail: format!("invalid SNI name {raw:?}: not a DNS name"),
-                        })
-                    }
+                    _ => return Err(invalid_sni(raw)),
                 };
                 (settings.client_config(true), server_name, Some(sent))
             }
@@ -153,10 +152,9 @@ impl TlsPump {
                     Ok(n) => rest = &rest[n.min(rest.len())..],
                     Err(e) => {
                         self.fail(
-                            TlsFailure {
-                                kind: TlsFailureKind::HandshakeFailed,
-                                detail: format!("TLS read: {e}"),
-                            },
+                            TlsFailure::handshake(TlsError::Read {
+                                message: e.to_string(),
+                            }),
                             &mut events,
                         );
                         break;
@@ -176,10 +174,9 @@ impl TlsPump {
                             Ok(()) => push_plaintext(&mut events, buf),
                             Err(e) => {
                                 self.fail(
-                                    TlsFailure {
-                                        kind: TlsFailureKind::HandshakeFailed,
-                                        detail: format!("TLS plaintext read: {e}"),
-                                    },
+                                    TlsFailure::handshake(TlsError::Read {
+                                        message: e.to_string(),
+                                    }),
                                     &mut events,
                                 );
                                 break;
@@ -361,10 +358,7 @@ impl ConnectionIo {
     pub fn start_tls(&mut self, sni: Option<&str>) -> Result<Vec<u8>, TlsFailure> {
         if !matches!(self.phase, Phase::Plain) {
             self.phase = Phase::Done;
-            return Err(TlsFailure {
-                kind: TlsFailureKind::HandshakeFailed,
-                detail: "STARTTLS on a connection that is not in plaintext".into(),
-            });
+            return Err(TlsFailure::handshake(TlsError::NotPlaintext));
         }
         match TlsPump::with_tls(&self.tls, sni) {
             Ok(mut pump) => {

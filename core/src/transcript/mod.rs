@@ -6,10 +6,13 @@
 //! answers are wire bytes (hex), server bytes are plaintext (hex), TLS events carry the DER
 //! chain; never ciphertext.
 //!
-//! Formats: 2 (written now) tags the header's configuration with the check's kind
-//! ([`MachineConfig`]) and the final report with its `kind`; 1 (daneel 0.1.0 until issue 8)
-//! held an SMTP [`crate::check::CheckConfig`] untagged. A transcript of the current format
-//! replays byte for byte ([`replay`]); an older one is decided again ([`redecide`]).
+//! Formats: 3 (written now) carries typed reasons and warnings in the final report, and typed
+//! errors in the inputs (`NetError`, `TlsFailure`); 2 tagged the header's configuration with
+//! the check's kind ([`MachineConfig`]) and the final report with its `kind`, but its reasons
+//! and warnings were prose; 1 (daneel 0.1.0 until issue 8) held an SMTP
+//! [`crate::check::CheckConfig`] untagged. A transcript of the current format replays byte for
+//! byte ([`replay`]); an older one is decided again ([`redecide`]), its recorded report read
+//! for the verdict only.
 
 mod read;
 mod redecide;
@@ -26,7 +29,7 @@ pub use redecide::{redecide, DnsQuestion, MAX_REDECIDE_STEPS};
 pub use replay::{replay, Divergence, Replay, ReplayError};
 
 /// The format version written by this code.
-pub const TRANSCRIPT_VERSION: u32 = 2;
+pub const TRANSCRIPT_VERSION: u32 = 3;
 
 /// The oldest format this code still reads (and re-decides).
 pub const OLDEST_TRANSCRIPT_VERSION: u32 = 1;

@@ -94,7 +94,18 @@ impl Recording {
                     .collect::<Result<_, _>>()?;
                 Ok(Recording::Current(Transcript { header, events }))
             }
-            1 => read_v1(n, first, lines),
+            1 => {
+                let v1: HeaderV1 = parse(n, first)?;
+                let header = TranscriptHeader {
+                    daneel_transcript: v1.daneel_transcript,
+                    recorded_by: v1.recorded_by,
+                    config: MachineConfig::Smtp(v1.config),
+                    seed: v1.seed,
+                    start: v1.start,
+                };
+                read_older(header, lines)
+            }
+            2 => read_older(parse(n, first)?, lines),
             v => Err(TranscriptError {
                 line: n,
                 detail: format!(
@@ -105,21 +116,14 @@ impl Recording {
     }
 }
 
-/// Format 1: the header's configuration is an SMTP one; a `done` output's report is read
-/// for its verdict only.
-fn read_v1<'a>(
-    n: usize,
-    first: &str,
+/// The events of an older format (1: an SMTP configuration, untagged; 2: the current
+/// header): a `done` output's report, whose reasons and warnings were prose, is read for its
+/// verdict only. Inputs of those formats read as today's (`NetError` and `TlsFailure` still
+/// read their older forms).
+fn read_older<'a>(
+    header: TranscriptHeader,
     lines: impl Iterator<Item = (usize, &'a str)>,
 ) -> Result<Recording, TranscriptError> {
-    let v1: HeaderV1 = parse(n, first)?;
-    let header = TranscriptHeader {
-        daneel_transcript: v1.daneel_transcript,
-        recorded_by: v1.recorded_by,
-        config: MachineConfig::Smtp(v1.config),
-        seed: v1.seed,
-        start: v1.start,
-    };
     let mut events = Vec::new();
     let mut recorded_verdict = None;
     for (n, line) in lines {
