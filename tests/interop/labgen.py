@@ -163,9 +163,9 @@ def gen_pki():
     issue("leaf_rsa1024", "mx.x01.dane.lab", None, VALID, sans=["mx.x01.dane.lab"], kind="1024")
     issue("leaf_tls10", "mx.x03.dane.lab", None, VALID, sans=["mx.x03.dane.lab"])
     issue("leaf_sub", "smtp.srv.dane.lab", "int", VALID,
-          sans=["smtp.srv.dane.lab", "smtp.unsigned.lab"])
+          sans=["smtp.srv.dane.lab", "smtp.unsigned.lab", "srvta.dane.lab"])
     issue("leaf_imap", "imap.dane.lab", "int", VALID, sans=["imap.dane.lab"])
-    issue("leaf_imapu", "mail.unsigned.lab", "int", VALID, sans=["mail.unsigned.lab"])
+    issue("leaf_imapu", "mail.unsigned.lab", "int", VALID, sans=["mail.unsigned.lab", "pkix.unsigned.lab"])
     # TA1: a self-signed root CA that expired on 2025-01-01, and a valid leaf it issued
     issue("exproot", "Daneel Lab Expired Root CA", None, EXPIRED_INT, ca=True)
     issue("leaf_exproot", "mx.ta1.dane.lab", "exproot", VALID, sans=["mx.ta1.dane.lab"])
@@ -364,12 +364,12 @@ def scenarios():
            "2 0 1 matches an EXPIRED intermediate (the TA); leaf valid. OpenSSL does not check the TA's dates: pinned interop point")
     simple("X02b", d, SMTP["expiredint"], [tlsa(3, 1, 1, "leaf_expint")], "Verified",
            "dane-verified", "3 1 1 matches a valid leaf issued by an expired intermediate")
-    simple("X03", d, SMTP["tls10"], [tlsa(3, 1, 1, "leaf_tls10")], "none", "inconclusive",
-           "3 1 1 matches, server speaks only TLS 1.0 (daneel: client-unsupported)")
+    simple("X03", d, SMTP["tls10"], [tlsa(3, 1, 1, "leaf_tls10")], "none", "dane-failed",
+           "3 1 1 matches, server speaks only TLS 1.0 (daneel: handshake-failed on its alert, dane-failed)")
     # DANE-TA anchor constraints (issue 7): what a `2 0 1` anchor's own certificate may say
     # Observed: Postfix Untrusted on both (TA1 "certificate has expired", TA2 "num=79:invalid CA
-    # certificate"); the daneel verdicts are the RFC reading, see README (TA1/TA2 in SKIP).
-    simple("TA1", d, SMTP["expiredroot"], [tlsa(2, 0, 1, "exproot")], "Untrusted", "dane-verified",
+    # certificate"); daneel agrees on both (README, deliberate differences 9 and 13).
+    simple("TA1", d, SMTP["expiredroot"], [tlsa(2, 0, 1, "exproot")], "Untrusted", "dane-failed",
            "2 0 1 matches an EXPIRED self-signed root (sent in the chain) that issued the valid leaf; Postfix: certificate has expired")
     simple("TA2", d, SMTP["notca"], [tlsa(2, 0, 1, "notca")], "Untrusted", "dane-failed",
            "2 0 1 matches a CA:FALSE certificate (sent in the chain) that signed the valid leaf; Postfix: invalid CA certificate")
@@ -387,36 +387,74 @@ def scenarios():
     return S
 
 
-MUA = [  # id, domain, service, target, address, port, tls, expected daneel service verdict
-    ("M01", "srv.dane.lab", "submission", "smtp.srv.dane.lab", SMTP["submission"], 587, "starttls", "dane-verified"),
-    ("M02", "srv.dane.lab", "submissions", "smtp.srv.dane.lab", SMTP["submission"], 465, "implicit", "dane-verified"),
-    ("M03", "srv.dane.lab", "imap", "imap.dane.lab", IMAP_SIGNED, 143, "starttls", "dane-verified"),
-    ("M04", "srv.dane.lab", "imaps", "imap.dane.lab", IMAP_SIGNED, 993, "implicit", "dane-verified"),
-    ("M05", "srv.dane.lab", "pop3", "imap.dane.lab", IMAP_SIGNED, 110, "starttls", "dane-verified"),
-    ("M06", "srv.dane.lab", "pop3s", "imap.dane.lab", IMAP_SIGNED, 995, "implicit", "dane-verified"),
-    ("M07", "srv.unsigned.lab", "submission", "smtp.unsigned.lab", SMTP["submission"], 587, "starttls", "no-dane"),
-    ("M08", "srv.unsigned.lab", "submissions", "smtp.unsigned.lab", SMTP["submission"], 465, "implicit", "no-dane"),
-    ("M09", "srv.unsigned.lab", "imap", "mail.unsigned.lab", IMAP_UNSIGNED, 143, "starttls", "no-dane"),
-    ("M10", "srv.unsigned.lab", "imaps", "mail.unsigned.lab", IMAP_UNSIGNED, 993, "implicit", "no-dane"),
-    ("M11", "srv.unsigned.lab", "pop3", "mail.unsigned.lab", IMAP_UNSIGNED, 110, "starttls", "no-dane"),
-    ("M12", "srv.unsigned.lab", "pop3s", "mail.unsigned.lab", IMAP_UNSIGNED, 995, "implicit", "no-dane"),
-]
+# MUA / SRV rows (RFC 7673, RFC 6186): one row per (domain, service). Fields: id, domain,
+# service, SRV target, address, port, tls, expected daneel service verdict, expected connection
+# verdict ("-": no connection, the STARTTLS IMAP/POP3 sessions are not built yet), expected
+# authenticated_by ("-": none), the TLSA record this row publishes at _PORT._tcp.TARGET (None:
+# none, or one another row already publishes), note. The zone of each name is its suffix.
+def _mua():
+    sub, imap, imapu = SMTP["submission"], IMAP_SIGNED, IMAP_UNSIGNED
+    ee = lambda key: (3, 1, 1, key)
+    rows = []
+    for i, (svc, port, tls) in enumerate((("submission", 587, "starttls"), ("submissions", 465, "implicit"),
+                                          ("imap", 143, "starttls"), ("imaps", 993, "implicit"),
+                                          ("pop3", 110, "starttls"), ("pop3s", 995, "implicit"))):
+        smtp = svc.startswith("submission")
+        started = tls == "implicit" or smtp
+        rows.append((f"M{i + 1:02d}", "srv.dane.lab", svc, "smtp.srv.dane.lab" if smtp else "imap.dane.lab",
+                     sub if smtp else imap, port, tls, "dane-verified", "verified" if started else "-",
+                     "dane-ee" if started else "-", ee("leaf_sub" if smtp else "leaf_imap"),
+                     "secure SRV, 3 1 1 at the target matches"))
+        rows.append((f"M{i + 7:02d}", "srv.unsigned.lab", svc, "smtp.unsigned.lab" if smtp else "mail.unsigned.lab",
+                     sub if smtp else imapu, port, tls, "no-dane", "untrusted" if started else "-", "-",
+                     ee("leaf_sub" if smtp else "leaf_imapu"),
+                     "insecure SRV: no DANE, PKIX against srv.unsigned.lab only, which the certificate does not name "
+                     "(it names the insecure target): RFC 7673 sec. 4.1"))
+    rows.sort()
+    rows += [
+        ("M13", "srvbad.dane.lab", "submissions", "smtp.srvbad.dane.lab", sub, 465, "implicit", "dane-failed",
+         "dane-failed", "-", ee("other"), "secure SRV, 3 1 1 at the target does not match the server key"),
+        ("M14", "srvbad.dane.lab", "imaps", "imap.srvbad.dane.lab", imap, 993, "implicit", "dane-failed",
+         "dane-failed", "-", (2, 0, 1, "int"),
+         "secure SRV, 2 0 1 matches the issuing CA but the certificate names neither the target nor the "
+         "mail domain (RFC 7673 sec. 4.2, RFC 7671 sec. 5.2)"),
+        ("M15", "srvta.dane.lab", "submission", "sub.srvta.dane.lab", sub, 587, "starttls", "dane-verified",
+         "verified", "dane-ta", (2, 0, 1, "int"),
+         "secure SRV, 2 0 1 matches the issuing CA; the certificate names the mail domain srvta.dane.lab, "
+         "not the target (both are accepted: RFC 7673 sec. 4.1/4.2)"),
+        ("M16", "pkix.unsigned.lab", "imaps", "mail.unsigned.lab", imapu, 993, "implicit", "no-dane",
+         "verified", "pkix", None,
+         "insecure SRV, the certificate names the mail domain pkix.unsigned.lab: PKIX succeeds, no DANE"),
+        ("M17", "half.unsigned.lab", "imaps", "imap.dane.lab", imap, 993, "implicit", "no-dane",
+         "untrusted", "-", None,
+         "insecure SRV to a secure target with matching TLSA: RFC 7673 sec. 3.1, DANE does not apply; "
+         "PKIX against half.unsigned.lab fails"),
+        ("M18", "pkixsrv.dane.lab", "imaps", "mail.unsigned.lab", imapu, 993, "implicit", "no-dane",
+         "verified", "pkix", None,
+         "secure SRV to a target with insecure address (no TLSA lookup, RFC 7673 sec. 3.2): PKIX with the "
+         "target name, accepted because the SRV RRset is secure (sec. 4.1)"),
+    ]
+    return rows
+
+
+MUA = _mua()
+MUA_TSV_HEADER = ["id", "domain", "service", "target", "address", "port", "tls", "daneel_verdict",
+                  "connection", "authenticated_by", "note"]
 SRV_NAMES = {"submission": "_submission._tcp", "submissions": "_submissions._tcp",
              "imap": "_imap._tcp", "imaps": "_imaps._tcp", "pop3": "_pop3._tcp", "pop3s": "_pop3s._tcp"}
 
 
+def zone_of(name):
+    return next(z for z in ("dane.lab", "unsigned.lab") if name.endswith("." + z))
+
+
 def mua_records():
     rr = []
-    seen = set()
-    for _id, dom, svc, target, addr, port, _tls, _v in MUA:
-        zone = "dane.lab" if dom.endswith("dane.lab") else "unsigned.lab"
-        rr.append((zone, f"{SRV_NAMES[svc]}.{dom}. SRV 0 1 {port} {target}."))
-        if target not in seen:
-            seen.add(target)
-            rr.append((zone, A(target, addr)))
-        key = {"smtp.srv.dane.lab": "leaf_sub", "smtp.unsigned.lab": "leaf_sub",
-               "imap.dane.lab": "leaf_imap", "mail.unsigned.lab": "leaf_imapu"}[target]
-        rr.append((zone, f"_{port}._tcp.{target}. {tlsa(3, 1, 1, key)}"))
+    for _id, dom, svc, target, addr, port, _tls, _v, _c, _a, rec, _n in MUA:
+        rr.append((zone_of(dom), f"{SRV_NAMES[svc]}.{dom}. SRV 0 1 {port} {target}."))
+        rr.append((zone_of(target), A(target, addr)))  # zone_text drops repeated lines
+        if rec:
+            rr.append((zone_of(target), f"_{port}._tcp.{target}. {tlsa(*rec)}"))
     return rr
 
 
@@ -760,8 +798,9 @@ def gen_tsv():
     rows = [f"{s['id']}\t{s['domain']}\t{s['host']}\t{s['addr']}\t{s['ptf']}\t{s['verdict']}\t{s['note']}\t{s['port']}\n"
             for s in scenarios()]
     (HERE / "scenarios.tsv").write_text(hdr + "".join(rows))
-    mh = "id\tdomain\tservice\ttarget\taddress\tport\ttls\tdaneel_verdict\n"
-    (HERE / "mua-scenarios.tsv").write_text(mh + "".join("\t".join(map(str, m)) + "\n" for m in MUA))
+    mua = ["\t".join(MUA_TSV_HEADER) + "\n"]
+    mua += ["\t".join(map(str, m[:10] + m[11:])) + "\n" for m in MUA]
+    (HERE / "mua-scenarios.tsv").write_text("".join(mua))
 
 
 if __name__ == "__main__":
