@@ -57,7 +57,7 @@ DELIBERATE = {
 # keeps the evidence), but neither its posttls-finger comparison nor its two-resolver runs
 # count as failures. Port-465 rows are not run at all.
 SKIP = {
-    "SUB2": "port 465 is implicit TLS (submissions): the MUA work, not `daneel check`",
+    "SUB2": "port 465 is implicit TLS (submissions): `daneel mua`, refereed by compare-mua.py (M02)",
 }
 
 
@@ -239,7 +239,22 @@ def plain_alone(binary, row):
 
 
 def cell(text):
+    """A markdown table cell: no '|' inside."""
     return str(text).replace("|", "/")
+
+
+def option(args, name, default=None):
+    """The value after `name` in args, or default."""
+    return args[args.index(name) + 1] if name in args else default
+
+
+def emit(text, summary, out):
+    """Print the table and its summary lines; write both to `out` too when given."""
+    print(text)
+    print("\n".join(summary))
+    if out:
+        with open(out, "w") as f:
+            f.write(text + "\n" + "\n".join(summary) + "\n")
 
 
 def run_row(binary, row):
@@ -315,9 +330,9 @@ def main():
         return 64
     binary = sys.argv[1]
     args = sys.argv[2:]
-    out = args[args.index("--out") + 1] if "--out" in args else None
-    only = set(args[args.index("--only") + 1].split(",")) if "--only" in args else None
-    jobs = int(args[args.index("--jobs") + 1]) if "--jobs" in args else int(os.environ.get("DANEEL_LAB_JOBS", "4"))
+    out = option(args, "--out")
+    only = set(option(args, "--only").split(",")) if "--only" in args else None
+    jobs = int(option(args, "--jobs", os.environ.get("DANEEL_LAB_JOBS", "4")))
     selected = [r for r in rows() if only is None or r["id"] in only]
     t0 = time.time()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -344,7 +359,6 @@ def main():
             if not ok:
                 two_fail[name].append(row["id"])
     text = "\n".join(table)
-    print(text)
     summary = ["", "validating resolver vs posttls-finger: %d passed, %d failed" % (main_total - main_failures, main_failures)]
     for name in two_fail:
         f = two_fail[name]
@@ -356,10 +370,7 @@ def main():
     summary.append("%d passed, %d failed (%d rows, %d not counted, %.1f s, %d jobs)" % (
         main_total + sum(two_total.values()) - failures, failures, len(selected), len(not_counted),
         elapsed, jobs))
-    print("\n".join(summary))
-    if out:
-        with open(out, "w") as f:
-            f.write(text + "\n" + "\n".join(summary) + "\n")
+    emit(text, summary, out)
     return 1 if failures else 0
 
 
