@@ -194,7 +194,6 @@ const REPLIES: [&[u8]; 7] = [
     b"220 ready\r\n250 injected\r\n",
 ];
 
-
 /// What [`drive`] saw, for the target's oracle.
 pub struct Observed {
     /// Some answer from the resolver itself carried AD=1 (answers from elsewhere never

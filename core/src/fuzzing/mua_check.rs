@@ -36,11 +36,12 @@ pub const NAMES: [&str; 6] = [
     "other.example.org.",
 ];
 
-/// The seed of the harness's check.
-pub const SEED: Seed = Seed(1);
+/// The seed of the harness's check: `smtp_check`'s, so one recorder serves both targets'
+/// seeds.
+pub const SEED: Seed = super::smtp_check::SEED;
 
 /// The service sets the first byte chooses from.
-const SERVICE_SETS: [&[MailService]; 4] = [
+pub const SERVICE_SETS: [&[MailService]; 7] = [
     &[MailService::Imaps],
     &[MailService::Submissions, MailService::Submission],
     &[MailService::Pop3s, MailService::Imap],
@@ -50,11 +51,28 @@ const SERVICE_SETS: [&[MailService]; 4] = [
         MailService::Imaps,
         MailService::Pop3s,
     ],
+    &[MailService::Submissions],
+    &[MailService::Pop3s],
+    &[MailService::Imaps, MailService::Pop3s],
 ];
 
-/// The input on which [`run`] checks service set `services` (an index into the harness's
-/// sets: 0 imaps; 1 submissions and submission; 2 pop3s and imap; 3 the four defaults) with
-/// the steps `ops`.
+/// The index in [`SERVICE_SETS`] of the set holding exactly `services` (in any order), else
+/// that of the four defaults.
+pub fn service_set(services: &[MailService]) -> u8 {
+    let mut want = services.to_vec();
+    want.sort();
+    SERVICE_SETS
+        .iter()
+        .position(|set| {
+            let mut have = set.to_vec();
+            have.sort();
+            have == want
+        })
+        .unwrap_or(3) as u8
+}
+
+/// The input on which [`run`] checks service set `services` (an index into
+/// [`SERVICE_SETS`]) with the steps `ops`.
 pub fn seed(services: u8, ops: &[FuzzOp]) -> Vec<u8> {
     let last = (SERVICE_SETS.len() - 1) as u64;
     let mut s = SeedBytes::new();
@@ -113,7 +131,9 @@ pub fn run(data: &[u8]) {
                     ConnectionVerdict::Verified | ConnectionVerdict::Trusted
                 );
                 if authenticated {
-                    let by = conn.authenticated_by.expect("authenticated without a method");
+                    let by = conn
+                        .authenticated_by
+                        .expect("authenticated without a method");
                     assert_ne!(by, AuthenticatedBy::Pkix, "PKIX from a fuzzed chain");
                     assert_eq!(host.policy, HostPolicy::Dane, "{by:?} without policy dane");
                     assert!(conn.matched.is_some(), "{by:?} without a matched record");
@@ -130,7 +150,9 @@ pub fn run(data: &[u8]) {
                     assert_ne!(
                         conn.verdict,
                         ConnectionVerdict::Plaintext,
-                        "plaintext where TLS is mandatory"
+                        "plaintext where TLS is mandatory: {} policy {:?}: {conn:?}",
+                        service.service,
+                        host.policy
                     );
                 }
                 if host.policy == HostPolicy::Dane && !authenticated {
@@ -164,10 +186,10 @@ mod tests {
             },
             FuzzOp::Timeout,
         ];
-        for set in 0..4 {
+        for set in 0..SERVICE_SETS.len() as u8 {
             let bytes = seed(set, &ops);
             let mut u = Unstructured::new(&bytes);
-            assert_eq!(u.int_in_range(0u8..=3).unwrap(), set);
+            assert_eq!(u.int_in_range(0u8..=6).unwrap(), set);
             let decoded: Vec<FuzzOp> = u.arbitrary().unwrap();
             assert_eq!(format!("{decoded:?}"), format!("{ops:?}"));
             run(&bytes);

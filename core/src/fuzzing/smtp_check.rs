@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 
 use arbitrary::Unstructured;
 
-pub use super::check_ops::{FuzzOp, FuzzRecord};
 use super::check_ops::{drive, Observed};
+pub use super::check_ops::{FuzzOp, FuzzRecord};
 use crate::check::{CheckConfig, SmtpCheck};
 use crate::dns::Security;
 use crate::fuzzing::seed_bytes::SeedBytes;
