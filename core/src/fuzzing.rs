@@ -7,8 +7,10 @@
 //! what its oracle is. [`seed_bytes`] writes the inputs that the `arbitrary`-driven targets
 //! decode, so seeds can be made from real transcripts.
 
+pub mod check_ops;
 pub mod dane_verify;
 pub mod dns_answer;
+pub mod mua_check;
 pub mod seed_bytes;
 pub mod smtp_check;
 pub mod smtp_reply;

@@ -13,13 +13,15 @@ use std::path::{Path, PathBuf};
 use daneel_core::dane::TlsaRecord;
 use daneel_core::fuzzing::smtp_check::{FuzzOp, FuzzRecord, NAMES};
 use daneel_core::fuzzing::{
-    dane_verify, dns_answer, smtp_check, smtp_reply, smtp_session, tlsa_text,
+    dane_verify, dns_answer, mua_check, smtp_check, smtp_reply, smtp_session, tlsa_text,
 };
 use daneel_core::tls::TlsFailureKind;
 use daneel_core::transcript::{Event, Recorder, Transcript};
+use daneel_core::MachineConfig;
 use daneel_core::{OwnedInput, Seed};
 use daneel_tests::sim::Sim;
 use daneel_tests::world::catalogue::{self, Scenario, SIM_RESOLVER, SIM_START};
+use daneel_tests::world::mua::{self as mua_catalogue, MuaScenario};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 
@@ -32,7 +34,7 @@ struct Target {
 
 /// Every target of `fuzz/Cargo.toml`. The minimums are what the corpora hold: the seeds
 /// `write_seeds` derives from the catalogue's transcripts plus the kept crash inputs.
-const TARGETS: [Target; 6] = [
+const TARGETS: [Target; 7] = [
     Target {
         name: "smtp_reply",
         run: smtp_reply::run,
@@ -63,6 +65,11 @@ const TARGETS: [Target; 6] = [
         run: tlsa_text::run,
         min_inputs: MIN_TLSA_TEXT,
     },
+    Target {
+        name: "mua_check",
+        run: mua_check::run,
+        min_inputs: MIN_MUA_CHECK,
+    },
 ];
 
 const MIN_SMTP_REPLY: usize = 33;
@@ -71,6 +78,7 @@ const MIN_DNS_ANSWER: usize = 64;
 const MIN_SMTP_CHECK: usize = 65;
 const MIN_DANE_VERIFY: usize = 32;
 const MIN_TLSA_TEXT: usize = 65;
+const MIN_MUA_CHECK: usize = 11;
 
 /// Most seeds written per target.
 const MAX_SEEDS: usize = 64;
@@ -87,7 +95,17 @@ fn corpus_dir(target: &str) -> PathBuf {
 
 /// The transcript of `s` checked in the simulated world.
 fn transcript(s: &Scenario) -> Transcript {
-    let recorder = Recorder::new(s.config(SIM_RESOLVER), smtp_check::SEED, SIM_START).unwrap();
+    record(&s.world, s.config(SIM_RESOLVER).into(), SIM_START)
+}
+
+/// The transcript of the check `config` in `world`, with the harnesses' seed (the same for
+/// `smtp_check` and `mua_check`), started at `start`.
+fn record(
+    world: &daneel_tests::world::World,
+    config: MachineConfig,
+    start: daneel_core::Timestamp,
+) -> Transcript {
+    let recorder = Recorder::new(config, smtp_check::SEED, start).unwrap();
     let recorder = std::rc::Rc::new(std::cell::RefCell::new(recorder));
     struct Shared(std::rc::Rc<std::cell::RefCell<Recorder>>);
     impl daneel_core::Machine for Shared {
@@ -102,11 +120,7 @@ fn transcript(s: &Scenario) -> Transcript {
             self.0.borrow_mut().poll_output(now)
         }
     }
-    let mut sim = Sim::new(
-        s.world.clone(),
-        Box::new(Shared(recorder.clone())),
-        SIM_START,
-    );
+    let mut sim = Sim::new(world.clone(), Box::new(Shared(recorder.clone())), start);
     sim.run_bounded(10_000).unwrap();
     let transcript = recorder.borrow().transcript().clone();
     transcript
@@ -147,13 +161,8 @@ fn tlsa_records(t: &Transcript) -> Vec<(u8, u8, u8, Vec<u8>)> {
     out
 }
 
-/// `smtp_check` seed: the destination and the transcript's inputs as the harness's steps.
-/// Queries and connections are numbered from 0 in the order the check issues them, in the
-/// transcript as in the harness, so the ids pick the same pending query or connection as
-/// long as the harness's check asks what the recorded one asked. Names map to the
-/// harness's [`NAMES`]: the domain to `example.com`, other names in order of appearance.
-/// The recorder runs with the harness's seed, so the harness's DNS message ids are the
-/// recorded ones.
+/// `smtp_check` seed: the destination and the transcript's inputs as the harness's steps
+/// ([`harness_ops`]); the destination's name is `NAMES[0]`.
 fn smtp_check_seed(s: &Scenario, t: &Transcript) -> Vec<u8> {
     let destination = match s.destination.strip_prefix('[') {
         None => 0,
@@ -168,17 +177,32 @@ fn smtp_check_seed(s: &Scenario, t: &Transcript) -> Vec<u8> {
         Some(rest) if rest.contains("]:") => 2,
         Some(_) => 1,
     };
-    let mut names: BTreeMap<String, u8> = BTreeMap::new();
-    names.insert(format!("{}.", s.destination.trim_end_matches('.')), 0);
-    names.insert(".".into(), 4);
-    let spare: Vec<u8> = (0..NAMES.len() as u8)
-        .filter(|i| ![0, 4].contains(i))
-        .collect();
+    let domain = format!("{}.", s.destination.trim_end_matches('.'));
+    smtp_check::seed(destination, &harness_ops(t, &domain, NAMES.len()))
+}
+
+/// `mua_check` seed: the service set and the transcript's inputs as the harness's steps.
+fn mua_check_seed(s: &MuaScenario, t: &Transcript) -> Vec<u8> {
+    let domain = format!("{}.", mua_catalogue::DOMAIN);
+    let ops = harness_ops(t, &domain, mua_check::NAMES.len());
+    mua_check::seed(mua_check::service_set(&s.services), &ops)
+}
+
+/// A transcript's inputs as the whole-check harnesses' steps. Queries and connections are
+/// numbered from 0 in the order the check issues them, in the transcript as in the harness,
+/// so the ids pick the same pending query or connection as long as the harness's check asks
+/// what the recorded one asked. Names map to the harness's name table of `names` entries:
+/// `domain` to 0, the root to 4, other names to the rest in order of appearance. SRV records
+/// become the harness's MX choice (priority and weight in its two bytes). The recorder runs
+/// with the harness's seed, so the harness's DNS message ids are the recorded ones.
+fn harness_ops(t: &Transcript, domain: &str, names: usize) -> Vec<FuzzOp> {
+    let mut map: BTreeMap<String, u8> = BTreeMap::new();
+    map.insert(domain.to_ascii_lowercase(), 0);
+    map.insert(".".into(), 4);
+    let spare: Vec<u8> = (0..names as u8).filter(|i| ![0, 4].contains(i)).collect();
     let mut name_index = |n: &Name| {
-        let next = spare[names.len().saturating_sub(2) % spare.len()];
-        *names
-            .entry(n.to_ascii().to_ascii_lowercase())
-            .or_insert(next)
+        let next = spare[map.len().saturating_sub(2) % spare.len()];
+        *map.entry(n.to_ascii().to_ascii_lowercase()).or_insert(next)
     };
     let id = |n: u32| n as u8;
     let mut ops = Vec::new();
@@ -212,6 +236,10 @@ fn smtp_check_seed(s: &Scenario, t: &Transcript) -> Vec<u8> {
                             RData::MX(mx) => {
                                 Some(FuzzRecord::Mx(mx.preference, name_index(&mx.exchange)))
                             }
+                            RData::SRV(srv) => Some(FuzzRecord::Mx(
+                                (srv.priority.min(255) << 8) | srv.weight.min(255),
+                                name_index(&srv.target),
+                            )),
                             RData::A(a) => Some(FuzzRecord::A(a.0.octets())),
                             RData::AAAA(a) => Some(FuzzRecord::Aaaa(a.0.octets())),
                             RData::CNAME(c) => Some(FuzzRecord::Cname(name_index(&c.0))),
@@ -243,7 +271,7 @@ fn smtp_check_seed(s: &Scenario, t: &Transcript) -> Vec<u8> {
             _ => continue,
         });
     }
-    smtp_check::seed(destination, &ops)
+    ops
 }
 
 /// `smtp_session` seeds: each connection of a transcript as the harness's script (see
@@ -356,6 +384,17 @@ fn write_seeds() {
             texts.insert(record.to_text().into_bytes());
             texts.insert(record.to_rdata());
         }
+    }
+    for s in mua_catalogue::all() {
+        let t = record(
+            &s.world,
+            s.config(mua_catalogue::SIM_RESOLVER).into(),
+            mua_catalogue::SIM_START,
+        );
+        seeds
+            .entry("mua_check")
+            .or_default()
+            .insert(mua_check_seed(&s, &t));
     }
     let texts = seeds.entry("tlsa_text").or_default();
     for text in [

@@ -253,6 +253,9 @@ pub fn connection_verdict(
                 HostPolicy::Dane | HostPolicy::Encrypt => (ConnectionVerdict::DaneFailed, reason),
                 // Opportunistic: an MTA would go on (or retry) in cleartext.
                 _ if outcome.tls.is_some() => (ConnectionVerdict::Untrusted, reason),
+                // With implicit TLS there is no cleartext to go on in (RFC 8314 sec. 3): the
+                // server could not be used at all.
+                _ if outcome.implicit_tls => (ConnectionVerdict::Unreachable, reason),
                 _ => (ConnectionVerdict::Plaintext, reason),
             };
         }
@@ -789,6 +792,7 @@ mod tests {
             tls: None,
             tls_ehlo: None,
             end: SessionEnd::Failed(SessionFailure::TrustRejected),
+            implicit_tls: false,
         };
         assert_eq!(
             connection_verdict(HostPolicy::Dane, false, &session, outcome.as_ref()).0,

@@ -100,6 +100,7 @@ impl ImplicitSession {
                 tls: None,
                 tls_ehlo: None,
                 end: SessionEnd::Completed,
+                implicit_tls: true,
             },
             must_close: false,
         };

@@ -300,6 +300,10 @@ pub struct SessionOutcome {
     pub tls_ehlo: Option<EhloInfo>,
     /// How it ended.
     pub end: SessionEnd,
+    /// TLS was to start with the first byte (RFC 8314 sec. 3): there is no cleartext to fall
+    /// back to, so a session that never reached TLS is never `plaintext`.
+    #[serde(default)]
+    pub implicit_tls: bool,
 }
 
 /// Where the dialogue is.
@@ -400,6 +404,7 @@ impl SmtpSession {
                 tls: None,
                 tls_ehlo: None,
                 end: SessionEnd::Completed,
+                implicit_tls: false,
             },
             must_close: false,
         };

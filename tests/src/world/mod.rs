@@ -10,6 +10,7 @@
 pub mod bulk;
 pub mod catalogue;
 pub mod certs;
+pub mod mua;
 pub mod resolver;
 pub mod server;
 mod zones;

@@ -1,0 +1,198 @@
+//! `mua_check` target: arbitrary sequences of inputs into a [`MuaCheck`] (RFC 7673), driven
+//! like `smtp_check` ([`super::check_ops`]); an MX choice answers an SRV question as an SRV
+//! record. Oracle: no `UsageError`, `Done` within a bounded number of deadlines, and the
+//! invariants of RFC 7673:
+//! - nothing is secure without an AD answer from the resolver;
+//! - never `verified` or `trusted` without saying how, and never by a TLSA usage without a
+//!   matched record under policy `dane`; never by PKIX (no fuzzed chain reaches a Web PKI
+//!   root);
+//! - never a name RFC 7673 sec. 4.1 forbids: under an insecure SRV RRset only the mail
+//!   domain;
+//! - no plaintext under policy `dane` or `encrypt`, and none at all with implicit TLS;
+//! - nothing sent after an unauthenticated handshake under policy `dane`;
+//! - no connection to a skipped target, nor for a service whose SRV lookup failed or that
+//!   is not published.
+
+use std::net::SocketAddr;
+
+use arbitrary::Unstructured;
+
+use super::check_ops::{drive, FuzzOp, Observed};
+use crate::dns::Security;
+use crate::fuzzing::seed_bytes::SeedBytes;
+use crate::mua::{MailService, MuaCheck, MuaConfig};
+use crate::report::{AuthenticatedBy, ConnectionVerdict, DomainVerdict, HostPolicy};
+use crate::seed::Seed;
+use crate::time::Timestamp;
+
+/// The names the `mua_check` fuzzer can use in its records, by index: the mail domain, two
+/// SRV targets, a CNAME target, the root ("no service", RFC 2782), another name.
+pub const NAMES: [&str; 6] = [
+    "example.com.",
+    "mail.example.net.",
+    "imap.example.com.",
+    "alias.example.net.",
+    ".",
+    "other.example.org.",
+];
+
+/// The seed of the harness's check: `smtp_check`'s, so one recorder serves both targets'
+/// seeds.
+pub const SEED: Seed = super::smtp_check::SEED;
+
+/// The service sets the first byte chooses from.
+pub const SERVICE_SETS: [&[MailService]; 7] = [
+    &[MailService::Imaps],
+    &[MailService::Submissions, MailService::Submission],
+    &[MailService::Pop3s, MailService::Imap],
+    &[
+        MailService::Submissions,
+        MailService::Submission,
+        MailService::Imaps,
+        MailService::Pop3s,
+    ],
+    &[MailService::Submissions],
+    &[MailService::Pop3s],
+    &[MailService::Imaps, MailService::Pop3s],
+];
+
+/// The index in [`SERVICE_SETS`] of the set holding exactly `services` (in any order), else
+/// that of the four defaults.
+pub fn service_set(services: &[MailService]) -> u8 {
+    let mut want = services.to_vec();
+    want.sort();
+    SERVICE_SETS
+        .iter()
+        .position(|set| {
+            let mut have = set.to_vec();
+            have.sort();
+            have == want
+        })
+        .unwrap_or(3) as u8
+}
+
+/// The input on which [`run`] checks service set `services` (an index into
+/// [`SERVICE_SETS`]) with the steps `ops`.
+pub fn seed(services: u8, ops: &[FuzzOp]) -> Vec<u8> {
+    let last = (SERVICE_SETS.len() - 1) as u64;
+    let mut s = SeedBytes::new();
+    s.int_in_range(u64::from(services).min(last), last);
+    s.list(ops, |s, op| op.write(s));
+    s.into_bytes()
+}
+
+/// Runs one case: arbitrary sequences of inputs into a [`MuaCheck`].
+pub fn run(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let last = (SERVICE_SETS.len() - 1) as u8;
+    let services = SERVICE_SETS[usize::from(u.int_in_range(0u8..=last).unwrap_or(0))];
+    let ops: Vec<FuzzOp> = u.arbitrary().unwrap_or_default();
+    let resolver = SocketAddr::from(([127, 0, 0, 1], 53));
+    let mut config = MuaConfig::new("example.com", vec![resolver]);
+    config.services = services.to_vec();
+    config.dns_attempts = 2;
+    let now = Timestamp::from_unix_secs(1_800_000_000);
+    let Ok(mut check) = MuaCheck::new(config, SEED, now) else {
+        panic!("a valid configuration was refused");
+    };
+    let (report, observed) = drive(&mut check, now, ops, &NAMES, resolver);
+    let Observed {
+        any_ad,
+        conns,
+        sent_after_tls,
+    } = observed;
+    for service in &report.services {
+        let srv_secure = service
+            .srv
+            .as_ref()
+            .is_some_and(|s| s.security == Security::Secure);
+        assert!(!srv_secure || any_ad, "secure SRV without any AD answer");
+        if matches!(
+            service.verdict,
+            DomainVerdict::TempFail | DomainVerdict::Unavailable
+        ) && service.reason.is_some()
+            || service.srv.is_none()
+        {
+            assert!(service.targets.is_empty(), "targets of a failed SRV lookup");
+        }
+        for host in &service.targets {
+            if let Some(t) = &host.tlsa {
+                assert!(
+                    t.security != Security::Secure || any_ad,
+                    "secure TLSA without AD"
+                );
+            }
+            if host.policy == HostPolicy::Skip {
+                assert!(host.connections.is_empty(), "connected to a skipped target");
+            }
+            for conn in &host.connections {
+                let authenticated = matches!(
+                    conn.verdict,
+                    ConnectionVerdict::Verified | ConnectionVerdict::Trusted
+                );
+                if authenticated {
+                    let by = conn
+                        .authenticated_by
+                        .expect("authenticated without a method");
+                    assert_ne!(by, AuthenticatedBy::Pkix, "PKIX from a fuzzed chain");
+                    assert_eq!(host.policy, HostPolicy::Dane, "{by:?} without policy dane");
+                    assert!(conn.matched.is_some(), "{by:?} without a matched record");
+                }
+                if let Some(name) = &conn.authenticated_name {
+                    assert!(
+                        srv_secure || name == "example.com",
+                        "{name} authenticated under an insecure SRV RRset (RFC 7673 sec. 4.1)"
+                    );
+                }
+                let plaintext_forbidden = service.service.implicit_tls()
+                    || matches!(host.policy, HostPolicy::Dane | HostPolicy::Encrypt);
+                if plaintext_forbidden {
+                    assert_ne!(
+                        conn.verdict,
+                        ConnectionVerdict::Plaintext,
+                        "plaintext where TLS is mandatory: {} policy {:?}: {conn:?}",
+                        service.service,
+                        host.policy
+                    );
+                }
+                if host.policy == HostPolicy::Dane && !authenticated {
+                    let leaked = conns
+                        .iter()
+                        .filter(|(_, addr)| addr.to_string() == conn.address)
+                        .any(|(id, _)| sent_after_tls.contains_key(id));
+                    assert!(!leaked, "bytes sent after an unauthenticated handshake");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fuzzing::check_ops::FuzzRecord;
+
+    #[test]
+    fn seeds_decode_and_an_srv_answer_starts_target_lookups() {
+        // Probe answered (raw bytes would be needed for AD on the root DNSKEY; an
+        // unanswered probe times out), the SRV answer with two targets and ".".
+        let ops = vec![
+            FuzzOp::Answer {
+                pick: 1,
+                ad: true,
+                rcode: 0,
+                tc: false,
+                records: vec![FuzzRecord::Mx(0x0001, 1), FuzzRecord::Mx(0x0a00, 2)],
+            },
+            FuzzOp::Timeout,
+        ];
+        for set in 0..SERVICE_SETS.len() as u8 {
+            let bytes = seed(set, &ops);
+            let mut u = Unstructured::new(&bytes);
+            assert_eq!(u.int_in_range(0u8..=6).unwrap(), set);
+            let decoded: Vec<FuzzOp> = u.arbitrary().unwrap();
+            assert_eq!(format!("{decoded:?}"), format!("{ops:?}"));
+            run(&bytes);
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The MUA scenario catalogue (SPEC-NOTES S64-S72; RFC 6186, RFC 7673, RFC 8314): worlds
+//! with SRV-published submission, IMAP and POP3 services, each with the services a client
+//! asks for and the PKIX trust anchors it holds. `tests/tests/mua_check.rs` checks each one
+//! in the simulation and live; `tests/tests/fuzz_corpus.rs` makes `mua_check` fuzz seeds of
+//! their transcripts.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use daneel_core::check::AddressFamily;
+use daneel_core::mua::{MailService, MuaConfig};
+use daneel_core::Timestamp;
+
+use super::certs::{self_signed, server_tls, tlsa, Ca, Issued, Validity};
+use super::{MailServer, Protocol, Status, World, WorldBuilder};
+
+/// The mail domain of every MUA scenario.
+pub const DOMAIN: &str = "example.com";
+/// The SRV target that serves.
+pub const HOST: &str = "mail.example.net";
+const IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 30);
+
+/// When MUA scenarios start in the simulation: 2026-01-01T00:00:00Z, inside every test
+/// certificate's validity.
+pub const SIM_START: Timestamp = Timestamp::from_millis(1_767_225_600_000);
+
+/// The resolver address of the simulation.
+pub const SIM_RESOLVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 53)), 53);
+
+/// One MUA scenario.
+pub struct MuaScenario {
+    /// `S64`, `M-FOUR`, ...
+    pub id: &'static str,
+    /// What it shows.
+    pub what: &'static str,
+    /// The world.
+    pub world: World,
+    /// The port the world's servers answer on by default (others via `with_service`).
+    pub port: u16,
+    /// The services the client asks for.
+    pub services: Vec<MailService>,
+    /// The client's PKIX trust anchors (DER).
+    pub anchors: Vec<Vec<u8>>,
+}
+
+impl MuaScenario {
+    /// The check's configuration, asking `resolver`.
+    pub fn config(&self, resolver: SocketAddr) -> MuaConfig {
+        let mut c = MuaConfig::new(DOMAIN, vec![resolver]);
+        c.services = self.services.clone();
+        c.family = AddressFamily::V4;
+        c.session_timeout_ms = 5_000;
+        c.dns_timeout_ms = 1_000;
+        c.trust_anchors = self.anchors.clone();
+        c
+    }
+}
+
+/// A test Web PKI: a root the client trusts and an issuing CA under it.
+struct Pki {
+    root: Ca,
+    issuing: Ca,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let root = Ca::root("daneel test root");
+        let issuing = root.intermediate("daneel test issuing CA");
+        Pki { root, issuing }
+    }
+
+    fn leaf(&self, names: &[&str]) -> Vec<Issued> {
+        vec![
+            self.issuing.leaf(names, Validity::Current),
+            self.issuing.cert.clone(),
+        ]
+    }
+
+    fn anchors(&self) -> Vec<Vec<u8>> {
+        vec![self.root.cert.der.to_vec()]
+    }
+}
+
+fn implicit(protocol: Protocol, chain: &[Issued]) -> MailServer {
+    let refs: Vec<&Issued> = chain.iter().collect();
+    MailServer::implicit(protocol, HOST, server_tls(&refs))
+}
+
+fn world(srv_zone: Status) -> WorldBuilder {
+    World::builder()
+        .zone(DOMAIN, srv_zone)
+        .zone("example.net", Status::Secure)
+        .a(HOST, IP)
+}
+
+fn scenario(
+    id: &'static str,
+    what: &'static str,
+    world: World,
+    port: u16,
+    services: &[MailService],
+    pki: &Pki,
+) -> MuaScenario {
+    MuaScenario {
+        id,
+        what,
+        world,
+        port,
+        services: services.to_vec(),
+        anchors: pki.anchors(),
+    }
+}
+
+const S: Status = Status::Secure;
+
+/// Every MUA scenario, in catalogue order.
+pub fn all() -> Vec<MuaScenario> {
+    let pki = Pki::new();
+    let ee = self_signed(&["unrelated.example.org"]);
+    let other = self_signed(&["other.example.org"]);
+    let mut out = Vec::new();
+    out.push(scenario(
+        "S64",
+        "secure SRV for submissions (465), DANE-EE: no name check, SNI the target",
+        world(S)
+            .smtp_port(465)
+            .srv("_submissions._tcp.example.com", 0, 1, 465, HOST)
+            .tlsa(&format!("_465._tcp.{HOST}"), &tlsa(3, 1, 1, &ee))
+            .server(
+                IpAddr::V4(IP),
+                implicit(Protocol::Smtp, std::slice::from_ref(&ee)),
+            )
+            .build(),
+        465,
+        &[MailService::Submissions],
+        &pki,
+    ));
+    out.push(scenario(
+        "S65",
+        "DANE-TA with only the mail domain in the certificate (RFC 7673 sec. 4.1)",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+            .tlsa(
+                &format!("_993._tcp.{HOST}"),
+                &tlsa(2, 0, 1, &pki.issuing.cert),
+            )
+            .server(
+                IpAddr::V4(IP),
+                implicit(Protocol::Imap, &pki.leaf(&[DOMAIN])),
+            )
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    ));
+    for (id, names) in [("S66-target", HOST), ("S66-domain", DOMAIN)] {
+        let chain = pki.leaf(&[names]);
+        out.push(scenario(
+            id,
+            "insecure SRV: no DANE; PKIX against the mail domain only, SNI the mail domain",
+            world(Status::Insecure)
+                .smtp_port(995)
+                .srv("_pop3s._tcp.example.com", 0, 1, 995, HOST)
+                .tlsa(&format!("_995._tcp.{HOST}"), &tlsa(3, 1, 1, &chain[0]))
+                .server(IpAddr::V4(IP), implicit(Protocol::Pop3, &chain))
+                .build(),
+            995,
+            &[MailService::Pop3s],
+            &pki,
+        ));
+    }
+    out.push(scenario(
+        "S67",
+        "bogus SRV RRset: no connection (RFC 7673 sec. 3.1)",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+            .status(
+                "_imaps._tcp.example.com",
+                hickory_proto::rr::RecordType::SRV,
+                Status::BOGUS,
+            )
+            .server(IpAddr::V4(IP), implicit(Protocol::Imap, &pki.leaf(&[HOST])))
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    ));
+    out.push(scenario(
+        "S68",
+        "a lone \".\" target and absent records: unavailable",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 0, 0, ".")
+            .build(),
+        993,
+        &[MailService::Imaps, MailService::Pop3s],
+        &pki,
+    ));
+    let down1 = Ipv4Addr::new(192, 0, 2, 31);
+    let down2 = Ipv4Addr::new(192, 0, 2, 32);
+    out.push(scenario(
+        "S71",
+        "priority 0 (weights 90/10) down, priority 10 up",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 90, 993, "a.example.net")
+            .srv("_imaps._tcp.example.com", 0, 10, 993, "b.example.net")
+            .srv("_imaps._tcp.example.com", 10, 0, 993, HOST)
+            .a("a.example.net", down1)
+            .a("b.example.net", down2)
+            .unreachable(IpAddr::V4(down1))
+            .unreachable(IpAddr::V4(down2))
+            .tlsa(&format!("_993._tcp.{HOST}"), &tlsa(3, 1, 1, &ee))
+            .tlsa("_993._tcp.a.example.net", &tlsa(3, 1, 1, &ee))
+            .tlsa("_993._tcp.b.example.net", &tlsa(3, 1, 1, &ee))
+            .server(
+                IpAddr::V4(IP),
+                implicit(Protocol::Imap, std::slice::from_ref(&ee)),
+            )
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    ));
+    out.push(scenario(
+        "S72",
+        "the SRV target is a secure CNAME: TLSA base domain and SNI the expanded name",
+        World::builder()
+            .zone(DOMAIN, S)
+            .zone("example.net", S)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, "alias.example.net")
+            .cname("alias.example.net", HOST)
+            .a(HOST, IP)
+            .smtp_port(993)
+            .tlsa(&format!("_993._tcp.{HOST}"), &tlsa(3, 1, 1, &ee))
+            .server(
+                IpAddr::V4(IP),
+                implicit(Protocol::Imap, std::slice::from_ref(&ee)),
+            )
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    ));
+    let chain = std::slice::from_ref(&ee);
+    let submission = MailServer::new(HOST).with_tls(server_tls(&[&ee]));
+    let server = implicit(Protocol::Smtp, chain)
+        .with_service(587, submission)
+        .with_service(993, implicit(Protocol::Imap, chain))
+        .with_service(995, implicit(Protocol::Pop3, chain));
+    let mut b = world(S).smtp_port(465).server(IpAddr::V4(IP), server);
+    for (svc, port) in [
+        ("submissions", 465),
+        ("submission", 587),
+        ("imaps", 993),
+        ("pop3s", 995),
+    ] {
+        b = b
+            .srv(&format!("_{svc}._tcp.example.com"), 0, 1, port, HOST)
+            .tlsa(&format!("_{port}._tcp.{HOST}"), &tlsa(3, 1, 1, &ee));
+    }
+    out.push(scenario(
+        "M-FOUR",
+        "submissions, submission (587), imaps and pop3s on one host, all DANE-EE",
+        b.build(),
+        465,
+        &[
+            MailService::Submission,
+            MailService::Submissions,
+            MailService::Pop3s,
+            MailService::Imaps,
+        ],
+        &pki,
+    ));
+    out.push(scenario(
+        "M-MISMATCH",
+        "a TLSA mismatch on the only imaps target",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+            .tlsa(&format!("_993._tcp.{HOST}"), &tlsa(3, 1, 1, &other))
+            .server(
+                IpAddr::V4(IP),
+                implicit(Protocol::Imap, std::slice::from_ref(&ee)),
+            )
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    ));
+    out.push(scenario(
+        "M-PLAINTEXT",
+        "a plaintext SMTP server on the imaps port (found by the mua_check fuzz target): never plaintext",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+            .server(IpAddr::V4(IP), MailServer::new(HOST).without_starttls())
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    ));
+    out
+}
+
+/// The scenario `id`.
+pub fn by_id(id: &str) -> Option<MuaScenario> {
+    all().into_iter().find(|s| s.id == id)
+}
