@@ -561,3 +561,24 @@ fn mua_checks_srv_services_and_its_transcript_replays() {
         Some(64)
     );
 }
+
+/// Standard output closed before daneel writes (`daneel ... | head`): a quiet exit 141, as
+/// for a process killed by SIGPIPE, never a panic. The pipe's read end is closed before the
+/// program starts, so its first write fails whatever the timing.
+#[test]
+fn a_closed_standard_output_is_exit_141_not_a_panic() {
+    let cert = self_signed(&["mx.example.com"]);
+    let path = temp("pipe-leaf.pem");
+    std::fs::write(&path, pem_encode("CERTIFICATE", &cert.der)).unwrap();
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_daneel"))
+        .args(["tlsa", path.to_str().unwrap()])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run daneel");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -305,3 +305,26 @@ fn m_plaintext_on_an_implicit_tls_port_is_never_plaintext() {
     assert_eq!(s.verdict, DomainVerdict::Inconclusive);
     assert!(s.autoconfig.is_empty());
 }
+
+/// RFC 7673 sec. 3.1: under an insecure SRV RRset DANE does not apply, so the target's TLSA
+/// RRset is never asked for (S66); under a secure one it is asked for with the address
+/// lookups (sec. 7, S64).
+#[test]
+fn s66_and_s64_tlsa_is_asked_only_under_a_secure_srv_rrset() {
+    for (id, asked) in [("S66-domain", false), ("S64", true)] {
+        let s = mua::by_id(id).unwrap();
+        let mut sim = Sim::new(
+            s.world.clone(),
+            Box::new(MuaCheck::new(s.config(SIM_RESOLVER), Seed(7), SIM_START).unwrap()),
+            SIM_START,
+        );
+        sim.run_bounded(200_000).expect("the simulation ends");
+        let tlsa: Vec<String> = sim
+            .queries()
+            .into_iter()
+            .filter(|q| q.rtype == "TLSA")
+            .map(|q| q.name)
+            .collect();
+        assert_eq!(!tlsa.is_empty(), asked, "{id}: TLSA queries {tlsa:?}");
+    }
+}

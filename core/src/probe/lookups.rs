@@ -60,7 +60,11 @@ impl HostProbe {
         if self.wants_aaaa() {
             self.request(HostLookup::Aaaa, name.clone(), RecordType::AAAA);
         }
-        if self.params.order == LookupOrder::Parallel {
+        // RFC 7673 sec. 3.1: under an insecure SRV RRset DANE does not apply, so there is no
+        // TLSA RRset to ask for, early or late.
+        let dane_may_apply = self.params.named_by.is_secure()
+            || self.params.named_by.if_insecure != InsecureMxPolicy::May;
+        if self.params.order == LookupOrder::Parallel && dane_may_apply {
             let base = name.to_lowercase();
             if let Ok(qname) = tlsa_query_name(self.params.service.port, &base) {
                 self.early_tlsa = Some(EarlyTlsa::Asked(base.clone()));
@@ -202,9 +206,13 @@ impl HostProbe {
         if !self.params.named_by.is_secure()
             && self.params.named_by.if_insecure == InsecureMxPolicy::May
         {
-            self.note(format!(
-                "{label}: insecure MX and policy 'may': no TLSA lookup"
-            ));
+            let why = match self.params.reference_ids {
+                ReferenceIds::Srv { .. } => {
+                    "insecure SRV RRset: DANE does not apply, no TLSA lookup (RFC 7673 sec. 3.1)"
+                }
+                ReferenceIds::Smtp { .. } => "insecure MX and policy 'may': no TLSA lookup",
+            };
+            self.note(format!("{label}: {why}"));
             self.decide(HostPolicy::Opportunistic, false, None);
             return;
         }

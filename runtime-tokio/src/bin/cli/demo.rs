@@ -9,6 +9,7 @@ use daneel_core::Seed;
 use daneel_tests::demo;
 use daneel_tests::live::LiveWorld;
 
+use super::say;
 use super::{output, EXIT_INTERNAL};
 
 /// Serves the demo world on 127.20.250.0/24, port 25 when allowed (root), else 2525.
@@ -34,7 +35,7 @@ pub fn run(json: bool) -> i32 {
         }
     };
     if !json {
-        println!(
+        say!(
             "daneel demo: a small signed world served on loopback (resolver {}, SMTP port {port}); no network used.\n",
             world.resolver_addr()
         );
@@ -64,9 +65,9 @@ pub fn run(json: bool) -> i32 {
         if json {
             output::print_report(&report, true);
         } else {
-            println!("==== daneel check {domain}   ({what})");
+            say!("==== daneel check {domain}   ({what})");
             output::print_report(&report, false);
-            println!();
+            say!();
         }
         all_as_expected &= report.verdict == expected;
         summary.push(format!(
@@ -77,11 +78,11 @@ pub fn run(json: bool) -> i32 {
         ));
     }
     if !json {
-        println!("==== summary");
+        say!("==== summary");
         for line in summary {
-            println!("{line}");
+            say!("{line}");
         }
-        println!("\nOn a real network: daneel check <your domain>   (uses /etc/resolv.conf; give --resolver for a validating one)");
+        say!("\nOn a real network: daneel check <your domain>   (uses /etc/resolv.conf; give --resolver for a validating one)");
     }
     if all_as_expected {
         0

@@ -20,6 +20,30 @@ pub const EXIT_USAGE: i32 = 64;
 pub const EXIT_DATA: i32 = 65;
 /// Exit status for internal errors (EX_SOFTWARE).
 pub const EXIT_INTERNAL: i32 = 70;
+/// Exit status when standard output was closed under us (`daneel ... | head`): what a shell
+/// reports for a process killed by SIGPIPE (128 + 13), without the panic `println!` gives.
+pub const EXIT_BROKEN_PIPE: i32 = 141;
+
+/// Writes one line to standard output; if the reader went away (a closed pipe) or the write
+/// failed, exits quietly with [`EXIT_BROKEN_PIPE`] instead of panicking as `println!` does.
+pub(crate) fn say_line(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(EXIT_BROKEN_PIPE);
+    }
+}
+
+/// `println!` for the `daneel` command: see [`say_line`].
+macro_rules! say {
+    () => {
+        $crate::cli::say_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::say_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
 
 #[derive(Parser, Debug)]
 #[command(

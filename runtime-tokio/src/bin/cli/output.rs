@@ -1,6 +1,7 @@
 //! Human and JSON output of a report: the human form reads like a postmaster's log, one line
 //! per step, then one line per connection, host and the domain.
 
+use super::say;
 use daneel_core::mua::ServiceReport;
 use daneel_core::report::{ConnectionReport, HostReport, Report};
 
@@ -175,10 +176,10 @@ pub fn human(report: &Report) -> String {
 pub fn print_report(report: &Report, json: bool) {
     if json {
         match serde_json::to_string_pretty(report) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => say!("{text}"),
             Err(e) => eprintln!("daneel: cannot serialize the report: {e}"),
         }
     } else {
-        println!("{}", human(report));
+        say!("{}", human(report));
     }
 }

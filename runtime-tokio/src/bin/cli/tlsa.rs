@@ -10,6 +10,7 @@ use daneel_core::dane::{DigestPrefs, TlsaRecord, TlsaSet, UsagePolicy};
 use daneel_core::dns::Security;
 use daneel_core::Seed;
 
+use super::say;
 use super::{parse_resolver, system_resolvers, EXIT_USAGE};
 
 /// Arguments of `daneel tlsa`.
@@ -90,7 +91,7 @@ fn generate(args: &TlsaArgs, chain: Vec<Vec<u8>>) -> Result<i32, String> {
     }
     let built = plan.build().map_err(|e| e.to_string())?;
     for r in &built.records {
-        println!("{}", r.zone_line());
+        say!("{}", r.zone_line());
     }
     for w in &built.warnings {
         eprintln!("warning: {w}");
@@ -126,14 +127,14 @@ fn verify(args: &TlsaArgs, chain: Vec<Vec<u8>>) -> Result<i32, String> {
             why.map(|w| format!(" ({w})")).unwrap_or_default()
         ));
     };
-    println!(
+    say!(
         "{}: {} ({} records)",
         tlsa.name,
         tlsa.security,
         tlsa.records.len()
     );
     if tlsa.security != Security::Secure {
-        println!("not secure: DANE does not apply to these records (RFC 7672 sec. 2.2)");
+        say!("not secure: DANE does not apply to these records (RFC 7672 sec. 2.2)");
         return Ok(1);
     }
     let records: Vec<TlsaRecord> = tlsa.records.iter().map(|r| r.record.clone()).collect();
@@ -146,16 +147,16 @@ fn verify(args: &TlsaArgs, chain: Vec<Vec<u8>>) -> Result<i32, String> {
             (None, Some(d)) => format!("matches the issuer at depth {d}"),
             (None, None) => "does not match".to_string(),
         };
-        println!("  {}: {what}", c.record.to_text());
+        say!("  {}: {what}", c.record.to_text());
     }
     if covers(&checks) {
-        println!(
+        say!(
             "OK: a usable published record matches {}",
             args.cert.display()
         );
         Ok(0)
     } else {
-        println!(
+        say!(
             "MISMATCH: no usable published record matches {}: publish its record before deploying it (RFC 7671 sec. 8.1)",
             args.cert.display()
         );
