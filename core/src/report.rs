@@ -357,6 +357,9 @@ pub enum Reason {
         /// What was wrong.
         error: GreetingError,
     },
+    /// TLS is required and the IMAP server greeted `* PREAUTH` (RFC 9051 sec. 7.1.4), which
+    /// leaves no way to start TLS (sec. 6.2.1): a STARTTLS-stripping vector.
+    Preauth,
     /// The check was aborted.
     Aborted,
 }
@@ -365,7 +368,7 @@ impl Reason {
     /// The RFC 8460 sec. 4.3 result type this reason maps to, if any.
     pub fn tlsrpt_result_type(&self) -> Option<&'static str> {
         Some(match self {
-            Reason::StarttlsNotOffered | Reason::StarttlsRejected { .. } => {
+            Reason::StarttlsNotOffered | Reason::StarttlsRejected { .. } | Reason::Preauth => {
                 "starttls-not-supported"
             }
             Reason::TlsaMismatch { .. } => "validation-failure",
@@ -417,6 +420,7 @@ impl Reason {
             Reason::PkixInvalid { .. } => "pkix-invalid",
             Reason::PkixNameMismatch { .. } => "pkix-name-mismatch",
             Reason::BadGreeting { .. } => "bad-greeting",
+            Reason::Preauth => "preauth",
             Reason::Aborted => "aborted",
         }
     }
@@ -526,6 +530,7 @@ impl fmt::Display for Reason {
             Reason::StarttlsNotOffered
             | Reason::PlaintextInjection
             | Reason::NoAddresses
+            | Reason::Preauth
             | Reason::Aborted => Ok(()),
         }
     }

@@ -151,10 +151,11 @@ fn before_tls_decision(failure: &SessionFailure) -> bool {
         SessionFailure::Timeout(stage)
         | SessionFailure::ClosedByPeer(stage)
         | SessionFailure::Rejected { stage, .. }
-        | SessionFailure::Protocol { stage, .. } => {
+        | SessionFailure::Protocol { stage, .. }
+        | SessionFailure::BadResponse { stage, .. } => {
             matches!(
                 stage,
-                Stage::Connect | Stage::Greeting | Stage::Ehlo | Stage::Helo
+                Stage::Connect | Stage::Greeting | Stage::Ehlo | Stage::Helo | Stage::Capability
             )
         }
         _ => false,
@@ -203,6 +204,21 @@ pub fn session_failure_reason(failure: &SessionFailure) -> Reason {
         SessionFailure::BadGreeting { protocol, error } => Reason::BadGreeting {
             protocol: *protocol,
             error: error.clone(),
+        },
+        SessionFailure::Preauth => Reason::Preauth,
+        SessionFailure::StarttlsRefused { response, .. } => Reason::StarttlsRejected {
+            reply: response.clone(),
+        },
+        SessionFailure::BadResponse {
+            protocol,
+            stage,
+            error,
+        } => Reason::ProtocolError {
+            fault: ProtocolFault::Response {
+                protocol: *protocol,
+                stage: *stage,
+                error: error.clone(),
+            },
         },
         SessionFailure::Aborted => Reason::Aborted,
         SessionFailure::InvalidConfig(_) => Reason::ProtocolError {

@@ -161,8 +161,9 @@ impl GreetingReader {
     }
 }
 
-/// An IMAP or POP3 greeting line (without CRLF).
-fn classify(protocol: GreetingProtocol, line: &[u8]) -> Result<Greeting, GreetingError> {
+/// An IMAP or POP3 greeting line (without CRLF): `* OK`/`* PREAUTH` (RFC 9051 sec. 7.1.1,
+/// 7.1.4) or `+OK` (RFC 1939 sec. 4), a refusal, or not a greeting.
+pub fn classify(protocol: GreetingProtocol, line: &[u8]) -> Result<Greeting, GreetingError> {
     let upper = line.to_ascii_uppercase();
     let word = |w: &[u8]| upper.starts_with(w) && matches!(upper.get(w.len()), None | Some(b' '));
     let ok = match protocol {

@@ -21,6 +21,29 @@ use crate::smtp::session::{
 use crate::time::Timestamp;
 use greeting::{Greeting, GreetingError, GreetingProtocol, GreetingReader};
 
+/// The answer to a logout command ([`GreetingProtocol::logout`]), kept until its end
+/// ([`GreetingProtocol::ends_logout`]) and never beyond [`MAX_BUFFERED_BYTES`].
+#[derive(Debug, Default)]
+pub struct LogoutAnswer {
+    bytes: Vec<u8>,
+}
+
+impl LogoutAnswer {
+    /// Adds received bytes; `true` once the answer is complete or the bound is reached.
+    pub fn push(&mut self, protocol: GreetingProtocol, bytes: &[u8]) -> bool {
+        let room = MAX_BUFFERED_BYTES.saturating_sub(self.bytes.len());
+        self.bytes
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        let answered = self
+            .bytes
+            .split(|&b| b == b'\n')
+            .rev()
+            .skip(1)
+            .any(|line| protocol.ends_logout(line));
+        answered || self.bytes.len() >= MAX_BUFFERED_BYTES
+    }
+}
+
 /// Where the session is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum State {
@@ -61,8 +84,8 @@ pub struct ImplicitSession {
     greeting: GreetingReader,
     /// Greeting bytes that arrived before the trust decision (bounded).
     early: Vec<u8>,
-    /// The answer to the logout (bounded).
-    answer: Vec<u8>,
+    /// The answer to the logout.
+    answer: LogoutAnswer,
     actions: VecDeque<Action>,
     log: Vec<(Timestamp, String)>,
     result: SessionOutcome,
@@ -88,20 +111,10 @@ impl ImplicitSession {
             now,
             greeting: GreetingReader::new(protocol),
             early: Vec::new(),
-            answer: Vec::new(),
+            answer: LogoutAnswer::default(),
             actions: VecDeque::new(),
             log: Vec::new(),
-            result: SessionOutcome {
-                greeting: None,
-                ehlo: None,
-                used_helo: false,
-                starttls_offered: false,
-                starttls_reply: None,
-                tls: None,
-                tls_ehlo: None,
-                end: SessionEnd::Completed,
-                implicit_tls: true,
-            },
+            result: SessionOutcome::new(true),
             must_close: false,
         };
         if let Err(reason) = s.config.validate() {
@@ -342,17 +355,7 @@ impl ImplicitSession {
                 Some(Err(error)) => self.bad_greeting(error),
             },
             State::Closing(end) => {
-                let room = MAX_BUFFERED_BYTES.saturating_sub(self.answer.len());
-                self.answer
-                    .extend_from_slice(&bytes[..bytes.len().min(room)]);
-                let protocol = self.protocol;
-                let answered = self
-                    .answer
-                    .split(|&b| b == b'\n')
-                    .rev()
-                    .skip(1)
-                    .any(|line| protocol.ends_logout(line));
-                if answered || self.answer.len() >= MAX_BUFFERED_BYTES {
+                if self.answer.push(self.protocol, bytes) {
                     self.finish(end);
                 }
             }

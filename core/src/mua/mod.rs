@@ -11,8 +11,12 @@
 //! service `unavailable` (RFC 6186 sec. 3, RFC 2782).
 
 pub mod config;
+pub mod imap;
+pub mod pop3;
 pub mod report;
 pub mod srv;
+pub mod starttls;
+pub mod wire;
 
 pub use config::{MuaConfig, DEFAULT_SERVICES};
 pub use report::{AutoConfig, ServiceReport, SrvReport, TlsMode};

@@ -1,5 +1,5 @@
 //! The connections of a probe: one session per address (SMTP or submission with RFC 3207
-//! STARTTLS, or an RFC 8314 implicit-TLS session), the trust decision on each completed
+//! STARTTLS, IMAP STARTTLS or POP3 STLS per RFC 2595, or an RFC 8314 implicit-TLS session), the trust decision on each completed
 //! handshake (DANE, RFC 7672 sec. 3.2; PKIX, RFC 7673 sec. 4), and the connection reports.
 
 use super::*;
@@ -9,6 +9,7 @@ use crate::dane::VerifyParams;
 use crate::implicit::greeting::GreetingProtocol;
 use crate::implicit::ImplicitSession;
 use crate::machine::{Action, Input};
+use crate::mua::starttls::{MuaProtocol, StartTlsSession};
 use crate::report::{ConnectionVerdict, MatchedReport, TlsReport};
 use crate::smtp::route::{sni_name, SniMode};
 use crate::smtp::session::{SessionConfig, SessionOutcome, TlsRequirement};
@@ -25,6 +26,8 @@ pub(super) enum Session {
     Smtp(SmtpSession),
     /// TLS first, then the greeting (RFC 8314 sec. 3).
     Implicit(ImplicitSession),
+    /// IMAP with STARTTLS or POP3 with STLS (RFC 2595).
+    Mua(StartTlsSession),
 }
 
 /// Calls the same method on whichever session it is.
@@ -33,6 +36,7 @@ macro_rules! each {
         match $session {
             Session::Smtp($s) => $call,
             Session::Implicit($s) => $call,
+            Session::Mua($s) => $call,
         }
     };
 }
@@ -186,6 +190,20 @@ impl HostProbe {
             timeouts: self.params.options.timeouts,
         };
         let session = match (self.params.service.tls, self.params.service.kind) {
+            (TlsStart::StartTls, SessionKind::Imap) => Session::Mua(StartTlsSession::new(
+                conn,
+                addr,
+                MuaProtocol::Imap,
+                config,
+                now,
+            )),
+            (TlsStart::StartTls, SessionKind::Pop3) => Session::Mua(StartTlsSession::new(
+                conn,
+                addr,
+                MuaProtocol::Pop3,
+                config,
+                now,
+            )),
             (TlsStart::StartTls, _) => Session::Smtp(SmtpSession::new(conn, addr, config, now)),
             (TlsStart::Implicit, kind) => {
                 let protocol = match kind {

@@ -219,8 +219,7 @@ pub struct ProbeParams {
 /// built, so nothing runs that would pass silently.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Unsupported {
-    /// The session has no implementation: IMAP and POP3 with STARTTLS (RFC 2595), and SMTP
-    /// relay with implicit TLS.
+    /// The session has no implementation: SMTP relay with implicit TLS.
     Session {
         /// The protocol asked for.
         kind: SessionKind,
@@ -251,14 +250,15 @@ impl std::error::Error for Unsupported {}
 
 impl ProbeParams {
     /// `Ok` if the probe implements this combination, else what it lacks. Implemented: SMTP
-    /// and submission with STARTTLS (RFC 3207, RFC 6409), and submission, IMAP and POP3
-    /// with implicit TLS (RFC 8314 sec. 3), under either trust model.
+    /// and submission with STARTTLS (RFC 3207, RFC 6409), IMAP with STARTTLS and POP3 with
+    /// STLS (RFC 2595), and submission, IMAP and POP3 with implicit TLS (RFC 8314 sec. 3),
+    /// under either trust model; SMTP relay with implicit TLS is refused.
     pub fn supported(&self) -> Result<(), Unsupported> {
         if self.service.port == 0 {
             return Err(Unsupported::PortZero);
         }
         match (self.service.kind, self.service.tls) {
-            (SessionKind::Smtp | SessionKind::Submission, TlsStart::StartTls)
+            (_, TlsStart::StartTls)
             | (
                 SessionKind::Submission | SessionKind::Imap | SessionKind::Pop3,
                 TlsStart::Implicit,

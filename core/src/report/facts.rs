@@ -9,7 +9,9 @@ use hickory_proto::rr::{Name, RecordType};
 use serde::{Deserialize, Serialize};
 
 use crate::dns::{LookupError, RcodeClass, Security};
+use crate::implicit::greeting::GreetingProtocol;
 use crate::machine::LocalFailure;
+use crate::mua::wire::ResponseError;
 use crate::smtp::reply::ReplyError;
 use crate::smtp::route::display_name;
 use crate::smtp::session::Stage;
@@ -113,6 +115,17 @@ pub enum ProtocolFault {
     },
     /// The session's own configuration (EHLO name, SNI) was refused before connecting.
     InvalidConfig,
+    /// An IMAP or POP3 server's bytes are not a usable response: too long, an absurd
+    /// literal, unterminated, malformed, unsolicited (RFC 9051 sec. 4.3, 7; RFC 1939
+    /// sec. 3).
+    Response {
+        /// The protocol.
+        protocol: GreetingProtocol,
+        /// The stage.
+        stage: Stage,
+        /// What was wrong.
+        error: ResponseError,
+    },
 }
 
 impl fmt::Display for ProtocolFault {
@@ -123,6 +136,11 @@ impl fmt::Display for ProtocolFault {
                 write!(f, "connection closed by the server during {stage}")
             }
             ProtocolFault::InvalidConfig => f.write_str("invalid session configuration"),
+            ProtocolFault::Response {
+                protocol,
+                stage,
+                error,
+            } => write!(f, "{protocol:?} {stage}: {error}"),
         }
     }
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::implicit::greeting::{GreetingError, GreetingProtocol};
 use crate::machine::{Action, ConnId, Input, NetError};
+use crate::mua::wire::ResponseError;
 use crate::smtp::command::{validate_client_name, Command};
 use crate::smtp::reply::{parse_ehlo, EhloInfo, Reply, ReplyError, ReplyParser};
 use crate::time::Timestamp;
@@ -154,6 +155,12 @@ pub enum Stage {
     /// Waiting for the service's greeting after an implicit-TLS handshake (RFC 8314
     /// sec. 3; [`crate::implicit`]).
     TlsGreeting,
+    /// Waiting for the answer to IMAP `CAPABILITY` or POP3 `CAPA` before TLS (RFC 9051
+    /// sec. 6.1.1, RFC 2449 sec. 5; [`crate::mua::starttls`]).
+    Capability,
+    /// Waiting for the answer to the capability query over TLS (RFC 9051 sec. 6.2.1,
+    /// RFC 2595 sec. 4).
+    CapabilityAfterTls,
 }
 
 impl fmt::Display for Stage {
@@ -168,6 +175,8 @@ impl fmt::Display for Stage {
             Stage::EhloAfterTls => "ehlo-after-tls",
             Stage::Quit => "quit",
             Stage::TlsGreeting => "greeting-after-tls",
+            Stage::Capability => "capability",
+            Stage::CapabilityAfterTls => "capability-after-tls",
         })
     }
 }
@@ -219,6 +228,27 @@ pub enum SessionFailure {
         /// What was wrong.
         error: GreetingError,
     },
+    /// TLS is required and the IMAP server greeted `* PREAUTH` (RFC 9051 sec. 7.1.4): the
+    /// session is already authenticated, so STARTTLS can no longer be given (sec. 6.2.1), a
+    /// STARTTLS-stripping vector.
+    Preauth,
+    /// TLS is required and IMAP `STARTTLS` or POP3 `STLS` was answered with `NO`, `BAD` or
+    /// `-ERR` (RFC 2595 sec. 3.1, 4).
+    StarttlsRefused {
+        /// The protocol.
+        protocol: GreetingProtocol,
+        /// The text of the answer.
+        response: String,
+    },
+    /// The IMAP or POP3 server's bytes are not a usable response ([`crate::mua::starttls`]).
+    BadResponse {
+        /// The protocol.
+        protocol: GreetingProtocol,
+        /// Where.
+        stage: Stage,
+        /// What was wrong.
+        error: ResponseError,
+    },
     /// [`SmtpSession::abort`] was called.
     Aborted,
     /// The configuration failed [`SessionConfig::validate`]; the session never connected.
@@ -251,6 +281,15 @@ impl fmt::Display for SessionFailure {
             SessionFailure::BadGreeting { protocol, error } => {
                 write!(f, "bad {protocol:?} greeting: {error}")
             }
+            SessionFailure::Preauth => f.write_str("PREAUTH greeting: no STARTTLS possible"),
+            SessionFailure::StarttlsRefused { protocol, response } => {
+                write!(f, "{protocol:?} upgrade to TLS refused: {response}")
+            }
+            SessionFailure::BadResponse {
+                protocol,
+                stage,
+                error,
+            } => write!(f, "bad {protocol:?} response at {stage}: {error}"),
             SessionFailure::Aborted => f.write_str("aborted"),
             SessionFailure::InvalidConfig(reason) => write!(f, "invalid config: {reason}"),
         }
@@ -304,6 +343,23 @@ pub struct SessionOutcome {
     /// back to, so a session that never reached TLS is never `plaintext`.
     #[serde(default)]
     pub implicit_tls: bool,
+}
+
+impl SessionOutcome {
+    /// Nothing learned yet; `end` stays [`SessionEnd::Completed`] until the session sets it.
+    pub fn new(implicit_tls: bool) -> Self {
+        SessionOutcome {
+            greeting: None,
+            ehlo: None,
+            used_helo: false,
+            starttls_offered: false,
+            starttls_reply: None,
+            tls: None,
+            tls_ehlo: None,
+            end: SessionEnd::Completed,
+            implicit_tls,
+        }
+    }
 }
 
 /// Where the dialogue is.
@@ -395,17 +451,7 @@ impl SmtpSession {
             parser: ReplyParser::new(),
             actions: VecDeque::new(),
             log: Vec::new(),
-            result: SessionOutcome {
-                greeting: None,
-                ehlo: None,
-                used_helo: false,
-                starttls_offered: false,
-                starttls_reply: None,
-                tls: None,
-                tls_ehlo: None,
-                end: SessionEnd::Completed,
-                implicit_tls: false,
-            },
+            result: SessionOutcome::new(false),
             must_close: false,
         };
         if let Err(reason) = s.config.validate() {
@@ -851,7 +897,7 @@ impl SmtpSession {
 }
 
 /// Reply text for the log: control characters escaped, cut at [`MAX_LOGGED_LINE_CHARS`].
-fn escape_text(text: &str) -> String {
+pub(crate) fn escape_text(text: &str) -> String {
     let mut out = String::new();
     for (i, c) in text.chars().enumerate() {
         if i == MAX_LOGGED_LINE_CHARS {
@@ -868,7 +914,7 @@ fn escape_text(text: &str) -> String {
 }
 
 /// Raw bytes for the log, escaped, at most [`MAX_LOGGED_INJECTION`] of them.
-fn escape_bytes(bytes: &[u8]) -> String {
+pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
     let cut = &bytes[..bytes.len().min(MAX_LOGGED_INJECTION)];
     let mut out: String = cut.escape_ascii().to_string();
     if cut.len() < bytes.len() {
