@@ -328,3 +328,178 @@ fn s66_and_s64_tlsa_is_asked_only_under_a_secure_srv_rrset() {
         assert_eq!(!tlsa.is_empty(), asked, "{id}: TLSA queries {tlsa:?}");
     }
 }
+
+/// The report's log of scenario `id` run in the simulation.
+fn sim_log(id: &str) -> Vec<String> {
+    let s = mua::by_id(id).expect("a catalogue scenario");
+    let mut sim = Sim::new(
+        s.world.clone(),
+        Box::new(MuaCheck::new(s.config(SIM_RESOLVER), Seed(7), SIM_START).unwrap()),
+        SIM_START,
+    );
+    let report = sim.run_bounded(200_000).expect("the simulation ends");
+    report.log.into_iter().map(|l| l.text).collect()
+}
+
+/// The commands the client sent (log lines `> ...`).
+fn sent(log: &[String]) -> Vec<&str> {
+    log.iter()
+        .filter_map(|l| l.split_once(": > ").map(|(_, c)| c))
+        .collect()
+}
+
+/// The capability list the session logged `when` ("before" or "after") TLS.
+fn capabilities(log: &[String], when: &str) -> Option<String> {
+    log.iter()
+        .find_map(|l| l.split_once(&format!("capabilities {when} TLS: ")))
+        .map(|(_, c)| c.to_string())
+}
+
+/// S69: a secure `_imap._tcp` SRV RRset and usable TLSA records make TLS mandatory; the
+/// server lists no STARTTLS capability, so the client aborts after the capability query
+/// and sends nothing else in clear (M8; RFC 7673 sec. 4): `dane-failed`, never a login.
+#[test]
+fn s69_imap_without_starttls_aborts_under_dane() {
+    let s = run_everywhere("S69", 20);
+    assert_eq!(s.verdict, DomainVerdict::DaneFailed, "{s:#?}");
+    let conn = &s.services[0].targets[0].2[0];
+    assert_eq!(conn.0, ConnectionVerdict::DaneFailed);
+    assert_eq!(conn.2, Some("starttls-not-offered"));
+    assert!(s.autoconfig.is_empty());
+    let log = sim_log("S69");
+    assert_eq!(sent(&log), ["a1 CAPABILITY"], "{log:#?}");
+}
+
+/// S70: a secure `_pop3._tcp` SRV RRset and a secure TLSA RRset whose only record is
+/// unusable (unknown matching type): as if no TLSA record existed, TLS with PKIX against the
+/// target and the mail domain (RFC 7673 sec. 4.1), SNI the target. POP3 STLS works.
+#[test]
+fn s70_pop3_stls_with_unusable_tlsa_falls_back_to_pkix() {
+    let s = run_everywhere("S70", 21);
+    let conn = &s.services[0].targets[0].2[0];
+    assert_eq!(conn.0, ConnectionVerdict::Verified, "{s:#?}");
+    assert_eq!(conn.1, Some(AuthenticatedBy::Pkix));
+    assert_eq!(conn.3.as_deref(), Some(HOST));
+    assert_eq!(s.verdict, DomainVerdict::NoDane);
+    assert_eq!(
+        s.autoconfig,
+        vec![(
+            MailService::Pop3,
+            HOST.to_string(),
+            110,
+            TlsMode::Starttls,
+            Some(AuthenticatedBy::Pkix),
+            Some(HOST.to_string())
+        )]
+    );
+}
+
+/// IMAP STARTTLS on 143 under DANE-EE: verified, stored with STARTTLS; the capabilities
+/// are asked again over TLS and only that list counts (RFC 9051 sec. 6.2.1).
+#[test]
+fn m_imap_starttls_is_verified() {
+    let s = run_everywhere("M-IMAP-STARTTLS", 22);
+    assert_eq!(s.verdict, DomainVerdict::DaneVerified, "{s:#?}");
+    let conn = &s.services[0].targets[0].2[0];
+    assert_eq!(conn.0, ConnectionVerdict::Verified);
+    assert_eq!(conn.1, Some(AuthenticatedBy::DaneEe));
+    assert_eq!(conn.3.as_deref(), Some(HOST));
+    assert_eq!(s.autoconfig[0].3, TlsMode::Starttls);
+    let log = sim_log("M-IMAP-STARTTLS");
+    assert_eq!(
+        sent(&log),
+        ["a1 CAPABILITY", "a2 STARTTLS", "a3 CAPABILITY", "a LOGOUT"],
+        "{log:#?}"
+    );
+    assert_eq!(
+        capabilities(&log, "before").as_deref(),
+        Some("IMAP4REV1 STARTTLS LOGINDISABLED"),
+        "{log:#?}"
+    );
+    assert_eq!(
+        capabilities(&log, "after").as_deref(),
+        Some("IMAP4REV1 AUTH=PLAIN"),
+        "{log:#?}"
+    );
+}
+
+/// POP3 STLS whose CAPA lists STLS before TLS and SASL PLAIN, without STLS, after: the
+/// client asks again over TLS and reports the second list, nothing from before (RFC 2595
+/// sec. 4).
+#[test]
+fn m_caps_across_tls_are_asked_again() {
+    let s = run_everywhere("M-CAPS-ACROSS-TLS", 23);
+    assert_eq!(s.verdict, DomainVerdict::DaneVerified, "{s:#?}");
+    let log = sim_log("M-CAPS-ACROSS-TLS");
+    assert_eq!(sent(&log), ["CAPA", "STLS", "CAPA", "QUIT"], "{log:#?}");
+    assert_eq!(
+        capabilities(&log, "before").as_deref(),
+        Some("USER STLS"),
+        "{log:#?}"
+    );
+    assert_eq!(
+        capabilities(&log, "after").as_deref(),
+        Some("USER SASL"),
+        "{log:#?}"
+    );
+}
+
+/// `* PREAUTH` leaves no way to start TLS (RFC 9051 sec. 7.1.4, 6.2.1): where TLS is
+/// mandatory the client closes without sending a thing.
+#[test]
+fn m_preauth_fails_under_dane_and_sends_nothing() {
+    let s = run_everywhere("M-PREAUTH", 24);
+    assert_eq!(s.verdict, DomainVerdict::DaneFailed, "{s:#?}");
+    let conn = &s.services[0].targets[0].2[0];
+    assert_eq!(conn.0, ConnectionVerdict::DaneFailed);
+    assert_eq!(conn.2, Some("preauth"));
+    let log = sim_log("M-PREAUTH");
+    assert!(sent(&log).is_empty(), "{log:#?}");
+}
+
+/// STLS listed but refused with -ERR under DANE: `dane-failed` with `starttls-rejected`,
+/// nothing sent after the refusal.
+#[test]
+fn m_stls_refused_fails_under_dane() {
+    let s = run_everywhere("M-STLS-REFUSED", 25);
+    assert_eq!(s.verdict, DomainVerdict::DaneFailed, "{s:#?}");
+    let conn = &s.services[0].targets[0].2[0];
+    assert_eq!(conn.0, ConnectionVerdict::DaneFailed);
+    assert_eq!(conn.2, Some("starttls-rejected"));
+    let log = sim_log("M-STLS-REFUSED");
+    assert_eq!(sent(&log), ["CAPA", "STLS"], "{log:#?}");
+}
+
+/// A literal announcing 2^64-1 octets is refused as soon as it is announced (RFC 9051
+/// sec. 4.3): a protocol error before TLS, so the connection is `unreachable` and nothing is
+/// stored.
+#[test]
+fn m_imap_literal_absurd_size_is_refused() {
+    let s = run_everywhere("M-IMAP-LITERAL", 26);
+    let conn = &s.services[0].targets[0].2[0];
+    assert_eq!(conn.0, ConnectionVerdict::Unreachable, "{s:#?}");
+    assert_eq!(conn.2, Some("protocol-error"));
+    assert!(s.autoconfig.is_empty());
+    let log = sim_log("M-IMAP-LITERAL");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("a literal of 18446744073709551615 octets")),
+        "{log:#?}"
+    );
+}
+
+/// A CAPA response without its final "." line, then a close: the typed `unterminated`
+/// error, not a hang and not a capability list.
+#[test]
+fn m_pop3_unterminated_multi_line_is_refused() {
+    let s = run_everywhere("M-POP3-UNTERMINATED", 27);
+    let conn = &s.services[0].targets[0].2[0];
+    assert_eq!(conn.0, ConnectionVerdict::Unreachable, "{s:#?}");
+    assert_eq!(conn.2, Some("protocol-error"));
+    let log = sim_log("M-POP3-UNTERMINATED");
+    assert!(
+        log.iter().any(|l| l.contains("unfinished response")),
+        "{log:#?}"
+    );
+    assert_eq!(sent(&log), ["CAPA"], "{log:#?}");
+}

@@ -16,6 +16,16 @@ pub enum ImapStatus {
     Bad,
 }
 
+impl std::fmt::Display for ImapStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImapStatus::Ok => "OK",
+            ImapStatus::No => "NO",
+            ImapStatus::Bad => "BAD",
+        })
+    }
+}
+
 /// One complete response, literals left out of its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImapResponse {
@@ -113,10 +123,15 @@ fn parse(line: &str) -> Result<ImapResponse, ResponseError> {
     })
 }
 
-/// The capabilities in an untagged `CAPABILITY ...` response or a `[CAPABILITY ...]`
-/// response code (RFC 9051 sec. 7.2.2, 7.1), upper-cased; `None` when `text` carries none.
+/// The capabilities of a `[CAPABILITY ...]` response code at the start of a status
+/// response's text (RFC 9051 sec. 7.1), upper-cased; `None` when it carries none.
+pub fn code_capabilities(text: &str) -> Option<Vec<String>> {
+    capabilities(text.strip_prefix('[')?)
+}
+
+/// The capabilities in the text of an untagged `CAPABILITY ...` response (RFC 9051
+/// sec. 7.2.2), upper-cased; `None` when `text` is another response.
 pub fn capabilities(text: &str) -> Option<Vec<String>> {
-    let text = text.strip_prefix('[').unwrap_or(text);
     let word = text.get(..10)?;
     if !word.eq_ignore_ascii_case("CAPABILITY") {
         return None;
@@ -206,10 +221,11 @@ mod tests {
             Some(vec!["IMAP4REV1".into(), "STARTTLS".into()])
         );
         assert_eq!(
-            capabilities("[CAPABILITY IMAP4rev1 AUTH=PLAIN] done"),
+            code_capabilities("[CAPABILITY IMAP4rev1 AUTH=PLAIN] done"),
             Some(vec!["IMAP4REV1".into(), "AUTH=PLAIN".into()])
         );
         assert_eq!(capabilities("OK ready"), None);
+        assert_eq!(code_capabilities("CAPABILITY completed"), None);
         assert_eq!(capabilities("[ALERT] x"), None);
     }
 }

@@ -500,9 +500,9 @@ impl StartTlsSession {
                         }
                     }
                     Ok(ImapResponse::Tagged { tag, status, text }) if tag == self.state.tag() => {
-                        self.note(format!("< {tag} {status:?} {}", escape_text(&text)));
+                        self.note(format!("< {tag} {status} {}", escape_text(&text)));
                         let mut capabilities = std::mem::take(&mut self.capabilities);
-                        capabilities.extend(imap::capabilities(&text).unwrap_or_default());
+                        capabilities.extend(imap::code_capabilities(&text).unwrap_or_default());
                         return Some(Ok(Answer {
                             ok: status == ImapStatus::Ok,
                             text,

@@ -85,6 +85,26 @@ fn implicit(protocol: Protocol, chain: &[Issued]) -> MailServer {
     MailServer::implicit(protocol, HOST, server_tls(&refs))
 }
 
+/// A server of `protocol` that offers STARTTLS (IMAP) or STLS (POP3) with this chain.
+fn starttls(protocol: Protocol, chain: &[Issued]) -> MailServer {
+    let refs: Vec<&Issued> = chain.iter().collect();
+    MailServer {
+        protocol,
+        ..MailServer::new(HOST).with_tls(server_tls(&refs))
+    }
+}
+
+/// A secure `_<service>._tcp` SRV RRset naming [`HOST`] on `port`, a DANE-EE TLSA RRset
+/// for `ee`, and `server` answering there.
+fn dane_ee(service: &str, port: u16, ee: &Issued, server: MailServer) -> World {
+    world(S)
+        .smtp_port(port)
+        .srv(&format!("_{service}._tcp.example.com"), 0, 1, port, HOST)
+        .tlsa(&format!("_{port}._tcp.{HOST}"), &tlsa(3, 1, 1, ee))
+        .server(IpAddr::V4(IP), server)
+        .build()
+}
+
 fn world(srv_zone: Status) -> WorldBuilder {
     World::builder()
         .zone(DOMAIN, srv_zone)
@@ -301,7 +321,96 @@ pub fn all() -> Vec<MuaScenario> {
         &[MailService::Imaps],
         &pki,
     ));
+    starttls_scenarios(&pki, &ee, &mut out);
     out
+}
+
+/// IMAP STARTTLS on 143 and POP3 STLS on 110 (issue 10; RFC 2595, RFC 7673, M8).
+fn starttls_scenarios(pki: &Pki, ee: &Issued, out: &mut Vec<MuaScenario>) {
+    use super::Behaviour;
+    let chain = std::slice::from_ref(ee);
+    let imap = |s: MailServer| dane_ee("imap", 143, ee, s);
+    let pop3 = |s: MailServer| dane_ee("pop3", 110, ee, s);
+    out.push(scenario(
+        "S69",
+        "secure _imap._tcp SRV and DANE-EE TLSA, no STARTTLS capability: abort, never LOGIN in clear (M8)",
+        imap(starttls(Protocol::Imap, chain).without_starttls()),
+        143,
+        &[MailService::Imap],
+        pki,
+    ));
+    out.push(scenario(
+        "S70",
+        "secure _pop3._tcp SRV, secure TLSA RRset with no usable record, STLS: PKIX (RFC 7673 sec. 4.1)",
+        world(S)
+            .smtp_port(110)
+            .srv("_pop3._tcp.example.com", 0, 1, 110, HOST)
+            .tlsa(&format!("_110._tcp.{HOST}"), &tlsa(3, 1, 7, ee))
+            .server(
+                IpAddr::V4(IP),
+                starttls(Protocol::Pop3, &pki.leaf(&[HOST])),
+            )
+            .build(),
+        110,
+        &[MailService::Pop3],
+        pki,
+    ));
+    out.push(scenario(
+        "M-IMAP-STARTTLS",
+        "secure _imap._tcp SRV, DANE-EE, STARTTLS: verified; capabilities asked again over TLS",
+        imap(starttls(Protocol::Imap, chain)),
+        143,
+        &[MailService::Imap],
+        pki,
+    ));
+    out.push(scenario(
+        "M-CAPS-ACROSS-TLS",
+        "POP3 STLS whose CAPA changes across TLS (STLS before, SASL after): the second list counts",
+        pop3(starttls(Protocol::Pop3, chain)),
+        110,
+        &[MailService::Pop3],
+        pki,
+    ));
+    out.push(scenario(
+        "M-PREAUTH",
+        "IMAP greets * PREAUTH under DANE: no STARTTLS possible, dane-failed, nothing sent",
+        imap(starttls(Protocol::Imap, chain).behaviour(Behaviour::Preauth)),
+        143,
+        &[MailService::Imap],
+        pki,
+    ));
+    out.push(scenario(
+        "M-STLS-REFUSED",
+        "POP3 lists STLS but answers it -ERR under DANE: dane-failed, starttls-rejected",
+        pop3(starttls(Protocol::Pop3, chain).behaviour(Behaviour::NoTlsSupport)),
+        110,
+        &[MailService::Pop3],
+        pki,
+    ));
+    out.push(scenario(
+        "M-IMAP-LITERAL",
+        "IMAP answers CAPABILITY with an absurd literal: refused before any octet of it",
+        imap(
+            starttls(Protocol::Imap, chain).behaviour(Behaviour::RawCapability(
+                b"* CAPABILITY {18446744073709551615}\r\n".to_vec(),
+            )),
+        ),
+        143,
+        &[MailService::Imap],
+        pki,
+    ));
+    out.push(scenario(
+        "M-POP3-UNTERMINATED",
+        "POP3 answers CAPA with a multi-line response that never ends, then closes",
+        pop3(
+            starttls(Protocol::Pop3, chain).behaviour(Behaviour::RawCapability(
+                b"+OK\r\nUSER\r\nSTLS\r\n".to_vec(),
+            )),
+        ),
+        110,
+        &[MailService::Pop3],
+        pki,
+    ));
 }
 
 /// The scenario `id`.

@@ -74,6 +74,11 @@ pub enum Behaviour {
     /// Answers STARTTLS with 220, then answers the ClientHello with a fatal TLS alert of
     /// this description (RFC 8446 sec. 6.2; 40 is handshake_failure) and closes.
     TlsAlert(u8),
+    /// IMAP: greets `* PREAUTH` (RFC 9051 sec. 7.1.4), which leaves no way to STARTTLS.
+    Preauth,
+    /// IMAP or POP3: answers the capability query outside TLS with these bytes instead,
+    /// then closes (absurd literals, unterminated multi-line responses).
+    RawCapability(Vec<u8>),
 }
 
 /// The pace of [`Behaviour::TrickleStartTls`]: one byte per second.
@@ -416,9 +421,25 @@ impl ServerSession {
                 step.to_client = b"421 4.3.2 Service not available, closing channel\r\n".to_vec();
                 self.close(&mut step);
             }
-            _ => step.to_client = format!("220 {}\r\n", self.spec.banner).into_bytes(),
+            _ => step.to_client = self.greeting().into_bytes(),
         }
         step
+    }
+
+    /// The greeting line of the protocol (RFC 5321 sec. 4.2, RFC 9051 sec. 7.1.1, RFC 1939
+    /// sec. 4).
+    fn greeting(&self) -> String {
+        let host = &self.spec.hostname;
+        match (self.spec.protocol, &self.spec.behaviour) {
+            (Protocol::Imap, Behaviour::Preauth) => {
+                format!("* PREAUTH {host} IMAP daneel-world: logged in\r\n")
+            }
+            (Protocol::Imap, _) => {
+                format!("* OK {host} IMAP daneel-world ready\r\n")
+            }
+            (Protocol::Pop3, _) => format!("+OK {host} POP3 daneel-world ready\r\n"),
+            (Protocol::Smtp, _) => format!("220 {}\r\n", self.spec.banner),
+        }
     }
 
     /// The client closed its side: the server closes too.
@@ -561,16 +582,13 @@ impl ServerSession {
             }
             Behaviour::StallAfter(Stage::Connect) => self.phase = Phase::Stalled,
             Behaviour::CloseAfter(Stage::Connect) => self.close_after(out, step),
-            _ => out.extend_from_slice(
-                match self.spec.protocol {
-                    Protocol::Imap => format!(
-                        "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] {host} IMAP daneel-world ready\r\n"
-                    ),
-                    Protocol::Pop3 => format!("+OK {host} POP3 daneel-world ready\r\n"),
-                    Protocol::Smtp => format!("220 {}\r\n", self.spec.banner),
-                }
+            _ if self.spec.protocol == Protocol::Imap => out.extend_from_slice(
+                format!(
+                    "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] {host} IMAP daneel-world ready\r\n"
+                )
                 .as_bytes(),
             ),
+            _ => out.extend_from_slice(self.greeting().as_bytes()),
         }
     }
 
@@ -596,23 +614,11 @@ impl ServerSession {
                 Protocol::Imap => {
                     let tag = words.next().unwrap_or("*").to_string();
                     let verb = words.next().unwrap_or("").to_ascii_uppercase();
-                    if verb == "LOGOUT" {
-                        out.extend_from_slice(
-                            format!("* BYE logging out\r\n{tag} OK LOGOUT completed\r\n")
-                                .as_bytes(),
-                        );
-                        self.close_after(out, step);
-                    } else {
-                        out.extend_from_slice(format!("{tag} BAD unknown command\r\n").as_bytes());
-                    }
+                    self.imap_command(&tag, &verb, out, step);
                 }
                 Protocol::Pop3 => {
-                    if words.next().unwrap_or("").eq_ignore_ascii_case("QUIT") {
-                        out.extend_from_slice(b"+OK bye\r\n");
-                        self.close_after(out, step);
-                    } else {
-                        out.extend_from_slice(b"-ERR unknown command\r\n");
-                    }
+                    let verb = words.next().unwrap_or("").to_ascii_uppercase();
+                    self.pop3_command(&verb, out, step);
                 }
             }
         }
@@ -692,53 +698,12 @@ impl ServerSession {
                     }
                     _ => {}
                 }
-                let config = match (&self.spec.tls, self.spec.offers_starttls, &b) {
-                    (_, _, Behaviour::NoTlsSupport) | (None, _, _) | (_, false, _) => None,
-                    (Some(t), true, _) => t.config().ok(),
-                };
-                let Some(config) = config else {
-                    out.extend_from_slice(
-                        b"454 4.7.0 TLS not available due to temporary reason\r\n",
-                    );
-                    return;
-                };
-                out.extend_from_slice(b"220 2.0.0 Ready to start TLS\r\n");
-                // RFC 3207 sec. 4.2: discard anything the client pipelined after STARTTLS.
-                self.inbuf.clear();
-                step.start_tls = true;
-                match &b {
-                    Behaviour::InjectAfterStartTls(bytes) => out.extend_from_slice(bytes),
-                    Behaviour::TlsGarbage => {
-                        // Wait for the ClientHello: garbage sent with the 220 would be
-                        // plaintext injection (RFC 3207 sec. 4.2), a different scenario.
-                        self.phase = Phase::GarbageForHello;
-                        return;
-                    }
-                    Behaviour::TlsAlert(description) => {
-                        self.phase = Phase::AlertForHello(*description);
-                        return;
-                    }
-                    Behaviour::StallAfter(Stage::Handshake) => {
-                        self.phase = Phase::Stalled;
-                        return;
-                    }
-                    Behaviour::CloseAfter(Stage::Handshake) => {
-                        self.phase = Phase::Closed;
-                        step.close = true;
-                        return;
-                    }
-                    _ => {}
-                }
-                match ServerConnection::new(config) {
-                    Ok(conn) => {
-                        self.tls = Some(conn);
-                        self.phase = Phase::Tls;
-                    }
-                    Err(_) => {
-                        self.phase = Phase::Closed;
-                        step.close = true;
-                    }
-                }
+                self.begin_tls(
+                    b"220 2.0.0 Ready to start TLS\r\n",
+                    b"454 4.7.0 TLS not available due to temporary reason\r\n",
+                    out,
+                    step,
+                );
             }
             "QUIT" => {
                 out.extend_from_slice(b"221 2.0.0 Bye\r\n");
@@ -753,6 +718,132 @@ impl ServerSession {
             "RCPT" => out.extend_from_slice(b"250 2.1.5 OK\r\n"),
             "" => out.extend_from_slice(b"500 5.5.2 Error: bad syntax\r\n"),
             _ => out.extend_from_slice(b"502 5.5.2 Error: command not recognized\r\n"),
+        }
+    }
+
+    /// Answers an upgrade command: `ready` and TLS from the next byte (with the behaviour's
+    /// twist), or `refusal` when there is no TLS to offer.
+    fn begin_tls(
+        &mut self,
+        ready: &[u8],
+        refusal: &[u8],
+        out: &mut Vec<u8>,
+        step: &mut ServerStep,
+    ) {
+        let b = self.spec.behaviour.clone();
+        let config = match (&self.spec.tls, self.spec.offers_starttls, &b) {
+            (_, _, Behaviour::NoTlsSupport) | (None, _, _) | (_, false, _) => None,
+            (Some(t), true, _) => t.config().ok(),
+        };
+        let Some(config) = config else {
+            out.extend_from_slice(refusal);
+            return;
+        };
+        out.extend_from_slice(ready);
+        // RFC 3207 sec. 4.2: discard anything the client pipelined after STARTTLS.
+        self.inbuf.clear();
+        step.start_tls = true;
+        match &b {
+            Behaviour::InjectAfterStartTls(bytes) => out.extend_from_slice(bytes),
+            Behaviour::TlsGarbage => {
+                // Wait for the ClientHello: garbage sent with the 220 would be
+                // plaintext injection (RFC 3207 sec. 4.2), a different scenario.
+                self.phase = Phase::GarbageForHello;
+                return;
+            }
+            Behaviour::TlsAlert(description) => {
+                self.phase = Phase::AlertForHello(*description);
+                return;
+            }
+            Behaviour::StallAfter(Stage::Handshake) => {
+                self.phase = Phase::Stalled;
+                return;
+            }
+            Behaviour::CloseAfter(Stage::Handshake) => {
+                self.phase = Phase::Closed;
+                step.close = true;
+                return;
+            }
+            _ => {}
+        }
+        match ServerConnection::new(config) {
+            Ok(conn) => {
+                self.tls = Some(conn);
+                self.phase = Phase::Tls;
+            }
+            Err(_) => {
+                self.phase = Phase::Closed;
+                step.close = true;
+            }
+        }
+    }
+
+    /// An IMAP command (RFC 9051): CAPABILITY (STARTTLS and LOGINDISABLED outside TLS,
+    /// AUTH=PLAIN inside, sec. 6.1.1, 6.2.1), STARTTLS, LOGOUT.
+    fn imap_command(&mut self, tag: &str, verb: &str, out: &mut Vec<u8>, step: &mut ServerStep) {
+        let tls_up = self.tls.is_some();
+        match verb {
+            "CAPABILITY" => {
+                if let (Behaviour::RawCapability(bytes), false) = (&self.spec.behaviour, tls_up) {
+                    out.extend_from_slice(bytes);
+                    return self.close_after(out, step);
+                }
+                let caps = if tls_up {
+                    "IMAP4rev1 AUTH=PLAIN"
+                } else if self.spec.offers_starttls {
+                    "IMAP4rev1 STARTTLS LOGINDISABLED"
+                } else {
+                    "IMAP4rev1 AUTH=PLAIN"
+                };
+                out.extend_from_slice(
+                    format!("* CAPABILITY {caps}\r\n{tag} OK CAPABILITY completed\r\n").as_bytes(),
+                );
+            }
+            "STARTTLS" if !tls_up && self.spec.offers_starttls => self.begin_tls(
+                format!("{tag} OK Begin TLS negotiation now\r\n").as_bytes(),
+                format!("{tag} NO TLS not available\r\n").as_bytes(),
+                out,
+                step,
+            ),
+            "LOGOUT" => {
+                out.extend_from_slice(
+                    format!("* BYE logging out\r\n{tag} OK LOGOUT completed\r\n").as_bytes(),
+                );
+                self.close_after(out, step);
+            }
+            _ => out.extend_from_slice(format!("{tag} BAD unknown command\r\n").as_bytes()),
+        }
+    }
+
+    /// A POP3 command (RFC 1939, RFC 2449, RFC 2595 sec. 4): CAPA (STLS outside TLS), STLS,
+    /// QUIT.
+    fn pop3_command(&mut self, verb: &str, out: &mut Vec<u8>, step: &mut ServerStep) {
+        let tls_up = self.tls.is_some();
+        match verb {
+            "CAPA" => {
+                if let (Behaviour::RawCapability(bytes), false) = (&self.spec.behaviour, tls_up) {
+                    out.extend_from_slice(bytes);
+                    return self.close_after(out, step);
+                }
+                out.extend_from_slice(b"+OK Capability list follows\r\nUSER\r\n");
+                if tls_up {
+                    out.extend_from_slice(b"SASL PLAIN\r\n");
+                } else if self.spec.offers_starttls {
+                    out.extend_from_slice(b"STLS\r\n");
+                }
+                out.extend_from_slice(b".\r\n");
+            }
+            "STLS" if !tls_up => self.begin_tls(
+                b"+OK Begin TLS\r\n",
+                b"-ERR TLS not available\r\n",
+                out,
+                step,
+            ),
+            "QUIT" => {
+                out.extend_from_slice(b"+OK bye\r\n");
+                self.close_after(out, step);
+            }
+            _ => out.extend_from_slice(b"-ERR unknown command\r\n"),
         }
     }
 
