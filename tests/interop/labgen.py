@@ -389,7 +389,7 @@ def scenarios():
 
 # MUA / SRV rows (RFC 7673, RFC 6186): one row per (domain, service). Fields: id, domain,
 # service, SRV target, address, port, tls, expected daneel service verdict, expected connection
-# verdict ("-": no connection, the STARTTLS IMAP/POP3 sessions are not built yet), expected
+# verdict ("-": no connection), expected
 # authenticated_by ("-": none), the TLSA record this row publishes at _PORT._tcp.TARGET (None:
 # none, or one another row already publishes), note. The zone of each name is its suffix.
 def _mua():
@@ -400,13 +400,12 @@ def _mua():
                                           ("imap", 143, "starttls"), ("imaps", 993, "implicit"),
                                           ("pop3", 110, "starttls"), ("pop3s", 995, "implicit"))):
         smtp = svc.startswith("submission")
-        started = tls == "implicit" or smtp
         rows.append((f"M{i + 1:02d}", "srv.dane.lab", svc, "smtp.srv.dane.lab" if smtp else "imap.dane.lab",
-                     sub if smtp else imap, port, tls, "dane-verified", "verified" if started else "-",
-                     "dane-ee" if started else "-", ee("leaf_sub" if smtp else "leaf_imap"),
+                     sub if smtp else imap, port, tls, "dane-verified", "verified",
+                     "dane-ee", ee("leaf_sub" if smtp else "leaf_imap"),
                      "secure SRV, 3 1 1 at the target matches"))
         rows.append((f"M{i + 7:02d}", "srv.unsigned.lab", svc, "smtp.unsigned.lab" if smtp else "mail.unsigned.lab",
-                     sub if smtp else imapu, port, tls, "no-dane", "untrusted" if started else "-", "-",
+                     sub if smtp else imapu, port, tls, "no-dane", "untrusted", "-",
                      ee("leaf_sub" if smtp else "leaf_imapu"),
                      "insecure SRV: no DANE, PKIX against srv.unsigned.lab only, which the certificate does not name "
                      "(it names the insecure target): RFC 7673 sec. 4.1"))
