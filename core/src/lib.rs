@@ -27,6 +27,7 @@
 
 pub mod check;
 pub mod dane;
+mod dialogue;
 pub mod dns;
 pub mod driver;
 #[cfg(any(test, feature = "__fuzz"))]

@@ -10,9 +10,9 @@
 
 pub mod greeting;
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 
+use crate::dialogue::Dialogue;
 use crate::machine::{Action, ConnId, Input};
 use crate::smtp::reply::MAX_BUFFERED_BYTES;
 use crate::smtp::session::{
@@ -75,21 +75,14 @@ impl State {
 /// when the connect failed or the config was invalid).
 #[derive(Debug)]
 pub struct ImplicitSession {
-    conn: ConnId,
+    d: Dialogue,
     protocol: GreetingProtocol,
-    config: SessionConfig,
     state: State,
-    deadline: Option<Timestamp>,
-    now: Timestamp,
     greeting: GreetingReader,
     /// Greeting bytes that arrived before the trust decision (bounded).
     early: Vec<u8>,
     /// The answer to the logout.
     answer: LogoutAnswer,
-    actions: VecDeque<Action>,
-    log: Vec<(Timestamp, String)>,
-    result: SessionOutcome,
-    must_close: bool,
 }
 
 impl ImplicitSession {
@@ -103,73 +96,47 @@ impl ImplicitSession {
         now: Timestamp,
     ) -> Self {
         let mut s = ImplicitSession {
-            conn,
+            d: Dialogue::start(conn, addr, config, now, true, " (implicit TLS)"),
             protocol,
-            config,
             state: State::Connecting,
-            deadline: None,
-            now,
             greeting: GreetingReader::new(protocol),
             early: Vec::new(),
             answer: LogoutAnswer::default(),
-            actions: VecDeque::new(),
-            log: Vec::new(),
-            result: SessionOutcome::new(true),
-            must_close: false,
         };
-        if let Err(reason) = s.config.validate() {
-            s.finish(SessionEnd::Failed(SessionFailure::InvalidConfig(reason)));
-            return s;
+        match s.d.done {
+            true => s.state = State::Done,
+            false => s.enter(State::Connecting),
         }
-        s.note(format!("connect to {addr} (implicit TLS)"));
-        s.actions.push_back(Action::Connect { conn, addr });
-        s.must_close = true;
-        s.enter(State::Connecting);
         s
     }
 
     /// Feeds one input for this session's connection; others are ignored.
     pub fn handle_input(&mut self, now: Timestamp, input: &Input<'_>) {
-        self.now = self.now.max(now);
+        self.d.tick(now);
+        let mine = |conn: &ConnId| *conn == self.d.conn;
         match input {
-            Input::Connected { conn } if *conn == self.conn && self.state == State::Connecting => {
-                let sni = self.config.sni.clone();
-                self.note(match &sni {
-                    Some(name) => format!("connected; TLS handshake (SNI {name})"),
-                    None => "connected; TLS handshake (no SNI)".into(),
-                });
-                self.actions.push_back(Action::StartTls {
-                    conn: self.conn,
-                    sni,
-                });
+            Input::Connected { conn } if mine(conn) && self.state == State::Connecting => {
+                self.d.start_tls("connected; TLS handshake");
                 self.enter(State::Handshake);
             }
             Input::ConnectFailed { conn, error }
-                if *conn == self.conn && self.state == State::Connecting =>
+                if mine(conn) && self.state == State::Connecting =>
             {
-                self.must_close = false;
+                self.d.must_close = false;
                 self.fail(SessionFailure::ConnectFailed(error.clone()));
             }
-            Input::Received { conn, bytes } if *conn == self.conn => self.on_received(bytes),
+            Input::Received { conn, bytes } if mine(conn) => self.on_received(bytes),
             Input::TlsEstablished { conn, info }
-                if *conn == self.conn && self.state == State::Handshake =>
+                if mine(conn) && self.state == State::Handshake =>
             {
-                self.note(format!(
-                    "TLS established: {} {}, {} certificate(s); awaiting trust decision",
-                    info.version,
-                    info.cipher,
-                    info.chain.len()
-                ));
-                self.result.tls = Some(info.clone());
+                self.d.tls_established(info);
                 self.enter(State::AwaitingTrust);
             }
-            Input::TlsFailed { conn, error }
-                if *conn == self.conn && self.state == State::Handshake =>
-            {
+            Input::TlsFailed { conn, error } if mine(conn) && self.state == State::Handshake => {
                 self.note(format!("TLS handshake failed: {error}"));
                 self.fail(SessionFailure::Tls(error.clone()));
             }
-            Input::Closed { conn } if *conn == self.conn && self.state != State::Done => {
+            Input::Closed { conn } if mine(conn) && self.state != State::Done => {
                 self.note("connection closed by the server".into());
                 match self.state.clone() {
                     State::Closing(end) => self.finish(end),
@@ -185,8 +152,8 @@ impl ImplicitSession {
     /// greeting, [`GreetingError::Unterminated`]); in the closing stage the session just
     /// ends. Early calls do nothing.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        self.now = self.now.max(now);
-        if self.deadline.is_none_or(|d| self.now < d) {
+        self.d.tick(now);
+        if !self.d.expired() {
             return;
         }
         match self.state.clone() {
@@ -204,26 +171,23 @@ impl ImplicitSession {
 
     /// The next action, in order.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        self.d.actions.pop_front()
     }
 
     /// When [`ImplicitSession::handle_timeout`] must be called.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.deadline
+        self.d.deadline
     }
 
     /// The handshake's result while the session waits for the trust decision.
     pub fn awaiting_trust(&self) -> Option<&crate::tls::TlsInfo> {
-        match self.state {
-            State::AwaitingTrust => self.result.tls.as_ref(),
-            _ => None,
-        }
+        self.d.awaiting_trust(self.state == State::AwaitingTrust)
     }
 
     /// The trust decision. Accepted: read the greeting (including what already came).
     /// Rejected: close without reading or sending anything.
     pub fn trust_decided(&mut self, now: Timestamp, accepted: bool) {
-        self.now = self.now.max(now);
+        self.d.tick(now);
         if self.state != State::AwaitingTrust {
             return;
         }
@@ -241,7 +205,7 @@ impl ImplicitSession {
 
     /// Stops now: closes and ends with [`SessionFailure::Aborted`].
     pub fn abort(&mut self, now: Timestamp) {
-        self.now = self.now.max(now);
+        self.d.tick(now);
         if self.state != State::Done {
             self.note("aborted".into());
             self.fail(SessionFailure::Aborted);
@@ -250,20 +214,20 @@ impl ImplicitSession {
 
     /// The result, once finished.
     pub fn outcome(&self) -> Option<&SessionOutcome> {
-        (self.state == State::Done).then_some(&self.result)
+        self.d.outcome()
     }
 
     /// Takes the log so far.
     pub fn take_log(&mut self) -> Vec<(Timestamp, String)> {
-        std::mem::take(&mut self.log)
+        self.d.take_log()
     }
 
     fn note(&mut self, line: String) {
-        self.log.push((self.now, line));
+        self.d.note(line);
     }
 
     fn enter(&mut self, state: State) {
-        let t = &self.config.timeouts;
+        let t = &self.d.config.timeouts;
         let timeout = match state {
             State::Connecting => Some(t.connect),
             State::Handshake => Some(t.tls_handshake),
@@ -271,19 +235,13 @@ impl ImplicitSession {
             State::Closing(_) => Some(t.quit),
             State::AwaitingTrust | State::Done => None,
         };
-        self.deadline = timeout.map(|d| self.now.saturating_add(d));
+        self.d.wait(timeout);
         self.state = state;
     }
 
     fn finish(&mut self, end: SessionEnd) {
-        if self.must_close {
-            self.actions.push_back(Action::Close { conn: self.conn });
-            self.must_close = false;
-        }
-        self.note(format!("close: {end}"));
-        self.result.end = end;
+        self.d.finish(end);
         self.state = State::Done;
-        self.deadline = None;
     }
 
     fn fail(&mut self, failure: SessionFailure) {
@@ -308,11 +266,8 @@ impl ImplicitSession {
     /// Sends the logout command and waits for its answer before ending with `end`.
     fn logout(&mut self, end: SessionEnd) {
         let command = self.protocol.logout();
-        self.note(format!("> {}", String::from_utf8_lossy(command).trim_end()));
-        self.actions.push_back(Action::Send {
-            conn: self.conn,
-            bytes: command.to_vec(),
-        });
+        let shown = String::from_utf8_lossy(command).trim_end().to_string();
+        self.d.send(command.to_vec(), &shown);
         self.enter(State::Closing(end));
     }
 
@@ -337,7 +292,7 @@ impl ImplicitSession {
                     let text = match &greeting {
                         Greeting::Line(line) => line.clone(),
                         Greeting::Reply(reply) => {
-                            self.result.greeting = Some(reply.clone());
+                            self.d.result.greeting = Some(reply.clone());
                             reply.text()
                         }
                     };

@@ -11,12 +11,12 @@
 //! upgrade: a missing capability, a refused upgrade or an IMAP `* PREAUTH` greeting (which
 //! leaves no way to start TLS, RFC 9051 sec. 7.1.4) closes the connection at once.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use super::imap::{self, ImapResponse, ImapStatus};
 use super::pop3::{self, Pop3Response};
 use super::wire::{Buffer, ResponseError, MAX_LINE};
+use crate::dialogue::Dialogue;
 use crate::implicit::greeting::{classify, GreetingError, GreetingProtocol};
 use crate::implicit::LogoutAnswer;
 use crate::machine::{Action, ConnId, Input};
@@ -121,20 +121,13 @@ struct Answer {
 /// (except when the connect failed or the config was invalid).
 #[derive(Debug)]
 pub struct StartTlsSession {
-    conn: ConnId,
+    d: Dialogue,
     protocol: MuaProtocol,
-    config: SessionConfig,
     state: State,
-    deadline: Option<Timestamp>,
-    now: Timestamp,
     buf: Buffer,
     /// IMAP capabilities from untagged responses to the pending command.
     capabilities: Vec<String>,
     answer: LogoutAnswer,
-    actions: VecDeque<Action>,
-    log: Vec<(Timestamp, String)>,
-    result: SessionOutcome,
-    must_close: bool,
 }
 
 impl StartTlsSession {
@@ -148,36 +141,25 @@ impl StartTlsSession {
         now: Timestamp,
     ) -> Self {
         let mut s = StartTlsSession {
-            conn,
+            d: Dialogue::start(conn, addr, config, now, false, ""),
             protocol,
-            config,
             state: State::Connecting,
-            deadline: None,
-            now,
             buf: Buffer::default(),
             capabilities: Vec::new(),
             answer: LogoutAnswer::default(),
-            actions: VecDeque::new(),
-            log: Vec::new(),
-            result: SessionOutcome::new(false),
-            must_close: false,
         };
-        if let Err(reason) = s.config.validate() {
-            s.finish(SessionEnd::Failed(SessionFailure::InvalidConfig(reason)));
-            return s;
+        match s.d.done {
+            true => s.state = State::Done,
+            false => s.enter(State::Connecting),
         }
-        s.note(format!("connect to {addr}"));
-        s.actions.push_back(Action::Connect { conn, addr });
-        s.must_close = true;
-        s.enter(State::Connecting);
         s
     }
 
     /// Feeds one input for this session's connection; others, and anything after the end,
     /// are ignored.
     pub fn handle_input(&mut self, now: Timestamp, input: &Input<'_>) {
-        self.now = self.now.max(now);
-        let mine = |conn: &ConnId| *conn == self.conn;
+        self.d.tick(now);
+        let mine = |conn: &ConnId| *conn == self.d.conn;
         match input {
             Input::Connected { conn } if mine(conn) && self.state == State::Connecting => {
                 self.note("connected".into());
@@ -186,20 +168,14 @@ impl StartTlsSession {
             Input::ConnectFailed { conn, error }
                 if mine(conn) && self.state == State::Connecting =>
             {
-                self.must_close = false;
+                self.d.must_close = false;
                 self.fail(SessionFailure::ConnectFailed(error.clone()));
             }
             Input::Received { conn, bytes } if mine(conn) => self.on_received(bytes),
             Input::TlsEstablished { conn, info }
                 if mine(conn) && self.state == State::Handshake =>
             {
-                self.note(format!(
-                    "TLS established: {} {}, {} certificate(s); awaiting trust decision",
-                    info.version,
-                    info.cipher,
-                    info.chain.len()
-                ));
-                self.result.tls = Some(info.clone());
+                self.d.tls_established(info);
                 // RFC 2595 sec. 3.1, 4; RFC 9051 sec. 6.2.1: nothing from before TLS counts.
                 self.buf.take();
                 self.capabilities.clear();
@@ -221,8 +197,8 @@ impl StartTlsSession {
     /// response left unfinished; in the closing stage the session just ends. Early calls
     /// do nothing.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        self.now = self.now.max(now);
-        if self.deadline.is_none_or(|d| self.now < d) {
+        self.d.tick(now);
+        if !self.d.expired() {
             return;
         }
         let stage = self.state.stage();
@@ -232,27 +208,24 @@ impl StartTlsSession {
 
     /// The next action, in order.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        self.d.actions.pop_front()
     }
 
     /// When [`StartTlsSession::handle_timeout`] must be called.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.deadline
+        self.d.deadline
     }
 
     /// The handshake's result while the session waits for the trust decision.
     pub fn awaiting_trust(&self) -> Option<&TlsInfo> {
-        match self.state {
-            State::AwaitingTrust => self.result.tls.as_ref(),
-            _ => None,
-        }
+        self.d.awaiting_trust(self.state == State::AwaitingTrust)
     }
 
     /// The trust decision. Accepted: ask for the capabilities again over TLS. Rejected:
     /// close without sending anything over TLS. Bytes the server sent over TLS before the
     /// query are an answer to nothing and fail the session.
     pub fn trust_decided(&mut self, now: Timestamp, accepted: bool) {
-        self.now = self.now.max(now);
+        self.d.tick(now);
         if self.state != State::AwaitingTrust {
             return;
         }
@@ -269,7 +242,7 @@ impl StartTlsSession {
 
     /// Stops now: closes and ends with [`SessionFailure::Aborted`].
     pub fn abort(&mut self, now: Timestamp) {
-        self.now = self.now.max(now);
+        self.d.tick(now);
         if self.state != State::Done {
             self.note("aborted".into());
             self.fail(SessionFailure::Aborted);
@@ -278,20 +251,20 @@ impl StartTlsSession {
 
     /// The result, once finished.
     pub fn outcome(&self) -> Option<&SessionOutcome> {
-        (self.state == State::Done).then_some(&self.result)
+        self.d.outcome()
     }
 
     /// Takes the log so far: `> ` commands, `< ` responses, events.
     pub fn take_log(&mut self) -> Vec<(Timestamp, String)> {
-        std::mem::take(&mut self.log)
+        self.d.take_log()
     }
 
     fn note(&mut self, line: String) {
-        self.log.push((self.now, line));
+        self.d.note(line);
     }
 
     fn enter(&mut self, state: State) {
-        let t = &self.config.timeouts;
+        let t = &self.d.config.timeouts;
         let timeout = match state {
             State::Connecting => Some(t.connect),
             State::Greeting => Some(t.greeting),
@@ -301,19 +274,13 @@ impl StartTlsSession {
             State::Closing(_) => Some(t.quit),
             State::AwaitingTrust | State::Done => None,
         };
-        self.deadline = timeout.map(|d| self.now.saturating_add(d));
+        self.d.wait(timeout);
         self.state = state;
     }
 
     fn finish(&mut self, end: SessionEnd) {
-        if self.must_close {
-            self.actions.push_back(Action::Close { conn: self.conn });
-            self.must_close = false;
-        }
-        self.note(format!("close: {end}"));
-        self.result.end = end;
+        self.d.finish(end);
         self.state = State::Done;
-        self.deadline = None;
     }
 
     fn fail(&mut self, failure: SessionFailure) {
@@ -354,8 +321,8 @@ impl StartTlsSession {
     /// Bytes the server sent before the command they would answer: fail, withdrawing that
     /// command if it is still queued (as the SMTP session does, RFC 5321 sec. 4.2).
     fn unsolicited(&mut self, stage: Stage) {
-        if matches!(self.actions.back(), Some(Action::Send { .. })) {
-            self.actions.pop_back();
+        if matches!(self.d.actions.back(), Some(Action::Send { .. })) {
+            self.d.actions.pop_back();
         }
         let bytes = self.buf.take();
         self.note(format!(
@@ -371,11 +338,8 @@ impl StartTlsSession {
     }
 
     fn send(&mut self, bytes: Vec<u8>) {
-        self.note(format!("> {}", String::from_utf8_lossy(&bytes).trim_end()));
-        self.actions.push_back(Action::Send {
-            conn: self.conn,
-            bytes,
-        });
+        let shown = String::from_utf8_lossy(&bytes).trim_end().to_string();
+        self.d.send(bytes, &shown);
     }
 
     /// Sends the command of `state` (capability query or upgrade) and waits for its answer.
@@ -394,7 +358,7 @@ impl StartTlsSession {
     /// Ends without TLS: where TLS is required, closes at once with `failure`, sending
     /// nothing more in clear; otherwise logs out politely and completes.
     fn without_tls(&mut self, failure: SessionFailure) {
-        match self.config.tls {
+        match self.d.config.tls {
             TlsRequirement::Required => {
                 self.note(format!("{failure}; TLS is required, closing"));
                 self.fail(failure);
@@ -543,7 +507,7 @@ impl StartTlsSession {
                     answer.capabilities.join(" ")
                 ));
                 let offered = answer.ok && answer.capabilities.iter().any(|c| c == upgrade);
-                self.result.starttls_offered = offered;
+                self.d.result.starttls_offered = offered;
                 if !offered {
                     return self.without_tls(SessionFailure::StarttlsNotOffered);
                 }
@@ -562,15 +526,7 @@ impl StartTlsSession {
                     ));
                     return self.fail(SessionFailure::PlaintextInjection);
                 }
-                let sni = self.config.sni.clone();
-                self.note(match &sni {
-                    Some(name) => format!("TLS handshake (SNI {name})"),
-                    None => "TLS handshake (no SNI)".into(),
-                });
-                self.actions.push_back(Action::StartTls {
-                    conn: self.conn,
-                    sni,
-                });
+                self.d.start_tls("TLS handshake");
                 self.enter(State::Handshake);
             }
             State::StartTls => self.without_tls(SessionFailure::StarttlsRefused {
@@ -650,7 +606,7 @@ mod tests {
         assert_eq!(sent(&a), ["a2 STARTTLS\r\n"]);
         let a = recv(&mut s, b"a2 OK Begin TLS\r\n");
         assert!(matches!(a[..], [Action::StartTls { .. }]), "{a:?}");
-        assert!(s.result.starttls_offered);
+        assert!(s.d.result.starttls_offered);
     }
 
     #[test]

@@ -8,13 +8,13 @@
 //! sends panics, errors out of the API, grows memory without bound, or waits forever
 //! (every state that waits for the peer has a deadline from [`SmtpTimeouts`]).
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dialogue::Dialogue;
 use crate::implicit::greeting::{GreetingError, GreetingProtocol};
 use crate::machine::{Action, ConnId, Input, NetError};
 use crate::mua::wire::ResponseError;
@@ -424,18 +424,9 @@ const HELO_FALLBACK_CODES: [u16; 4] = [500, 502, 504, 550];
 /// the attempt.
 #[derive(Debug)]
 pub struct SmtpSession {
-    conn: ConnId,
-    config: SessionConfig,
+    d: Dialogue,
     state: State,
-    deadline: Option<Timestamp>,
-    now: Timestamp,
     parser: ReplyParser,
-    actions: VecDeque<Action>,
-    log: Vec<(Timestamp, String)>,
-    /// `end` is meaningful only once `state` is `Done`.
-    result: SessionOutcome,
-    /// Connect was emitted and not refused: ending must close.
-    must_close: bool,
 }
 
 impl SmtpSession {
@@ -443,31 +434,20 @@ impl SmtpSession {
     /// An invalid `config` (see [`SessionConfig::validate`]) ends the session at once.
     pub fn new(conn: ConnId, addr: SocketAddr, config: SessionConfig, now: Timestamp) -> Self {
         let mut s = SmtpSession {
-            conn,
-            config,
+            d: Dialogue::start(conn, addr, config, now, false, ""),
             state: State::Connecting,
-            deadline: None,
-            now,
             parser: ReplyParser::new(),
-            actions: VecDeque::new(),
-            log: Vec::new(),
-            result: SessionOutcome::new(false),
-            must_close: false,
         };
-        if let Err(reason) = s.config.validate() {
-            s.finish(SessionEnd::Failed(SessionFailure::InvalidConfig(reason)));
-            return s;
+        match s.d.done {
+            true => s.state = State::Done,
+            false => s.enter(State::Connecting),
         }
-        s.note(format!("connect to {addr}"));
-        s.actions.push_back(Action::Connect { conn, addr });
-        s.must_close = true;
-        s.enter(State::Connecting);
         s
     }
 
     /// The connection this session owns.
     pub fn conn(&self) -> ConnId {
-        self.conn
+        self.d.conn
     }
 
     /// Feeds one input. Only `Connected`, `ConnectFailed`, `Received`, `TlsEstablished`,
@@ -483,32 +463,26 @@ impl SmtpSession {
         let connecting = self.state == State::Connecting;
         let handshaking = self.state == State::TlsHandshake;
         match input {
-            Input::Connected { conn } if *conn == self.conn && connecting => {
+            Input::Connected { conn } if *conn == self.d.conn && connecting => {
                 self.note("connected".into());
                 self.enter(State::Greeting);
             }
-            Input::ConnectFailed { conn, error } if *conn == self.conn && connecting => {
-                self.must_close = false;
+            Input::ConnectFailed { conn, error } if *conn == self.d.conn && connecting => {
+                self.d.must_close = false;
                 self.fail(SessionFailure::ConnectFailed(error.clone()));
             }
-            Input::Received { conn, bytes } if *conn == self.conn => self.on_received(bytes),
-            Input::TlsEstablished { conn, info } if *conn == self.conn && handshaking => {
-                self.note(format!(
-                    "TLS established: {} {}, {} certificate(s); awaiting trust decision",
-                    info.version,
-                    info.cipher,
-                    info.chain.len()
-                ));
-                self.result.tls = Some(info.clone());
+            Input::Received { conn, bytes } if *conn == self.d.conn => self.on_received(bytes),
+            Input::TlsEstablished { conn, info } if *conn == self.d.conn && handshaking => {
+                self.d.tls_established(info);
                 // RFC 3207 sec. 4.2: nothing from before TLS carries over.
                 self.parser = ReplyParser::new();
                 self.enter(State::AwaitingTrust);
             }
-            Input::TlsFailed { conn, error } if *conn == self.conn && handshaking => {
+            Input::TlsFailed { conn, error } if *conn == self.d.conn && handshaking => {
                 self.note(format!("TLS handshake failed: {error}"));
                 self.fail(SessionFailure::Tls(error.clone()));
             }
-            Input::Closed { conn } if *conn == self.conn => {
+            Input::Closed { conn } if *conn == self.d.conn => {
                 self.note("connection closed by the server".into());
                 match self.state.clone() {
                     State::Quit(end) => self.finish(end),
@@ -524,10 +498,7 @@ impl SmtpSession {
     /// in the QUIT stage it just closes. Early calls do nothing.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.tick(now);
-        let Some(deadline) = self.deadline else {
-            return;
-        };
-        if self.now < deadline {
+        if !self.d.expired() {
             return;
         }
         match self.state.clone() {
@@ -545,21 +516,18 @@ impl SmtpSession {
 
     /// The next action for the runtime, in order.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        self.d.actions.pop_front()
     }
 
     /// When [`SmtpSession::handle_timeout`] must be called; `None` once finished and while
     /// awaiting the trust decision (the wait is on the caller, not the peer).
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.deadline
+        self.d.deadline
     }
 
     /// The handshake's result while the session waits for [`SmtpSession::trust_decided`].
     pub fn awaiting_trust(&self) -> Option<&TlsInfo> {
-        match self.state {
-            State::AwaitingTrust => self.result.tls.as_ref(),
-            _ => None,
-        }
+        self.d.awaiting_trust(self.state == State::AwaitingTrust)
     }
 
     /// The trust decision on the chain in [`SmtpSession::awaiting_trust`] (RFC 7672
@@ -588,7 +556,7 @@ impl SmtpSession {
                 error: ReplyError::Unsolicited { bytes: early },
             });
         }
-        self.send(Command::Ehlo(self.config.ehlo_name.clone()));
+        self.send(Command::Ehlo(self.d.config.ehlo_name.clone()));
         self.enter(State::EhloAfterTls);
     }
 
@@ -604,7 +572,7 @@ impl SmtpSession {
 
     /// The result, once finished (after the `Close` action was queued).
     pub fn outcome(&self) -> Option<&SessionOutcome> {
-        (self.state == State::Done).then_some(&self.result)
+        self.d.outcome()
     }
 
     /// Whether the session has finished.
@@ -615,20 +583,20 @@ impl SmtpSession {
     /// Takes the dialogue log so far: `< ` reply lines (long replies abbreviated), `> `
     /// commands, and events (connect, TLS, trust, timeouts, close).
     pub fn take_log(&mut self) -> Vec<(Timestamp, String)> {
-        std::mem::take(&mut self.log)
+        self.d.take_log()
     }
 
     fn tick(&mut self, now: Timestamp) {
-        self.now = self.now.max(now);
+        self.d.tick(now);
     }
 
     fn note(&mut self, line: String) {
-        self.log.push((self.now, line));
+        self.d.note(line);
     }
 
     /// Enters `state` and sets its deadline.
     fn enter(&mut self, state: State) {
-        let t = &self.config.timeouts;
+        let t = &self.d.config.timeouts;
         let timeout = match state {
             State::Connecting => Some(t.connect),
             State::Greeting => Some(t.greeting),
@@ -638,28 +606,18 @@ impl SmtpSession {
             State::Quit(_) => Some(t.quit),
             State::AwaitingTrust | State::Done => None,
         };
-        self.deadline = timeout.map(|d| self.now.saturating_add(d));
+        self.d.wait(timeout);
         self.state = state;
     }
 
     fn send(&mut self, command: Command) {
-        self.note(format!("> {command}"));
-        self.actions.push_back(Action::Send {
-            conn: self.conn,
-            bytes: command.to_bytes(),
-        });
+        self.d.send(command.to_bytes(), &command.to_string());
     }
 
     /// Ends the session, closing the connection if it was opened.
     fn finish(&mut self, end: SessionEnd) {
-        if self.must_close {
-            self.actions.push_back(Action::Close { conn: self.conn });
-            self.must_close = false;
-        }
-        self.note(format!("close: {end}"));
-        self.result.end = end;
+        self.d.finish(end);
         self.state = State::Done;
-        self.deadline = None;
     }
 
     fn fail(&mut self, failure: SessionFailure) {
@@ -744,8 +702,8 @@ impl SmtpSession {
         let shown = self.parser.take_buffered();
         let stage = self.state.stage();
         // The command just queued is withdrawn: the runtime has not seen it yet.
-        if matches!(self.actions.back(), Some(Action::Send { .. })) {
-            self.actions.pop_back();
+        if matches!(self.d.actions.back(), Some(Action::Send { .. })) {
+            self.d.actions.pop_back();
         }
         self.note(format!(
             "{extra} bytes followed the complete reply before the next command was sent ({stage}; command withdrawn): {}",
@@ -788,15 +746,15 @@ impl SmtpSession {
         if reply.code == 421 && !matches!(self.state, State::Quit(_)) {
             // RFC 5321 sec. 3.8: the server is shutting the channel down.
             if self.state == State::Greeting {
-                self.result.greeting = Some(reply.clone());
+                self.d.result.greeting = Some(reply.clone());
             }
             return self.reject(stage, reply);
         }
         match self.state.clone() {
             State::Greeting => {
-                self.result.greeting = Some(reply.clone());
+                self.d.result.greeting = Some(reply.clone());
                 if reply.is_positive_completion() {
-                    self.send(Command::Ehlo(self.config.ehlo_name.clone()));
+                    self.send(Command::Ehlo(self.d.config.ehlo_name.clone()));
                     self.enter(State::Ehlo);
                 } else {
                     self.reject(stage, reply);
@@ -804,10 +762,10 @@ impl SmtpSession {
             }
             State::Ehlo => {
                 if reply.is_positive_completion() {
-                    self.result.ehlo = Some(parse_ehlo(&reply));
+                    self.d.result.ehlo = Some(parse_ehlo(&reply));
                     self.after_hello();
                 } else if HELO_FALLBACK_CODES.contains(&reply.code) {
-                    self.send(Command::Helo(self.config.ehlo_name.clone()));
+                    self.send(Command::Helo(self.d.config.ehlo_name.clone()));
                     self.enter(State::Helo);
                 } else {
                     self.reject(stage, reply);
@@ -815,8 +773,8 @@ impl SmtpSession {
             }
             State::Helo => {
                 if reply.is_positive_completion() {
-                    self.result.used_helo = true;
-                    self.result.ehlo = Some(EhloInfo {
+                    self.d.result.used_helo = true;
+                    self.d.result.ehlo = Some(EhloInfo {
                         keywords: Vec::new(),
                         starttls: false,
                         pipelining: false,
@@ -839,19 +797,11 @@ impl SmtpSession {
                         ));
                         return self.fail(SessionFailure::PlaintextInjection);
                     }
-                    let sni = self.config.sni.clone();
-                    self.note(match &sni {
-                        Some(name) => format!("TLS handshake (SNI {name})"),
-                        None => "TLS handshake (no SNI)".into(),
-                    });
-                    self.actions.push_back(Action::StartTls {
-                        conn: self.conn,
-                        sni,
-                    });
+                    self.d.start_tls("TLS handshake");
                     self.enter(State::TlsHandshake);
                 } else {
-                    self.result.starttls_reply = Some(reply.clone());
-                    match self.config.tls {
+                    self.d.result.starttls_reply = Some(reply.clone());
+                    match self.d.config.tls {
                         TlsRequirement::Required => {
                             self.quit(SessionEnd::Failed(SessionFailure::StarttlsRejected(reply)))
                         }
@@ -864,7 +814,7 @@ impl SmtpSession {
             }
             State::EhloAfterTls => {
                 if reply.is_positive_completion() {
-                    self.result.tls_ehlo = Some(parse_ehlo(&reply));
+                    self.d.result.tls_ehlo = Some(parse_ehlo(&reply));
                     self.quit(SessionEnd::Completed);
                 } else {
                     self.reject(stage, reply);
@@ -877,13 +827,13 @@ impl SmtpSession {
 
     /// After a positive EHLO or HELO: STARTTLS if offered (RFC 3207 sec. 4), otherwise QUIT.
     fn after_hello(&mut self) {
-        let offered = self.result.ehlo.as_ref().is_some_and(|e| e.starttls);
-        self.result.starttls_offered = offered;
+        let offered = self.d.result.ehlo.as_ref().is_some_and(|e| e.starttls);
+        self.d.result.starttls_offered = offered;
         if offered {
             self.send(Command::StartTls);
             self.enter(State::StartTls);
         } else {
-            match self.config.tls {
+            match self.d.config.tls {
                 TlsRequirement::Required => {
                     self.quit(SessionEnd::Failed(SessionFailure::StarttlsNotOffered))
                 }
