@@ -675,4 +675,119 @@ mod tests {
             })
         );
     }
+
+    /// Arbitrary server bytes, closes, timeouts and TLS events, from a fixed xorshift
+    /// sequence: at most one close and nothing after it, no upgrade after `* PREAUTH`,
+    /// nothing sent between the upgrade and an accepted trust decision, and an end once
+    /// the deadlines pass.
+    #[test]
+    fn arbitrary_servers_keep_the_invariants() {
+        const PIECES: [&[u8]; 12] = [
+            b"* OK hi\r\n",
+            b"* PREAUTH hi\r\n",
+            b"+OK hi\r\n",
+            b"* CAPABILITY STARTTLS\r\n",
+            b"a1 OK\r\n",
+            b"a2 OK go\r\n",
+            b"a3 OK\r\n",
+            b"+OK\r\nSTLS\r\n.\r\n",
+            b"* X {99}\r\n",
+            b"-ERR\r\n",
+            b"* BYE\r\n",
+            b"xx",
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let info = TlsInfo {
+            version: "TLSv1.3".into(),
+            cipher: "TLS13_AES_128_GCM_SHA256".into(),
+            sni: None,
+            chain: vec![vec![0x30, 0x00]],
+        };
+        let mut reached_tls = 0;
+        for case in 0..4000 {
+            let protocol = [MuaProtocol::Imap, MuaProtocol::Pop3][case % 2];
+            let mut s = session(protocol);
+            let (mut closes, mut upgraded, mut trusted, mut preauth) = (0, false, false, false);
+            let mut now = Timestamp::EPOCH;
+            for _ in 0..(next() % 24) {
+                now = now.saturating_add(Duration::from_millis(1));
+                let conn = ConnId(1);
+                let op = match (next() % 8, &s.state) {
+                    // A cooperative peer and client: the handshake completes, trust is given.
+                    (0..=3, State::Handshake) => 4,
+                    (0..=3, State::AwaitingTrust) => 5,
+                    (op, _) => op,
+                };
+                match op {
+                    0..=3 => {
+                        // Half the time what a cooperative server would say next.
+                        let expected: &[u8] = match (protocol, &s.state, next() % 2) {
+                            (MuaProtocol::Imap, State::Greeting, 0) => b"* PREAUTH hi\r\n",
+                            (MuaProtocol::Imap, State::Greeting, _) => b"* OK hi\r\n",
+                            (MuaProtocol::Imap, State::Capability, _) => {
+                                b"* CAPABILITY STARTTLS\r\na1 OK\r\n"
+                            }
+                            (MuaProtocol::Imap, State::StartTls, _) => b"a2 OK go\r\n",
+                            (MuaProtocol::Pop3, State::Greeting, _) => b"+OK hi\r\n",
+                            (MuaProtocol::Pop3, State::StartTls, _) => b"+OK go\r\n",
+                            (MuaProtocol::Pop3, _, _) => b"+OK\r\nSTLS\r\n.\r\n",
+                            _ => b"* CAPABILITY X\r\na3 OK\r\n",
+                        };
+                        let piece = match next() % 2 {
+                            0 => expected,
+                            _ => PIECES[(next() % PIECES.len() as u64) as usize],
+                        };
+                        preauth |= piece.starts_with(b"* PREAUTH") && s.state == State::Greeting;
+                        s.handle_input(now, &Input::Received { conn, bytes: piece });
+                    }
+                    4 => s.handle_input(
+                        now,
+                        &Input::TlsEstablished {
+                            conn,
+                            info: info.clone(),
+                        },
+                    ),
+                    5 => {
+                        let accept = next() % 4 != 0;
+                        trusted |= accept && s.awaiting_trust().is_some();
+                        s.trust_decided(now, accept);
+                    }
+                    6 => s.handle_input(now, &Input::Closed { conn }),
+                    _ => {
+                        now = s.next_deadline().unwrap_or(now).max(now);
+                        s.handle_timeout(now);
+                    }
+                }
+                while let Some(a) = s.poll_action() {
+                    assert_eq!(closes, 0, "action after the close: {a:?}");
+                    match a {
+                        Action::StartTls { .. } => {
+                            assert!(!preauth, "upgrade after PREAUTH");
+                            upgraded = true;
+                        }
+                        Action::Send { .. } => assert!(!upgraded || trusted, "sent before trust"),
+                        Action::Close { .. } => closes += 1,
+                        _ => {}
+                    }
+                }
+                assert!(s.buf.len() <= super::super::wire::MAX_RESPONSE_BYTES + 1);
+            }
+            for _ in 0..8 {
+                if s.awaiting_trust().is_some() {
+                    s.trust_decided(now, false);
+                }
+                now = s.next_deadline().unwrap_or(now).max(now);
+                s.handle_timeout(now);
+            }
+            assert!(s.outcome().is_some(), "case {case}: no end: {:?}", s.state);
+            reached_tls += usize::from(trusted);
+        }
+        assert!(reached_tls >= 50, "the cases reach TLS: {reached_tls}");
+    }
 }
