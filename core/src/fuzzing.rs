@@ -10,7 +10,9 @@
 pub mod check_ops;
 pub mod dane_verify;
 pub mod dns_answer;
+pub mod imap_response;
 pub mod mua_check;
+pub mod pop3_response;
 pub mod seed_bytes;
 pub mod smtp_check;
 pub mod smtp_reply;

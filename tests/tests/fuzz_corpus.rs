@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use daneel_core::dane::TlsaRecord;
 use daneel_core::fuzzing::smtp_check::{FuzzOp, FuzzRecord, NAMES};
 use daneel_core::fuzzing::{
-    dane_verify, dns_answer, mua_check, smtp_check, smtp_reply, smtp_session, tlsa_text,
+    dane_verify, dns_answer, imap_response, mua_check, pop3_response, smtp_check, smtp_reply,
+    smtp_session, tlsa_text,
 };
 use daneel_core::tls::TlsFailureKind;
 use daneel_core::transcript::{Event, Recorder, Transcript};
@@ -34,7 +35,7 @@ struct Target {
 
 /// Every target of `fuzz/Cargo.toml`. The minimums are what the corpora hold: the seeds
 /// `write_seeds` derives from the catalogue's transcripts plus the kept crash inputs.
-const TARGETS: [Target; 7] = [
+const TARGETS: [Target; 9] = [
     Target {
         name: "smtp_reply",
         run: smtp_reply::run,
@@ -70,6 +71,66 @@ const TARGETS: [Target; 7] = [
         run: mua_check::run,
         min_inputs: MIN_MUA_CHECK,
     },
+    Target {
+        name: "imap_response",
+        run: imap_response::run,
+        min_inputs: IMAP_SERVERS.len(),
+    },
+    Target {
+        name: "pop3_response",
+        run: pop3_response::run,
+        min_inputs: POP3_SERVERS.len(),
+    },
+];
+
+/// IMAP servers as `imap_response` seeds (issue 10): STARTTLS good, stripped, PREAUTH,
+/// refused, an absurd literal, a line without end.
+const IMAP_SERVERS: [&[&[u8]]; 6] = [
+    &[
+        b"* OK ready\r\n",
+        b"* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\na1 OK done\r\n",
+        b"a2 OK Begin TLS\r\n",
+        b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\na3 OK done\r\n",
+        b"* BYE\r\na OK LOGOUT\r\n",
+    ],
+    &[
+        b"* OK ready\r\n",
+        b"* CAPABILITY IMAP4rev1\r\na1 OK done\r\n",
+    ],
+    &[
+        b"* PREAUTH logged in\r\n",
+        b"* CAPABILITY IMAP4rev1 STARTTLS\r\na1 OK done\r\n",
+        b"a2 OK Begin TLS\r\n",
+    ],
+    &[
+        b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n",
+        b"a1 OK [CAPABILITY IMAP4rev1 STARTTLS] done\r\n",
+        b"a2 NO not now\r\n",
+    ],
+    &[
+        b"* OK ready\r\n",
+        b"* CAPABILITY {18446744073709551615}\r\n",
+    ],
+    &[b"* OK ready\r\n", b"* CAPABILITY IMAP4rev1 STARTTLS"],
+];
+
+/// POP3 servers as `pop3_response` seeds: STLS good, stripped, refused, a multi-line
+/// response without its end.
+const POP3_SERVERS: [&[&[u8]]; 4] = [
+    &[
+        b"+OK ready\r\n",
+        b"+OK\r\nUSER\r\nSTLS\r\n.\r\n",
+        b"+OK Begin TLS\r\n",
+        b"+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n",
+        b"+OK bye\r\n",
+    ],
+    &[b"+OK ready\r\n", b"+OK\r\nUSER\r\n.\r\n"],
+    &[
+        b"+OK ready\r\n",
+        b"+OK\r\nSTLS\r\n.\r\n",
+        b"-ERR no TLS\r\n",
+    ],
+    &[b"+OK ready\r\n", b"+OK\r\nUSER\r\nSTLS\r\n"],
 ];
 
 const MIN_SMTP_REPLY: usize = 33;
@@ -395,6 +456,13 @@ fn write_seeds() {
             .entry("mua_check")
             .or_default()
             .insert(mua_check_seed(&s, &t));
+    }
+    for (target, servers) in [
+        ("imap_response", &IMAP_SERVERS[..]),
+        ("pop3_response", &POP3_SERVERS[..]),
+    ] {
+        let scripts = servers.iter().map(|pieces| imap_response::script(pieces));
+        seeds.entry(target).or_default().extend(scripts);
     }
     let texts = seeds.entry("tlsa_text").or_default();
     for text in [

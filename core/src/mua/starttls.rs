@@ -254,6 +254,12 @@ impl StartTlsSession {
         self.d.outcome()
     }
 
+    /// Octets received and not yet read as a response (never more than
+    /// [`super::wire::MAX_RESPONSE_BYTES`] + 1).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Takes the log so far: `> ` commands, `< ` responses, events.
     pub fn take_log(&mut self) -> Vec<(Timestamp, String)> {
         self.d.take_log()
