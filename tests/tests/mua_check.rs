@@ -394,6 +394,22 @@ fn s70_pop3_stls_with_unusable_tlsa_falls_back_to_pkix() {
     );
 }
 
+/// Without DANE (insecure SRV RRset) a server without STARTTLS is `plaintext` with
+/// `starttls-not-offered`: the server offers nothing better than cleartext. The client still
+/// treats TLS as mandatory (RFC 7673 sec. 4.1 makes every SRV connection PKIX-authenticated;
+/// RFC 8314 sec. 4.1), so it sends nothing after the capability query, and nothing is
+/// stored.
+#[test]
+fn m_stripped_no_dane_is_plaintext_without_a_login() {
+    let s = run_everywhere("M-STRIPPED-NO-DANE", 28);
+    let conn = &s.services[0].targets[0].2[0];
+    assert_eq!(conn.0, ConnectionVerdict::Plaintext, "{s:#?}");
+    assert_eq!(conn.2, Some("starttls-not-offered"));
+    assert!(s.autoconfig.is_empty());
+    let log = sim_log("M-STRIPPED-NO-DANE");
+    assert_eq!(sent(&log), ["a1 CAPABILITY"], "{log:#?}");
+}
+
 /// IMAP STARTTLS on 143 under DANE-EE: verified, stored with STARTTLS; the capabilities
 /// are asked again over TLS and only that list counts (RFC 9051 sec. 6.2.1).
 #[test]

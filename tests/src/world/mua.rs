@@ -356,6 +356,21 @@ fn starttls_scenarios(pki: &Pki, ee: &Issued, out: &mut Vec<MuaScenario>) {
         pki,
     ));
     out.push(scenario(
+        "M-STRIPPED-NO-DANE",
+        "insecure _imap._tcp SRV (no DANE), no STARTTLS capability: plaintext, and still no LOGIN",
+        world(Status::Insecure)
+            .smtp_port(143)
+            .srv("_imap._tcp.example.com", 0, 1, 143, HOST)
+            .server(
+                IpAddr::V4(IP),
+                starttls(Protocol::Imap, chain).without_starttls(),
+            )
+            .build(),
+        143,
+        &[MailService::Imap],
+        pki,
+    ));
+    out.push(scenario(
         "M-IMAP-STARTTLS",
         "secure _imap._tcp SRV, DANE-EE, STARTTLS: verified; capabilities asked again over TLS",
         imap(starttls(Protocol::Imap, chain)),
