@@ -64,7 +64,8 @@ struct ServiceState {
     failed: Option<Reason>,
     /// The fleet indices of its targets' probes, in RFC 2782 order, with their ports.
     probes: Vec<(usize, u16)>,
-    /// Its sessions are not implemented (IMAP and POP3 with STARTTLS): discovered only.
+    /// Its sessions are not implemented ([`ProbeParams::supported`] refused them): discovered
+    /// only.
     untested: Option<Unsupported>,
 }
 

@@ -137,8 +137,10 @@ pub enum Warning {
         /// Which record, and why.
         dropped: crate::mua::srv::DroppedSrv,
     },
-    /// A service was discovered but its sessions are not implemented (IMAP and POP3 with
-    /// STARTTLS): its SRV records were checked, its targets were not.
+    /// A service was discovered but its sessions are not implemented
+    /// ([`crate::probe::ProbeParams::supported`] refused them): its SRV records were checked,
+    /// its targets were not. Every [`crate::mua::MailService`] has sessions since issue 10;
+    /// the warning stays for a service whose sessions are refused.
     ServiceNotTested {
         /// The service.
         service: crate::mua::MailService,
@@ -264,7 +266,7 @@ impl fmt::Display for Warning {
             Warning::SrvDropped { owner, dropped } => write!(f, "{owner}: {dropped}"),
             Warning::ServiceNotTested { service } => write!(
                 f,
-                "{service}: its sessions (STARTTLS for IMAP or POP3) are not implemented yet: the SRV records were checked, the targets were not"
+                "{service}: its sessions are not implemented: the SRV records were checked, the targets were not"
             ),
             Warning::PkixTaNeedsRootCertificate { host, record } => write!(
                 f,
