@@ -289,6 +289,55 @@ pub fn all() -> Vec<MuaScenario> {
         &[MailService::Imaps],
         &pki,
     ));
+    let unusable = daneel_core::dane::TlsaRecord {
+        usage: 3,
+        selector: 1,
+        matching: 1,
+        data: vec![0xab; 5],
+    };
+    out.push(scenario(
+        "M-UNUSABLE",
+        "secure SRV, secure TLSA RRset whose records are all unusable: TLS mandatory, PKIX (RFC 7673 sec. 4.1)",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+            .tlsa(&format!("_993._tcp.{HOST}"), &unusable)
+            .server(IpAddr::V4(IP), implicit(Protocol::Imap, &pki.leaf(&[HOST])))
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    ));
+    out.push(scenario(
+        "M-NOTLSA",
+        "secure SRV, no TLSA RRset: PKIX, the target name accepted, SNI the target (RFC 7673 sec. 4.1)",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+            .server(IpAddr::V4(IP), implicit(Protocol::Imap, &pki.leaf(&[HOST])))
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    ));
+    out.push(scenario(
+        "M-TLSA-BOGUS",
+        "the TLSA RRset of the only target is bogus: the target is skipped, never connected to (RFC 7673 sec. 3.3)",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+            .tlsa(&format!("_993._tcp.{HOST}"), &tlsa(3, 1, 1, &ee))
+            .status(
+                &format!("_993._tcp.{HOST}"),
+                hickory_proto::rr::RecordType::TLSA,
+                Status::BOGUS,
+            )
+            .server(IpAddr::V4(IP), implicit(Protocol::Imap, std::slice::from_ref(&ee)))
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    ));
     out.push(scenario(
         "M-PLAINTEXT",
         "a plaintext SMTP server on the imaps port (found by the mua_check fuzz target): never plaintext",
