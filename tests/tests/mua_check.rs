@@ -364,3 +364,34 @@ fn m_tlsa_bogus_a_bogus_tlsa_rrset_skips_the_target() {
     assert_eq!(s.verdict, DomainVerdict::DaneFailed);
     assert!(s.autoconfig.is_empty());
 }
+
+/// Secure A, bogus AAAA: RFC 7673 sec. 3.2 says not to connect to that target at all (the
+/// MX rule, which goes on with the secure family, does not apply to SRV targets).
+#[test]
+fn m_aaaa_bogus_a_failed_address_lookup_skips_the_srv_target() {
+    let s = run_everywhere("M-AAAA-BOGUS", 15);
+    let target = &s.services[0].targets[0];
+    assert!(target.2.is_empty(), "no connection: {s:#?}");
+    assert!(s.autoconfig.is_empty());
+    assert_ne!(s.verdict, DomainVerdict::DaneVerified);
+}
+
+/// DANE-EE matches, then the server greets with SMTP on 993: the connection stays
+/// `verified` (the chain was authenticated) with its `bad-greeting` reason, and a client is
+/// never told to store that server.
+#[test]
+fn m_bad_greeting_an_authenticated_server_that_is_not_imap_is_not_stored() {
+    let s = run_everywhere("M-BAD-GREETING", 16);
+    let conn = &s.services[0].targets[0].2[0];
+    assert_eq!(conn.2, Some("bad-greeting"), "{s:#?}");
+    assert!(s.autoconfig.is_empty(), "{:?}", s.autoconfig);
+}
+
+/// pop3s at priority 0, imaps at priority 10: the client stores pop3s, as the domain asks.
+#[test]
+fn m_pop_first_the_domains_srv_priority_decides_between_imap_and_pop3() {
+    let s = run_everywhere("M-POP-FIRST", 17);
+    assert_eq!(s.verdict, DomainVerdict::DaneVerified, "{s:#?}");
+    assert_eq!(s.autoconfig.len(), 1);
+    assert_eq!(s.autoconfig[0].0, MailService::Pop3s);
+}
