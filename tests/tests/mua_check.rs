@@ -329,6 +329,73 @@ fn s66_and_s64_tlsa_is_asked_only_under_a_secure_srv_rrset() {
     }
 }
 
+/// Secure SRV, secure TLSA RRset, every record unusable: TLS is mandatory and the server is
+/// checked with PKIX (draft-ietf-dane-srv-14 sec. 4 and 4.1; Postfix: "we MUST use TLS, and
+/// SHALL use full PKIX certificate checks"); authenticated by PKIX, so not a DANE service.
+#[test]
+fn m_unusable_all_unusable_tlsa_means_tls_and_pkix() {
+    let s = run_everywhere("M-UNUSABLE", 12);
+    let conn = &s.services[0].targets[0].2[0];
+    assert_eq!(conn.0, ConnectionVerdict::Verified, "{s:#?}");
+    assert_eq!(conn.1, Some(AuthenticatedBy::Pkix));
+    assert_eq!(conn.3.as_deref(), Some(HOST), "SNI the target");
+    assert_eq!(s.verdict, DomainVerdict::NoDane);
+}
+
+/// Secure SRV and no TLSA RRset: PKIX with the target name accepted, SNI the target.
+#[test]
+fn m_notlsa_secure_srv_without_tlsa_is_pkix_with_the_target_name() {
+    let s = run_everywhere("M-NOTLSA", 13);
+    let conn = &s.services[0].targets[0].2[0];
+    assert_eq!(conn.0, ConnectionVerdict::Verified, "{s:#?}");
+    assert_eq!(conn.1, Some(AuthenticatedBy::Pkix));
+    assert_eq!(conn.3.as_deref(), Some(HOST));
+    assert_eq!(s.autoconfig[0].5.as_deref(), Some(HOST));
+    assert_eq!(s.verdict, DomainVerdict::NoDane);
+}
+
+/// A bogus TLSA RRset: the target is not connected to (RFC 7673 sec. 3.3), and since TLSA
+/// records were there to be found, that is a DANE failure of the service, as for an MX host.
+#[test]
+fn m_tlsa_bogus_a_bogus_tlsa_rrset_skips_the_target() {
+    let s = run_everywhere("M-TLSA-BOGUS", 14);
+    let target = &s.services[0].targets[0];
+    assert!(target.2.is_empty(), "no connection: {s:#?}");
+    assert_eq!(s.verdict, DomainVerdict::DaneFailed);
+    assert!(s.autoconfig.is_empty());
+}
+
+/// Secure A, bogus AAAA: RFC 7673 sec. 3.2 says not to connect to that target at all (the
+/// MX rule, which goes on with the secure family, does not apply to SRV targets).
+#[test]
+fn m_aaaa_bogus_a_failed_address_lookup_skips_the_srv_target() {
+    let s = run_everywhere("M-AAAA-BOGUS", 15);
+    let target = &s.services[0].targets[0];
+    assert!(target.2.is_empty(), "no connection: {s:#?}");
+    assert!(s.autoconfig.is_empty());
+    assert_ne!(s.verdict, DomainVerdict::DaneVerified);
+}
+
+/// DANE-EE matches, then the server greets with SMTP on 993: the connection stays
+/// `verified` (the chain was authenticated) with its `bad-greeting` reason, and a client is
+/// never told to store that server.
+#[test]
+fn m_bad_greeting_an_authenticated_server_that_is_not_imap_is_not_stored() {
+    let s = run_everywhere("M-BAD-GREETING", 16);
+    let conn = &s.services[0].targets[0].2[0];
+    assert_eq!(conn.2, Some("bad-greeting"), "{s:#?}");
+    assert!(s.autoconfig.is_empty(), "{:?}", s.autoconfig);
+}
+
+/// pop3s at priority 0, imaps at priority 10: the client stores pop3s, as the domain asks.
+#[test]
+fn m_pop_first_the_domains_srv_priority_decides_between_imap_and_pop3() {
+    let s = run_everywhere("M-POP-FIRST", 17);
+    assert_eq!(s.verdict, DomainVerdict::DaneVerified, "{s:#?}");
+    assert_eq!(s.autoconfig.len(), 1);
+    assert_eq!(s.autoconfig[0].0, MailService::Pop3s);
+}
+
 /// The report's log of scenario `id` run in the simulation.
 fn sim_log(id: &str) -> Vec<String> {
     let s = mua::by_id(id).expect("a catalogue scenario");

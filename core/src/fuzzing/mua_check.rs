@@ -107,13 +107,14 @@ pub fn run(data: &[u8]) {
             .as_ref()
             .is_some_and(|s| s.security == Security::Secure);
         assert!(!srv_secure || any_ad, "secure SRV without any AD answer");
-        if matches!(
-            service.verdict,
-            DomainVerdict::TempFail | DomainVerdict::Unavailable
-        ) && service.reason.is_some()
+        if service.verdict == DomainVerdict::Unavailable
+            || service.verdict == DomainVerdict::TempFail && service.reason.is_some()
             || service.srv.is_none()
         {
-            assert!(service.targets.is_empty(), "targets of a failed SRV lookup");
+            assert!(
+                service.targets.is_empty(),
+                "targets of a failed or unpublished service"
+            );
         }
         for host in &service.targets {
             if let Some(t) = &host.tlsa {
@@ -121,6 +122,21 @@ pub fn run(data: &[u8]) {
                     t.security != Security::Secure || any_ad,
                     "secure TLSA without AD"
                 );
+            }
+            if !srv_secure {
+                // RFC 7673 sec. 3.1 and 4.1: no DANE, the mail domain is the only name and
+                // the SNI.
+                assert!(host.tlsa.is_none(), "TLSA used under an insecure SRV RRset");
+                assert!(
+                    host.reference_ids.iter().all(|n| n == "example.com"),
+                    "names under an insecure SRV: {:?}",
+                    host.reference_ids
+                );
+                for conn in &host.connections {
+                    if let Some(tls) = &conn.tls {
+                        assert_eq!(tls.sni.as_deref(), Some("example.com"), "SNI");
+                    }
+                }
             }
             if host.policy == HostPolicy::Skip {
                 assert!(host.connections.is_empty(), "connected to a skipped target");

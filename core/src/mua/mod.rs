@@ -36,8 +36,8 @@ use crate::probe::{
     ProbeParams, ReferenceIds, TrustModel, Unsupported,
 };
 use crate::report::{
-    CheckKind, ConnectionVerdict, DnsQuery, DomainVerdict, HostPolicy, HostVerdict, Reason, Report,
-    Warning,
+    CheckKind, ConnectionVerdict, DnsQuery, DomainVerdict, HostPolicy, HostReport, HostVerdict,
+    Reason, Report, Warning,
 };
 use crate::seed::{DetRng, Seed};
 use crate::smtp::route::{display_name, parse_domain, InsecureMxPolicy, MxTarget, SniMode};
@@ -79,7 +79,7 @@ pub struct MuaCheck {
     trust_store: PkixTrustStore,
     /// The DNS, the probes, the log: what every check holds.
     engine: Engine<Purpose>,
-    rng: DetRng,
+    seed: Seed,
     services: Vec<ServiceState>,
 }
 
@@ -146,7 +146,7 @@ impl MuaCheck {
                 ),
                 config.max_parallel,
             ),
-            rng: DetRng::new(seed, 2),
+            seed,
             services,
             config,
         };
@@ -186,7 +186,10 @@ impl MuaCheck {
             }
             Ok(answer) => answer,
         };
-        let plan = plan_srv(&answer, &mut self.rng);
+        // One stream per service, so each service's order follows from the seed alone, not
+        // from which SRV answer came first.
+        let mut rng = DetRng::new(self.seed, 100 + index as u64);
+        let plan = plan_srv(&answer, &mut rng);
         for dropped in &plan.dropped {
             self.engine.warnings.push(Warning::SrvDropped {
                 owner: display_name(&owner),
@@ -285,6 +288,7 @@ impl MuaCheck {
     /// The report: one entry per service, the overall verdict, the auto-configuration.
     fn build_report(&mut self) -> Report {
         let mut services = Vec::new();
+        let mut local_failure = false;
         for state in &self.services {
             let mut targets = Vec::new();
             let mut facts = DomainFacts {
@@ -303,6 +307,8 @@ impl MuaCheck {
                 facts.hosts.push(dane_facts(outcome.facts));
                 targets.push(host);
             }
+            local_failure |=
+                facts.local_failure || matches!(state.failed, Some(Reason::LocalResources { .. }));
             let (verdict, reason) = service_verdict(state, &facts);
             services.push(ServiceReport {
                 service: state.service,
@@ -321,7 +327,7 @@ impl MuaCheck {
         }
         let (verdict, reason) = match self.engine.early() {
             Some((v, r)) => (*v, r.clone()),
-            None => (overall_verdict(&services), None),
+            None => (overall_verdict(&services, local_failure), None),
         };
         let autoconfig = autoconfig(&services);
         Report {
@@ -411,10 +417,12 @@ fn service_verdict(state: &ServiceState, facts: &DomainFacts) -> (DomainVerdict,
 
 /// The overall verdict over the services that are published: `unavailable` when none is;
 /// otherwise the worst failure first (`dane-failed`, `temp-fail`), then `dane-verified` when
-/// every tested service is, `dane-trusted` when every one is DANE-authenticated but some only
+/// every tested service is (`inconclusive` instead when something could not start for want of
+/// local resources and nothing failed DANE), `dane-trusted` when every one is
+/// DANE-authenticated but some only
 /// trusted, `no-dane` when none uses DANE, `dane-partial` for a mix, `inconclusive` when no
 /// service could be tested.
-pub fn overall_verdict(services: &[ServiceReport]) -> DomainVerdict {
+pub fn overall_verdict(services: &[ServiceReport], local_failure: bool) -> DomainVerdict {
     let published: Vec<DomainVerdict> = services
         .iter()
         .map(|s| s.verdict)
@@ -423,10 +431,16 @@ pub fn overall_verdict(services: &[ServiceReport]) -> DomainVerdict {
     if published.is_empty() {
         return DomainVerdict::Unavailable;
     }
-    for worst in [DomainVerdict::DaneFailed, DomainVerdict::TempFail] {
-        if published.contains(&worst) {
-            return worst;
-        }
+    if published.contains(&DomainVerdict::DaneFailed) {
+        return DomainVerdict::DaneFailed;
+    }
+    // A lookup or connection that could not even start leaves the check incomplete: only a
+    // DANE failure already found outranks that (issue 7, as for the SMTP check).
+    if local_failure {
+        return DomainVerdict::Inconclusive;
+    }
+    if published.contains(&DomainVerdict::TempFail) {
+        return DomainVerdict::TempFail;
     }
     let tested: Vec<DomainVerdict> = published
         .into_iter()
@@ -448,9 +462,11 @@ pub fn overall_verdict(services: &[ServiceReport]) -> DomainVerdict {
     }
 }
 
-/// The auto-configuration: for each purpose, the first service in the order of preference
-/// (implicit TLS first, RFC 8314 sec. 5.1; IMAP before POP3, RFC 6186 sec. 3.4) with a
-/// target whose connection was authenticated (`verified` or `trusted`), in RFC 2782 order.
+/// The auto-configuration: for each purpose, the service the domain prefers by SRV priority
+/// (its best target's), then implicit TLS before STARTTLS (RFC 8314 sec. 5.1), then IMAP
+/// before POP3 (RFC 6186 sec. 3.4); within it, the first target in RFC 2782 order that
+/// spoke the protocol and whose every tested connection was authenticated (host verdict
+/// `verified` or `trusted`, no failure after the handshake).
 pub fn autoconfig(services: &[ServiceReport]) -> Vec<AutoConfig> {
     let mut found = Vec::new();
     for purpose in [ServicePurpose::Submission, ServicePurpose::Access] {
@@ -460,12 +476,21 @@ pub fn autoconfig(services: &[ServiceReport]) -> Vec<AutoConfig> {
             .collect();
         candidates.sort_by_key(|s| {
             (
+                s.targets
+                    .iter()
+                    .filter_map(|t| t.preference)
+                    .min()
+                    .unwrap_or(u16::MAX),
                 !s.service.implicit_tls(),
                 matches!(s.service, MailService::Pop3 | MailService::Pop3s),
             )
         });
+        let usable = |t: &&HostReport| {
+            matches!(t.verdict, HostVerdict::Verified | HostVerdict::Trusted)
+                && t.connections.iter().all(|c| c.reason.is_none())
+        };
         let chosen = candidates.iter().find_map(|s| {
-            s.targets.iter().find_map(|t| {
+            s.targets.iter().filter(usable).find_map(|t| {
                 t.connections
                     .iter()
                     .find(|c| {

@@ -192,6 +192,19 @@ impl HostProbe {
             self.decide(HostPolicy::Skip, false, Some(reason));
             return;
         }
+        // RFC 7673 sec. 3.2: for an SRV target, an address lookup that fails ("bogus" or
+        // "indeterminate") means the client MUST NOT connect and uses the next SRV target;
+        // the MX rule above (use the other family, as Postfix does) does not apply.
+        if let (ReferenceIds::Srv { .. }, Some(failed)) =
+            (&self.params.reference_ids, errors.first())
+        {
+            let reason = failed.clone();
+            self.note(format!(
+                "{label}: {reason}: SRV target skipped (RFC 7673 sec. 3.2)"
+            ));
+            self.decide(HostPolicy::Skip, false, Some(reason));
+            return;
+        }
         for reason in errors {
             self.warn(Warning::AddressFamilyFailed {
                 host: label.clone(),

@@ -63,7 +63,13 @@ impl ReferenceIds {
             ReferenceIds::Srv { service_domain } => {
                 let mut ids = Vec::new();
                 if named_by.is_secure() {
+                    // The TLSA base domain, and the SRV target itself when the base is its
+                    // secure CNAME expansion (RFC 7673 sec. 4.1: the target host name).
                     ids.push(display_name(base));
+                    let target = display_name(host);
+                    if !ids.contains(&target) {
+                        ids.push(target);
+                    }
                 }
                 let service = display_name(service_domain);
                 if !ids.contains(&service) {

@@ -11,7 +11,7 @@ use daneel_core::mua::{MailService, MuaConfig};
 use daneel_core::Timestamp;
 
 use super::certs::{self_signed, server_tls, tlsa, Ca, Issued, Validity};
-use super::{MailServer, Protocol, Status, World, WorldBuilder};
+use super::{Behaviour, MailServer, Protocol, Status, World, WorldBuilder};
 
 /// The mail domain of every MUA scenario.
 pub const DOMAIN: &str = "example.com";
@@ -40,6 +40,8 @@ pub struct MuaScenario {
     pub services: Vec<MailService>,
     /// The client's PKIX trust anchors (DER).
     pub anchors: Vec<Vec<u8>>,
+    /// The address families the client uses (IPv4 only unless a scenario needs AAAA).
+    pub family: AddressFamily,
 }
 
 impl MuaScenario {
@@ -47,7 +49,7 @@ impl MuaScenario {
     pub fn config(&self, resolver: SocketAddr) -> MuaConfig {
         let mut c = MuaConfig::new(DOMAIN, vec![resolver]);
         c.services = self.services.clone();
-        c.family = AddressFamily::V4;
+        c.family = self.family;
         c.session_timeout_ms = 5_000;
         c.dns_timeout_ms = 1_000;
         c.trust_anchors = self.anchors.clone();
@@ -127,6 +129,7 @@ fn scenario(
         port,
         services: services.to_vec(),
         anchors: pki.anchors(),
+        family: AddressFamily::V4,
     }
 }
 
@@ -307,6 +310,110 @@ pub fn all() -> Vec<MuaScenario> {
             .build(),
         993,
         &[MailService::Imaps],
+        &pki,
+    ));
+    let unusable = daneel_core::dane::TlsaRecord {
+        usage: 3,
+        selector: 1,
+        matching: 1,
+        data: vec![0xab; 5],
+    };
+    out.push(scenario(
+        "M-UNUSABLE",
+        "secure SRV, secure TLSA RRset whose records are all unusable: TLS mandatory, PKIX (RFC 7673 sec. 4.1)",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+            .tlsa(&format!("_993._tcp.{HOST}"), &unusable)
+            .server(IpAddr::V4(IP), implicit(Protocol::Imap, &pki.leaf(&[HOST])))
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    ));
+    out.push(scenario(
+        "M-NOTLSA",
+        "secure SRV, no TLSA RRset: PKIX, the target name accepted, SNI the target (RFC 7673 sec. 4.1)",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+            .server(IpAddr::V4(IP), implicit(Protocol::Imap, &pki.leaf(&[HOST])))
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    ));
+    out.push(scenario(
+        "M-TLSA-BOGUS",
+        "the TLSA RRset of the only target is bogus: the target is skipped, never connected to (RFC 7673 sec. 3.3)",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+            .tlsa(&format!("_993._tcp.{HOST}"), &tlsa(3, 1, 1, &ee))
+            .status(
+                &format!("_993._tcp.{HOST}"),
+                hickory_proto::rr::RecordType::TLSA,
+                Status::BOGUS,
+            )
+            .server(IpAddr::V4(IP), implicit(Protocol::Imap, std::slice::from_ref(&ee)))
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    ));
+    let mut aaaa_bogus = scenario(
+        "M-AAAA-BOGUS",
+        "secure A, bogus AAAA: the SRV target is skipped, never connected to (RFC 7673 sec. 3.2)",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+            .aaaa(HOST, "2001:db8::30".parse().unwrap())
+            .status(HOST, hickory_proto::rr::RecordType::AAAA, Status::BOGUS)
+            .tlsa(&format!("_993._tcp.{HOST}"), &tlsa(3, 1, 1, &ee))
+            .server(
+                IpAddr::V4(IP),
+                implicit(Protocol::Imap, std::slice::from_ref(&ee)),
+            )
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    );
+    aaaa_bogus.family = AddressFamily::Any;
+    out.push(aaaa_bogus);
+    out.push(scenario(
+        "M-BAD-GREETING",
+        "DANE-EE matches but the server greets with SMTP on the imaps port: verified, never stored",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+            .tlsa(&format!("_993._tcp.{HOST}"), &tlsa(3, 1, 1, &ee))
+            .server(
+                IpAddr::V4(IP),
+                implicit(Protocol::Imap, std::slice::from_ref(&ee)).behaviour(
+                    Behaviour::RawGreeting(b"220 this is SMTP, not IMAP\r\n".to_vec()),
+                ),
+            )
+            .build(),
+        993,
+        &[MailService::Imaps],
+        &pki,
+    ));
+    let both = implicit(Protocol::Imap, std::slice::from_ref(&ee))
+        .with_service(995, implicit(Protocol::Pop3, std::slice::from_ref(&ee)));
+    out.push(scenario(
+        "M-POP-FIRST",
+        "the domain prefers POP3 by SRV priority: the auto-configuration follows it (RFC 6186 sec. 3.4)",
+        world(S)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 10, 1, 993, HOST)
+            .srv("_pop3s._tcp.example.com", 0, 1, 995, HOST)
+            .tlsa(&format!("_993._tcp.{HOST}"), &tlsa(3, 1, 1, &ee))
+            .tlsa(&format!("_995._tcp.{HOST}"), &tlsa(3, 1, 1, &ee))
+            .server(IpAddr::V4(IP), both)
+            .build(),
+        993,
+        &[MailService::Imaps, MailService::Pop3s],
         &pki,
     ));
     out.push(scenario(

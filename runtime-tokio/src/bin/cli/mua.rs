@@ -62,8 +62,20 @@ fn trust_anchors(ca_file: Option<&PathBuf>) -> Result<(Vec<Vec<u8>>, String), St
             ))
         }
     };
-    let bundle =
-        PkixTrustStore::from_pem_bundle(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bundle = match PkixTrustStore::from_pem_bundle(&text) {
+        Ok(b) => b,
+        Err(e) if explicit => return Err(format!("{}: {e}", path.display())),
+        // A broken system bundle is not the user's mistake: use the embedded list.
+        Err(e) => {
+            return Ok((
+                Vec::new(),
+                format!(
+                    "PKIX trust store: {} is unusable ({e}); the embedded Mozilla list (webpki-roots) instead",
+                    path.display()
+                ),
+            ))
+        }
+    };
     let anchors = match bundle.store {
         PkixTrustStore::Anchors(a) => a,
         PkixTrustStore::WebPkiRoots => Vec::new(),
