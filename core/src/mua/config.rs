@@ -44,8 +44,8 @@ pub struct MuaConfig {
 }
 
 impl MuaConfig {
-    /// The defaults of `daneel mua`: the services this version tests end to end
-    /// (submissions, submission, imaps, pop3s: implicit TLS first, RFC 8314 sec. 5.1), both
+    /// The defaults of `daneel mua`: all six services (implicit TLS first for each protocol,
+    /// RFC 8314 sec. 5.1), both
     /// families, EHLO `daneel.invalid`, 30 s per session stage, DNS attempts of 2 s, 4
     /// attempts, 8 parallel connections, digests `sha512 sha256`, webpki-roots.
     pub fn new(domain: impl Into<String>, resolvers: Vec<SocketAddr>) -> Self {
@@ -67,11 +67,5 @@ impl MuaConfig {
     }
 }
 
-/// The services checked when none is named: those whose sessions this version implements
-/// (IMAP and POP3 with STARTTLS are discovered only when asked for).
-pub const DEFAULT_SERVICES: [MailService; 4] = [
-    MailService::Submissions,
-    MailService::Submission,
-    MailService::Imaps,
-    MailService::Pop3s,
-];
+/// The services checked when none is named: all six of RFC 6186 and RFC 8314.
+pub const DEFAULT_SERVICES: [MailService; 6] = MailService::ALL;

@@ -16,7 +16,7 @@ pub struct MuaArgs {
     /// The mail domain (the part of the address after @).
     domain: String,
     /// The services to check, comma-separated: submissions, submission, imaps, imap, pop3s,
-    /// pop3 [default: submissions,submission,imaps,pop3s].
+    /// pop3 [default: all six].
     #[arg(long, value_delimiter = ',', value_name = "SERVICE,...")]
     service: Vec<String>,
     /// PEM file of trusted CA certificates for PKIX (default: the system's bundle, else the
