@@ -203,6 +203,8 @@ pub struct Observed {
     pub conns: Vec<(ConnId, SocketAddr)>,
     /// Connections that sent bytes after their handshake completed.
     pub sent_after_tls: BTreeMap<ConnId, bool>,
+    /// The SNI each connection asked for when it started TLS (RFC 6066 sec. 3).
+    pub snis: BTreeMap<ConnId, Option<String>>,
 }
 
 /// Feeds `ops` to `check` (started at `now`, asking `resolver`), then up to 64 deadlines,
@@ -220,6 +222,7 @@ pub fn drive(
     let mut conns: Vec<(ConnId, SocketAddr)> = Vec::new();
     let mut established: BTreeMap<ConnId, bool> = BTreeMap::new();
     let mut sent_after_tls: BTreeMap<ConnId, bool> = BTreeMap::new();
+    let snis: std::cell::RefCell<BTreeMap<ConnId, Option<String>>> = Default::default();
     let drain = |check: &mut dyn Machine,
                  now: Timestamp,
                  queries: &mut BTreeMap<QueryId, Vec<u8>>,
@@ -233,6 +236,9 @@ pub fn drive(
                     queries.insert(query, wire);
                 }
                 Output::Action(Action::Connect { conn, addr }) => conns.push((conn, addr)),
+                Output::Action(Action::StartTls { conn, sni }) => {
+                    snis.borrow_mut().insert(conn, sni);
+                }
                 Output::Action(Action::Send { conn, .. }) => {
                     if established.contains_key(&conn) {
                         sent_after_tls.insert(conn, true);
@@ -405,6 +411,7 @@ pub fn drive(
         any_ad: ad_answers.values().any(|ad| *ad),
         conns,
         sent_after_tls,
+        snis: snis.into_inner(),
     };
     (report, observed)
 }

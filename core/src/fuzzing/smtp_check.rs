@@ -63,6 +63,7 @@ pub fn run(data: &[u8]) {
         any_ad,
         conns,
         sent_after_tls,
+        ..
     } = observed;
     // Invariants (DESIGN.md section 8).
     if let Some(mx) = &report.mx {
