@@ -358,7 +358,12 @@ pub fn drive(
             },
             Some(FuzzOp::TlsEstablished(n, chain)) => match c(n) {
                 Some(conn) => {
-                    established.insert(conn, true);
+                    // Only a handshake the machine asked for (StartTls) counts: a TlsEstablished
+                    // out of the blue must be ignored by the session, and what it sends then
+                    // is still plaintext, not "after a handshake".
+                    if snis.borrow().contains_key(&conn) {
+                        established.insert(conn, true);
+                    }
                     let info = TlsInfo {
                         version: "TLSv1.3".into(),
                         cipher: "TLS13_AES_128_GCM_SHA256".into(),
