@@ -95,12 +95,8 @@ struct CheckArgs {
     port: u16,
     #[command(flatten)]
     net: NetArgs,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
-    /// Record a transcript (config, seed, every input and output) to FILE for `daneel replay`.
-    #[arg(long, value_name = "FILE")]
-    transcript: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunArgs,
     /// Timeout of each SMTP stage, seconds.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
@@ -121,12 +117,6 @@ struct CheckArgs {
     /// Digest preference, strongest first (RFC 7671 sec. 9).
     #[arg(long, default_value = "sha512 sha256")]
     digests: String,
-    /// Run on the smol runtime instead of tokio.
-    #[arg(long)]
-    smol: bool,
-    /// Fix the seed (DNS ids, MX shuffle) instead of drawing it from the OS.
-    #[arg(long)]
-    seed: Option<u64>,
 }
 
 /// Where to ask and which families to use: the options every check shares.
@@ -226,26 +216,25 @@ fn run_check(args: CheckArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    config.fixed_seed = args.seed.is_some();
-    let run = RunArgs {
-        seed: args.seed,
-        smol: args.smol,
-        transcript: args.transcript,
-        json: args.json,
-    };
-    run_machine(config.into(), run)
+    config.fixed_seed = args.run.seed.is_some();
+    run_machine(config.into(), args.run)
 }
 
 /// How to run a check, whatever its kind.
+#[derive(clap::Args, Debug)]
 pub(crate) struct RunArgs {
-    /// `--seed`.
-    pub seed: Option<u64>,
-    /// `--smol`.
-    pub smol: bool,
-    /// `--transcript FILE`.
-    pub transcript: Option<PathBuf>,
-    /// `--json`.
+    /// Print the report as JSON.
+    #[arg(long)]
     pub json: bool,
+    /// Record a transcript (config, seed, every input and output) to FILE for `daneel replay`.
+    #[arg(long, value_name = "FILE")]
+    pub transcript: Option<PathBuf>,
+    /// Run on the smol runtime instead of tokio.
+    #[arg(long)]
+    pub smol: bool,
+    /// Fix the seed (DNS ids, MX and SRV order) instead of drawing it from the OS.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// Runs the check `config` on the runtime asked for, writes its transcript if asked, prints

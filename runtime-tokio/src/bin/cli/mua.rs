@@ -25,24 +25,14 @@ pub struct MuaArgs {
     ca_file: Option<PathBuf>,
     #[command(flatten)]
     net: NetArgs,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
-    /// Record a transcript to FILE for `daneel replay`.
-    #[arg(long, value_name = "FILE")]
-    transcript: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunArgs,
     /// Timeout of each session stage, seconds.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
     /// The name sent in EHLO to submission servers.
     #[arg(long, default_value = "daneel.invalid")]
     ehlo: String,
-    /// Run on the smol runtime instead of tokio.
-    #[arg(long)]
-    smol: bool,
-    /// Fix the seed (DNS ids, SRV weighted order) instead of drawing it from the OS.
-    #[arg(long)]
-    seed: Option<u64>,
 }
 
 /// The PKIX trust anchors: `--ca-file`, else the system bundle, else none (the core then
@@ -109,7 +99,7 @@ fn config(args: &MuaArgs) -> Result<(MuaConfig, String), String> {
     config.family = args.net.family();
     config.session_timeout_ms = args.timeout.max(1) * 1000;
     config.ehlo_name = args.ehlo.clone();
-    config.fixed_seed = args.seed.is_some();
+    config.fixed_seed = args.run.seed.is_some();
     let (anchors, note) = trust_anchors(args.ca_file.as_ref())?;
     config.trust_anchors = anchors;
     Ok((config, note))
@@ -124,16 +114,8 @@ pub fn run(args: MuaArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    if !args.json {
+    if !args.run.json {
         eprintln!("daneel: {note}");
     }
-    run_machine(
-        config.into(),
-        RunArgs {
-            seed: args.seed,
-            smol: args.smol,
-            transcript: args.transcript,
-            json: args.json,
-        },
-    )
+    run_machine(config.into(), args.run)
 }
