@@ -522,8 +522,51 @@ fn mua_checks_srv_services_and_its_transcript_replays() {
             ("imaps".to_string(), "pkix".to_string())
         ]
     );
+    // The client compatibility matrix of imaps: the certificate names the host only, so
+    // legacy and DANE clients are served and RFC 6186 clients (the mail domain) are not.
+    let matrix = &checked["services"][1]["compatibility"];
+    let served = |class: &str| matrix[class]["verdict"].as_str().unwrap_or("").to_string();
+    assert_eq!(
+        [served("legacy"), served("rfc6186"), served("dane")],
+        ["works", "broken", "works"],
+        "{matrix:#}"
+    );
+    assert_eq!(
+        matrix["rfc6186"]["cells"][1]["reason"]["code"], "pkix-name-mismatch",
+        "{matrix:#}"
+    );
+    assert_eq!(matrix["legacy"]["cells"][1]["sni"], serde_json::Value::Null);
     let human = daneel(&args);
     assert_eq!(human.status.code(), Some(5));
+    let table: Vec<Vec<String>> = text(&human)
+        .lines()
+        .filter(|l| l.contains("SNI") || l.contains("clients served"))
+        .filter(|l| !l.contains(':'))
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect();
+    assert!(
+        table.iter().any(|row| row.ends_with(&[
+            "served".into(),
+            "works".into(),
+            "broken".into(),
+            "works".into()
+        ])),
+        "{}",
+        text(&human)
+    );
+    assert!(
+        table.iter().any(|row| row.ends_with(&[
+            "no".into(),
+            "SNI".into(),
+            "ok".into(),
+            "pkix-name-mismatch".into(),
+            "-".into()
+        ])),
+        "{table:?}"
+    );
+    let without = daneel(&[&args[..], &["--json", "--no-compatibility"]].concat());
+    let without: serde_json::Value = serde_json::from_slice(&without.stdout).unwrap();
+    assert!(without["services"][1].get("compatibility").is_none());
     assert!(
         text(&human).contains("store for access: imaps mail.example.net:993 (implicit), authenticated by pkix as mail.example.net"),
         "{}",

@@ -8,7 +8,7 @@
 
 use std::net::Ipv4Addr;
 
-use daneel_core::mua::{MailService, MuaCheck, TlsMode};
+use daneel_core::mua::{ClassReport, ClassVerdict, MailService, MuaCheck, TlsMode};
 use daneel_core::report::{AuthenticatedBy, ConnectionVerdict, Reason};
 use daneel_core::{DomainVerdict, Report, Seed};
 use daneel_tests::live::LiveWorld;
@@ -41,6 +41,39 @@ struct ServiceSummary {
     reason: Option<Reason>,
     /// Per target: (name, port, connections as (verdict, method, reason, sni)).
     targets: Vec<(String, Option<u16>, Vec<ConnSummary>)>,
+    /// The compatibility matrix: legacy, RFC 6186, DANE.
+    matrix: Option<[Class; 3]>,
+}
+
+/// A class of the compatibility matrix: its verdict and its cells.
+type Class = (ClassVerdict, Vec<Cell>);
+
+/// A cell: (target, SNI, accepted, reason code, certificate names). No address: the
+/// simulation's differ from loopback's.
+type Cell = (
+    String,
+    Option<String>,
+    Option<bool>,
+    Option<&'static str>,
+    Vec<String>,
+);
+
+fn class(c: &ClassReport) -> Class {
+    (
+        c.verdict,
+        c.cells
+            .iter()
+            .map(|c| {
+                (
+                    c.target.clone(),
+                    c.sni.clone(),
+                    c.accepted,
+                    c.reason.as_ref().map(Reason::code),
+                    c.certificate_names.clone(),
+                )
+            })
+            .collect(),
+    )
 }
 
 /// (verdict, method, reason code, SNI). The code, not the reason's data: a refused connect
@@ -83,6 +116,10 @@ fn summary(report: &Report) -> Summary {
                         )
                     })
                     .collect(),
+                matrix: s
+                    .compatibility
+                    .as_ref()
+                    .map(|m| [class(&m.legacy), class(&m.rfc6186), class(&m.dane)]),
             })
             .collect(),
         autoconfig: report
@@ -244,6 +281,25 @@ fn s71_priorities_and_weights_with_the_first_targets_down() {
     assert_eq!(names[2], HOST, "priority 10 last: {names:?}");
     assert_eq!(s.autoconfig[0].1, HOST);
     assert_eq!(s.autoconfig[0].4, Some(AuthenticatedBy::DaneEe));
+    // The matrix: the two targets that never answered are not tried again (untested cells
+    // with the connect failure), the one that answers is: its DANE-EE certificate names no
+    // one a PKIX client trusts.
+    let [legacy, _, dane] = s.services[0].matrix.clone().expect("a matrix");
+    let untried: Vec<(Option<bool>, Option<&str>)> =
+        legacy.1[..4].iter().map(|c| (c.2, c.3)).collect();
+    assert_eq!(
+        untried,
+        vec![(None, Some("connect-failed")); 4],
+        "{legacy:?}"
+    );
+    assert!(
+        legacy.1[4..]
+            .iter()
+            .all(|c| c.2 == Some(false) && c.3 == Some("pkix-invalid")),
+        "{legacy:?}"
+    );
+    assert_eq!(legacy.0, ClassVerdict::Broken);
+    assert_eq!(dane.0, ClassVerdict::Works, "{dane:?}");
 }
 
 /// S72: the SRV target is a secure CNAME: the TLSA base domain, and so the SNI, is the
@@ -408,9 +464,11 @@ fn sim_log(id: &str) -> Vec<String> {
     report.log.into_iter().map(|l| l.text).collect()
 }
 
-/// The commands the client sent (log lines `> ...`).
+/// The commands the client sent on the check's own connections (log lines `> ...`), not on
+/// the observation handshakes of the compatibility matrix.
 fn sent(log: &[String]) -> Vec<&str> {
     log.iter()
+        .filter(|l| !l.contains("(observation, SNI"))
         .filter_map(|l| l.split_once(": > ").map(|(_, c)| c))
         .collect()
 }
@@ -435,6 +493,22 @@ fn s69_imap_without_starttls_aborts_under_dane() {
     assert!(s.autoconfig.is_empty());
     let log = sim_log("S69");
     assert_eq!(sent(&log), ["a1 CAPABILITY"], "{log:#?}");
+    // No class gets TLS: each matrix row has its own connection, which stops at the same
+    // missing capability and sends nothing more either.
+    let [legacy, rfc6186, dane] = s.services[0].matrix.clone().expect("a matrix");
+    let refused = |sni: Option<&str>| cell(sni, false, Some("starttls-not-offered"), &[]);
+    for class in [legacy, rfc6186] {
+        assert_eq!(
+            class,
+            (
+                ClassVerdict::Broken,
+                vec![refused(Some(HOST)), refused(None)]
+            )
+        );
+    }
+    assert_eq!(dane, (ClassVerdict::Broken, vec![refused(None)]));
+    let observed: Vec<&String> = log.iter().filter(|l| l.contains("> ")).collect();
+    assert_eq!(observed.len(), 3, "one CAPABILITY per connection: {log:#?}");
 }
 
 /// S70: a secure `_pop3._tcp` SRV RRset and a secure TLSA RRset whose only record is
@@ -585,4 +659,107 @@ fn m_pop3_unterminated_multi_line_is_refused() {
         "{log:#?}"
     );
     assert_eq!(sent(&log), ["CAPA"], "{log:#?}");
+}
+
+/// A cell of the matrix for [`HOST`]: its SNI row, whether accepted, the reason code and the
+/// names the certificate of that row carries.
+fn cell(sni: Option<&str>, accepted: bool, reason: Option<&'static str>, names: &[&str]) -> Cell {
+    (
+        HOST.to_string(),
+        sni.map(str::to_string),
+        Some(accepted),
+        reason,
+        names.iter().map(|n| n.to_string()).collect(),
+    )
+}
+
+/// The matrix of the only service of a matrix scenario.
+fn matrix(id: &str, base: u8) -> [Class; 3] {
+    let s = run_everywhere(id, base);
+    assert_eq!(s.verdict, DomainVerdict::DaneVerified, "{s:#?}");
+    s.services[0]
+        .matrix
+        .clone()
+        .expect("a compatibility matrix")
+}
+
+/// A PKIX class's two rows for [`HOST`]: with SNI and without, each accepted or refused for
+/// a name mismatch, with the names the certificate of that row carries.
+fn pkix_rows(rows: [(bool, &[&str]); 2]) -> Class {
+    let [(with_ok, with), (without_ok, without)] = rows;
+    let refused = |ok: bool| (!ok).then_some("pkix-name-mismatch");
+    let verdict = match (with_ok, without_ok) {
+        (true, true) => ClassVerdict::Works,
+        (false, false) => ClassVerdict::Broken,
+        _ => ClassVerdict::Partial,
+    };
+    (
+        verdict,
+        vec![
+            cell(Some(HOST), with_ok, refused(with_ok), with),
+            cell(None, without_ok, refused(without_ok), without),
+        ],
+    )
+}
+
+/// The DANE class of a matrix scenario: served on its one (SNI) row.
+fn dane_served(names: &[&str]) -> Class {
+    (
+        ClassVerdict::Works,
+        vec![cell(Some(HOST), true, None, names)],
+    )
+}
+
+/// A certificate for the host name alone (DANE-TA under a secure SRV RRset): legacy clients
+/// (host name, with or without SNI) and DANE clients are served; RFC 6186 clients, which
+/// expect the mail domain, are refused on both rows (draft-fanf-dane-mua "compatibility").
+#[test]
+fn m_matrix_host_serves_legacy_and_dane_clients() {
+    let h: &[&str] = &[HOST];
+    let got = matrix("M-MATRIX-HOST", 29);
+    let want = [
+        pkix_rows([(true, h), (true, h)]),
+        pkix_rows([(false, h), (false, h)]),
+        dane_served(h),
+    ];
+    assert_eq!(got, want);
+}
+
+/// A certificate for the mail domain alone: RFC 6186 clients and DANE clients (RFC 7673
+/// sec. 4.1 accepts the service domain) are served; legacy clients are refused.
+#[test]
+fn m_matrix_domain_serves_rfc6186_and_dane_clients() {
+    let d: &[&str] = &[DOMAIN];
+    let got = matrix("M-MATRIX-DOMAIN", 30);
+    let want = [
+        pkix_rows([(false, d), (false, d)]),
+        pkix_rows([(true, d), (true, d)]),
+        dane_served(d),
+    ];
+    assert_eq!(got, want);
+}
+
+/// A certificate naming both: every class is served, on both rows.
+#[test]
+fn m_matrix_both_serves_every_class() {
+    let b: &[&str] = &[HOST, DOMAIN];
+    let got = matrix("M-MATRIX-BOTH", 31);
+    let both = pkix_rows([(true, b), (true, b)]);
+    assert_eq!(got, [both.clone(), both, dane_served(b)]);
+}
+
+/// The host's certificate with SNI, the mail domain's without (the slides' "can use TLS SNI
+/// to separate 2 from 3"): the two rows differ, so legacy clients are served only when they
+/// send SNI and RFC 6186 clients only when they do not; DANE clients, which always send SNI,
+/// are served.
+#[test]
+fn m_matrix_nosni_shows_the_certificate_differing_without_sni() {
+    let (h, d): (&[&str], &[&str]) = (&[HOST], &[DOMAIN]);
+    let got = matrix("M-MATRIX-NOSNI", 32);
+    let want = [
+        pkix_rows([(true, h), (false, d)]),
+        pkix_rows([(false, h), (true, d)]),
+        dane_served(h),
+    ];
+    assert_eq!(got, want);
 }

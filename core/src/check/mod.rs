@@ -23,8 +23,8 @@ mod verdict;
 pub use config::{parse_destination, AddressFamily, CheckConfig, Destination};
 
 pub use verdict::{
-    connection_verdict, domain_verdict, host_verdict, pkix_failure_reason, trust_decision,
-    Authentication, DomainFacts, HostFacts,
+    connection_verdict, domain_verdict, host_verdict, pkix_failure_reason, session_failure_reason,
+    trust_decision, Authentication, DomainFacts, HostFacts,
 };
 
 use std::time::Duration;

@@ -41,13 +41,19 @@ pub struct MuaConfig {
     /// The seed was fixed by the user (`--seed`): DNS message ids are predictable.
     #[serde(default)]
     pub fixed_seed: bool,
+    /// Build the client compatibility matrix (draft-fanf-dane-mua, [`super::compat`]): up to
+    /// two more handshakes per target, with the target host name as SNI and without SNI.
+    /// Absent from transcripts written before it existed, which therefore replay without.
+    #[serde(default)]
+    pub compatibility: bool,
 }
 
 impl MuaConfig {
     /// The defaults of `daneel mua`: all six services (implicit TLS first for each protocol,
     /// RFC 8314 sec. 5.1), both
     /// families, EHLO `daneel.invalid`, 30 s per session stage, DNS attempts of 2 s, 4
-    /// attempts, 8 parallel connections, digests `sha512 sha256`, webpki-roots.
+    /// attempts, 8 parallel connections, digests `sha512 sha256`, webpki-roots, the
+    /// compatibility matrix.
     pub fn new(domain: impl Into<String>, resolvers: Vec<SocketAddr>) -> Self {
         MuaConfig {
             domain: domain.into(),
@@ -63,6 +69,7 @@ impl MuaConfig {
             trust_anchors: Vec::new(),
             dns_only: false,
             fixed_seed: false,
+            compatibility: true,
         }
     }
 }

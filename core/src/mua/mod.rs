@@ -10,6 +10,7 @@
 //! lookup connects to nothing (sec. 3.1); a missing SRV RRset or a lone "." target makes the
 //! service `unavailable` (RFC 6186 sec. 3, RFC 2782).
 
+pub mod compat;
 pub mod config;
 pub mod imap;
 pub mod pop3;
@@ -18,6 +19,7 @@ pub mod srv;
 pub mod starttls;
 pub mod wire;
 
+pub use compat::{ClassReport, ClassVerdict, CompatCell, Compatibility};
 pub use config::{MuaConfig, DEFAULT_SERVICES};
 pub use report::{AutoConfig, ServiceReport, SrvReport, TlsMode};
 pub use srv::{plan_srv, MailService, ServicePurpose, SrvKind, SrvPlan, SrvTarget};
@@ -32,8 +34,8 @@ use crate::check::{domain_verdict, DomainFacts, HostFacts};
 use crate::dns::LookupResult;
 use crate::machine::{Input, Machine, Output, UsageError};
 use crate::probe::{
-    lookup_reason, HostLookup, HostProbe, LookupOrder, NamedBy, PkixTrustStore, ProbeOptions,
-    ProbeParams, ReferenceIds, TrustModel, Unsupported,
+    lookup_reason, HostLookup, HostProbe, LookupOrder, NamedBy, Observe, PkixTrustStore,
+    ProbeOptions, ProbeParams, ReferenceIds, TrustModel, Unsupported,
 };
 use crate::report::{
     CheckKind, ConnectionVerdict, DnsQuery, DomainVerdict, HostPolicy, HostReport, HostVerdict,
@@ -261,7 +263,15 @@ impl MuaCheck {
             literal: None,
         };
         match HostProbe::new(host, params) {
-            Ok(probe) => {
+            Ok(mut probe) => {
+                if self.config.compatibility {
+                    let name = display_name(&target.target);
+                    probe = probe.with_observations(Observe {
+                        snis: compat::row_snis(&name),
+                        names: compat::observed_names(&name, &display_name(&self.domain)),
+                        trust_store: self.trust_store.clone(),
+                    });
+                }
                 let at = self.engine.probes.add(probe);
                 self.services[index].probes.push((at, target.port));
             }
@@ -291,12 +301,15 @@ impl MuaCheck {
         let mut local_failure = false;
         for state in &self.services {
             let mut targets = Vec::new();
+            let mut observations = Vec::new();
             let mut facts = DomainFacts {
                 mx_secure: state.srv.as_ref().is_some_and(|p| p.security.is_secure()),
                 ..DomainFacts::default()
             };
             for (at, port) in &state.probes {
-                let outcome = self.engine.probes.probes()[*at].report();
+                let probe = &self.engine.probes.probes()[*at];
+                observations.push(probe.observations());
+                let outcome = probe.report();
                 self.engine.warnings.extend(outcome.warnings);
                 let mut host = outcome.report;
                 host.port = Some(*port);
@@ -310,6 +323,20 @@ impl MuaCheck {
             local_failure |=
                 facts.local_failure || matches!(state.failed, Some(Reason::LocalResources { .. }));
             let (verdict, reason) = service_verdict(state, &facts);
+            let tested = state.untested.is_none() && !targets.is_empty();
+            let compatibility = (self.config.compatibility && tested && !self.options.dns_only)
+                .then(|| {
+                    let rows: Vec<compat::TargetRows<'_>> = targets
+                        .iter()
+                        .zip(observations)
+                        .map(|(host, observations)| compat::TargetRows {
+                            host,
+                            port: host.port.unwrap_or(state.service.default_port()),
+                            observations,
+                        })
+                        .collect();
+                    compat::compatibility(&rows)
+                });
             services.push(ServiceReport {
                 service: state.service,
                 owner: display_name(&state.owner),
@@ -323,6 +350,7 @@ impl MuaCheck {
                 verdict,
                 reason,
                 targets,
+                compatibility,
             });
         }
         let (verdict, reason) = match self.engine.early() {

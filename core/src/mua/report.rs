@@ -42,6 +42,10 @@ pub struct ServiceReport {
     pub reason: Option<Reason>,
     /// The targets in RFC 2782 order, each with its port.
     pub targets: Vec<HostReport>,
+    /// Which classes of mail client the service's targets serve (draft-fanf-dane-mua,
+    /// [`super::compat`]); absent when not asked for or when no target was tested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compatibility: Option<super::compat::Compatibility>,
 }
 
 /// How a client may authenticate a server it stores (RFC 7673 sec. 4, RFC 6698 sec. 2.1.1).

@@ -74,7 +74,7 @@ impl Session {
         each!(self, s => s.take_log())
     }
 
-    fn outcome(&self) -> Option<&SessionOutcome> {
+    pub(super) fn outcome(&self) -> Option<&SessionOutcome> {
         each!(self, s => s.outcome())
     }
 }
@@ -101,6 +101,12 @@ fn summary_line(label: &str, c: &ConnectionReport) -> String {
         .map(|r| format!(" [{r}]"))
         .unwrap_or_default();
     format!("{label}: {class}{tls}{reason}")
+}
+
+/// The log label of an observation connection: the connection's, marked as an observation
+/// with its SNI, so that its lines never pass for those of the check's own connection.
+fn observation_label(label: &str, sni: Option<&str>) -> String {
+    format!("{label} (observation, SNI {})", sni.unwrap_or("none"))
 }
 
 /// The log line of a trust decision.
@@ -147,18 +153,29 @@ impl HostProbe {
     /// Whether the probe has an address it wants to connect to: call
     /// [`HostProbe::connect`] when the owner's parallelism bound allows.
     pub fn wants_connection(&self) -> bool {
-        !self.to_connect.is_empty()
+        !self.to_connect.is_empty() || !self.to_observe.is_empty()
     }
 
     /// Opens a session to the next queued address under `conn`, an id the owner allocates
     /// and routes inputs by. Returns the address, or `None` (and `conn` is not used) when
     /// nothing is queued. Drain [`HostProbe::poll_action`] for `conn` next.
     pub fn connect(&mut self, now: Timestamp, conn: ConnId) -> Option<SocketAddr> {
-        let addr = self.to_connect.pop_front()?;
+        let (addr, observation) = match self.to_connect.pop_front() {
+            Some(addr) => (addr, None),
+            None => {
+                let (addr, index) = self.to_observe.pop_front()?;
+                (addr, Some(index))
+            }
+        };
         let policy = self.conn_policy();
         let decision = self.decision.as_ref();
-        let sni = match (self.pkix_names(policy), self.params.options.sni) {
-            (Some((sni, _)), SniMode::Auto) => Some(sni),
+        let sni = match (
+            observation,
+            self.pkix_names(policy),
+            self.params.options.sni,
+        ) {
+            (Some(index), _, _) => self.observation_sni(index),
+            (None, Some((sni, _)), SniMode::Auto) => Some(sni),
             _ => sni_name(
                 policy,
                 decision.and_then(|d| d.base.as_ref()),
@@ -167,14 +184,19 @@ impl HostProbe {
                 self.params.options.sni,
             ),
         };
-        // With PKIX every connection must be authenticated, so TLS is mandatory.
+        // With PKIX every connection must be authenticated, so TLS is mandatory; an
+        // observation is for the chain alone.
         let tls = match (policy, &self.params.trust) {
+            _ if observation.is_some() => TlsRequirement::Required,
             (HostPolicy::Dane | HostPolicy::Encrypt, _) | (_, TrustModel::DaneAndPkix { .. }) => {
                 TlsRequirement::Required
             }
             _ => TlsRequirement::Opportunistic,
         };
-        let label = self.conn_label(addr);
+        let label = match observation {
+            Some(_) => observation_label(&self.conn_label(addr), sni.as_deref()),
+            None => self.conn_label(addr),
+        };
         self.note(format!(
             "{label}: connecting (policy {}, SNI {})",
             serde_json::to_value(policy)
@@ -186,7 +208,7 @@ impl HostProbe {
         let config = SessionConfig {
             ehlo_name: self.params.options.ehlo_name.clone(),
             tls,
-            sni,
+            sni: sni.clone(),
             timeouts: self.params.options.timeouts,
         };
         let session = match (self.params.service.tls, self.params.service.kind) {
@@ -218,6 +240,8 @@ impl HostProbe {
             conn,
             Conn {
                 addr,
+                sni,
+                observation,
                 session,
                 auth: None,
                 end: ConnEnd::Open,
@@ -289,6 +313,7 @@ impl HostProbe {
             }
         }
         self.to_connect.clear();
+        self.to_observe.clear();
         self.stage = Stage::Done;
     }
 
@@ -309,6 +334,10 @@ impl HostProbe {
         let Some(conn) = self.conns.get(&id) else {
             return;
         };
+        if conn.observation.is_some() {
+            let label = observation_label(&self.conn_label(conn.addr), conn.sni.as_deref());
+            return self.service_observation(now, id, &label);
+        }
         let label = self.conn_label(conn.addr);
         if let Some(info) = conn.session.awaiting_trust() {
             let decision = self.decision.as_ref();
@@ -393,7 +422,52 @@ impl HostProbe {
             conn.end = ConnEnd::Reported(Box::new(report));
         }
         self.note(line);
-        if self.to_connect.is_empty() && self.open_connections() == 0 {
+        self.finish_if_idle(now);
+    }
+
+    /// An observation connection: its handshake is never trusted (nothing is sent after
+    /// it), and its end records the chain ([`super::observe`]).
+    fn service_observation(&mut self, now: Timestamp, id: ConnId, label: &str) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if let Some(info) = conn.session.awaiting_trust() {
+            let line = format!(
+                "{label}: observed a chain of {} certificates; closing",
+                info.chain.len()
+            );
+            conn.session.trust_decided(now, false);
+            self.note(line);
+        }
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        for (_, line) in conn.session.take_log() {
+            self.note(format!("{label}: {line}"));
+        }
+        if self
+            .conns
+            .get(&id)
+            .and_then(|c| c.session.outcome())
+            .is_none()
+        {
+            return;
+        }
+        self.end_observation(now, id);
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.end = ConnEnd::Observed;
+        }
+        self.finish_if_idle(now);
+    }
+
+    /// Once no connection is open or queued: plans the observations (which may queue more),
+    /// else the probe is done.
+    fn finish_if_idle(&mut self, now: Timestamp) {
+        if !self.to_connect.is_empty() || self.open_connections() > 0 {
+            return;
+        }
+        self.plan_observations(now);
+        if self.to_observe.is_empty() && self.open_connections() == 0 {
             self.stage = Stage::Done;
         }
     }

@@ -31,6 +31,7 @@ mod certificate;
 mod connections;
 mod describe;
 mod lookups;
+mod observe;
 pub mod params;
 mod report;
 
@@ -49,6 +50,7 @@ use crate::smtp::route::{display_name, MxTarget, TlsaOutcome};
 use crate::smtp::session::SmtpSession;
 
 pub(crate) use describe::{describe_answer, lookup_reason};
+pub use observe::{Observation, Observe, Observed};
 pub use params::{
     LookupOrder, NamedBy, PkixTrustStore, ProbeOptions, ProbeParams, ReferenceIds, Service,
     SessionKind, TlsStart, TrustModel, Unsupported,
@@ -172,6 +174,8 @@ enum ConnEnd {
     Open,
     /// Ended, with its report.
     Reported(Box<ConnectionReport>),
+    /// An observation connection ended (its finding is in the probe's observations).
+    Observed,
     /// Aborted by the owner: closed, never reported.
     Aborted,
 }
@@ -179,6 +183,10 @@ enum ConnEnd {
 /// One connection of the probe.
 struct Conn {
     addr: SocketAddr,
+    /// The SNI asked for (RFC 6066 sec. 3).
+    sni: Option<String>,
+    /// For an observation connection, the index of its observation.
+    observation: Option<usize>,
     session: connections::Session,
     auth: Option<crate::check::Authentication>,
     end: ConnEnd,
@@ -193,6 +201,9 @@ pub struct HostProbe {
     decision: Option<Decision>,
     early_tlsa: Option<EarlyTlsa>,
     to_connect: VecDeque<SocketAddr>,
+    /// Observation connections to open, with the index of each observation.
+    to_observe: VecDeque<(SocketAddr, usize)>,
+    observations: observe::Observations,
     conns: BTreeMap<ConnId, Conn>,
     lookups: VecDeque<LookupRequest>,
     notes: VecDeque<Note>,
@@ -215,6 +226,8 @@ impl HostProbe {
             decision: None,
             early_tlsa: None,
             to_connect: VecDeque::new(),
+            to_observe: VecDeque::new(),
+            observations: observe::Observations::Off,
             conns: BTreeMap::new(),
             lookups: VecDeque::new(),
             notes: VecDeque::new(),

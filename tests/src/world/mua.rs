@@ -107,6 +107,20 @@ fn dane_ee(service: &str, port: u16, ee: &Issued, server: MailServer) -> World {
         .build()
 }
 
+/// A secure `_imaps._tcp` SRV RRset naming [`HOST`] on 993, a DANE-TA(2) record for the
+/// issuing CA of `pki`, and `server` answering there.
+fn imaps_dane_ta(pki: &Pki, server: MailServer) -> World {
+    world(S)
+        .smtp_port(993)
+        .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+        .tlsa(
+            &format!("_993._tcp.{HOST}"),
+            &tlsa(2, 0, 1, &pki.issuing.cert),
+        )
+        .server(IpAddr::V4(IP), server)
+        .build()
+}
+
 fn world(srv_zone: Status) -> WorldBuilder {
     World::builder()
         .zone(DOMAIN, srv_zone)
@@ -160,18 +174,7 @@ pub fn all() -> Vec<MuaScenario> {
     out.push(scenario(
         "S65",
         "DANE-TA with only the mail domain in the certificate (RFC 7673 sec. 4.1)",
-        world(S)
-            .smtp_port(993)
-            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
-            .tlsa(
-                &format!("_993._tcp.{HOST}"),
-                &tlsa(2, 0, 1, &pki.issuing.cert),
-            )
-            .server(
-                IpAddr::V4(IP),
-                implicit(Protocol::Imap, &pki.leaf(&[DOMAIN])),
-            )
-            .build(),
+        imaps_dane_ta(&pki, implicit(Protocol::Imap, &pki.leaf(&[DOMAIN]))),
         993,
         &[MailService::Imaps],
         &pki,
@@ -429,6 +432,7 @@ pub fn all() -> Vec<MuaScenario> {
         &pki,
     ));
     starttls_scenarios(&pki, &ee, &mut out);
+    matrix_scenarios(&pki, &mut out);
     out
 }
 
@@ -531,6 +535,60 @@ fn starttls_scenarios(pki: &Pki, ee: &Issued, out: &mut Vec<MuaScenario>) {
         ),
         110,
         &[MailService::Pop3],
+        pki,
+    ));
+}
+
+/// The compatibility-matrix scenarios (draft-fanf-dane-mua, slide "compatibility"): a
+/// secure `_imaps._tcp` SRV RRset naming [`HOST`], a DANE-TA(2) record for the issuing CA,
+/// and an implicit-TLS IMAP server whose certificate names the host, the mail domain, both,
+/// or the host with SNI and the mail domain without.
+fn matrix_scenarios(pki: &Pki, out: &mut Vec<MuaScenario>) {
+    let matrix = |tls| imaps_dane_ta(pki, MailServer::implicit(Protocol::Imap, HOST, tls));
+    let tls = |names: &[&str]| {
+        let chain = pki.leaf(names);
+        server_tls(&chain.iter().collect::<Vec<_>>())
+    };
+    for (id, what, names) in [
+        (
+            "M-MATRIX-HOST",
+            "certificate names only the host: legacy and DANE clients served, RFC 6186 clients not",
+            &[HOST][..],
+        ),
+        (
+            "M-MATRIX-DOMAIN",
+            "certificate names only the mail domain: RFC 6186 and DANE clients served, legacy not",
+            &[DOMAIN][..],
+        ),
+        (
+            "M-MATRIX-BOTH",
+            "certificate names the host and the mail domain: every class served",
+            &[HOST, DOMAIN][..],
+        ),
+    ] {
+        out.push(scenario(
+            id,
+            what,
+            matrix(tls(names)),
+            993,
+            &[MailService::Imaps],
+            pki,
+        ));
+    }
+    let host = pki.leaf(&[HOST]);
+    let by_sni = tls(&[DOMAIN])
+        .with_sni(
+            HOST,
+            host.iter().map(|c| c.der.clone()).collect(),
+            &host[0].key(),
+        )
+        .expect("identity");
+    out.push(scenario(
+        "M-MATRIX-NOSNI",
+        "the host's certificate with SNI, the mail domain's without: each PKIX class half served",
+        matrix(by_sni),
+        993,
+        &[MailService::Imaps],
         pki,
     ));
 }

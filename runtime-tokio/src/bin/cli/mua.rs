@@ -33,6 +33,10 @@ pub struct MuaArgs {
     /// The name sent in EHLO to submission servers.
     #[arg(long, default_value = "daneel.invalid")]
     ehlo: String,
+    /// Skip the client compatibility matrix (legacy, RFC 6186 and DANE clients): no extra
+    /// handshakes with the target host name as SNI and without SNI.
+    #[arg(long = "no-compatibility")]
+    no_compatibility: bool,
 }
 
 /// The PKIX trust anchors: `--ca-file`, else the system bundle, else none (the core then
@@ -100,6 +104,7 @@ fn config(args: &MuaArgs) -> Result<(MuaConfig, String), String> {
     config.session_timeout_ms = args.timeout.max(1) * 1000;
     config.ehlo_name = args.ehlo.clone();
     config.fixed_seed = args.run.seed.is_some();
+    config.compatibility = !args.no_compatibility;
     let (anchors, note) = trust_anchors(args.ca_file.as_ref())?;
     config.trust_anchors = anchors;
     Ok((config, note))

@@ -2,7 +2,8 @@
 //! per step, then one line per connection, host and the domain.
 
 use super::say;
-use daneel_core::mua::ServiceReport;
+use daneel_core::mua::compat::ROWS;
+use daneel_core::mua::{CompatCell, Compatibility, ServiceReport};
 use daneel_core::report::{ConnectionReport, HostReport, Report};
 
 fn kebab<T: serde::Serialize>(value: &T) -> String {
@@ -99,6 +100,78 @@ fn service_lines(svc: &ServiceReport, out: &mut Vec<String>) {
     for h in &svc.targets {
         host_lines(h, out);
     }
+    if let Some(m) = &svc.compatibility {
+        compatibility_lines(m, out);
+    }
+}
+
+/// One cell of the matrix table: `ok`, the reason code of a refusal, or `untried`.
+fn cell_text(cell: Option<&CompatCell>) -> String {
+    match cell {
+        None => "-".into(),
+        Some(c) => match (c.accepted, &c.reason) {
+            (Some(true), _) => "ok".into(),
+            (Some(false), Some(r)) => r.code().into(),
+            (Some(false), None) => "refused".into(),
+            (None, Some(r)) => format!("untried ({})", r.code()),
+            (None, None) => "untried".into(),
+        },
+    }
+}
+
+/// The client compatibility matrix as a table: per target, a row with SNI (the target host
+/// name) and a row without, a column per client class (draft-fanf-dane-mua).
+fn compatibility_lines(m: &Compatibility, out: &mut Vec<String>) {
+    let row = |target: &str, sni: &str, cells: [String; 3]| {
+        format!(
+            "    {target:<24} {sni:<30} {:<20} {:<20} {}",
+            cells[0], cells[1], cells[2]
+        )
+    };
+    out.push(row(
+        "compatibility",
+        "row",
+        ["legacy".into(), "rfc6186".into(), "dane".into()],
+    ));
+    for (i, legacy) in m.legacy.cells.iter().enumerate() {
+        let sni = match &legacy.sni {
+            Some(name) => format!("SNI {name}"),
+            None => "no SNI".into(),
+        };
+        // DANE clients always send SNI: one cell per target, on its SNI row.
+        let dane = match legacy.sni {
+            Some(_) => m.dane.cells.get(i / ROWS),
+            None => None,
+        };
+        out.push(row(
+            &legacy.target,
+            &sni,
+            [
+                cell_text(Some(legacy)),
+                cell_text(m.rfc6186.cells.get(i)),
+                cell_text(dane),
+            ],
+        ));
+        if legacy.sni.is_none() {
+            let names = |c: Option<&CompatCell>| c.map(|c| c.certificate_names.join(" "));
+            let with = i.checked_sub(1).and_then(|j| m.legacy.cells.get(j));
+            let (with, without) = (
+                names(with).unwrap_or_default(),
+                legacy.certificate_names.join(" "),
+            );
+            if !with.is_empty() && !without.is_empty() && with != without {
+                out.push(format!(
+                    "    {:<24} the certificate differs without SNI: {with} with, {without} without",
+                    ""
+                ));
+            }
+        }
+    }
+    out.push(row(
+        "clients served",
+        "",
+        [&m.legacy, &m.rfc6186, &m.dane].map(|c| kebab(&c.verdict)),
+    ));
 }
 
 /// The human form.
