@@ -30,8 +30,13 @@ A connection agrees when openssl's result (verified / failed) equals daneel's co
 verdict mapped the same way (verified, trusted -> verified; untrusted, dane-failed -> failed),
 and daneel's SNI and reference identifiers are the referee's. A row of mua-scenarios.tsv also
 needs daneel's service verdict, connection verdict and authenticated_by to be the expected
-ones; every row counts, IMAP STARTTLS (143) and POP3 STLS (110) included (issue 10). Exits 1
-on any disagreement or missed expectation.
+ones; every row counts, IMAP STARTTLS (143) and POP3 STLS (110) included (issue 10).
+
+The compatibility matrix (issue 10): every cell of the legacy and RFC 6186 classes that daneel
+tried is refereed on its own: `openssl s_client` to the cell's address, with the cell's SNI
+(`-servername`) or none (`-noservername`), PKIX with `-verify_hostname` the SRV target
+(legacy) or the mail domain (RFC 6186); it agrees when openssl verifies exactly when daneel
+says the class would accept. Exits 1 on any disagreement or missed expectation.
 """
 import json
 import os
@@ -125,8 +130,9 @@ def referee_dns(domain, service, target, port):
 # --- the referee: TLS -------------------------------------------------------------------------
 def s_client(address, port, sni, starttls, dane, name):
     """One openssl s_client run: ('verified'|'failed'|'error', detail)."""
-    cmd = ["openssl", "s_client", "-connect", "%s:%s" % (address, port), "-servername", sni,
-           "-verify_return_error", "-brief", "-CAfile", CA]
+    cmd = ["openssl", "s_client", "-connect", "%s:%s" % (address, port)]
+    cmd += ["-servername", sni] if sni else ["-noservername"]
+    cmd += ["-verify_return_error", "-brief", "-CAfile", CA]
     if starttls:
         cmd += ["-starttls", starttls]
     if dane:  # the DANE domain is openssl's only reference identifier under DANE
@@ -167,6 +173,44 @@ def referee(address, port, starttls, facts):
     if failed:
         return "failed", mode, "; ".join(("" if ee_only else n + ": ") + d for n, d in failed)
     return "error", mode, "; ".join(d for _n, (_v, d) in results)
+
+
+# --- the compatibility matrix (issue 10) ------------------------------------------------------
+# Per PKIX class, the name its clients expect: legacy the SRV target, RFC 6186 the mail domain.
+MATRIX_CLASSES = {"legacy": "target", "rfc6186": "domain"}
+
+
+def matrix_cells(report, domain):
+    """Every tried PKIX cell of daneel's matrix: (service, class, cell, expected name)."""
+    for s in (report or {}).get("services", []):
+        for cls, which in MATRIX_CLASSES.items():
+            for c in ((s.get("compatibility") or {}).get(cls) or {}).get("cells", []):
+                if c.get("accepted") is None or not c.get("address"):
+                    continue
+                yield s["service"], cls, c, c["target"] if which == "target" else domain
+
+
+def referee_matrix(reports, pool):
+    """openssl s_client, with the cell's SNI or none and -verify_hostname the class's name,
+    against every tried PKIX cell of every report: [(label, problem or None)]."""
+    cells = []
+    for (domain, runtime), (report, _code) in reports.items():
+        for service, cls, c, name in matrix_cells(report, domain):
+            address, port = c["address"].rsplit(":", 1)
+            key = (address, port, STARTTLS.get(service), c.get("sni"), name)
+            cells.append(("%s %s %s %s:%s SNI %s (%s)" % (domain, runtime, service, c["target"], port,
+                                                           c.get("sni") or "none", cls), c, key))
+    keys = sorted({k for _l, _c, k in cells}, key=str)
+    runs = {k: pool.submit(s_client, k[0], k[1], k[3], k[2], None, k[4]) for k in keys}
+    runs = {k: f.result() for k, f in runs.items()}
+    out = []
+    for label, c, key in cells:
+        verdict, detail = runs[key]
+        want = "verified" if c["accepted"] else "failed"
+        problem = None if verdict == want else "daneel %s, openssl %s (%s)" % (
+            "accepted" if c["accepted"] else "refused", verdict, detail)
+        out.append((label, problem))
+    return out
 
 
 # --- comparison -------------------------------------------------------------------------------
@@ -254,6 +298,7 @@ def main():
         facts = {k: f.result() for k, f in facts.items()}
         refs = {k: pool.submit(referee, k[4], k[3], STARTTLS.get(k[1]), facts[k]) for k in conns}
         refs = {k: f.result() for k, f in refs.items()}
+        matrix = referee_matrix(reports, pool)
     elapsed = time.time() - t0
 
     table = ["| row | domain | service | target:port | expected (service / connection / by) | "
@@ -310,11 +355,21 @@ def main():
         table.append("| " + " | ".join(cell(c) for c in [
             "-", key[0], key[1], "%s:%s" % (key[2], key[3]), "(not in the table)"] + cells
             + ["%s (%s): %s" % ref, note]) + " |")
+    # the compatibility matrix: every tried legacy / RFC 6186 cell refereed on its own
+    table += ["", "| compatibility cell | agreement |", "|---|---|"]
+    for label, problem in matrix:
+        table.append("| %s | %s |" % (cell(label), "agree" if problem is None else "**FAIL** " + cell(problem)))
+        if problem:
+            failed += 1
+            failing.append("matrix " + label)
+        else:
+            passed += 1
     text = "\n".join(table)
     overall = ["%s %s: %s" % (d, rt, (reports[(d, rt)][0] or {}).get("verdict", "?"))
                for d, _s in domains for rt in runtimes]
     summary = ["", "overall verdicts: " + ", ".join(overall),
-               "connections refereed: %d (openssl s_client), daneel runs: %d" % (len(conns), len(reports))]
+               "connections refereed: %d (openssl s_client), compatibility cells: %d, daneel runs: %d"
+               % (len(conns), len(matrix), len(reports))]
     if failing:
         summary.append("failing: " + " ".join(failing))
     summary.append("mua: %d passed, %d failed (%d rows, %.1f s, %d jobs)" % (

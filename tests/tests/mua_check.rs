@@ -285,6 +285,12 @@ fn s71_priorities_and_weights_with_the_first_targets_down() {
     // with the connect failure), the one that answers is: its DANE-EE certificate names no
     // one a PKIX client trusts.
     let [legacy, _, dane] = s.services[0].matrix.clone().expect("a matrix");
+    let log = sim_log("S71");
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("(observation") && !l.starts_with(HOST)),
+        "an observation of a target that never answered: {log:#?}"
+    );
     let untried: Vec<(Option<bool>, Option<&str>)> =
         legacy.1[..4].iter().map(|c| (c.2, c.3)).collect();
     assert_eq!(
@@ -497,18 +503,18 @@ fn s69_imap_without_starttls_aborts_under_dane() {
     // missing capability and sends nothing more either.
     let [legacy, rfc6186, dane] = s.services[0].matrix.clone().expect("a matrix");
     let refused = |sni: Option<&str>| cell(sni, false, Some("starttls-not-offered"), &[]);
-    for class in [legacy, rfc6186] {
+    for (class, sni) in [(legacy, HOST), (rfc6186, DOMAIN)] {
         assert_eq!(
             class,
             (
                 ClassVerdict::Broken,
-                vec![refused(Some(HOST)), refused(None)]
+                vec![refused(Some(sni)), refused(None)]
             )
         );
     }
     assert_eq!(dane, (ClassVerdict::Broken, vec![refused(None)]));
     let observed: Vec<&String> = log.iter().filter(|l| l.contains("> ")).collect();
-    assert_eq!(observed.len(), 3, "one CAPABILITY per connection: {log:#?}");
+    assert_eq!(observed.len(), 4, "one CAPABILITY per connection: {log:#?}");
 }
 
 /// S70: a secure `_pop3._tcp` SRV RRset and a secure TLSA RRset whose only record is
@@ -568,6 +574,7 @@ fn m_imap_starttls_is_verified() {
         ["a1 CAPABILITY", "a2 STARTTLS", "a3 CAPABILITY", "a LOGOUT"],
         "{log:#?}"
     );
+    assert_observations_send_nothing_after_tls(&log);
     assert_eq!(
         capabilities(&log, "before").as_deref(),
         Some("IMAP4REV1 STARTTLS LOGINDISABLED"),
@@ -673,19 +680,35 @@ fn cell(sni: Option<&str>, accepted: bool, reason: Option<&'static str>, names: 
     )
 }
 
-/// The matrix of the only service of a matrix scenario.
-fn matrix(id: &str, base: u8) -> [Class; 3] {
+/// The matrix of the only service of a matrix scenario, whose verdict must be `verdict`;
+/// every observation handshake of the simulation sends nothing after its handshake.
+fn matrix(id: &str, base: u8, verdict: DomainVerdict) -> [Class; 3] {
     let s = run_everywhere(id, base);
-    assert_eq!(s.verdict, DomainVerdict::DaneVerified, "{s:#?}");
+    assert_eq!(s.verdict, verdict, "{s:#?}");
+    assert_observations_send_nothing_after_tls(&sim_log(id));
     s.services[0]
         .matrix
         .clone()
         .expect("a compatibility matrix")
 }
 
-/// A PKIX class's two rows for [`HOST`]: with SNI and without, each accepted or refused for
-/// a name mismatch, with the names the certificate of that row carries.
-fn pkix_rows(rows: [(bool, &[&str]); 2]) -> Class {
+/// No observation connection of the compatibility matrix sends a command after its
+/// handshake: nothing logged as sent (`> `) follows its "observed a chain ...; closing".
+fn assert_observations_send_nothing_after_tls(log: &[String]) {
+    for (i, line) in log.iter().enumerate() {
+        if line.contains("(observation, SNI") && line.contains(": observed a chain") {
+            let label = line.split(": observed").next().unwrap_or_default();
+            let later_sent = log[i..]
+                .iter()
+                .any(|l| l.starts_with(&format!("{label}: > ")));
+            assert!(!later_sent, "{label} sent after its handshake: {log:#?}");
+        }
+    }
+}
+
+/// A PKIX class's two rows for [`HOST`]: with SNI `sni` and without, each accepted or
+/// refused for a name mismatch, with the names the certificate of that row carries.
+fn pkix_rows(sni: &str, rows: [(bool, &[&str]); 2]) -> Class {
     let [(with_ok, with), (without_ok, without)] = rows;
     let refused = |ok: bool| (!ok).then_some("pkix-name-mismatch");
     let verdict = match (with_ok, without_ok) {
@@ -696,17 +719,17 @@ fn pkix_rows(rows: [(bool, &[&str]); 2]) -> Class {
     (
         verdict,
         vec![
-            cell(Some(HOST), with_ok, refused(with_ok), with),
+            cell(Some(sni), with_ok, refused(with_ok), with),
             cell(None, without_ok, refused(without_ok), without),
         ],
     )
 }
 
-/// The DANE class of a matrix scenario: served on its one (SNI) row.
-fn dane_served(names: &[&str]) -> Class {
+/// The DANE class of a matrix scenario: served on its one row, with SNI `sni`.
+fn dane_served(sni: &str, names: &[&str]) -> Class {
     (
         ClassVerdict::Works,
-        vec![cell(Some(HOST), true, None, names)],
+        vec![cell(Some(sni), true, None, names)],
     )
 }
 
@@ -716,11 +739,11 @@ fn dane_served(names: &[&str]) -> Class {
 #[test]
 fn m_matrix_host_serves_legacy_and_dane_clients() {
     let h: &[&str] = &[HOST];
-    let got = matrix("M-MATRIX-HOST", 29);
+    let got = matrix("M-MATRIX-HOST", 29, DomainVerdict::DaneVerified);
     let want = [
-        pkix_rows([(true, h), (true, h)]),
-        pkix_rows([(false, h), (false, h)]),
-        dane_served(h),
+        pkix_rows(HOST, [(true, h), (true, h)]),
+        pkix_rows(DOMAIN, [(false, h), (false, h)]),
+        dane_served(HOST, h),
     ];
     assert_eq!(got, want);
 }
@@ -730,11 +753,11 @@ fn m_matrix_host_serves_legacy_and_dane_clients() {
 #[test]
 fn m_matrix_domain_serves_rfc6186_and_dane_clients() {
     let d: &[&str] = &[DOMAIN];
-    let got = matrix("M-MATRIX-DOMAIN", 30);
+    let got = matrix("M-MATRIX-DOMAIN", 30, DomainVerdict::DaneVerified);
     let want = [
-        pkix_rows([(false, d), (false, d)]),
-        pkix_rows([(true, d), (true, d)]),
-        dane_served(d),
+        pkix_rows(HOST, [(false, d), (false, d)]),
+        pkix_rows(DOMAIN, [(true, d), (true, d)]),
+        dane_served(HOST, d),
     ];
     assert_eq!(got, want);
 }
@@ -743,23 +766,49 @@ fn m_matrix_domain_serves_rfc6186_and_dane_clients() {
 #[test]
 fn m_matrix_both_serves_every_class() {
     let b: &[&str] = &[HOST, DOMAIN];
-    let got = matrix("M-MATRIX-BOTH", 31);
-    let both = pkix_rows([(true, b), (true, b)]);
-    assert_eq!(got, [both.clone(), both, dane_served(b)]);
+    let got = matrix("M-MATRIX-BOTH", 31, DomainVerdict::DaneVerified);
+    let want = [
+        pkix_rows(HOST, [(true, b), (true, b)]),
+        pkix_rows(DOMAIN, [(true, b), (true, b)]),
+        dane_served(HOST, b),
+    ];
+    assert_eq!(got, want);
 }
 
-/// The host's certificate with SNI, the mail domain's without (the slides' "can use TLS SNI
-/// to separate 2 from 3"): the two rows differ, so legacy clients are served only when they
-/// send SNI and RFC 6186 clients only when they do not; DANE clients, which always send SNI,
-/// are served.
+/// The host's certificate for SNI = the host name, the mail domain's otherwise (the slides'
+/// "can use TLS SNI to separate 2 from 3"; RFC 7673 sec. 6: RFC 6186 clients ask for the
+/// service domain, DANE clients for the target): RFC 6186 and DANE clients are served,
+/// legacy clients only when they send SNI, and the rows show the certificate changing.
 #[test]
 fn m_matrix_nosni_shows_the_certificate_differing_without_sni() {
     let (h, d): (&[&str], &[&str]) = (&[HOST], &[DOMAIN]);
-    let got = matrix("M-MATRIX-NOSNI", 32);
+    let got = matrix("M-MATRIX-NOSNI", 32, DomainVerdict::DaneVerified);
     let want = [
-        pkix_rows([(true, h), (false, d)]),
-        pkix_rows([(false, h), (true, d)]),
-        dane_served(h),
+        pkix_rows(HOST, [(true, h), (false, d)]),
+        pkix_rows(DOMAIN, [(true, d), (true, d)]),
+        dane_served(HOST, h),
     ];
     assert_eq!(got, want);
+}
+
+/// The same server behind an insecure SRV RRset: no DANE (RFC 7673 sec. 4.1), the check's
+/// own connection sends SNI = the mail domain, is authenticated by PKIX for it, and serves as
+/// the RFC 6186 row with SNI; the legacy row with SNI = the host name is a new handshake that
+/// completes with the other certificate.
+#[test]
+fn m_matrix_insecure_reuses_the_checks_own_connection_for_the_mail_domain_row() {
+    let (h, d): (&[&str], &[&str]) = (&[HOST], &[DOMAIN]);
+    let got = matrix("M-MATRIX-INSECURE", 33, DomainVerdict::NoDane);
+    let want = [
+        pkix_rows(HOST, [(true, h), (false, d)]),
+        pkix_rows(DOMAIN, [(true, d), (true, d)]),
+        dane_served(DOMAIN, d),
+    ];
+    assert_eq!(got, want);
+    let log = sim_log("M-MATRIX-INSECURE");
+    let observations: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("(observation, SNI") && l.contains(": connecting ("))
+        .collect();
+    assert_eq!(observations.len(), 2, "SNI host and no SNI: {log:#?}");
 }

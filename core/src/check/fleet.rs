@@ -14,7 +14,8 @@ pub(crate) struct ProbeFleet {
     probes: Vec<HostProbe>,
     /// Which probe owns each connection, in connection order.
     routes: BTreeMap<ConnId, usize>,
-    /// Probes with connections to open, in the order their policies were decided.
+    /// Probes with connections to open, in the order their policies were decided (a probe
+    /// that queues observation handshakes later joins the back).
     ready: VecDeque<usize>,
     next_conn: u32,
     max_parallel: usize,

@@ -7,14 +7,18 @@
 //! | RFC 6186 | SRV (RFC 6186 sec. 3) | the mail domain (RFC 6186 sec. 6, RFC 7673 sec. 4.1 without DNSSEC) | might lack it |
 //! | DANE | SRV with DNSSEC (RFC 7673) | the host name, the mail domain also OK (RFC 7673 sec. 4.1); DANE-EE no name (sec. 4.2) | always |
 //!
-//! For each target the check has two rows, as the server sees the client: a handshake with
-//! SNI = the target host name (RFC 6066 sec. 3: the name of the server connected to) and one
-//! without SNI. Legacy and RFC 6186 clients may send either, so each of their cells is a PKIX
-//! check (RFC 5280 path, RFC 6125 name) of the chain of that row against the name the class
-//! expects, and the class is served only when both rows accept. A DANE client always sends
-//! SNI, so its one cell per target is the verdict of the check's own connections, under the
-//! rules of RFC 7673. A server that presents another certificate without SNI shows up as a
-//! difference between the rows (the leaf's names are in each cell).
+//! Each class is looked at as the server sees its clients: by the SNI they send (RFC 6066
+//! sec. 3). RFC 7673 sec. 6: "Clients that do not support this specification will indicate a
+//! preference for the service domain name, while clients that support this specification
+//! will indicate the target server host name." So for each target the legacy class has a row
+//! with SNI = the target host name and one without SNI, the RFC 6186 class a row with SNI =
+//! the mail domain and one without, and each of their cells is a PKIX check (RFC 5280 path,
+//! RFC 6125 name) of the chain the server presented on that row against the name the class
+//! expects; such a client may send either, so the class is served only when both rows accept.
+//! A DANE client always sends SNI, so its one cell per target is the verdict of the check's
+//! own connections, under the rules of RFC 7673. A server that picks its certificate by SNI
+//! (the slide's "can use TLS SNI to separate 2 from 3") shows up as rows with different
+//! certificates (each cell carries the leaf's SHA-256 and names).
 //!
 //! The observation handshakes send nothing after the handshake (see
 //! [`crate::probe::Observe`]): no row authenticates a session.
@@ -22,10 +26,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::probe::{Observation, Observed};
-use crate::report::{ConnectionVerdict, HostReport, HostVerdict, Reason};
+use crate::report::{ConnectionVerdict, FailedLookup, HostReport, HostVerdict, Reason};
 
-/// The SNI rows of each target, in order: the target host name, then none. The index of each
-/// is that of its observation.
+/// The observations of each target, by index: SNI = the target host name, SNI = the mail
+/// domain, no SNI ([`row_snis`]).
+const SNI_TARGET: usize = 0;
+const SNI_DOMAIN: usize = 1;
+const NO_SNI: usize = 2;
+
+/// The rows of each PKIX class per target, in cell order: with its SNI, then without.
 pub const ROWS: usize = 2;
 
 /// One client class's view of one row of one target (draft-fanf-dane-mua).
@@ -43,6 +52,9 @@ pub struct CompatCell {
     /// Whether a client of the class would accept what the server presented; `null` when
     /// it could not be tried (`reason` says why when known).
     pub accepted: Option<bool>,
+    /// The SHA-256 digest (hex) of the leaf certificate presented on that row (PKIX classes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_sha256: Option<String>,
     /// The DNS names of the leaf certificate the server presented on that row.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificate_names: Vec<String>,
@@ -107,9 +119,14 @@ pub fn observed_names(target: &str, mail_domain: &str) -> Vec<String> {
     vec![target.to_string(), mail_domain.to_string()]
 }
 
-/// The SNI of each row for `target`, in [`ROWS`] order.
-pub fn row_snis(target: &str) -> Vec<Option<String>> {
-    vec![Some(target.to_string()), None]
+/// The SNI of each observation of `target`: the target host name (legacy clients that send
+/// SNI, RFC 7673 sec. 6), the mail domain (RFC 6186 clients that send SNI), none.
+pub fn row_snis(target: &str, mail_domain: &str) -> Vec<Option<String>> {
+    vec![
+        Some(target.to_string()),
+        Some(mail_domain.to_string()),
+        None,
+    ]
 }
 
 /// One target's part of the matrix.
@@ -122,15 +139,17 @@ pub struct TargetRows<'a> {
     pub observations: Option<Vec<Option<Observation>>>,
 }
 
-/// The cell of the PKIX class whose expected name is number `check` of the observed names.
-fn pkix_cell(t: &TargetRows<'_>, row: usize, check: usize) -> CompatCell {
-    let sni = row_snis(&t.host.name).swap_remove(row);
+/// The cell of observation `row` for the PKIX class whose expected name is number `check`
+/// of the observed names.
+fn pkix_cell(t: &TargetRows<'_>, mail_domain: &str, row: usize, check: usize) -> CompatCell {
+    let sni = row_snis(&t.host.name, mail_domain).swap_remove(row);
     let mut cell = CompatCell {
         target: t.host.name.clone(),
         port: t.port,
         address: None,
         sni,
         accepted: None,
+        certificate_sha256: None,
         certificate_names: Vec::new(),
         reason: None,
     };
@@ -147,7 +166,12 @@ fn pkix_cell(t: &TargetRows<'_>, row: usize, check: usize) -> CompatCell {
     };
     cell.address = observation.address.map(|a| a.to_string());
     match observation.observed {
-        Observed::Chain { leaf_names, checks } => {
+        Observed::Chain {
+            leaf_sha256,
+            leaf_names,
+            checks,
+        } => {
+            cell.certificate_sha256 = Some(leaf_sha256);
             cell.certificate_names = leaf_names;
             let result = checks.get(check).cloned().unwrap_or(Err(Reason::Aborted));
             cell.accepted = Some(result.is_ok());
@@ -165,12 +189,18 @@ fn pkix_cell(t: &TargetRows<'_>, row: usize, check: usize) -> CompatCell {
 /// The DANE client's cell of a target: the check's own connections (RFC 7673).
 fn dane_cell(t: &TargetRows<'_>) -> CompatCell {
     let host = t.host;
-    let first = host.connections.first();
-    // A bogus or failed lookup is a refusal too: a DANE client does not connect (RFC 7673
-    // sec. 3.2); a host never reached, or only with TLS this client lacks, is untried.
+    let first = host
+        .connections
+        .iter()
+        .find(|c| c.tls.is_some())
+        .or(host.connections.first());
+    // A bogus or failed TLSA lookup is a refusal: a DANE client does not connect (RFC 7673
+    // sec. 3.3). A failed address lookup leaves no client anywhere to connect to, and a host
+    // never reached, or only with TLS this client lacks, is untried.
     let accepted = match host.verdict {
         HostVerdict::Verified | HostVerdict::Trusted => Some(true),
         HostVerdict::Untested | HostVerdict::ClientUnsupported => None,
+        HostVerdict::DnsFailed if host.failed_lookup == Some(FailedLookup::Address) => None,
         _ => Some(false),
     };
     let refused = host.connections.iter().find(|c| {
@@ -187,6 +217,7 @@ fn dane_cell(t: &TargetRows<'_>) -> CompatCell {
             .and_then(|c| c.tls.as_ref())
             .and_then(|t| t.sni.clone()),
         accepted,
+        certificate_sha256: None,
         certificate_names: first
             .and_then(|c| c.certificate.as_ref())
             .map(|c| c.dns_names.clone())
@@ -201,19 +232,20 @@ fn dane_cell(t: &TargetRows<'_>) -> CompatCell {
     }
 }
 
-/// The matrix of a service over its targets, in RFC 2782 order.
-pub fn compatibility(targets: &[TargetRows<'_>]) -> Compatibility {
-    let pkix = |check: usize| {
+/// The matrix of a service of `mail_domain` over its targets, in RFC 2782 order.
+pub fn compatibility(mail_domain: &str, targets: &[TargetRows<'_>]) -> Compatibility {
+    // Each PKIX class: its SNI row and the no-SNI row, checked for name number `check`.
+    let pkix = |with_sni: usize, check: usize| {
         ClassReport::new(
             targets
                 .iter()
-                .flat_map(|t| (0..ROWS).map(move |row| pkix_cell(t, row, check)))
+                .flat_map(|t| [with_sni, NO_SNI].map(|row| pkix_cell(t, mail_domain, row, check)))
                 .collect(),
         )
     };
     Compatibility {
-        legacy: pkix(0),
-        rfc6186: pkix(1),
+        legacy: pkix(SNI_TARGET, 0),
+        rfc6186: pkix(SNI_DOMAIN, 1),
         dane: ClassReport::new(targets.iter().map(dane_cell).collect()),
     }
 }

@@ -42,7 +42,8 @@ pub struct MuaConfig {
     #[serde(default)]
     pub fixed_seed: bool,
     /// Build the client compatibility matrix (draft-fanf-dane-mua, [`super::compat`]): up to
-    /// two more handshakes per target, with the target host name as SNI and without SNI.
+    /// three more handshakes per target (SNI the target host name, SNI the mail domain, no
+    /// SNI), less the one the check's own connection already made.
     /// Absent from transcripts written before it existed, which therefore replay without.
     #[serde(default)]
     pub compatibility: bool,

@@ -265,10 +265,10 @@ impl MuaCheck {
         match HostProbe::new(host, params) {
             Ok(mut probe) => {
                 if self.config.compatibility {
-                    let name = display_name(&target.target);
+                    let (name, domain) = (display_name(&target.target), display_name(&self.domain));
                     probe = probe.with_observations(Observe {
-                        snis: compat::row_snis(&name),
-                        names: compat::observed_names(&name, &display_name(&self.domain)),
+                        snis: compat::row_snis(&name, &domain),
+                        names: compat::observed_names(&name, &domain),
                         trust_store: self.trust_store.clone(),
                     });
                 }
@@ -335,7 +335,7 @@ impl MuaCheck {
                             observations,
                         })
                         .collect();
-                    compat::compatibility(&rows)
+                    compat::compatibility(&display_name(&self.domain), &rows)
                 });
             services.push(ServiceReport {
                 service: state.service,

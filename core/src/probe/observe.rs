@@ -14,8 +14,9 @@ use super::*;
 use crate::check::{pkix_failure_reason, session_failure_reason};
 use crate::dane::pkix::verify_pkix;
 use crate::dane::PkixTrustStore;
-use crate::smtp::session::{SessionEnd, SessionOutcome};
+use crate::smtp::session::{SessionEnd, SessionOutcome, Stage};
 use crate::time::Timestamp;
+use sha2::{Digest, Sha256};
 
 /// What to observe (see the module documentation).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub struct Observe {
 pub enum Observed {
     /// The handshake completed.
     Chain {
+        /// The SHA-256 digest of the leaf certificate (hex), so that two rows with different
+        /// certificates are told apart even when the names are the same.
+        leaf_sha256: String,
         /// The DNS names of the leaf certificate (SAN dNSNames), for people comparing rows.
         leaf_names: Vec<String>,
         /// Per name of [`Observe::names`], in order: `Ok` when a client expecting that name
@@ -44,8 +48,9 @@ pub enum Observed {
     /// The connection ended before a completed handshake: why.
     Failed(Reason),
     /// Not tried: the probe connected nowhere, its server never answered, or the observation
-    /// itself could not reach the server (connect failure, timeout, local resources); the
-    /// reason of the host or of the connection, when there is one.
+    /// itself could not reach the server (connect failure or connect timeout, local
+    /// resources) or needs TLS this client lacks; the reason of the host or of the
+    /// connection, when there is one.
     NotAttempted(Option<Reason>),
 }
 
@@ -87,6 +92,10 @@ fn check_chain(observe: &Observe, chain: &[Vec<u8>], now: Timestamp) -> Observed
         })
         .collect();
     Observed::Chain {
+        leaf_sha256: chain
+            .first()
+            .map(|leaf| crate::hex::encode(&Sha256::digest(leaf)))
+            .unwrap_or_default(),
         leaf_names: certificate::summarize(chain)
             .map(|c| c.dns_names)
             .unwrap_or_default(),
@@ -94,12 +103,19 @@ fn check_chain(observe: &Observe, chain: &[Vec<u8>], now: Timestamp) -> Observed
     }
 }
 
-/// Whether a connection that failed this way never reached a server that answers: trying
-/// it again would only wait for the same timeout.
+/// Whether a connection that failed this way says nothing about what the server presents:
+/// it never reached a server that answers (trying again would only wait for the same
+/// timeout), or the server needs TLS this client lacks. A server that accepted the
+/// connection and then stalled or failed the handshake did answer: that is a refusal.
 fn never_answered(reason: &Reason) -> bool {
     matches!(
         reason,
-        Reason::ConnectFailed { .. } | Reason::Timeout { .. } | Reason::LocalResources { .. }
+        Reason::ConnectFailed { .. }
+            | Reason::Timeout {
+                stage: Stage::Connect
+            }
+            | Reason::LocalResources { .. }
+            | Reason::ClientUnsupported { .. }
     )
 }
 
@@ -122,8 +138,9 @@ impl HostProbe {
     }
 
     /// The observations, once planned: one per [`Observe::snis`] entry, in order, each
-    /// `None` while its connection runs. `None` when none were asked for or the probe ended
-    /// before planning them (it connected nowhere).
+    /// `None` while its connection runs (or when the probe was aborted before it ended).
+    /// `None` when none were asked for, or the probe ended before planning them: it
+    /// connected nowhere, or was aborted during its own connections.
     pub fn observations(&self) -> Option<Vec<Option<Observation>>> {
         match &self.observations {
             Observations::Planned { found, .. } => Some(found.clone()),
@@ -156,18 +173,20 @@ impl HostProbe {
             let tls = c.session.outcome()?.tls.as_ref()?;
             Some((c.addr, c.sni.clone(), tls.chain.clone()))
         });
-        let first = self
+        let failures: Vec<(SocketAddr, Option<Reason>)> = self
             .conns
             .values()
-            .find_map(|c| Some((c.addr, failure_of(c.session.outcome()?))));
-        let reached = match (&with_tls, &first) {
+            .filter_map(|c| Some((c.addr, failure_of(c.session.outcome()?))))
+            .collect();
+        let answered = failures
+            .iter()
+            .find(|(_, reason)| !reason.as_ref().is_some_and(never_answered));
+        let reached = match (&with_tls, answered) {
             (Some((addr, sent, chain)), _) => Ok((*addr, Some((sent.clone(), chain.clone())))),
-            (None, Some((addr, reason))) if !reason.as_ref().is_some_and(never_answered) => {
-                Ok((*addr, None))
-            }
-            (None, first) => Err(first
-                .clone()
-                .and_then(|(_, r)| r)
+            (None, Some((addr, _))) => Ok((*addr, None)),
+            (None, None) => Err(failures
+                .into_iter()
+                .find_map(|(_, r)| r)
                 .or_else(|| self.decision.as_ref().and_then(|d| d.reason.clone()))),
         };
         let mut found = Vec::new();

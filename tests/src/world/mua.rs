@@ -542,7 +542,8 @@ fn starttls_scenarios(pki: &Pki, ee: &Issued, out: &mut Vec<MuaScenario>) {
 /// The compatibility-matrix scenarios (draft-fanf-dane-mua, slide "compatibility"): a
 /// secure `_imaps._tcp` SRV RRset naming [`HOST`], a DANE-TA(2) record for the issuing CA,
 /// and an implicit-TLS IMAP server whose certificate names the host, the mail domain, both,
-/// or the host with SNI and the mail domain without.
+/// or the host for SNI = the host and the mail domain otherwise (also behind an insecure SRV
+/// RRset).
 fn matrix_scenarios(pki: &Pki, out: &mut Vec<MuaScenario>) {
     let matrix = |tls| imaps_dane_ta(pki, MailServer::implicit(Protocol::Imap, HOST, tls));
     let tls = |names: &[&str]| {
@@ -585,8 +586,23 @@ fn matrix_scenarios(pki: &Pki, out: &mut Vec<MuaScenario>) {
         .expect("identity");
     out.push(scenario(
         "M-MATRIX-NOSNI",
-        "the host's certificate with SNI, the mail domain's without: each PKIX class half served",
-        matrix(by_sni),
+        "the host's certificate for SNI = the host, the mail domain's otherwise: legacy half served",
+        matrix(by_sni.clone()),
+        993,
+        &[MailService::Imaps],
+        pki,
+    ));
+    out.push(scenario(
+        "M-MATRIX-INSECURE",
+        "as M-MATRIX-NOSNI behind an insecure SRV RRset: PKIX for the mail domain, no DANE",
+        world(Status::Insecure)
+            .smtp_port(993)
+            .srv("_imaps._tcp.example.com", 0, 1, 993, HOST)
+            .server(
+                IpAddr::V4(IP),
+                MailServer::implicit(Protocol::Imap, HOST, by_sni),
+            )
+            .build(),
         993,
         &[MailService::Imaps],
         pki,

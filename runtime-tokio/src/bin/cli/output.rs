@@ -3,7 +3,7 @@
 
 use super::say;
 use daneel_core::mua::compat::ROWS;
-use daneel_core::mua::{CompatCell, Compatibility, ServiceReport};
+use daneel_core::mua::{ClassReport, CompatCell, Compatibility, ServiceReport};
 use daneel_core::report::{ConnectionReport, HostReport, Report};
 
 fn kebab<T: serde::Serialize>(value: &T) -> String {
@@ -119,55 +119,83 @@ fn cell_text(cell: Option<&CompatCell>) -> String {
     }
 }
 
-/// The client compatibility matrix as a table: per target, a row with SNI (the target host
-/// name) and a row without, a column per client class (draft-fanf-dane-mua).
+/// The client compatibility matrix as a table: per target, a row per SNI the clients send
+/// (the target host name, the mail domain, none), a column per client class
+/// (draft-fanf-dane-mua); `-` where a class never sends that SNI.
 fn compatibility_lines(m: &Compatibility, out: &mut Vec<String>) {
-    let row = |target: &str, sni: &str, cells: [String; 3]| {
+    let line = |target: &str, sni: &str, cells: [String; 3]| {
         format!(
             "    {target:<24} {sni:<30} {:<20} {:<20} {}",
             cells[0], cells[1], cells[2]
         )
     };
-    out.push(row(
+    out.push(line(
         "compatibility",
         "row",
         ["legacy".into(), "rfc6186".into(), "dane".into()],
     ));
-    for (i, legacy) in m.legacy.cells.iter().enumerate() {
-        let sni = match &legacy.sni {
-            Some(name) => format!("SNI {name}"),
-            None => "no SNI".into(),
-        };
-        // DANE clients always send SNI: one cell per target, on its SNI row.
-        let dane = match legacy.sni {
-            Some(_) => m.dane.cells.get(i / ROWS),
-            None => None,
-        };
-        out.push(row(
-            &legacy.target,
-            &sni,
-            [
-                cell_text(Some(legacy)),
-                cell_text(m.rfc6186.cells.get(i)),
-                cell_text(dane),
-            ],
-        ));
-        if legacy.sni.is_none() {
-            let names = |c: Option<&CompatCell>| c.map(|c| c.certificate_names.join(" "));
-            let with = i.checked_sub(1).and_then(|j| m.legacy.cells.get(j));
-            let (with, without) = (
-                names(with).unwrap_or_default(),
-                legacy.certificate_names.join(" "),
-            );
-            if !with.is_empty() && !without.is_empty() && with != without {
-                out.push(format!(
-                    "    {:<24} the certificate differs without SNI: {with} with, {without} without",
-                    ""
-                ));
-            }
+    let sni_text = |sni: &Option<String>| match sni {
+        Some(name) => format!("SNI {name}"),
+        None => "no SNI".into(),
+    };
+    for (t, dane) in m.dane.cells.iter().enumerate() {
+        fn at(class: &ClassReport, t: usize, row: usize) -> Option<&CompatCell> {
+            class.cells.get(t * ROWS + row)
+        }
+        // (SNI, legacy cell, RFC 6186 cell): each PKIX class has its SNI row, then no SNI.
+        let mut rows = vec![
+            (at(&m.legacy, t, 0), Some(at(&m.legacy, t, 0)), None),
+            (at(&m.rfc6186, t, 0), None, Some(at(&m.rfc6186, t, 0))),
+            (
+                at(&m.legacy, t, 1),
+                Some(at(&m.legacy, t, 1)),
+                Some(at(&m.rfc6186, t, 1)),
+            ),
+        ];
+        let sni_of = |row: &(Option<&CompatCell>, _, _)| row.0.map(|c| c.sni.clone());
+        let dane_row = rows
+            .iter()
+            .position(|r| sni_of(r) == Some(dane.sni.clone()));
+        if dane_row.is_none() {
+            rows.insert(0, (Some(dane), None, None));
+        }
+        let dane_row = dane_row.unwrap_or(0);
+        for (i, row) in rows.iter().enumerate() {
+            let pick = |cell: Option<Option<&CompatCell>>| match cell {
+                Some(c) => cell_text(c),
+                None => "-".into(),
+            };
+            out.push(line(
+                &dane.target,
+                &row.0.map(|c| sni_text(&c.sni)).unwrap_or_default(),
+                [
+                    pick(row.1),
+                    pick(row.2),
+                    pick((i == dane_row).then_some(Some(dane))),
+                ],
+            ));
+        }
+        let certs: Vec<&CompatCell> = rows
+            .iter()
+            .filter_map(|r| r.0)
+            .filter(|c| c.certificate_sha256.is_some())
+            .collect();
+        if certs
+            .iter()
+            .any(|c| c.certificate_sha256 != certs[0].certificate_sha256)
+        {
+            let shown: Vec<String> = certs
+                .iter()
+                .map(|c| format!("{}: {}", sni_text(&c.sni), c.certificate_names.join(" ")))
+                .collect();
+            out.push(format!(
+                "    {:<24} the certificate depends on SNI: {}",
+                "",
+                shown.join("; ")
+            ));
         }
     }
-    out.push(row(
+    out.push(line(
         "clients served",
         "",
         [&m.legacy, &m.rfc6186, &m.dane].map(|c| kebab(&c.verdict)),
