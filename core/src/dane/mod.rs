@@ -7,6 +7,7 @@ pub mod generate;
 pub mod names;
 pub mod pkix;
 pub mod tlsa;
+pub mod verifier;
 pub mod verify;
 
 pub use generate::{
@@ -21,6 +22,7 @@ pub use tlsa::{
     CertUsage, DigestAlg, DigestPrefs, MatchingType, Selector, TlsaEntry, TlsaParseError,
     TlsaRecord, TlsaSet, Unusable, UsagePolicy,
 };
+pub use verifier::{dane_rejection, DaneRejected, DaneVerifier, VerifierError};
 pub use verify::{
     selected_digest, verify, Anchor, CertDates, ChainLimit, DaneFailure, DaneFailureKind,
     DaneMatch, DaneOutcome, MatchVia, PathError, RecordError, RecordFailure, VerifyParams,

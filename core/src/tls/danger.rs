@@ -100,15 +100,27 @@ impl std::error::Error for VerifyError {}
 
 impl From<VerifyError> for Error {
     fn from(e: VerifyError) -> Self {
-        Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(e))))
+        certificate_error(e)
     }
 }
 
 /// Finds our [`VerifyError`] inside a rustls error, if it came from this verifier.
 pub fn verify_error(err: &Error) -> Option<&VerifyError> {
+    certificate_error_of(err)
+}
+
+/// A verifier's own typed error as the rustls error a verifier returns
+/// (`CertificateError::Other`).
+pub(crate) fn certificate_error(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(e))))
+}
+
+/// The verifier's typed error of type `E` inside a rustls error, if that is where it came
+/// from.
+pub(crate) fn certificate_error_of<E: std::error::Error + 'static>(err: &Error) -> Option<&E> {
     match err {
         Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
-            inner.downcast_ref::<VerifyError>()
+            inner.downcast_ref::<E>()
         }
         _ => None,
     }
