@@ -28,5 +28,21 @@ t3=$(date +%s)
 # daneel mua on the SRV domains, openssl s_client as the referee of every connection (issue 9)
 python3 "$HERE/compare-mua.py" "$DANEEL" --out "${DANEEL_LAB_DIR:-/tmp/daneel-lab}/mua-agreement.md" || status=1
 t4=$(date +%s)
-echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s, mua comparison $((t4 - t3)) s"
+# issue 15: the blocking example (std::net and threads, no async runtime) reaches the verdict
+# the scenario table expects, through the lab's validating resolver
+cargo build --quiet --manifest-path "$ROOT/Cargo.toml" -p daneel-core --example blocking_check
+for id in S01 S05 S06; do
+    domain=$(awk -F'\t' -v id="$id" '$1 == id { print $2 }' "$HERE/scenarios.tsv")
+    want=$(awk -F'\t' -v id="$id" '$1 == id { print $6 }' "$HERE/scenarios.tsv")
+    out=$("$TARGET/debug/examples/blocking_check" "$domain" "${DANEEL_LAB_RESOLVER:-127.10.0.53}") || true
+    got=$(printf '%s\n' "$out" | head -1 | awk '{ print $2 }')
+    if [ "$got" = "$want" ]; then
+        echo "blocking_check $id $domain: $got (agree)"
+    else
+        echo "blocking_check $id $domain: $got, want $want (FAIL)"
+        status=1
+    fi
+done
+t5=$(date +%s)
+echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s, mua comparison $((t4 - t3)) s, blocking example $((t5 - t4)) s"
 exit $status
