@@ -35,7 +35,7 @@ for id in S01 S05 S06; do
     domain=$(awk -F'\t' -v id="$id" '$1 == id { print $2 }' "$HERE/scenarios.tsv")
     want=$(awk -F'\t' -v id="$id" '$1 == id { print $6 }' "$HERE/scenarios.tsv")
     out=$("$TARGET/debug/examples/blocking_check" "$domain" "${DANEEL_LAB_RESOLVER:-127.10.0.53}") || true
-    got=$(printf '%s\n' "$out" | head -1 | awk '{ print $2 }')
+    got=$(awk 'NR == 1 { print $2 }' <<<"$out")
     if [ "$got" = "$want" ]; then
         echo "blocking_check $id $domain: $got (agree)"
     else
@@ -43,6 +43,16 @@ for id in S01 S05 S06; do
         status=1
     fi
 done
+# the replay example re-runs a transcript of the current format byte for byte
+"$DANEEL" check s01.dane.lab --resolver "${DANEEL_LAB_RESOLVER:-127.10.0.53}" --json \
+    --transcript "${DANEEL_LAB_DIR:-/tmp/daneel-lab}/s01.jsonl" >/dev/null || true
+cargo build --quiet --manifest-path "$ROOT/Cargo.toml" -p daneel-core --example replay
+if "$TARGET/debug/examples/replay" "${DANEEL_LAB_DIR:-/tmp/daneel-lab}/s01.jsonl"; then
+    echo "replay example: agree"
+else
+    echo "replay example: FAIL"
+    status=1
+fi
 t5=$(date +%s)
 echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s, mua comparison $((t4 - t3)) s, blocking example $((t5 - t4)) s"
 exit $status
