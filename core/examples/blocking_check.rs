@@ -99,8 +99,7 @@ fn connect(socket: Socket, addr: SocketAddr, tx: Sender<Event>) {
 /// Eight bytes from the operating system for the check's seed (DNS ids, ports, SRV order).
 fn os_seed() -> daneel_core::Seed {
     let mut bytes = [0u8; 8];
-    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    read.expect("/dev/urandom");
+    getrandom::fill(&mut bytes).expect("randomness from the operating system");
     seed_from_bytes(bytes)
 }
 

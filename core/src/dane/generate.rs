@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::*;
 
 use super::verify::selected_digest;
@@ -68,61 +70,19 @@ impl fmt::Display for GenerateError {
 impl std::error::Error for GenerateError {}
 
 /// Extracts the DER of every `CERTIFICATE` PEM block (RFC 7468 sec. 5), in order; other
-/// blocks (keys) are skipped.
+/// blocks (keys) are skipped. The PEM parser is rustls-pki-types' (`PemObject`).
 pub fn parse_pem_certificates(text: &str) -> Result<Vec<Vec<u8>>, GenerateError> {
     if text.len() > MAX_PEM_LEN {
         return Err(GenerateError::TooLarge);
     }
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
     let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(BEGIN) {
-        let index = out.len();
-        let after = &rest[start + BEGIN.len()..];
-        let end = after.find(END).ok_or(GenerateError::BadPem { index })?;
-        let der = base64_decode(&after[..end]).ok_or(GenerateError::BadPem { index })?;
-        out.push(der);
-        rest = &after[end + END.len()..];
+    for (index, item) in CertificateDer::pem_slice_iter(text.as_bytes()).enumerate() {
+        out.push(item.map_err(|_| GenerateError::BadPem { index })?.to_vec());
     }
     if out.is_empty() {
         return Err(GenerateError::NoCertificate);
     }
     Ok(out)
-}
-
-/// Standard base64 (RFC 4648 sec. 4) with white space ignored and padding optional.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    let mut pad = false;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                pad = true;
-                continue;
-            }
-            c if c.is_ascii_whitespace() => continue,
-            _ => return None,
-        };
-        if pad {
-            return None; // data after padding
-        }
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    (bits < 6).then_some(out)
 }
 
 /// The TLSA record `usage selector matching` for a certificate (RFC 6698 sec. 2.1). The
@@ -391,15 +351,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64() {
-        assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
-        assert_eq!(base64_decode("aGVs\nbG8").unwrap(), b"hello");
-        assert!(base64_decode("aGV$").is_none());
-        assert!(base64_decode("a").is_none());
-        assert!(base64_decode("aA==aA==").is_none());
-    }
-
-    #[test]
     fn pem_errors() {
         assert_eq!(
             parse_pem_certificates("nothing"),
@@ -408,6 +359,18 @@ mod tests {
         assert_eq!(
             parse_pem_certificates("-----BEGIN CERTIFICATE-----\nAAAA\n"),
             Err(GenerateError::BadPem { index: 0 })
+        );
+        // Bad base64 in the second block; a key block is skipped, not counted.
+        let good = "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n";
+        let key = "-----BEGIN PRIVATE KEY-----\naGVsbG8=\n-----END PRIVATE KEY-----\n";
+        let bad = "-----BEGIN CERTIFICATE-----\naGV$\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            parse_pem_certificates(&format!("{good}{key}{good}")),
+            Ok(vec![b"hello".to_vec(), b"hello".to_vec()])
+        );
+        assert_eq!(
+            parse_pem_certificates(&format!("{good}{bad}")),
+            Err(GenerateError::BadPem { index: 1 })
         );
         assert_eq!(
             tlsa_owner("mx.example.com.", 25),

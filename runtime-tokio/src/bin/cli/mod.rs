@@ -181,11 +181,16 @@ pub(crate) fn system_resolvers() -> Result<Vec<SocketAddr>, String> {
     Ok(daneel_core::dns::resolv_conf::parse_conf(&text).servers_or_default())
 }
 
-/// A seed from OS randomness (std's `RandomState` keys come from the OS source).
+/// A seed from the operating system's random source (getrandom), for DNS message ids and
+/// ports (RFC 5452 sec. 9.2) and the SRV weighted draw. Without one the check cannot be
+/// safe against forged answers, so failing to read it is fatal.
 fn os_seed() -> Seed {
-    use std::hash::BuildHasher;
-    let random = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
-    daneel_core::driver::seed_from_bytes(random.to_le_bytes())
+    let mut bytes = [0u8; 8];
+    if let Err(e) = getrandom::fill(&mut bytes) {
+        eprintln!("daneel: no randomness from the operating system: {e}");
+        std::process::exit(EXIT_INTERNAL);
+    }
+    daneel_core::driver::seed_from_bytes(bytes)
 }
 
 fn check_config(args: &CheckArgs) -> Result<CheckConfig, String> {
