@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use daneel_core::dane::TlsaRecord;
 use daneel_core::dns::{
     tcp_frame, DnsClient, DnsConfig, LookupError, LookupId, LookupResult, Malformed, Name,
     RcodeClass, RecordType, Security, TcpFrameReader, MAX_CNAME_LINKS,
@@ -243,7 +244,7 @@ fn insecure_tlsa_answer() {
     let (_, res) = c.poll_result().unwrap();
     let ans = answer_of(&res);
     assert_eq!(ans.security, Security::Insecure);
-    assert_eq!(ans.tlsa(), vec![(3, 1, 1, vec![0xaa; 32])]);
+    assert_eq!(ans.tlsa(), vec![TlsaRecord::new(3, 1, 1, vec![0xaa; 32])]);
     assert_eq!(ans.rrsig_expires, None);
 }
 
@@ -460,7 +461,7 @@ fn truncated_udp_retries_same_server_over_tcp() {
     let (_, res) = c.poll_result().unwrap();
     let ans = answer_of(&res);
     assert_eq!(ans.security, Security::Secure);
-    assert_eq!(ans.tlsa(), vec![(2, 0, 1, vec![1; 32])]);
+    assert_eq!(ans.tlsa(), vec![TlsaRecord::new(2, 0, 1, vec![1; 32])]);
 }
 
 #[test]

@@ -12,6 +12,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use serde::{Deserialize, Serialize};
 
 use super::{RcodeClass, Security};
+use crate::dane::TlsaRecord;
 use crate::machine::LocalFailure;
 use crate::time::Timestamp;
 
@@ -166,14 +167,14 @@ impl Answer {
             .collect()
     }
 
-    /// The TLSA records as (usage, selector, matching type, association data)
-    /// (RFC 6698 sec. 2.1). Unassigned values are kept: RFC 7672 sec. 3.1 treats them as
-    /// unusable, which is the DANE code's decision.
-    pub fn tlsa(&self) -> Vec<(u8, u8, u8, Vec<u8>)> {
+    /// The TLSA records (RFC 6698 sec. 2.1), as daneel's own [`TlsaRecord`] (hickory-proto's
+    /// types stay inside the DNS layer). Unassigned values are kept: RFC 7672 sec. 3.1 treats
+    /// them as unusable, which is the DANE code's decision.
+    pub fn tlsa(&self) -> Vec<TlsaRecord> {
         self.records
             .iter()
             .filter_map(|r| match &r.data {
-                RData::TLSA(t) => Some((
+                RData::TLSA(t) => Some(TlsaRecord::new(
                     u8::from(t.cert_usage),
                     u8::from(t.selector),
                     u8::from(t.matching),
@@ -847,7 +848,10 @@ mod tests {
         ));
         assert_eq!(
             answer(&e, &m).tlsa(),
-            vec![(3, 1, 1, vec![0xab; 32]), (9, 1, 7, vec![1])]
+            vec![
+                TlsaRecord::new(3, 1, 1, vec![0xab; 32]),
+                TlsaRecord::new(9, 1, 7, vec![1])
+            ]
         );
     }
 

@@ -301,16 +301,7 @@ pub fn classify_tlsa(
     match answer.rcode {
         RcodeClass::NxDomain | RcodeClass::NoData => TlsaOutcome::SecureAbsent,
         RcodeClass::Data => {
-            let records: Vec<TlsaRecord> = answer
-                .tlsa()
-                .into_iter()
-                .map(|(usage, selector, matching, data)| TlsaRecord {
-                    usage,
-                    selector,
-                    matching,
-                    data,
-                })
-                .collect();
+            let records: Vec<TlsaRecord> = answer.tlsa();
             if records.is_empty() {
                 return TlsaOutcome::SecureAbsent;
             }
