@@ -21,6 +21,17 @@
 //!    feeding [`Input::Timeout`] when the deadline passed.
 //!
 //! Peer misbehaviour never returns `Err` and never panics: it ends up in the [`Report`].
+//!
+//! ## Which entry point do I want?
+//!
+//! | you have | you want | use |
+//! |---|---|---|
+//! | a mail domain, and sockets (or a runtime) | the RFC 7672 verdict of its MX hosts | [`check::SmtpCheck`], driven through [`driver::Driver`] (see `examples/blocking_check.rs`) or by `daneel-tokio` / `daneel-smol` |
+//! | a mail domain | what a mail client finds through SRV (RFC 6186, RFC 7673) | [`mua::MuaCheck`] |
+//! | your own DNS, sockets and rustls | DANE on your own TLS connection | [`dane::DaneVerifier`] (see `examples/rustls_dane.rs`) |
+//! | a chain and a TLSA RRset | the RFC 7672 sec. 3 decision only | [`dane::verify()`], [`dane::TlsaSet`] |
+//! | TLSA text or RDATA, a certificate | parsing, generation, "did I publish the right record?" | [`dane::TlsaRecord`], [`dane::record_for`], [`dane::verify_published`] |
+//! | a recorded check | the same decisions again, with no network | [`transcript::Recording`], [`transcript::replay()`] (see `examples/replay.rs`) |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -247,7 +247,7 @@ pub enum Input<'a> {
         bytes: &'a [u8],
     },
     /// The TLS handshake requested by [`Action::StartTls`] completed. No trust decision has
-    /// been made: the machine decides with [`crate::dane::verify`] before sending anything.
+    /// been made: the machine decides with [`crate::dane::verify()`] before sending anything.
     TlsEstablished {
         /// The connection.
         conn: ConnId,

@@ -7,7 +7,7 @@
 //! resolvers that passed, and among them only the best tier: those on loopback when there are
 //! any (an AD bit that crossed a network is weaker evidence, RFC 7672 sec. 2.1.1 and RFC 4035
 //! sec. 4.9.3), the remote ones otherwise. Lookups go to the first resolver that could be in
-//! that tier while the probes are out ([`ResolverSet::speculative`]); what it says is held
+//! that tier while the probes are out (`ResolverSet::speculative`); what it says is held
 //! until every probe has answered, then used only if it is in the believed tier, so the report
 //! does not depend on which answer came first.
 

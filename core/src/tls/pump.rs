@@ -95,7 +95,7 @@ impl TlsPump {
     /// server_name extension (RFC 6066 sec. 3; RFC 7672 sec. 8.1), or `None` to send none.
     /// A trailing dot is removed (RFC 6066 forbids it); [`TlsInfo::sni`] holds the name as
     /// sent. A name that is not a valid DNS name
-    /// is a [`TlsFailureKind::HandshakeFailed`] failure (nothing is sent).
+    /// is a [`super::TlsFailureKind::HandshakeFailed`] failure (nothing is sent).
     pub fn with_tls(settings: &TlsSettings, sni: Option<&str>) -> Result<Self, TlsFailure> {
         let (config, name, sni) = match sni {
             Some(raw) => {
@@ -436,7 +436,7 @@ impl ConnectionIo {
         out
     }
 
-    /// The socket reached EOF (or broke): `TlsFailed` with [`TlsFailureKind::Closed`] during
+    /// The socket reached EOF (or broke): `TlsFailed` with [`super::TlsFailureKind::Closed`] during
     /// the handshake, `Closed` otherwise, nothing if the connection is already done.
     pub fn eof(&mut self, conn: ConnId) -> Decoded {
         let mut out = Decoded::default();

@@ -88,10 +88,15 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 struct CheckArgs {
-    /// DOMAIN, [HOST], [HOST]:PORT or [IP-ADDRESS].
+    /// The destination (a mail domain, a bracketed host, or an address).
+    #[arg(help = "DOMAIN, [HOST], [HOST]:PORT or [IP-ADDRESS]")]
     destination: String,
-    /// SMTP port; the TLSA name follows it (_N._tcp). [HOST]:PORT wins.
-    #[arg(long, default_value_t = 25)]
+    /// The SMTP port.
+    #[arg(
+        long,
+        default_value_t = 25,
+        help = "SMTP port; the TLSA name follows it (_N._tcp). [HOST]:PORT wins"
+    )]
     port: u16,
     #[command(flatten)]
     net: NetArgs,
