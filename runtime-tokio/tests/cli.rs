@@ -625,3 +625,40 @@ fn a_closed_standard_output_is_exit_141_not_a_panic() {
     assert_eq!(out.status.code(), Some(141), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `daneel completions bash` is a script bash accepts (`bash -n`) that completes every
+/// subcommand; `daneel man` is a roff page naming the command; an unknown shell is a usage
+/// error (issue 15).
+#[test]
+fn completions_and_manual_page() {
+    let out = daneel(&["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0));
+    let script = text(&out);
+    for sub in [
+        "check",
+        "mua",
+        "tlsa",
+        "replay",
+        "demo",
+        "completions",
+        "man",
+    ] {
+        assert!(script.contains(sub), "{sub} missing from the completions");
+    }
+    let path = temp("daneel.bash");
+    std::fs::write(&path, &script).unwrap();
+    let syntax = Command::new("bash").arg("-n").arg(&path).status();
+    assert!(
+        syntax.map(|s| s.success()).unwrap_or(false),
+        "bash -n refused the script"
+    );
+    let man = daneel(&["man"]);
+    assert_eq!(man.status.code(), Some(0));
+    let page = text(&man);
+    assert!(page.contains(".TH daneel 1"), "{page}");
+    assert!(
+        page.contains(".SH NAME") && page.contains("DANE for email"),
+        "{page}"
+    );
+    assert_eq!(daneel(&["completions", "nosuch"]).status.code(), Some(64));
+}

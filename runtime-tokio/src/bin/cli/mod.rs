@@ -8,7 +8,7 @@ mod tlsa;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use daneel_core::check::{AddressFamily, CheckConfig};
 use daneel_core::smtp::route::{InsecureMxPolicy, SniMode};
 use daneel_core::transcript::{redecide, Divergence, Recorder, Recording};
@@ -84,6 +84,13 @@ enum Command {
         #[arg(long)]
         redecide: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `daneel man > daneel.1`.
+    Man,
 }
 
 #[derive(clap::Args, Debug)]
@@ -361,5 +368,24 @@ pub fn main() -> i32 {
         } => run_replay(file, json, again),
         Command::Tlsa(args) => tlsa::run(args),
         Command::Demo { json } => demo::run(json),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "daneel", &mut out);
+            say!("{}", String::from_utf8_lossy(&out).trim_end());
+            0
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+                Ok(()) => {
+                    say!("{}", String::from_utf8_lossy(&out).trim_end());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("daneel: cannot render the manual page: {e}");
+                    EXIT_INTERNAL
+                }
+            }
+        }
     }
 }
