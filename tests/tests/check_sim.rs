@@ -1,5 +1,5 @@
 //! Properties of `SmtpCheck` in the simulated world beyond the per-scenario verdicts:
-//! parallelism of DNS lookups (three sequential rounds), RFC 7672 sec. 2.2.2 ordering (no
+//! parallelism of DNS lookups (three sequential rounds, the TLSRPT record in the first), RFC 7672 sec. 2.2.2 ordering (no
 //! TLSA query before the host's address answers; none for insecure hosts), and deterministic
 //! record/replay of every scenario through the real transcript format.
 
@@ -83,9 +83,11 @@ fn secure_domain_with_two_mx_hosts_takes_three_dns_rounds() {
             .map(|(_, _, _, d)| *d)
             .collect::<Vec<_>>()
     };
-    // Round 1: the validating-resolver probe and the MX lookup, together.
+    // Round 1: the validating-resolver probe, the MX lookup and the TLSRPT record
+    // (RFC 8460 sec. 3), together: the TXT lookup adds no round.
     assert_eq!(depth_of("", "DNSKEY"), vec![1]);
     assert_eq!(depth_of("example.com", "MX"), vec![1]);
+    assert_eq!(depth_of("_smtp._tls.example.com", "TXT"), vec![1]);
     // Round 2: every address lookup of every host.
     for host in ["mx1.example.net", "mx2.example.net"] {
         assert_eq!(depth_of(host, "A"), vec![2], "{host}");
@@ -99,7 +101,7 @@ fn secure_domain_with_two_mx_hosts_takes_three_dns_rounds() {
             "{host}"
         );
     }
-    assert_eq!(log.len(), 8, "no other query: {log:#?}");
+    assert_eq!(log.len(), 9, "no other query: {log:#?}");
 }
 
 /// RFC 7672 sec. 2.2.2 (R22): a host's TLSA query never leaves before both of its address
