@@ -3,16 +3,12 @@
 //! TLSA query before the host's address answers; none for insecure hosts), and deterministic
 //! record/replay of every scenario through the real transcript format.
 
-use std::cell::RefCell;
 use std::net::Ipv4Addr;
-use std::rc::Rc;
 
 use daneel_core::check::{CheckConfig, SmtpCheck};
 use daneel_core::report::Warning;
-use daneel_core::transcript::{redecide, replay, Divergence, Event, Recorder, Transcript};
-use daneel_core::{
-    DomainVerdict, Input, Machine, MachineConfig, Output, OwnedInput, Seed, Timestamp, UsageError,
-};
+use daneel_core::transcript::{redecide, replay, Divergence, Event, Transcript};
+use daneel_core::{DomainVerdict, MachineConfig, OwnedInput, Seed};
 use daneel_tests::sim::Sim;
 use daneel_tests::world::catalogue::{self, SIM_RESOLVER, SIM_START};
 use daneel_tests::world::certs::{self_signed, server_tls, tlsa};
@@ -156,30 +152,8 @@ fn no_tlsa_query_for_hosts_with_insecure_addresses() {
     }
 }
 
-/// Lets a test keep a handle on the recorder the simulator drives.
-struct Shared(Rc<RefCell<Recorder>>);
-
-impl Machine for Shared {
-    fn handle_input(&mut self, now: Timestamp, input: Input<'_>) -> Result<(), UsageError> {
-        self.0.borrow_mut().handle_input(now, input)
-    }
-    fn poll_output(&mut self, now: Timestamp) -> Output {
-        self.0.borrow_mut().poll_output(now)
-    }
-}
-
 fn record(s: &catalogue::Scenario) -> (daneel_core::Report, Transcript) {
-    let recorder = Rc::new(RefCell::new(
-        Recorder::new(s.config(SIM_RESOLVER), Seed(11), SIM_START).unwrap(),
-    ));
-    let mut sim = Sim::new(
-        s.world.clone(),
-        Box::new(Shared(recorder.clone())),
-        SIM_START,
-    );
-    let report = sim.run_bounded(10_000).unwrap();
-    let transcript = recorder.borrow().transcript().clone();
-    (report, transcript)
+    daneel_tests::sim::record(&s.world, s.config(SIM_RESOLVER), Seed(11), SIM_START)
 }
 
 /// Every scenario records a transcript in the `daneel check --transcript` format, which

@@ -153,7 +153,7 @@ impl SmtpCheck {
             return;
         };
         let lookup = TlsRptLookup::from_result(query.clone(), result);
-        let line = format!("TXT {}: {}", query.name, describe(&lookup));
+        let line = format!("TXT {}: {lookup}", query.name);
         *outcome = Some(lookup);
         self.engine.note(line);
     }
@@ -184,29 +184,5 @@ impl SmtpCheck {
             _ => None,
         };
         (lookup, warning)
-    }
-}
-
-/// The log line of a TLSRPT lookup's outcome.
-fn describe(lookup: &TlsRptLookup) -> String {
-    match lookup {
-        TlsRptLookup::NotLookedUp => "not looked up".into(),
-        TlsRptLookup::Abandoned { .. } => "abandoned".into(),
-        TlsRptLookup::Failed { reason, .. } => format!("{reason}: TLSRPT record unknown"),
-        TlsRptLookup::Absent { security, .. } => {
-            format!("{security}: no TLSRPT record (RFC 8460 sec. 3)")
-        }
-        TlsRptLookup::Found {
-            security,
-            records,
-            problems,
-            ..
-        } => {
-            let mut line = format!("{security}: {}", records.join(" | "));
-            for p in problems {
-                line.push_str(&format!("; {p}"));
-            }
-            line
-        }
     }
 }

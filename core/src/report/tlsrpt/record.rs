@@ -212,6 +212,31 @@ impl TlsRptLookup {
     }
 }
 
+impl fmt::Display for TlsRptLookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsRptLookup::NotLookedUp => f.write_str("not looked up"),
+            TlsRptLookup::Abandoned { .. } => f.write_str("abandoned: the check ended early"),
+            TlsRptLookup::Failed { reason, .. } => write!(f, "{reason}: TLSRPT record unknown"),
+            TlsRptLookup::Absent { security, .. } => {
+                write!(f, "{security}: no TLSRPT record (RFC 8460 sec. 3)")
+            }
+            TlsRptLookup::Found {
+                security,
+                records,
+                problems,
+                ..
+            } => {
+                write!(f, "{security}: {}", records.join(" | "))?;
+                for p in problems {
+                    write!(f, "; {p}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Parses one record (sec. 3); the first place it breaks the grammar is the error.
 pub fn parse(text: &str) -> Result<TlsRptRecord, RecordProblem> {
     let bytes = text.as_bytes();
