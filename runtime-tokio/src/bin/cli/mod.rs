@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use daneel_core::check::{AddressFamily, CheckConfig};
+use daneel_core::check::{parse_destination, AddressFamily, CheckConfig, Destination};
 use daneel_core::smtp::route::{InsecureMxPolicy, SniMode};
 use daneel_core::transcript::{redecide, Divergence, Recorder, Recording};
 use daneel_core::{MachineConfig, Seed};
@@ -231,6 +231,17 @@ fn run_check(args: CheckArgs) -> i32 {
         true => Output::TlsRpt(args.reporter),
         false => Output::Report,
     };
+    if args.tlsrpt
+        && !matches!(
+            parse_destination(&config.destination, config.port),
+            Ok(Destination::Domain(_))
+        )
+    {
+        eprintln!(
+            "daneel: --tlsrpt needs a mail domain: an RFC 8460 report is for a policy domain (sec. 4.2)"
+        );
+        return EXIT_USAGE;
+    }
     run_machine(config.into(), args.run, output)
 }
 
