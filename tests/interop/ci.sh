@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The interop step of .ci/run: bring the lab up, compare daneel with posttls-finger on every
 # scenario (and daneel with the validating + the plain lab resolver, both orders), compare
-# `daneel mua` with openssl s_client on every SRV connection, bring the lab down (always).
+# `daneel mua` with openssl s_client on every SRV connection, check `daneel check --tlsrpt`
+# on S05 (tlsrpt-check.py), bring the lab down (always).
 # Prints the time of each part. Uses the daneel that cargo builds, wherever the target dir is
 # (CARGO_TARGET_DIR, build.target-dir, or $ROOT/target).
 set -euo pipefail
@@ -28,5 +29,9 @@ t3=$(date +%s)
 # daneel mua on the SRV domains, openssl s_client as the referee of every connection (issue 9)
 python3 "$HERE/compare-mua.py" "$DANEEL" --out "${DANEEL_LAB_DIR:-/tmp/daneel-lab}/mua-agreement.md" || status=1
 t4=$(date +%s)
-echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s, mua comparison $((t4 - t3)) s"
+# daneel check --tlsrpt on S05 (TLSA mismatch + TLSRPT record): the RFC 8460 report names the
+# lab MX host and address (issue 11)
+python3 "$HERE/tlsrpt-check.py" "$DANEEL" || status=1
+t5=$(date +%s)
+echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s, mua comparison $((t4 - t3)) s, tlsrpt $((t5 - t4)) s"
 exit $status

@@ -441,3 +441,40 @@ fn a_failed_or_invalid_tlsrpt_record_never_changes_a_verdict() {
         }
     }
 }
+
+/// A format-3 transcript recorded before the TLSRPT lookup existed (its configuration has no
+/// `lookup_tlsrpt`, its report no `tlsrpt`) still replays byte for byte: its check asks no
+/// TXT question and its report says the record was not looked up.
+#[test]
+fn a_transcript_from_before_the_tlsrpt_lookup_still_replays() {
+    let world = failing_domain("example.com", Some(RUA));
+    let mut config = CheckConfig::new("example.com", vec![SIM_RESOLVER]);
+    config.lookup_tlsrpt = false;
+    let (report, transcript) = record(&world, config, Seed(3), SIM_START);
+    assert_eq!(report.tlsrpt, TlsRptLookup::NotLookedUp);
+    let mut lines: Vec<String> = transcript
+        .to_json_lines()
+        .lines()
+        .map(String::from)
+        .collect();
+    let mut header: Value = serde_json::from_str(&lines[0]).unwrap();
+    let removed = header["config"]
+        .as_object_mut()
+        .unwrap()
+        .remove("lookup_tlsrpt");
+    assert_eq!(removed, Some(Value::Bool(false)));
+    lines[0] = header.to_string();
+    assert!(!lines.iter().any(|l| l.contains("\"tlsrpt\":{")));
+    let old = lines.join("\n");
+    let recording = daneel_core::transcript::Recording::from_json_lines(&old).unwrap();
+    assert!(matches!(
+        recording,
+        daneel_core::transcript::Recording::Current(_)
+    ));
+    let replayed = recording.replay().unwrap();
+    assert_eq!(replayed.divergence, None);
+    assert_eq!(replayed.report.as_deref(), Some(&report));
+    // And it merges: the TLSRPT lookup is no part of the RFC 8460 report.
+    let results = Results::read(&old).unwrap();
+    assert_eq!(results.policies[0].summary.total_failure_session_count, 2);
+}
