@@ -187,3 +187,128 @@ fn session_reason(reason: &Reason) -> Option<ResultType> {
         | Reason::Aborted => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::{LocalFailure, LocalResource};
+    use crate::report::{DnsQuery, LocalStep};
+
+    fn query(rtype: &str) -> DnsQuery {
+        DnsQuery {
+            name: "mx.example.com".into(),
+            rtype: rtype.into(),
+        }
+    }
+
+    fn host(failed_lookup: Option<FailedLookup>, reason: &Reason) -> Option<ResultType> {
+        result_type(Outcome::Host {
+            policy: HostPolicy::Skip,
+            failed_lookup,
+            reason: Some(reason),
+        })
+    }
+
+    /// The host rows of the table that the catalogue does not reach one by one.
+    #[test]
+    fn host_rows() {
+        let servfail = |rtype| Reason::DnsServfail {
+            query: query(rtype),
+            ede: vec![],
+        };
+        let bogus = |rtype| Reason::DnsBogus {
+            query: query(rtype),
+            ede: vec![],
+        };
+        let timeout = Reason::DnsTimeout {
+            query: query("TLSA"),
+        };
+        use FailedLookup as L;
+        use ResultType as T;
+        assert_eq!(
+            host(Some(L::Tlsa), &servfail("TLSA")),
+            Some(T::DnssecInvalid)
+        );
+        assert_eq!(host(Some(L::Tlsa), &timeout), Some(T::DnssecInvalid));
+        assert_eq!(
+            host(Some(L::CnameProbe), &servfail("CNAME")),
+            Some(T::DnssecInvalid)
+        );
+        assert_eq!(host(Some(L::Address), &bogus("A")), Some(T::DnssecInvalid));
+        assert_eq!(host(Some(L::Address), &servfail("A")), None);
+        let local = Reason::LocalResources {
+            during: LocalStep::Lookup {
+                query: query("TLSA"),
+            },
+            error: LocalFailure {
+                resource: LocalResource::FileDescriptors,
+                message: "Too many open files".into(),
+            },
+        };
+        assert_eq!(host(Some(L::Tlsa), &local), None, "never the peer's fault");
+        assert_eq!(
+            result_type(Outcome::Host {
+                policy: HostPolicy::Encrypt,
+                failed_lookup: None,
+                reason: None,
+            }),
+            Some(T::TlsaInvalid)
+        );
+        for policy in [HostPolicy::Dane, HostPolicy::Opportunistic] {
+            let outcome = Outcome::Host {
+                policy,
+                failed_lookup: None,
+                reason: None,
+            };
+            assert_eq!(result_type(outcome), None);
+        }
+    }
+
+    /// The session rows of the MUA check's PKIX failures, and sessions that count as success.
+    #[test]
+    fn session_rows() {
+        use ResultType as T;
+        let session =
+            |verdict, reason: Option<&Reason>| result_type(Outcome::Session { verdict, reason });
+        let pkix = |error| Reason::PkixInvalid { error };
+        assert_eq!(
+            session(
+                ConnectionVerdict::DaneFailed,
+                Some(&pkix(PkixError::UnknownIssuer))
+            ),
+            Some(T::CertificateNotTrusted)
+        );
+        assert_eq!(
+            session(
+                ConnectionVerdict::DaneFailed,
+                Some(&pkix(PkixError::Expired))
+            ),
+            Some(T::CertificateExpired)
+        );
+        assert_eq!(
+            session(
+                ConnectionVerdict::DaneFailed,
+                Some(&pkix(PkixError::BadSignature))
+            ),
+            Some(T::ValidationFailure)
+        );
+        assert_eq!(
+            session(ConnectionVerdict::Plaintext, None),
+            Some(T::StarttlsNotSupported)
+        );
+        for verdict in [
+            ConnectionVerdict::Verified,
+            ConnectionVerdict::Trusted,
+            ConnectionVerdict::Untrusted,
+        ] {
+            assert_eq!(session(verdict, None), None);
+        }
+        let refused = Reason::ConnectFailed {
+            error: crate::machine::NetError::Refused,
+        };
+        assert_eq!(
+            session(ConnectionVerdict::Unreachable, Some(&refused)),
+            None
+        );
+    }
+}
