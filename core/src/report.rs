@@ -3,6 +3,7 @@
 //! (DESIGN.md section 6).
 
 mod facts;
+pub mod tlsrpt;
 mod warning;
 
 use std::fmt;
@@ -365,35 +366,6 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// The RFC 8460 sec. 4.3 result type this reason maps to, if any.
-    pub fn tlsrpt_result_type(&self) -> Option<&'static str> {
-        Some(match self {
-            Reason::StarttlsNotOffered | Reason::StarttlsRejected { .. } | Reason::Preauth => {
-                "starttls-not-supported"
-            }
-            Reason::TlsaMismatch { .. } => "validation-failure",
-            Reason::NameMismatch { .. } => "certificate-host-mismatch",
-            Reason::Expired { .. } => "certificate-expired",
-            Reason::HandshakeFailed { .. }
-            | Reason::PlaintextInjection
-            | Reason::ClientUnsupported { .. } => "validation-failure",
-            Reason::DnsBogus { .. } => "dnssec-invalid",
-            Reason::DaneRequired { .. } => "dane-required",
-            Reason::DnsServfail { .. } | Reason::DnsTimeout { .. } | Reason::DnsError { .. } => {
-                "tlsa-invalid"
-            }
-            Reason::PkixInvalid {
-                error: PkixError::Expired,
-            } => "certificate-expired",
-            Reason::PkixInvalid {
-                error: PkixError::UnknownIssuer,
-            } => "certificate-not-trusted",
-            Reason::PkixInvalid { .. } => "validation-failure",
-            Reason::PkixNameMismatch { .. } => "certificate-host-mismatch",
-            _ => return None,
-        })
-    }
-
     /// A short kebab-case code (the JSON `code`), for log lines.
     pub fn code(&self) -> &'static str {
         match self {
@@ -735,8 +707,8 @@ pub struct ConnectionReport {
     /// stores); absent for DANE-EE, which checks no name (RFC 7673 sec. 4.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authenticated_name: Option<String>,
-    /// RFC 8460 result type of a failure.
-    pub tlsrpt: Option<String>,
+    /// The RFC 8460 result type of the session ([`tlsrpt::result_type`]), if it failed.
+    pub tlsrpt: Option<tlsrpt::ResultType>,
 }
 
 /// One MX host (or the destination host).
@@ -770,11 +742,12 @@ pub struct HostReport {
     /// For a host skipped on a DNS failure (verdict `dns-failed`), which lookup failed.
     #[serde(default)]
     pub failed_lookup: Option<FailedLookup>,
-    /// The RFC 8460 sec. 4.3 result type of the host's own failure or policy, if any: the
-    /// DNS failure of a skipped host, or `tlsa-invalid` when every TLSA record is unusable
-    /// (policy `encrypt`). Connection failures carry theirs in `connections[].tlsrpt`.
+    /// The RFC 8460 sec. 4.3 result type of the host's own failure or policy
+    /// ([`tlsrpt::result_type`]), if any: the DNS failure of a skipped host, or
+    /// `tlsa-invalid` when every TLSA record is unusable (policy `encrypt`). Connection
+    /// failures carry theirs in `connections[].tlsrpt`.
     #[serde(default)]
-    pub tlsrpt: Option<String>,
+    pub tlsrpt: Option<tlsrpt::ResultType>,
     /// Connections, one per address.
     pub connections: Vec<ConnectionReport>,
 }
@@ -841,6 +814,13 @@ pub struct Report {
     pub resolvers: Vec<ResolverEntry>,
     /// The MX lookup, absent for `[host]` destinations.
     pub mx: Option<MxReport>,
+    /// The `_smtp._tls` TXT lookup of the domain (RFC 8460 sec. 3), absent when not looked
+    /// up (`[host]` destinations, the MUA check, transcripts recorded before it existed).
+    #[serde(
+        default,
+        skip_serializing_if = "tlsrpt::record::TlsRptLookup::is_not_looked_up"
+    )]
+    pub tlsrpt: tlsrpt::record::TlsRptLookup,
     /// The hosts, in MX order (SMTP check).
     pub hosts: Vec<HostReport>,
     /// The services (MUA check), in the order asked for.
@@ -878,6 +858,7 @@ impl Report {
             },
             resolvers: Vec::new(),
             mx: None,
+            tlsrpt: Default::default(),
             hosts: Vec::new(),
             services: Vec::new(),
             autoconfig: Vec::new(),

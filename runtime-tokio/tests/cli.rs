@@ -662,3 +662,130 @@ fn completions_and_manual_page() {
     );
     assert_eq!(daneel(&["completions", "nosuch"]).status.code(), Some(64));
 }
+
+/// Issue 11: `check --tlsrpt` puts only the RFC 8460 report on standard output (the human
+/// report goes to standard error), its failure detail names the MX host and the address
+/// connected to; `tlsrpt merge` adds up reports and transcripts, one report per policy
+/// domain; a destination without a policy domain is a usage error.
+#[test]
+fn check_tlsrpt_prints_the_rfc_8460_report_and_merge_adds_checks_up() {
+    let failing = self_signed(&["mx.example.com"]);
+    let good = self_signed(&["mx.example.org"]);
+    let world = World::builder()
+        .zone("example.com", Status::Secure)
+        .zone("example.org", Status::Secure)
+        .mx("example.com", 10, "mx.example.com")
+        .mx("example.org", 10, "mx.example.org")
+        .a("mx.example.com", Ipv4Addr::new(192, 0, 2, 10))
+        .a("mx.example.org", Ipv4Addr::new(192, 0, 2, 20))
+        .tlsa_for("mx.example.com", &tlsa(3, 1, 1, &good))
+        .tlsa_for("mx.example.org", &tlsa(3, 1, 1, &good))
+        .txt(
+            "_smtp._tls.example.com",
+            "v=TLSRPTv1; rua=mailto:tlsrpt@example.com",
+        )
+        .server(
+            "192.0.2.10".parse().unwrap(),
+            MailServer::new("mx.example.com").with_tls(server_tls(&[&failing])),
+        )
+        .server(
+            "192.0.2.20".parse().unwrap(),
+            MailServer::new("mx.example.org").with_tls(server_tls(&[&good])),
+        )
+        .build();
+    let live =
+        LiveWorld::start(&world, Ipv4Addr::new(127, 20, 251, 0), 25).expect("live world (root)");
+    let resolver = live.resolver_addr().to_string();
+    let check = |domain: &str, extra: &[&str]| {
+        let mut args = vec!["check", domain, "--resolver", &resolver, "-4"];
+        args.extend_from_slice(extra);
+        daneel(&args)
+    };
+    let out = check(
+        "example.com",
+        &[
+            "--tlsrpt",
+            "--organization",
+            "Example Org",
+            "--contact",
+            "mailto:ops@example.net",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("only JSON");
+    assert_eq!(report["organization-name"], "Example Org");
+    assert_eq!(report["contact-info"], "mailto:ops@example.net");
+    let detail = &report["policies"][0]["failure-details"][0];
+    assert_eq!(detail["result-type"], "validation-failure");
+    assert_eq!(detail["receiving-mx-hostname"], "mx.example.com");
+    let mx_ip = live.host_addr("192.0.2.10".parse().unwrap()).unwrap().ip();
+    assert_eq!(detail["receiving-ip"], mx_ip.to_string());
+    let sender: std::net::IpAddr = detail["sending-mta-ip"].as_str().unwrap().parse().unwrap();
+    assert!(sender.is_loopback(), "{sender}");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("TLSRPT record: secure: v=TLSRPTv1; rua=mailto:tlsrpt@example.com"),
+        "{log}"
+    );
+    let first = temp("first.tlsrpt.json");
+    std::fs::write(&first, &out.stdout).unwrap();
+    let transcript = temp("second.jsonl");
+    let out = check(
+        "example.com",
+        &["--transcript", transcript.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = check("example.org", &["--tlsrpt"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let third = temp("third.tlsrpt.json");
+    std::fs::write(&third, &out.stdout).unwrap();
+    drop(live);
+    let merged = daneel(&[
+        "tlsrpt",
+        "merge",
+        first.to_str().unwrap(),
+        transcript.to_str().unwrap(),
+        third.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        merged.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    let merged: serde_json::Value = serde_json::from_slice(&merged.stdout).unwrap();
+    let merged = merged.as_array().unwrap();
+    assert_eq!(merged.len(), 2, "{merged:#?}");
+    let com = &merged[0]["policies"][0];
+    assert_eq!(com["policy"]["policy-domain"], "example.com");
+    assert_eq!(com["summary"]["total-failure-session-count"], 2);
+    let org = &merged[1]["policies"][0];
+    assert_eq!(org["policy"]["policy-domain"], "example.org");
+    assert_eq!(org["summary"]["total-successful-session-count"], 1);
+    assert_eq!(org["summary"]["total-failure-session-count"], 0);
+    // A file that is neither: exit 65, named.
+    let junk = temp("junk.json");
+    std::fs::write(&junk, "{\"x\": 1}").unwrap();
+    let out = daneel(&["tlsrpt", "merge", junk.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.json"));
+    // `[host]` has no policy domain (RFC 8460 sec. 4.2).
+    let out = daneel(&["check", "[192.0.2.1]", "--tlsrpt", "--timeout", "1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The interop step of .ci/run: bring the lab up, compare daneel with posttls-finger on every
 # scenario (and daneel with the validating + the plain lab resolver, both orders), compare
-# `daneel mua` with openssl s_client on every SRV connection, bring the lab down (always).
+# `daneel mua` with openssl s_client on every SRV connection, check `daneel check --tlsrpt`
+# on S05 (tlsrpt-check.py), bring the lab down (always).
 # Prints the time of each part. Uses the daneel that cargo builds, wherever the target dir is
 # (CARGO_TARGET_DIR, build.target-dir, or $ROOT/target).
 set -euo pipefail
@@ -54,5 +55,9 @@ else
     status=1
 fi
 t5=$(date +%s)
-echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s, mua comparison $((t4 - t3)) s, blocking example $((t5 - t4)) s"
+# daneel check --tlsrpt on S05 (TLSA mismatch + TLSRPT record): the RFC 8460 report names the
+# lab MX host and address (issue 11)
+python3 "$HERE/tlsrpt-check.py" "$DANEEL" || status=1
+t6=$(date +%s)
+echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s, mua comparison $((t4 - t3)) s, examples $((t5 - t4)) s, tlsrpt $((t6 - t5)) s"
 exit $status

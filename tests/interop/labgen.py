@@ -224,6 +224,10 @@ def A(n, a):
     return f"{n}. A {a}"
 
 
+# The TLSRPT record of S05 (RFC 8460 sec. 3); nothing is ever sent to it.
+TLSRPT_RECORD = "v=TLSRPTv1; rua=mailto:tlsrpt@s05.dane.lab"
+
+
 def scenarios():
     S = []
     sel, ch2, ch3 = SMTP["selfsigned"], SMTP["chain2"], SMTP["chain3"]
@@ -247,6 +251,9 @@ def scenarios():
            "3 1 1 matches a self-signed leaf")
     simple("S05", d, sel, [tlsa(3, 1, 1, "other")], "Untrusted", "dane-failed",
            "3 1 1 does not match the server key")
+    # Issue 11: S05 also asks for TLS reports (RFC 8460 sec. 3); tlsrpt-check.py checks that
+    # `daneel check --tlsrpt` reports the mismatch against the lab MX host and address.
+    S[-1]["rr"].append((d, f'_smtp._tls.s05.{d}. TXT "{TLSRPT_RECORD}"'))
     simple("S06", d, SMTP["nostarttls"], [tlsa(3, 1, 1, "leaf_self")], "none", "dane-failed",
            "usable TLSA but the server offers no STARTTLS")
     # S08: TLSA SERVFAIL: _tcp.mx.s08 delegated to a dead server

@@ -137,6 +137,7 @@ impl ProbeRun {
             },
             resolvers: Vec::new(),
             mx: None,
+            tlsrpt: Default::default(),
             hosts: vec![outcome.report],
             services: Vec::new(),
             autoconfig: Vec::new(),

@@ -19,6 +19,7 @@ pub fn blank(domain: &str, verdict: DomainVerdict, started: Timestamp) -> Report
         },
         resolvers: vec![],
         mx: None,
+        tlsrpt: Default::default(),
         hosts: vec![],
         services: vec![],
         autoconfig: vec![],

@@ -1001,3 +1001,38 @@ pub fn replay(transcript: &[Event], machine: &mut dyn Machine) -> Result<(), Rep
     }
     Ok(())
 }
+
+/// Lets a caller keep a handle on the recorder the simulator drives.
+struct SharedRecorder(std::rc::Rc<std::cell::RefCell<daneel_core::transcript::Recorder>>);
+
+impl Machine for SharedRecorder {
+    fn handle_input(&mut self, now: Timestamp, input: Input<'_>) -> Result<(), UsageError> {
+        self.0.borrow_mut().handle_input(now, input)
+    }
+    fn poll_output(&mut self, now: Timestamp) -> Output {
+        self.0.borrow_mut().poll_output(now)
+    }
+}
+
+/// Runs the check `config` in `world` from `start` through a transcript [`Recorder`], as
+/// `daneel check --transcript` does: its report and its transcript.
+///
+/// [`Recorder`]: daneel_core::transcript::Recorder
+pub fn record(
+    world: &World,
+    config: impl Into<daneel_core::MachineConfig>,
+    seed: daneel_core::Seed,
+    start: Timestamp,
+) -> (Report, daneel_core::transcript::Transcript) {
+    let recorder = std::rc::Rc::new(std::cell::RefCell::new(
+        daneel_core::transcript::Recorder::new(config, seed, start).expect("a valid config"),
+    ));
+    let mut sim = Sim::new(
+        world.clone(),
+        Box::new(SharedRecorder(recorder.clone())),
+        start,
+    );
+    let report = sim.run_bounded(10_000).expect("the check finishes");
+    let transcript = recorder.borrow().transcript().clone();
+    (report, transcript)
+}

@@ -1,18 +1,14 @@
 //! Properties of `SmtpCheck` in the simulated world beyond the per-scenario verdicts:
-//! parallelism of DNS lookups (three sequential rounds), RFC 7672 sec. 2.2.2 ordering (no
+//! parallelism of DNS lookups (three sequential rounds, the TLSRPT record in the first), RFC 7672 sec. 2.2.2 ordering (no
 //! TLSA query before the host's address answers; none for insecure hosts), and deterministic
 //! record/replay of every scenario through the real transcript format.
 
-use std::cell::RefCell;
 use std::net::Ipv4Addr;
-use std::rc::Rc;
 
 use daneel_core::check::{CheckConfig, SmtpCheck};
 use daneel_core::report::Warning;
-use daneel_core::transcript::{redecide, replay, Divergence, Event, Recorder, Transcript};
-use daneel_core::{
-    DomainVerdict, Input, Machine, MachineConfig, Output, OwnedInput, Seed, Timestamp, UsageError,
-};
+use daneel_core::transcript::{redecide, replay, Divergence, Event, Transcript};
+use daneel_core::{DomainVerdict, MachineConfig, OwnedInput, Seed};
 use daneel_tests::sim::Sim;
 use daneel_tests::world::catalogue::{self, SIM_RESOLVER, SIM_START};
 use daneel_tests::world::certs::{self_signed, server_tls, tlsa};
@@ -83,9 +79,11 @@ fn secure_domain_with_two_mx_hosts_takes_three_dns_rounds() {
             .map(|(_, _, _, d)| *d)
             .collect::<Vec<_>>()
     };
-    // Round 1: the validating-resolver probe and the MX lookup, together.
+    // Round 1: the validating-resolver probe, the MX lookup and the TLSRPT record
+    // (RFC 8460 sec. 3), together: the TXT lookup adds no round.
     assert_eq!(depth_of("", "DNSKEY"), vec![1]);
     assert_eq!(depth_of("example.com", "MX"), vec![1]);
+    assert_eq!(depth_of("_smtp._tls.example.com", "TXT"), vec![1]);
     // Round 2: every address lookup of every host.
     for host in ["mx1.example.net", "mx2.example.net"] {
         assert_eq!(depth_of(host, "A"), vec![2], "{host}");
@@ -99,7 +97,7 @@ fn secure_domain_with_two_mx_hosts_takes_three_dns_rounds() {
             "{host}"
         );
     }
-    assert_eq!(log.len(), 8, "no other query: {log:#?}");
+    assert_eq!(log.len(), 9, "no other query: {log:#?}");
 }
 
 /// RFC 7672 sec. 2.2.2 (R22): a host's TLSA query never leaves before both of its address
@@ -154,30 +152,8 @@ fn no_tlsa_query_for_hosts_with_insecure_addresses() {
     }
 }
 
-/// Lets a test keep a handle on the recorder the simulator drives.
-struct Shared(Rc<RefCell<Recorder>>);
-
-impl Machine for Shared {
-    fn handle_input(&mut self, now: Timestamp, input: Input<'_>) -> Result<(), UsageError> {
-        self.0.borrow_mut().handle_input(now, input)
-    }
-    fn poll_output(&mut self, now: Timestamp) -> Output {
-        self.0.borrow_mut().poll_output(now)
-    }
-}
-
 fn record(s: &catalogue::Scenario) -> (daneel_core::Report, Transcript) {
-    let recorder = Rc::new(RefCell::new(
-        Recorder::new(s.config(SIM_RESOLVER), Seed(11), SIM_START).unwrap(),
-    ));
-    let mut sim = Sim::new(
-        s.world.clone(),
-        Box::new(Shared(recorder.clone())),
-        SIM_START,
-    );
-    let report = sim.run_bounded(10_000).unwrap();
-    let transcript = recorder.borrow().transcript().clone();
-    (report, transcript)
+    daneel_tests::sim::record(&s.world, s.config(SIM_RESOLVER), Seed(11), SIM_START)
 }
 
 /// Every scenario records a transcript in the `daneel check --transcript` format, which

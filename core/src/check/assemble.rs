@@ -37,6 +37,8 @@ impl SmtpCheck {
                 (domain_verdict(&facts), None)
             }
         };
+        let (tlsrpt, warning) = self.tlsrpt_outcome();
+        self.engine.warnings.extend(warning);
         Report {
             kind: CheckKind::Smtp,
             domain: self.config.destination.clone(),
@@ -45,6 +47,7 @@ impl SmtpCheck {
             resolver: self.engine.dns.summary(),
             resolvers: self.engine.dns.entries(),
             mx: self.mx_report.clone(),
+            tlsrpt,
             hosts,
             services: Vec::new(),
             autoconfig: Vec::new(),

@@ -59,13 +59,18 @@ pub struct CheckConfig {
     /// report warns (RFC 5452 sec. 9.2 wants them unpredictable).
     #[serde(default)]
     pub fixed_seed: bool,
+    /// Look up the domain's `_smtp._tls` TXT record (RFC 8460 sec. 3) beside its MX RRset.
+    /// A transcript recorded before it existed reads as `false`: it holds no such answer.
+    #[serde(default)]
+    pub lookup_tlsrpt: bool,
 }
 
 impl CheckConfig {
     /// A configuration with the defaults of `daneel check`: port 25, both families, EHLO
     /// `daneel.invalid`, SNI per RFC 7672 sec. 8.1, insecure-MX policy `dane`, 30 s per SMTP
     /// stage (posttls-finger's default; an MTA would use RFC 5321's minutes), DNS attempts
-    /// of 2 s, 4 attempts, 8 parallel connections, digests `sha512 sha256`.
+    /// of 2 s, 4 attempts, 8 parallel connections, digests `sha512 sha256`, and the TLSRPT
+    /// record looked up.
     pub fn new(destination: impl Into<String>, resolvers: Vec<SocketAddr>) -> Self {
         CheckConfig {
             destination: destination.into(),
@@ -83,6 +88,7 @@ impl CheckConfig {
             dns_only: false,
             require_dane: false,
             fixed_seed: false,
+            lookup_tlsrpt: true,
         }
     }
 }

@@ -2,7 +2,6 @@
 //! of every other believed result to the host probe that asked for it.
 
 use super::*;
-use crate::report::DnsQuery;
 
 impl SmtpCheck {
     pub(super) fn on_mx(&mut self, result: LookupResult) {
@@ -119,5 +118,71 @@ impl SmtpCheck {
                 }
             }
         }
+    }
+}
+
+impl SmtpCheck {
+    /// Asks for the domain's TLSRPT record at `_smtp._tls.<domain>` (RFC 8460 sec. 3).
+    pub(super) fn start_tlsrpt(&mut self, now: Timestamp, domain: &Name) {
+        let name = Name::from_ascii("_smtp._tls").and_then(|p| p.append_name(domain));
+        let query = match &name {
+            Ok(name) => DnsQuery::new(name, RecordType::TXT),
+            Err(_) => DnsQuery {
+                name: format!("_smtp._tls.{}", display_name(domain)),
+                rtype: RecordType::TXT.to_string(),
+            },
+        };
+        match name {
+            Ok(name) => {
+                self.tlsrpt = Some((query, None));
+                self.engine
+                    .dns
+                    .lookup(now, Purpose::TlsRpt, &name, RecordType::TXT);
+            }
+            Err(_) => {
+                let failed = Err(crate::dns::LookupError::NameTooLong);
+                self.tlsrpt = Some((query.clone(), None));
+                self.on_tlsrpt(failed);
+            }
+        }
+    }
+
+    /// The TLSRPT record's answer: shown, validated, warned about; never part of a verdict.
+    pub(super) fn on_tlsrpt(&mut self, result: LookupResult) {
+        let Some((query, outcome)) = &mut self.tlsrpt else {
+            return;
+        };
+        let lookup = TlsRptLookup::from_result(query.clone(), result);
+        let line = format!("TXT {}: {lookup}", query.name);
+        *outcome = Some(lookup);
+        self.engine.note(line);
+    }
+
+    /// The TLSRPT lookup as the report shows it, with its warning if any. After an early
+    /// end it is `abandoned`, answered or not (its answer races the one that ended the
+    /// check).
+    pub(super) fn tlsrpt_outcome(&self) -> (TlsRptLookup, Option<Warning>) {
+        let lookup = match &self.tlsrpt {
+            None => TlsRptLookup::NotLookedUp,
+            Some((query, _)) if self.engine.early().is_some() => TlsRptLookup::Abandoned {
+                name: query.name.clone(),
+            },
+            Some((_, Some(lookup))) => lookup.clone(),
+            Some((query, None)) => TlsRptLookup::Abandoned {
+                name: query.name.clone(),
+            },
+        };
+        let warning = match &lookup {
+            TlsRptLookup::Failed { reason, .. } => Some(Warning::TlsRptLookupFailed {
+                reason: Box::new(reason.clone()),
+            }),
+            TlsRptLookup::Found { problems, .. } if !problems.is_empty() => {
+                Some(Warning::TlsRptRecordInvalid {
+                    problems: problems.clone(),
+                })
+            }
+            _ => None,
+        };
+        (lookup, warning)
     }
 }

@@ -37,7 +37,8 @@ use crate::probe::{
     lookup_reason, HostLookup, HostProbe, LookupOrder, NamedBy, ProbeOptions, ProbeParams,
     ReferenceIds, Service, TrustModel,
 };
-use crate::report::{DomainVerdict, MxReport, Reason, Report, Warning};
+use crate::report::tlsrpt::record::TlsRptLookup;
+use crate::report::{DnsQuery, DomainVerdict, MxReport, Reason, Report, Warning};
 use crate::seed::{DetRng, Seed};
 use crate::smtp::route::{self, display_name, plan_mx, MxKind, MxTarget, NextHop};
 use crate::smtp::session::SmtpTimeouts;
@@ -48,6 +49,8 @@ use crate::time::Timestamp;
 pub(crate) enum Purpose {
     /// The MX lookup of the destination domain.
     Mx,
+    /// The `_smtp._tls` TXT lookup of the destination domain (RFC 8460 sec. 3).
+    TlsRpt,
     /// A lookup of the probe of host `host`.
     Host { host: usize, lookup: HostLookup },
 }
@@ -70,6 +73,8 @@ pub struct SmtpCheck {
     rng: DetRng,
     mx_secure: bool,
     mx_report: Option<MxReport>,
+    /// The TLSRPT lookup: its question once asked, its outcome once answered.
+    tlsrpt: Option<(DnsQuery, Option<TlsRptLookup>)>,
 }
 
 impl SmtpCheck {
@@ -117,6 +122,7 @@ impl SmtpCheck {
             rng: DetRng::new(seed, 2),
             mx_secure: false,
             mx_report: None,
+            tlsrpt: None,
             config,
         };
         if check.config.sni == route::SniMode::None && needs_dns {
@@ -163,6 +169,10 @@ impl SmtpCheck {
                     .engine
                     .dns
                     .lookup(now, Purpose::Mx, &name.clone(), RecordType::MX);
+                if check.config.lookup_tlsrpt {
+                    // In parallel with the MX lookup: it never delays the check.
+                    check.start_tlsrpt(now, name);
+                }
             }
         }
         engine::progress(&mut check);
@@ -209,10 +219,12 @@ impl SmtpCheck {
     }
 
     fn all_settled(&self) -> bool {
-        let hosts_known = match &self.destination {
-            Destination::Domain(_) => self.mx_report.is_some(),
-            _ => true,
-        };
+        let tlsrpt_known = !matches!(self.tlsrpt, Some((_, None)));
+        let hosts_known = tlsrpt_known
+            && match &self.destination {
+                Destination::Domain(_) => self.mx_report.is_some(),
+                _ => true,
+            };
         let probed = match &self.destination {
             Destination::Literal { .. } => true,
             _ => self.engine.dns.decided(),
@@ -239,6 +251,7 @@ impl engine::CheckSteps for SmtpCheck {
     fn dispatch(&mut self, purpose: Purpose, result: LookupResult) {
         match purpose {
             Purpose::Mx => self.on_mx(result),
+            Purpose::TlsRpt => self.on_tlsrpt(result),
             Purpose::Host { host, lookup } => {
                 self.engine.probes.handle_lookup(host, lookup, result)
             }

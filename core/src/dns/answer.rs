@@ -196,6 +196,18 @@ impl Answer {
             .collect()
     }
 
+    /// The TXT records, each the concatenation of its character-strings (RFC 1035
+    /// sec. 3.3.14; RFC 8460 sec. 3), in answer order.
+    pub fn txt(&self) -> Vec<Vec<u8>> {
+        self.records
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::TXT(t) => Some(t.txt_data.iter().flat_map(|s| s.iter().copied()).collect()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The Extended DNS Errors as text, e.g. `6 DNSSEC Bogus: <text>`, joined by `; `
     /// (RFC 8914 sec. 2); empty if there are none.
     pub fn ede_text(&self) -> String {

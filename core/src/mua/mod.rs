@@ -366,6 +366,7 @@ impl MuaCheck {
             resolver: self.engine.dns.summary(),
             resolvers: self.engine.dns.entries(),
             mx: None,
+            tlsrpt: Default::default(),
             hosts: Vec::new(),
             services,
             autoconfig,

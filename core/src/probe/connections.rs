@@ -10,6 +10,7 @@ use crate::implicit::greeting::GreetingProtocol;
 use crate::implicit::ImplicitSession;
 use crate::machine::{Action, Input};
 use crate::mua::starttls::{MuaProtocol, StartTlsSession};
+use crate::report::tlsrpt::{self, Outcome};
 use crate::report::{ConnectionVerdict, MatchedReport, TlsReport};
 use crate::smtp::route::{sni_name, SniMode};
 use crate::smtp::session::{SessionConfig, SessionOutcome, TlsRequirement};
@@ -408,10 +409,10 @@ impl HostProbe {
                 .as_ref()
                 .and_then(|t| certificate::summarize(&t.chain)),
             verdict,
-            tlsrpt: reason
-                .as_ref()
-                .and_then(|r| r.tlsrpt_result_type())
-                .map(str::to_string),
+            tlsrpt: tlsrpt::result_type(Outcome::Session {
+                verdict,
+                reason: reason.as_ref(),
+            }),
             reason,
             matched,
             authenticated_by: auth.and_then(Authentication::method),

@@ -3,6 +3,7 @@
 use super::*;
 
 use crate::check::{host_verdict, HostFacts};
+use crate::report::tlsrpt;
 use crate::report::{ConnectionVerdict, HostReport, HostVerdict};
 
 /// What a probe ends with.
@@ -80,20 +81,16 @@ impl HostProbe {
                 reason: because,
             });
         }
-        let tlsrpt = if policy == HostPolicy::Encrypt {
+        if policy == HostPolicy::Encrypt {
             warnings.push(Warning::AllTlsaUnusable {
                 host: label.clone(),
             });
-            // RFC 8460 sec. 4.3.2.1: "tlsa-invalid": none of the records were valid.
-            Some("tlsa-invalid".to_string())
-        } else if policy == HostPolicy::Skip {
-            host_reason
-                .as_ref()
-                .and_then(|r| r.tlsrpt_result_type())
-                .map(str::to_string)
-        } else {
-            None
-        };
+        }
+        let tlsrpt = tlsrpt::result_type(tlsrpt::Outcome::Host {
+            policy,
+            failed_lookup,
+            reason: host_reason.as_ref(),
+        });
         let facts = HostFacts {
             policy,
             verdict,

@@ -145,6 +145,17 @@ pub enum Warning {
         /// The service.
         service: crate::mua::MailService,
     },
+    /// The `_smtp._tls` TXT lookup failed or was bogus (RFC 8460 sec. 3): whether the domain
+    /// wants TLS reports is unknown. Never changes a verdict.
+    TlsRptLookupFailed {
+        /// Why.
+        reason: Box<Reason>,
+    },
+    /// The domain's TLSRPT record is not usable (RFC 8460 sec. 3).
+    TlsRptRecordInvalid {
+        /// What is wrong.
+        problems: Vec<super::tlsrpt::record::RecordProblem>,
+    },
 }
 
 impl Warning {
@@ -172,6 +183,8 @@ impl Warning {
             Warning::ProbeRefused { .. } => "probe-refused",
             Warning::Stalled => "stalled",
             Warning::Runaway { .. } => "runaway",
+            Warning::TlsRptLookupFailed { .. } => "tlsrpt-lookup-failed",
+            Warning::TlsRptRecordInvalid { .. } => "tlsrpt-record-invalid",
         }
     }
 }
@@ -268,6 +281,19 @@ impl fmt::Display for Warning {
                 f,
                 "{service}: its sessions are not implemented: the SRV records were checked, the targets were not"
             ),
+            Warning::TlsRptLookupFailed { reason } => write!(
+                f,
+                "TLSRPT record lookup failed ({reason}): whether the domain wants TLS reports \
+                 is unknown (RFC 8460 sec. 3)"
+            ),
+            Warning::TlsRptRecordInvalid { problems } => {
+                f.write_str("TLSRPT record unusable")?;
+                for (i, p) in problems.iter().enumerate() {
+                    f.write_str(if i == 0 { ": " } else { "; " })?;
+                    write!(f, "{p}")?;
+                }
+                Ok(())
+            }
             Warning::PkixTaNeedsRootCertificate { host, record } => write!(
                 f,
                 "{host}: TLSA {record}: if it names a root: {}",

@@ -13,6 +13,13 @@
 //! [`crate::check::CheckConfig`] untagged. A transcript of the current format replays byte for
 //! byte ([`replay`]); an older one is decided again ([`redecide`]), its recorded report read
 //! for the verdict only.
+//!
+//! Issue 11 added two optional fields to format 3 rather than a format: the SMTP
+//! configuration's `lookup_tlsrpt` and the report's `tlsrpt` (the `_smtp._tls` TXT lookup,
+//! RFC 8460 sec. 3). A transcript without them (every older one, of any format) reads as a
+//! check that did not look the record up, so its machine asks exactly what the recorded one
+//! asked and still replays byte for byte (or is decided again, for formats 1 and 2); its
+//! report says nothing of the record ("not looked up").
 
 mod read;
 mod redecide;

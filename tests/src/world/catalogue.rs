@@ -1389,7 +1389,7 @@ impl Expected {
                     want.name, h.failed_lookup, want.lookup
                 ));
             }
-            if want.tlsrpt.is_some() && h.tlsrpt.as_deref() != want.tlsrpt {
+            if want.tlsrpt.is_some() && h.tlsrpt.map(|t| t.as_str()) != want.tlsrpt {
                 out.push(format!(
                     "host {} tlsrpt {:?} (expected {:?})",
                     want.name, h.tlsrpt, want.tlsrpt

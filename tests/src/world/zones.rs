@@ -121,6 +121,11 @@ impl World {
         }
     }
 
+    /// A builder that starts from this world, to add to it.
+    pub fn edit(self) -> WorldBuilder {
+        WorldBuilder { world: self }
+    }
+
     /// The TCP port mail servers listen on; TLSA owner names use it (`_25._tcp`, RFC 7672
     /// sec. 2.2.3).
     pub fn smtp_port(&self) -> u16 {
@@ -304,6 +309,15 @@ impl WorldBuilder {
             .records
             .push(rdata);
         self
+    }
+
+    /// Adds a TXT record of one character-string (RFC 1035 sec. 3.3.14), e.g. a TLSRPT
+    /// record at `_smtp._tls.<domain>` (RFC 8460 sec. 3).
+    pub fn txt(self, name: &str, text: &str) -> Self {
+        self.record(
+            name,
+            RData::TXT(hickory_proto::rr::rdata::TXT::new(vec![text.to_string()])),
+        )
     }
 
     /// Adds an MX record (RFC 5321 sec. 5.1).

@@ -4,12 +4,13 @@ mod demo;
 mod mua;
 mod output;
 mod tlsa;
+mod tlsrpt;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use daneel_core::check::{AddressFamily, CheckConfig};
+use daneel_core::check::{parse_destination, AddressFamily, CheckConfig, Destination};
 use daneel_core::smtp::route::{InsecureMxPolicy, SniMode};
 use daneel_core::transcript::{redecide, Divergence, Recorder, Recording};
 use daneel_core::{MachineConfig, Seed};
@@ -65,6 +66,9 @@ enum Command {
     Mua(mua::MuaArgs),
     /// TLSA records for a certificate, or check the published ones against it (--verify).
     Tlsa(tlsa::TlsaArgs),
+    /// SMTP TLS reports (RFC 8460) from checks.
+    #[command(subcommand)]
+    Tlsrpt(tlsrpt::TlsRptCommand),
     /// Serve a small signed world on loopback and check a few of its domains (no network).
     Demo {
         /// Print the reports as JSON.
@@ -129,6 +133,12 @@ struct CheckArgs {
     /// Digest preference, strongest first (RFC 7671 sec. 9).
     #[arg(long, default_value = "sha512 sha256")]
     digests: String,
+    /// Print only the RFC 8460 TLS report of this check on standard output (the human
+    /// report goes to standard error).
+    #[arg(long, conflicts_with = "json")]
+    tlsrpt: bool,
+    #[command(flatten)]
+    reporter: tlsrpt::ReporterArgs,
 }
 
 /// Where to ask and which families to use: the options every check shares.
@@ -234,7 +244,30 @@ fn run_check(args: CheckArgs) -> i32 {
         }
     };
     config.fixed_seed = args.run.seed.is_some();
-    run_machine(config.into(), args.run)
+    let output = match args.tlsrpt {
+        true => Output::TlsRpt(args.reporter),
+        false => Output::Report,
+    };
+    if args.tlsrpt
+        && !matches!(
+            parse_destination(&config.destination, config.port),
+            Ok(Destination::Domain(_))
+        )
+    {
+        eprintln!(
+            "daneel: --tlsrpt needs a mail domain: an RFC 8460 report is for a policy domain (sec. 4.2)"
+        );
+        return EXIT_USAGE;
+    }
+    run_machine(config.into(), args.run, output)
+}
+
+/// What a check prints.
+pub(crate) enum Output {
+    /// Its report, human or JSON (`--json`).
+    Report,
+    /// Its RFC 8460 report, with these options (`--tlsrpt`).
+    TlsRpt(tlsrpt::ReporterArgs),
 }
 
 /// How to run a check, whatever its kind.
@@ -256,7 +289,7 @@ pub(crate) struct RunArgs {
 
 /// Runs the check `config` on the runtime asked for, writes its transcript if asked, prints
 /// its report; returns the exit status of its verdict.
-pub(crate) fn run_machine(config: MachineConfig, args: RunArgs) -> i32 {
+pub(crate) fn run_machine(config: MachineConfig, args: RunArgs, output: Output) -> i32 {
     let seed = args.seed.map(Seed).unwrap_or_else(os_seed);
     let clock = daneel_tokio::system_clock();
     let recorder = match Recorder::new(config, seed, clock.origin()) {
@@ -279,13 +312,21 @@ pub(crate) fn run_machine(config: MachineConfig, args: RunArgs) -> i32 {
             return EXIT_INTERNAL;
         }
     };
+    let ended = clock.at(std::time::Instant::now());
     if let Some(path) = &args.transcript {
         if let Err(e) = std::fs::write(path, recorder.transcript().to_json_lines()) {
             eprintln!("daneel: cannot write {}: {e}", path.display());
             return EXIT_INTERNAL;
         }
     }
-    output::print_report(&report, args.json);
+    match output {
+        Output::Report => output::print_report(&report, args.json),
+        Output::TlsRpt(reporter) => {
+            if let Some(status) = tlsrpt::print_check(&report, &reporter, ended) {
+                return status;
+            }
+        }
+    }
     report.verdict.exit_code()
 }
 
@@ -367,6 +408,7 @@ pub fn main() -> i32 {
             redecide: again,
         } => run_replay(file, json, again),
         Command::Tlsa(args) => tlsa::run(args),
+        Command::Tlsrpt(command) => tlsrpt::run(command),
         Command::Demo { json } => demo::run(json),
         Command::Completions { shell } => {
             let mut out = Vec::new();

@@ -122,5 +122,5 @@ pub fn run(args: MuaArgs) -> i32 {
     if !args.run.json {
         eprintln!("daneel: {note}");
     }
-    run_machine(config.into(), args.run)
+    run_machine(config.into(), args.run, super::Output::Report)
 }

@@ -219,6 +219,9 @@ pub fn human(report: &Report) -> String {
     if let Some(r) = &report.reason {
         out.push(format!("  reason: {r}"));
     }
+    if !report.tlsrpt.is_not_looked_up() {
+        out.push(format!("  TLSRPT record: {}", report.tlsrpt));
+    }
     if let Some(r) = &report.redecided {
         out.push(format!(
             "  re-decided by this version from a format-{} transcript recorded by {}{}: {} DNS exchange(s) and {} connection(s) answered from it",
