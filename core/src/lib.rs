@@ -40,6 +40,7 @@ pub mod check;
 pub mod dane;
 mod dialogue;
 pub mod dns;
+pub mod dnssec;
 pub mod driver;
 #[cfg(any(test, feature = "__fuzz"))]
 #[doc(hidden)]

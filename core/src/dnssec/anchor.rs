@@ -1,0 +1,286 @@
+//! Trust anchors (RFC 4035 sec. 4.4): the IANA root key-signing keys, embedded as DS records,
+//! or the caller's, from DS or DNSKEY presentation lines (RFC 4034 sec. 2.2 and 5.3; the form
+//! of unbound's `trust-anchor-file` and of IANA's `root-anchors` DS data). The caller reads
+//! the file; the core only takes its text, and never follows `$INCLUDE`.
+
+use std::fmt;
+
+use hickory_proto::dnssec::rdata::{DNSKEY, DS};
+use hickory_proto::dnssec::{Algorithm, DigestType, PublicKeyBuf};
+use hickory_proto::rr::Name;
+
+/// One trust anchor: the zone it is for and the key it vouches for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrustAnchor {
+    /// A DS record: a DNSKEY of `owner` whose digest matches is trusted.
+    Ds {
+        /// The zone.
+        owner: Name,
+        /// The record.
+        ds: DS,
+    },
+    /// A DNSKEY record, trusted as it is.
+    Dnskey {
+        /// The zone.
+        owner: Name,
+        /// The key.
+        key: DNSKEY,
+    },
+}
+
+impl TrustAnchor {
+    /// The zone the anchor is for.
+    pub fn owner(&self) -> &Name {
+        match self {
+            TrustAnchor::Ds { owner, .. } | TrustAnchor::Dnskey { owner, .. } => owner,
+        }
+    }
+}
+
+/// The IANA root zone KSKs as DS records (<https://data.iana.org/root-anchors/>): KSK-2017
+/// (key tag 20326) and KSK-2024 (key tag 38696), both RSA/SHA-256 (8), SHA-256 digests (2).
+pub const ROOT_DS: [(u16, &str); 2] = [
+    (
+        20326,
+        "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D",
+    ),
+    (
+        38696,
+        "683D2D0ACB8C9B712A1948B27F741219298D0A450D612C483AF444A4C0FB2B16",
+    ),
+];
+
+/// The embedded root anchors, [`ROOT_DS`].
+pub fn root_anchors() -> Vec<TrustAnchor> {
+    ROOT_DS
+        .iter()
+        .map(|(tag, hex)| TrustAnchor::Ds {
+            owner: Name::root(),
+            ds: DS::new(
+                *tag,
+                Algorithm::RSASHA256,
+                DigestType::SHA256,
+                crate::hex::decode(hex).unwrap_or_default(),
+            ),
+        })
+        .collect()
+}
+
+/// Why a trust-anchor text was refused, with the 1-based line it starts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnchorError {
+    /// The line.
+    pub line: usize,
+    /// What is wrong.
+    pub what: String,
+}
+
+impl fmt::Display for AnchorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "trust anchor line {}: {}", self.line, self.what)
+    }
+}
+
+impl std::error::Error for AnchorError {}
+
+/// The most text read as trust anchors: a file of keys, not a zone.
+pub const MAX_ANCHOR_TEXT: usize = 64 * 1024;
+
+/// Logical lines: comments (`;`) removed, parenthesised continuations joined (RFC 1035
+/// sec. 5.1), each with the number of the line it starts on.
+fn logical_lines(text: &str) -> Result<Vec<(usize, Vec<String>)>, AnchorError> {
+    let mut out = Vec::new();
+    let mut current: Option<(usize, Vec<String>)> = None;
+    let mut depth = 0usize;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split(';').next().unwrap_or_default();
+        let spaced = line.replace('(', " ( ").replace(')', " ) ");
+        for token in spaced.split_whitespace() {
+            match token {
+                "(" => depth += 1,
+                ")" => {
+                    depth = depth.checked_sub(1).ok_or(AnchorError {
+                        line: i + 1,
+                        what: "unbalanced ')'".into(),
+                    })?
+                }
+                _ => current
+                    .get_or_insert_with(|| (i + 1, Vec::new()))
+                    .1
+                    .push(token.to_string()),
+            }
+        }
+        if depth == 0 {
+            out.extend(current.take());
+        }
+    }
+    if depth != 0 {
+        return Err(AnchorError {
+            line: text.lines().count(),
+            what: "unclosed '('".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn number<T: std::str::FromStr>(
+    line: usize,
+    token: Option<&String>,
+    what: &str,
+) -> Result<T, AnchorError> {
+    token
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| AnchorError {
+            line,
+            what: format!("bad or missing {what}"),
+        })
+}
+
+/// Parses DS and DNSKEY presentation lines (`OWNER [TTL] [IN] DS|DNSKEY RDATA`), the format
+/// `--trust-anchor FILE` takes. Other record types, `$` directives and malformed data are
+/// refused with the line; at least one anchor is required.
+pub fn parse_anchors(text: &str) -> Result<Vec<TrustAnchor>, AnchorError> {
+    if text.len() > MAX_ANCHOR_TEXT {
+        return Err(AnchorError {
+            line: 0,
+            what: format!("longer than {MAX_ANCHOR_TEXT} octets"),
+        });
+    }
+    let mut anchors = Vec::new();
+    for (line, tokens) in logical_lines(text)? {
+        let fail = |what: String| AnchorError { line, what };
+        let owner_text = &tokens[0];
+        if owner_text.starts_with('$') {
+            return Err(fail(format!("directive {owner_text} not allowed")));
+        }
+        let owner =
+            Name::from_ascii(owner_text).map_err(|e| fail(format!("owner {owner_text:?}: {e}")))?;
+        if !owner.is_fqdn() {
+            return Err(fail(format!(
+                "owner {owner_text:?} is not absolute (end it with '.')"
+            )));
+        }
+        let mut rest = tokens[1..].iter().peekable();
+        if rest
+            .peek()
+            .is_some_and(|t| t.bytes().all(|b| b.is_ascii_digit()))
+        {
+            rest.next(); // TTL
+        }
+        if rest.peek().is_some_and(|t| t.eq_ignore_ascii_case("IN")) {
+            rest.next();
+        }
+        let rtype = rest.next().map(|t| t.to_ascii_uppercase());
+        let rdata: Vec<&String> = rest.collect();
+        match rtype.as_deref() {
+            Some("DS") => {
+                let tag: u16 = number(line, rdata.first().copied(), "key tag")?;
+                let alg: u8 = number(line, rdata.get(1).copied(), "algorithm")?;
+                let digest_type: u8 = number(line, rdata.get(2).copied(), "digest type")?;
+                let hex: String = rdata.iter().skip(3).map(|s| s.as_str()).collect();
+                let digest = crate::hex::decode(&hex)
+                    .filter(|d| !d.is_empty())
+                    .ok_or_else(|| fail("bad or missing digest".into()))?;
+                anchors.push(TrustAnchor::Ds {
+                    owner,
+                    ds: DS::new(
+                        tag,
+                        Algorithm::from_u8(alg),
+                        DigestType::from(digest_type),
+                        digest,
+                    ),
+                });
+            }
+            Some("DNSKEY") => {
+                let flags: u16 = number(line, rdata.first().copied(), "flags")?;
+                let protocol: u8 = number(line, rdata.get(1).copied(), "protocol")?;
+                if protocol != 3 {
+                    return Err(fail(format!(
+                        "protocol {protocol}, not 3 (RFC 4034 sec. 2.1.2)"
+                    )));
+                }
+                let alg: u8 = number(line, rdata.get(2).copied(), "algorithm")?;
+                let b64: String = rdata.iter().skip(3).map(|s| s.as_str()).collect();
+                let key = data_encoding::BASE64
+                    .decode(b64.as_bytes())
+                    .ok()
+                    .filter(|k| !k.is_empty())
+                    .ok_or_else(|| fail("bad or missing public key".into()))?;
+                anchors.push(TrustAnchor::Dnskey {
+                    owner,
+                    key: DNSKEY::with_flags(flags, PublicKeyBuf::new(key, Algorithm::from_u8(alg))),
+                });
+            }
+            Some(other) => return Err(fail(format!("type {other}: only DS and DNSKEY"))),
+            None => return Err(fail("no record type".into())),
+        }
+    }
+    if anchors.is_empty() {
+        return Err(AnchorError {
+            line: 0,
+            what: "no DS or DNSKEY record".into(),
+        });
+    }
+    Ok(anchors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::dnssec::{PublicKey, TrustAnchors, Verifier};
+
+    /// The embedded DS digests are those of the root KSKs hickory-proto carries as keys:
+    /// two independent copies of IANA's data agree.
+    #[test]
+    fn the_root_ds_records_match_the_root_keys() {
+        let keys = TrustAnchors::default();
+        assert_eq!(keys.len(), 2);
+        for anchor in root_anchors() {
+            let TrustAnchor::Ds { owner, ds } = anchor else {
+                panic!("DS anchors");
+            };
+            let matched = (0..keys.len()).filter_map(|i| keys.get(i)).any(|key| {
+                let dnskey = DNSKEY::new(true, true, false, key.clone());
+                dnskey.calculate_key_tag().ok() == Some(ds.key_tag())
+                    && ds.covers(&owner, &dnskey).unwrap_or(false)
+            });
+            assert!(matched, "DS {} matches no root key", ds.key_tag());
+        }
+    }
+
+    #[test]
+    fn ds_and_dnskey_lines_parse() {
+        let text = "; IANA root anchors\n\
+            . 86400 IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n\
+            example.net. IN DNSKEY 257 3 15 (\n  l02Woi0iS8Aa25FQkUd9RMzZHJpBoRQwAQEX1SxZJA4= ) ; KSK\n";
+        let anchors = parse_anchors(text).unwrap();
+        assert_eq!(anchors.len(), 2);
+        assert_eq!(anchors[0], root_anchors()[0]);
+        match &anchors[1] {
+            TrustAnchor::Dnskey { owner, key } => {
+                assert_eq!(owner.to_ascii(), "example.net.");
+                assert_eq!(key.flags(), 257);
+                assert_eq!(key.algorithm(), Algorithm::ED25519);
+                assert_eq!(key.public_key().public_bytes().len(), 32);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_lines_are_refused_with_their_number() {
+        for (text, line) in [
+            ("$INCLUDE /etc/shadow\n", 1),
+            (". IN A 192.0.2.1\n", 1),
+            ("\n. IN DS 20326 8 2 nothex\n", 2),
+            (". IN DNSKEY 257 2 8 AwEAAa==\n", 1),
+            ("example.net IN DS 1 8 2 00\n", 1),
+            (". IN DS 20326 8\n", 1),
+        ] {
+            let e = parse_anchors(text).unwrap_err();
+            assert_eq!(e.line, line, "{text:?}: {e}");
+        }
+        assert!(parse_anchors("; nothing\n").is_err());
+        assert!(parse_anchors(". IN DNSKEY 257 3 8 ( AwEAAa\n").is_err());
+    }
+}

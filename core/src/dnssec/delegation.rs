@@ -1,0 +1,107 @@
+//! A zone's DNSKEY RRset against its parent's DS RRset (RFC 4035 sec. 5.2) or a trust anchor
+//! (sec. 4.4): which keys of the child are vouched for.
+
+use hickory_proto::dnssec::rdata::{DNSKEY, DS};
+use hickory_proto::dnssec::{DigestType, PublicKey, Verifier};
+use hickory_proto::rr::Name;
+
+use super::anchor::TrustAnchor;
+use super::signature::usable_key;
+
+/// What the DS RRset says about the child's keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DsMatch {
+    /// These keys (by key tag) match a usable DS record: the DNSKEY RRset must be signed by
+    /// one of them.
+    Vouched(Vec<DNSKEY>),
+    /// No DS record has both an algorithm and a digest type this validator implements: the
+    /// child zone is insecure, not bogus (RFC 4035 sec. 5.2, RFC 6840 sec. 5.2).
+    NoSupportedDs,
+    /// Usable DS records exist and no key of the DNSKEY RRset matches one: bogus.
+    Mismatch,
+}
+
+/// Whether this validator can use a DS record: a supported algorithm and digest type.
+fn supported(ds: &DS) -> bool {
+    ds.algorithm().is_supported()
+        && matches!(
+            ds.digest_type(),
+            DigestType::SHA1 | DigestType::SHA256 | DigestType::SHA384
+        )
+}
+
+/// The keys of `owner`'s DNSKEY RRset `keys` vouched for by its DS RRset `ds_set`. SHA-1 DS
+/// records are ignored when a usable SHA-256 or SHA-384 one is present (RFC 4509 sec. 3),
+/// so a downgraded digest cannot stand in for a strong one.
+pub fn match_ds(owner: &Name, ds_set: &[DS], keys: &[DNSKEY]) -> DsMatch {
+    let usable: Vec<&DS> = ds_set.iter().filter(|d| supported(d)).collect();
+    if usable.is_empty() {
+        return DsMatch::NoSupportedDs;
+    }
+    let strong = usable.iter().any(|d| d.digest_type() != DigestType::SHA1);
+    let usable: Vec<&DS> = usable
+        .into_iter()
+        .filter(|d| !strong || d.digest_type() != DigestType::SHA1)
+        .collect();
+    let vouched: Vec<DNSKEY> = keys
+        .iter()
+        .filter(|k| usable_key(k))
+        .filter(|k| {
+            usable.iter().any(|d| {
+                k.algorithm() == d.algorithm()
+                    && k.calculate_key_tag().ok() == Some(d.key_tag())
+                    && d.covers(owner, k).unwrap_or(false)
+            })
+        })
+        .cloned()
+        .collect();
+    if vouched.is_empty() {
+        DsMatch::Mismatch
+    } else {
+        DsMatch::Vouched(vouched)
+    }
+}
+
+/// The keys of `owner`'s DNSKEY RRset that the trust anchors for `owner` vouch for: DS
+/// anchors as [`match_ds`], DNSKEY anchors by identical key. `NoSupportedDs` when there are
+/// anchors for `owner` but none this validator can use; `Mismatch` (the anchor matches no
+/// DNSKEY: the check stops with its own error) otherwise.
+pub fn match_anchors(owner: &Name, anchors: &[TrustAnchor], keys: &[DNSKEY]) -> DsMatch {
+    let mut ds_set = Vec::new();
+    let mut pinned = Vec::new();
+    for anchor in anchors.iter().filter(|a| a.owner() == owner) {
+        match anchor {
+            TrustAnchor::Ds { ds, .. } => ds_set.push(ds.clone()),
+            TrustAnchor::Dnskey { key, .. } => pinned.push(key),
+        }
+    }
+    let mut vouched: Vec<DNSKEY> = keys
+        .iter()
+        .filter(|k| usable_key(k))
+        .filter(|k| {
+            pinned.iter().any(|p| {
+                p.algorithm() == k.algorithm()
+                    && p.public_key().public_bytes() == k.public_key().public_bytes()
+            })
+        })
+        .cloned()
+        .collect();
+    let from_ds = if ds_set.is_empty() {
+        None
+    } else {
+        Some(match_ds(owner, &ds_set, keys))
+    };
+    match from_ds {
+        Some(DsMatch::Vouched(more)) => {
+            for key in more {
+                if !vouched.contains(&key) {
+                    vouched.push(key);
+                }
+            }
+            DsMatch::Vouched(vouched)
+        }
+        _ if !vouched.is_empty() => DsMatch::Vouched(vouched),
+        Some(DsMatch::NoSupportedDs) if pinned.is_empty() => DsMatch::NoSupportedDs,
+        _ => DsMatch::Mismatch,
+    }
+}

@@ -1,0 +1,30 @@
+//! DNSSEC validation primitives for the in-core validator (issue 13): what the chain of trust
+//! is made of, checked on data the caller already has, with no I/O and no clock (`now` is an
+//! input).
+//!
+//! - [`anchor`]: trust anchors, the IANA root KSKs embedded (key tags 20326 and 38696), and
+//!   DS or DNSKEY presentation lines (`--trust-anchor FILE`);
+//! - [`window`]: an RRSIG's inception and expiration against `now` in RFC 1982 serial-number
+//!   arithmetic (RFC 4034 sec. 3.1.5), with a small documented skew allowance;
+//! - [`signature`]: one RRset against its RRSIGs and a DNSKEY RRset (RFC 4035 sec. 5.3): one
+//!   valid signature by any supported algorithm is enough (RFC 6840 sec. 5.4, 5.11);
+//! - [`delegation`]: a DNSKEY RRset against the parent's DS RRset (RFC 4035 sec. 5.2),
+//!   SHA-256 or stronger preferred over SHA-1 (RFC 4509 sec. 3), and a DS RRset with no
+//!   supported algorithm and digest pair making the zone insecure, not bogus (RFC 4035
+//!   sec. 5.2, RFC 6840 sec. 5.2).
+//!
+//! Not here yet: the chain walker that asks for DS and DNSKEY RRsets through the one loop,
+//! NSEC and NSEC3 denial proofs, and the check's use of them instead of the resolver's AD
+//! bit. The signatures themselves are checked by hickory-proto's `Verifier` (CRATES-NOTES
+//! 2.3); everything around them (which key, which signature, which time, which digest) is
+//! decided here.
+
+pub mod anchor;
+pub mod delegation;
+pub mod signature;
+pub mod window;
+
+pub use anchor::{parse_anchors, root_anchors, AnchorError, TrustAnchor};
+pub use delegation::{match_anchors, match_ds, DsMatch};
+pub use signature::{usable_key, verify_rrset, SignatureError, SignedBy, MAX_VERIFICATIONS};
+pub use window::{check_window, WindowError, CLOCK_SKEW_SECS};

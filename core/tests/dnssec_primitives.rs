@@ -1,0 +1,470 @@
+//! The DNSSEC primitives of the in-core validator (issue 13) on real signatures: keys made
+//! with hickory-proto's ring signers, RRsets signed over their canonical form, every message
+//! serialized to DNS wire format and parsed back before it is validated.
+
+use daneel_core::dnssec::{
+    match_anchors, match_ds, parse_anchors, root_anchors, verify_rrset, DsMatch, SignatureError,
+    TrustAnchor, WindowError, MAX_VERIFICATIONS,
+};
+use daneel_core::Timestamp;
+use hickory_proto::dnssec::crypto::{EcdsaSigningKey, Ed25519SigningKey};
+use hickory_proto::dnssec::rdata::{DNSSECRData, SigInput, DNSKEY, DS, RRSIG};
+use hickory_proto::dnssec::{Algorithm, DigestType, SigningKey, Verifier, TBS};
+use hickory_proto::op::{Message, MessageType, OpCode};
+use hickory_proto::rr::rdata::TLSA;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, SerialNumber};
+
+/// 2026-01-01T00:00:00Z.
+const NOW: u32 = 1_767_225_600;
+const DAY: u32 = 86_400;
+
+fn name(s: &str) -> Name {
+    Name::from_ascii(s).unwrap()
+}
+
+/// A zone key: the signer and its DNSKEY (flags 257: zone key, secure entry point).
+struct Key {
+    signer: Box<dyn SigningKey>,
+    dnskey: DNSKEY,
+}
+
+impl Key {
+    fn ed25519() -> Key {
+        let pkcs8 = Ed25519SigningKey::generate_pkcs8().unwrap();
+        Key::from_signer(
+            Box::new(Ed25519SigningKey::from_pkcs8(&pkcs8).unwrap()),
+            257,
+        )
+    }
+
+    fn p256() -> Key {
+        let pkcs8 = EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).unwrap();
+        let signer = EcdsaSigningKey::from_pkcs8(&pkcs8, Algorithm::ECDSAP256SHA256).unwrap();
+        Key::from_signer(Box::new(signer), 256)
+    }
+
+    fn from_signer(signer: Box<dyn SigningKey>, flags: u16) -> Key {
+        let dnskey = DNSKEY::with_flags(flags, signer.to_public_key().unwrap());
+        Key { signer, dnskey }
+    }
+
+    fn with_flags(&self, flags: u16) -> DNSKEY {
+        DNSKEY::with_flags(flags, self.dnskey.public_key().clone())
+    }
+
+    fn tag(&self) -> u16 {
+        self.dnskey.calculate_key_tag().unwrap()
+    }
+
+    /// [`Key::sign`] naming the key as `as_key` (the same public key with other flags), so
+    /// that only the flags tell the two apart.
+    fn sign_as(&self, as_key: &DNSKEY, zone: &Name, owner: &Name, records: &[Record]) -> RRSIG {
+        let mut input = self
+            .sign(zone, owner, records, owner.num_labels(), VALID)
+            .input()
+            .clone();
+        input.key_tag = as_key.calculate_key_tag().unwrap();
+        let tbs = TBS::from_input(owner, DNSClass::IN, &input, records.iter()).unwrap();
+        RRSIG::from_sig(input, self.signer.sign(&tbs).unwrap())
+    }
+
+    /// An RRSIG over `records` (owner `owner`, label count `labels`), valid from `inception`
+    /// to `expiration`, by this key for `zone`.
+    fn sign(
+        &self,
+        zone: &Name,
+        owner: &Name,
+        records: &[Record],
+        labels: u8,
+        (inception, expiration): (u32, u32),
+    ) -> RRSIG {
+        let input = SigInput {
+            type_covered: records[0].record_type(),
+            algorithm: self.signer.algorithm(),
+            num_labels: labels,
+            original_ttl: 3600,
+            sig_expiration: SerialNumber::new(expiration),
+            sig_inception: SerialNumber::new(inception),
+            key_tag: self.tag(),
+            signer_name: zone.clone(),
+        };
+        let tbs = TBS::from_input(owner, DNSClass::IN, &input, records.iter()).unwrap();
+        RRSIG::from_sig(input.clone(), self.signer.sign(&tbs).unwrap())
+    }
+}
+
+fn tlsa_rrset(owner: &Name, data: u8) -> Vec<Record> {
+    [data, data.wrapping_add(1)]
+        .iter()
+        .map(|d| {
+            Record::from_rdata(
+                owner.clone(),
+                3600,
+                RData::TLSA(TLSA::new(3u8.into(), 1u8.into(), 1u8.into(), vec![*d; 32])),
+            )
+        })
+        .collect()
+}
+
+/// The records and RRSIGs after a trip through the DNS wire format.
+fn over_the_wire(records: &[Record], rrsigs: &[RRSIG]) -> (Vec<Record>, Vec<RRSIG>) {
+    let mut m = Message::new(7, MessageType::Response, OpCode::Query);
+    for r in records {
+        m.add_answer(r.clone());
+    }
+    for s in rrsigs {
+        m.add_answer(Record::from_rdata(
+            records[0].name.clone(),
+            3600,
+            RData::DNSSEC(DNSSECRData::RRSIG(s.clone())),
+        ));
+    }
+    let parsed = Message::from_vec(&m.to_vec().unwrap()).unwrap();
+    let mut data = Vec::new();
+    let mut sigs = Vec::new();
+    for r in &parsed.answers {
+        match &r.data {
+            RData::DNSSEC(DNSSECRData::RRSIG(s)) => sigs.push(s.clone()),
+            _ => data.push(r.clone()),
+        }
+    }
+    (data, sigs)
+}
+
+fn at(secs: u32) -> Timestamp {
+    Timestamp::from_unix_secs(u64::from(secs))
+}
+
+const VALID: (u32, u32) = (NOW - DAY, NOW + 7 * DAY);
+
+#[test]
+fn a_valid_signature_verifies_and_names_its_key() {
+    let zone = name("example.net.");
+    let owner = name("_25._tcp.mx.example.net.");
+    for key in [Key::ed25519(), Key::p256()] {
+        let records = tlsa_rrset(&owner, 1);
+        let sig = key.sign(&zone, &owner, &records, owner.num_labels(), VALID);
+        let (records, sigs) = over_the_wire(&records, &[sig]);
+        let signed = verify_rrset(
+            &owner,
+            RecordType::TLSA,
+            &records,
+            &sigs,
+            &zone,
+            std::slice::from_ref(&key.dnskey),
+            at(NOW),
+        )
+        .unwrap();
+        assert_eq!(signed.key_tag, key.tag());
+        assert!(!signed.wildcard);
+    }
+}
+
+#[test]
+fn changed_data_a_wrong_signer_or_a_missing_signature_fail() {
+    let zone = name("example.net.");
+    let owner = name("_25._tcp.mx.example.net.");
+    let key = Key::ed25519();
+    let records = tlsa_rrset(&owner, 1);
+    let sig = key.sign(&zone, &owner, &records, owner.num_labels(), VALID);
+    let keys = std::slice::from_ref(&key.dnskey);
+    let check = |records: &[Record], sigs: &[RRSIG], zone: &Name| {
+        verify_rrset(&owner, RecordType::TLSA, records, sigs, zone, keys, at(NOW))
+    };
+    // Another RRset under the same signature: a forged TLSA record.
+    let forged = tlsa_rrset(&owner, 9);
+    assert_eq!(
+        check(&forged, std::slice::from_ref(&sig), &zone),
+        Err(SignatureError::BadSignature)
+    );
+    // The signature claims another zone than the keys'.
+    assert_eq!(
+        check(&records, std::slice::from_ref(&sig), &name("example.org.")),
+        Err(SignatureError::WrongSigner)
+    );
+    assert_eq!(
+        check(&records, &[], &zone),
+        Err(SignatureError::NoSignature)
+    );
+}
+
+#[test]
+fn the_window_is_checked_against_the_given_time() {
+    let zone = name("example.net.");
+    let owner = name("_25._tcp.mx.example.net.");
+    let key = Key::ed25519();
+    let records = tlsa_rrset(&owner, 1);
+    let sig = key.sign(&zone, &owner, &records, owner.num_labels(), VALID);
+    let keys = std::slice::from_ref(&key.dnskey);
+    let check = |now| {
+        verify_rrset(
+            &owner,
+            RecordType::TLSA,
+            &records,
+            std::slice::from_ref(&sig),
+            &zone,
+            keys,
+            at(now),
+        )
+    };
+    assert!(check(NOW).is_ok());
+    assert_eq!(
+        check(NOW + 8 * DAY),
+        Err(SignatureError::Window {
+            error: WindowError::Expired
+        })
+    );
+    assert_eq!(
+        check(NOW - 2 * DAY),
+        Err(SignatureError::Window {
+            error: WindowError::NotYetValid
+        })
+    );
+}
+
+/// A key without the zone-key flag, or with the revoke flag, validates nothing (RFC 4034
+/// sec. 2.1.1, RFC 5011 sec. 2.1); an RRSIG by an algorithm this validator lacks is told
+/// apart from a bad one.
+#[test]
+fn only_zone_keys_that_are_not_revoked_count() {
+    let zone = name("example.net.");
+    let owner = name("_25._tcp.mx.example.net.");
+    let key = Key::ed25519();
+    let records = tlsa_rrset(&owner, 1);
+    let sig = key.sign(&zone, &owner, &records, owner.num_labels(), VALID);
+    for flags in [0u16, 1, 257 | 0x0080, 256 | 0x0080] {
+        // The signature names the key with these flags: only the flags can refuse it.
+        let as_key = key.with_flags(flags);
+        let sig = key.sign_as(&as_key, &zone, &owner, &records);
+        let result = verify_rrset(
+            &owner,
+            RecordType::TLSA,
+            &records,
+            std::slice::from_ref(&sig),
+            &zone,
+            std::slice::from_ref(&as_key),
+            at(NOW),
+        );
+        assert_eq!(result, Err(SignatureError::NoKey), "flags {flags}");
+    }
+    // The same key with flags 256 (zone key) validates.
+    let zsk = key.with_flags(256);
+    let sig256 = key.sign_as(&zsk, &zone, &owner, &records);
+    assert!(verify_rrset(
+        &owner,
+        RecordType::TLSA,
+        &records,
+        &[sig256],
+        &zone,
+        &[zsk],
+        at(NOW)
+    )
+    .is_ok());
+    let mut unknown = sig.input().clone();
+    unknown.algorithm = Algorithm::Unknown(200);
+    let odd = RRSIG::from_sig(unknown, sig.sig().to_vec());
+    assert_eq!(
+        verify_rrset(
+            &owner,
+            RecordType::TLSA,
+            &records,
+            &[odd],
+            &zone,
+            std::slice::from_ref(&key.dnskey),
+            at(NOW)
+        ),
+        Err(SignatureError::UnsupportedAlgorithm)
+    );
+}
+
+/// One valid signature is enough whatever the others (RFC 6840 sec. 5.4, 5.11): a bad
+/// ECDSA signature beside a good Ed25519 one validates.
+#[test]
+fn one_good_signature_among_bad_ones_is_enough() {
+    let zone = name("example.net.");
+    let owner = name("_25._tcp.mx.example.net.");
+    let (ed, ec) = (Key::ed25519(), Key::p256());
+    let records = tlsa_rrset(&owner, 1);
+    let good = ed.sign(&zone, &owner, &records, owner.num_labels(), VALID);
+    let bad = ec.sign(
+        &zone,
+        &owner,
+        &tlsa_rrset(&owner, 5),
+        owner.num_labels(),
+        VALID,
+    );
+    let (records, sigs) = over_the_wire(&records, &[bad, good]);
+    let signed = verify_rrset(
+        &owner,
+        RecordType::TLSA,
+        &records,
+        &sigs,
+        &zone,
+        &[ec.dnskey.clone(), ed.dnskey.clone()],
+        at(NOW),
+    )
+    .unwrap();
+    assert_eq!(signed.key_tag, ed.tag());
+}
+
+/// Many signatures that all need checking stop at [`MAX_VERIFICATIONS`] (KeyTrap).
+#[test]
+fn verification_work_is_bounded() {
+    let zone = name("example.net.");
+    let owner = name("_25._tcp.mx.example.net.");
+    let key = Key::ed25519();
+    let records = tlsa_rrset(&owner, 1);
+    let bad: Vec<RRSIG> = (0..MAX_VERIFICATIONS + 1)
+        .map(|i| {
+            key.sign(
+                &zone,
+                &owner,
+                &tlsa_rrset(&owner, 50 + i as u8),
+                owner.num_labels(),
+                VALID,
+            )
+        })
+        .collect();
+    assert_eq!(
+        verify_rrset(
+            &owner,
+            RecordType::TLSA,
+            &records,
+            &bad,
+            &zone,
+            std::slice::from_ref(&key.dnskey),
+            at(NOW)
+        ),
+        Err(SignatureError::WorkLimit)
+    );
+}
+
+/// An RRset synthesised from `*.example.net` for `host.example.net` verifies with the
+/// wildcard's label count and says so (RFC 4035 sec. 5.3.4).
+#[test]
+fn a_wildcard_expansion_verifies_and_is_flagged() {
+    let zone = name("example.net.");
+    let wildcard = name("*.example.net.");
+    let key = Key::ed25519();
+    let signed_records = tlsa_rrset(&wildcard, 1);
+    let sig = key.sign(&zone, &wildcard, &signed_records, 2, VALID);
+    let host = name("host.example.net.");
+    let expanded = tlsa_rrset(&host, 1);
+    let signed = verify_rrset(
+        &host,
+        RecordType::TLSA,
+        &expanded,
+        &[sig],
+        &zone,
+        std::slice::from_ref(&key.dnskey),
+        at(NOW),
+    )
+    .unwrap();
+    assert!(signed.wildcard);
+}
+
+/// DS matching (RFC 4035 sec. 5.2, RFC 4509 sec. 3).
+#[test]
+fn ds_records_vouch_for_keys_strong_digests_first() {
+    let zone = name("example.net.");
+    let key = Key::ed25519();
+    let other = Key::ed25519();
+    let ds = |k: &Key, digest: DigestType| {
+        let d = k.dnskey.to_digest(&zone, digest).unwrap();
+        DS::new(k.tag(), k.dnskey.algorithm(), digest, d.as_ref().to_vec())
+    };
+    let keys = [key.dnskey.clone()];
+    assert_eq!(
+        match_ds(&zone, &[ds(&key, DigestType::SHA256)], &keys),
+        DsMatch::Vouched(keys.to_vec())
+    );
+    // SHA-1 alone still counts.
+    assert_eq!(
+        match_ds(&zone, &[ds(&key, DigestType::SHA1)], &keys),
+        DsMatch::Vouched(keys.to_vec())
+    );
+    // A matching SHA-1 DS beside a SHA-256 one for another key: SHA-1 is ignored.
+    assert_eq!(
+        match_ds(
+            &zone,
+            &[ds(&key, DigestType::SHA1), ds(&other, DigestType::SHA256)],
+            &keys
+        ),
+        DsMatch::Mismatch
+    );
+    // Only an unknown digest type, or an algorithm this validator lacks: insecure.
+    let mut unknown = ds(&key, DigestType::SHA256);
+    unknown = DS::new(
+        unknown.key_tag(),
+        unknown.algorithm(),
+        DigestType::Unknown(99),
+        unknown.digest().to_vec(),
+    );
+    assert_eq!(match_ds(&zone, &[unknown], &keys), DsMatch::NoSupportedDs);
+    let alien = DS::new(
+        key.tag(),
+        Algorithm::Unknown(200),
+        DigestType::SHA256,
+        vec![0; 32],
+    );
+    assert_eq!(match_ds(&zone, &[alien], &keys), DsMatch::NoSupportedDs);
+    // A DS that matches a revoked key (digest over its flags) vouches for nothing, while the
+    // same DS matches when the revoke flag is not set in the flags it was made over.
+    let revoked = Key::from_signer(
+        Box::new(
+            Ed25519SigningKey::from_pkcs8(&Ed25519SigningKey::generate_pkcs8().unwrap()).unwrap(),
+        ),
+        257 | 0x0080,
+    );
+    assert_eq!(
+        match_ds(
+            &zone,
+            &[ds(&revoked, DigestType::SHA256)],
+            std::slice::from_ref(&revoked.dnskey)
+        ),
+        DsMatch::Mismatch
+    );
+}
+
+/// Trust anchors: the embedded root DS records vouch for no generated key; a DNSKEY anchor
+/// pins its key; an anchor file's DS line works like the parent's DS.
+#[test]
+fn trust_anchors_vouch_for_their_keys_only() {
+    let key = Key::ed25519();
+    let keys = [key.dnskey.clone()];
+    assert_eq!(
+        match_anchors(&Name::root(), &root_anchors(), &keys),
+        DsMatch::Mismatch
+    );
+    let pinned = vec![TrustAnchor::Dnskey {
+        owner: Name::root(),
+        key: key.dnskey.clone(),
+    }];
+    assert_eq!(
+        match_anchors(&Name::root(), &pinned, &keys),
+        DsMatch::Vouched(keys.to_vec())
+    );
+    let digest = key
+        .dnskey
+        .to_digest(&Name::root(), DigestType::SHA256)
+        .unwrap();
+    let line = format!(
+        ". IN DS {} 15 2 {}\n",
+        key.tag(),
+        digest
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<String>()
+    );
+    let anchors = parse_anchors(&line).unwrap();
+    assert_eq!(
+        match_anchors(&Name::root(), &anchors, &keys),
+        DsMatch::Vouched(keys.to_vec())
+    );
+    // Anchors for another zone say nothing about this one.
+    assert_eq!(
+        match_anchors(&name("example.net."), &anchors, &keys),
+        DsMatch::Mismatch
+    );
+}
