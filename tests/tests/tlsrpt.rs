@@ -11,7 +11,7 @@ use daneel_core::check::CheckConfig;
 use daneel_core::dane::TlsaRecord;
 use daneel_core::report::tlsrpt::build::{self, Reporter};
 use daneel_core::report::tlsrpt::json::{PolicyType, TlsRptReport};
-use daneel_core::report::tlsrpt::merge::{merge, Results};
+use daneel_core::report::tlsrpt::merge::{merge, MergeError, Results};
 use daneel_core::report::tlsrpt::record::{RecordProblem, TlsRptLookup};
 use daneel_core::report::tlsrpt::ResultType;
 use daneel_core::report::Warning;
@@ -288,12 +288,16 @@ fn three_checks_of_two_domains_merge_into_two_policies_with_summed_counts() {
     let later = SIM_START.saturating_add(Duration::from_secs(3600));
     let (_, second) = record(&a, config("example.com"), Seed(2), later);
     let other = rpt(&check(&b, config("example.org")));
-    let inputs = [
+    let inputs: Vec<Results> = [
         Results::read(&first.to_json_lines()).unwrap(),
         Results::read(&second.to_json_lines()).unwrap(),
         Results::read(&serde_json::to_string(&other).unwrap()).unwrap(),
-    ];
-    let merged = merge(&inputs, &reporter());
+    ]
+    .concat();
+    let merged = merge(&inputs, &reporter()).unwrap();
+    // The order of the inputs never shows, report ids included.
+    let reversed: Vec<Results> = inputs.iter().rev().cloned().collect();
+    assert_eq!(merge(&reversed, &reporter()).unwrap(), merged);
     assert_eq!(merged.len(), 2, "{merged:#?}");
     assert_eq!(merged.iter().map(|r| r.policies.len()).sum::<usize>(), 2);
     let com = &merged[0].policies[0];
@@ -321,24 +325,52 @@ fn three_checks_of_two_domains_merge_into_two_policies_with_summed_counts() {
     let org = &merged[1].policies[0];
     assert_eq!(org.policy.policy_domain, "example.org");
     assert_eq!(org.summary.total_failure_session_count, 2);
-    // One date range spanning all three checks.
-    assert_eq!(merged[0].date_range, merged[1].date_range);
+    // Each domain's date range spans its own checks: example.com both, example.org one.
     assert_eq!(merged[0].date_range.start_datetime, SIM_START.to_rfc3339());
     assert!(merged[0].date_range.end_datetime >= later.to_rfc3339());
+    assert_eq!(merged[1].date_range.start_datetime, SIM_START.to_rfc3339());
+    assert!(merged[1].date_range.end_datetime < later.to_rfc3339());
     assert_ne!(merged[0].report_id, merged[1].report_id);
-    // Merging a merge's reports changes nothing but the report ids.
-    let again: Vec<Results> = merged
-        .iter()
-        .cloned()
-        .map(|r| Results::of_report(r).unwrap())
-        .collect();
-    assert_eq!(
-        merge(&again, &reporter())
-            .iter()
-            .map(|r| &r.policies)
-            .collect::<Vec<_>>(),
-        merged.iter().map(|r| &r.policies).collect::<Vec<_>>()
-    );
+    // What `daneel tlsrpt merge` prints (a JSON array) reads back and merges to the same
+    // reports.
+    let printed = serde_json::to_string_pretty(&merged).unwrap();
+    let again = Results::read(&printed).unwrap();
+    assert_eq!(merge(&again, &reporter()).unwrap(), merged);
+}
+
+/// Bad merge inputs are typed errors, never panics: counts that overflow when added, a date
+/// range that ends before it starts, something that is not a report.
+#[test]
+fn bad_merge_inputs_are_typed_errors() {
+    let b = failing_domain("example.org", None);
+    let report = rpt(&check(
+        &b,
+        CheckConfig::new("example.org", vec![SIM_RESOLVER]),
+    ));
+    let mut huge = report.clone();
+    huge.policies[0].summary.total_failure_session_count = u64::MAX;
+    let inputs = [
+        Results::of_report(huge).unwrap(),
+        Results::of_report(report.clone()).unwrap(),
+    ];
+    assert!(matches!(
+        merge(&inputs, &reporter()),
+        Err(MergeError::CountOverflow { .. })
+    ));
+    let mut backwards = report.clone();
+    backwards.date_range.end_datetime = "2000-01-01T00:00:00Z".into();
+    assert!(matches!(
+        Results::of_report(backwards),
+        Err(MergeError::BadDate { .. })
+    ));
+    assert!(matches!(
+        Results::read("[1, 2]"),
+        Err(MergeError::NotAReport { .. })
+    ));
+    assert!(matches!(
+        Results::read("{\"x\": 1}"),
+        Err(MergeError::NotAReport { .. })
+    ));
 }
 
 /// RFC 8460 sec. 3: the record is shown with its DNSSEC status and parsed.
@@ -476,5 +508,27 @@ fn a_transcript_from_before_the_tlsrpt_lookup_still_replays() {
     assert_eq!(replayed.report.as_deref(), Some(&report));
     // And it merges: the TLSRPT lookup is no part of the RFC 8460 report.
     let results = Results::read(&old).unwrap();
-    assert_eq!(results.policies[0].summary.total_failure_session_count, 2);
+    assert_eq!(
+        results[0].policies[0].summary.total_failure_session_count,
+        2
+    );
+}
+
+/// The policy domain follows from the destination: a check that ended before its MX answer
+/// (no validating resolver, an abort) still reports for its domain, with no sessions; a
+/// `[host]` or an address has none (RFC 8460 sec. 4.4 `policy-domain`).
+#[test]
+fn the_policy_domain_comes_from_the_destination() {
+    let b = failing_domain("example.org", None);
+    let mut report = check(&b, CheckConfig::new("example.org", vec![SIM_RESOLVER]));
+    report.mx = None;
+    report.hosts.clear();
+    assert_eq!(build::policy_domain(&report).unwrap(), "example.org");
+    let empty = rpt(&report);
+    assert_eq!(empty.policies[0].summary.total_failure_session_count, 0);
+    assert_eq!(empty.policies[0].summary.total_successful_session_count, 0);
+    for destination in ["[mx.example.org]", "192.0.2.1", "2001:db8::1"] {
+        report.domain = destination.into();
+        assert!(build::policy_domain(&report).is_err(), "{destination}");
+    }
 }

@@ -170,7 +170,8 @@ impl SmtpCheck {
                     .dns
                     .lookup(now, Purpose::Mx, &name.clone(), RecordType::MX);
                 if check.config.lookup_tlsrpt {
-                    // In parallel with the MX lookup: it never delays the check.
+                    // In parallel with the MX lookup, so it adds no DNS round; the check waits
+                    // for its answer, which the DNS deadlines bound.
                     check.start_tlsrpt(now, name);
                 }
             }

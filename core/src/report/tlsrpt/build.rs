@@ -60,12 +60,15 @@ impl std::error::Error for BuildError {}
 pub type SendingIp<'a> = &'a dyn Fn(IpAddr) -> Option<IpAddr>;
 
 /// The policy domain of a check: the destination domain, lower case, without a final dot.
+/// It follows from the destination alone, so a check that ended before its MX answer (no
+/// validating resolver, an abort) still has one, with no sessions; a `[host]` or an address
+/// literal has none.
 pub fn policy_domain(report: &Report) -> Result<String, BuildError> {
     if report.kind != CheckKind::Smtp {
         return Err(BuildError::NotSmtp { kind: report.kind });
     }
     let domain = report.domain.trim();
-    if report.mx.is_none() || domain.starts_with('[') {
+    if domain.is_empty() || domain.starts_with('[') || domain.parse::<IpAddr>().is_ok() {
         return Err(BuildError::NoPolicyDomain {
             destination: report.domain.clone(),
         });
@@ -114,7 +117,8 @@ pub fn policy_result(
             mx_host: report.hosts.iter().map(|h| h.name.clone()).collect(),
         },
         summary,
-        failure_details: group(details),
+        // One check's sessions are few: their counts cannot overflow.
+        failure_details: group(details).unwrap_or_default(),
     })
 }
 
@@ -214,23 +218,28 @@ fn detail(
     }
 }
 
-/// Groups equal failures (everything but the count), adding their counts, in a stable order.
-pub(crate) fn group(details: Vec<FailureDetail>) -> Vec<FailureDetail> {
+/// Groups equal failures (everything but the count), adding their counts, sorted on every
+/// field so that the order of the inputs never shows. `None` when a count overflows.
+pub(crate) fn group(details: Vec<FailureDetail>) -> Option<Vec<FailureDetail>> {
     let mut groups: Vec<FailureDetail> = Vec::new();
     for d in details {
         match groups.iter_mut().find(|g| g.same_group(&d)) {
-            Some(g) => g.failed_session_count += d.failed_session_count,
+            Some(g) => {
+                g.failed_session_count =
+                    g.failed_session_count.checked_add(d.failed_session_count)?
+            }
             None => groups.push(d),
         }
     }
     groups.sort_by(|a, b| {
-        (&a.receiving_mx_hostname, &a.receiving_ip, a.result_type).cmp(&(
+        (&a.receiving_mx_hostname, &a.receiving_ip, a.result_type, a).cmp(&(
             &b.receiving_mx_hostname,
             &b.receiving_ip,
             b.result_type,
+            b,
         ))
     });
-    groups
+    Some(groups)
 }
 
 /// `text` as a `data:` URI (RFC 2397): everything but unreserved characters (RFC 3986

@@ -30,10 +30,16 @@ pub enum MergeError {
     Unfinished,
     /// A check without an RFC 8460 report.
     Build(BuildError),
-    /// A report whose `date-range` is not RFC 3339 (RFC 8460 sec. 4.1).
+    /// A report whose `date-range` is not RFC 3339 (RFC 8460 sec. 4.1), or ends before it
+    /// starts.
     BadDate {
         /// The value.
         value: String,
+    },
+    /// Adding the session counts of the inputs overflows.
+    CountOverflow {
+        /// The policy domain.
+        domain: String,
     },
 }
 
@@ -50,8 +56,12 @@ impl fmt::Display for MergeError {
             }
             MergeError::Unfinished => f.write_str("the transcript ends before the check finished"),
             MergeError::Build(e) => write!(f, "{e}"),
-            MergeError::BadDate { value } => {
-                write!(f, "date-range value {value:?} is not an RFC 3339 date-time")
+            MergeError::BadDate { value } => write!(
+                f,
+                "date-range value {value:?} is not an RFC 3339 date-time, or ends before it starts"
+            ),
+            MergeError::CountOverflow { domain } => {
+                write!(f, "{domain}: the added session counts overflow")
             }
         }
     }
@@ -89,27 +99,47 @@ impl Results {
                 value: value.to_string(),
             })
         };
+        let (start, end) = (
+            date(&report.date_range.start_datetime)?,
+            date(&report.date_range.end_datetime)?,
+        );
+        if end < start {
+            return Err(MergeError::BadDate {
+                value: report.date_range.end_datetime,
+            });
+        }
         Ok(Results {
-            start: date(&report.date_range.start_datetime)?,
-            end: date(&report.date_range.end_datetime)?,
+            start,
+            end,
             policies: report.policies,
         })
     }
 
-    /// Reads a file: an RFC 8460 report (one JSON object), or a transcript of an SMTP check,
-    /// which is replayed (decided again when of an older format) through
+    /// Reads a file: an RFC 8460 report (one JSON object), an array of them (what
+    /// `daneel tlsrpt merge` prints, so a merge can be merged again), or a transcript of an
+    /// SMTP check, which is replayed (decided again when of an older format) through
     /// [`Recording::replay`] and ends at its last event.
-    pub fn read(text: &str) -> Result<Results, MergeError> {
+    pub fn read(text: &str) -> Result<Vec<Results>, MergeError> {
         let first = text
             .lines()
             .find(|l| !l.trim().is_empty())
             .unwrap_or_default();
+        if text.trim_start().starts_with('[') {
+            return serde_json::from_str::<Vec<TlsRptReport>>(text)
+                .map_err(|e| MergeError::NotAReport {
+                    detail: e.to_string(),
+                })?
+                .into_iter()
+                .map(Results::of_report)
+                .collect();
+        }
         if !first.contains("\"daneel_transcript\"") {
             return serde_json::from_str::<TlsRptReport>(text)
                 .map_err(|e| MergeError::NotAReport {
                     detail: e.to_string(),
                 })
-                .and_then(Results::of_report);
+                .and_then(Results::of_report)
+                .map(|r| vec![r]);
         }
         let recording = Recording::from_json_lines(text).map_err(MergeError::Transcript)?;
         let replayed = recording.replay().map_err(MergeError::Replay)?;
@@ -130,33 +160,49 @@ impl Results {
             .map(|e| e.at())
             .max()
             .unwrap_or(transcript.header.start);
-        Results::of_check(&report, ended)
+        Results::of_check(&report, ended).map(|r| vec![r])
     }
 }
 
-/// Merges `inputs` into one report per policy domain (in domain order), each for the date
-/// range spanning every input, by `reporter`. Within a domain, results of the same policy
-/// (type and records) are one policy: `mx-host` the union, counts added, equal failures one
-/// group; a changed policy (say, a new TLSA record) is a policy of its own.
-pub fn merge(inputs: &[Results], reporter: &Reporter) -> Vec<TlsRptReport> {
-    let Some(start) = inputs.iter().map(|r| r.start).min() else {
-        return Vec::new();
-    };
-    let end = inputs.iter().map(|r| r.end).max().unwrap_or(start);
-    let mut domains: BTreeMap<String, Vec<PolicyResult>> = BTreeMap::new();
-    for p in inputs.iter().flat_map(|r| r.policies.iter()) {
-        let policies = domains
-            .entry(p.policy.policy_domain.to_ascii_lowercase())
-            .or_default();
-        match policies.iter_mut().find(|q| same_policy(q, p)) {
-            Some(q) => add(q, p),
-            None => policies.push(p.clone()),
+/// Merges `inputs` into one report per policy domain (in domain order, the domain in lower
+/// case), each for the date range of the inputs that hold that domain, by `reporter`.
+/// Within a domain, results of the same policy (type and records) are one policy: `mx-host`
+/// the union, counts added, equal failures one group; a changed policy (say, a new TLSA
+/// record) is a policy of its own. Policies, hosts and failures are sorted, so the order of
+/// the inputs never shows.
+pub fn merge(inputs: &[Results], reporter: &Reporter) -> Result<Vec<TlsRptReport>, MergeError> {
+    type Domain = ((Timestamp, Timestamp), Vec<PolicyResult>);
+    let mut domains: BTreeMap<String, Domain> = BTreeMap::new();
+    for input in inputs {
+        for p in &input.policies {
+            let key = p.policy.policy_domain.to_ascii_lowercase();
+            let ((start, end), policies) = domains
+                .entry(key.clone())
+                .or_insert(((input.start, input.end), Vec::new()));
+            *start = (*start).min(input.start);
+            *end = (*end).max(input.end);
+            let mut p = p.clone();
+            p.policy.policy_domain = key.clone();
+            match policies.iter_mut().find(|q| same_policy(q, &p)) {
+                Some(q) => add(q, &p).ok_or(MergeError::CountOverflow { domain: key })?,
+                None => policies.push(p),
+            }
         }
     }
-    domains
+    Ok(domains
         .into_values()
-        .map(|policies| build::report(reporter, (start, end), policies))
-        .collect()
+        .map(|(range, mut policies)| {
+            for p in &mut policies {
+                p.policy.policy_string.sort();
+                p.policy.mx_host.sort();
+            }
+            policies.sort_by(|a, b| {
+                (a.policy.policy_type, &a.policy.policy_string)
+                    .cmp(&(b.policy.policy_type, &b.policy.policy_string))
+            });
+            build::report(reporter, range, policies)
+        })
+        .collect())
 }
 
 fn same_policy(a: &PolicyResult, b: &PolicyResult) -> bool {
@@ -168,18 +214,25 @@ fn same_policy(a: &PolicyResult, b: &PolicyResult) -> bool {
     a.policy.policy_type == b.policy.policy_type && set(a) == set(b)
 }
 
-fn add(into: &mut PolicyResult, from: &PolicyResult) {
+/// Adds `from` into `into`; `None` when a count overflows.
+fn add(into: &mut PolicyResult, from: &PolicyResult) -> Option<()> {
     for host in &from.policy.mx_host {
         if !into.policy.mx_host.contains(host) {
             into.policy.mx_host.push(host.clone());
         }
     }
-    into.summary.total_successful_session_count += from.summary.total_successful_session_count;
-    into.summary.total_failure_session_count += from.summary.total_failure_session_count;
+    let (a, b) = (&mut into.summary, &from.summary);
+    a.total_successful_session_count = a
+        .total_successful_session_count
+        .checked_add(b.total_successful_session_count)?;
+    a.total_failure_session_count = a
+        .total_failure_session_count
+        .checked_add(b.total_failure_session_count)?;
     let details = into
         .failure_details
         .drain(..)
         .chain(from.failure_details.iter().cloned())
         .collect();
-    into.failure_details = build::group(details);
+    into.failure_details = build::group(details)?;
+    Some(())
 }

@@ -29,6 +29,14 @@ use crate::report::{DnsQuery, Reason};
 /// The version tag every TLSRPT record begins with (sec. 3).
 pub const VERSION: &str = "v=TLSRPTv1";
 
+/// Whether a TXT string is a TLSRPT record: [`VERSION`] then a field delimiter or nothing
+/// (RFC 8460 sec. 3: `tlsrpt-version 1*(field-delim tlsrpt-field)`), so `v=TLSRPTv10` is not
+/// one and cannot make a valid record look duplicated.
+pub fn is_tlsrpt(text: &str) -> bool {
+    text.strip_prefix(VERSION)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([';', ' ', '\t']))
+}
+
 /// A TLSRPT record that follows the grammar (sec. 3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsRptRecord {
@@ -179,7 +187,7 @@ impl TlsRptLookup {
                 .txt()
                 .iter()
                 .map(|t| String::from_utf8_lossy(t).into_owned())
-                .filter(|t| t.starts_with(VERSION))
+                .filter(|t| is_tlsrpt(t))
                 .collect(),
             RcodeClass::NoData | RcodeClass::NxDomain => Vec::new(),
         };
@@ -395,6 +403,15 @@ fn uri_problem(uri: &str) -> Option<RecordProblem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_exact_version_is_a_tlsrpt_record() {
+        assert!(is_tlsrpt("v=TLSRPTv1; rua=mailto:a@example.com"));
+        assert!(is_tlsrpt("v=TLSRPTv1 ;rua=mailto:a@example.com"));
+        assert!(is_tlsrpt("v=TLSRPTv1"));
+        assert!(!is_tlsrpt("v=TLSRPTv10; rua=mailto:a@example.com"));
+        assert!(!is_tlsrpt("v=spf1 -all"));
+    }
 
     #[test]
     fn grammar() {

@@ -82,14 +82,20 @@ pub(crate) fn run(command: TlsRptCommand) -> i32 {
             .map_err(|e| e.to_string())
             .and_then(|text| Results::read(&text).map_err(|e| e.to_string()));
         match read {
-            Ok(r) => inputs.push(r),
+            Ok(r) => inputs.extend(r),
             Err(e) => {
                 eprintln!("daneel: {}: {e}", file.display());
                 return EXIT_DATA;
             }
         }
     }
-    let reports = merge(&inputs, &reporter.reporter());
+    let reports = match merge(&inputs, &reporter.reporter()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("daneel: {e}");
+            return EXIT_DATA;
+        }
+    };
     say!(
         "{}",
         serde_json::to_string_pretty(&reports).unwrap_or_default()
