@@ -18,3 +18,4 @@ pub mod smtp_check;
 pub mod smtp_reply;
 pub mod smtp_session;
 pub mod tlsa_text;
+pub mod tlsrpt;

@@ -468,3 +468,191 @@ fn trust_anchors_vouch_for_their_keys_only() {
         DsMatch::Mismatch
     );
 }
+
+mod nsec_proofs {
+    //! NSEC denial proofs (RFC 4035 sec. 5.4, RFC 7129) over one small zone, chained in
+    //! canonical order:
+    //!
+    //! ```text
+    //! example.net.        -> a.example.net.       SOA NS DNSKEY
+    //! a.example.net.      -> sub.example.net.     A
+    //! sub.example.net.    -> x.y.example.net.     NS        (a delegation)
+    //! x.y.example.net.    -> *.z.example.net.     A         (y.example.net: empty non-terminal)
+    //! *.z.example.net.    -> example.net.         TXT       (a wildcard; the chain wraps)
+    //! ```
+
+    use super::name;
+    use daneel_core::dnssec::{
+        prove_denial, prove_wildcard_expansion, Denial, DenialError, NsecRecord,
+    };
+    use hickory_proto::dnssec::rdata::NSEC;
+    use hickory_proto::rr::{Name, RecordType};
+    use RecordType::*;
+
+    fn nsec(owner: &str, next: &str, types: &[RecordType]) -> NsecRecord {
+        NsecRecord {
+            owner: name(owner),
+            nsec: NSEC::new_cover_self(name(next), types.iter().copied()),
+        }
+    }
+
+    fn zone() -> Vec<NsecRecord> {
+        vec![
+            nsec("example.net.", "a.example.net.", &[SOA, NS, DNSKEY]),
+            nsec("a.example.net.", "sub.example.net.", &[A]),
+            nsec("sub.example.net.", "x.y.example.net.", &[NS]),
+            nsec("x.y.example.net.", "*.z.example.net.", &[A]),
+            nsec("*.z.example.net.", "example.net.", &[TXT]),
+        ]
+    }
+
+    fn deny(q: &str, t: RecordType) -> Result<Denial, DenialError> {
+        prove_denial(&name(q), t, &name("example.net."), &zone())
+    }
+
+    /// hickory-proto's `Name` order is the canonical order of RFC 4034 sec. 6.1 (its own
+    /// example list), which every proof below relies on.
+    #[test]
+    fn names_sort_in_canonical_order() {
+        let sorted: [&[&[u8]]; 9] = [
+            &[b"example"],
+            &[b"a", b"example"],
+            &[b"yljkjljk", b"a", b"example"],
+            &[b"Z", b"a", b"example"],
+            &[b"zABC", b"a", b"EXAMPLE"],
+            &[b"z", b"example"],
+            &[b"\x01", b"z", b"example"],
+            &[b"*", b"z", b"example"],
+            &[b"\x80", b"z", b"example"],
+        ];
+        let names: Vec<Name> = sorted
+            .iter()
+            .map(|labels| {
+                let mut n = Name::from_labels(labels.iter().copied()).unwrap();
+                n.set_fqdn(true);
+                n
+            })
+            .collect();
+        let mut shuffled = names.clone();
+        shuffled.reverse();
+        shuffled.sort();
+        assert_eq!(shuffled, names);
+    }
+
+    #[test]
+    fn nodata_needs_the_type_and_cname_absent() {
+        assert_eq!(deny("a.example.net.", TLSA), Ok(Denial::NoData));
+        assert_eq!(deny("a.example.net.", A), Err(DenialError::TypeExists));
+        let mut records = zone();
+        records[1] = nsec("a.example.net.", "sub.example.net.", &[CNAME]);
+        assert_eq!(
+            prove_denial(
+                &name("a.example.net."),
+                TLSA,
+                &name("example.net."),
+                &records
+            ),
+            Err(DenialError::TypeExists)
+        );
+    }
+
+    #[test]
+    fn nxdomain_needs_the_wildcard_denied_too() {
+        assert_eq!(
+            deny("b.example.net.", TLSA),
+            Ok(Denial::NoName {
+                closest_encloser: name("example.net.")
+            })
+        );
+        // Without the apex NSEC, nothing denies *.example.net.
+        let records: Vec<NsecRecord> = zone().into_iter().skip(1).collect();
+        assert_eq!(
+            prove_denial(
+                &name("b.example.net."),
+                TLSA,
+                &name("example.net."),
+                &records
+            ),
+            Err(DenialError::WildcardNotDenied)
+        );
+        // And with no NSEC covering the name, nothing is proven.
+        assert_eq!(
+            prove_denial(
+                &name("b.example.net."),
+                TLSA,
+                &name("example.net."),
+                &zone()[2..]
+            ),
+            Err(DenialError::NameNotCovered)
+        );
+    }
+
+    #[test]
+    fn an_empty_non_terminal_is_nodata() {
+        assert_eq!(deny("y.example.net.", TLSA), Ok(Denial::NoData));
+    }
+
+    /// RFC 6840 sec. 4.4: the parent-side NSEC of a delegation proves only "no DS"; nothing
+    /// below the delegation is proven absent by the parent's chain; a child-apex NSEC never
+    /// proves "no DS".
+    #[test]
+    fn delegations_limit_what_an_nsec_proves() {
+        assert_eq!(deny("sub.example.net.", DS), Ok(Denial::NoData));
+        assert_eq!(
+            deny("sub.example.net.", TLSA),
+            Err(DenialError::WrongSideOfDelegation)
+        );
+        assert_eq!(
+            deny("_25._tcp.mx.sub.example.net.", TLSA),
+            Err(DenialError::NameNotCovered)
+        );
+        let child_apex = vec![nsec(
+            "sub.example.net.",
+            "a.sub.example.net.",
+            &[SOA, NS, DNSKEY],
+        )];
+        assert_eq!(
+            prove_denial(
+                &name("sub.example.net."),
+                DS,
+                &name("example.net."),
+                &child_apex
+            ),
+            Err(DenialError::WrongSideOfDelegation)
+        );
+    }
+
+    /// A positive answer from `*.z.example.net` for `host.z.example.net` (RRSIG labels 3) is
+    /// valid only when the NSEC proves `z.example.net` the closest encloser; with the labels
+    /// of another source of synthesis it is not. A wildcard that exists without the type is
+    /// a wildcard NODATA.
+    #[test]
+    fn wildcard_answers_and_wildcard_nodata() {
+        let zone_name = name("example.net.");
+        let q = name("host.z.example.net.");
+        assert_eq!(prove_wildcard_expansion(&q, 3, &zone_name, &zone()), Ok(()));
+        assert_eq!(
+            prove_wildcard_expansion(&q, 2, &zone_name, &zone()),
+            Err(DenialError::WildcardNotDenied)
+        );
+        assert_eq!(
+            prove_wildcard_expansion(&name("a.example.net."), 2, &zone_name, &zone()),
+            Err(DenialError::NameNotCovered)
+        );
+        assert_eq!(
+            deny("host.z.example.net.", MX),
+            Ok(Denial::WildcardNoData {
+                closest_encloser: name("z.example.net.")
+            })
+        );
+        assert_eq!(
+            deny("host.z.example.net.", TXT),
+            Err(DenialError::TypeExists)
+        );
+    }
+
+    #[test]
+    fn names_outside_the_zone_are_not_proven() {
+        assert_eq!(deny("example.org.", TLSA), Err(DenialError::OutsideZone));
+    }
+}

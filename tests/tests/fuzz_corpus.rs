@@ -14,7 +14,7 @@ use daneel_core::dane::TlsaRecord;
 use daneel_core::fuzzing::smtp_check::{FuzzOp, FuzzRecord, NAMES};
 use daneel_core::fuzzing::{
     dane_verify, dns_answer, imap_response, mua_check, pop3_response, smtp_check, smtp_reply,
-    smtp_session, tlsa_text,
+    smtp_session, tlsa_text, tlsrpt,
 };
 use daneel_core::tls::TlsFailureKind;
 use daneel_core::transcript::{Event, Recorder, Transcript};
@@ -35,7 +35,7 @@ struct Target {
 
 /// Every target of `fuzz/Cargo.toml`. The minimums are what the corpora hold: the seeds
 /// `write_seeds` derives from the catalogue's transcripts plus the kept crash inputs.
-const TARGETS: [Target; 9] = [
+const TARGETS: [Target; 10] = [
     Target {
         name: "smtp_reply",
         run: smtp_reply::run,
@@ -81,7 +81,54 @@ const TARGETS: [Target; 9] = [
         run: pop3_response::run,
         min_inputs: POP3_SERVERS.len(),
     },
+    Target {
+        name: "tlsrpt",
+        run: tlsrpt::run,
+        min_inputs: TLSRPT_SEEDS.len(),
+    },
 ];
+
+/// `tlsrpt` seeds (issue 11): TXT records good and bad, an RFC 8460 report, an array of
+/// them (what `daneel tlsrpt merge` prints), a range that ends before it starts, counts that
+/// overflow when merged.
+const TLSRPT_SEEDS: [&str; 10] = [
+    "v=TLSRPTv1; rua=mailto:tlsrpt@example.com",
+    "v=TLSRPTv1;rua=https://reports.example.com/v1,mailto:a@example.net; ext=1;",
+    "v=TLSRPTv10; rua=mailto:tlsrpt@example.com",
+    "v=TLSRPTv1; rua=ftp://example.com/",
+    "v=TLSRPTv1",
+    TLSRPT_REPORT,
+    concat!("[", tlsrpt_report!("2027-01-15T08:00:00Z", 2), "]"),
+    tlsrpt_report!("2027-01-15T08:00:00Z", 18446744073709551615),
+    concat!(
+        "[",
+        tlsrpt_report!("2027-01-15T08:00:00Z", 18446744073709551615),
+        ",",
+        tlsrpt_report!("2027-01-16T08:00:00Z", 1),
+        "]"
+    ),
+    tlsrpt_report!("2026-01-15T08:00:00Z", 1),
+];
+
+/// An RFC 8460 report of example.com starting at `$start` (ending 2027-01-15T08:01:00Z) with
+/// `$failures` failed sessions.
+macro_rules! tlsrpt_report {
+    ($start:literal, $failures:literal) => {
+        concat!(
+            r#"{"organization-name":"Example","date-range":{"start-datetime":""#,
+            $start,
+            r#"","end-datetime":"2027-01-15T08:01:00Z"},"contact-info":"mailto:r@example.net","report-id":"1","policies":[{"policy":{"policy-type":"tlsa","policy-string":["3 1 1 abab"],"policy-domain":"Example.com","mx-host":["mx1.example.com"]},"summary":{"total-successful-session-count":1,"total-failure-session-count":"#,
+            stringify!($failures),
+            r#"},"failure-details":[{"result-type":"validation-failure","receiving-mx-hostname":"mx1.example.com","receiving-ip":"192.0.2.11","failed-session-count":"#,
+            stringify!($failures),
+            r#"}]}]}"#
+        )
+    };
+}
+use tlsrpt_report;
+
+/// [`tlsrpt_report!`] as the first report seed.
+const TLSRPT_REPORT: &str = tlsrpt_report!("2027-01-15T08:00:00Z", 2);
 
 /// IMAP servers as `imap_response` seeds (issue 10): STARTTLS good, stripped, PREAUTH,
 /// refused, an absurd literal, a line without end.
@@ -464,6 +511,10 @@ fn write_seeds() {
         let scripts = servers.iter().map(|pieces| imap_response::script(pieces));
         seeds.entry(target).or_default().extend(scripts);
     }
+    seeds
+        .entry("tlsrpt")
+        .or_default()
+        .extend(TLSRPT_SEEDS.iter().map(|s| s.as_bytes().to_vec()));
     let texts = seeds.entry("tlsa_text").or_default();
     for text in [
         &b"3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"[..],

@@ -13,18 +13,23 @@
 //!   supported algorithm and digest pair making the zone insecure, not bogus (RFC 4035
 //!   sec. 5.2, RFC 6840 sec. 5.2).
 //!
+//! - [`nsec`]: NXDOMAIN, NODATA, empty non-terminals and wildcard answers proven with NSEC
+//!   (RFC 4035 sec. 5.4, RFC 7129), with the delegation-side rules of RFC 6840 sec. 4.4.
+//!
 //! Not here yet: the chain walker that asks for DS and DNSKEY RRsets through the one loop,
-//! NSEC and NSEC3 denial proofs, and the check's use of them instead of the resolver's AD
-//! bit. The signatures themselves are checked by hickory-proto's `Verifier` (CRATES-NOTES
+//! NSEC3 denial proofs (RFC 5155, with opt-out and the RFC 9276 iteration limit), and the
+//! check's use of all this instead of the resolver's AD bit. The signatures themselves are checked by hickory-proto's `Verifier` (CRATES-NOTES
 //! 2.3); everything around them (which key, which signature, which time, which digest) is
 //! decided here.
 
 pub mod anchor;
 pub mod delegation;
+pub mod nsec;
 pub mod signature;
 pub mod window;
 
 pub use anchor::{parse_anchors, root_anchors, AnchorError, TrustAnchor};
 pub use delegation::{match_anchors, match_ds, DsMatch};
+pub use nsec::{prove_denial, prove_wildcard_expansion, Denial, DenialError, NsecRecord};
 pub use signature::{usable_key, verify_rrset, SignatureError, SignedBy, MAX_VERIFICATIONS};
 pub use window::{check_window, WindowError, CLOCK_SKEW_SECS};
