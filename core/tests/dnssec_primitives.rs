@@ -656,3 +656,243 @@ mod nsec_proofs {
         assert_eq!(deny("example.org.", TLSA), Err(DenialError::OutsideZone));
     }
 }
+
+mod nsec3_proofs {
+    //! NSEC3 denial proofs (RFC 5155 sec. 8) over a zone hashed with salt `aabbccdd`:
+    //! `example.net.` (SOA NS DNSKEY), `a.example.net.` (A), `sub.example.net.` (NS: a
+    //! delegation), `z.example.net.` (an empty non-terminal) and `*.z.example.net.` (TXT),
+    //! chained in hash order.
+
+    use super::name;
+    use daneel_core::dnssec::{
+        prove_denial3, prove_wildcard_expansion3, DenialError, Nsec3Denial, Nsec3Expansion,
+        Nsec3Record, MAX_NSEC3_ITERATIONS,
+    };
+    use hickory_proto::dnssec::rdata::NSEC3;
+    use hickory_proto::dnssec::Nsec3HashAlgorithm;
+    use hickory_proto::rr::{Name, RecordType};
+    use RecordType::*;
+
+    const SALT: [u8; 4] = [0xaa, 0xbb, 0xcc, 0xdd];
+
+    fn hash(n: &Name, iterations: u16) -> Vec<u8> {
+        Nsec3HashAlgorithm::SHA1
+            .hash(&SALT, n, iterations)
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    }
+
+    fn base32hex(bytes: &[u8]) -> String {
+        data_encoding::BASE32HEX_NOPAD
+            .encode(bytes)
+            .to_ascii_lowercase()
+    }
+
+    /// The chain of `names` (with their types) in `zone`, `opt_out` set on the records whose
+    /// owner hash is in `opt_out_at`.
+    fn chain(
+        zone: &Name,
+        names: &[(&str, &[RecordType])],
+        iterations: u16,
+        opt_out_at: &[Vec<u8>],
+    ) -> Vec<Nsec3Record> {
+        let mut hashed: Vec<(Vec<u8>, Vec<RecordType>)> = names
+            .iter()
+            .map(|(n, t)| (hash(&name(n), iterations), t.to_vec()))
+            .collect();
+        hashed.sort();
+        (0..hashed.len())
+            .map(|i| {
+                let (h, types) = &hashed[i];
+                let next = hashed[(i + 1) % hashed.len()].0.clone();
+                Nsec3Record {
+                    owner: name(&format!("{}.{}", base32hex(h), zone.to_ascii())),
+                    nsec3: NSEC3::new(
+                        Nsec3HashAlgorithm::SHA1,
+                        opt_out_at.contains(h),
+                        iterations,
+                        SALT.to_vec(),
+                        next,
+                        types.iter().copied().chain([RRSIG]),
+                    ),
+                }
+            })
+            .collect()
+    }
+
+    const NAMES: [(&str, &[RecordType]); 5] = [
+        ("example.net.", &[SOA, NS, DNSKEY, NSEC3PARAM]),
+        ("a.example.net.", &[A]),
+        ("sub.example.net.", &[NS]),
+        ("z.example.net.", &[]),
+        ("*.z.example.net.", &[TXT]),
+    ];
+
+    fn zone() -> Vec<Nsec3Record> {
+        chain(&name("example.net."), &NAMES, 0, &[])
+    }
+
+    fn deny(q: &str, t: RecordType, records: &[Nsec3Record]) -> Result<Nsec3Denial, DenialError> {
+        prove_denial3(&name(q), t, &name("example.net."), records)
+    }
+
+    /// RFC 5155 App. A: H(example) with salt aabbccdd and 12 iterations is
+    /// 0p9mhaveqvm6t7vbl5lop2u3t2rp3tom; an NSEC3 at that owner matches `example.`.
+    #[test]
+    fn the_rfc_5155_hash_vector_matches() {
+        let zone = name("example.");
+        assert_eq!(
+            base32hex(&hash(&zone, 12)),
+            "0p9mhaveqvm6t7vbl5lop2u3t2rp3tom"
+        );
+        let record = Nsec3Record {
+            owner: name("0P9MHAVEQVM6T7VBL5LOP2U3T2RP3TOM.example."),
+            nsec3: NSEC3::new(
+                Nsec3HashAlgorithm::SHA1,
+                false,
+                12,
+                SALT.to_vec(),
+                vec![0; 20],
+                [SOA, NS],
+            ),
+        };
+        assert_eq!(
+            prove_denial3(&zone, TLSA, &zone, &[record]),
+            Ok(Nsec3Denial::NoData)
+        );
+    }
+
+    #[test]
+    fn nodata_and_nxdomain() {
+        assert_eq!(
+            deny("a.example.net.", TLSA, &zone()),
+            Ok(Nsec3Denial::NoData)
+        );
+        assert_eq!(
+            deny("a.example.net.", A, &zone()),
+            Err(DenialError::TypeExists)
+        );
+        assert_eq!(
+            deny("z.example.net.", TLSA, &zone()),
+            Ok(Nsec3Denial::NoData)
+        );
+        assert_eq!(
+            deny("b.example.net.", TLSA, &zone()),
+            Ok(Nsec3Denial::NoName {
+                closest_encloser: name("example.net.")
+            })
+        );
+        // Without the apex NSEC3 no closest encloser is provable.
+        let apex = hash(&name("example.net."), 0);
+        let records: Vec<Nsec3Record> = zone()
+            .into_iter()
+            .filter(|r| !r.owner.to_ascii().starts_with(&base32hex(&apex)))
+            .collect();
+        assert_eq!(
+            deny("b.example.net.", TLSA, &records),
+            Err(DenialError::NameNotCovered)
+        );
+    }
+
+    /// Opt-out counts only on the NSEC3 that covers the next closer name (RFC 5155 sec. 8.6).
+    #[test]
+    fn opt_out_only_where_it_covers_the_next_closer_name() {
+        let zone_name = name("example.net.");
+        let records = zone();
+        let covering = records
+            .iter()
+            .find(|r| {
+                let others: Vec<Nsec3Record> = vec![(*r).clone()];
+                // The record that covers H(b.example.net): the only one that, alone with the
+                // apex, makes the closest encloser proof.
+                let mut with_apex = others;
+                with_apex.extend(
+                    records
+                        .iter()
+                        .filter(|o| o.nsec3.type_set().contains(SOA))
+                        .cloned(),
+                );
+                prove_denial3(&name("b.example.net."), DS, &zone_name, &with_apex)
+                    != Err(DenialError::NameNotCovered)
+            })
+            .expect("a covering record");
+        let covering_hash = data_encoding_decode(&covering.owner);
+        let opted = chain(&zone_name, &NAMES, 0, &[covering_hash]);
+        assert_eq!(
+            deny("b.example.net.", DS, &opted),
+            Ok(Nsec3Denial::OptOut {
+                closest_encloser: name("example.net.")
+            })
+        );
+        // Opt-out on the apex record only (it matches, it does not cover): no effect.
+        let elsewhere = chain(&zone_name, &NAMES, 0, &[hash(&zone_name, 0)]);
+        assert!(matches!(
+            deny("b.example.net.", DS, &elsewhere),
+            Ok(Nsec3Denial::NoName { .. })
+        ));
+    }
+
+    fn data_encoding_decode(owner: &Name) -> Vec<u8> {
+        let label = owner.iter().next().unwrap().to_ascii_uppercase();
+        data_encoding::BASE32HEX_NOPAD.decode(&label).unwrap()
+    }
+
+    #[test]
+    fn wildcards() {
+        assert_eq!(
+            deny("host.z.example.net.", MX, &zone()),
+            Ok(Nsec3Denial::WildcardNoData {
+                closest_encloser: name("z.example.net.")
+            })
+        );
+        assert_eq!(
+            deny("host.z.example.net.", TXT, &zone()),
+            Err(DenialError::TypeExists)
+        );
+        let zone_name = name("example.net.");
+        let q = name("host.z.example.net.");
+        assert_eq!(
+            prove_wildcard_expansion3(&q, 3, &zone_name, &zone()),
+            Ok(Nsec3Expansion::Proven)
+        );
+        // With the labels of *.example.net, the next closer name z.example.net exists.
+        assert_eq!(
+            prove_wildcard_expansion3(&q, 2, &zone_name, &zone()),
+            Err(DenialError::NameNotCovered)
+        );
+    }
+
+    #[test]
+    fn delegations() {
+        assert_eq!(
+            deny("sub.example.net.", DS, &zone()),
+            Ok(Nsec3Denial::NoData)
+        );
+        assert_eq!(
+            deny("sub.example.net.", TLSA, &zone()),
+            Err(DenialError::WrongSideOfDelegation)
+        );
+        assert_eq!(
+            deny("_25._tcp.mx.sub.example.net.", TLSA, &zone()),
+            Err(DenialError::WrongSideOfDelegation)
+        );
+    }
+
+    /// RFC 9276 sec. 3.2: above the limit the answer is insecure, without hashing.
+    #[test]
+    fn too_many_iterations_is_insecure() {
+        let many = chain(&name("example.net."), &NAMES, MAX_NSEC3_ITERATIONS + 1, &[]);
+        assert_eq!(
+            deny("b.example.net.", TLSA, &many),
+            Ok(Nsec3Denial::TooManyIterations {
+                iterations: MAX_NSEC3_ITERATIONS + 1
+            })
+        );
+        let at_limit = chain(&name("example.net."), &NAMES, MAX_NSEC3_ITERATIONS, &[]);
+        assert!(matches!(
+            deny("b.example.net.", TLSA, &at_limit),
+            Ok(Nsec3Denial::NoName { .. })
+        ));
+    }
+}

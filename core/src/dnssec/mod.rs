@@ -16,20 +16,28 @@
 //! - [`nsec`]: NXDOMAIN, NODATA, empty non-terminals and wildcard answers proven with NSEC
 //!   (RFC 4035 sec. 5.4, RFC 7129), with the delegation-side rules of RFC 6840 sec. 4.4.
 //!
+//! - [`nsec3`]: the same with NSEC3 (RFC 5155 sec. 8): closest encloser proofs, opt-out only
+//!   on the NSEC3 covering the next closer name, the RFC 9276 iteration limit (insecure, EDE
+//!   27).
+//!
 //! Not here yet: the chain walker that asks for DS and DNSKEY RRsets through the one loop,
-//! NSEC3 denial proofs (RFC 5155, with opt-out and the RFC 9276 iteration limit), and the
-//! check's use of all this instead of the resolver's AD bit. The signatures themselves are checked by hickory-proto's `Verifier` (CRATES-NOTES
+//! and the check's use of all this instead of the resolver's AD bit. The signatures themselves are checked by hickory-proto's `Verifier` (CRATES-NOTES
 //! 2.3); everything around them (which key, which signature, which time, which digest) is
 //! decided here.
 
 pub mod anchor;
 pub mod delegation;
 pub mod nsec;
+pub mod nsec3;
 pub mod signature;
 pub mod window;
 
 pub use anchor::{parse_anchors, root_anchors, AnchorError, TrustAnchor};
 pub use delegation::{match_anchors, match_ds, DsMatch};
 pub use nsec::{prove_denial, prove_wildcard_expansion, Denial, DenialError, NsecRecord};
+pub use nsec3::{
+    prove_denial3, prove_wildcard_expansion3, Nsec3Denial, Nsec3Expansion, Nsec3Record,
+    EDE_UNSUPPORTED_NSEC3_ITERATIONS, MAX_NSEC3_ITERATIONS,
+};
 pub use signature::{usable_key, verify_rrset, SignatureError, SignedBy, MAX_VERIFICATIONS};
 pub use window::{check_window, WindowError, CLOCK_SKEW_SECS};
