@@ -166,14 +166,26 @@ pub fn prove_denial(
     }
 }
 
-/// NODATA at an NSEC that matches the name: neither the type nor CNAME is listed, and the
-/// NSEC is on the right side of a delegation for the type (RFC 6840 sec. 4.4).
+/// NODATA at an NSEC that matches the name: see [`nodata_types`].
 fn nodata_at(at: &NsecRecord, qtype: RecordType) -> Result<(), DenialError> {
+    nodata_types(&|t| at.has(t), &at.owner, qtype)
+}
+
+/// NODATA from the type map (`has`) of an NSEC or NSEC3 that matches `qname`: neither the
+/// type nor CNAME is listed (RFC 4035 sec. 5.4, RFC 5155 sec. 8.5), and the record is on the
+/// right side of a delegation for the type: the parent side (NS without SOA) proves only
+/// "no DS", a child apex (SOA) never does, but the root (RFC 6840 sec. 4.4).
+pub(super) fn nodata_types(
+    has: &dyn Fn(RecordType) -> bool,
+    qname: &Name,
+    qtype: RecordType,
+) -> Result<(), DenialError> {
     let ds = qtype == RecordType::DS;
-    if (ds && at.has(RecordType::SOA) && !at.owner.is_root()) || (!ds && at.is_delegation()) {
+    let delegation = has(RecordType::NS) && !has(RecordType::SOA);
+    if (ds && has(RecordType::SOA) && !qname.is_root()) || (!ds && delegation) {
         return Err(DenialError::WrongSideOfDelegation);
     }
-    if at.has(qtype) || at.has(RecordType::CNAME) {
+    if has(qtype) || has(RecordType::CNAME) {
         return Err(DenialError::TypeExists);
     }
     Ok(())

@@ -21,7 +21,7 @@
 use hickory_proto::dnssec::rdata::NSEC3;
 use hickory_proto::rr::{Name, RecordType};
 
-use super::nsec::DenialError;
+use super::nsec::{nodata_types, DenialError};
 
 /// The most NSEC3 iterations this validator hashes (RFC 9276 sec. 3.2 asks validators to
 /// lower their limit over time towards 0; BIND 9.18 uses 50, unbound 150). Above it the
@@ -142,15 +142,7 @@ pub fn prove_denial3(
         });
     }
     if let Some(at) = records.iter().find(|r| r.matches(qname, zone)) {
-        let ds = qtype == RecordType::DS;
-        let delegation = at.has(RecordType::NS) && !at.has(RecordType::SOA);
-        if (ds && at.has(RecordType::SOA) && *qname != Name::root()) || (!ds && delegation) {
-            return Err(DenialError::WrongSideOfDelegation);
-        }
-        if at.has(qtype) || at.has(RecordType::CNAME) {
-            return Err(DenialError::TypeExists);
-        }
-        return Ok(Nsec3Denial::NoData);
+        return nodata_types(&|t| at.has(t), qname, qtype).map(|()| Nsec3Denial::NoData);
     }
     let (encloser, next_closer) = closest_encloser(qname, zone, &records)?;
     if next_closer.nsec3.opt_out() {
@@ -162,11 +154,10 @@ pub fn prove_denial3(
         .prepend_label("*")
         .map_err(|_| DenialError::WildcardNotDenied)?;
     if let Some(at) = records.iter().find(|r| r.matches(&wildcard, zone)) {
-        if at.has(qtype) || at.has(RecordType::CNAME) {
-            return Err(DenialError::TypeExists);
-        }
-        return Ok(Nsec3Denial::WildcardNoData {
-            closest_encloser: encloser,
+        return nodata_types(&|t| at.has(t), &wildcard, qtype).map(|()| {
+            Nsec3Denial::WildcardNoData {
+                closest_encloser: encloser,
+            }
         });
     }
     if records.iter().any(|r| r.covers(&wildcard, zone)) {
