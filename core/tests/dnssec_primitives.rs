@@ -896,3 +896,116 @@ mod nsec3_proofs {
         ));
     }
 }
+
+/// The delegation step end to end (RFC 4035 sec. 5.2): the parent's DS vouches for the KSK,
+/// the KSK signs the DNSKEY RRset, and then the ZSK it holds validates the zone's TLSA RRset.
+/// A DNSKEY RRset signed only by the ZSK, a DS for another key, and a DS of an unknown digest
+/// type give bogus, bogus and insecure.
+#[test]
+fn the_delegation_step_from_ds_to_zone_data() {
+    use daneel_core::dnssec::{match_anchors, zone_keys, KeysError, ZoneKeys};
+    let zone = name("example.net.");
+    let ksk = Key::ed25519();
+    let zsk = Key::p256();
+    let keys = [ksk.dnskey.clone(), zsk.dnskey.clone()];
+    let dnskey_records: Vec<Record> = keys
+        .iter()
+        .map(|k| {
+            Record::from_rdata(
+                zone.clone(),
+                3600,
+                RData::DNSSEC(DNSSECRData::DNSKEY(k.clone())),
+            )
+        })
+        .collect();
+    let by_ksk = ksk.sign(&zone, &zone, &dnskey_records, 2, VALID);
+    let by_zsk = zsk.sign(&zone, &zone, &dnskey_records, 2, VALID);
+    let ds_for = |k: &Key, digest: DigestType| {
+        let d = k.dnskey.to_digest(&zone, digest).unwrap();
+        DS::new(k.tag(), k.dnskey.algorithm(), digest, d.as_ref().to_vec())
+    };
+    let (records, sigs) = over_the_wire(&dnskey_records, std::slice::from_ref(&by_ksk));
+    let secure = zone_keys(
+        &zone,
+        &records,
+        &keys,
+        &sigs,
+        match_ds(&zone, &[ds_for(&ksk, DigestType::SHA256)], &keys),
+        at(NOW),
+    );
+    let ZoneKeys::Secure(zone_keys_found) = secure else {
+        panic!("{secure:?}");
+    };
+    let owner = name("_25._tcp.mx.example.net.");
+    let tlsa = tlsa_rrset(&owner, 7);
+    let tlsa_sig = zsk.sign(&zone, &owner, &tlsa, owner.num_labels(), VALID);
+    let signed = verify_rrset(
+        &owner,
+        RecordType::TLSA,
+        &tlsa,
+        &[tlsa_sig],
+        &zone,
+        &zone_keys_found,
+        at(NOW),
+    )
+    .unwrap();
+    assert_eq!(signed.key_tag, zsk.tag());
+    // Signed by the ZSK only: the vouched KSK signs nothing.
+    assert!(matches!(
+        zone_keys(
+            &zone,
+            &dnskey_records,
+            &keys,
+            &[by_zsk],
+            match_ds(&zone, &[ds_for(&ksk, DigestType::SHA256)], &keys),
+            at(NOW)
+        ),
+        ZoneKeys::Bogus(KeysError::Signature { .. })
+    ));
+    let stranger = Key::ed25519();
+    assert_eq!(
+        zone_keys(
+            &zone,
+            &dnskey_records,
+            &keys,
+            std::slice::from_ref(&by_ksk),
+            match_ds(&zone, &[ds_for(&stranger, DigestType::SHA256)], &keys),
+            at(NOW)
+        ),
+        ZoneKeys::Bogus(KeysError::NoVouchedKey)
+    );
+    let odd = ds_for(&ksk, DigestType::SHA256);
+    let odd = DS::new(
+        odd.key_tag(),
+        odd.algorithm(),
+        DigestType::Unknown(99),
+        odd.digest().to_vec(),
+    );
+    assert_eq!(
+        zone_keys(
+            &zone,
+            &dnskey_records,
+            &keys,
+            std::slice::from_ref(&by_ksk),
+            match_ds(&zone, &[odd], &keys),
+            at(NOW)
+        ),
+        ZoneKeys::Insecure
+    );
+    // A DNSKEY trust anchor for the zone itself works the same way.
+    let anchored = vec![TrustAnchor::Dnskey {
+        owner: zone.clone(),
+        key: ksk.dnskey.clone(),
+    }];
+    assert!(matches!(
+        zone_keys(
+            &zone,
+            &dnskey_records,
+            &keys,
+            &[by_ksk],
+            match_anchors(&zone, &anchored, &keys),
+            at(NOW)
+        ),
+        ZoneKeys::Secure(_)
+    ));
+}

@@ -105,3 +105,59 @@ pub fn match_anchors(owner: &Name, anchors: &[TrustAnchor], keys: &[DNSKEY]) -> 
         _ => DsMatch::Mismatch,
     }
 }
+
+/// A zone's keys after the delegation step (RFC 4035 sec. 5.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZoneKeys {
+    /// The DNSKEY RRset is signed by a key the parent's DS (or a trust anchor) vouches for:
+    /// every key of it may now validate the zone's data.
+    Secure(Vec<DNSKEY>),
+    /// No DS the validator can use: the zone is insecure (RFC 4035 sec. 5.2).
+    Insecure,
+    /// Usable DS records, and no vouched key signs the DNSKEY RRset (or none matches): bogus.
+    Bogus(KeysError),
+}
+
+/// Why a zone's keys are bogus.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum KeysError {
+    /// No key of the DNSKEY RRset matches a usable DS or trust anchor.
+    NoVouchedKey,
+    /// A vouched key exists but no RRSIG by one validates the DNSKEY RRset.
+    Signature {
+        /// Why.
+        error: super::signature::SignatureError,
+    },
+}
+
+/// The delegation step for `zone`: `vouched` is what [`match_ds`] (or [`match_anchors`]) says
+/// of its DNSKEY RRset `records` (the DNSKEY records, `keys` their data), and `rrsigs` the
+/// RRSIGs over that RRset. The RRset must be self-signed by a vouched key at `now`; then all
+/// its keys are the zone's (RFC 4035 sec. 5.2).
+pub fn zone_keys(
+    zone: &Name,
+    records: &[hickory_proto::rr::Record],
+    keys: &[DNSKEY],
+    rrsigs: &[hickory_proto::dnssec::rdata::RRSIG],
+    vouched: DsMatch,
+    now: crate::time::Timestamp,
+) -> ZoneKeys {
+    let vouched = match vouched {
+        DsMatch::NoSupportedDs => return ZoneKeys::Insecure,
+        DsMatch::Mismatch => return ZoneKeys::Bogus(KeysError::NoVouchedKey),
+        DsMatch::Vouched(v) => v,
+    };
+    match super::signature::verify_rrset(
+        zone,
+        hickory_proto::rr::RecordType::DNSKEY,
+        records,
+        rrsigs,
+        zone,
+        &vouched,
+        now,
+    ) {
+        Ok(_) => ZoneKeys::Secure(keys.iter().filter(|k| usable_key(k)).cloned().collect()),
+        Err(error) => ZoneKeys::Bogus(KeysError::Signature { error }),
+    }
+}

@@ -33,7 +33,7 @@ pub mod signature;
 pub mod window;
 
 pub use anchor::{parse_anchors, root_anchors, AnchorError, TrustAnchor};
-pub use delegation::{match_anchors, match_ds, DsMatch};
+pub use delegation::{match_anchors, match_ds, zone_keys, DsMatch, KeysError, ZoneKeys};
 pub use nsec::{prove_denial, prove_wildcard_expansion, Denial, DenialError, NsecRecord};
 pub use nsec3::{
     prove_denial3, prove_wildcard_expansion3, Nsec3Denial, Nsec3Expansion, Nsec3Record,
