@@ -27,6 +27,7 @@
 
 pub mod check;
 pub mod dane;
+pub mod delivery;
 mod dialogue;
 pub mod dns;
 pub mod driver;

@@ -345,6 +345,7 @@ impl MuaCheck {
             started: self.engine.start,
             log: Vec::new(),
             redecided: None,
+            delivery: None,
         }
     }
 }

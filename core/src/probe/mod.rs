@@ -48,6 +48,7 @@ use crate::report::{
 use crate::smtp::route::{display_name, MxTarget, TlsaOutcome};
 use crate::smtp::session::SmtpSession;
 
+pub use connections::ReadyConnection;
 pub(crate) use describe::{describe_answer, lookup_reason};
 pub use params::{
     LookupOrder, NamedBy, PkixTrustStore, ProbeOptions, ProbeParams, ReferenceIds, Service,
@@ -181,7 +182,17 @@ struct Conn {
     addr: SocketAddr,
     session: connections::Session,
     auth: Option<crate::check::Authentication>,
+    /// A failed authentication was waived (RFC 8689 sec. 4.1).
+    waived: bool,
     end: ConnEnd,
+}
+
+/// What a delivery asked of the probe ([`HostProbe::hold_for_delivery`],
+/// [`HostProbe::waive_authentication`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct DeliveryMode {
+    hold: bool,
+    waive: bool,
 }
 
 /// The per-host sub-machine (see the module documentation).
@@ -196,6 +207,7 @@ pub struct HostProbe {
     conns: BTreeMap<ConnId, Conn>,
     lookups: VecDeque<LookupRequest>,
     notes: VecDeque<Note>,
+    delivery: DeliveryMode,
 }
 
 impl HostProbe {
@@ -218,6 +230,7 @@ impl HostProbe {
             conns: BTreeMap::new(),
             lookups: VecDeque::new(),
             notes: VecDeque::new(),
+            delivery: DeliveryMode::default(),
         };
         match probe.target.literal {
             Some(addr) => {
