@@ -461,6 +461,10 @@ impl Delivery {
             if attempt.refused.is_some() {
                 return;
             }
+            if self.config.requiretls && report.verdict == ConnectionVerdict::DaneFailed {
+                // RFC 8689 sec. 4.2.1 step 4: no TLS-protected, authenticated session.
+                self.requiretls_unmet = Some(dane.clone());
+            }
             let (status, retry) = match report.verdict {
                 ConnectionVerdict::DaneFailed => ("4.7.5", RETRY_DANE_SECS),
                 ConnectionVerdict::ClientUnsupported => ("4.7.0", RETRY_DANE_SECS),
