@@ -3,6 +3,7 @@
 mod demo;
 mod mua;
 mod output;
+mod send;
 mod tlsa;
 
 use std::net::{IpAddr, SocketAddr};
@@ -63,6 +64,9 @@ enum Command {
     /// Find a mail domain's submission, IMAP and POP3 servers through SRV records and
     /// authenticate them as a mail client would (RFC 6186, RFC 7673, RFC 8314).
     Mua(mua::MuaArgs),
+    /// Deliver a message read from standard input under DANE (RFC 7672), with
+    /// per-message requirements (RFC 8689), and print each recipient's result.
+    Send(send::SendArgs),
     /// TLSA records for a certificate, or check the published ones against it (--verify).
     Tlsa(tlsa::TlsaArgs),
     /// Serve a small signed world on loopback and check a few of its domains (no network).
@@ -182,7 +186,7 @@ pub(crate) fn system_resolvers() -> Result<Vec<SocketAddr>, String> {
 }
 
 /// A seed from OS randomness (std's `RandomState` keys come from the OS source).
-fn os_seed() -> Seed {
+pub(crate) fn os_seed() -> Seed {
     use std::hash::BuildHasher;
     let random = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
     daneel_core::driver::seed_from_bytes(random.to_le_bytes())
@@ -344,6 +348,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Check(args) => run_check(args),
         Command::Mua(args) => mua::run(args),
+        Command::Send(args) => send::run(args),
         Command::Replay {
             file,
             json,
