@@ -28,5 +28,8 @@ t3=$(date +%s)
 # daneel mua on the SRV domains, openssl s_client as the referee of every connection (issue 9)
 python3 "$HERE/compare-mua.py" "$DANEEL" --out "${DANEEL_LAB_DIR:-/tmp/daneel-lab}/mua-agreement.md" || status=1
 t4=$(date +%s)
-echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s, mua comparison $((t4 - t3)) s"
+# daneel send into the lab's Postfix, read back from its maildir (issue 12)
+python3 "$HERE/send-check.py" "$DANEEL" || status=1
+t5=$(date +%s)
+echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s, mua comparison $((t4 - t3)) s, send $((t5 - t4)) s"
 exit $status

@@ -40,8 +40,18 @@ pub fn received_trace(tls: Option<&TlsInfo>, smtputf8: bool) -> ReceivedTrace {
     };
     ReceivedTrace {
         with: with.into(),
-        tls: tls.map(|t| t.cipher.clone()),
+        tls: tls.map(|t| iana_cipher(&t.cipher)),
         tls_version: tls.map(|t| t.version.clone()),
+    }
+}
+
+/// The IANA name of a cipher suite (the RFC 8314 sec. 4.3 clause takes the name from the
+/// TLS Cipher Suites registry): rustls calls the TLS 1.3 suites `TLS13_...` where the
+/// registry (and OpenSSL) say `TLS_...`; TLS 1.2 names are the registry's already.
+pub fn iana_cipher(name: &str) -> String {
+    match name.strip_prefix("TLS13_") {
+        Some(rest) => format!("TLS_{rest}"),
+        None => name.to_string(),
     }
 }
 
@@ -68,14 +78,14 @@ pub struct Transmitted<'a> {
 impl Transmitted<'_> {
     /// The field, with its CRLF, e.g.
     /// `Transmitted: from client.example by mx.example.com (checked mx.example.com; TLSv1.3
-    /// TLS13_AES_128_GCM_SHA256) with ESMTPS+TLSA; Thu, 03 Dec 2026 18:00:00 +0000`.
+    /// TLS_AES_128_GCM_SHA256) with ESMTPS+TLSA; Thu, 03 Dec 2026 18:00:00 +0000`.
     pub fn field(&self) -> String {
         let mut comment = Vec::new();
         if let Some(name) = self.checked {
             comment.push(format!("checked {name}"));
         }
         if let Some(tls) = self.tls {
-            comment.push(format!("{} {}", tls.version, tls.cipher));
+            comment.push(format!("{} {}", tls.version, iana_cipher(&tls.cipher)));
         }
         let comment = if comment.is_empty() {
             String::new()
@@ -142,6 +152,10 @@ mod tests {
     fn with_types_and_fields() {
         let t = tls();
         assert_eq!(received_trace(Some(&t), false).with, "ESMTPS");
+        assert_eq!(
+            received_trace(Some(&t), false).tls.as_deref(),
+            Some("TLS_AES_128_GCM_SHA256")
+        );
         assert_eq!(received_trace(None, true).with, "UTF8SMTP");
         let field = Transmitted {
             from: "client.example",
@@ -156,7 +170,7 @@ mod tests {
         assert_eq!(
             field,
             "Transmitted: from client.example by mx.example.com (checked mx.example.com; \
-             TLSv1.3 TLS13_AES_128_GCM_SHA256) with ESMTPS+TLSA; Thu, 03 Dec 2026 18:00:00 +0000\r\n"
+             TLSv1.3 TLS_AES_128_GCM_SHA256) with ESMTPS+TLSA; Thu, 03 Dec 2026 18:00:00 +0000\r\n"
         );
     }
 }
