@@ -301,6 +301,7 @@ impl Delivery {
             sni: t.sni.clone(),
         });
         let mut attempt = Attempt {
+            conn: r.conn,
             host: host.clone(),
             address: r.addr.to_string(),
             verdict: r.verdict,
@@ -436,6 +437,7 @@ impl Delivery {
             Some(i) => i,
             None => {
                 self.attempts.push(Attempt {
+                    conn,
                     host: host.clone(),
                     address: report.address.clone(),
                     verdict: report.verdict,

@@ -61,6 +61,8 @@ pub struct RecipientReport {
 /// One connection a delivery used or tried.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
+    /// The connection's id in the machine's actions.
+    pub conn: crate::machine::ConnId,
     /// The MX host.
     pub host: String,
     /// The address and port.

@@ -101,6 +101,7 @@ pub fn run(data: &[u8]) {
         conns,
         sent_after_tls,
         snis,
+        ..
     } = observed;
     for service in &report.services {
         let srv_secure = service
