@@ -598,6 +598,20 @@ fn daneel_send(args: &[&str], message: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `daneel send --from a@example.org --to b@example.com --resolver RESOLVER EXTRA...`.
+fn send_to_b(resolver: &str, extra: &[&str], message: &[u8]) -> Output {
+    let mut args = vec![
+        "--from",
+        "a@example.org",
+        "--to",
+        "b@example.com",
+        "--resolver",
+        resolver,
+    ];
+    args.extend_from_slice(extra);
+    daneel_send(&args, message)
+}
+
 /// `example.com` (secure) with one DANE MX host whose TLSA record names `published`.
 fn send_world(
     served: &daneel_tests::world::certs::Issued,
@@ -617,6 +631,20 @@ fn send_world(
         .build()
 }
 
+/// [`send_world`] served live at `127.21.NET.0`, and its resolver's address.
+fn send_live(
+    served: &daneel_tests::world::certs::Issued,
+    published: &daneel_tests::world::certs::Issued,
+    server: MailServer,
+    net: u8,
+) -> (LiveWorld, String) {
+    let world = send_world(served, published, server);
+    let live =
+        LiveWorld::start(&world, Ipv4Addr::new(127, 21, net, 0), 25).expect("live world (root)");
+    let resolver = live.resolver_addr().to_string();
+    (live, resolver)
+}
+
 const SEND_MESSAGE: &[u8] =
     b"From: a@example.org\nTo: b@example.com\nSubject: send\n\n.first line has a dot\nsecond\n";
 
@@ -625,22 +653,10 @@ fn send_delivers_over_dane_and_exits_0() {
     let cert = self_signed(&["mx.example.net"]);
     let server = MailServer::new("mx.example.net");
     let mailbox = server.mailbox.clone();
-    let world = send_world(&cert, &cert, server);
-    let live =
-        LiveWorld::start(&world, Ipv4Addr::new(127, 21, 230, 0), 25).expect("live world (root)");
-    let resolver = live.resolver_addr().to_string();
-    let out = daneel_send(
-        &[
-            "--from",
-            "a@example.org",
-            "--to",
-            "b@example.com",
-            "--resolver",
-            &resolver,
-            "--trace",
-            "--ehlo",
-            "client.example.org",
-        ],
+    let (_live, resolver) = send_live(&cert, &cert, server, 230);
+    let out = send_to_b(
+        &resolver,
+        &["--trace", "--ehlo", "client.example.org"],
         SEND_MESSAGE,
     );
     let stdout = text(&out);
@@ -671,21 +687,13 @@ fn send_defers_on_a_tlsa_mismatch_exits_75_and_keeps_the_message() {
     let other = self_signed(&["mx.example.net"]);
     let server = MailServer::new("mx.example.net");
     let mailbox = server.mailbox.clone();
-    let world = send_world(&cert, &other, server);
-    let live =
-        LiveWorld::start(&world, Ipv4Addr::new(127, 21, 231, 0), 25).expect("live world (root)");
-    let resolver = live.resolver_addr().to_string();
+    let (_live, resolver) = send_live(&cert, &other, server, 231);
     let dsn = temp("deferred.dsn");
     let keep_dir = temp("kept");
     std::fs::create_dir_all(&keep_dir).unwrap();
-    let out = daneel_send(
+    let out = send_to_b(
+        &resolver,
         &[
-            "--from",
-            "a@example.org",
-            "--to",
-            "b@example.com",
-            "--resolver",
-            &resolver,
             "--dsn-to",
             dsn.to_str().unwrap(),
             "--keep-dir",
@@ -734,23 +742,11 @@ fn send_bounces_exit_69_and_bad_input_exits_65_or_64() {
             .into(),
             ..Default::default()
         });
-    let world = send_world(&cert, &cert, server);
-    let live =
-        LiveWorld::start(&world, Ipv4Addr::new(127, 21, 232, 0), 25).expect("live world (root)");
-    let resolver = live.resolver_addr().to_string();
+    let (_live, resolver) = send_live(&cert, &cert, server, 232);
     let keep_dir = temp("kept-bounce");
     std::fs::create_dir_all(&keep_dir).unwrap();
-    let base = [
-        "--from",
-        "a@example.org",
-        "--to",
-        "b@example.com",
-        "--resolver",
-        &resolver,
-        "--keep-dir",
-        keep_dir.to_str().unwrap(),
-    ];
-    let out = daneel_send(&base, SEND_MESSAGE);
+    let base = ["--keep-dir", keep_dir.to_str().unwrap()];
+    let out = send_to_b(&resolver, &base, SEND_MESSAGE);
     assert_eq!(out.status.code(), Some(69), "{}", text(&out));
     assert!(
         text(&out).contains(
@@ -759,7 +755,7 @@ fn send_bounces_exit_69_and_bad_input_exits_65_or_64() {
         "{}",
         text(&out)
     );
-    let out = daneel_send(&base, b"this is not a header\n\nbody\n");
+    let out = send_to_b(&resolver, &base, b"this is not a header\n\nbody\n");
     assert_eq!(out.status.code(), Some(65), "{out:?}");
     let out = daneel_send(
         &[

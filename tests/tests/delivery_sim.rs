@@ -336,35 +336,31 @@ fn ten_megabytes() -> Vec<u8> {
     m
 }
 
-#[test]
-fn a_ten_megabyte_body_with_data() {
+/// Delivers a 10 MB message to a server that offers `keywords` and a 50 MB SIZE; returns
+/// what it stored.
+fn ten_megabyte_case(keywords: &[&str]) -> (Vec<u8>, daneel_tests::world::StoredMail) {
     let body = ten_megabytes();
     let mut setup = Setup::new();
-    setup.mx1 = setup
-        .mx1
-        .without_keyword("SIZE")
-        .with_keywords(&["SIZE 52428800"]);
+    let mut offered = vec!["SIZE 52428800"];
+    offered.extend_from_slice(keywords);
+    setup.mx1 = setup.mx1.without_keyword("SIZE").with_keywords(&offered);
     let r = run(setup.world(), config(&["b@example.com"]), &body);
     assert_eq!(r.state("b@example.com"), RecipientState::Delivered);
     let stored = setup.mx1.mailbox.stored();
     assert_eq!(stored[0].data.len(), body.len());
     assert!(stored[0].data == body);
     assert!(stored[0].mail.contains(&format!("SIZE={}", body.len())));
+    (body, stored[0].clone())
+}
+
+#[test]
+fn a_ten_megabyte_body_with_data() {
+    assert_eq!(ten_megabyte_case(&[]).1.method, "DATA");
 }
 
 #[test]
 fn a_ten_megabyte_body_with_bdat() {
-    let body = ten_megabytes();
-    let mut setup = Setup::new();
-    setup.mx1 = setup
-        .mx1
-        .without_keyword("SIZE")
-        .with_keywords(&["SIZE 52428800", "CHUNKING"]);
-    let r = run(setup.world(), config(&["b@example.com"]), &body);
-    assert_eq!(r.state("b@example.com"), RecipientState::Delivered);
-    let stored = setup.mx1.mailbox.stored();
-    assert_eq!(stored[0].method, "BDAT");
-    assert!(stored[0].data == body);
+    assert_eq!(ten_megabyte_case(&["CHUNKING"]).1.method, "BDAT");
 }
 
 #[test]

@@ -83,11 +83,7 @@ pub fn dsn_message(report: &DeliveryReport, p: &DsnParams<'_>) -> Option<String>
             m,
             "<{}>: {}: {}\r\n",
             r.address,
-            if r.state == RecipientState::Bounced {
-                "could not be delivered"
-            } else {
-                "not delivered yet"
-            },
+            wording(r.state).0,
             r.diagnostic
         );
     }
@@ -116,11 +112,7 @@ pub fn dsn_message(report: &DeliveryReport, p: &DsnParams<'_>) -> Option<String>
             m,
             "\r\nFinal-Recipient: rfc822; {}\r\nAction: {}\r\nStatus: {}\r\n",
             r.address,
-            if r.state == RecipientState::Bounced {
-                "failed"
-            } else {
-                "delayed"
-            },
+            wording(r.state).1,
             r.status
         );
         if let Some(host) = &r.remote_mta {
@@ -147,6 +139,14 @@ pub fn dsn_message(report: &DeliveryReport, p: &DsnParams<'_>) -> Option<String>
     m.push_str(&String::from_utf8_lossy(p.original_header));
     let _ = write!(m, "\r\n--{b}--\r\n", b = p.boundary);
     Some(m)
+}
+
+/// What the human part and the `Action` field (RFC 3464 sec. 2.3.3) say for `state`.
+fn wording(state: RecipientState) -> (&'static str, &'static str) {
+    match state {
+        RecipientState::Bounced => ("could not be delivered", "failed"),
+        _ => ("not delivered yet", "delayed"),
+    }
 }
 
 /// A value on one header line: line ends and controls become spaces, at most 900 chars.
