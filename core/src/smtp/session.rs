@@ -464,8 +464,8 @@ pub struct SmtpSession {
     parser: ReplyParser,
     /// Pause for [`SmtpSession::go`] instead of QUIT once the dialogue is ready.
     hold: bool,
-    /// The mail transaction, once started.
-    tx: Option<Transaction>,
+    /// The mail transaction, once started (boxed: most sessions never have one).
+    tx: Option<Box<Transaction>>,
     /// Replies owed when the reply being handled arrived (pipelining, RFC 2920).
     owed: usize,
 }
@@ -522,7 +522,7 @@ impl SmtpSession {
             return self.quit(SessionEnd::Completed);
         };
         let out = tx.start();
-        self.tx = Some(tx);
+        self.tx = Some(Box::new(tx));
         self.state = State::Transaction;
         self.send_all(out);
     }
@@ -781,7 +781,7 @@ impl SmtpSession {
             match self.parser.next_reply() {
                 None => break,
                 Some(Ok(reply)) => {
-                    self.owed = self.tx.as_ref().map_or(0, Transaction::outstanding);
+                    self.owed = self.tx.as_ref().map_or(0, |tx| tx.outstanding());
                     let queued = self.d.actions.len();
                     self.on_reply(reply);
                     self.refuse_bytes_beyond_the_reply(queued);

@@ -123,8 +123,12 @@ pub struct TransactionOutcome {
     /// Per recipient index, the reply to its RCPT TO.
     pub rcpts: Vec<(usize, Option<Reply>)>,
     /// The reply ending the message (after the final dot or to BDAT LAST), or the reply to
-    /// DATA when it was not 354.
+    /// DATA when it was a 4xx or 5xx.
     pub data: Option<Reply>,
+    /// The reply to DATA when it was neither 354 nor a failure (a 2xx or another 3xx is no
+    /// answer RFC 5321 sec. 4.3.2 allows): the message was not sent and its fate is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_start: Option<Reply>,
     /// DATA or BDAT.
     pub method: DataMethod,
     /// RCPT TO went pipelined (RFC 2920).
@@ -248,6 +252,7 @@ impl Transaction {
             mail: None,
             rcpts: spec.recipients.iter().map(|(i, _)| (*i, None)).collect(),
             data: None,
+            data_start: None,
             method: if chunking {
                 DataMethod::Bdat
             } else {
@@ -358,8 +363,12 @@ impl Transaction {
                 if reply.code == 354 {
                     out.extend(self.message_pieces());
                     self.expect.push_back(Expect::DataEnd);
-                } else {
+                } else if reply.is_transient() || reply.is_permanent() {
                     self.outcome.data = Some(reply);
+                    self.done = true;
+                } else {
+                    // Never "delivered" on a 2xx to DATA itself: nothing was sent.
+                    self.outcome.data_start = Some(reply);
                     self.done = true;
                 }
             }
@@ -546,6 +555,21 @@ mod tests {
         let t = Transaction::new(s, &ehlo(&["8BITMIME", "CHUNKING"])).unwrap();
         assert!(t.outcome().mail_command.ends_with("BODY=8BITMIME"));
         assert_eq!(t.outcome().method, DataMethod::Bdat);
+    }
+
+    #[test]
+    fn a_2xx_to_data_itself_is_no_delivery() {
+        // Found by the `delivery` fuzz target: `221` answering DATA was taken as delivery.
+        let mut t = Transaction::new(spec(b"x\r\n"), &ehlo(&[])).unwrap();
+        t.start();
+        t.on_reply(reply("250 ok\r\n"));
+        t.on_reply(reply("250 ok\r\n"));
+        let data = t.on_reply(reply("250 ok\r\n"));
+        assert_eq!(data[0].bytes, b"DATA\r\n");
+        assert!(t.on_reply(reply("221 2.0.0 Bye\r\n")).is_empty());
+        assert!(t.is_done());
+        assert_eq!(t.outcome().fate(0), RcptFate::Unknown);
+        assert_eq!(t.outcome().message_bytes, 0);
     }
 
     #[test]
