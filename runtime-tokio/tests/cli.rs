@@ -755,6 +755,14 @@ fn send_bounces_exit_69_and_bad_input_exits_65_or_64() {
         "{}",
         text(&out)
     );
+    // The same on the smol runtime, and as JSON.
+    let smol = [&base[..], &["--smol", "--json"]].concat();
+    let out = send_to_b(&resolver, &smol, SEND_MESSAGE);
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let rcpt = &json["deliveries"][0]["delivery"]["recipients"][0];
+    assert_eq!(rcpt["state"], "bounced", "{json}");
+    assert_eq!(rcpt["status"], "5.1.1", "{json}");
     let out = send_to_b(&resolver, &base, b"this is not a header\n\nbody\n");
     assert_eq!(out.status.code(), Some(65), "{out:?}");
     let out = daneel_send(
