@@ -817,8 +817,13 @@ impl SmtpSession {
     /// together: bytes beyond a reply are refused only when no other command was owed a
     /// reply when it arrived, and then everything queued in answer to it (`queued`: the
     /// queue's length before) is withdrawn.
+    ///
+    /// A session held for delivery that has just become ready ([`SmtpSession::awaiting_go`])
+    /// refuses them too: they would be taken as the reply to MAIL FROM.
     fn refuse_bytes_beyond_the_reply(&mut self, queued: usize) {
-        let waiting = self.state.reads_replies() && !matches!(self.state, State::Quit(_));
+        let ready = self.state == State::AwaitingGo;
+        let waiting =
+            (self.state.reads_replies() || ready) && !matches!(self.state, State::Quit(_));
         let extra = self.parser.buffered_len();
         if !waiting || extra == 0 || self.owed > 1 {
             return;
@@ -826,7 +831,7 @@ impl SmtpSession {
         let shown = self.parser.take_buffered();
         let stage = self.state.stage();
         // What was queued in answer is withdrawn: the runtime has not seen it yet.
-        if self.tx.is_some() {
+        if self.tx.is_some() || ready {
             self.d.actions.truncate(queued);
         } else if matches!(self.d.actions.back(), Some(Action::Send { .. })) {
             self.d.actions.pop_back();
@@ -1104,6 +1109,48 @@ mod tests {
             conn: ConnId(1),
             bytes: b"EHLO client.example\r\n".to_vec()
         }));
+    }
+
+    #[test]
+    fn a_held_session_pauses_and_refuses_a_reply_sent_ahead_of_mail() {
+        let addr: SocketAddr = "192.0.2.25:25".parse().unwrap();
+        let start = |extra: &[u8]| {
+            let mut s = SmtpSession::for_delivery(
+                ConnId(1),
+                addr,
+                config(TlsRequirement::Opportunistic),
+                Timestamp::from_millis(1000),
+            );
+            s.handle_input(
+                Timestamp::from_millis(1500),
+                &Input::Connected { conn: ConnId(1) },
+            );
+            recv(&mut s, b"220 hi\r\n");
+            let mut ehlo = b"250-mx\r\n250 PIPELINING\r\n".to_vec();
+            ehlo.extend_from_slice(extra);
+            (recv(&mut s, &ehlo), s)
+        };
+        // No STARTTLS offered, opportunistic: ready for a transaction, nothing sent.
+        let (actions, s) = start(b"");
+        assert!(actions.is_empty(), "{actions:?}");
+        assert!(s.awaiting_go().is_some());
+        assert!(s.outcome().is_none());
+        // A "250" sent before MAIL FROM would answer it: the session fails, sends nothing.
+        let (actions, mut s) = start(b"250 2.1.0 ok\r\n");
+        assert!(s.awaiting_go().is_none());
+        assert!(
+            !actions.iter().any(|a| matches!(a, Action::Send { .. })),
+            "{actions:?}"
+        );
+        assert!(matches!(
+            s.outcome().unwrap().end,
+            SessionEnd::Failed(SessionFailure::Protocol {
+                error: ReplyError::Unsolicited { .. },
+                ..
+            })
+        ));
+        s.go(Timestamp::from_millis(3000), None);
+        assert!(drain(&mut s).is_empty());
     }
 
     #[test]
