@@ -6,7 +6,7 @@
 //! Per recipient: `Final-Recipient: rfc822; ...`, `Action: failed` or `delayed`,
 //! `Status`, `Remote-MTA: dns; host` (only the registered `dns` name type, never an
 //! unregistered one), `Diagnostic-Code: smtp; <reply>` when a server replied (a local
-//! reason goes to `X-Daneel-Diagnostic`), `Will-Retry-Until`-free retry hint in
+//! reason goes to `X-Daneel-Diagnostic`), the retry hint in seconds in
 //! `X-Daneel-Retry-After`, and the DANE detail in `X-Dane-Remote-MTA: dane; host; ...`, an
 //! extension field (RFC 3464 sec. 2.4) named after the seed draft's `dane` MTA-name-type
 //! idea, which was never registered.
