@@ -9,6 +9,7 @@
 
 pub mod check_ops;
 pub mod dane_verify;
+pub mod delivery;
 pub mod dns_answer;
 pub mod imap_response;
 pub mod mua_check;

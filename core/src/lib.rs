@@ -38,6 +38,7 @@
 
 pub mod check;
 pub mod dane;
+pub mod delivery;
 mod dialogue;
 pub mod dns;
 pub mod dnssec;

@@ -839,6 +839,10 @@ pub struct Report {
     /// Set by `daneel replay` only, when it re-decided a transcript.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redecided: Option<ReDecided>,
+    /// What a delivery did with each recipient ([`crate::delivery::Delivery`]); absent
+    /// from a check's report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Box<crate::delivery::DeliveryReport>>,
 }
 
 impl Report {
@@ -866,6 +870,7 @@ impl Report {
             started: now,
             log: Vec::new(),
             redecided: None,
+            delivery: None,
         }
     }
 }

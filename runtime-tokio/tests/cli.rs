@@ -789,3 +789,205 @@ fn check_tlsrpt_prints_the_rfc_8460_report_and_merge_adds_checks_up() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// `daneel send` with `message` on standard input.
+fn daneel_send(args: &[&str], message: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_daneel"))
+        .arg("send")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run daneel send");
+    // A usage error exits before reading the message: a closed pipe is no failure here.
+    let _ = child.stdin.take().unwrap().write_all(message);
+    child.wait_with_output().unwrap()
+}
+
+/// `daneel send --from a@example.org --to b@example.com --resolver RESOLVER EXTRA...`.
+fn send_to_b(resolver: &str, extra: &[&str], message: &[u8]) -> Output {
+    let mut args = vec![
+        "--from",
+        "a@example.org",
+        "--to",
+        "b@example.com",
+        "--resolver",
+        resolver,
+    ];
+    args.extend_from_slice(extra);
+    daneel_send(&args, message)
+}
+
+/// `example.com` (secure) with one DANE MX host whose TLSA record names `published`.
+fn send_world(
+    served: &daneel_tests::world::certs::Issued,
+    published: &daneel_tests::world::certs::Issued,
+    server: MailServer,
+) -> World {
+    World::builder()
+        .zone("example.com", Status::Secure)
+        .zone("example.net", Status::Secure)
+        .mx("example.com", 10, "mx.example.net")
+        .a("mx.example.net", Ipv4Addr::new(192, 0, 2, 10))
+        .tlsa_for("mx.example.net", &tlsa(3, 1, 1, published))
+        .server(
+            "192.0.2.10".parse().unwrap(),
+            server.with_tls(server_tls(&[served])),
+        )
+        .build()
+}
+
+/// [`send_world`] served live at `127.21.NET.0`, and its resolver's address.
+fn send_live(
+    served: &daneel_tests::world::certs::Issued,
+    published: &daneel_tests::world::certs::Issued,
+    server: MailServer,
+    net: u8,
+) -> (LiveWorld, String) {
+    let world = send_world(served, published, server);
+    let live =
+        LiveWorld::start(&world, Ipv4Addr::new(127, 21, net, 0), 25).expect("live world (root)");
+    let resolver = live.resolver_addr().to_string();
+    (live, resolver)
+}
+
+const SEND_MESSAGE: &[u8] =
+    b"From: a@example.org\nTo: b@example.com\nSubject: send\n\n.first line has a dot\nsecond\n";
+
+#[test]
+fn send_delivers_over_dane_and_exits_0() {
+    let cert = self_signed(&["mx.example.net"]);
+    let server = MailServer::new("mx.example.net");
+    let mailbox = server.mailbox.clone();
+    let (_live, resolver) = send_live(&cert, &cert, server, 230);
+    let out = send_to_b(
+        &resolver,
+        &["--trace", "--ehlo", "client.example.org"],
+        SEND_MESSAGE,
+    );
+    let stdout = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("<b@example.com>: delivered (2.0.0) via mx.example.net"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Received: with ESMTPS tls "), "{stdout}");
+    let stored = mailbox.stored();
+    assert_eq!(stored.len(), 1);
+    let data = String::from_utf8(stored[0].data.clone()).unwrap();
+    assert!(data.starts_with("Transmitted: from client.example.org by mx.example.net (checked mx.example.net; TLSv1.3 "), "{data}");
+    assert!(
+        data.ends_with("Subject: send\r\n\r\n.first line has a dot\r\nsecond\r\n"),
+        "{data}"
+    );
+}
+
+#[test]
+fn send_defers_on_a_tlsa_mismatch_exits_75_and_keeps_the_message() {
+    let cert = self_signed(&["mx.example.net"]);
+    let other = self_signed(&["mx.example.net"]);
+    let server = MailServer::new("mx.example.net");
+    let mailbox = server.mailbox.clone();
+    let (_live, resolver) = send_live(&cert, &other, server, 231);
+    let dsn = temp("deferred.dsn");
+    let keep_dir = temp("kept");
+    std::fs::create_dir_all(&keep_dir).unwrap();
+    let out = send_to_b(
+        &resolver,
+        &[
+            "--dsn-to",
+            dsn.to_str().unwrap(),
+            "--keep-dir",
+            keep_dir.to_str().unwrap(),
+        ],
+        SEND_MESSAGE,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(75), "{}{stderr}", text(&out));
+    assert!(
+        text(&out).contains("<b@example.com>: deferred (4.7.5)"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        mailbox.commands().is_empty(),
+        "no transaction byte after a DANE failure"
+    );
+    let kept = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("daneel: message left in "))
+        .expect("the output names the file");
+    assert_eq!(std::fs::read(kept).unwrap(), SEND_MESSAGE);
+    let dsn = std::fs::read_to_string(&dsn).unwrap();
+    for field in [
+        "Content-Type: multipart/report; report-type=delivery-status;",
+        "Action: delayed",
+        "Status: 4.7.5",
+        "Remote-MTA: dns; mx.example.net",
+        "X-Dane-Remote-MTA: dane; mx.example.net; dane-failed",
+        kept,
+    ] {
+        assert!(dsn.contains(field), "{field} in {dsn}");
+    }
+}
+
+#[test]
+fn send_bounces_exit_69_and_bad_input_exits_65_or_64() {
+    let cert = self_signed(&["mx.example.net"]);
+    let server =
+        MailServer::new("mx.example.net").with_script(daneel_tests::world::TransactionScript {
+            rcpt: [(
+                "b@example.com".to_string(),
+                "550 5.1.1 no such user".to_string(),
+            )]
+            .into(),
+            ..Default::default()
+        });
+    let (_live, resolver) = send_live(&cert, &cert, server, 232);
+    let keep_dir = temp("kept-bounce");
+    std::fs::create_dir_all(&keep_dir).unwrap();
+    let base = ["--keep-dir", keep_dir.to_str().unwrap()];
+    let out = send_to_b(&resolver, &base, SEND_MESSAGE);
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "<b@example.com>: bounced (5.1.1) via mx.example.net: 550 5.1.1 no such user"
+        ),
+        "{}",
+        text(&out)
+    );
+    // The same on the smol runtime, and as JSON.
+    let smol = [&base[..], &["--smol", "--json"]].concat();
+    let out = send_to_b(&resolver, &smol, SEND_MESSAGE);
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let rcpt = &json["deliveries"][0]["delivery"]["recipients"][0];
+    assert_eq!(rcpt["state"], "bounced", "{json}");
+    assert_eq!(rcpt["status"], "5.1.1", "{json}");
+    let out = send_to_b(&resolver, &base, b"this is not a header\n\nbody\n");
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    let out = daneel_send(
+        &[
+            "--from",
+            "a@example.org",
+            "--to",
+            "nobody",
+            "--resolver",
+            &resolver,
+        ],
+        SEND_MESSAGE,
+    );
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    let out = daneel_send(
+        &["--from", "a@example.org", "--resolver", &resolver],
+        SEND_MESSAGE,
+    );
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+}

@@ -59,5 +59,8 @@ t5=$(date +%s)
 # lab MX host and address (issue 11)
 python3 "$HERE/tlsrpt-check.py" "$DANEEL" || status=1
 t6=$(date +%s)
-echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s, mua comparison $((t4 - t3)) s, examples $((t5 - t4)) s, tlsrpt $((t6 - t5)) s"
+# daneel send into the lab's Postfix, read back from its maildir (issue 12)
+python3 "$HERE/send-check.py" "$DANEEL" || status=1
+t7=$(date +%s)
+echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s, mua comparison $((t4 - t3)) s, examples $((t5 - t4)) s, tlsrpt $((t6 - t5)) s, send $((t7 - t6)) s"
 exit $status

@@ -670,7 +670,11 @@ def gen_mail():
     (pf / "conf").mkdir(parents=True, exist_ok=True)
     (pf / "data").mkdir(exist_ok=True)
     (pf / "queue").mkdir(exist_ok=True)
+    (pf / "mail").mkdir(exist_ok=True)
     shutil.chown(pf / "data", "postfix", "postfix")
+    shutil.chown(pf / "mail", "postfix", "postfix")
+    import pwd
+    uid, gid = pwd.getpwnam("postfix").pw_uid, pwd.getpwnam("postfix").pw_gid
     addrs = sorted(set(SMTP.values()), key=lambda a: tuple(map(int, a.split("."))))
     main = f"""compatibility_level = 3.6
 queue_directory = {pf}/queue
@@ -701,6 +705,15 @@ maillog_file_prefixes = {STATE}
 import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C
 biff = no
 smtputf8_enable = no
+# `daneel send` (issue 12): the selfsigned listener takes mail for s04 (TLSA matches) and
+# s05 (TLSA does not) into one maildir that tests/interop/send-check.py reads back.
+virtual_mailbox_domains = s04.dane.lab s05.dane.lab
+virtual_mailbox_base = {pf}/mail
+virtual_mailbox_maps = static:store/
+virtual_uid_maps = static:{uid}
+virtual_gid_maps = static:{gid}
+virtual_transport = virtual
+message_size_limit = 20480000
 """
     (pf / "conf" / "main.cf").write_text(main)
     chains = {n: PKI / f"{n}.chain.pem" for n in SMTP}
@@ -712,6 +725,13 @@ smtputf8_enable = no
                 "smtpd_tls_security_level=may"]
         if name == "nostarttls":
             opts[-1] = "smtpd_tls_security_level=none"
+        if name == "selfsigned":
+            # Accepts mail for the virtual domains only, and says how TLS went in Received:;
+            # no CHUNKING, so `daneel send` uses DATA and its dot-stuffing is what is tested.
+            opts += ["smtpd_relay_restrictions=permit_auth_destination,reject",
+                     "smtpd_discard_ehlo_keywords=chunking",
+                     "smtpd_recipient_restrictions=permit_auth_destination,reject",
+                     "smtpd_tls_received_header=yes"]
         if name == "tls10":
             opts += ["smtpd_tls_protocols=!SSLv2,!SSLv3,!TLSv1.1,!TLSv1.2,!TLSv1.3",
                      "smtpd_tls_mandatory_protocols=!SSLv2,!SSLv3,!TLSv1.1,!TLSv1.2,!TLSv1.3"]
@@ -742,6 +762,7 @@ discard   unix  -       -       n       -       -       discard
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+virtual   unix  -       n       n       -       -       virtual
 """
     (pf / "conf" / "master.cf").write_text(master)
 

@@ -145,6 +145,7 @@ impl ProbeRun {
             started: self.started,
             log: std::mem::take(&mut self.log),
             redecided: None,
+            delivery: None,
         }
     }
 }

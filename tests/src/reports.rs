@@ -27,5 +27,6 @@ pub fn blank(domain: &str, verdict: DomainVerdict, started: Timestamp) -> Report
         started,
         log: vec![],
         redecided: None,
+        delivery: None,
     }
 }

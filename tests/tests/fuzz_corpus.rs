@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use daneel_core::dane::TlsaRecord;
 use daneel_core::fuzzing::smtp_check::{FuzzOp, FuzzRecord, NAMES};
 use daneel_core::fuzzing::{
-    dane_verify, dns_answer, imap_response, mua_check, pop3_response, smtp_check, smtp_reply,
-    smtp_session, tlsa_text, tlsrpt,
+    dane_verify, delivery, dns_answer, imap_response, mua_check, pop3_response, smtp_check,
+    smtp_reply, smtp_session, tlsa_text, tlsrpt,
 };
 use daneel_core::tls::TlsFailureKind;
 use daneel_core::transcript::{Event, Recorder, Transcript};
@@ -23,6 +23,7 @@ use daneel_core::{OwnedInput, Seed};
 use daneel_tests::sim::Sim;
 use daneel_tests::world::catalogue::{self, Scenario, SIM_RESOLVER, SIM_START};
 use daneel_tests::world::mua::{self as mua_catalogue, MuaScenario};
+use daneel_tests::world::World;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 
@@ -35,7 +36,7 @@ struct Target {
 
 /// Every target of `fuzz/Cargo.toml`. The minimums are what the corpora hold: the seeds
 /// `write_seeds` derives from the catalogue's transcripts plus the kept crash inputs.
-const TARGETS: [Target; 10] = [
+const TARGETS: [Target; 11] = [
     Target {
         name: "smtp_reply",
         run: smtp_reply::run,
@@ -55,6 +56,11 @@ const TARGETS: [Target; 10] = [
         name: "smtp_check",
         run: smtp_check::run,
         min_inputs: MIN_SMTP_CHECK,
+    },
+    Target {
+        name: "delivery",
+        run: delivery::run,
+        min_inputs: MIN_DELIVERY,
     },
     Target {
         name: "dane_verify",
@@ -187,6 +193,7 @@ const MIN_SMTP_CHECK: usize = 65;
 const MIN_DANE_VERIFY: usize = 32;
 const MIN_TLSA_TEXT: usize = 65;
 const MIN_MUA_CHECK: usize = 25;
+const MIN_DELIVERY: usize = 12;
 
 /// Most seeds written per target.
 const MAX_SEEDS: usize = 64;
@@ -304,6 +311,15 @@ fn mua_check_seed(s: &MuaScenario, t: &Transcript) -> Vec<u8> {
 /// become the harness's MX choice (priority and weight in its two bytes). The recorder runs
 /// with the harness's seed, so the harness's DNS message ids are the recorded ones.
 fn harness_ops(t: &Transcript, domain: &str, names: usize) -> Vec<FuzzOp> {
+    harness_ops_of(inputs(t), domain, names)
+}
+
+/// [`harness_ops`] of a sequence of inputs.
+fn harness_ops_of<'a>(
+    inputs: impl Iterator<Item = &'a OwnedInput>,
+    domain: &str,
+    names: usize,
+) -> Vec<FuzzOp> {
     let mut map: BTreeMap<String, u8> = BTreeMap::new();
     map.insert(domain.to_ascii_lowercase(), 0);
     map.insert(".".into(), 4);
@@ -314,7 +330,7 @@ fn harness_ops(t: &Transcript, domain: &str, names: usize) -> Vec<FuzzOp> {
     };
     let id = |n: u32| n as u8;
     let mut ops = Vec::new();
-    for input in inputs(t) {
+    for input in inputs {
         ops.push(match input {
             OwnedInput::DnsAnswer { query, wire, .. } => match Message::from_vec(wire) {
                 // The resolver probe (the root DNSKEY) has no structured form in the harness;
@@ -524,13 +540,214 @@ fn write_seeds() {
     ] {
         texts.insert(text.to_vec());
     }
+    seeds
+        .entry("delivery")
+        .or_default()
+        .extend(delivery_seeds());
+    // DANEEL_WRITE_SEEDS=1 writes every target's seeds; =TARGET only that target's.
+    let only = std::env::var("DANEEL_WRITE_SEEDS").unwrap_or_default();
     for (target, items) in seeds {
+        if only != "1" && only != target {
+            continue;
+        }
         let dir = corpus_dir(target);
         fs::create_dir_all(&dir).unwrap();
         let small = items.iter().filter(|item| item.len() <= MAX_SEED_BYTES);
         for (i, item) in small.enumerate().take(MAX_SEEDS) {
             fs::write(dir.join(format!("seed-{i:03}")), item).unwrap();
         }
+    }
+}
+
+/// The inputs a `Delivery` got in `world`, run with the `delivery` harness's configuration
+/// for `flags`, its message and its seed.
+fn delivery_inputs(world: &World, flags: u8) -> Vec<OwnedInput> {
+    use daneel_core::{Input, Machine, Output, Timestamp, UsageError};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    struct Tap(
+        daneel_core::delivery::Delivery,
+        Rc<RefCell<Vec<OwnedInput>>>,
+    );
+    impl Machine for Tap {
+        fn handle_input(&mut self, now: Timestamp, input: Input<'_>) -> Result<(), UsageError> {
+            self.1.borrow_mut().push(input.to_owned_input());
+            self.0.handle_input(now, input)
+        }
+        fn poll_output(&mut self, now: Timestamp) -> Output {
+            self.0.poll_output(now)
+        }
+    }
+    let d = daneel_core::delivery::Delivery::new(
+        delivery::config(flags, SIM_RESOLVER),
+        delivery::message(flags),
+        smtp_check::SEED,
+        delivery::START,
+    )
+    .unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let mut sim = Sim::new(
+        world.clone(),
+        Box::new(Tap(d, log.clone())),
+        delivery::START,
+    );
+    sim.run_bounded(100_000).unwrap();
+    let inputs = log.borrow().clone();
+    inputs
+}
+
+/// `delivery` seeds: deliveries in small worlds (DANE, TLSA mismatch, waiver, REQUIRETLS
+/// offered or not, insecure MX, 4xx then the next MX, per-recipient rejections, no
+/// PIPELINING, CHUNKING), as the harness's steps.
+fn delivery_seeds() -> Vec<Vec<u8>> {
+    use daneel_tests::world::certs::{self_signed, server_tls, tlsa};
+    use daneel_tests::world::{MailServer, Status, TransactionScript};
+    use std::net::Ipv4Addr;
+    let a = self_signed(&["mx1.example.net"]);
+    let b = self_signed(&["mx2.example.net"]);
+    let other = self_signed(&["mx1.example.net"]);
+    let world = |mx: Status, wrong: bool, mx1: MailServer, two: bool| {
+        let mut w = World::builder()
+            .zone("example.com", mx)
+            .zone("example.net", Status::Secure)
+            .mx("example.com", 10, "mx1.example.net")
+            .a("mx1.example.net", Ipv4Addr::new(192, 0, 2, 11))
+            .tlsa_for(
+                "mx1.example.net",
+                &tlsa(3, 1, 1, if wrong { &other } else { &a }),
+            )
+            .server(
+                "192.0.2.11".parse().unwrap(),
+                mx1.with_tls(server_tls(&[&a])),
+            );
+        if two {
+            w = w
+                .mx("example.com", 20, "mx2.example.net")
+                .a("mx2.example.net", Ipv4Addr::new(192, 0, 2, 12))
+                .tlsa_for("mx2.example.net", &tlsa(3, 1, 1, &b))
+                .server(
+                    "192.0.2.12".parse().unwrap(),
+                    MailServer::new("mx2.example.net").with_tls(server_tls(&[&b])),
+                );
+        }
+        w.build()
+    };
+    let mx1 = || MailServer::new("mx1.example.net");
+    let script = |mail: Option<&str>, rcpt: &[(&str, &str)]| TransactionScript {
+        mail: mail.map(str::to_string),
+        rcpt: rcpt
+            .iter()
+            .map(|(a, r)| (a.to_string(), r.to_string()))
+            .collect(),
+        data: None,
+    };
+    use delivery::{REQUIRETLS, REQUIRE_DANE, TLS_REQUIRED_NO, TRACE};
+    let cases: Vec<(u8, World)> = vec![
+        (0, world(Status::Secure, false, mx1(), false)),
+        (TRACE, world(Status::Secure, false, mx1(), false)),
+        (0, world(Status::Secure, true, mx1(), false)),
+        (
+            TLS_REQUIRED_NO | TRACE,
+            world(Status::Secure, true, mx1(), false),
+        ),
+        (
+            TLS_REQUIRED_NO | REQUIRE_DANE,
+            world(Status::Secure, true, mx1(), true),
+        ),
+        (
+            REQUIRETLS,
+            world(
+                Status::Secure,
+                false,
+                mx1().with_keywords(&["REQUIRETLS"]),
+                false,
+            ),
+        ),
+        (REQUIRETLS, world(Status::Secure, false, mx1(), true)),
+        (
+            REQUIRETLS,
+            world(
+                Status::Insecure,
+                false,
+                mx1().with_keywords(&["REQUIRETLS"]),
+                false,
+            ),
+        ),
+        (
+            REQUIRETLS | TLS_REQUIRED_NO,
+            world(Status::Secure, true, mx1(), false),
+        ),
+        (
+            0,
+            world(
+                Status::Secure,
+                false,
+                mx1().with_script(script(Some("451 4.3.0 later"), &[])),
+                true,
+            ),
+        ),
+        (
+            0,
+            world(
+                Status::Secure,
+                false,
+                mx1().with_script(script(
+                    None,
+                    &[
+                        ("a@example.com", "550 5.1.1 gone"),
+                        ("b@example.com", "450 4.2.1 busy"),
+                    ],
+                )),
+                true,
+            ),
+        ),
+        (
+            0,
+            world(
+                Status::Secure,
+                false,
+                mx1().without_keyword("PIPELINING"),
+                false,
+            ),
+        ),
+        (
+            0,
+            world(
+                Status::Secure,
+                false,
+                mx1().with_keywords(&["CHUNKING"]),
+                false,
+            ),
+        ),
+        (0, world(Status::Insecure, false, mx1(), false)),
+        (REQUIRE_DANE, world(Status::Insecure, false, mx1(), false)),
+    ];
+    cases
+        .into_iter()
+        .map(|(flags, w)| {
+            let inputs = delivery_inputs(&w, flags);
+            delivery::seed(
+                flags,
+                &harness_ops_of(inputs.iter(), "example.com.", NAMES.len()),
+            )
+        })
+        .collect()
+}
+
+/// The seeds reproduce the deliveries they were made from: the harness delivers where the
+/// recording delivered (so the corpus reaches the transaction, not only the DNS).
+#[test]
+fn delivery_seeds_reach_the_transaction() {
+    let seeds = delivery_seeds();
+    assert!(seeds.len() >= 10);
+    for seed in &seeds {
+        delivery::run(seed);
+    }
+    let first = &seeds[0];
+    let sends = delivery::sends_of(first);
+    // The first 16 bytes of each write: MAIL, DATA, the message, after EHLO and STARTTLS.
+    for head in [&b"MAIL FROM:<x@exa"[..], b"DATA\r\n", b"Subject: fuzz\r\n"] {
+        assert!(sends.iter().any(|s| s.starts_with(head)), "{sends:?}");
     }
 }
 

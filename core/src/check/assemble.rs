@@ -4,7 +4,7 @@ use super::*;
 use crate::report::CheckKind;
 
 impl SmtpCheck {
-    pub(super) fn build_report(&mut self) -> Report {
+    pub(crate) fn build_report(&mut self) -> Report {
         let mut hosts = Vec::new();
         let mut facts = DomainFacts {
             mx_secure: self.mx_secure,
@@ -55,6 +55,7 @@ impl SmtpCheck {
             started: self.engine.start,
             log: Vec::new(),
             redecided: None,
+            delivery: None,
         }
     }
 }

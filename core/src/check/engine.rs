@@ -55,6 +55,13 @@ impl<P: Clone> Engine<P> {
         self.log.push(LogLine { at_ms, text });
     }
 
+    /// Aborts every probe (a delivery with nothing left to deliver) and queues what closes
+    /// their connections.
+    pub(crate) fn abort_probes(&mut self) {
+        let now = self.now;
+        self.probes.abort_all(now, &mut self.actions);
+    }
+
     /// Ends the check with `verdict` once the current input is handled (the first call wins).
     pub(crate) fn finish_early(&mut self, verdict: DomainVerdict, reason: Option<Reason>) {
         if self.early.is_none() {
@@ -123,6 +130,11 @@ pub(crate) trait CheckSteps {
     fn may_connect(&self) -> bool {
         self.engine_ref().dns.usable()
     }
+    /// Acts on the probes' connections after they made their decisions and before new ones
+    /// open (a delivery starts its transactions here); returns whether it did anything.
+    fn after_connections(&mut self) -> bool {
+        false
+    }
     /// Whether every lookup of the check's own has answered (the probes are checked apart).
     fn settled(&self) -> bool;
     /// The report, once everything is over.
@@ -157,6 +169,10 @@ pub(crate) fn progress<C: CheckSteps>(check: &mut C) {
         if engine.probes.poll_connections(now, &mut engine.actions) {
             moved = true;
         }
+        if check.after_connections() {
+            moved = true;
+        }
+        let engine = check.engine();
         if may_connect && engine.probes.start_connections(now) {
             moved = true;
         }

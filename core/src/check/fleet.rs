@@ -19,6 +19,9 @@ pub(crate) struct ProbeFleet {
     ready: VecDeque<usize>,
     next_conn: u32,
     max_parallel: usize,
+    /// Connect host by host in the order the probes were added (a delivery, RFC 5321
+    /// sec. 5.1), instead of in the order their policies were decided.
+    in_order: bool,
     lookups: VecDeque<(usize, LookupRequest)>,
     notes: VecDeque<Note>,
 }
@@ -32,8 +35,28 @@ impl ProbeFleet {
             ready: VecDeque::new(),
             next_conn: 0,
             max_parallel,
+            in_order: false,
             lookups: VecDeque::new(),
             notes: VecDeque::new(),
+        }
+    }
+
+    /// Opens connections strictly in the order the probes were added: a later probe waits
+    /// until every earlier one is done (a delivery tries MX hosts in preference order,
+    /// RFC 5321 sec. 5.1).
+    pub(crate) fn set_in_order(&mut self) {
+        self.in_order = true;
+    }
+
+    /// The probes, to act on their held connections.
+    pub(crate) fn probes_mut(&mut self) -> &mut [HostProbe] {
+        &mut self.probes
+    }
+
+    /// Takes what probe `index` wants after its owner acted on it.
+    pub(crate) fn refresh(&mut self, index: usize) {
+        if index < self.probes.len() {
+            self.collect(index);
         }
     }
 
@@ -130,12 +153,20 @@ impl ProbeFleet {
         let mut room = self.max_parallel.saturating_sub(active);
         let mut opened = false;
         while room > 0 {
-            let Some(&index) = self.ready.front() else {
-                break;
+            let index = if self.in_order {
+                match self.probes.iter().position(|p| !p.is_done()) {
+                    Some(i) if self.probes[i].wants_connection() => i,
+                    _ => break,
+                }
+            } else {
+                match self.ready.front() {
+                    Some(&index) => index,
+                    None => break,
+                }
             };
             let conn = ConnId(self.next_conn);
             if self.probes[index].connect(now, conn).is_none() {
-                self.ready.pop_front();
+                self.ready.retain(|i| *i != index);
                 continue;
             }
             self.next_conn += 1;

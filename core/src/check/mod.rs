@@ -75,12 +75,41 @@ pub struct SmtpCheck {
     mx_report: Option<MxReport>,
     /// The TLSRPT lookup: its question once asked, its outcome once answered.
     tlsrpt: Option<(DnsQuery, Option<TlsRptLookup>)>,
+    /// Set when the check carries a delivery ([`crate::delivery::Delivery`]): whether a
+    /// failed DANE authentication is waived (RFC 8689 sec. 4.1).
+    delivery: Option<bool>,
 }
 
 impl SmtpCheck {
     /// A check of `config.destination`, starting at `now`, with all randomness drawn from
     /// `seed`. Fails only for an invalid configuration (a local error, never the peer's).
     pub fn new(config: CheckConfig, seed: Seed, now: Timestamp) -> Result<Self, UsageError> {
+        Self::start(config, seed, now, None)
+    }
+
+    /// The check of a delivery ([`crate::delivery`]): the same RFC 7672 steps, with one
+    /// connection at a time in MX preference order, every SMTP session held for a
+    /// transaction instead of QUIT, and, with `waive`, failed DANE authentications let
+    /// through as unauthenticated TLS (RFC 8689 sec. 4.1).
+    pub(crate) fn for_delivery(
+        mut config: CheckConfig,
+        seed: Seed,
+        now: Timestamp,
+        waive: bool,
+    ) -> Result<Self, UsageError> {
+        config.max_parallel = 1;
+        config.dns_only = false;
+        // A delivery writes no TLS report: the _smtp._tls record would only delay it.
+        config.lookup_tlsrpt = false;
+        Self::start(config, seed, now, Some(waive))
+    }
+
+    fn start(
+        config: CheckConfig,
+        seed: Seed,
+        now: Timestamp,
+        delivery: Option<bool>,
+    ) -> Result<Self, UsageError> {
         let invalid = UsageError::InvalidConfig;
         if config.port == 0 {
             return Err(invalid("port 0".into()));
@@ -123,8 +152,12 @@ impl SmtpCheck {
             mx_secure: false,
             mx_report: None,
             tlsrpt: None,
+            delivery,
             config,
         };
+        if delivery.is_some() {
+            check.engine.probes.set_in_order();
+        }
         if check.config.sni == route::SniMode::None && needs_dns {
             check.engine.warnings.push(Warning::SniOff);
         }
@@ -185,6 +218,16 @@ impl SmtpCheck {
         &self.config
     }
 
+    /// Whether the MX RRset is known and DNSSEC-secure (a `[host]` destination counts as
+    /// secure, an address literal as insecure; RFC 7672 sec. 2.2.1).
+    pub(crate) fn mx_known(&self) -> Option<bool> {
+        let known = match &self.destination {
+            Destination::Domain(_) => self.mx_report.is_some(),
+            _ => true,
+        };
+        known.then_some(self.mx_secure)
+    }
+
     /// Starts the probe of `target`, reached as `next_hop` (RFC 7672 sec. 3.2.2), through
     /// an RRset as secure as the MX RRset.
     fn add_host(&mut self, target: MxTarget, next_hop: NextHop) {
@@ -206,7 +249,13 @@ impl SmtpCheck {
             options: self.options.clone(),
         };
         match HostProbe::new(target, params) {
-            Ok(probe) => {
+            Ok(mut probe) => {
+                if let Some(waive) = self.delivery {
+                    probe.hold_for_delivery();
+                    if waive {
+                        probe.waive_authentication();
+                    }
+                }
                 self.engine.probes.add(probe);
             }
             // Cannot happen: `new` refused port 0, and SMTP with STARTTLS and DANE-only trust

@@ -809,6 +809,7 @@ mod tests {
             tls_ehlo: None,
             end: SessionEnd::Failed(SessionFailure::TrustRejected),
             implicit_tls: false,
+            transaction: None,
         };
         assert_eq!(
             connection_verdict(HostPolicy::Dane, false, &session, outcome.as_ref()).0,

@@ -205,6 +205,9 @@ pub struct Observed {
     pub sent_after_tls: BTreeMap<ConnId, bool>,
     /// The SNI each connection asked for when it started TLS (RFC 6066 sec. 3).
     pub snis: BTreeMap<ConnId, Option<String>>,
+    /// Every `Send`, in order: the connection, whether its handshake had completed, and
+    /// the first bytes (at most 16).
+    pub sends: Vec<(ConnId, bool, Vec<u8>)>,
 }
 
 /// Feeds `ops` to `check` (started at `now`, asking `resolver`), then up to 64 deadlines,
@@ -223,6 +226,7 @@ pub fn drive(
     let mut established: BTreeMap<ConnId, bool> = BTreeMap::new();
     let mut sent_after_tls: BTreeMap<ConnId, bool> = BTreeMap::new();
     let snis: std::cell::RefCell<BTreeMap<ConnId, Option<String>>> = Default::default();
+    let sends: std::cell::RefCell<Vec<(ConnId, bool, Vec<u8>)>> = Default::default();
     let drain = |check: &mut dyn Machine,
                  now: Timestamp,
                  queries: &mut BTreeMap<QueryId, Vec<u8>>,
@@ -239,10 +243,13 @@ pub fn drive(
                 Output::Action(Action::StartTls { conn, sni }) => {
                     snis.borrow_mut().insert(conn, sni);
                 }
-                Output::Action(Action::Send { conn, .. }) => {
-                    if established.contains_key(&conn) {
+                Output::Action(Action::Send { conn, bytes }) => {
+                    let after = established.contains_key(&conn);
+                    if after {
                         sent_after_tls.insert(conn, true);
                     }
+                    let head = bytes.iter().copied().take(16).collect();
+                    sends.borrow_mut().push((conn, after, head));
                 }
                 Output::Action(_) => {}
                 other => return other,
@@ -417,6 +424,7 @@ pub fn drive(
         conns,
         sent_after_tls,
         snis: snis.into_inner(),
+        sends: sends.into_inner(),
     };
     (report, observed)
 }

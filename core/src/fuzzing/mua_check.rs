@@ -105,6 +105,7 @@ pub fn run(data: &[u8]) {
         conns,
         sent_after_tls,
         snis,
+        ..
     } = observed;
     let target_names: Vec<&str> = report
         .services

@@ -374,6 +374,7 @@ impl MuaCheck {
             started: self.engine.start,
             log: Vec::new(),
             redecided: None,
+            delivery: None,
         }
     }
 }

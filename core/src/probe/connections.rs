@@ -14,6 +14,7 @@ use crate::report::tlsrpt::{self, Outcome};
 use crate::report::{ConnectionVerdict, MatchedReport, TlsReport};
 use crate::smtp::route::{sni_name, SniMode};
 use crate::smtp::session::{SessionConfig, SessionOutcome, TlsRequirement};
+use crate::smtp::transaction::{Transaction, TransactionOutcome};
 use crate::time::Timestamp;
 use crate::tls::TlsInfo;
 
@@ -78,6 +79,36 @@ impl Session {
     pub(super) fn outcome(&self) -> Option<&SessionOutcome> {
         each!(self, s => s.outcome())
     }
+
+    /// What an SMTP session held for delivery learned, while it waits for its transaction.
+    fn awaiting_go(&self) -> Option<&SessionOutcome> {
+        match self {
+            Session::Smtp(s) => s.awaiting_go(),
+            _ => None,
+        }
+    }
+}
+
+/// A connection held for delivery ([`HostProbe::hold_for_delivery`]) that is ready for a
+/// mail transaction: the trust decision is made and the last EHLO answered.
+#[derive(Clone, Debug)]
+pub struct ReadyConnection {
+    /// The connection.
+    pub conn: ConnId,
+    /// The server's address.
+    pub addr: SocketAddr,
+    /// What the connection is worth so far (DESIGN.md section 5): `verified`, `trusted`,
+    /// `untrusted`, `plaintext`, or `dane-failed` when a failed authentication was waived.
+    pub verdict: ConnectionVerdict,
+    /// Why, for `dane-failed` (the waived failure) or `plaintext`.
+    pub reason: Option<Reason>,
+    /// A DANE authentication failure was waived ([`HostProbe::waive_authentication`]).
+    pub waived: bool,
+    /// The handshake, when TLS is up.
+    pub tls: Option<TlsInfo>,
+    /// The capabilities the transaction may use: from the EHLO over TLS when TLS is up
+    /// (RFC 3207 sec. 4.2), else from the plaintext EHLO.
+    pub ehlo: crate::smtp::reply::EhloInfo,
 }
 
 /// Postfix-style summary of a connection (`Verified TLS connection established to ...`).
@@ -213,6 +244,9 @@ impl HostProbe {
             timeouts: self.params.options.timeouts,
         };
         let session = match (self.params.service.tls, self.params.service.kind) {
+            (TlsStart::StartTls, SessionKind::Smtp) if self.delivery.hold => {
+                Session::Smtp(SmtpSession::for_delivery(conn, addr, config, now))
+            }
             (TlsStart::StartTls, SessionKind::Imap) => Session::Mua(StartTlsSession::new(
                 conn,
                 addr,
@@ -245,6 +279,7 @@ impl HostProbe {
                 observation,
                 session,
                 auth: None,
+                waived: false,
                 end: ConnEnd::Open,
             },
         );
@@ -329,6 +364,75 @@ impl HostProbe {
         self.conns.get_mut(&conn)?.session.poll_action()
     }
 
+    /// Holds every SMTP session for a mail transaction instead of QUIT (see
+    /// [`SmtpSession::for_delivery`]); [`HostProbe::ready_connections`] lists those ready.
+    pub fn hold_for_delivery(&mut self) {
+        self.delivery.hold = true;
+    }
+
+    /// Lets a failed DANE authentication through as unauthenticated TLS (RFC 8689 sec. 4.1,
+    /// `TLS-Required: No`); each such connection is marked [`ReadyConnection::waived`].
+    pub fn waive_authentication(&mut self) {
+        self.delivery.waive = true;
+    }
+
+    /// The held connections ready for a transaction, in connection order.
+    pub fn ready_connections(&self) -> Vec<ReadyConnection> {
+        let policy = self.conn_policy();
+        let trusted_only = self.decision.as_ref().is_some_and(|d| d.trusted_only);
+        self.conns
+            .iter()
+            .filter_map(|(id, c)| {
+                let so_far = c.session.awaiting_go()?;
+                let (verdict, reason) =
+                    connection_verdict(policy, trusted_only, so_far, c.auth.as_ref());
+                Some(ReadyConnection {
+                    conn: *id,
+                    addr: c.addr,
+                    verdict,
+                    reason,
+                    waived: c.waived,
+                    tls: so_far.tls.clone(),
+                    ehlo: so_far
+                        .tls_ehlo
+                        .clone()
+                        .or_else(|| so_far.ehlo.clone())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Starts `transaction` on ready connection `conn`, or with `None` lets it QUIT. Drain
+    /// [`HostProbe::poll_action`] for it next.
+    pub fn go(&mut self, now: Timestamp, conn: ConnId, transaction: Option<Transaction>) {
+        if let Some(Conn {
+            session: Session::Smtp(s),
+            ..
+        }) = self.conns.get_mut(&conn)
+        {
+            s.go(now, transaction);
+        }
+    }
+
+    /// The connections that have ended, with their report and, for a held session, its
+    /// transaction; in connection order.
+    pub fn ended_connections(
+        &self,
+    ) -> Vec<(ConnId, &ConnectionReport, Option<&TransactionOutcome>)> {
+        self.conns
+            .iter()
+            .filter_map(|(id, c)| match &c.end {
+                ConnEnd::Reported(r) => Some((
+                    *id,
+                    &**r,
+                    c.session.outcome().and_then(|o| o.transaction.as_ref()),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The trust decision, the session's log, and the report once it has ended.
     fn service(&mut self, now: Timestamp, id: ConnId) {
         let policy = self.conn_policy();
@@ -358,12 +462,24 @@ impl HostProbe {
                 pkix,
             );
             let line = decision_line(&label, outcome.as_ref());
+            // RFC 8689 sec. 4.1: `TLS-Required: No` lets a failed DANE authentication fall
+            // back to unauthenticated TLS; the owner records the waiver.
+            let waived = !accepted
+                && self.delivery.waive
+                && policy == HostPolicy::Dane
+                && matches!(outcome, Some(Authentication::Dane(DaneOutcome::Failed(_))));
             let Some(conn) = self.conns.get_mut(&id) else {
                 return;
             };
             conn.auth = outcome;
-            conn.session.trust_decided(now, accepted);
+            conn.waived = waived;
+            conn.session.trust_decided(now, accepted || waived);
             self.note(line);
+            if waived {
+                self.note(format!(
+                    "{label}: authentication failure waived by TLS-Required: No (RFC 8689 sec. 4.1)"
+                ));
+            }
         }
         let Some(conn) = self.conns.get_mut(&id) else {
             return;

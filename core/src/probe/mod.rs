@@ -49,6 +49,7 @@ use crate::report::{
 use crate::smtp::route::{display_name, MxTarget, TlsaOutcome};
 use crate::smtp::session::SmtpSession;
 
+pub use connections::ReadyConnection;
 pub(crate) use describe::{describe_answer, lookup_reason};
 pub use observe::{Observation, Observe, Observed};
 pub use params::{
@@ -189,7 +190,17 @@ struct Conn {
     observation: Option<usize>,
     session: connections::Session,
     auth: Option<crate::check::Authentication>,
+    /// A failed authentication was waived (RFC 8689 sec. 4.1).
+    waived: bool,
     end: ConnEnd,
+}
+
+/// What a delivery asked of the probe ([`HostProbe::hold_for_delivery`],
+/// [`HostProbe::waive_authentication`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct DeliveryMode {
+    hold: bool,
+    waive: bool,
 }
 
 /// The per-host sub-machine (see the module documentation).
@@ -207,6 +218,7 @@ pub struct HostProbe {
     conns: BTreeMap<ConnId, Conn>,
     lookups: VecDeque<LookupRequest>,
     notes: VecDeque<Note>,
+    delivery: DeliveryMode,
 }
 
 impl HostProbe {
@@ -231,6 +243,7 @@ impl HostProbe {
             conns: BTreeMap::new(),
             lookups: VecDeque::new(),
             notes: VecDeque::new(),
+            delivery: DeliveryMode::default(),
         };
         match probe.target.literal {
             Some(addr) => {

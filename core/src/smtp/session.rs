@@ -20,6 +20,7 @@ use crate::machine::{Action, ConnId, Input, NetError};
 use crate::mua::wire::ResponseError;
 use crate::smtp::command::{validate_client_name, Command};
 use crate::smtp::reply::{parse_ehlo, EhloInfo, Reply, ReplyError, ReplyParser};
+use crate::smtp::transaction::{Outgoing, Transaction, TransactionOutcome};
 use crate::time::Timestamp;
 use crate::tls::{TlsFailure, TlsInfo};
 
@@ -59,6 +60,21 @@ pub struct SmtpTimeouts {
     pub tls_handshake: Duration,
     /// The 221 to QUIT (RFC 5321 sec. 4.1.1.10); on expiry the session just closes.
     pub quit: Duration,
+    /// The replies to MAIL, RCPT and DATA of a delivery (RFC 5321 sec. 4.5.3.2.2-4.5.3.2.4).
+    #[serde(default = "default_transaction_timeout")]
+    pub transaction: Duration,
+    /// The reply after the message's final dot or to `BDAT ... LAST` (RFC 5321
+    /// sec. 4.5.3.2.6: 10 minutes).
+    #[serde(default = "default_data_end_timeout")]
+    pub data_end: Duration,
+}
+
+fn default_transaction_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_data_end_timeout() -> Duration {
+    Duration::from_secs(600)
 }
 
 impl SmtpTimeouts {
@@ -75,6 +91,8 @@ impl SmtpTimeouts {
             starttls: five_min,
             tls_handshake: Duration::from_secs(60),
             quit: five_min,
+            transaction: default_transaction_timeout(),
+            data_end: default_data_end_timeout(),
         }
     }
 
@@ -87,6 +105,8 @@ impl SmtpTimeouts {
             starttls: d,
             tls_handshake: d,
             quit: d,
+            transaction: d,
+            data_end: d,
         }
     }
 }
@@ -161,6 +181,9 @@ pub enum Stage {
     /// Waiting for the answer to the capability query over TLS (RFC 9051 sec. 6.2.1,
     /// RFC 2595 sec. 4).
     CapabilityAfterTls,
+    /// Inside a mail transaction (MAIL, RCPT, DATA or BDAT; RFC 5321 sec. 3.3;
+    /// [`crate::smtp::transaction`]).
+    Transaction,
 }
 
 impl fmt::Display for Stage {
@@ -177,6 +200,7 @@ impl fmt::Display for Stage {
             Stage::TlsGreeting => "greeting-after-tls",
             Stage::Capability => "capability",
             Stage::CapabilityAfterTls => "capability-after-tls",
+            Stage::Transaction => "transaction",
         })
     }
 }
@@ -343,6 +367,9 @@ pub struct SessionOutcome {
     /// back to, so a session that never reached TLS is never `plaintext`.
     #[serde(default)]
     pub implicit_tls: bool,
+    /// The mail transaction, when the owner started one ([`SmtpSession::go`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<TransactionOutcome>,
 }
 
 impl SessionOutcome {
@@ -358,6 +385,7 @@ impl SessionOutcome {
             tls_ehlo: None,
             end: SessionEnd::Completed,
             implicit_tls,
+            transaction: None,
         }
     }
 }
@@ -373,6 +401,11 @@ enum State {
     TlsHandshake,
     AwaitingTrust,
     EhloAfterTls,
+    /// The dialogue is ready for a mail transaction and waits for its owner's
+    /// [`SmtpSession::go`] (only for a session made with [`SmtpSession::for_delivery`]).
+    AwaitingGo,
+    /// The mail transaction is running.
+    Transaction,
     /// QUIT sent; the session ends with this once the 221, a close, or the timeout comes.
     Quit(SessionEnd),
     Done,
@@ -388,6 +421,7 @@ impl State {
             State::StartTls => Stage::StartTls,
             State::TlsHandshake | State::AwaitingTrust => Stage::TlsHandshake,
             State::EhloAfterTls => Stage::EhloAfterTls,
+            State::AwaitingGo | State::Transaction => Stage::Transaction,
             State::Quit(_) | State::Done => Stage::Quit,
         }
     }
@@ -401,6 +435,7 @@ impl State {
                 | State::Helo
                 | State::StartTls
                 | State::EhloAfterTls
+                | State::Transaction
                 | State::Quit(_)
         )
     }
@@ -427,6 +462,12 @@ pub struct SmtpSession {
     d: Dialogue,
     state: State,
     parser: ReplyParser,
+    /// Pause for [`SmtpSession::go`] instead of QUIT once the dialogue is ready.
+    hold: bool,
+    /// The mail transaction, once started (boxed: most sessions never have one).
+    tx: Option<Box<Transaction>>,
+    /// Replies owed when the reply being handled arrived (pipelining, RFC 2920).
+    owed: usize,
 }
 
 impl SmtpSession {
@@ -437,12 +478,84 @@ impl SmtpSession {
             d: Dialogue::start(conn, addr, config, now, false, ""),
             state: State::Connecting,
             parser: ReplyParser::new(),
+            hold: false,
+            tx: None,
+            owed: 0,
         };
         match s.d.done {
             true => s.state = State::Done,
             false => s.enter(State::Connecting),
         }
         s
+    }
+
+    /// A session that, instead of sending QUIT once the dialogue is ready for mail (after
+    /// the EHLO over TLS, or after the plaintext EHLO where TLS is not required and not
+    /// obtained), pauses until [`SmtpSession::go`]. The pause comes after the trust
+    /// decision, so nothing of a transaction can precede it.
+    pub fn for_delivery(
+        conn: ConnId,
+        addr: SocketAddr,
+        config: SessionConfig,
+        now: Timestamp,
+    ) -> Self {
+        let mut s = Self::new(conn, addr, config, now);
+        s.hold = true;
+        s
+    }
+
+    /// What the dialogue learned, while it waits for [`SmtpSession::go`].
+    pub fn awaiting_go(&self) -> Option<&SessionOutcome> {
+        (self.state == State::AwaitingGo).then_some(&self.d.result)
+    }
+
+    /// The owner's answer to [`SmtpSession::awaiting_go`]: run `transaction` (its commands
+    /// go out now, RFC 5321 sec. 3.3), or with `None` send QUIT and complete. Ignored
+    /// unless awaiting.
+    pub fn go(&mut self, now: Timestamp, transaction: Option<Transaction>) {
+        self.tick(now);
+        if self.state != State::AwaitingGo {
+            return;
+        }
+        let Some(mut tx) = transaction else {
+            self.note("no transaction on this connection".into());
+            return self.quit(SessionEnd::Completed);
+        };
+        let out = tx.start();
+        self.tx = Some(Box::new(tx));
+        self.state = State::Transaction;
+        self.send_all(out);
+    }
+
+    /// Queues what the transaction wants sent and waits for its next reply, or QUITs once
+    /// it is over.
+    fn send_all(&mut self, out: Vec<Outgoing>) {
+        let mut body = 0usize;
+        for o in out {
+            match o.shown {
+                Some(shown) => self.d.send(o.bytes, &shown),
+                None => {
+                    body += o.bytes.len();
+                    self.d.actions.push_back(Action::Send {
+                        conn: self.d.conn,
+                        bytes: o.bytes,
+                    });
+                }
+            }
+        }
+        if body > 0 {
+            self.note(format!("> (message, {body} bytes)"));
+        }
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        if tx.is_done() {
+            self.d.result.transaction = Some(tx.outcome().clone());
+            self.quit(SessionEnd::Completed);
+        } else {
+            let timeout = tx.timeout(&self.d.config.timeouts);
+            self.d.wait(Some(timeout));
+        }
     }
 
     /// The connection this session owns.
@@ -604,7 +717,8 @@ impl SmtpSession {
             State::StartTls => Some(t.starttls),
             State::TlsHandshake => Some(t.tls_handshake),
             State::Quit(_) => Some(t.quit),
-            State::AwaitingTrust | State::Done => None,
+            State::AwaitingTrust | State::AwaitingGo | State::Done => None,
+            State::Transaction => Some(t.transaction),
         };
         self.d.wait(timeout);
         self.state = state;
@@ -616,6 +730,9 @@ impl SmtpSession {
 
     /// Ends the session, closing the connection if it was opened.
     fn finish(&mut self, end: SessionEnd) {
+        if let Some(tx) = &self.tx {
+            self.d.result.transaction = Some(tx.outcome().clone());
+        }
         self.d.finish(end);
         self.state = State::Done;
     }
@@ -664,8 +781,10 @@ impl SmtpSession {
             match self.parser.next_reply() {
                 None => break,
                 Some(Ok(reply)) => {
+                    self.owed = self.tx.as_ref().map_or(0, |tx| tx.outstanding());
+                    let queued = self.d.actions.len();
                     self.on_reply(reply);
-                    self.refuse_bytes_beyond_the_reply();
+                    self.refuse_bytes_beyond_the_reply(queued);
                 }
                 Some(Err(error)) => {
                     self.note(format!("protocol error: {error}"));
@@ -693,16 +812,28 @@ impl SmtpSession {
     /// bytes after the 220 to STARTTLS that would reach the TLS layer. The command queued
     /// for the reply is withdrawn, so nothing more is sent. Once QUIT is sent the outcome is
     /// decided and later bytes change nothing.
-    fn refuse_bytes_beyond_the_reply(&mut self) {
-        let waiting = self.state.reads_replies() && !matches!(self.state, State::Quit(_));
+    ///
+    /// In a pipelined transaction (RFC 2920), replies to commands sent together may arrive
+    /// together: bytes beyond a reply are refused only when no other command was owed a
+    /// reply when it arrived, and then everything queued in answer to it (`queued`: the
+    /// queue's length before) is withdrawn.
+    ///
+    /// A session held for delivery that has just become ready ([`SmtpSession::awaiting_go`])
+    /// refuses them too: they would be taken as the reply to MAIL FROM.
+    fn refuse_bytes_beyond_the_reply(&mut self, queued: usize) {
+        let ready = self.state == State::AwaitingGo;
+        let waiting =
+            (self.state.reads_replies() || ready) && !matches!(self.state, State::Quit(_));
         let extra = self.parser.buffered_len();
-        if !waiting || extra == 0 {
+        if !waiting || extra == 0 || self.owed > 1 {
             return;
         }
         let shown = self.parser.take_buffered();
         let stage = self.state.stage();
-        // The command just queued is withdrawn: the runtime has not seen it yet.
-        if matches!(self.d.actions.back(), Some(Action::Send { .. })) {
+        // What was queued in answer is withdrawn: the runtime has not seen it yet.
+        if self.tx.is_some() || ready {
+            self.d.actions.truncate(queued);
+        } else if matches!(self.d.actions.back(), Some(Action::Send { .. })) {
             self.d.actions.pop_back();
         }
         self.note(format!(
@@ -807,7 +938,7 @@ impl SmtpSession {
                         }
                         TlsRequirement::Opportunistic => {
                             self.note("continuing without TLS".into());
-                            self.quit(SessionEnd::Completed);
+                            self.ready();
                         }
                     }
                 }
@@ -815,13 +946,36 @@ impl SmtpSession {
             State::EhloAfterTls => {
                 if reply.is_positive_completion() {
                     self.d.result.tls_ehlo = Some(parse_ehlo(&reply));
-                    self.quit(SessionEnd::Completed);
+                    self.ready();
                 } else {
                     self.reject(stage, reply);
                 }
             }
+            State::Transaction => {
+                let out = match self.tx.as_mut() {
+                    Some(tx) => tx.on_reply(reply),
+                    None => Vec::new(),
+                };
+                self.send_all(out);
+            }
             State::Quit(end) => self.finish(end),
-            State::Connecting | State::TlsHandshake | State::AwaitingTrust | State::Done => {}
+            State::Connecting
+            | State::TlsHandshake
+            | State::AwaitingTrust
+            | State::AwaitingGo
+            | State::Done => {}
+        }
+    }
+
+    /// The dialogue is as far as a check goes: QUIT, or for a delivery the pause for
+    /// [`SmtpSession::go`].
+    fn ready(&mut self) {
+        if self.hold {
+            self.note("ready for a mail transaction".into());
+            self.d.wait(None);
+            self.state = State::AwaitingGo;
+        } else {
+            self.quit(SessionEnd::Completed);
         }
     }
 
@@ -839,7 +993,7 @@ impl SmtpSession {
                 }
                 TlsRequirement::Opportunistic => {
                     self.note("STARTTLS not offered; continuing without TLS".into());
-                    self.quit(SessionEnd::Completed);
+                    self.ready();
                 }
             }
         }
@@ -955,6 +1109,48 @@ mod tests {
             conn: ConnId(1),
             bytes: b"EHLO client.example\r\n".to_vec()
         }));
+    }
+
+    #[test]
+    fn a_held_session_pauses_and_refuses_a_reply_sent_ahead_of_mail() {
+        let addr: SocketAddr = "192.0.2.25:25".parse().unwrap();
+        let start = |extra: &[u8]| {
+            let mut s = SmtpSession::for_delivery(
+                ConnId(1),
+                addr,
+                config(TlsRequirement::Opportunistic),
+                Timestamp::from_millis(1000),
+            );
+            s.handle_input(
+                Timestamp::from_millis(1500),
+                &Input::Connected { conn: ConnId(1) },
+            );
+            recv(&mut s, b"220 hi\r\n");
+            let mut ehlo = b"250-mx\r\n250 PIPELINING\r\n".to_vec();
+            ehlo.extend_from_slice(extra);
+            (recv(&mut s, &ehlo), s)
+        };
+        // No STARTTLS offered, opportunistic: ready for a transaction, nothing sent.
+        let (actions, s) = start(b"");
+        assert!(actions.is_empty(), "{actions:?}");
+        assert!(s.awaiting_go().is_some());
+        assert!(s.outcome().is_none());
+        // A "250" sent before MAIL FROM would answer it: the session fails, sends nothing.
+        let (actions, mut s) = start(b"250 2.1.0 ok\r\n");
+        assert!(s.awaiting_go().is_none());
+        assert!(
+            !actions.iter().any(|a| matches!(a, Action::Send { .. })),
+            "{actions:?}"
+        );
+        assert!(matches!(
+            s.outcome().unwrap().end,
+            SessionEnd::Failed(SessionFailure::Protocol {
+                error: ReplyError::Unsolicited { .. },
+                ..
+            })
+        ));
+        s.go(Timestamp::from_millis(3000), None);
+        assert!(drain(&mut s).is_empty());
     }
 
     #[test]

@@ -16,7 +16,8 @@ pub mod server;
 mod zones;
 
 pub use server::{
-    Behaviour, MailServer, Protocol, ServerSession, ServerStep, ServerTls, Stage, TlsVersions,
+    Behaviour, MailServer, Mailbox, Protocol, ServerSession, ServerStep, ServerTls, Stage,
+    StoredMail, TlsVersions, TransactionScript,
 };
 pub use zones::{Fault, Host, RrSet, Status, World, WorldBuilder, EDE_DNSSEC_BOGUS};
 

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -210,6 +210,91 @@ impl ResolvesServerCert for Resolver {
     }
 }
 
+/// A mail transaction the server accepted, as it received it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMail {
+    /// The MAIL command line, parameters included.
+    pub mail: String,
+    /// The recipients it accepted.
+    pub rcpts: Vec<String>,
+    /// The message: dots restored (DATA) or as chunked (BDAT).
+    pub data: Vec<u8>,
+    /// `DATA` or `BDAT`.
+    pub method: &'static str,
+    /// Whether it came over TLS.
+    pub tls: bool,
+}
+
+/// What a server received of mail transactions, shared by every connection to it (and by
+/// every clone of its [`MailServer`]), so a test reads it back after the run.
+#[derive(Clone, Debug, Default)]
+pub struct Mailbox(Arc<Mutex<MailboxInner>>);
+
+#[derive(Debug, Default)]
+struct MailboxInner {
+    commands: Vec<(String, bool)>,
+    stored: Vec<StoredMail>,
+}
+
+impl Mailbox {
+    /// Every transaction command line received (MAIL, RCPT, DATA, BDAT, RSET), with
+    /// whether it came over TLS.
+    pub fn commands(&self) -> Vec<(String, bool)> {
+        self.0
+            .lock()
+            .map(|m| m.commands.clone())
+            .unwrap_or_default()
+    }
+
+    /// The messages accepted.
+    pub fn stored(&self) -> Vec<StoredMail> {
+        self.0.lock().map(|m| m.stored.clone()).unwrap_or_default()
+    }
+
+    fn command(&self, line: &str, tls: bool) {
+        if let Ok(mut m) = self.0.lock() {
+            m.commands.push((line.to_string(), tls));
+        }
+    }
+
+    fn store(&self, mail: StoredMail) {
+        if let Ok(mut m) = self.0.lock() {
+            m.stored.push(mail);
+        }
+    }
+}
+
+/// How a server answers mail transactions (RFC 5321 sec. 3.3): `250` to everything by
+/// default, or the reply lines set here.
+#[derive(Clone, Debug, Default)]
+pub struct TransactionScript {
+    /// The reply to MAIL, instead of `250 2.1.0 OK`.
+    pub mail: Option<String>,
+    /// Per recipient address (lower case), the reply to its RCPT, instead of
+    /// `250 2.1.5 OK`.
+    pub rcpt: BTreeMap<String, String>,
+    /// The reply after the message, instead of `250 2.0.0 Ok: queued`.
+    pub data: Option<String>,
+}
+
+/// The message being received.
+#[derive(Debug)]
+enum Incoming {
+    /// After `354`: lines up to the lone dot.
+    Dot(Vec<u8>),
+    /// After `BDAT n`: `n` more bytes, then the reply; `last` for `BDAT n LAST`.
+    Bdat { remaining: usize, last: bool },
+}
+
+/// The transaction in progress on one connection.
+#[derive(Debug, Default)]
+struct Txn {
+    mail: Option<String>,
+    rcpts: Vec<String>,
+    chunks: Vec<u8>,
+    incoming: Option<Incoming>,
+}
+
 /// The protocol a server speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Protocol {
@@ -244,6 +329,10 @@ pub struct MailServer {
     /// Other services of the same address, by port (an IMAP server on 993 beside the SMTP
     /// server on the world's port).
     pub services: BTreeMap<u16, MailServer>,
+    /// How it answers mail transactions.
+    pub script: TransactionScript,
+    /// What it received of mail transactions.
+    pub mailbox: Mailbox,
 }
 
 impl MailServer {
@@ -290,7 +379,29 @@ impl MailServer {
             protocol: Protocol::Smtp,
             implicit_tls: false,
             services: BTreeMap::new(),
+            script: TransactionScript::default(),
+            mailbox: Mailbox::default(),
         }
+    }
+
+    /// Answers mail transactions per `script`.
+    pub fn with_script(mut self, script: TransactionScript) -> MailServer {
+        self.script = script;
+        self
+    }
+
+    /// Adds EHLO keywords (`CHUNKING`, `SMTPUTF8`, ...); `REQUIRETLS` is only ever
+    /// advertised over TLS (RFC 8689 sec. 4.2).
+    pub fn with_keywords(mut self, keywords: &[&str]) -> MailServer {
+        self.ehlo_lines
+            .extend(keywords.iter().map(|k| k.to_string()));
+        self
+    }
+
+    /// Removes the EHLO keywords starting with `prefix` (e.g. `PIPELINING`).
+    pub fn without_keyword(mut self, prefix: &str) -> MailServer {
+        self.ehlo_lines.retain(|l| !l.starts_with(prefix));
+        self
     }
 
     /// A server offering STARTTLS with this identity.
@@ -348,6 +459,7 @@ pub struct ServerSession {
     greeted: bool,
     handshake_done: bool,
     sni: Option<String>,
+    txn: Txn,
 }
 
 impl std::fmt::Debug for ServerSession {
@@ -370,6 +482,7 @@ impl ServerSession {
             greeted: false,
             handshake_done: false,
             sni: None,
+            txn: Txn::default(),
         }
     }
 
@@ -595,6 +708,12 @@ impl ServerSession {
     /// Answers every complete line in `inbuf`, appending replies to `out`.
     fn process_lines(&mut self, out: &mut Vec<u8>, step: &mut ServerStep) {
         while self.phase == Phase::Plain || self.phase == Phase::Tls {
+            if self.txn.incoming.is_some() {
+                if !self.take_message(out) {
+                    return;
+                }
+                continue;
+            }
             let Some(pos) = self.inbuf.iter().position(|&b| b == b'\n') else {
                 if self.inbuf.len() > MAX_LINE {
                     out.extend_from_slice(b"500 5.5.2 Line too long\r\n");
@@ -609,7 +728,12 @@ impl ServerSession {
             match self.spec.protocol {
                 Protocol::Smtp => {
                     let verb = words.next().unwrap_or("").to_ascii_uppercase();
-                    self.command(&verb, out, step);
+                    if matches!(verb.as_str(), "MAIL" | "RCPT" | "DATA" | "BDAT" | "RSET") {
+                        let text = text.to_string();
+                        self.transaction(&verb, &text, out);
+                    } else {
+                        self.command(&verb, out, step);
+                    }
                 }
                 Protocol::Imap => {
                     let tag = words.next().unwrap_or("*").to_string();
@@ -644,7 +768,13 @@ impl ServerSession {
                     return;
                 }
                 let mut lines = vec![self.spec.hostname.clone()];
-                lines.extend(self.spec.ehlo_lines.iter().cloned());
+                lines.extend(
+                    self.spec
+                        .ehlo_lines
+                        .iter()
+                        .filter(|l| tls_up || l.as_str() != "REQUIRETLS")
+                        .cloned(),
+                );
                 if self.spec.offers_starttls && !tls_up {
                     lines.push("STARTTLS".into());
                 }
@@ -710,15 +840,143 @@ impl ServerSession {
                 self.close_after(out, step);
             }
             "NOOP" => out.extend_from_slice(b"250 2.0.0 OK\r\n"),
-            "RSET" => out.extend_from_slice(b"250 2.0.0 Reset state\r\n"),
-            "MAIL" | "RCPT" if !self.greeted => {
-                out.extend_from_slice(b"503 5.5.1 Send EHLO first\r\n")
-            }
-            "MAIL" => out.extend_from_slice(b"250 2.1.0 OK\r\n"),
-            "RCPT" => out.extend_from_slice(b"250 2.1.5 OK\r\n"),
             "" => out.extend_from_slice(b"500 5.5.2 Error: bad syntax\r\n"),
             _ => out.extend_from_slice(b"502 5.5.2 Error: command not recognized\r\n"),
         }
+    }
+
+    /// A transaction command (RFC 5321 sec. 3.3, RFC 3030 for BDAT), recorded in the
+    /// mailbox and answered per the script.
+    fn transaction(&mut self, verb: &str, line: &str, out: &mut Vec<u8>) {
+        let tls = self.tls.is_some();
+        self.spec.mailbox.command(line, tls);
+        let reply = |out: &mut Vec<u8>, text: &str| {
+            out.extend_from_slice(text.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        };
+        let arg = |line: &str| {
+            let start = line.find('<').map(|i| i + 1).unwrap_or(line.len());
+            let end = line[start..].find('>').map(|i| i + start).unwrap_or(start);
+            line[start..end].to_string()
+        };
+        match verb {
+            "RSET" => {
+                self.txn = Txn::default();
+                reply(out, "250 2.0.0 Reset state");
+            }
+            _ if !self.greeted => reply(out, "503 5.5.1 Send EHLO first"),
+            "MAIL" => {
+                let text = self.spec.script.mail.clone();
+                let text = text.unwrap_or_else(|| "250 2.1.0 OK".into());
+                if text.starts_with('2') {
+                    self.txn = Txn {
+                        mail: Some(line.to_string()),
+                        ..Txn::default()
+                    };
+                }
+                reply(out, &text);
+            }
+            "RCPT" if self.txn.mail.is_none() => reply(out, "503 5.5.1 Need MAIL first"),
+            "RCPT" => {
+                let rcpt = arg(line);
+                let text = self
+                    .spec
+                    .script
+                    .rcpt
+                    .get(&rcpt.to_ascii_lowercase())
+                    .cloned()
+                    .unwrap_or_else(|| "250 2.1.5 OK".into());
+                if text.starts_with('2') {
+                    self.txn.rcpts.push(rcpt);
+                }
+                reply(out, &text);
+            }
+            "DATA" if self.txn.rcpts.is_empty() => {
+                reply(out, "554 5.5.1 Error: no valid recipients")
+            }
+            "DATA" => {
+                self.txn.incoming = Some(Incoming::Dot(Vec::new()));
+                reply(out, "354 End data with <CR><LF>.<CR><LF>");
+            }
+            _ => {
+                // BDAT n [LAST]
+                let mut words = line.split_whitespace().skip(1);
+                let size = words.next().and_then(|n| n.parse::<usize>().ok());
+                let last = words.next().is_some_and(|w| w.eq_ignore_ascii_case("LAST"));
+                match size {
+                    Some(remaining) => self.txn.incoming = Some(Incoming::Bdat { remaining, last }),
+                    None => reply(out, "501 5.5.4 Syntax: BDAT size [LAST]"),
+                }
+            }
+        }
+    }
+
+    /// Takes message bytes from `inbuf` in one pass; returns `true` when the message (or
+    /// chunk) is complete and replied to.
+    fn take_message(&mut self, out: &mut Vec<u8>) -> bool {
+        let done = match self.txn.incoming.as_mut() {
+            Some(Incoming::Dot(data)) => {
+                let mut pos = 0;
+                let mut end = false;
+                while let Some(n) = self.inbuf[pos..].iter().position(|&b| b == b'\n') {
+                    let line = &self.inbuf[pos..pos + n + 1];
+                    pos += n + 1;
+                    if line == b".\r\n" {
+                        end = true;
+                        break;
+                    }
+                    // RFC 5321 sec. 4.5.2: a leading dot is removed.
+                    let line = line.strip_prefix(b".").unwrap_or(line);
+                    data.extend_from_slice(line);
+                }
+                self.inbuf.drain(..pos);
+                end.then(|| (std::mem::take(data), "DATA", true))
+            }
+            Some(Incoming::Bdat { remaining, last }) => {
+                let n = (*remaining).min(self.inbuf.len());
+                self.txn.chunks.extend(self.inbuf.drain(..n));
+                *remaining -= n;
+                (*remaining == 0).then(|| (Vec::new(), "BDAT", *last))
+            }
+            None => None,
+        };
+        let Some((data, method, last)) = done else {
+            return false;
+        };
+        self.txn.incoming = None;
+        if !last {
+            out.extend_from_slice(b"250 2.0.0 chunk received\r\n");
+            return true;
+        }
+        let data = if method == "BDAT" {
+            std::mem::take(&mut self.txn.chunks)
+        } else {
+            data
+        };
+        let text = self
+            .spec
+            .script
+            .data
+            .clone()
+            .unwrap_or_else(|| "250 2.0.0 Ok: queued".into());
+        if text.starts_with('2') && !self.txn.rcpts.is_empty() {
+            self.spec.mailbox.store(StoredMail {
+                mail: self.txn.mail.clone().unwrap_or_default(),
+                rcpts: self.txn.rcpts.clone(),
+                data,
+                method,
+                tls: self.tls.is_some(),
+            });
+        }
+        let text = if self.txn.rcpts.is_empty() {
+            "554 5.5.1 Error: no valid recipients".to_string()
+        } else {
+            text
+        };
+        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        self.txn = Txn::default();
+        true
     }
 
     /// Answers an upgrade command: `ready` and TLS from the next byte (with the behaviour's

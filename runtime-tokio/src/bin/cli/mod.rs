@@ -3,6 +3,7 @@
 mod demo;
 mod mua;
 mod output;
+mod send;
 mod tlsa;
 mod tlsrpt;
 
@@ -64,6 +65,9 @@ enum Command {
     /// Find a mail domain's submission, IMAP and POP3 servers through SRV records and
     /// authenticate them as a mail client would (RFC 6186, RFC 7673, RFC 8314).
     Mua(mua::MuaArgs),
+    /// Deliver a message read from standard input under DANE (RFC 7672), with
+    /// per-message requirements (RFC 8689), and print each recipient's result.
+    Send(send::SendArgs),
     /// TLSA records for a certificate, or check the published ones against it (--verify).
     Tlsa(tlsa::TlsaArgs),
     /// SMTP TLS reports (RFC 8460) from checks.
@@ -206,7 +210,7 @@ pub(crate) fn system_resolvers() -> Result<Vec<SocketAddr>, String> {
 /// A seed from the operating system's random source (getrandom), for DNS message ids and
 /// ports (RFC 5452 sec. 9.2) and the SRV weighted draw. Without one the check cannot be
 /// safe against forged answers, so failing to read it is fatal.
-fn os_seed() -> Seed {
+pub(crate) fn os_seed() -> Seed {
     let mut bytes = [0u8; 8];
     if let Err(e) = getrandom::fill(&mut bytes) {
         eprintln!("daneel: no randomness from the operating system: {e}");
@@ -402,6 +406,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Check(args) => run_check(args),
         Command::Mua(args) => mua::run(args),
+        Command::Send(args) => send::run(args),
         Command::Replay {
             file,
             json,

@@ -1,0 +1,228 @@
+//! `delivery` target: arbitrary sequences of inputs into a [`Delivery`] of a small message to
+//! two recipients, under requirements the fuzzer picks (REQUIRETLS, `--require-dane`,
+//! `TLS-Required: No`, `--trace`), with well-formed answers to the pending queries built from
+//! its choices ([`super::check_ops`], as for `smtp_check`).
+//!
+//! Oracle (issue 12): no byte of a mail transaction (anything but EHLO, HELO, STARTTLS and
+//! QUIT) on a connection whose trust decision did not accept the server: on a host of
+//! policy `dane` only after an authenticated (`verified` or `trusted`) handshake, or a
+//! failed one that a `TLS-Required: No` in force waived; never between STARTTLS and the end
+//! of the handshake; with REQUIRETLS only over a `verified` connection under a secure MX
+//! RRset; never to a host of policy `skip`. And every recipient ends in exactly one state:
+//! the report lists each recipient once, and one reported delivered was accepted by a
+//! transaction that actually sent the message. Besides: no `UsageError`, `Done` within a
+//! bounded number of deadlines.
+
+use std::net::SocketAddr;
+
+use arbitrary::Unstructured;
+
+use super::check_ops::{drive, Observed};
+use super::smtp_check::{FuzzOp, NAMES, SEED};
+use crate::check::CheckConfig;
+use crate::delivery::{Delivery, DeliveryConfig, Message, RecipientState, Waiver};
+use crate::dns::Security;
+use crate::fuzzing::seed_bytes::SeedBytes;
+use crate::report::{ConnectionVerdict, HostPolicy};
+use crate::time::Timestamp;
+
+/// The recipients of every case (at `NAMES[0]`).
+pub const RECIPIENTS: [&str; 2] = ["a@example.com", "b@example.com"];
+
+/// The reverse path of every case.
+pub const FROM: &str = "x@example.org";
+
+/// Flag bits: REQUIRETLS.
+pub const REQUIRETLS: u8 = 1;
+/// Flag bits: `--require-dane`.
+pub const REQUIRE_DANE: u8 = 2;
+/// Flag bits: the message carries `TLS-Required: No`.
+pub const TLS_REQUIRED_NO: u8 = 4;
+/// Flag bits: `--trace`.
+pub const TRACE: u8 = 8;
+
+/// The configuration of a case with `flags`, asking `resolver` (also what seeds are
+/// recorded with).
+pub fn config(flags: u8, resolver: SocketAddr) -> DeliveryConfig {
+    let mut check = CheckConfig::new("example.com", vec![resolver]);
+    check.dns_attempts = 2;
+    check.require_dane = flags & REQUIRE_DANE != 0;
+    DeliveryConfig {
+        check,
+        from: FROM.into(),
+        recipients: RECIPIENTS.iter().map(|r| r.to_string()).collect(),
+        requiretls: flags & REQUIRETLS != 0,
+        trace: flags & TRACE != 0,
+    }
+}
+
+/// The message of a case with `flags`.
+pub fn message(flags: u8) -> Message {
+    let text: &[u8] = if flags & TLS_REQUIRED_NO != 0 {
+        b"TLS-Required: No\r\nSubject: fuzz\r\n\r\n.dot\r\nbody\r\n"
+    } else {
+        b"Subject: fuzz\r\n\r\n.dot\r\nbody\r\n"
+    };
+    match Message::parse(text) {
+        Ok(m) => m,
+        Err(e) => panic!("the harness's message is malformed: {e}"),
+    }
+}
+
+/// The input on which [`run`] delivers with `flags` and the steps `ops`.
+pub fn seed(flags: u8, ops: &[FuzzOp]) -> Vec<u8> {
+    let mut s = SeedBytes::new();
+    s.int_in_range(u64::from(flags & 15), 15);
+    s.list(ops, |s, op| op.write(s));
+    s.into_bytes()
+}
+
+/// The start time of every case.
+pub const START: Timestamp = Timestamp::from_unix_secs(1_800_000_000);
+
+/// Whether a `Send` that starts with `head` belongs to a mail transaction: the session's own
+/// commands are EHLO, HELO, STARTTLS and QUIT.
+fn is_transaction(head: &[u8]) -> bool {
+    !(head.starts_with(b"EHLO ")
+        || head.starts_with(b"HELO ")
+        || head.starts_with(b"STARTTLS\r\n")
+        || head.starts_with(b"QUIT\r\n"))
+}
+
+/// Runs one case.
+pub fn run(data: &[u8]) {
+    run_case(data);
+}
+
+/// Runs one case and returns the first bytes of every `Send` (for tests of the seeds).
+pub fn sends_of(data: &[u8]) -> Vec<Vec<u8>> {
+    run_case(data)
+}
+
+fn run_case(data: &[u8]) -> Vec<Vec<u8>> {
+    let mut u = Unstructured::new(data);
+    let flags = u.int_in_range(0u8..=15).unwrap_or(0);
+    let ops: Vec<FuzzOp> = u.arbitrary().unwrap_or_default();
+    let resolver = SocketAddr::from(([127, 0, 0, 1], 53));
+    let config = config(flags, resolver);
+    let Ok(mut delivery) = Delivery::new(config, message(flags), SEED, START) else {
+        panic!("a valid configuration was refused");
+    };
+    let (report, observed) = drive(&mut delivery, START, ops, &NAMES, resolver);
+    let Observed {
+        conns, snis, sends, ..
+    } = observed;
+    let Some(d) = report.delivery.as_deref() else {
+        panic!("a delivery without its delivery report");
+    };
+    // Every recipient ends in exactly one state.
+    assert_eq!(
+        d.recipients.len(),
+        RECIPIENTS.len(),
+        "a recipient lost or doubled"
+    );
+    for (r, expected) in d.recipients.iter().zip(RECIPIENTS) {
+        assert_eq!(r.address, expected, "recipients out of order");
+    }
+    let mx_secure = report
+        .mx
+        .as_ref()
+        .is_some_and(|m| m.security == Security::Secure);
+    // No transaction byte on a connection whose trust decision did not accept the server.
+    for (conn, addr) in &conns {
+        let transaction: Vec<&(crate::ConnId, bool, Vec<u8>)> = sends
+            .iter()
+            .filter(|(c, _, head)| c == conn && is_transaction(head))
+            .collect();
+        if transaction.is_empty() {
+            continue;
+        }
+        let Some(attempt) = d.attempts.iter().find(|a| a.conn == *conn) else {
+            panic!("transaction bytes on {conn} ({addr}) with no attempt reported");
+        };
+        assert!(
+            attempt.received.is_some(),
+            "transaction bytes on {conn} though no transaction was started"
+        );
+        if snis.contains_key(conn) {
+            assert!(
+                transaction.iter().all(|(_, after, _)| *after),
+                "transaction bytes on {conn} between STARTTLS and the end of the handshake"
+            );
+        }
+        let policy = report
+            .hosts
+            .iter()
+            .find(|h| h.name == attempt.host)
+            .map(|h| h.policy);
+        match policy {
+            Some(HostPolicy::Dane) => assert!(
+                matches!(
+                    attempt.verdict,
+                    ConnectionVerdict::Verified | ConnectionVerdict::Trusted
+                ) || (attempt.waived && d.requirements.waiver == Waiver::InForce),
+                "transaction on an unauthenticated connection to a dane host: {attempt:?}"
+            ),
+            Some(HostPolicy::Encrypt) => assert!(
+                snis.contains_key(conn) && attempt.tls.is_some(),
+                "transaction without TLS on an encrypt host"
+            ),
+            Some(HostPolicy::Skip) | None => {
+                panic!("transaction on a host that was skipped or not reported: {attempt:?}")
+            }
+            Some(HostPolicy::Opportunistic) => {}
+        }
+        if d.requirements.requiretls {
+            assert!(
+                mx_secure && attempt.verdict == ConnectionVerdict::Verified,
+                "REQUIRETLS message sent without a secure MX and a verified connection"
+            );
+        }
+        if d.requirements.require_dane {
+            assert_eq!(
+                policy,
+                Some(HostPolicy::Dane),
+                "--require-dane sent to a non-dane host"
+            );
+        }
+    }
+    for r in &d.recipients {
+        if r.state == RecipientState::Delivered {
+            let carried = d.attempts.iter().any(|a| {
+                a.transaction.as_ref().is_some_and(|t| {
+                    t.message_bytes > 0 && t.data.as_ref().is_some_and(|r| r.code / 100 == 2)
+                })
+            });
+            assert!(carried, "{} delivered without a message sent", r.address);
+        }
+    }
+    sends.into_iter().map(|(_, _, head)| head).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fuzzing::smtp_check::FuzzRecord;
+
+    #[test]
+    fn seeds_decode_and_run() {
+        let ops = vec![
+            FuzzOp::Answer {
+                pick: 1,
+                ad: true,
+                rcode: 0,
+                tc: false,
+                records: vec![FuzzRecord::Mx(10, 1)],
+            },
+            FuzzOp::Connected(0),
+            FuzzOp::Reply(0, 0),
+            FuzzOp::Timeout,
+        ];
+        for flags in 0..16 {
+            let bytes = seed(flags, &ops);
+            let mut u = Unstructured::new(&bytes);
+            assert_eq!(u.int_in_range(0u8..=15).unwrap(), flags);
+            run(&bytes);
+        }
+    }
+}
