@@ -192,7 +192,7 @@ const MIN_DNS_ANSWER: usize = 64;
 const MIN_SMTP_CHECK: usize = 65;
 const MIN_DANE_VERIFY: usize = 32;
 const MIN_TLSA_TEXT: usize = 65;
-const MIN_MUA_CHECK: usize = 25;
+const MIN_MUA_CHECK: usize = 30;
 const MIN_DELIVERY: usize = 12;
 
 /// Most seeds written per target.
