@@ -887,6 +887,15 @@ fn send_delivers_over_dane_and_exits_0() {
         data.ends_with("Subject: send\r\n\r\n.first line has a dot\r\nsecond\r\n"),
         "{data}"
     );
+    // A bad address for another domain is a usage error before any domain is delivered to:
+    // example.com, which comes first, receives nothing more.
+    let out = send_to_b(&resolver, &["--to", "x y@example.org"], SEND_MESSAGE);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+    assert_eq!(
+        mailbox.stored().len(),
+        1,
+        "delivered before the usage error"
+    );
 }
 
 #[test]

@@ -113,12 +113,17 @@ fn config(recipients: &[&str]) -> DeliveryConfig {
 
 fn run(world: World, config: DeliveryConfig, message: &[u8]) -> Run {
     let message = Message::parse(message).expect("a well-formed message");
+    let mut asked = config.recipients.clone();
     let delivery = Delivery::new(config, message, Seed(7), SIM_START).unwrap();
     let mut sim = Sim::new(world, Box::new(delivery), SIM_START);
     let report = sim.run_bounded(2_000_000).expect("the delivery ends");
     let d = report.delivery.as_deref().expect("a delivery report");
-    // Every recipient ends in exactly one state, and none is lost.
-    assert_eq!(d.recipients.len(), d.recipients.len());
+    // Every recipient asked for is reported exactly once (so in exactly one state): none is
+    // lost, none doubled.
+    let mut reported: Vec<String> = d.recipients.iter().map(|r| r.address.clone()).collect();
+    asked.sort();
+    reported.sort();
+    assert_eq!(reported, asked, "recipients asked for and reported");
     Run { report }
 }
 
@@ -236,6 +241,19 @@ fn bounced_on_a_5xx_with_a_dsn() {
     ] {
         assert!(dsn.contains(field), "{field} in\n{dsn}");
     }
+    // A message with the null reverse path gets no DSN (RFC 5321 sec. 4.5.5): it would go
+    // nowhere, or loop.
+    let mut null = r.delivery().clone();
+    null.from = String::new();
+    let params = DsnParams {
+        reporting_mta: "client.example.org",
+        arrival: SIM_START,
+        now: SIM_START,
+        left_in: None,
+        original_header: message.header(),
+        boundary: "b0undary",
+    };
+    assert_eq!(dsn_message(&null, &params), None);
 }
 
 #[test]
@@ -574,4 +592,30 @@ fn nxdomain_and_null_mx_bounce() {
     let r = run(world, config(&["b@example.com"]), SIMPLE);
     assert_eq!(r.state("b@example.com"), RecipientState::Bounced);
     assert_eq!(r.delivery().recipients[0].status, "5.1.10");
+}
+
+/// A 421 in the middle of a transaction (RFC 5321 sec. 3.8) is the answer to the command in
+/// flight: the recipient is deferred with the server's own code and text, and nothing more
+/// is sent on that channel.
+#[test]
+fn a_421_during_the_transaction_reaches_the_recipient() {
+    let mut setup = Setup::new();
+    setup.mx1 = setup.mx1.with_script(TransactionScript {
+        rcpt: [(
+            "b@example.com".to_string(),
+            "421 4.3.2 shutting down".to_string(),
+        )]
+        .into(),
+        ..TransactionScript::default()
+    });
+    let r = run(setup.world(), config(&["b@example.com"]), SIMPLE);
+    assert_eq!(r.state("b@example.com"), RecipientState::Deferred);
+    let rcpt = &r.delivery().recipients[0];
+    assert_eq!(rcpt.status, "4.3.2", "{rcpt:?}");
+    assert!(rcpt.from_server, "{rcpt:?}");
+    assert!(
+        rcpt.diagnostic.contains("421 4.3.2 shutting down"),
+        "{rcpt:?}"
+    );
+    assert_eq!(setup.mx1.mailbox.stored().len(), 0);
 }

@@ -126,6 +126,9 @@ impl SmtpCheck {
             return Err(invalid("no resolver configured".into()));
         }
         let timeouts = match config.smtp_timeout_ms {
+            Some(ms) if delivery.is_some() => {
+                SmtpTimeouts::dialogue(Duration::from_millis(ms.max(1)))
+            }
             Some(ms) => SmtpTimeouts::uniform(Duration::from_millis(ms.max(1))),
             None => SmtpTimeouts::rfc5321(),
         };

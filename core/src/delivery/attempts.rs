@@ -107,6 +107,10 @@ impl Delivery {
                     );
                 }
             }
+            // A host that cannot take the message at all (over its SIZE, no 8BITMIME or
+            // SMTPUTF8 where the message needs them) bounces the pending recipients, as
+            // Postfix does for SIZE (RFC 1870 sec. 6.1): other MX hosts of the domain are
+            // expected to share the limit, and daneel does not downgrade 8-bit content.
             Some(other) => {
                 for i in &pending {
                     self.set_final(

@@ -35,8 +35,13 @@ pub struct DsnParams<'a> {
 }
 
 /// The DSN for the bounced and deferred recipients of `report`, or `None` when every
-/// recipient was delivered.
+/// recipient was delivered, or when the reverse path is null: a message with the null
+/// reverse path (itself a notification) never gets one (RFC 5321 sec. 4.5.5, RFC 3461
+/// sec. 6.2), so that notifications cannot loop.
 pub fn dsn_message(report: &DeliveryReport, p: &DsnParams<'_>) -> Option<String> {
+    if report.from.is_empty() {
+        return None;
+    }
     let listed: Vec<_> = report
         .recipients
         .iter()
@@ -48,11 +53,7 @@ pub fn dsn_message(report: &DeliveryReport, p: &DsnParams<'_>) -> Option<String>
     let bounced = listed.iter().any(|r| r.state == RecipientState::Bounced);
     let date = rfc5322_date(p.now);
     let mut m = String::new();
-    let to = if report.from.is_empty() {
-        "<>".to_string()
-    } else {
-        format!("<{}>", report.from)
-    };
+    let to = format!("<{}>", report.from);
     let _ = write!(
         m,
         "From: Mail Delivery System <MAILER-DAEMON@{mta}>\r\n\
@@ -68,13 +69,14 @@ pub fn dsn_message(report: &DeliveryReport, p: &DsnParams<'_>) -> Option<String>
          \r\n\
          --{b}\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\
          \r\n",
         mta = p.reporting_mta,
         b = p.boundary,
         subject = if bounced {
             "Undelivered Mail Returned to Sender"
         } else {
-            "Delayed Mail (still being retried)"
+            "Delayed Mail (not yet delivered)"
         },
     );
     let _ = write!(m, "This is daneel at {}.\r\n\r\n", p.reporting_mta);

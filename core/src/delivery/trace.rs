@@ -9,8 +9,9 @@
 //! host name the client checked". So the field here has exactly the clauses of `Received:`
 //! (RFC 5321 sec. 4.4: `from`, `by`, `with`, then `;` and the date) with the TLSA marker
 //! `+TLSA` appended to the `with` protocol when DANE authenticated the server, and the
-//! checked host name and the TLS version and cipher in a comment after `by`. Nothing else
-//! is invented. No receiver interprets it; it is for postmasters reading headers.
+//! checked host name and the TLS version and cipher in a comment after `by`. The slides give
+//! no syntax: the `+TLSA` spelling and the comment's layout are daneel's own. No receiver
+//! interprets the field; it is for postmasters reading headers.
 
 use serde::{Deserialize, Serialize};
 

@@ -111,6 +111,21 @@ impl SmtpTimeouts {
     }
 }
 
+impl SmtpTimeouts {
+    /// `d` for every stage up to the transaction, and at least RFC 5321 sec. 4.5.3.2's
+    /// values for the transaction itself (5 minutes per command, 10 for the end of data):
+    /// a short `--timeout` must not cut a large message short, since a server that took it
+    /// but answered late would then receive it again on the next attempt.
+    pub fn dialogue(d: Duration) -> Self {
+        let rfc = SmtpTimeouts::rfc5321();
+        SmtpTimeouts {
+            transaction: d.max(rfc.transaction),
+            data_end: d.max(rfc.data_end),
+            ..SmtpTimeouts::uniform(d)
+        }
+    }
+}
+
 impl Default for SmtpTimeouts {
     /// [`SmtpTimeouts::rfc5321`].
     fn default() -> Self {
@@ -878,6 +893,14 @@ impl SmtpSession {
             // RFC 5321 sec. 3.8: the server is shutting the channel down.
             if self.state == State::Greeting {
                 self.d.result.greeting = Some(reply.clone());
+            }
+            // During a transaction the 421 is the answer to the command in flight: the
+            // transaction records it (the server's code and text reach the recipients), and
+            // whatever it would send next is dropped, the channel being closed.
+            if self.state == State::Transaction {
+                if let Some(tx) = self.tx.as_mut() {
+                    drop(tx.on_reply(reply.clone()));
+                }
             }
             return self.reject(stage, reply);
         }

@@ -227,7 +227,11 @@ impl Transaction {
         if spec.requiretls && !offers(ehlo, "REQUIRETLS") {
             return Err(Unfit::NoRequireTls);
         }
-        if spec.message.smtputf8 && !offers(ehlo, "SMTPUTF8") {
+        // RFC 6531 sec. 3.4: a non-ASCII header field or envelope address needs SMTPUTF8.
+        let smtputf8 = spec.message.smtputf8
+            || !spec.from.is_ascii()
+            || spec.recipients.iter().any(|(_, r)| !r.is_ascii());
+        if smtputf8 && !offers(ehlo, "SMTPUTF8") {
             return Err(Unfit::NoSmtpUtf8);
         }
         if spec.message.eight_bit && !offers(ehlo, "8BITMIME") {
@@ -240,7 +244,7 @@ impl Transaction {
         if spec.message.eight_bit {
             mail.push_str(" BODY=8BITMIME");
         }
-        if spec.message.smtputf8 {
+        if smtputf8 {
             mail.push_str(" SMTPUTF8");
         }
         if spec.requiretls {
@@ -490,6 +494,22 @@ mod tests {
             },
             requiretls: false,
         }
+    }
+
+    /// RFC 6531 sec. 3.4: an ASCII message to a non-ASCII address still needs SMTPUTF8.
+    #[test]
+    fn a_non_ascii_envelope_address_needs_smtputf8() {
+        let mut s = spec(b"hi\r\n");
+        s.recipients[1].1 = "j\u{f6}rg@example.com".into();
+        assert!(matches!(
+            Transaction::new(s.clone(), &ehlo(&["PIPELINING"])),
+            Err(Unfit::NoSmtpUtf8)
+        ));
+        let mut t = Transaction::new(s, &ehlo(&["PIPELINING", "SMTPUTF8"])).unwrap();
+        let first = t.start();
+        assert!(first[0]
+            .bytes
+            .starts_with(b"MAIL FROM:<a@example.org> SMTPUTF8\r\n"));
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub struct SendArgs {
     /// SMTP port; the TLSA name follows it (_N._tcp).
     #[arg(long, default_value_t = 25)]
     port: u16,
-    /// Timeout of each SMTP stage, seconds (the final reply to the message gets the same).
+    /// Timeout of each SMTP stage up to the transaction, seconds; the transaction keeps at
+    /// least RFC 5321's 5 minutes per command and 10 for the reply to the message.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
     /// The name sent in EHLO, also the DSN's Reporting-MTA.
@@ -186,7 +187,10 @@ pub fn run(args: SendArgs) -> i32 {
     let seed = args.run.seed.map(Seed).unwrap_or_else(os_seed);
     let clock = daneel_tokio::system_clock();
     let arrival = clock.origin();
-    let mut reports: Vec<Box<Report>> = Vec::new();
+    // Every delivery is built, so every address checked, before any runs: a usage error
+    // must never come after a domain already received the message (a re-send would
+    // duplicate it).
+    let mut deliveries = Vec::new();
     for (i, (domain, recipients)) in domains.into_iter().enumerate() {
         let mut check = CheckConfig::new(domain, resolvers.clone());
         check.port = args.port;
@@ -195,6 +199,7 @@ pub fn run(args: SendArgs) -> i32 {
         check.ehlo_name = args.ehlo.clone();
         check.require_dane = args.require_dane;
         check.fixed_seed = args.run.seed.is_some();
+        let n_recipients = recipients.len();
         let config = DeliveryConfig {
             check,
             from: args.from.clone(),
@@ -215,17 +220,31 @@ pub fn run(args: SendArgs) -> i32 {
                 return EXIT_USAGE;
             }
         };
-        // Both runtimes have the same API (issue 8): only the function differs.
-        let run = if args.run.smol {
-            daneel_smol::run_blocking::<Delivery>
-        } else {
-            daneel_tokio::run_blocking::<Delivery>
-        };
+        deliveries.push((delivery, n_recipients));
+    }
+    // Both runtimes have the same API (issue 8): only the function differs.
+    let run = if args.run.smol {
+        daneel_smol::run_blocking::<Delivery>
+    } else {
+        daneel_tokio::run_blocking::<Delivery>
+    };
+    let mut reports: Vec<Box<Report>> = Vec::new();
+    // Recipients no delivery could even be started for: not lost, the message is kept.
+    let mut not_attempted = 0usize;
+    for (delivery, count) in deliveries {
+        if not_attempted > 0 {
+            not_attempted += count;
+            continue;
+        }
         match run(delivery, clock) {
-            Ok((report, _)) => reports.push(report),
+            Ok((report, _)) if report.delivery.is_some() => reports.push(report),
+            Ok(_) => {
+                eprintln!("daneel: internal error: a delivery without its report");
+                not_attempted += count;
+            }
             Err(e) => {
                 eprintln!("daneel: cannot start the runtime: {e}");
-                return EXIT_INTERNAL;
+                not_attempted += count;
             }
         }
     }
@@ -243,8 +262,7 @@ pub fn run(args: SendArgs) -> i32 {
     };
     for report in &reports {
         let Some(d) = &report.delivery else {
-            eprintln!("daneel: internal error: a delivery without its report");
-            return EXIT_INTERNAL;
+            continue;
         };
         all.recipients.extend(d.recipients.iter().cloned());
         all.attempts.extend(d.attempts.iter().cloned());
@@ -265,11 +283,15 @@ pub fn run(args: SendArgs) -> i32 {
         }
         print_recipients(&all);
     }
+    if not_attempted > 0 {
+        eprintln!("daneel: {not_attempted} recipient(s) not attempted");
+    }
     let mut left_in = None;
-    if !all
-        .recipients
-        .iter()
-        .all(|r| r.state == RecipientState::Delivered)
+    if not_attempted > 0
+        || !all
+            .recipients
+            .iter()
+            .all(|r| r.state == RecipientState::Delivered)
     {
         let dir = args.keep_dir.clone().unwrap_or_else(std::env::temp_dir);
         match keep(&dir, &raw, seed) {
@@ -307,7 +329,7 @@ pub fn run(args: SendArgs) -> i32 {
     }
     if all.any(RecipientState::Bounced) {
         EXIT_UNAVAILABLE
-    } else if all.any(RecipientState::Deferred) {
+    } else if all.any(RecipientState::Deferred) || not_attempted > 0 {
         EXIT_TEMPFAIL
     } else {
         0
