@@ -763,26 +763,39 @@ mod nsec3_proofs {
         );
     }
 
+    /// NODATA, an empty non-terminal, NXDOMAIN, and the delegation rules (RFC 5155 sec. 8,
+    /// RFC 6840 sec. 4.4), one question per row.
     #[test]
-    fn nodata_and_nxdomain() {
-        assert_eq!(
-            deny("a.example.net.", TLSA, &zone()),
-            Ok(Nsec3Denial::NoData)
-        );
-        assert_eq!(
-            deny("a.example.net.", A, &zone()),
-            Err(DenialError::TypeExists)
-        );
-        assert_eq!(
-            deny("z.example.net.", TLSA, &zone()),
-            Ok(Nsec3Denial::NoData)
-        );
-        assert_eq!(
-            deny("b.example.net.", TLSA, &zone()),
+    fn denials_by_question() {
+        let no_name = |ce: &str| {
             Ok(Nsec3Denial::NoName {
-                closest_encloser: name("example.net.")
+                closest_encloser: name(ce),
             })
-        );
+        };
+        let cases: [(&str, RecordType, Result<Nsec3Denial, DenialError>); 7] = [
+            ("a.example.net.", TLSA, Ok(Nsec3Denial::NoData)),
+            ("a.example.net.", A, Err(DenialError::TypeExists)),
+            ("z.example.net.", TLSA, Ok(Nsec3Denial::NoData)),
+            ("b.example.net.", TLSA, no_name("example.net.")),
+            ("sub.example.net.", DS, Ok(Nsec3Denial::NoData)),
+            (
+                "sub.example.net.",
+                TLSA,
+                Err(DenialError::WrongSideOfDelegation),
+            ),
+            (
+                "_25._tcp.mx.sub.example.net.",
+                TLSA,
+                Err(DenialError::WrongSideOfDelegation),
+            ),
+        ];
+        for (q, t, want) in cases {
+            assert_eq!(deny(q, t, &zone()), want, "{q} {t}");
+        }
+    }
+
+    #[test]
+    fn no_closest_encloser_without_the_apex_record() {
         // Without the apex NSEC3 no closest encloser is provable.
         let apex = hash(&name("example.net."), 0);
         let records: Vec<Nsec3Record> = zone()
@@ -860,22 +873,6 @@ mod nsec3_proofs {
         assert_eq!(
             prove_wildcard_expansion3(&q, 2, &zone_name, &zone()),
             Err(DenialError::NameNotCovered)
-        );
-    }
-
-    #[test]
-    fn delegations() {
-        assert_eq!(
-            deny("sub.example.net.", DS, &zone()),
-            Ok(Nsec3Denial::NoData)
-        );
-        assert_eq!(
-            deny("sub.example.net.", TLSA, &zone()),
-            Err(DenialError::WrongSideOfDelegation)
-        );
-        assert_eq!(
-            deny("_25._tcp.mx.sub.example.net.", TLSA, &zone()),
-            Err(DenialError::WrongSideOfDelegation)
         );
     }
 
