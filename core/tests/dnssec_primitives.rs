@@ -137,6 +137,25 @@ fn at(secs: u32) -> Timestamp {
 
 const VALID: (u32, u32) = (NOW - DAY, NOW + 7 * DAY);
 
+/// [`verify_rrset`] for the TLSA RRset of `_25._tcp.mx.example.net` in `example.net`, at
+/// `now`, the question most tests ask.
+fn tlsa_check(
+    records: &[Record],
+    sigs: &[RRSIG],
+    keys: &[DNSKEY],
+    now: u32,
+) -> Result<daneel_core::dnssec::SignedBy, SignatureError> {
+    verify_rrset(
+        &name("_25._tcp.mx.example.net."),
+        RecordType::TLSA,
+        records,
+        sigs,
+        &name("example.net."),
+        keys,
+        at(now),
+    )
+}
+
 #[test]
 fn a_valid_signature_verifies_and_names_its_key() {
     let zone = name("example.net.");
@@ -145,16 +164,7 @@ fn a_valid_signature_verifies_and_names_its_key() {
         let records = tlsa_rrset(&owner, 1);
         let sig = key.sign(&zone, &owner, &records, owner.num_labels(), VALID);
         let (records, sigs) = over_the_wire(&records, &[sig]);
-        let signed = verify_rrset(
-            &owner,
-            RecordType::TLSA,
-            &records,
-            &sigs,
-            &zone,
-            std::slice::from_ref(&key.dnskey),
-            at(NOW),
-        )
-        .unwrap();
+        let signed = tlsa_check(&records, &sigs, std::slice::from_ref(&key.dnskey), NOW).unwrap();
         assert_eq!(signed.key_tag, key.tag());
         assert!(!signed.wildcard);
     }
@@ -196,17 +206,7 @@ fn the_window_is_checked_against_the_given_time() {
     let records = tlsa_rrset(&owner, 1);
     let sig = key.sign(&zone, &owner, &records, owner.num_labels(), VALID);
     let keys = std::slice::from_ref(&key.dnskey);
-    let check = |now| {
-        verify_rrset(
-            &owner,
-            RecordType::TLSA,
-            &records,
-            std::slice::from_ref(&sig),
-            &zone,
-            keys,
-            at(now),
-        )
-    };
+    let check = |now| tlsa_check(&records, std::slice::from_ref(&sig), keys, now);
     assert!(check(NOW).is_ok());
     assert_eq!(
         check(NOW + 8 * DAY),
@@ -236,43 +236,23 @@ fn only_zone_keys_that_are_not_revoked_count() {
         // The signature names the key with these flags: only the flags can refuse it.
         let as_key = key.with_flags(flags);
         let sig = key.sign_as(&as_key, &zone, &owner, &records);
-        let result = verify_rrset(
-            &owner,
-            RecordType::TLSA,
+        let result = tlsa_check(
             &records,
             std::slice::from_ref(&sig),
-            &zone,
             std::slice::from_ref(&as_key),
-            at(NOW),
+            NOW,
         );
         assert_eq!(result, Err(SignatureError::NoKey), "flags {flags}");
     }
     // The same key with flags 256 (zone key) validates.
     let zsk = key.with_flags(256);
     let sig256 = key.sign_as(&zsk, &zone, &owner, &records);
-    assert!(verify_rrset(
-        &owner,
-        RecordType::TLSA,
-        &records,
-        &[sig256],
-        &zone,
-        &[zsk],
-        at(NOW)
-    )
-    .is_ok());
+    assert!(tlsa_check(&records, &[sig256], &[zsk], NOW).is_ok());
     let mut unknown = sig.input().clone();
     unknown.algorithm = Algorithm::Unknown(200);
     let odd = RRSIG::from_sig(unknown, sig.sig().to_vec());
     assert_eq!(
-        verify_rrset(
-            &owner,
-            RecordType::TLSA,
-            &records,
-            &[odd],
-            &zone,
-            std::slice::from_ref(&key.dnskey),
-            at(NOW)
-        ),
+        tlsa_check(&records, &[odd], std::slice::from_ref(&key.dnskey), NOW),
         Err(SignatureError::UnsupportedAlgorithm)
     );
 }
@@ -294,14 +274,11 @@ fn one_good_signature_among_bad_ones_is_enough() {
         VALID,
     );
     let (records, sigs) = over_the_wire(&records, &[bad, good]);
-    let signed = verify_rrset(
-        &owner,
-        RecordType::TLSA,
+    let signed = tlsa_check(
         &records,
         &sigs,
-        &zone,
         &[ec.dnskey.clone(), ed.dnskey.clone()],
-        at(NOW),
+        NOW,
     )
     .unwrap();
     assert_eq!(signed.key_tag, ed.tag());
@@ -326,15 +303,7 @@ fn verification_work_is_bounded() {
         })
         .collect();
     assert_eq!(
-        verify_rrset(
-            &owner,
-            RecordType::TLSA,
-            &records,
-            &bad,
-            &zone,
-            std::slice::from_ref(&key.dnskey),
-            at(NOW)
-        ),
+        tlsa_check(&records, &bad, std::slice::from_ref(&key.dnskey), NOW),
         Err(SignatureError::WorkLimit)
     );
 }
@@ -936,16 +905,7 @@ fn the_delegation_step_from_ds_to_zone_data() {
     let owner = name("_25._tcp.mx.example.net.");
     let tlsa = tlsa_rrset(&owner, 7);
     let tlsa_sig = zsk.sign(&zone, &owner, &tlsa, owner.num_labels(), VALID);
-    let signed = verify_rrset(
-        &owner,
-        RecordType::TLSA,
-        &tlsa,
-        &[tlsa_sig],
-        &zone,
-        &zone_keys_found,
-        at(NOW),
-    )
-    .unwrap();
+    let signed = tlsa_check(&tlsa, &[tlsa_sig], &zone_keys_found, NOW).unwrap();
     assert_eq!(signed.key_tag, zsk.tag());
     // Signed by the ZSK only: the vouched KSK signs nothing.
     assert!(matches!(
