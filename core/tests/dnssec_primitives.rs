@@ -966,3 +966,234 @@ fn the_delegation_step_from_ds_to_zone_data() {
         ZoneKeys::Secure(_)
     ));
 }
+
+/// A [`TrustChain`] from an anchored root down: `net.` and `example.net.` are secure
+/// delegations (DS signed by the parent, DNSKEY RRset self-signed by the vouched key),
+/// `unsigned.net.` an insecure one proven by `net.`'s signed NSEC. A TLSA RRset is secure
+/// once its zone is in the chain, and needs the zone before; data under the insecure
+/// delegation is insecure; forged evidence is refused.
+mod trust_chain {
+    use super::*;
+    use daneel_core::dnssec::{
+        ChainError, NoDsProof, NsecRecord, RrsetStatus, SignedRrset, TrustChain, ZoneKeys,
+    };
+    use hickory_proto::dnssec::rdata::NSEC;
+
+    /// A zone with one key: its signed DNSKEY RRset, and the DS RRset for it signed by
+    /// `parent` at `parent_zone`.
+    struct Zone {
+        name: Name,
+        key: Key,
+    }
+
+    impl Zone {
+        fn new(n: &str) -> Zone {
+            Zone {
+                name: name(n),
+                key: Key::ed25519(),
+            }
+        }
+
+        fn dnskeys(&self) -> SignedRrset {
+            signed(
+                self,
+                &self.name,
+                RData::DNSSEC(DNSSECRData::DNSKEY(self.key.dnskey.clone())),
+            )
+        }
+
+        fn ds_signed_by(&self, parent: &Zone) -> SignedRrset {
+            let digest = self
+                .key
+                .dnskey
+                .to_digest(&self.name, DigestType::SHA256)
+                .unwrap();
+            let ds = DS::new(
+                self.key.tag(),
+                self.key.dnskey.algorithm(),
+                DigestType::SHA256,
+                digest.as_ref().to_vec(),
+            );
+            signed(parent, &self.name, RData::DNSSEC(DNSSECRData::DS(ds)))
+        }
+    }
+
+    impl Zone {
+        /// Adds this zone to `chain` as a secure delegation from `parent`.
+        fn delegate_from(
+            &self,
+            parent: &Zone,
+            chain: &mut TrustChain,
+        ) -> Result<ZoneKeys, ChainError> {
+            chain
+                .add_delegation(
+                    &parent.name,
+                    &self.name,
+                    &self.ds_signed_by(parent),
+                    &self.dnskeys(),
+                )
+                .cloned()
+        }
+    }
+
+    /// A one-record RRset at `owner` holding `data`, signed by `by`'s key.
+    fn signed(by: &Zone, owner: &Name, data: RData) -> SignedRrset {
+        let records = vec![Record::from_rdata(owner.clone(), 3600, data)];
+        let sig = by
+            .key
+            .sign(&by.name, owner, &records, owner.num_labels(), VALID);
+        SignedRrset {
+            records,
+            rrsigs: vec![sig],
+        }
+    }
+
+    /// A chain whose anchor is `root`'s key, with `root` added.
+    fn anchored_at(root: &Zone) -> TrustChain {
+        let anchors = vec![TrustAnchor::Dnskey {
+            owner: Name::root(),
+            key: root.key.dnskey.clone(),
+        }];
+        let mut chain = TrustChain::new(anchors, at(NOW));
+        chain.add_anchored(&root.name, &root.dnskeys());
+        chain
+    }
+
+    fn tlsa_in(zone: &Zone, owner: &Name) -> SignedRrset {
+        let records = tlsa_rrset(owner, 3);
+        let sig = zone
+            .key
+            .sign(&zone.name, owner, &records, owner.num_labels(), VALID);
+        SignedRrset {
+            records,
+            rrsigs: vec![sig],
+        }
+    }
+
+    fn nsec_signed(
+        zone: &Zone,
+        owner: &str,
+        next: &str,
+        types: &[RecordType],
+    ) -> (NsecRecord, Vec<RRSIG>) {
+        let nsec = NSEC::new_cover_self(name(next), types.iter().copied());
+        let record = Record::from_rdata(
+            name(owner),
+            0,
+            RData::DNSSEC(DNSSECRData::NSEC(nsec.clone())),
+        );
+        let labels = name(owner).num_labels();
+        let sig = zone
+            .key
+            .sign(&zone.name, &name(owner), &[record], labels, VALID);
+        (
+            NsecRecord {
+                owner: name(owner),
+                nsec,
+            },
+            vec![sig],
+        )
+    }
+
+    #[test]
+    fn from_the_anchor_to_a_tlsa_rrset() {
+        let (root, net, example) = (Zone::new("."), Zone::new("net."), Zone::new("example.net."));
+        let mut chain = anchored_at(&root);
+        assert!(matches!(chain.zone(&root.name), Some(ZoneKeys::Secure(_))));
+        let owner = name("_25._tcp.mx.example.net.");
+        let tlsa = tlsa_in(&example, &owner);
+        assert_eq!(
+            chain.rrset(&owner, RecordType::TLSA, &tlsa),
+            RrsetStatus::NeedZone(example.name.clone())
+        );
+        // example.net. cannot come before net.
+        assert_eq!(
+            example.delegate_from(&net, &mut chain).err(),
+            Some(ChainError::ParentNotSecure)
+        );
+        let added = net.delegate_from(&root, &mut chain).unwrap();
+        assert!(matches!(added, ZoneKeys::Secure(_)));
+        example.delegate_from(&net, &mut chain).unwrap();
+        assert!(matches!(
+            chain.rrset(&owner, RecordType::TLSA, &tlsa),
+            RrsetStatus::Secure(_)
+        ));
+        // The same RRset signed by a key the zone does not have: bogus.
+        let stranger = Zone::new("example.net.");
+        assert!(matches!(
+            chain.rrset(&owner, RecordType::TLSA, &tlsa_in(&stranger, &owner)),
+            RrsetStatus::Bogus(_)
+        ));
+    }
+
+    #[test]
+    fn a_ds_signed_by_another_key_is_refused() {
+        let (root, net) = (Zone::new("."), Zone::new("net."));
+        let mut chain = anchored_at(&root);
+        let forger = Zone::new(".");
+        assert!(matches!(
+            chain.add_delegation(
+                &root.name,
+                &net.name,
+                &net.ds_signed_by(&forger),
+                &net.dnskeys()
+            ),
+            Err(ChainError::Signature { .. })
+        ));
+    }
+
+    #[test]
+    fn an_insecure_delegation_needs_the_parents_signed_proof() {
+        let (root, net) = (Zone::new("."), Zone::new("net."));
+        let mut chain = anchored_at(&root);
+        net.delegate_from(&root, &mut chain).unwrap();
+        let unsigned = name("unsigned.net.");
+        // NS without DS at unsigned.net., signed by net.: an insecure delegation.
+        let proof = NoDsProof::Nsec(vec![nsec_signed(
+            &net,
+            "unsigned.net.",
+            "zz.net.",
+            &[RecordType::NS],
+        )]);
+        // Forged evidence first: the same NSEC signed by another key, or listing a DS.
+        let forger = Zone::new("net.");
+        let forged = NoDsProof::Nsec(vec![nsec_signed(
+            &forger,
+            "unsigned.net.",
+            "zz.net.",
+            &[RecordType::NS],
+        )]);
+        assert!(matches!(
+            chain.add_insecure_delegation(&net.name, &unsigned, &forged),
+            Err(ChainError::Signature { .. })
+        ));
+        let has_ds = NoDsProof::Nsec(vec![nsec_signed(
+            &net,
+            "unsigned.net.",
+            "zz.net.",
+            &[RecordType::NS, RecordType::DS],
+        )]);
+        assert_eq!(
+            chain
+                .add_insecure_delegation(&net.name, &unsigned, &has_ds)
+                .err(),
+            Some(ChainError::NoDsNotProven)
+        );
+        assert_eq!(chain.zone(&unsigned), None, "forged evidence left no trace");
+        assert_eq!(
+            chain
+                .add_insecure_delegation(&net.name, &unsigned, &proof)
+                .unwrap(),
+            &ZoneKeys::Insecure
+        );
+        let owner = name("_25._tcp.mx.unsigned.net.");
+        let unsigned_tlsa = SignedRrset {
+            records: tlsa_rrset(&owner, 1),
+            rrsigs: Vec::new(),
+        };
+        assert_eq!(
+            chain.rrset(&owner, RecordType::TLSA, &unsigned_tlsa),
+            RrsetStatus::Insecure
+        );
+    }
+}

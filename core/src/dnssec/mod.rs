@@ -20,12 +20,17 @@
 //!   on the NSEC3 covering the next closer name, the RFC 9276 iteration limit (insecure, EDE
 //!   27).
 //!
-//! Not here yet: the chain walker that asks for DS and DNSKEY RRsets through the one loop,
-//! and the check's use of all this instead of the resolver's AD bit. The signatures themselves are checked by hickory-proto's `Verifier` (CRATES-NOTES
+//! - [`chain`]: [`TrustChain`], the zones validated so far from an anchor down (secure
+//!   delegations, insecure ones proven by the parent's signed NSEC/NSEC3), and the status of
+//!   an RRset, or the zone whose keys it still needs.
+//!
+//! Not here yet: the chain walker that asks for DS and DNSKEY RRsets through the one loop
+//! and feeds a [`TrustChain`], and the check's use of it instead of the resolver's AD bit. The signatures themselves are checked by hickory-proto's `Verifier` (CRATES-NOTES
 //! 2.3); everything around them (which key, which signature, which time, which digest) is
 //! decided here.
 
 pub mod anchor;
+pub mod chain;
 pub mod delegation;
 pub mod nsec;
 pub mod nsec3;
@@ -33,6 +38,7 @@ pub mod signature;
 pub mod window;
 
 pub use anchor::{parse_anchors, root_anchors, AnchorError, TrustAnchor};
+pub use chain::{ChainError, NoDsProof, RrsetStatus, SignedRrset, TrustChain};
 pub use delegation::{match_anchors, match_ds, zone_keys, DsMatch, KeysError, ZoneKeys};
 pub use nsec::{prove_denial, prove_wildcard_expansion, Denial, DenialError, NsecRecord};
 pub use nsec3::{
