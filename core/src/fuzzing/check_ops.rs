@@ -15,7 +15,7 @@ use hickory_proto::rr::rdata::{tlsa, A, AAAA, CNAME, MX, SRV, TLSA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::fuzzing::seed_bytes::SeedBytes;
-use crate::machine::{Action, ConnId, Input, Machine, NetError, Output, QueryId};
+use crate::machine::{Action, ConnId, Input, Machine, NetError, Output, QueryId, UsageError};
 use crate::report::Report;
 use crate::time::Timestamp;
 use crate::tls::{TlsFailure, TlsFailureKind, TlsInfo};
@@ -210,6 +210,19 @@ pub struct Observed {
     pub sends: Vec<(ConnId, bool, Vec<u8>)>,
 }
 
+/// `bytes` from the peer of `conn`, when the fuzzer's pick named an open connection.
+fn received(
+    check: &mut dyn Machine,
+    now: Timestamp,
+    conn: Option<ConnId>,
+    bytes: &[u8],
+) -> Result<(), UsageError> {
+    match conn {
+        Some(conn) => check.handle_input(now, Input::Received { conn, bytes }),
+        None => Ok(()),
+    }
+}
+
 /// Feeds `ops` to `check` (started at `now`, asking `resolver`), then up to 64 deadlines,
 /// answering questions with records named from `names`. Panics on a `UsageError` for an
 /// issued id, on a `poll_output` that never settles, and when no `Done` comes.
@@ -343,26 +356,11 @@ pub fn drive(
                 ),
                 None => Ok(()),
             },
-            Some(FuzzOp::Received(n, bytes)) => match c(n) {
-                Some(conn) => check.handle_input(
-                    now,
-                    Input::Received {
-                        conn,
-                        bytes: &bytes,
-                    },
-                ),
-                None => Ok(()),
-            },
-            Some(FuzzOp::Reply(n, r)) => match c(n) {
-                Some(conn) => check.handle_input(
-                    now,
-                    Input::Received {
-                        conn,
-                        bytes: REPLIES[usize::from(r) % REPLIES.len()],
-                    },
-                ),
-                None => Ok(()),
-            },
+            Some(FuzzOp::Received(n, bytes)) => received(&mut *check, now, c(n), &bytes),
+            Some(FuzzOp::Reply(n, r)) => {
+                let reply = REPLIES[usize::from(r) % REPLIES.len()];
+                received(&mut *check, now, c(n), reply)
+            }
             Some(FuzzOp::TlsEstablished(n, chain)) => match c(n) {
                 Some(conn) => {
                     // Only a handshake the machine asked for (StartTls) counts: a TlsEstablished

@@ -442,101 +442,95 @@ fn starttls_scenarios(pki: &Pki, ee: &Issued, out: &mut Vec<MuaScenario>) {
     let chain = std::slice::from_ref(ee);
     let imap = |s: MailServer| dane_ee("imap", 143, ee, s);
     let pop3 = |s: MailServer| dane_ee("pop3", 110, ee, s);
-    out.push(scenario(
-        "S69",
-        "secure _imap._tcp SRV and DANE-EE TLSA, no STARTTLS capability: abort, never LOGIN in clear (M8)",
-        imap(starttls(Protocol::Imap, chain).without_starttls()),
-        143,
-        &[MailService::Imap],
-        pki,
-    ));
-    out.push(scenario(
-        "S70",
-        "secure _pop3._tcp SRV, secure TLSA RRset with no usable record, STLS: PKIX (RFC 7673 sec. 4.1)",
-        world(S)
-            .smtp_port(110)
-            .srv("_pop3._tcp.example.com", 0, 1, 110, HOST)
-            .tlsa(&format!("_110._tcp.{HOST}"), &tlsa(3, 1, 7, ee))
-            .server(
-                IpAddr::V4(IP),
-                starttls(Protocol::Pop3, &pki.leaf(&[HOST])),
-            )
-            .build(),
-        110,
-        &[MailService::Pop3],
-        pki,
-    ));
-    out.push(scenario(
-        "M-STRIPPED-NO-DANE",
-        "insecure _imap._tcp SRV (no DANE), no STARTTLS capability: plaintext, and still no LOGIN",
-        world(Status::Insecure)
-            .smtp_port(143)
-            .srv("_imap._tcp.example.com", 0, 1, 143, HOST)
-            .server(
-                IpAddr::V4(IP),
-                starttls(Protocol::Imap, chain).without_starttls(),
-            )
-            .build(),
-        143,
-        &[MailService::Imap],
-        pki,
-    ));
-    out.push(scenario(
-        "M-IMAP-STARTTLS",
-        "secure _imap._tcp SRV, DANE-EE, STARTTLS: verified; capabilities asked again over TLS",
-        imap(starttls(Protocol::Imap, chain)),
-        143,
-        &[MailService::Imap],
-        pki,
-    ));
-    out.push(scenario(
-        "M-CAPS-ACROSS-TLS",
-        "POP3 STLS whose CAPA changes across TLS (STLS before, SASL after): the second list counts",
-        pop3(starttls(Protocol::Pop3, chain)),
-        110,
-        &[MailService::Pop3],
-        pki,
-    ));
-    out.push(scenario(
-        "M-PREAUTH",
-        "IMAP greets * PREAUTH under DANE: no STARTTLS possible, dane-failed, nothing sent",
-        imap(starttls(Protocol::Imap, chain).behaviour(Behaviour::Preauth)),
-        143,
-        &[MailService::Imap],
-        pki,
-    ));
-    out.push(scenario(
-        "M-STLS-REFUSED",
-        "POP3 lists STLS but answers it -ERR under DANE: dane-failed, starttls-rejected",
-        pop3(starttls(Protocol::Pop3, chain).behaviour(Behaviour::NoTlsSupport)),
-        110,
-        &[MailService::Pop3],
-        pki,
-    ));
-    out.push(scenario(
-        "M-IMAP-LITERAL",
-        "IMAP answers CAPABILITY with an absurd literal: refused before any octet of it",
-        imap(
-            starttls(Protocol::Imap, chain).behaviour(Behaviour::RawCapability(
-                b"* CAPABILITY {18446744073709551615}\r\n".to_vec(),
-            )),
+    let cases = [
+        (
+            "S69",
+            "secure _imap._tcp SRV and DANE-EE TLSA, no STARTTLS capability: abort, never LOGIN in clear (M8)",
+            MailService::Imap,
+            imap(starttls(Protocol::Imap, chain).without_starttls()),
         ),
-        143,
-        &[MailService::Imap],
-        pki,
-    ));
-    out.push(scenario(
-        "M-POP3-UNTERMINATED",
-        "POP3 answers CAPA with a multi-line response that never ends, then closes",
-        pop3(
-            starttls(Protocol::Pop3, chain).behaviour(Behaviour::RawCapability(
-                b"+OK\r\nUSER\r\nSTLS\r\n".to_vec(),
-            )),
+        (
+            "S70",
+            "secure _pop3._tcp SRV, secure TLSA RRset with no usable record, STLS: PKIX (RFC 7673 sec. 4.1)",
+            MailService::Pop3,
+            world(S)
+                .smtp_port(110)
+                .srv("_pop3._tcp.example.com", 0, 1, 110, HOST)
+                .tlsa(&format!("_110._tcp.{HOST}"), &tlsa(3, 1, 7, ee))
+                .server(
+                    IpAddr::V4(IP),
+                    starttls(Protocol::Pop3, &pki.leaf(&[HOST])),
+                )
+                .build(),
         ),
-        110,
-        &[MailService::Pop3],
-        pki,
-    ));
+        (
+            "M-STRIPPED-NO-DANE",
+            "insecure _imap._tcp SRV (no DANE), no STARTTLS capability: plaintext, and still no LOGIN",
+            MailService::Imap,
+            world(Status::Insecure)
+                .smtp_port(143)
+                .srv("_imap._tcp.example.com", 0, 1, 143, HOST)
+                .server(
+                    IpAddr::V4(IP),
+                    starttls(Protocol::Imap, chain).without_starttls(),
+                )
+                .build(),
+        ),
+        (
+            "M-IMAP-STARTTLS",
+            "secure _imap._tcp SRV, DANE-EE, STARTTLS: verified; capabilities asked again over TLS",
+            MailService::Imap,
+            imap(starttls(Protocol::Imap, chain)),
+        ),
+        (
+            "M-CAPS-ACROSS-TLS",
+            "POP3 STLS whose CAPA changes across TLS (STLS before, SASL after): the second list counts",
+            MailService::Pop3,
+            pop3(starttls(Protocol::Pop3, chain)),
+        ),
+        (
+            "M-PREAUTH",
+            "IMAP greets * PREAUTH under DANE: no STARTTLS possible, dane-failed, nothing sent",
+            MailService::Imap,
+            imap(starttls(Protocol::Imap, chain).behaviour(Behaviour::Preauth)),
+        ),
+        (
+            "M-STLS-REFUSED",
+            "POP3 lists STLS but answers it -ERR under DANE: dane-failed, starttls-rejected",
+            MailService::Pop3,
+            pop3(starttls(Protocol::Pop3, chain).behaviour(Behaviour::NoTlsSupport)),
+        ),
+        (
+            "M-IMAP-LITERAL",
+            "IMAP answers CAPABILITY with an absurd literal: refused before any octet of it",
+            MailService::Imap,
+            imap(
+                starttls(Protocol::Imap, chain).behaviour(Behaviour::RawCapability(
+                    b"* CAPABILITY {18446744073709551615}\r\n".to_vec(),
+                )),
+            ),
+        ),
+        (
+            "M-POP3-UNTERMINATED",
+            "POP3 answers CAPA with a multi-line response that never ends, then closes",
+            MailService::Pop3,
+            pop3(
+                starttls(Protocol::Pop3, chain).behaviour(Behaviour::RawCapability(
+                    b"+OK\r\nUSER\r\nSTLS\r\n".to_vec(),
+                )),
+            ),
+        ),
+    ];
+    for (id, what, service, world) in cases {
+        out.push(scenario(
+            id,
+            what,
+            world,
+            service.default_port(),
+            &[service],
+            pki,
+        ));
+    }
 }
 
 /// The compatibility-matrix scenarios (draft-fanf-dane-mua, slide "compatibility"): a
