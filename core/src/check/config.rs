@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use hickory_proto::rr::Name;
 use serde::{Deserialize, Serialize};
 
+use crate::dnssec::{DnssecMode, DnssecSettings};
 use crate::smtp::route::{parse_domain, InsecureMxPolicy, SniMode};
 
 /// Which address families to look up and connect to (`-4`, `-6`).
@@ -63,14 +64,18 @@ pub struct CheckConfig {
     /// A transcript recorded before it existed reads as `false`: it holds no such answer.
     #[serde(default)]
     pub lookup_tlsrpt: bool,
+    /// Where DNSSEC statuses come from (`--dnssec`, `--trust-anchor`). A transcript recorded
+    /// before the in-core validator existed reads as `trust-ad`, which is how it was made.
+    #[serde(default)]
+    pub dnssec: DnssecSettings,
 }
 
 impl CheckConfig {
     /// A configuration with the defaults of `daneel check`: port 25, both families, EHLO
     /// `daneel.invalid`, SNI per RFC 7672 sec. 8.1, insecure-MX policy `dane`, 30 s per SMTP
     /// stage (posttls-finger's default; an MTA would use RFC 5321's minutes), DNS attempts
-    /// of 2 s, 4 attempts, 8 parallel connections, digests `sha512 sha256`, and the TLSRPT
-    /// record looked up.
+    /// of 2 s, 4 attempts, 8 parallel connections, digests `sha512 sha256`, the TLSRPT
+    /// record looked up, and DNSSEC mode `auto` with the IANA root anchors.
     pub fn new(destination: impl Into<String>, resolvers: Vec<SocketAddr>) -> Self {
         CheckConfig {
             destination: destination.into(),
@@ -89,6 +94,7 @@ impl CheckConfig {
             require_dane: false,
             fixed_seed: false,
             lookup_tlsrpt: true,
+            dnssec: DnssecSettings::new(DnssecMode::Auto),
         }
     }
 }

@@ -32,6 +32,7 @@
 pub mod anchor;
 pub mod chain;
 pub mod delegation;
+pub mod mode;
 pub mod nsec;
 pub mod nsec3;
 pub mod signature;
@@ -40,6 +41,7 @@ pub mod window;
 pub use anchor::{parse_anchors, root_anchors, AnchorError, TrustAnchor};
 pub use chain::{ChainError, NoDsProof, RrsetStatus, SignedRrset, TrustChain};
 pub use delegation::{match_anchors, match_ds, zone_keys, DsMatch, KeysError, ZoneKeys};
+pub use mode::{DnssecMode, DnssecSettings};
 pub use nsec::{prove_denial, prove_wildcard_expansion, Denial, DenialError, NsecRecord};
 pub use nsec3::{
     prove_denial3, prove_wildcard_expansion3, Nsec3Denial, Nsec3Expansion, Nsec3Record,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::srv::MailService;
 use crate::check::AddressFamily;
+use crate::dnssec::{DnssecMode, DnssecSettings};
 
 /// Everything a MUA check needs besides the seed and the start time. Serializable, because a
 /// transcript starts with it.
@@ -47,6 +48,10 @@ pub struct MuaConfig {
     /// Absent from transcripts written before it existed, which therefore replay without.
     #[serde(default)]
     pub compatibility: bool,
+    /// Where DNSSEC statuses come from (`--dnssec`, `--trust-anchor`); `trust-ad` for
+    /// transcripts recorded before the in-core validator existed.
+    #[serde(default)]
+    pub dnssec: DnssecSettings,
 }
 
 impl MuaConfig {
@@ -54,7 +59,7 @@ impl MuaConfig {
     /// RFC 8314 sec. 5.1), both
     /// families, EHLO `daneel.invalid`, 30 s per session stage, DNS attempts of 2 s, 4
     /// attempts, 8 parallel connections, digests `sha512 sha256`, webpki-roots, the
-    /// compatibility matrix.
+    /// compatibility matrix, DNSSEC mode `auto` with the IANA root anchors.
     pub fn new(domain: impl Into<String>, resolvers: Vec<SocketAddr>) -> Self {
         MuaConfig {
             domain: domain.into(),
@@ -71,6 +76,7 @@ impl MuaConfig {
             dns_only: false,
             fixed_seed: false,
             compatibility: true,
+            dnssec: DnssecSettings::new(DnssecMode::Auto),
         }
     }
 }
