@@ -65,3 +65,8 @@ pub use machine::{
 pub use report::{CheckKind, DomainVerdict, Report};
 pub use seed::Seed;
 pub use time::Timestamp;
+
+/// The README's example, compiled (and run, where it needs no network) as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

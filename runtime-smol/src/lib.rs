@@ -214,3 +214,8 @@ pub async fn run_with<M: Machine>(machine: M, clock: Clock, tls: TlsSettings) ->
         debug_assert!(fed.is_ok(), "{fed:?}");
     }
 }
+
+/// The README's example, compiled (and run, where it needs no network) as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -212,3 +212,8 @@ pub fn run_blocking<M: Machine>(machine: M, clock: Clock) -> io::Result<(Box<Rep
         .build()?;
     Ok(runtime.block_on(run(machine, clock)))
 }
+
+/// The README's example, compiled (and run, where it needs no network) as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

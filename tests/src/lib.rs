@@ -16,3 +16,8 @@ pub mod tls_server;
 pub mod tool;
 pub mod transcripts;
 pub mod world;
+
+/// The README's example, compiled (and run, where it needs no network) as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
