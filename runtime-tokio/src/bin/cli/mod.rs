@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use daneel_core::check::{parse_destination, AddressFamily, CheckConfig, Destination};
+use daneel_core::dnssec::{DnssecMode, DnssecSettings};
 use daneel_core::smtp::route::{InsecureMxPolicy, SniMode};
 use daneel_core::transcript::{redecide, Divergence, Recorder, Recording};
 use daneel_core::{MachineConfig, Seed};
@@ -148,9 +149,19 @@ struct CheckArgs {
 /// Where to ask and which families to use: the options every check shares.
 #[derive(clap::Args, Debug)]
 pub(crate) struct NetArgs {
-    /// A validating resolver (repeatable); replaces /etc/resolv.conf.
+    /// A resolver (repeatable); replaces /etc/resolv.conf.
     #[arg(long = "resolver", value_name = "IP[:PORT]")]
     resolvers: Vec<String>,
+    /// Where DNSSEC statuses come from: `validate` checks every signature in daneel from the
+    /// trust anchor down (any resolver that serves DNSSEC data will do), `trust-ad` believes
+    /// the AD bit of a validating resolver, `auto` trusts a validating resolver on loopback
+    /// and validates otherwise.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    dnssec: DnssecMode,
+    /// Trust anchors (DS or DNSKEY records in presentation format) instead of the IANA root
+    /// KSKs built into daneel.
+    #[arg(long = "trust-anchor", value_name = "FILE")]
+    trust_anchor: Option<std::path::PathBuf>,
     /// IPv4 only.
     #[arg(short = '4', conflicts_with = "ipv6")]
     ipv4: bool,
@@ -166,6 +177,23 @@ impl NetArgs {
             return system_resolvers();
         }
         self.resolvers.iter().map(|r| parse_resolver(r)).collect()
+    }
+
+    /// The DNSSEC settings asked for; the trust-anchor file is read and checked here.
+    pub(crate) fn dnssec(&self) -> Result<DnssecSettings, String> {
+        let mut settings = DnssecSettings::new(self.dnssec);
+        if let Some(path) = &self.trust_anchor {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            daneel_core::dnssec::parse_anchors(&text)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            settings.trust_anchors = text
+                .lines()
+                .map(str::to_string)
+                .filter(|l| !l.trim().is_empty())
+                .collect();
+        }
+        Ok(settings)
     }
 
     /// The address families asked for.
@@ -223,6 +251,7 @@ fn check_config(args: &CheckArgs) -> Result<CheckConfig, String> {
     let mut config = CheckConfig::new(args.destination.clone(), args.net.resolvers()?);
     config.port = args.port;
     config.family = args.net.family();
+    config.dnssec = args.net.dnssec()?;
     config.smtp_timeout_ms = Some(args.timeout.max(1) * 1000);
     config.ehlo_name = args.ehlo.clone();
     config.sni = match args.sni {

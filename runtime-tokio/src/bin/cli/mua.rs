@@ -101,6 +101,7 @@ fn config(args: &MuaArgs) -> Result<(MuaConfig, String), String> {
             .collect::<Result<_, _>>()?;
     }
     config.family = args.net.family();
+    config.dnssec = args.net.dnssec()?;
     config.session_timeout_ms = args.timeout.max(1) * 1000;
     config.ehlo_name = args.ehlo.clone();
     config.fixed_seed = args.run.seed.is_some();

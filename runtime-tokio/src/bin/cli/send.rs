@@ -184,6 +184,13 @@ pub fn run(args: SendArgs) -> i32 {
             return EXIT_DATA;
         }
     };
+    let dnssec = match args.net.dnssec() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("daneel: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let seed = args.run.seed.map(Seed).unwrap_or_else(os_seed);
     let clock = daneel_tokio::system_clock();
     let arrival = clock.origin();
@@ -195,6 +202,7 @@ pub fn run(args: SendArgs) -> i32 {
         let mut check = CheckConfig::new(domain, resolvers.clone());
         check.port = args.port;
         check.family = args.net.family();
+        check.dnssec = dnssec.clone();
         check.smtp_timeout_ms = Some(args.timeout.max(1) * 1000);
         check.ehlo_name = args.ehlo.clone();
         check.require_dane = args.require_dane;
