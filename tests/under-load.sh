@@ -15,16 +15,17 @@
 #
 # The live suites: everything that serves the scenario world on real loopback sockets and
 # checks it through a runtime.
-#   daneel-tests  live_runtimes  the catalogue, live, through tokio and smol (must agree)
-#   daneel-tests  world_live     the live DNS responder and SMTP server themselves
-#   daneel-tests  demo_world     the demo world, live through tokio
-#   daneel-tests  hostile_dns_live  a plain resolver beside the validating one, and a forger
-#   daneel-tokio  cli            the `daneel` program against live worlds (tokio and --smol)
+# All are in the package `daneel` (tests/):
+#   live_runtimes  the catalogue, live, through tokio and smol (must agree)
+#   world_live     the live DNS responder and SMTP server themselves
+#   demo_world     the demo world, live through tokio
+#   hostile_dns_live  a plain resolver beside the validating one, and a forger
+#   cli            the `daneel` program against live worlds (tokio and --smol)
 # Needs root (the catalogue's mail servers listen on port 25), like `cargo test --workspace`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-SUITES=(-p daneel-tests -p daneel-tokio
+SUITES=(-p daneel
         --test live_runtimes --test world_live --test demo_world --test hostile_dns_live
         --test hostile_smtp --test runtime_conformance
         --test cli)

@@ -9,7 +9,7 @@
 //! client, and the pump came out below it. Measured 2026-11-29 on the shared 2-core box
 //! (release, ring): pump ~582 µs, bare rustls+WebPKI ~782 µs per full handshake (both sides).
 //!
-//! Run: `cargo bench -p daneel-tests --bench handshake`.
+//! Run: `cargo bench -p daneel --bench handshake`.
 
 use std::hint::black_box;
 use std::sync::Arc;

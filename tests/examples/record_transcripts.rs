@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! unshare -n sh -c 'ip link set lo up && \
-//!   cargo run -p daneel-tests --example record_transcripts -- target/debug/daneel OUT_DIR'
+//!   cargo run -p daneel --example record_transcripts -- target/debug/daneel OUT_DIR'
 //! ```
 
 use std::net::Ipv4Addr;

@@ -11,7 +11,7 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 t0=$(date +%s)
 cleanup() { "$HERE/lab.sh" down || true; }
 trap cleanup EXIT
-cargo build --quiet --manifest-path "$ROOT/Cargo.toml" -p daneel-tokio --bin daneel
+cargo build --quiet --manifest-path "$ROOT/Cargo.toml" -p daneel --bin daneel
 # where cargo put it: honours CARGO_TARGET_DIR and build.target-dir; $ROOT/target otherwise
 TARGET="$(cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" 2>/dev/null |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null || true)"

@@ -3,7 +3,7 @@
 //! found by fuzzing are kept in the corpus as regression inputs. Each target keeps at least
 //! its minimum number of inputs, so a corpus that vanishes fails the test.
 //!
-//! `DANEEL_WRITE_SEEDS=1 cargo test -p daneel-tests --test fuzz_corpus` (re)writes the seed
+//! `DANEEL_WRITE_SEEDS=1 cargo test -p daneel --test fuzz_corpus` (re)writes the seed
 //! inputs derived from the simulated world's transcripts.
 
 use std::collections::{BTreeMap, BTreeSet};

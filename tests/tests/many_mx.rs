@@ -1,7 +1,7 @@
 //! Issue 7: an MX RRset of 1,000 hosts in the simulated world. The check verifies every host
 //! while holding at most `DEFAULT_MAX_IN_FLIGHT` DNS exchanges (each a socket in a runtime)
 //! and `max_parallel` connections at once, and ends every exchange it opened. The same world
-//! served live under `ulimit -n` is in `runtime-tokio/tests/cli.rs`.
+//! served live under `ulimit -n` is in `tests/tests/cli.rs`.
 
 use daneel_core::check::{CheckConfig, SmtpCheck};
 use daneel_core::dns::DEFAULT_MAX_IN_FLIGHT;

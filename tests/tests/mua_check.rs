@@ -4,7 +4,7 @@
 //! verdicts and the auto-configuration. Each case runs in the simulation and live on
 //! loopback through tokio and smol, and all three must give the same summary.
 //!
-//! `cargo test -p daneel-tests --test mua_check s64` runs one scenario.
+//! `cargo test -p daneel --test mua_check s64` runs one scenario.
 
 use std::net::Ipv4Addr;
 

@@ -3,7 +3,7 @@
 //! within a bounded number of steps.
 //!
 //! Each scenario is its own test, named after its id in lower case, so `cargo test -p
-//! daneel-tests --test scenarios s25` runs one. `each_catalogue_scenario_has_its_own_test`
+//! daneel --test scenarios s25` runs one. `each_catalogue_scenario_has_its_own_test`
 //! fails when the catalogue and the list below differ, so together the tests cover every
 //! verdict of the catalogue.
 

@@ -4,8 +4,8 @@
 //! port 25).
 //!
 //! ```text
-//! cargo build --release -p daneel-tokio --bin daneel -p daneel-tests --bin many-mx-resources
-//! target/release/many-mx-resources target/release/daneel [HOSTS] [-- extra check args]
+//! cargo build --release -p daneel --bin daneel --example many-mx-resources
+//! target/release/examples/many-mx-resources target/release/daneel [HOSTS] [-- extra check args]
 //! ```
 
 use std::net::Ipv4Addr;
