@@ -28,8 +28,8 @@ status=0
 python3 "$HERE/compare.py" "$DANEEL" --out "${DANEEL_LAB_DIR:-/tmp/daneel-lab}/agreement.md" || status=$?
 # issue 13: in-core validation through the iterator-only unbound agrees with the validating
 # one on every scenario; stripping forwarders never get a check believed
-cargo build --quiet --manifest-path "$ROOT/Cargo.toml" -p daneel-tests --bin strip-dnssec
-python3 "$HERE/validate-check.py" "$DANEEL" "$TARGET/debug/strip-dnssec" \
+cargo build --quiet --manifest-path "$ROOT/Cargo.toml" -p daneel --example strip-dnssec
+python3 "$HERE/validate-check.py" "$DANEEL" "$TARGET/debug/examples/strip-dnssec" \
     --out "${DANEEL_LAB_DIR:-/tmp/daneel-lab}/validate.md" || status=1
 t3=$(date +%s)
 # daneel mua on the SRV domains, openssl s_client as the referee of every connection (issue 9)

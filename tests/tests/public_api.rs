@@ -481,13 +481,15 @@ impl<'a> Api<'a> {
         self.add(line);
     }
 
-    /// `Freeze` and `UnsafeUnpin`: auto traits stable Rust cannot name, whose list changes
-    /// with the toolchain.
-    fn unstable_auto_trait(&self, tr: &Value) -> bool {
+    /// `Freeze`, `UnsafeUnpin` and `StructuralPartialEq`: marker traits stable Rust cannot
+    /// name, whose list changes with the toolchain.
+    fn unstable_marker_trait(&self, tr: &Value) -> bool {
         !tr.is_null()
             && matches!(
                 self.path(tr).as_str(),
-                "core::marker::Freeze" | "core::marker::UnsafeUnpin"
+                "core::marker::Freeze"
+                    | "core::marker::UnsafeUnpin"
+                    | "core::marker::StructuralPartialEq"
             )
     }
 
@@ -495,7 +497,7 @@ impl<'a> Api<'a> {
     fn impls(&mut self, owner: &str, impls: &Value) {
         for id in array(impls) {
             let block = &self.item(id)["inner"]["impl"];
-            if !block["blanket_impl"].is_null() || self.unstable_auto_trait(&block["trait"]) {
+            if !block["blanket_impl"].is_null() || self.unstable_marker_trait(&block["trait"]) {
                 continue;
             }
             let generics = self.generics(&block["generics"]["params"]);

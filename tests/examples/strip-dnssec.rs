@@ -12,6 +12,9 @@
 //! the chain walker itself must then find them bogus.
 //!
 //! UDP and TCP (RFC 7766), one thread per TCP connection; runs until killed.
+//!
+//! An example rather than a binary, so that `cargo install daneel` installs only `daneel`:
+//! `cargo build -p daneel --example strip-dnssec` gives `target/debug/examples/strip-dnssec`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
