@@ -208,6 +208,7 @@ impl From<LocalFailureWire> for LocalFailure {
 
 /// What happened, as seen by the runtime or the application. Borrows its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Input<'a> {
     /// A DNS message arrived for `query` (without the TCP length prefix).
     DnsAnswer {
@@ -275,6 +276,7 @@ pub enum Input<'a> {
 /// An owned [`Input`], for transcripts, fuzzing and queues.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "input")]
+#[non_exhaustive]
 pub enum OwnedInput {
     /// See [`Input::DnsAnswer`]; `wire` is hex in JSON.
     DnsAnswer {

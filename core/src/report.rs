@@ -25,6 +25,7 @@ use crate::tls::TlsError;
 /// The domain verdict, decided by the precedence table of DESIGN.md section 5.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum DomainVerdict {
     /// The domain does not exist (NXDOMAIN on the MX lookup and, for an implicit MX, on the
     /// address lookups).
@@ -158,6 +159,7 @@ impl FailedLookup {
 /// The verdict of one connection (one address of one host).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ConnectionVerdict {
     /// A usable TLSA record matched, with a secure MX RRset (or none needed).
     Verified,
@@ -199,6 +201,7 @@ impl fmt::Display for ConnectionVerdict {
 /// The verdict of one host: the worst of its tested connections (DESIGN.md section 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum HostVerdict {
     /// Every tested connection verified.
     Verified,
@@ -224,6 +227,7 @@ pub enum HostVerdict {
 /// name) or a library's name for an error, never daneel's prose.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "code")]
+#[non_exhaustive]
 pub enum Reason {
     /// STARTTLS missing from the EHLO reply of a host that must do TLS (RFC 7672 sec. 2.2).
     StarttlsNotOffered,
@@ -543,6 +547,7 @@ fn list(items: &[String]) -> String {
 
 /// The resolver used and whether it validates (DESIGN.md section 4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ResolverReport {
     /// The resolvers, as `ip:port`.
     pub addresses: Vec<String>,
@@ -602,6 +607,7 @@ pub struct ResolverEntry {
 
 /// The MX lookup (RFC 7672 sec. 2.2.1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MxReport {
     /// DNSSEC status of the MX RRset (or of its denial, for an implicit MX).
     pub security: Security,
@@ -625,6 +631,7 @@ pub struct AddressSecurity {
 
 /// One TLSA record with its usability (RFC 6698 sec. 2.1, RFC 7672 sec. 3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TlsaRecordReport {
     /// The record.
     #[serde(flatten)]
@@ -639,6 +646,7 @@ pub struct TlsaRecordReport {
 
 /// The TLSA lookup of a host (RFC 7672 sec. 2.2.3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TlsaReport {
     /// The name queried that decided (e.g. `_25._tcp.mx.example.com`).
     pub name: String,
@@ -656,6 +664,7 @@ pub struct TlsaReport {
 
 /// TLS parameters of a connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TlsReport {
     /// Protocol version.
     pub version: String,
@@ -667,6 +676,7 @@ pub struct TlsReport {
 
 /// The server's leaf certificate, as far as it parsed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CertificateReport {
     /// Subject, RFC 4514-ish.
     pub subject: String,
@@ -682,6 +692,7 @@ pub struct CertificateReport {
 
 /// Which TLSA record authenticated the server (Postfix's "Matched DANE ... at depth N").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MatchedReport {
     /// The record, in presentation form.
     pub record: String,
@@ -713,6 +724,7 @@ pub enum AuthenticatedBy {
 
 /// One connection to one address.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ConnectionReport {
     /// `ip:port`.
     pub address: String,
@@ -742,6 +754,7 @@ pub struct ConnectionReport {
 
 /// One MX host (or the destination host).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostReport {
     /// The host name as found in the MX record (or the destination).
     pub name: String,
@@ -826,6 +839,7 @@ pub struct ReDecided {
 /// The whole report of a check. Its fields are those of the SMTP check (`kind` is `smtp`),
 /// the only kind so far.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Report {
     /// Which check wrote it (absent in reports written before it existed: `smtp`).
     #[serde(default)]

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use daneel_core::check::{domain_verdict, DomainFacts};
 use daneel_core::dns::{DnsClient, DnsConfig, LookupId};
 use daneel_core::probe::{HostLookup, HostProbe, Note, ProbeParams, Unsupported};
-use daneel_core::report::{LogLine, ResolverReport};
+use daneel_core::report::LogLine;
 use daneel_core::seed::DetRng;
 use daneel_core::smtp::route::MxTarget;
 use daneel_core::{
@@ -119,34 +119,24 @@ impl ProbeRun {
             hosts: vec![outcome.facts],
             ..DomainFacts::default()
         });
-        Report {
-            kind: CheckKind::Smtp,
-            domain: outcome.report.name.clone(),
-            verdict,
-            reason: None,
-            resolver: ResolverReport {
-                addresses: self
-                    .dns
-                    .config()
-                    .servers
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-                mode: "ad-bit".into(),
-                validating: true,
-            },
-            resolvers: Vec::new(),
-            mx: None,
-            tlsrpt: Default::default(),
-            hosts: vec![outcome.report],
-            services: Vec::new(),
-            autoconfig: Vec::new(),
-            warnings: self.warnings.clone(),
-            started: self.started,
-            log: std::mem::take(&mut self.log),
-            redecided: None,
-            delivery: None,
-        }
+        // Report is #[non_exhaustive]: the core's one constructor, then the fields.
+        let mut report = Report::abandoned(self.started);
+        report.kind = CheckKind::Smtp;
+        report.domain = outcome.report.name.clone();
+        report.verdict = verdict;
+        report.reason = None;
+        report.resolver.addresses = self
+            .dns
+            .config()
+            .servers
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        report.resolver.validating = true;
+        report.hosts = vec![outcome.report];
+        report.warnings = self.warnings.clone();
+        report.log = std::mem::take(&mut self.log);
+        report
     }
 }
 

@@ -64,6 +64,8 @@ fn rustdoc_json() -> Value {
 struct Api<'a> {
     index: &'a Value,
     paths: &'a Value,
+    /// The paths of the public modules, from the crate root down.
+    public_modules: BTreeSet<String>,
     lines: BTreeSet<String>,
 }
 
@@ -334,6 +336,16 @@ impl<'a> Api<'a> {
         self.lines.insert(line);
     }
 
+    fn find_modules(&mut self, path: &str, module: &Value) {
+        self.public_modules.insert(path.to_string());
+        for id in array(&module["items"]) {
+            let item = self.item(id);
+            if let ("module", inner) = tagged(&item["inner"]) {
+                self.find_modules(&format!("{path}::{}", str_of(&item["name"])), inner);
+            }
+        }
+    }
+
     fn module(&mut self, path: &str, module: &Value) {
         for id in array(&module["items"]) {
             let item = self.item(id);
@@ -352,9 +364,42 @@ impl<'a> Api<'a> {
                         str_of(&inner["name"]),
                         str_of(&inner["source"])
                     ));
+                    self.reexported(path, inner);
                 }
                 _ => self.definition(item, &here),
             }
+        }
+    }
+
+    /// The definition behind a `pub use` of an item of a private module (its canonical path
+    /// goes through a module that is not public): listed at the re-export too, with its
+    /// fields, variants, methods and traits. Re-exports of items of public modules, listed
+    /// there, stay one line.
+    fn reexported(&mut self, path: &str, inner: &Value) {
+        let target = self.item(&inner["id"]);
+        if target.is_null() || target["crate_id"] != 0 {
+            return;
+        }
+        let canonical = self
+            .paths
+            .get(inner["id"].to_string().as_str())
+            .map(|p| join(array(&p["path"]), "::", |s| str_of(s).to_string()));
+        let listed = |module: &str| self.public_modules.contains(module);
+        if inner["is_glob"] == true {
+            if let ("module", module) = tagged(&target["inner"]) {
+                if !canonical.as_deref().is_some_and(listed) {
+                    self.module(path, module);
+                }
+            }
+            return;
+        }
+        let parent = canonical
+            .as_deref()
+            .and_then(|c| c.rsplit_once("::"))
+            .map(|(parent, _)| parent);
+        if !parent.is_some_and(listed) {
+            let here = format!("{path}::{}", str_of(&inner["name"]));
+            self.definition(target, &here);
         }
     }
 
@@ -537,10 +582,12 @@ fn render() -> String {
     let mut api = Api {
         index: &doc["index"],
         paths: &doc["paths"],
+        public_modules: BTreeSet::new(),
         lines: BTreeSet::new(),
     };
     let root = api.item(&doc["root"]);
     assert_eq!(str_of(&root["name"]), "daneel_core");
+    api.find_modules("daneel_core", &root["inner"]["module"]);
     api.module("daneel_core", &root["inner"]["module"]);
     let mut out = String::from(HEADER);
     for line in &api.lines {
@@ -590,6 +637,8 @@ fn the_list_holds_signatures_fields_variants_and_traits() {
         "impl core::marker::Send for daneel_core::seed::Seed",
         "impl rustls::verify::ServerCertVerifier for daneel_core::dane::verifier::DaneVerifier",
         "pub use daneel_core::Seed = seed::Seed",
+        "#[non_exhaustive] pub struct daneel_core::delivery::DeliveryReport",
+        "pub fn daneel_core::delivery::DeliveryReport::new(from: alloc::string::String, size: u64, ",
     ] {
         assert!(
             now.lines().any(|l| l.starts_with(expected)),

@@ -34,6 +34,7 @@ impl RecipientState {
 
 /// One recipient's result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RecipientReport {
     /// The address, as given to RCPT TO.
     pub address: String,
@@ -114,6 +115,7 @@ pub struct Requirements {
 
 /// The delivery part of a [`crate::Report`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DeliveryReport {
     /// The reverse path.
     pub from: String,
@@ -128,6 +130,18 @@ pub struct DeliveryReport {
 }
 
 impl DeliveryReport {
+    /// A report with no recipients or attempts yet, for a message of `size` octets from
+    /// `from` under `requirements` (a caller merging several deliveries starts from it).
+    pub fn new(from: String, size: u64, requirements: Requirements) -> Self {
+        DeliveryReport {
+            from,
+            size,
+            recipients: Vec::new(),
+            attempts: Vec::new(),
+            requirements,
+        }
+    }
+
     /// Whether any recipient ended in `state`.
     pub fn any(&self, state: RecipientState) -> bool {
         self.recipients.iter().any(|r| r.state == state)

@@ -66,6 +66,7 @@ pub struct CompatCell {
 /// How well a class is served over all its cells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ClassVerdict {
     /// Every cell tried accepts.
     Works,
@@ -79,6 +80,7 @@ pub enum ClassVerdict {
 
 /// One class: its verdict and its cells (per target, the rows in [`ROWS`] order).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClassReport {
     /// Over the cells tried.
     pub verdict: ClassVerdict,

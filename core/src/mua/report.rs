@@ -9,6 +9,7 @@ use crate::report::{DomainVerdict, HostReport, Reason};
 
 /// The SRV lookup of one service.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SrvReport {
     /// DNSSEC status of the answer, CNAME chain included (RFC 7673 sec. 3.1).
     pub security: Security,
@@ -27,6 +28,7 @@ pub struct SrvReport {
 
 /// One service of the domain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ServiceReport {
     /// Which service.
     pub service: MailService,

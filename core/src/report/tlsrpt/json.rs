@@ -8,6 +8,7 @@ use super::ResultType;
 /// One aggregate report (RFC 8460 sec. 4.1 metadata, sec. 4.4 schema).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub struct TlsRptReport {
     /// The organization responsible for the report (sec. 4.1).
     pub organization_name: String,

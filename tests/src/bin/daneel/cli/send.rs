@@ -256,18 +256,16 @@ pub fn run(args: SendArgs) -> i32 {
             }
         }
     }
-    let mut all = DeliveryReport {
-        from: args.from.clone(),
-        size: message.len() as u64,
-        recipients: Vec::new(),
-        attempts: Vec::new(),
-        requirements: daneel_core::delivery::Requirements {
+    let mut all = DeliveryReport::new(
+        args.from.clone(),
+        message.len() as u64,
+        daneel_core::delivery::Requirements {
             require_dane: args.require_dane,
             requiretls: args.requiretls,
             waiver: daneel_core::delivery::Waiver::Absent,
             waiver_used: false,
         },
-    };
+    );
     for report in &reports {
         let Some(d) = &report.delivery else {
             continue;
