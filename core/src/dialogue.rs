@@ -40,7 +40,7 @@ impl Dialogue {
     /// A dialogue to `addr`: queues [`Action::Connect`] and notes `connect to ADDR` and
     /// `suffix`, or, for an invalid config ([`SessionConfig::validate`]), finishes at once
     /// with [`SessionFailure::InvalidConfig`] and never connects.
-    pub fn start(
+    pub(crate) fn start(
         conn: ConnId,
         addr: SocketAddr,
         config: SessionConfig,
@@ -70,27 +70,27 @@ impl Dialogue {
     }
 
     /// Moves the clock forward to `now` (never back).
-    pub fn tick(&mut self, now: Timestamp) {
+    pub(crate) fn tick(&mut self, now: Timestamp) {
         self.now = self.now.max(now);
     }
 
     /// Whether the current deadline has passed.
-    pub fn expired(&self) -> bool {
+    pub(crate) fn expired(&self) -> bool {
         self.deadline.is_some_and(|d| self.now >= d)
     }
 
     /// Sets the deadline `timeout` from now, or none.
-    pub fn wait(&mut self, timeout: Option<Duration>) {
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) {
         self.deadline = timeout.map(|d| self.now.saturating_add(d));
     }
 
     /// Adds a log line.
-    pub fn note(&mut self, line: String) {
+    pub(crate) fn note(&mut self, line: String) {
         self.log.push((self.now, line));
     }
 
     /// Queues bytes for the peer, logging `shown` as `> shown`.
-    pub fn send(&mut self, bytes: Vec<u8>, shown: &str) {
+    pub(crate) fn send(&mut self, bytes: Vec<u8>, shown: &str) {
         self.note(format!("> {shown}"));
         self.actions.push_back(Action::Send {
             conn: self.conn,
@@ -99,7 +99,7 @@ impl Dialogue {
     }
 
     /// Queues the TLS handshake with the configured SNI, noting `what` and the SNI.
-    pub fn start_tls(&mut self, what: &str) {
+    pub(crate) fn start_tls(&mut self, what: &str) {
         let sni = self.config.sni.clone();
         self.note(match &sni {
             Some(name) => format!("{what} (SNI {name})"),
@@ -113,7 +113,7 @@ impl Dialogue {
 
     /// The handshake completed: keeps its result and notes the pause for the trust
     /// decision.
-    pub fn tls_established(&mut self, info: &TlsInfo) {
+    pub(crate) fn tls_established(&mut self, info: &TlsInfo) {
         self.note(format!(
             "TLS established: {} {}, {} certificate(s); awaiting trust decision",
             info.version,
@@ -124,12 +124,12 @@ impl Dialogue {
     }
 
     /// The handshake's result while the dialogue waits for the trust decision.
-    pub fn awaiting_trust(&self, waiting: bool) -> Option<&TlsInfo> {
+    pub(crate) fn awaiting_trust(&self, waiting: bool) -> Option<&TlsInfo> {
         waiting.then_some(self.result.tls.as_ref()).flatten()
     }
 
     /// Ends the dialogue with `end`, closing the connection if it was opened.
-    pub fn finish(&mut self, end: SessionEnd) {
+    pub(crate) fn finish(&mut self, end: SessionEnd) {
         if self.must_close {
             self.actions.push_back(Action::Close { conn: self.conn });
             self.must_close = false;
@@ -141,12 +141,12 @@ impl Dialogue {
     }
 
     /// The outcome, once finished.
-    pub fn outcome(&self) -> Option<&SessionOutcome> {
+    pub(crate) fn outcome(&self) -> Option<&SessionOutcome> {
         self.done.then_some(&self.result)
     }
 
     /// Takes the log so far.
-    pub fn take_log(&mut self) -> Vec<(Timestamp, String)> {
+    pub(crate) fn take_log(&mut self) -> Vec<(Timestamp, String)> {
         std::mem::take(&mut self.log)
     }
 }

@@ -1,7 +1,7 @@
 //! Hexadecimal encoding, for TLSA presentation form (RFC 6698 sec. 2.2) and transcripts.
 
 /// Lower-case hex of `bytes`.
-pub fn encode(bytes: &[u8]) -> String {
+pub(crate) fn encode(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -13,7 +13,7 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// Decodes hex (either case; ASCII whitespace between digit pairs is skipped, as zone files
 /// split long TLSA data). `None` for an odd number of digits or a non-hex character.
-pub fn decode(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
     let digits: Vec<u8> = text
         .bytes()
         .filter(|b| !b.is_ascii_whitespace())
@@ -31,33 +31,33 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
 }
 
 /// `#[serde(with = "crate::hex::serde_bytes")]`: bytes as a hex string.
-pub mod serde_bytes {
+pub(crate) mod serde_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Serializes bytes as hex.
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::encode(bytes))
     }
 
     /// Deserializes hex into bytes.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
         super::decode(&s).ok_or_else(|| serde::de::Error::custom("invalid hex"))
     }
 }
 
 /// `#[serde(with = "crate::hex::serde_chain")]`: a list of byte strings as hex strings.
-pub mod serde_chain {
+pub(crate) mod serde_chain {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     /// Serializes each element as hex.
-    pub fn serialize<S: Serializer>(items: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(items: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
         let v: Vec<String> = items.iter().map(|b| super::encode(b)).collect();
         v.serialize(s)
     }
 
     /// Deserializes a list of hex strings.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
         let v = Vec::<String>::deserialize(d)?;
         v.iter()
             .map(|s| super::decode(s).ok_or_else(|| serde::de::Error::custom("invalid hex")))

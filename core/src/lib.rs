@@ -35,6 +35,7 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 pub mod check;
 pub mod dane;
@@ -46,7 +47,7 @@ pub mod driver;
 #[cfg(any(test, feature = "__fuzz"))]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod hex;
+pub(crate) mod hex;
 pub mod implicit;
 pub mod machine;
 pub mod mua;

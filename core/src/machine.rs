@@ -489,7 +489,7 @@ mod output_field {
     /// Defines a module that (de)serializes a value as `{ $name: value }`.
     macro_rules! named_field {
         ($module:ident, $ty:ty) => {
-            pub mod $module {
+            pub(crate) mod $module {
                 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
                 #[derive(Serialize)]
@@ -502,11 +502,16 @@ mod output_field {
                     $module: $ty,
                 }
 
-                pub fn serialize<S: Serializer>(value: &$ty, s: S) -> Result<S::Ok, S::Error> {
+                pub(crate) fn serialize<S: Serializer>(
+                    value: &$ty,
+                    s: S,
+                ) -> Result<S::Ok, S::Error> {
                     Out { $module: value }.serialize(s)
                 }
 
-                pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+                    d: D,
+                ) -> Result<$ty, D::Error> {
                     In::deserialize(d).map(|v| v.$module)
                 }
             }

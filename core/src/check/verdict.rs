@@ -16,7 +16,7 @@ use crate::smtp::session::{SessionEnd, SessionFailure, SessionOutcome, Stage};
 use crate::tls::TlsFailureKind;
 
 /// The reason a DANE verification failure gives (RFC 7672 sec. 3.2; RFC 8460 result types).
-pub fn dane_failure_reason(outcome: &DaneOutcome) -> Option<Reason> {
+pub(crate) fn dane_failure_reason(outcome: &DaneOutcome) -> Option<Reason> {
     match outcome {
         DaneOutcome::Failed(failure) => Some(match failure.kind {
             DaneFailureKind::PkixInvalid(error) => Reason::PkixInvalid { error },
@@ -295,7 +295,7 @@ pub fn connection_verdict(
 }
 
 /// Whether a connection verdict counts as tested (DESIGN.md section 5).
-pub fn is_tested(v: ConnectionVerdict) -> bool {
+pub(crate) fn is_tested(v: ConnectionVerdict) -> bool {
     !matches!(
         v,
         ConnectionVerdict::Unreachable | ConnectionVerdict::ClientUnsupported
@@ -372,7 +372,7 @@ pub struct DomainFacts {
 
 /// Whether the host was skipped because its address lookups failed: an unreachable host,
 /// never a DANE failure (RFC 7672 sec. 2.1.2: "delivery may proceed via other MX hosts").
-pub fn skipped_for_addresses(h: &HostFacts) -> bool {
+pub(crate) fn skipped_for_addresses(h: &HostFacts) -> bool {
     h.verdict == HostVerdict::DnsFailed && h.failed_lookup == Some(FailedLookup::Address)
 }
 
@@ -383,7 +383,7 @@ pub fn skipped_for_addresses(h: &HostFacts) -> bool {
 /// SPEC-NOTES S75). RFC 7672 sec. 2.1.2 (R8) makes such a host unreachable: mail to it is
 /// never delivered, so the domain cannot be reached securely through it. A malformed answer
 /// or REFUSED from our own resolver (`dns-error`) is not blamed on the domain.
-pub fn dns_failure_is_domains(h: &HostFacts) -> bool {
+pub(crate) fn dns_failure_is_domains(h: &HostFacts) -> bool {
     h.verdict == HostVerdict::DnsFailed
         && matches!(
             h.failed_lookup,

@@ -9,7 +9,7 @@ use crate::time::format_unix_secs;
 
 /// Summarizes the leaf of `chain` (RFC 5280 sec. 4.1: subject, issuer, validity; sec. 4.2.1.6:
 /// subjectAltName dNSName entries).
-pub fn summarize(chain: &[Vec<u8>]) -> Option<CertificateReport> {
+pub(crate) fn summarize(chain: &[Vec<u8>]) -> Option<CertificateReport> {
     let leaf = chain.first()?;
     let (_, cert) = X509Certificate::from_der(leaf).ok()?;
     let dns_names = match cert.subject_alternative_name() {
