@@ -287,6 +287,7 @@ impl HostProbe {
     }
 
     /// Whether `conn` is one of this probe's connections.
+    #[cfg(feature = "_internal_test_exports")] // for tests only
     pub fn owns(&self, conn: ConnId) -> bool {
         self.conns.contains_key(&conn)
     }

@@ -56,6 +56,7 @@ pub use params::{
     LookupOrder, NamedBy, PkixTrustStore, ProbeOptions, ProbeParams, ReferenceIds, Service,
     SessionKind, TlsStart, TrustModel, Unsupported,
 };
+#[cfg(feature = "_internal_test_exports")] // for tests only
 pub use report::HostOutcome;
 
 /// Which of its lookups a result answers. The owner keeps it with the lookup it started for a
@@ -87,6 +88,7 @@ pub struct LookupRequest {
 }
 
 /// Where a probe is (RFC 7672 sec. 2.2.2 order).
+#[cfg(feature = "_internal_test_exports")] // for tests only
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProbeState {
     /// Waiting for the address answers.
@@ -256,11 +258,13 @@ impl HostProbe {
     }
 
     /// The host.
+    #[cfg(feature = "_internal_test_exports")] // for tests only
     pub fn target(&self) -> &MxTarget {
         &self.target
     }
 
     /// The parameters.
+    #[cfg(feature = "_internal_test_exports")] // for tests only
     pub fn params(&self) -> &ProbeParams {
         &self.params
     }
@@ -271,6 +275,7 @@ impl HostProbe {
     }
 
     /// Where the probe is.
+    #[cfg(feature = "_internal_test_exports")] // for tests only
     pub fn state(&self) -> ProbeState {
         match &self.stage {
             Stage::Addresses { .. } => ProbeState::Addresses,
