@@ -122,6 +122,9 @@ pub struct Judgement {
     /// An Extended DNS Error to report with it (RFC 9276 sec. 3.2: EDE 27 when NSEC3
     /// iterations made it insecure).
     pub ede: Option<ExtendedError>,
+    /// When insecure: the insecure delegation proven above the answer's final name (absent
+    /// when NSEC3 opt-out or the iteration limit made the answer itself insecure).
+    pub insecure_below: Option<Name>,
 }
 
 /// The chain walker (see the module documentation).
@@ -253,10 +256,7 @@ impl Validator {
     }
 
     fn judge_answer(&mut self, answer: &Answer) -> Step<Judgement> {
-        let mut judgement = Judgement {
-            security: Security::Secure,
-            ede: None,
-        };
+        let mut judgement = Self::secure();
         let worst = |j: Judgement, acc: &mut Judgement| {
             if j.security == Security::Insecure {
                 acc.security = Security::Insecure;
@@ -274,6 +274,9 @@ impl Validator {
             RcodeClass::NoData | RcodeClass::NxDomain => self.denial_status(answer)?,
         };
         worst(last, &mut judgement);
+        if judgement.security == Security::Insecure {
+            judgement.insecure_below = self.chain.insecure_above(&answer.final_name).cloned();
+        }
         Ok(judgement)
     }
 
@@ -281,6 +284,7 @@ impl Validator {
         Judgement {
             security: Security::Secure,
             ede: None,
+            insecure_below: None,
         }
     }
 
@@ -288,12 +292,14 @@ impl Validator {
         Judgement {
             security: Security::Insecure,
             ede: None,
+            insecure_below: None,
         }
     }
 
     fn too_many_iterations(iterations: u16) -> Judgement {
         Judgement {
             security: Security::Insecure,
+            insecure_below: None,
             ede: Some(ExtendedError {
                 code: EDE_UNSUPPORTED_NSEC3_ITERATIONS,
                 text: format!("NSEC3 with {iterations} iterations: insecure (RFC 9276 sec. 3.2)"),
