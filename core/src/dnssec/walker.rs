@@ -21,8 +21,8 @@
 //!   a resolver that strips them cannot turn bogus into insecure.
 //!
 //! Work is bounded by named limits ([`MAX_CHAIN_DEPTH`], [`MAX_CHAIN_LOOKUPS`],
-//! [`MAX_DNSKEYS`], [`MAX_DENIAL_RECORDS`], and [`super::MAX_VERIFICATIONS`] signatures per
-//! RRset), against KeyTrap-style answers (CVE-2023-50387, CVE-2023-50868). Validated zones
+//! [`MAX_DNSKEYS`], [`MAX_DENIAL_RECORDS`], [`super::MAX_VERIFICATIONS`] signatures per
+//! RRset, [`super::MAX_NSEC3_HASHES`] hashes per NSEC3 proof), against KeyTrap-style answers (CVE-2023-50387, CVE-2023-50868). Validated zones
 //! are kept for the whole check, so each zone cut is validated once.
 //!
 //! Not handled: DNAME (RFC 6672). The synthesised CNAME is unsigned, so an answer through a
