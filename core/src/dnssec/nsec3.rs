@@ -38,10 +38,13 @@ pub const EDE_UNSUPPORTED_NSEC3_ITERATIONS: u16 = 27;
 /// validator hashes without end).
 pub const MAX_NSEC3_HASHES: usize = 64;
 
-/// The hashes computed for one proof, each (name, algorithm, salt, iterations) once.
+/// What one hash is of: the name (lowercase), the salt and the iteration count.
+type HashInput = (Name, Vec<u8>, u16);
+
+/// The hashes computed for one proof, each [`HashInput`] once.
 #[derive(Default)]
 struct Hashes {
-    done: Vec<((Name, Vec<u8>, u16), Option<Vec<u8>>)>,
+    done: Vec<(HashInput, Option<Vec<u8>>)>,
     exceeded: bool,
 }
 
