@@ -25,7 +25,7 @@ fn hash(n: &Name) -> Vec<u8> {
 /// A two-name NSEC3 chain for `example.net.` (the apex and `www`), which denies every other
 /// name: the closest encloser of any name below the apex is the apex.
 fn zone() -> Vec<Nsec3Record> {
-    let mut hashed = vec![
+    let mut hashed = [
         (
             hash(&name("example.net.")),
             vec![RecordType::SOA, RecordType::NS],
