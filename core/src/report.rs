@@ -16,7 +16,7 @@ pub use warning::Warning;
 use crate::dane::names::NameError;
 use crate::dane::{CertDates, DaneFailure, DaneFailureKind, PkixError, TlsaRecord};
 use crate::dns::{ExtendedError, LookupError, Security};
-use crate::implicit::greeting::{GreetingError, GreetingProtocol};
+pub use crate::implicit::greeting::{GreetingError, GreetingProtocol};
 use crate::machine::{LocalFailure, NetError};
 use crate::smtp::session::Stage;
 use crate::time::Timestamp;

@@ -25,7 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::probe::{Observation, Observed};
+pub use crate::probe::{Observation, Observed};
 use crate::report::{ConnectionVerdict, FailedLookup, HostReport, HostVerdict, Reason};
 
 /// The observations of each target, by index: SNI = the target host name, SNI = the mail

@@ -7,7 +7,7 @@ use hickory_proto::rr::Name;
 use serde::{Deserialize, Serialize};
 
 use crate::dns::{Answer, RcodeClass, Security};
-use crate::probe::{Service, SessionKind, TlsStart};
+pub use crate::probe::{Service, SessionKind, TlsStart};
 use crate::seed::DetRng;
 use crate::smtp::route::{display_name, literal_address};
 
