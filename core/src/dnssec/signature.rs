@@ -103,7 +103,8 @@ pub fn verify_rrset(
             note(SignatureError::UnsupportedAlgorithm, &mut worst);
             continue;
         }
-        let owner_labels = owner.num_labels() - u8::from(owner.is_wildcard());
+        // hickory-proto's label count already leaves out a leading `*` (RFC 4034 sec. 3.1.3).
+        let owner_labels = owner.num_labels();
         if input.signer_name != *zone || !zone.zone_of(owner) || input.num_labels > owner_labels {
             note(SignatureError::WrongSigner, &mut worst);
             continue;
