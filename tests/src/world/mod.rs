@@ -16,6 +16,7 @@ pub mod mua;
 pub mod resolver;
 pub mod server;
 mod signed;
+pub mod signed_catalogue;
 pub mod signing;
 mod zones;
 

@@ -406,8 +406,8 @@ impl<'z, 'w> SignedZone<'z, 'w> {
         };
         let signers = std::iter::once(primary).chain(second.as_ref());
         signers
-            .map(|key| {
-                let sig = key.sign(&self.apex, owner, records, labels, window);
+            .filter_map(|key| key.try_sign(&self.apex, owner, records, labels, window))
+            .map(|sig| {
                 let sig = match fault {
                     None | Some(7..=9) => sig,
                     Some(_) => corrupt(sig),

@@ -106,17 +106,31 @@ impl ZoneKey {
     /// An RRSIG over `records` (all of owner `owner`, one type) by this key for `zone`, with
     /// label count `labels` (fewer than the owner's for a wildcard expansion, RFC 4035
     /// sec. 5.3.4), valid from `inception` to `expiration` (seconds since the epoch), the
-    /// original TTL that of the first record.
+    /// original TTL that of the first record. Panics where [`ZoneKey::try_sign`] fails.
     pub fn sign(
         &self,
         zone: &Name,
         owner: &Name,
         records: &[Record],
         labels: u8,
-        (inception, expiration): (u32, u32),
+        window: (u32, u32),
     ) -> RRSIG {
+        self.try_sign(zone, owner, records, labels, window)
+            .expect("an RRset hickory-proto can sign")
+    }
+
+    /// [`ZoneKey::sign`], or `None` when hickory-proto cannot build the data to sign (its
+    /// encoder stops at 65,535 octets of canonical RRset, RFC 4034 sec. 3.1.8.1).
+    pub fn try_sign(
+        &self,
+        zone: &Name,
+        owner: &Name,
+        records: &[Record],
+        labels: u8,
+        (inception, expiration): (u32, u32),
+    ) -> Option<RRSIG> {
         let input = SigInput {
-            type_covered: records[0].record_type(),
+            type_covered: records.first()?.record_type(),
             algorithm: self.signer.algorithm(),
             num_labels: labels,
             original_ttl: records[0].ttl,
@@ -125,15 +139,20 @@ impl ZoneKey {
             key_tag: self.tag(),
             signer_name: zone.clone(),
         };
-        self.sign_input(input, owner, records)
+        self.try_sign_input(input, owner, records)
     }
 
     /// An RRSIG with exactly these fields over `records`, signed by this key (whatever key
     /// tag or algorithm `input` names).
     pub fn sign_input(&self, input: SigInput, owner: &Name, records: &[Record]) -> RRSIG {
-        let tbs = TBS::from_input(owner, DNSClass::IN, &input, records.iter()).expect("a TBS");
-        let sig = self.signer.sign(&tbs).expect("a signature");
-        RRSIG::from_sig(input, sig)
+        self.try_sign_input(input, owner, records)
+            .expect("an RRset hickory-proto can sign")
+    }
+
+    fn try_sign_input(&self, input: SigInput, owner: &Name, records: &[Record]) -> Option<RRSIG> {
+        let tbs = TBS::from_input(owner, DNSClass::IN, &input, records.iter()).ok()?;
+        let sig = self.signer.sign(&tbs).ok()?;
+        Some(RRSIG::from_sig(input, sig))
     }
 
     /// The DS record for this key as a key of `zone` (RFC 4034 sec. 5.1.4).

@@ -1,0 +1,405 @@
+//! Signed-world scenarios (issue 13): worlds whose DNSSEC data exercises an in-core validator
+//! beyond what the catalogue's [`Status`] values say: NSEC3 with opt-out and with too many
+//! iterations, wildcard answers, CNAME chains across zones, an algorithm rollover, a DS of an
+//! unknown algorithm, and each kind of bogus data. Each carries the verdict a check with
+//! `--dnssec validate` must reach, a one-line RFC reason, and the status a correct validator
+//! finds for its telling lookups.
+//!
+//! Conventions as in [`super::catalogue`]: next hop `example.com`, MX host `mx.example.net` at
+//! 192.0.2.10, a self-signed leaf matched by `3 1 1`.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use daneel_core::report::{DomainVerdict, FailedLookup, HostVerdict};
+use hickory_proto::rr::RecordType;
+
+use super::catalogue::{Expected, ExpectedHost, Scenario, MX, MX_IP};
+use super::certs::{self_signed, server_tls, tlsa, Issued};
+use super::server::MailServer;
+use super::zones::{Status, World, WorldBuilder};
+
+/// The status a correct validator finds for one lookup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    /// The name asked.
+    pub name: String,
+    /// The type asked.
+    pub rtype: RecordType,
+    /// Secure, Insecure or Bogus (the code is not compared).
+    pub status: Status,
+}
+
+/// One signed-world scenario.
+#[derive(Clone, Debug)]
+pub struct SignedScenario {
+    /// The scenario (`V01`...) with the verdict of a check with `--dnssec validate`.
+    pub scenario: Scenario,
+    /// Why, with the RFC section.
+    pub rfc: &'static str,
+    /// Whether the world's [`Status`] values alone say the same (so a check trusting the AD
+    /// bit of the validating resolver must reach the same verdict); false where the signing
+    /// itself decides (NSEC3 iterations, wildcards, an unknown DS algorithm).
+    pub same_with_trust_ad: bool,
+    /// What a correct validator finds for these lookups.
+    pub lookups: Vec<Lookup>,
+}
+
+/// The TLSA owner of the MX host.
+const MX_TLSA: &str = "_25._tcp.mx.example.net";
+
+fn lookup(name: &str, rtype: RecordType, status: Status) -> Lookup {
+    Lookup {
+        name: name.to_string(),
+        rtype,
+        status,
+    }
+}
+
+fn one_host(domain: DomainVerdict, verdict: HostVerdict, reason: Option<&'static str>) -> Expected {
+    Expected {
+        domain,
+        reason: None,
+        hosts: vec![ExpectedHost {
+            name: MX.to_string(),
+            verdict,
+            reason,
+            lookup: None,
+            tlsrpt: None,
+        }],
+        sni: None,
+        warning: None,
+    }
+}
+
+/// Secure `example.com` and `example.net`, MX `10 mx.example.net` at 192.0.2.10 serving
+/// `leaf`.
+fn base(leaf: &Issued) -> WorldBuilder {
+    World::builder()
+        .zone("example.com", Status::Secure)
+        .zone("example.net", Status::Secure)
+        .mx("example.com", 10, MX)
+        .a(MX, MX_IP)
+        .server(
+            IpAddr::V4(MX_IP),
+            MailServer::new(MX).with_tls(server_tls(&[leaf])),
+        )
+}
+
+/// Every signed-world scenario, in id order.
+pub fn signed_scenarios() -> Vec<SignedScenario> {
+    use DomainVerdict as D;
+    use HostVerdict as H;
+    use RecordType as T;
+    use Status::{Insecure, Secure};
+    const BOGUS: Status = Status::BOGUS;
+    let leaf = self_signed(&[MX]);
+    let ee = tlsa(3, 1, 1, &leaf);
+    let verified = || one_host(D::DaneVerified, H::Verified, None);
+    let opportunistic = || one_host(D::NoDane, H::Untrusted, None);
+    let tlsa_bogus = || {
+        let mut e = one_host(D::DaneFailed, H::DnsFailed, Some("dns-bogus"));
+        e.hosts[0].lookup = Some(FailedLookup::Tlsa);
+        e
+    };
+    let mut v = Vec::new();
+    let mut push = |id: &'static str,
+                    title: &'static str,
+                    rfc: &'static str,
+                    same_with_trust_ad: bool,
+                    world: World,
+                    expected: Expected,
+                    lookups: Vec<Lookup>| {
+        v.push(SignedScenario {
+            scenario: Scenario {
+                id,
+                title,
+                world,
+                destination: "example.com".into(),
+                expected,
+                require_dane: false,
+            },
+            rfc,
+            same_with_trust_ad,
+            lookups,
+        })
+    };
+    push(
+        "V01",
+        "NSEC3 zone: a signed TLSA RRset, NODATA and NXDOMAIN proven with NSEC3",
+        "RFC 5155 sec. 8.5, 8.4: closest encloser, next closer and wildcard proofs",
+        true,
+        base(&leaf)
+            .nsec3("example.net", 0, false)
+            .tlsa_for(MX, &ee)
+            .build(),
+        verified(),
+        vec![
+            lookup(MX_TLSA, T::TLSA, Secure),
+            lookup(MX, T::AAAA, Secure),
+            lookup("_25._tcp.nothing.example.net", T::TLSA, Secure),
+        ],
+    );
+    let sub = "mx.sub.example.net";
+    push(
+        "V02",
+        "NSEC3 opt-out over an unsigned delegation: the MX host's address is insecure",
+        "RFC 5155 sec. 6, 8.6: opt-out proves no DS only insecurely; RFC 7672 sec. 2.2.2",
+        true,
+        World::builder()
+            .zone("example.com", Status::Secure)
+            .zone("example.net", Status::Secure)
+            .nsec3("example.net", 0, true)
+            .zone("sub.example.net", Status::Insecure)
+            .a("www.example.net", Ipv4Addr::new(192, 0, 2, 99))
+            .mx("example.com", 10, sub)
+            .a(sub, MX_IP)
+            .tlsa_for(sub, &tlsa(3, 1, 1, &self_signed(&["other.example.org"])))
+            .server(
+                IpAddr::V4(MX_IP),
+                MailServer::new(sub).with_tls(server_tls(&[&leaf])),
+            )
+            .build(),
+        Expected {
+            hosts: vec![ExpectedHost {
+                name: sub.to_string(),
+                verdict: H::Untrusted,
+                reason: None,
+                lookup: None,
+                tlsrpt: None,
+            }],
+            ..opportunistic()
+        },
+        vec![
+            lookup(sub, T::A, Insecure),
+            lookup("www.example.net", T::A, Secure),
+            lookup("example.com", T::MX, Secure),
+        ],
+    );
+    push(
+        "V03",
+        "NSEC3 with iterations above the limit: the TLSA denial is insecure",
+        "RFC 9276 sec. 3.2: above the limit, insecure (EDE 27) once the NSEC3 RRSIG verified",
+        false,
+        base(&leaf)
+            .nsec3(
+                "example.net",
+                daneel_core::dnssec::MAX_NSEC3_ITERATIONS + 1,
+                false,
+            )
+            .build(),
+        opportunistic(),
+        vec![lookup(MX, T::A, Secure), lookup(MX_TLSA, T::TLSA, Insecure)],
+    );
+    push(
+        "V04",
+        "TLSA synthesised from a wildcard, proven with NSEC",
+        "RFC 4035 sec. 5.3.4: RRSIG labels below the owner's, the NSEC proves no closer match",
+        false,
+        base(&leaf).tlsa("*._tcp.mx.example.net", &ee).build(),
+        verified(),
+        vec![lookup(MX_TLSA, T::TLSA, Secure)],
+    );
+    push(
+        "V05",
+        "A synthesised from a wildcard in an NSEC3 zone, TLSA a wildcard NODATA",
+        "RFC 5155 sec. 8.8 (wildcard answer), 8.7 (wildcard NODATA)",
+        false,
+        World::builder()
+            .zone("example.com", Status::Secure)
+            .zone("example.net", Status::Secure)
+            .nsec3("example.net", 0, false)
+            .mx("example.com", 10, MX)
+            .a("*.example.net", MX_IP)
+            .server(
+                IpAddr::V4(MX_IP),
+                MailServer::new(MX).with_tls(server_tls(&[&leaf])),
+            )
+            .build(),
+        opportunistic(),
+        vec![
+            lookup(MX, T::A, Secure),
+            lookup(MX, T::AAAA, Secure),
+            lookup(MX_TLSA, T::TLSA, Secure),
+        ],
+    );
+    push(
+        "V06",
+        "TLSA synthesised from a wildcard, proven with NSEC3",
+        "RFC 5155 sec. 8.8: an NSEC3 covers the next closer name",
+        false,
+        base(&leaf)
+            .nsec3("example.net", 0, false)
+            .tlsa("*._tcp.mx.example.net", &ee)
+            .build(),
+        verified(),
+        vec![lookup(MX_TLSA, T::TLSA, Secure)],
+    );
+    push(
+        "V07",
+        "CNAME chain across two zones: a secure alias into an unsigned zone",
+        "RFC 4035 sec. 5 per link; RFC 7672 sec. 2.2.2: the TLSA base stays the original name",
+        true,
+        World::builder()
+            .zone("example.com", Status::Secure)
+            .zone("example.net", Status::Secure)
+            .zone("unsigned.net", Status::Insecure)
+            .mx("example.com", 10, MX)
+            .server(
+                IpAddr::V4(MX_IP),
+                MailServer::new(MX).with_tls(server_tls(&[&leaf])),
+            )
+            .cname("alias.example.com", MX)
+            .cname(MX, "host.unsigned.net")
+            .a("host.unsigned.net", MX_IP)
+            .tlsa_for(MX, &ee)
+            .build(),
+        verified(),
+        vec![
+            lookup(MX, T::A, Insecure),
+            lookup(MX, T::CNAME, Secure),
+            lookup("alias.example.com", T::CNAME, Secure),
+            lookup("host.unsigned.net", T::A, Insecure),
+        ],
+    );
+    push(
+        "V08",
+        "algorithm rollover: Ed25519 and P-256 keys, every RRset signed by both, DS for P-256",
+        "RFC 6781 sec. 4.1.4; RFC 6840 sec. 5.11: one valid signature by a vouched algorithm",
+        true,
+        base(&leaf)
+            .rollover("example.net")
+            .tlsa_for(MX, &ee)
+            .build(),
+        verified(),
+        vec![
+            lookup(MX_TLSA, T::TLSA, Secure),
+            lookup(MX, T::AAAA, Secure),
+        ],
+    );
+    push(
+        "V09",
+        "DS of an unknown algorithm: the zone is insecure, not bogus",
+        "RFC 4035 sec. 5.2, RFC 6840 sec. 5.2: no supported DS algorithm means insecure",
+        false,
+        base(&leaf)
+            .ds_algorithm("example.net", 200)
+            .tlsa_for(MX, &ee)
+            .build(),
+        opportunistic(),
+        vec![
+            lookup(MX, T::A, Insecure),
+            lookup(MX_TLSA, T::TLSA, Insecure),
+            lookup("example.com", T::MX, Secure),
+        ],
+    );
+    push(
+        "V10",
+        "DS digest matching no DNSKEY: the zone is bogus",
+        "RFC 4035 sec. 5.2: usable DS records and no matching key",
+        true,
+        base(&leaf)
+            .zone("example.net", Status::Bogus(9))
+            .tlsa_for(MX, &ee)
+            .build(),
+        Expected {
+            hosts: Vec::new(),
+            ..one_host(D::TempFail, H::DnsFailed, None)
+        },
+        vec![
+            lookup(MX, T::A, BOGUS),
+            lookup(MX_TLSA, T::TLSA, BOGUS),
+            lookup("example.com", T::MX, Secure),
+        ],
+    );
+    push(
+        "V11",
+        "expired RRSIG over the TLSA RRset",
+        "RFC 4035 sec. 5.3.1: now after the expiration is bogus (EDE 7)",
+        true,
+        base(&leaf)
+            .tlsa_for(MX, &ee)
+            .status(MX_TLSA, T::TLSA, Status::Bogus(7))
+            .build(),
+        tlsa_bogus(),
+        vec![lookup(MX_TLSA, T::TLSA, BOGUS), lookup(MX, T::A, Secure)],
+    );
+    push(
+        "V12",
+        "bad signature over the MX RRset",
+        "RFC 4035 sec. 5.3.3: a signature that does not verify is bogus (EDE 6)",
+        true,
+        base(&leaf)
+            .tlsa_for(MX, &ee)
+            .status("example.com", T::MX, Status::Bogus(6))
+            .build(),
+        Expected {
+            hosts: Vec::new(),
+            ..one_host(D::TempFail, H::DnsFailed, None)
+        },
+        vec![lookup("example.com", T::MX, BOGUS)],
+    );
+    push(
+        "V13",
+        "TLSA NXDOMAIN without its NSEC proof",
+        "RFC 4035 sec. 5.4: a denial in a signed zone needs NSEC (EDE 12)",
+        true,
+        base(&leaf).denial(MX_TLSA, Status::Bogus(12)).build(),
+        tlsa_bogus(),
+        vec![lookup(MX_TLSA, T::TLSA, BOGUS), lookup(MX, T::AAAA, Secure)],
+    );
+    push(
+        "V14",
+        "RRSIG over the TLSA RRset not yet valid",
+        "RFC 4035 sec. 5.3.1: now before the inception is bogus (EDE 8)",
+        true,
+        base(&leaf)
+            .tlsa_for(MX, &ee)
+            .status(MX_TLSA, T::TLSA, Status::Bogus(8))
+            .build(),
+        tlsa_bogus(),
+        vec![lookup(MX_TLSA, T::TLSA, BOGUS)],
+    );
+    push(
+        "V15",
+        "TLSA RRset signed by a key the zone does not publish",
+        "RFC 4035 sec. 5.3.1: no DNSKEY matches the RRSIG (EDE 9)",
+        true,
+        base(&leaf)
+            .tlsa_for(MX, &ee)
+            .status(MX_TLSA, T::TLSA, Status::Bogus(9))
+            .build(),
+        tlsa_bogus(),
+        vec![lookup(MX_TLSA, T::TLSA, BOGUS)],
+    );
+    push(
+        "V16",
+        "TLSA RRset without RRSIG in a signed zone",
+        "RFC 4035 sec. 5.3.1: a missing RRSIG is bogus, never insecure (EDE 10)",
+        true,
+        base(&leaf)
+            .tlsa_for(MX, &ee)
+            .status(MX_TLSA, T::TLSA, Status::Bogus(10))
+            .build(),
+        tlsa_bogus(),
+        vec![lookup(MX_TLSA, T::TLSA, BOGUS)],
+    );
+    push(
+        "V17",
+        "a bad signature over the DNSKEY RRset: the zone's keys are bogus",
+        "RFC 4035 sec. 5.2: the DNSKEY RRset must be signed by a vouched key",
+        true,
+        base(&leaf)
+            .zone("example.net", Status::Bogus(6))
+            .tlsa_for(MX, &ee)
+            .build(),
+        Expected {
+            hosts: Vec::new(),
+            ..one_host(D::TempFail, H::DnsFailed, None)
+        },
+        vec![
+            lookup(MX, T::A, BOGUS),
+            lookup("example.com", T::MX, Secure),
+        ],
+    );
+    v
+}
