@@ -647,3 +647,170 @@ fn every_catalogue_lookup_validates_to_the_status_the_world_means() {
     unrepresentable.sort();
     assert_eq!(unrepresentable, listed, "the list of exceptions is exact");
 }
+
+/// A query for `qname`/`qtype` with the given CD and DO bits.
+fn query(qname: &str, qtype: RecordType, cd: bool, dnssec_ok: bool) -> Vec<u8> {
+    let mut m = Message::new(0x7373, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.metadata.checking_disabled = cd;
+    m.add_query(Query::query(name(qname), qtype));
+    let mut e = Edns::new();
+    e.set_dnssec_ok(dnssec_ok).set_max_payload(4096);
+    m.set_edns(e);
+    m.to_vec().unwrap()
+}
+
+fn ask(world: &World, qname: &str, qtype: RecordType, cd: bool, dnssec_ok: bool) -> Message {
+    let wire = answer(world, &query(qname, qtype, cd, dnssec_ok), Transport::Tcp).unwrap();
+    Message::from_vec(&wire).unwrap()
+}
+
+fn types(records: &[Record]) -> Vec<RecordType> {
+    records.iter().map(|r| r.record_type()).collect()
+}
+
+fn scenario(id: &str) -> World {
+    signed_scenarios()
+        .into_iter()
+        .find(|s| s.scenario.id == id)
+        .unwrap()
+        .scenario
+        .world
+}
+
+/// The world's trust anchor is the DS of the root's KSK as a presentation line, which
+/// `parse_anchors` takes, and the root's DNSKEY RRset carries that key.
+#[test]
+fn the_trust_anchor_is_a_ds_line_for_the_root_key() {
+    let world = scenario("V01");
+    let line = world.trust_anchor_line();
+    assert!(line.starts_with(". IN DS "), "{line}");
+    assert!(line.contains(" 15 2 "), "Ed25519, SHA-256: {line}");
+    let anchors = parse_anchors(&line).unwrap();
+    let keys = ask(&world, ".", RecordType::DNSKEY, true, true);
+    let mut chain = TrustChain::new(anchors, SIM_START);
+    let root = Name::root();
+    let set = signed_rrset(&keys.answers, &root, RecordType::DNSKEY);
+    assert_eq!(set.records.len(), 2, "KSK and ZSK");
+    assert!(matches!(
+        chain.add_anchored(&root, &set),
+        ZoneKeys::Secure(_)
+    ));
+    // The same keys every time: they are derived from the zone's name.
+    assert_eq!(scenario("V08").trust_anchor_line(), line);
+}
+
+/// RFC 4035 sec. 3.2.2: with CD=1 the validating resolver returns bogus data as it is,
+/// without AD; with CD=0 it still answers SERVFAIL with the Extended DNS Error, and a secure
+/// answer still has AD (the AD-bit path is unchanged).
+#[test]
+fn checking_disabled_at_the_validating_resolver_serves_data_unvalidated() {
+    let world = scenario("V11");
+    let tlsa = "_25._tcp.mx.example.net";
+    let plain = ask(&world, tlsa, RecordType::TLSA, false, true);
+    assert_eq!(plain.metadata.response_code, ResponseCode::ServFail);
+    let raw = ask(&world, tlsa, RecordType::TLSA, true, true);
+    assert_eq!(raw.metadata.response_code, ResponseCode::NoError);
+    assert!(!raw.metadata.authentic_data);
+    assert!(
+        raw.metadata.checking_disabled,
+        "CD copied (RFC 4035 sec. 3.1.6)"
+    );
+    assert_eq!(types(&raw.answers), [RecordType::TLSA, RecordType::RRSIG]);
+    let secure = ask(&world, "mx.example.net", RecordType::A, false, true);
+    assert!(secure.metadata.authentic_data);
+    let secure_raw = ask(&world, "mx.example.net", RecordType::A, true, true);
+    assert!(!secure_raw.metadata.authentic_data);
+}
+
+/// The non-validating resolver never sets AD and never fails bogus data; it passes RRSIG,
+/// NSEC and DS records with DO=1, whatever CD says, and none without DO (RFC 3225 sec. 3).
+#[test]
+fn the_non_validating_resolver_passes_dnssec_records_with_do_only() {
+    let world = scenario("V11").served_by(ResolverKind::NonValidating);
+    let tlsa = "_25._tcp.mx.example.net";
+    for cd in [false, true] {
+        let m = ask(&world, tlsa, RecordType::TLSA, cd, true);
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(!m.metadata.authentic_data);
+        assert_eq!(types(&m.answers), [RecordType::TLSA, RecordType::RRSIG]);
+        let ds = ask(&world, "example.net", RecordType::DS, cd, true);
+        assert_eq!(types(&ds.answers), [RecordType::DS, RecordType::RRSIG]);
+        let nodata = ask(&world, "mx.example.net", RecordType::AAAA, cd, true);
+        assert_eq!(
+            types(&nodata.authorities),
+            [
+                RecordType::SOA,
+                RecordType::RRSIG,
+                RecordType::NSEC,
+                RecordType::RRSIG
+            ]
+        );
+    }
+    let no_do = ask(&world, tlsa, RecordType::TLSA, false, false);
+    assert_eq!(types(&no_do.answers), [RecordType::TLSA]);
+}
+
+/// The stripping forwarder removes RRSIG, NSEC, NSEC3 and DS records from every answer.
+#[test]
+fn the_stripping_forwarder_removes_every_dnssec_record() {
+    for id in ["V01", "V11"] {
+        let world = scenario(id).served_by(ResolverKind::Stripping);
+        for (qname, qtype) in [
+            ("_25._tcp.mx.example.net", RecordType::TLSA),
+            ("mx.example.net", RecordType::AAAA),
+            ("example.net", RecordType::DS),
+            ("example.net", RecordType::DNSKEY),
+        ] {
+            let m = ask(&world, qname, qtype, true, true);
+            assert!(!m.metadata.authentic_data);
+            for r in m.answers.iter().chain(&m.authorities) {
+                assert!(
+                    !matches!(
+                        r.record_type(),
+                        RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3 | RecordType::DS
+                    ),
+                    "{id} {qname} {qtype}: {r}"
+                );
+            }
+        }
+    }
+}
+
+/// A wildcard expansion carries the RRSIG of the wildcard, its label count below the
+/// owner's (RFC 4035 sec. 3.1.3.3), and the NSEC that proves the name itself absent.
+#[test]
+fn a_wildcard_answer_has_the_wildcard_label_count_and_its_proof() {
+    let world = scenario("V04");
+    let m = ask(
+        &world,
+        "_25._tcp.mx.example.net",
+        RecordType::TLSA,
+        true,
+        true,
+    );
+    let owner = name("_25._tcp.mx.example.net");
+    let set = signed_rrset(&m.answers, &owner, RecordType::TLSA);
+    assert_eq!(set.records.len(), 1);
+    assert!(set.records.iter().all(|r| r.name == owner));
+    assert_eq!(set.rrsigs[0].input().num_labels, owner.num_labels() - 1);
+    assert_eq!(types(&m.authorities), [RecordType::NSEC, RecordType::RRSIG]);
+}
+
+/// An insecure zone under a signed parent: the parent's NSEC at the child has NS and
+/// neither DS nor SOA (RFC 4035 sec. 5.2; RFC 6840 sec. 4.4), signed by the parent.
+#[test]
+fn an_insecure_delegation_is_proven_by_the_parents_signed_nsec() {
+    let world = scenario("V07");
+    let m = ask(&world, "unsigned.net", RecordType::DS, true, true);
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    let (nsecs, _) = denial_records(&m.authorities);
+    let (at, sigs) = nsecs
+        .iter()
+        .find(|(n, _)| n.owner == name("unsigned.net"))
+        .expect("the NSEC at the delegation");
+    let t = at.nsec.type_set();
+    assert!(t.contains(RecordType::NS));
+    assert!(!t.contains(RecordType::DS) && !t.contains(RecordType::SOA));
+    assert_eq!(sigs[0].input().signer_name, Name::root());
+}
