@@ -300,8 +300,13 @@ pub enum Reason {
     DnsBogus {
         /// The question.
         query: DnsQuery,
-        /// The Extended DNS Errors the resolver sent.
+        /// The Extended DNS Errors the resolver sent, or the one the in-core validator gives
+        /// its failure (RFC 8914 sec. 4).
         ede: Vec<ExtendedError>,
+        /// Why the in-core validator found it bogus (`--dnssec validate`); absent when the
+        /// resolver said so.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        validation: Option<Box<crate::dnssec::ValidationFailure>>,
     },
     /// A lookup timed out.
     DnsTimeout {
@@ -322,6 +327,18 @@ pub enum Reason {
     ResolverNotValidating {
         /// Each resolver dropped, with what its probe found.
         resolvers: Vec<ResolverEntry>,
+    },
+    /// The trust anchors given (`--trust-anchor`) do not parse: nothing can be validated
+    /// (RFC 4034 sec. 2.2, 5.3 presentation format).
+    TrustAnchorInvalid {
+        /// The line and what is wrong with it.
+        error: String,
+    },
+    /// A trust anchor matches no DNSKEY of its zone (RFC 4035 sec. 4.4): the anchors are out
+    /// of date or wrong, so no DNSSEC status would mean anything.
+    TrustAnchorMismatch {
+        /// The anchored zone.
+        zone: String,
     },
     /// Mandatory DANE was configured and this host has no usable secure TLSA records or was
     /// reached through an insecure MX RRset (RFC 7672 sec. 6).
@@ -387,6 +404,8 @@ impl Reason {
             Reason::DnsError { .. } => "dns-error",
             Reason::NoAddresses => "no-addresses",
             Reason::ResolverNotValidating { .. } => "resolver-not-validating",
+            Reason::TrustAnchorInvalid { .. } => "trust-anchor-invalid",
+            Reason::TrustAnchorMismatch { .. } => "trust-anchor-mismatch",
             Reason::DaneRequired { .. } => "dane-required",
             Reason::LocalResources { .. } => "local-resources",
             Reason::PkixInvalid { .. } => "pkix-invalid",
@@ -455,7 +474,7 @@ impl fmt::Display for Reason {
             Reason::Timeout { stage } => write!(f, ": {stage}"),
             Reason::SmtpRejected { stage, reply } => write!(f, ": {reply} (at {stage})"),
             Reason::ProtocolError { fault } => write!(f, ": {fault}"),
-            Reason::DnsServfail { query, ede } | Reason::DnsBogus { query, ede } => {
+            Reason::DnsServfail { query, ede } | Reason::DnsBogus { query, ede, .. } => {
                 write!(f, ": {query}")?;
                 for (i, e) in ede.iter().enumerate() {
                     f.write_str(if i == 0 { " (" } else { "; " })?;
@@ -495,6 +514,11 @@ impl fmt::Display for Reason {
                 }
                 Ok(())
             }
+            Reason::TrustAnchorInvalid { error } => write!(f, ": {error}"),
+            Reason::TrustAnchorMismatch { zone } => write!(
+                f,
+                ": the trust anchor for {zone} matches none of its DNSKEY records"
+            ),
             Reason::DaneRequired { why } => write!(f, ": {why}"),
             Reason::LocalResources { during, error } => {
                 write!(f, ": {during} not started: {error}")
@@ -522,7 +546,8 @@ fn list(items: &[String]) -> String {
 pub struct ResolverReport {
     /// The resolvers, as `ip:port`.
     pub addresses: Vec<String>,
-    /// How DNSSEC status is obtained: `ad-bit` (trust a validating resolver's AD bit).
+    /// How DNSSEC status is obtained: `ad-bit` (trust a validating resolver's AD bit) or
+    /// `validate` (the core validated every answer from the trust anchors, issue 13).
     pub mode: String,
     /// Whether at least one resolver passed the validating-resolver probe (root DNSKEY with
     /// AD); only those are asked.
@@ -537,6 +562,9 @@ pub enum ProbeResult {
     Validating,
     /// It answered without AD: dropped for the whole check (RFC 7672 sec. 2.1.1).
     NotValidating,
+    /// It does not validate, but serves DNSSEC data (the root DNSKEY with its RRSIG): usable
+    /// when the core validates (`--dnssec validate`, RFC 4035 sec. 3.2.2).
+    ServesDnssec,
     /// No usable answer to the probe (timeout, SERVFAIL, REFUSED): dropped.
     Unreachable,
     /// Not probed (an address-literal destination needs no DNS).
@@ -548,6 +576,7 @@ impl fmt::Display for ProbeResult {
         f.write_str(match self {
             ProbeResult::Validating => "validating",
             ProbeResult::NotValidating => "not-validating",
+            ProbeResult::ServesDnssec => "serves-dnssec",
             ProbeResult::Unreachable => "unreachable",
             ProbeResult::NotProbed => "not-probed",
         })

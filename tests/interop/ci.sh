@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The interop step of .ci/run: bring the lab up, compare daneel with posttls-finger on every
-# scenario (and daneel with the validating + the plain lab resolver, both orders), compare
+# scenario (and daneel with the validating + the plain lab resolver, both orders), check
+# in-core validation through the plain resolver and stripping forwarders, compare
 # `daneel mua` with openssl s_client on every SRV connection, check `daneel check --tlsrpt`
 # on S05 (tlsrpt-check.py), bring the lab down (always).
 # Prints the time of each part. Uses the daneel that cargo builds, wherever the target dir is
@@ -25,6 +26,11 @@ t2=$(date +%s)
 eval "$("$HERE/lab.sh" env)"
 status=0
 python3 "$HERE/compare.py" "$DANEEL" --out "${DANEEL_LAB_DIR:-/tmp/daneel-lab}/agreement.md" || status=$?
+# issue 13: in-core validation through the iterator-only unbound agrees with the validating
+# one on every scenario; stripping forwarders never get a check believed
+cargo build --quiet --manifest-path "$ROOT/Cargo.toml" -p daneel-tests --bin strip-dnssec
+python3 "$HERE/validate-check.py" "$DANEEL" "$TARGET/debug/strip-dnssec" \
+    --out "${DANEEL_LAB_DIR:-/tmp/daneel-lab}/validate.md" || status=1
 t3=$(date +%s)
 # daneel mua on the SRV domains, openssl s_client as the referee of every connection (issue 9)
 python3 "$HERE/compare-mua.py" "$DANEEL" --out "${DANEEL_LAB_DIR:-/tmp/daneel-lab}/mua-agreement.md" || status=1

@@ -12,7 +12,8 @@ Then daneel alone (posttls-finger is not re-run), with two resolvers (issue 7, t
 boundary): V = the validating lab unbound, P = the plain one (no validator, never AD):
   3. `--resolver V --resolver P` gives the expected domain verdict;
   4. `--resolver P --resolver V` gives the expected domain verdict;
-  5. once, for S01: `--resolver P` alone gives temp-fail with reason resolver-not-validating.
+  5. once, for S01: `--resolver P --dnssec trust-ad` alone gives temp-fail with reason
+     resolver-not-validating (in-core validation through P is validate-check.py's).
 When the report has a `resolvers` array ([{address, loopback, probe, used}]), P must be probed
 `not-validating` and not used, V `validating` and used; the array is summarised in the table.
 Rows run in parallel (--jobs, default $DANEEL_LAB_JOBS or 4); output stays in row order.
@@ -69,14 +70,14 @@ def rows():
                 yield dict(zip(header, line.rstrip("\n").split("\t")))
 
 
-def run_daneel(binary, row, resolvers=None):
+def run_daneel(binary, row, resolvers=None, extra=()):
     dest = row["domain"]
     if row.get("port", "25") != "25":
         dest = "[%s]:%s" % (row["mx_host"], row["port"])
     cmd = [binary, "check", dest]
     for r in resolvers or [RESOLVER]:
         cmd += ["--resolver", r]
-    cmd += ["--json", "-4", "--timeout", "15"]
+    cmd += ["--json", "-4", "--timeout", "15"] + list(extra)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     try:
         return json.loads(p.stdout), p.returncode
@@ -217,9 +218,11 @@ def two_resolver_cell(binary, row, resolvers):
 
 
 def plain_alone(binary, row):
-    """`--resolver P` alone: temp-fail, reason resolver-not-validating. Returns (ok, line)."""
+    """`--resolver P --dnssec trust-ad` alone: temp-fail, reason resolver-not-validating (with
+    `--dnssec validate` the core validates through P instead: validate-check.py). Returns
+    (ok, line)."""
     _sid, want_verdict, want_reason = PLAIN_ALONE
-    report, code = run_daneel(binary, row, [PLAIN])
+    report, code = run_daneel(binary, row, [PLAIN], ["--dnssec", "trust-ad"])
     if report is None:
         return False, "**FAIL** no JSON (exit %s)" % code
     got = report.get("verdict", "?")

@@ -122,6 +122,7 @@ fn answer(
         rrsig_expires: None,
         ede: Vec::new(),
         server: "127.0.0.1:53".parse().unwrap(),
+        sections: Default::default(),
     })
 }
 

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 
 use daneel_core::check::SmtpCheck;
 use daneel_core::dns::LookupError;
+use daneel_core::dnssec::{DnssecMode, DnssecSettings};
 use daneel_core::report::{ProbeDetail, ProbeResult, Warning};
 use daneel_core::{DomainVerdict, Report, Seed};
 use daneel_tests::sim::{Forgery, ForgeryKind, ResolverRole, Sim};
@@ -32,8 +33,19 @@ const SECOND: SocketAddr = SocketAddr::new(
 const MAX_STEPS: usize = 20_000;
 
 fn run(s: &Scenario, resolvers: Vec<SocketAddr>, sim: impl FnOnce(Sim) -> Sim) -> (Report, Sim) {
+    run_in(DnssecMode::Auto, s, resolvers, sim)
+}
+
+/// [`run`] with DNSSEC statuses from `mode` (`--dnssec`).
+fn run_in(
+    mode: DnssecMode,
+    s: &Scenario,
+    resolvers: Vec<SocketAddr>,
+    sim: impl FnOnce(Sim) -> Sim,
+) -> (Report, Sim) {
     let mut config = s.config(SIM_RESOLVER);
     config.resolvers = resolvers;
+    config.dnssec = DnssecSettings::new(mode);
     let check = SmtpCheck::new(config, Seed(0x5eed), SIM_START).expect("valid configuration");
     let mut sim = sim(Sim::new(s.world.clone(), Box::new(check), SIM_START));
     let report = sim
@@ -121,11 +133,27 @@ fn hostile_non_validating_resolver_in_either_position_changes_no_verdict() {
 fn hostile_only_non_validating_resolvers_report_nothing_they_said() {
     let s = catalogue::by_id("S01").unwrap();
     for resolvers in [vec![PLAIN], vec![PLAIN, SocketAddr::new(PLAIN.ip(), 5353)]] {
-        let (report, sim) = run(&s, resolvers.clone(), |sim| {
+        let plain = |sim: Sim| {
             resolvers.iter().fold(sim, |sim, r| {
                 sim.with_resolver(*r, ResolverRole::NonValidating)
             })
-        });
+        };
+        // `auto`: no resolver on loopback validates, so the core validates through them
+        // from the IANA root anchors, which match no key of the simulated root: nothing
+        // they said is believed either.
+        let (report, sim) = run(&s, resolvers.clone(), plain);
+        assert_eq!(report.verdict, DomainVerdict::TempFail);
+        assert_eq!(
+            report.reason.as_ref().map(|r| r.code()),
+            Some("trust-anchor-mismatch")
+        );
+        assert!(
+            report.mx.is_none() && report.hosts.is_empty(),
+            "{report:#?}"
+        );
+        assert!(sim.connections().is_empty());
+        assert_eq!(report.resolver.mode, "validate");
+        let (report, sim) = run_in(DnssecMode::TrustAd, &s, resolvers.clone(), plain);
         assert_eq!(report.verdict, DomainVerdict::TempFail);
         assert_eq!(
             report.reason.as_ref().map(|r| r.code()),
@@ -179,7 +207,9 @@ fn hostile_validating_resolver_on_loopback_is_preferred_to_a_remote_one() {
     // Only the probe went to the remote resolver.
     let to_remote = sim.queries().iter().filter(|q| q.rtype != "DNSKEY").count();
     assert!(to_remote > 0);
-    let (report, _) = run(&s, vec![remote], |sim| sim);
+    // Believing the AD bit of a remote resolver is warned about (`trust-ad`); `auto` would
+    // validate in the core instead.
+    let (report, _) = run_in(DnssecMode::TrustAd, &s, vec![remote], |sim| sim);
     assert!(report.warnings.contains(&Warning::ResolverRemote {
         resolver: remote.to_string()
     }));

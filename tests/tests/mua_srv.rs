@@ -27,6 +27,7 @@ fn srv_answer(records: &[(u16, u16, u16, &str)], secure: bool, rcode: ResponseCo
         id: 4242,
         qname: name(OWNER),
         qtype: RecordType::SRV,
+        checking_disabled: false,
     };
     let query = Message::from_vec(&build_query(4242, &expected.qname, RecordType::SRV, 1232))
         .expect("our own query parses");

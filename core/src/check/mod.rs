@@ -137,6 +137,7 @@ impl SmtpCheck {
             Duration::from_millis(config.dns_timeout_ms.max(1)),
             config.dns_attempts,
             DetRng::new(seed, 1),
+            &config.dnssec,
         );
         let options = ProbeOptions {
             family: config.family,

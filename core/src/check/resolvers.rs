@@ -33,6 +33,9 @@ pub(super) enum ProbeState {
     Pending,
     /// The root DNSKEY came back secure (AD=1).
     Validating,
+    /// It does not validate (no AD, or AD not asked for) but served the root DNSKEY with its
+    /// RRSIG: usable when the core validates.
+    ServesDnssec,
     /// It answered without AD (or with no data): the detail says what it said.
     NotValidating(ProbeDetail),
     /// No usable answer: timeout, SERVFAIL, refused (the detail says which).
@@ -46,7 +49,7 @@ impl ProbeState {
     /// What a failed probe found; `None` while pending or when validating.
     fn detail(&self) -> Option<ProbeDetail> {
         match self {
-            ProbeState::Pending | ProbeState::Validating => None,
+            ProbeState::Pending | ProbeState::Validating | ProbeState::ServesDnssec => None,
             ProbeState::NotValidating(d) | ProbeState::Unreachable(d) => Some(d.clone()),
             ProbeState::NotSent(error) => Some(ProbeDetail::NotSent {
                 error: error.clone(),
@@ -127,7 +130,40 @@ impl ResolverSet {
     /// Decides the believed tier once every probe has answered: the validating resolvers on
     /// loopback if any, else every validating one. Empty when none validates.
     pub(super) fn decide(&mut self) -> Vec<SocketAddr> {
-        let validating = |r: &&Resolver| r.probe == ProbeState::Validating;
+        self.decide_by(false)
+    }
+
+    /// Whether a resolver on loopback passed the validating-resolver probe (AD=1).
+    pub(super) fn local_validator(&self) -> bool {
+        self.resolvers
+            .iter()
+            .any(|r| r.loopback && r.probe == ProbeState::Validating)
+    }
+
+    /// For a check that believes AD bits: a resolver that serves DNSSEC data without
+    /// validating is, for it, a resolver that does not validate (dropped, with why).
+    pub(super) fn demote_serving(&mut self) {
+        for r in &mut self.resolvers {
+            if r.probe == ProbeState::ServesDnssec {
+                r.probe = ProbeState::NotValidating(ProbeDetail::NoAdBit {
+                    security: crate::dns::Security::Insecure,
+                    rcode: crate::dns::RcodeClass::Data,
+                });
+            }
+        }
+    }
+
+    /// [`ResolverSet::decide`] for a check that validates in the core: every resolver that
+    /// serves DNSSEC data counts, validating or not; those on loopback are preferred.
+    pub(super) fn decide_for_core_validation(&mut self) -> Vec<SocketAddr> {
+        self.decide_by(true)
+    }
+
+    fn decide_by(&mut self, serving_counts: bool) -> Vec<SocketAddr> {
+        let validating = |r: &&Resolver| {
+            r.probe == ProbeState::Validating
+                || (serving_counts && r.probe == ProbeState::ServesDnssec)
+        };
         let local: Vec<SocketAddr> = self
             .resolvers
             .iter()
@@ -213,6 +249,7 @@ impl ResolverSet {
                 let probe = match &r.probe {
                     ProbeState::Pending | ProbeState::NotSent(_) => ProbeResult::NotProbed,
                     ProbeState::Validating => ProbeResult::Validating,
+                    ProbeState::ServesDnssec => ProbeResult::ServesDnssec,
                     ProbeState::NotValidating(_) => ProbeResult::NotValidating,
                     ProbeState::Unreachable(_) => ProbeResult::Unreachable,
                 };

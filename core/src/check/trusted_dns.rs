@@ -16,7 +16,11 @@ use std::time::Duration;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::resolvers::{self, ResolverSet};
-use crate::dns::{DnsClient, DnsConfig, LookupError, LookupId, LookupResult, RcodeClass};
+use crate::dns::{Answer, DnsClient, DnsConfig, LookupError, LookupId, LookupResult, RcodeClass};
+use crate::dnssec::{
+    original_ttl_cap, AnchorError, DnssecMode, DnssecSettings, TrustAnchor, ValidationFailure,
+    Validator,
+};
 use crate::machine::{Action, QueryId, UsageError};
 use crate::report::{
     DomainVerdict, LocalStep, ProbeDetail, Reason, ResolverEntry, ResolverReport, Warning,
@@ -41,6 +45,8 @@ struct Pending<P> {
     purpose: Option<P>,
     /// For a resolver probe, which resolver.
     probe_of: Option<usize>,
+    /// A DS or DNSKEY lookup of the in-core validator's chain of trust.
+    chain: bool,
     name: Name,
     rtype: RecordType,
 }
@@ -65,16 +71,26 @@ pub(crate) struct TrustedDns<P> {
     held: Vec<Held<P>>,
     results: VecDeque<(P, LookupResult)>,
     events: VecDeque<DnsEvent>,
+    /// The `--dnssec` mode configured.
+    mode: DnssecMode,
+    /// The trust anchors, parsed (used when the core validates).
+    anchors: Result<Vec<TrustAnchor>, AnchorError>,
+    /// The chain walker, once the probes decided that the core validates.
+    validator: Option<Validator>,
+    /// Believed answers waiting for the validator's chain, in the order they came.
+    awaiting: Vec<(P, Answer)>,
 }
 
 impl<P: Clone> TrustedDns<P> {
     /// The DNS over `servers`, each attempt waiting `attempt_timeout`, with `attempts`
-    /// attempts per lookup, message ids drawn from `rng` (RFC 5452 sec. 9.2).
+    /// attempts per lookup, message ids drawn from `rng` (RFC 5452 sec. 9.2), DNSSEC
+    /// statuses from where `dnssec` says.
     pub(crate) fn new(
         servers: &[SocketAddr],
         attempt_timeout: Duration,
         attempts: u8,
         rng: DetRng,
+        dnssec: &DnssecSettings,
     ) -> Self {
         let resolvers = ResolverSet::new(servers);
         let dns = DnsClient::new(
@@ -85,6 +101,9 @@ impl<P: Clone> TrustedDns<P> {
                 attempts: attempts.max(1),
                 payload: 1232,
                 max_in_flight: crate::dns::DEFAULT_MAX_IN_FLIGHT,
+                // `validate` asks with CD=1 from the start, probes included: the probe then
+                // checks the resolver serves DNSSEC data (RFC 4035 sec. 3.2.2).
+                checking_disabled: dnssec.mode == DnssecMode::Validate,
             },
             rng,
         );
@@ -96,11 +115,24 @@ impl<P: Clone> TrustedDns<P> {
             held: Vec::new(),
             results: VecDeque::new(),
             events: VecDeque::new(),
+            mode: dnssec.mode,
+            anchors: dnssec.anchors(),
+            validator: None,
+            awaiting: Vec::new(),
         }
     }
 
     /// Probes every configured resolver at once, each alone (DESIGN.md section 4).
     pub(crate) fn start_probes(&mut self, now: Timestamp) {
+        if let (DnssecMode::Validate | DnssecMode::Auto, Err(error)) = (self.mode, &self.anchors) {
+            let reason = Reason::TrustAnchorInvalid {
+                error: error.to_string(),
+            };
+            self.log(reason.to_string());
+            self.events
+                .push_back(DnsEvent::End(DomainVerdict::TempFail, reason));
+            return;
+        }
         for (index, server) in self.resolvers.addresses().into_iter().enumerate() {
             let id = self.dns.lookup_at(
                 now,
@@ -114,6 +146,7 @@ impl<P: Clone> TrustedDns<P> {
                 Pending {
                     purpose: None,
                     probe_of: Some(index),
+                    chain: false,
                     name: Name::root(),
                     rtype: RecordType::DNSKEY,
                 },
@@ -130,6 +163,7 @@ impl<P: Clone> TrustedDns<P> {
             Pending {
                 purpose: Some(purpose),
                 probe_of: None,
+                chain: false,
                 name: name.clone(),
                 rtype,
             },
@@ -192,6 +226,7 @@ impl<P: Clone> TrustedDns<P> {
         self.dns.abandon_all();
         self.lookups.clear();
         self.held.clear();
+        self.awaiting.clear();
     }
 
     /// Whether the probes are decided (believed resolvers known, possibly none).
@@ -206,9 +241,13 @@ impl<P: Clone> TrustedDns<P> {
 
     /// The resolver summary of the report (DESIGN.md section 6).
     pub(crate) fn summary(&self) -> ResolverReport {
+        let mode = match (self.validator.is_some(), self.mode) {
+            (true, _) | (false, DnssecMode::Validate) => "validate",
+            (false, _) => "ad-bit",
+        };
         ResolverReport {
             addresses: self.configured.iter().map(|s| s.to_string()).collect(),
-            mode: "ad-bit".into(),
+            mode: mode.into(),
             validating: self.resolvers.usable(),
         }
     }
@@ -243,6 +282,13 @@ impl<P: Clone> TrustedDns<P> {
         let Some(pending) = self.lookups.remove(&id) else {
             return;
         };
+        if pending.chain {
+            if let Some(validator) = &mut self.validator {
+                validator.on_fetched(&pending.name, pending.rtype, result);
+            }
+            self.judge_awaiting(now);
+            return;
+        }
         let Some(purpose) = pending.purpose else {
             if let Some(index) = pending.probe_of {
                 self.on_probe(now, index, result);
@@ -269,7 +315,76 @@ impl<P: Clone> TrustedDns<P> {
                 return;
             }
         }
-        self.results.push_back((purpose, result));
+        self.release(now, purpose, result);
+    }
+
+    /// A believed result goes to the check, through the validator when the core validates.
+    fn release(&mut self, now: Timestamp, purpose: P, result: LookupResult) {
+        match (&self.validator, result) {
+            (Some(_), Ok(answer)) => {
+                self.awaiting.push((purpose, answer));
+                self.judge_awaiting(now);
+            }
+            (_, result) => self.results.push_back((purpose, result)),
+        }
+    }
+
+    /// Judges every answer waiting for the chain, releases those decided, and asks for
+    /// what the chain still needs (CD=1, through the believed resolvers).
+    fn judge_awaiting(&mut self, now: Timestamp) {
+        let Some(validator) = &mut self.validator else {
+            return;
+        };
+        let mut still = Vec::new();
+        let mut mismatch = None;
+        for (purpose, mut answer) in std::mem::take(&mut self.awaiting) {
+            match validator.judge(&answer) {
+                None => still.push((purpose, answer)),
+                Some(Ok(judgement)) => {
+                    answer.security = judgement.security;
+                    answer.ede.extend(judgement.ede);
+                    if let Some(cap) = original_ttl_cap(&answer) {
+                        answer.ttl = answer.ttl.map(|t| t.min(cap));
+                    }
+                    self.results.push_back((purpose, Ok(answer)));
+                }
+                Some(Err(failure)) => {
+                    if let ValidationFailure::AnchorMismatch { zone } = &failure {
+                        mismatch.get_or_insert(zone.clone());
+                    }
+                    self.results
+                        .push_back((purpose, Err(LookupError::Validation { failure })));
+                }
+            }
+        }
+        self.awaiting = still;
+        let mut requests = Vec::new();
+        while let Some(request) = validator.poll_request() {
+            requests.push(request);
+        }
+        for (name, rtype) in requests {
+            let id = self.dns.lookup(now, &name, rtype);
+            self.lookups.insert(
+                id,
+                Pending {
+                    purpose: None,
+                    probe_of: None,
+                    chain: true,
+                    name,
+                    rtype,
+                },
+            );
+        }
+        if let Some(zone) = mismatch {
+            // RFC 4035 sec. 4.4: with an anchor that matches nothing, no status means
+            // anything: the check stops with its own reason.
+            self.results.clear();
+            self.awaiting.clear();
+            let reason = Reason::TrustAnchorMismatch { zone };
+            self.log(reason.to_string());
+            self.events
+                .push_back(DnsEvent::End(DomainVerdict::TempFail, reason));
+        }
     }
 
     /// The probe of resolver `index` answered.
@@ -280,20 +395,7 @@ impl<P: Clone> TrustedDns<P> {
             .map(|a| a.to_string())
             .unwrap_or_default();
         let state = match result {
-            Ok(answer) if answer.security.is_secure() && answer.rcode == RcodeClass::Data => {
-                self.log(format!(
-                    "resolver {server} validates: root DNSKEY is secure (AD=1)"
-                ));
-                resolvers::ProbeState::Validating
-            }
-            Ok(answer) => {
-                let detail = ProbeDetail::NoAdBit {
-                    security: answer.security,
-                    rcode: answer.rcode,
-                };
-                self.log(format!("resolver {server} {detail}"));
-                resolvers::ProbeState::NotValidating(detail)
-            }
+            Ok(answer) => self.probe_state(&server, &answer),
             Err(LookupError::LocalResources { error }) => {
                 self.log(format!(
                     "resolver {server}: validating-resolver probe not sent: {error}"
@@ -314,10 +416,62 @@ impl<P: Clone> TrustedDns<P> {
         }
     }
 
+    /// What the probe's answer (the root DNSKEY, DO=1) says of a resolver: it validates
+    /// (AD=1, asked with CD=0), it serves DNSSEC data (the RRset came with its RRSIG, for
+    /// the core to validate: RFC 4035 sec. 3.2.2), or neither.
+    fn probe_state(&mut self, server: &str, answer: &Answer) -> resolvers::ProbeState {
+        let signed = answer.rcode == RcodeClass::Data
+            && answer.sections.answer.iter().any(|r| {
+                matches!(
+                    &r.data,
+                    hickory_proto::rr::RData::DNSSEC(
+                        hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(sig)
+                    ) if sig.input().type_covered == RecordType::DNSKEY && r.name.is_root()
+                )
+            });
+        let validates = self.mode != DnssecMode::Validate
+            && answer.security.is_secure()
+            && answer.rcode == RcodeClass::Data;
+        if validates {
+            self.log(format!(
+                "resolver {server} validates: root DNSKEY is secure (AD=1)"
+            ));
+            return resolvers::ProbeState::Validating;
+        }
+        if signed && self.mode != DnssecMode::TrustAd {
+            self.log(format!(
+                "resolver {server} serves DNSSEC data: root DNSKEY with its RRSIG"
+            ));
+            return resolvers::ProbeState::ServesDnssec;
+        }
+        let detail = if self.mode == DnssecMode::TrustAd || signed {
+            ProbeDetail::NoAdBit {
+                security: answer.security,
+                rcode: answer.rcode,
+            }
+        } else {
+            ProbeDetail::NoDnssecData {
+                rcode: answer.rcode,
+            }
+        };
+        self.log(format!("resolver {server} {detail}"));
+        resolvers::ProbeState::NotValidating(detail)
+    }
+
     /// Every probe is in: decide which resolvers count, then release or re-ask what was held.
     fn on_probes_done(&mut self, now: Timestamp) {
         let speculative = self.resolvers.speculative();
-        let believed = self.resolvers.decide();
+        let core_validates = match self.mode {
+            DnssecMode::TrustAd => false,
+            DnssecMode::Validate => true,
+            DnssecMode::Auto => !self.resolvers.local_validator(),
+        };
+        let believed = if core_validates {
+            self.resolvers.decide_for_core_validation()
+        } else {
+            self.resolvers.demote_serving();
+            self.resolvers.decide()
+        };
         for (addr, detail) in self.resolvers.dropped() {
             self.events
                 .push_back(DnsEvent::Warning(Warning::ResolverDropped {
@@ -330,11 +484,13 @@ impl<P: Clone> TrustedDns<P> {
                 "resolver {addr} validates but is not asked: a validating resolver on loopback is preferred"
             ));
         }
-        for addr in self.resolvers.believed_remote() {
-            self.events
-                .push_back(DnsEvent::Warning(Warning::ResolverRemote {
-                    resolver: addr.to_string(),
-                }));
+        if !core_validates {
+            for addr in self.resolvers.believed_remote() {
+                self.events
+                    .push_back(DnsEvent::Warning(Warning::ResolverRemote {
+                        resolver: addr.to_string(),
+                    }));
+            }
         }
         if let Some((resolver, error)) = self.resolvers.local_failure() {
             // A resolver we could not even probe might be the one to believe (a loopback
@@ -371,6 +527,16 @@ impl<P: Clone> TrustedDns<P> {
                 .join(", ")
         ));
         self.dns.set_servers(believed.clone());
+        if core_validates {
+            if let Ok(anchors) = self.anchors.clone() {
+                self.log(format!(
+                    "validating DNSSEC in daneel from {} trust anchor(s), asking with CD=1",
+                    anchors.len()
+                ));
+                self.validator = Some(Validator::new(anchors, now));
+            }
+            self.dns.set_checking_disabled(true);
+        }
         let speculative_believed = speculative.is_some_and(|s| believed.contains(&s));
         if !speculative_believed {
             // Everything in flight went to a resolver that does not count: ask again.
@@ -401,7 +567,7 @@ impl<P: Clone> TrustedDns<P> {
                 Err(e) => speculative_believed && (e.is_final() || believed.len() == 1),
             };
             if usable {
-                self.results.push_back((h.purpose, h.result));
+                self.release(now, h.purpose, h.result);
             } else {
                 self.lookup(now, h.purpose, &h.name, h.rtype);
             }

@@ -503,6 +503,7 @@ mod tests {
                     code: 6,
                     text: String::new(),
                 }],
+                validation: None,
             }),
             Some(Reason::DnsTimeout { query: q() }),
             Some(Reason::DnsError {

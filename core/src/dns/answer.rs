@@ -141,6 +141,19 @@ pub struct Answer {
     pub ede: Vec<ExtendedError>,
     /// The resolver that gave this answer (for reports).
     pub server: SocketAddr,
+    /// The answer and authority sections as received (class IN), with their RRSIGs, NSEC
+    /// and NSEC3 records: what the in-core validator checks (RFC 4035 sec. 5).
+    pub sections: Sections,
+}
+
+/// The records of a response the in-core validator reads (RFC 4035 sec. 3.1).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sections {
+    /// The answer section: CNAMEs, DNAMEs, the RRset asked for, and the RRSIGs over them.
+    pub answer: Vec<Record>,
+    /// The authority section: SOA, NSEC and NSEC3 records and their RRSIGs of a denial of
+    /// existence or a wildcard expansion (RFC 4035 sec. 3.1.3).
+    pub authority: Vec<Record>,
 }
 
 impl Answer {
@@ -256,6 +269,12 @@ pub enum LookupError {
         /// The resource and the runtime's description.
         error: LocalFailure,
     },
+    /// The in-core validator found the answer bogus, or could not decide its status
+    /// (RFC 4035 sec. 4.3, 5; issue 13).
+    Validation {
+        /// Why.
+        failure: crate::dnssec::ValidationFailure,
+    },
 }
 
 impl LookupError {
@@ -263,6 +282,7 @@ impl LookupError {
     pub fn security(&self) -> Security {
         match self {
             LookupError::ServFail { bogus: true, .. } => Security::Bogus,
+            LookupError::Validation { failure } => failure.security(),
             _ => Security::Indeterminate,
         }
     }
@@ -271,7 +291,10 @@ impl LookupError {
     /// names a DNSSEC failure (RFC 8914 sec. 4; RFC 7672 sec. 2.1.1). An EDE only ever stops
     /// retries; it never makes data acceptable.
     pub fn is_final(&self) -> bool {
-        matches!(self, LookupError::ServFail { bogus: true, .. })
+        matches!(
+            self,
+            LookupError::ServFail { bogus: true, .. } | LookupError::Validation { .. }
+        )
     }
 
     fn malformed(what: Malformed) -> Self {
@@ -301,6 +324,9 @@ impl fmt::Display for LookupError {
             }
             LookupError::LocalResources { error } => {
                 write!(f, "query not sent, local resources exhausted: {error}")
+            }
+            LookupError::Validation { failure } => {
+                write!(f, "DNSSEC validation ({}): {failure}", failure.security())
             }
         }
     }
@@ -423,6 +449,8 @@ pub struct Expected {
     pub qname: Name,
     /// The type asked for (class is always IN).
     pub qtype: RecordType,
+    /// The CD bit the query carried; the response must echo it (RFC 4035 sec. 3.1.6).
+    pub checking_disabled: bool,
 }
 
 /// What one received message means for the exchange that expects it.
@@ -492,9 +520,9 @@ fn mismatch(expected: &Expected, msg: &Message) -> Option<Mismatch> {
     if msg.metadata.op_code != OpCode::Query {
         return Some(Mismatch::Opcode);
     }
-    // RFC 4035 sec. 3.1.6: the CD bit is copied from the query, which always has CD=0. A
-    // response with CD=1 did not come from our query's validation path.
-    if msg.metadata.checking_disabled {
+    // RFC 4035 sec. 3.1.6: the CD bit is copied from the query. A response whose CD bit
+    // differs did not come from our query's validation path.
+    if msg.metadata.checking_disabled != expected.checking_disabled {
         return Some(Mismatch::CheckingDisabled);
     }
     let [q] = msg.queries.as_slice() else {
@@ -670,6 +698,10 @@ fn classify(
         rrsig_expires,
         ede,
         server,
+        sections: Sections {
+            answer: msg.answers.iter().filter(in_class).cloned().collect(),
+            authority: msg.authorities.iter().filter(in_class).cloned().collect(),
+        },
     })
 }
 
@@ -704,6 +736,7 @@ mod tests {
             id: 77,
             qname: n(name),
             qtype: t,
+            checking_disabled: false,
         }
     }
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::answer::{check_response, Checked, Expected};
-use super::query::{build_query, DEFAULT_PAYLOAD};
+use super::query::{build_query_cd, DEFAULT_PAYLOAD};
 use super::{Answer, LookupError, Malformed, Mismatch};
 use crate::machine::{Action, NetError, QueryId, Transport, UsageError};
 use crate::seed::DetRng;
@@ -59,6 +59,9 @@ pub struct DnsConfig {
     /// At most this many exchanges are open at once (each holds a socket in the runtime);
     /// later lookups wait in order and start as earlier ones end (0 counts as 1).
     pub max_in_flight: usize,
+    /// Ask with CD=1: the resolver returns the data unvalidated, for the in-core validator
+    /// (RFC 4035 sec. 3.2.2). Lookups already started keep the bit they were started with.
+    pub checking_disabled: bool,
 }
 
 impl DnsConfig {
@@ -71,6 +74,7 @@ impl DnsConfig {
             attempts: DEFAULT_ATTEMPTS,
             payload: DEFAULT_PAYLOAD,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            checking_disabled: false,
         }
     }
 
@@ -136,6 +140,8 @@ struct Lookup {
     last_error: Option<LookupError>,
     /// An unparsable datagram seen while waiting (may have been spoofed).
     garbage: Option<LookupError>,
+    /// CD=1 on its queries (the client's setting when it started).
+    checking_disabled: bool,
 }
 
 /// The DNS client state machine (sans-IO; see the module documentation).
@@ -208,6 +214,12 @@ impl DnsClient {
         self.config.servers = servers;
     }
 
+    /// Sets the CD bit of the lookups started from now on (RFC 4035 sec. 3.2.2): CD=1 once
+    /// the check validates in the core.
+    pub fn set_checking_disabled(&mut self, checking_disabled: bool) {
+        self.config.checking_disabled = checking_disabled;
+    }
+
     fn start(
         &mut self,
         now: Timestamp,
@@ -237,6 +249,7 @@ impl DnsClient {
             deadline: now,
             last_error: None,
             garbage: None,
+            checking_disabled: self.config.checking_disabled,
         };
         self.lookups.insert(id, lookup);
         self.waiting.push_back(id);
@@ -345,6 +358,7 @@ impl DnsClient {
             id: l.msg_id,
             qname: l.qname.clone(),
             qtype: l.qtype,
+            checking_disabled: l.checking_disabled,
         };
         let tcp = l.transport == Transport::Tcp;
         let server = l.server;
@@ -527,7 +541,13 @@ impl DnsClient {
             return;
         };
         let msg_id = self.rng.next_u16();
-        let wire = build_query(msg_id, &l.qname, l.qtype, self.config.payload);
+        let wire = build_query_cd(
+            msg_id,
+            &l.qname,
+            l.qtype,
+            self.config.payload,
+            l.checking_disabled,
+        );
         if wire.is_empty() {
             let err = LookupError::Malformed {
                 what: Malformed::QueryUnencodable,

@@ -3,8 +3,8 @@
 //!
 //! Queries are built and answers parsed with hickory-proto; the runtimes only move bytes.
 //!
-//! - [`query`](build_query): queries with RD=1, AD=1 (RFC 6840 sec. 5.7), CD=0 and EDNS0
-//!   DO=1; [`tcp_frame`] and [`TcpFrameReader`] for DNS over TCP (RFC 1035 sec. 4.2.2).
+//! - [`query`](build_query): queries with RD=1, AD=1 (RFC 6840 sec. 5.7), CD=0 (or CD=1 for
+//!   the in-core validator, [`build_query_cd`]) and EDNS0 DO=1; [`tcp_frame`] and [`TcpFrameReader`] for DNS over TCP (RFC 1035 sec. 4.2.2).
 //! - [`check_response`]: a response must match its query's id, QR, opcode, CD bit and
 //!   question (RFC 5452 sec. 9.1); then its rcode, CNAME chain, AD bit (the [`Security`] of
 //!   the [`Answer`]) and Extended DNS Errors (RFC 8914) are read.
@@ -43,16 +43,16 @@ mod security;
 
 pub use answer::{
     check_response, ede_name, extended_errors, rcode_name, serial_to_timestamp, Answer, Checked,
-    Expected, ExtendedError, LookupError, Malformed, Mismatch, EDE_OPTION_CODE, MAX_CNAME_LINKS,
-    MAX_EDE_TEXT,
+    Expected, ExtendedError, LookupError, Malformed, Mismatch, Sections, EDE_OPTION_CODE,
+    MAX_CNAME_LINKS, MAX_EDE_TEXT,
 };
 pub use client::{
     same_endpoint, DnsClient, DnsConfig, IgnoredDatagram, LookupId, LookupResult, DEFAULT_ATTEMPTS,
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, MAX_BACKOFF_DOUBLINGS,
 };
 pub use query::{
-    build_query, tcp_frame, FrameOverflow, TcpFrameReader, DEFAULT_PAYLOAD, MAX_TCP_BUFFERED,
-    MAX_TCP_MESSAGE,
+    build_query, build_query_cd, tcp_frame, FrameOverflow, TcpFrameReader, DEFAULT_PAYLOAD,
+    MAX_TCP_BUFFERED, MAX_TCP_MESSAGE,
 };
 pub use security::{RcodeClass, Security};
 

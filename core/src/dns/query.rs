@@ -16,22 +16,36 @@ pub const MAX_TCP_MESSAGE: usize = 65_535;
 /// (65535 + 2 bytes) plus one more read of the same size.
 pub const MAX_TCP_BUFFERED: usize = 2 * (MAX_TCP_MESSAGE + 2);
 
+/// Builds a standard query for `name`/`rtype`/IN with message id `id`, for a validating
+/// resolver: [`build_query_cd`] with CD=0 (the resolver must validate, RFC 4035 sec. 3.2.2).
+pub fn build_query(id: u16, name: &Name, rtype: RecordType, payload: u16) -> Vec<u8> {
+    build_query_cd(id, name, rtype, payload, false)
+}
+
 /// Builds a standard query for `name`/`rtype`/IN with message id `id`.
 ///
 /// Flags: RD=1 (recursion desired, RFC 1035 sec. 4.1.1), AD=1 (RFC 6840 sec. 5.7: ask a
-/// validating resolver to report the AD bit), CD=0 (the resolver must validate, RFC 4035
-/// sec. 3.2.2). An OPT record (RFC 6891 sec. 6.1) advertises `payload` bytes and sets DO=1
-/// (RFC 3225 sec. 3) so that RRSIGs are returned. The name is sent fully qualified (the
-/// client never applies search domains, SPEC-NOTES S76).
+/// validating resolver to report the AD bit), and CD=`checking_disabled`: CD=0 asks the
+/// resolver to validate; CD=1 asks it for the data as the zones serve it, bogus or not,
+/// for the core to validate itself (RFC 4035 sec. 3.2.2, RFC 6840 sec. 5.9). An OPT record
+/// (RFC 6891 sec. 6.1) advertises `payload` bytes and sets DO=1 (RFC 3225 sec. 3) so that
+/// RRSIGs and denial records are returned. The name is sent fully qualified (the client
+/// never applies search domains, SPEC-NOTES S76).
 ///
 /// Returns an empty vector if hickory cannot encode the message (it cannot happen for a
 /// valid [`Name`]; the client treats an empty query as a malformed lookup instead of
 /// panicking).
-pub fn build_query(id: u16, name: &Name, rtype: RecordType, payload: u16) -> Vec<u8> {
+pub fn build_query_cd(
+    id: u16,
+    name: &Name,
+    rtype: RecordType,
+    payload: u16,
+    checking_disabled: bool,
+) -> Vec<u8> {
     let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
     msg.metadata.recursion_desired = true;
     msg.metadata.authentic_data = true;
-    msg.metadata.checking_disabled = false;
+    msg.metadata.checking_disabled = checking_disabled;
     let mut fqdn = name.clone();
     fqdn.set_fqdn(true);
     let mut query = Query::query(fqdn, rtype);

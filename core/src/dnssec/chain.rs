@@ -17,8 +17,8 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::anchor::TrustAnchor;
 use super::delegation::{match_anchors, match_ds, zone_keys, KeysError, ZoneKeys};
-use super::nsec::{prove_denial, Denial, NsecRecord};
-use super::nsec3::{prove_denial3, Nsec3Denial, Nsec3Record};
+use super::nsec::{delegation_at, prove_denial, Denial, NsecRecord};
+use super::nsec3::{delegation_at3, prove_denial3, Nsec3Denial, Nsec3Record};
 use super::signature::{verify_rrset, SignatureError, SignedBy};
 use crate::time::Timestamp;
 
@@ -176,8 +176,9 @@ impl TrustChain {
     }
 
     /// An insecure delegation: the parent's NSEC or NSEC3 records, each validated with the
-    /// parent's keys, must prove that `child` has no DS (RFC 4035 sec. 5.2), or NSEC3
-    /// opt-out must cover it (RFC 5155 sec. 8.6).
+    /// parent's keys, must prove that `child` is a delegation point (NS without SOA) with no
+    /// DS (RFC 4035 sec. 5.2), or NSEC3 opt-out must cover it (RFC 5155 sec. 8.6), or the
+    /// NSEC3 iterations exceed the RFC 9276 limit (sec. 3.2: insecure).
     pub fn add_insecure_delegation(
         &mut self,
         parent: &Name,
@@ -211,10 +212,12 @@ impl TrustChain {
                     )?;
                 }
                 let records: Vec<NsecRecord> = items.iter().map(|(n, _)| n.clone()).collect();
+                // "No DS" at a name that is not a delegation point proves nothing about a
+                // zone cut: the name is the parent's own, and its data must be signed.
                 matches!(
                     prove_denial(child, RecordType::DS, parent, &records),
-                    Ok(Denial::NoData | Denial::NoName { .. })
-                )
+                    Ok(Denial::NoData)
+                ) && delegation_at(child, parent, &records) == Some(true)
             }
             NoDsProof::Nsec3(items) => {
                 for (n, sigs) in items {
@@ -226,13 +229,14 @@ impl TrustChain {
                     )?;
                 }
                 let records: Vec<Nsec3Record> = items.iter().map(|(n, _)| n.clone()).collect();
-                matches!(
-                    prove_denial3(child, RecordType::DS, parent, &records),
-                    Ok(Nsec3Denial::NoData
-                        | Nsec3Denial::NoName { .. }
-                        | Nsec3Denial::OptOut { .. }
-                        | Nsec3Denial::TooManyIterations { .. })
-                )
+                match prove_denial3(child, RecordType::DS, parent, &records) {
+                    Ok(Nsec3Denial::NoData) => {
+                        delegation_at3(child, parent, &records) == Some(true)
+                    }
+                    Ok(Nsec3Denial::OptOut { .. } | Nsec3Denial::TooManyIterations { .. }) => true,
+                    Ok(Nsec3Denial::NoName { .. } | Nsec3Denial::WildcardNoData { .. })
+                    | Err(_) => false,
+                }
             }
         };
         if !proven {

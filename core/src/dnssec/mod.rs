@@ -24,28 +24,42 @@
 //!   delegations, insecure ones proven by the parent's signed NSEC/NSEC3), and the status of
 //!   an RRset, or the zone whose keys it still needs.
 //!
-//! Not here yet: the chain walker that asks for DS and DNSKEY RRsets through the one loop
-//! and feeds a [`TrustChain`], and the check's use of it instead of the resolver's AD bit. The signatures themselves are checked by hickory-proto's `Verifier` (CRATES-NOTES
-//! 2.3); everything around them (which key, which signature, which time, which digest) is
-//! decided here.
+//! - [`walker`]: [`Validator`], the chain walker: it judges each answer of a check and asks,
+//!   through the check's one loop (CD=1), for the DS and DNSKEY RRsets it needs, with named
+//!   work limits; [`failure`] says why an answer is bogus or indeterminate;
+//! - [`mode`]: [`DnssecSettings`], whether a check believes a validating resolver's AD bit
+//!   or validates itself (`--dnssec`).
+//!
+//! The signatures themselves are checked by hickory-proto's `Verifier` (CRATES-NOTES 2.3);
+//! everything around them (which key, which signature, which time, which digest) is decided
+//! here.
 
 pub mod anchor;
 pub mod chain;
 pub mod delegation;
+pub mod failure;
 pub mod mode;
 pub mod nsec;
 pub mod nsec3;
 pub mod signature;
+pub mod walker;
 pub mod window;
 
 pub use anchor::{parse_anchors, root_anchors, AnchorError, TrustAnchor};
 pub use chain::{ChainError, NoDsProof, RrsetStatus, SignedRrset, TrustChain};
 pub use delegation::{match_anchors, match_ds, zone_keys, DsMatch, KeysError, ZoneKeys};
+pub use failure::{ValidationFailure, WorkLimit};
 pub use mode::{DnssecMode, DnssecSettings};
-pub use nsec::{prove_denial, prove_wildcard_expansion, Denial, DenialError, NsecRecord};
+pub use nsec::{
+    delegation_at, prove_denial, prove_wildcard_expansion, Denial, DenialError, NsecRecord,
+};
 pub use nsec3::{
-    prove_denial3, prove_wildcard_expansion3, Nsec3Denial, Nsec3Expansion, Nsec3Record,
-    EDE_UNSUPPORTED_NSEC3_ITERATIONS, MAX_NSEC3_ITERATIONS,
+    delegation_at3, prove_denial3, prove_wildcard_expansion3, Nsec3Denial, Nsec3Expansion,
+    Nsec3Record, EDE_UNSUPPORTED_NSEC3_ITERATIONS, MAX_NSEC3_ITERATIONS,
 };
 pub use signature::{usable_key, verify_rrset, SignatureError, SignedBy, MAX_VERIFICATIONS};
+pub use walker::{
+    original_ttl_cap, Judgement, Validator, MAX_CHAIN_DEPTH, MAX_CHAIN_LOOKUPS, MAX_DENIAL_RECORDS,
+    MAX_DNSKEYS,
+};
 pub use window::{check_window, WindowError, CLOCK_SKEW_SECS};

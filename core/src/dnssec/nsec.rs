@@ -166,6 +166,17 @@ pub fn prove_denial(
     }
 }
 
+/// Whether the validated NSEC records of `zone` show `name` as a delegation point: an NSEC
+/// owned by `name` whose type map has NS without SOA (RFC 4035 sec. 5.2: only such a proof
+/// of "no DS" makes the child an insecure delegation; an ordinary name without DS is not a
+/// zone cut). `None` when no NSEC is owned by `name`.
+pub fn delegation_at(name: &Name, zone: &Name, nsecs: &[NsecRecord]) -> Option<bool> {
+    nsecs
+        .iter()
+        .find(|n| n.owner == *name && zone.zone_of(&n.owner))
+        .map(|n| n.has(RecordType::NS) && !n.has(RecordType::SOA))
+}
+
 /// NODATA at an NSEC that matches the name: see [`nodata_types`].
 fn nodata_at(at: &NsecRecord, qtype: RecordType) -> Result<(), DenialError> {
     nodata_types(&|t| at.has(t), &at.owner, qtype)

@@ -169,6 +169,26 @@ pub fn prove_denial3(
     }
 }
 
+/// Whether the validated NSEC3 records of `zone` show `name` as a delegation point: the
+/// NSEC3 matching its hash has NS without SOA (RFC 5155 sec. 8.6). `None` when no record
+/// matches, or when a record exceeds [`MAX_NSEC3_ITERATIONS`] (nothing is hashed then).
+pub fn delegation_at3(name: &Name, zone: &Name, records: &[Nsec3Record]) -> Option<bool> {
+    let records: Vec<&Nsec3Record> = records
+        .iter()
+        .filter(|r| r.owner.base_name() == *zone)
+        .collect();
+    if records
+        .iter()
+        .any(|r| r.nsec3.iterations() > MAX_NSEC3_ITERATIONS)
+    {
+        return None;
+    }
+    records
+        .iter()
+        .find(|r| r.matches(name, zone))
+        .map(|r| r.has(RecordType::NS) && !r.has(RecordType::SOA))
+}
+
 /// The closest provable encloser of `qname` (RFC 5155 sec. 8.3): the longest ancestor whose
 /// hash an NSEC3 matches, that is not a delegation or DNAME (RFC 5155 sec. 8.3, RFC 6840
 /// sec. 4.4), with the NSEC3 that covers the next closer name.

@@ -145,6 +145,7 @@ impl MuaCheck {
                     Duration::from_millis(config.dns_timeout_ms.max(1)),
                     config.dns_attempts,
                     DetRng::new(seed, 1),
+                    &config.dnssec,
                 ),
                 config.max_parallel,
             ),

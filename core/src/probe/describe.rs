@@ -1,7 +1,7 @@
 //! How lookups and their failures read in reasons and log lines; shared by the probe and the
 //! check that routes to it.
 
-use crate::dns::{LookupError, LookupResult, RcodeClass};
+use crate::dns::{ExtendedError, LookupError, LookupResult, RcodeClass, Security};
 use crate::report::{DnsQuery, LocalStep, Reason};
 use crate::smtp::route::display_name;
 
@@ -12,9 +12,23 @@ pub(crate) fn lookup_reason(query: DnsQuery, error: &LookupError) -> Reason {
         LookupError::ServFail { ede, bogus } => {
             let ede = ede.clone();
             if *bogus {
-                Reason::DnsBogus { query, ede }
+                Reason::DnsBogus {
+                    query,
+                    ede,
+                    validation: None,
+                }
             } else {
                 Reason::DnsServfail { query, ede }
+            }
+        }
+        LookupError::Validation { failure } if failure.security() == Security::Bogus => {
+            Reason::DnsBogus {
+                query,
+                ede: vec![ExtendedError {
+                    code: failure.ede_code(),
+                    text: failure.to_string(),
+                }],
+                validation: Some(Box::new(failure.clone())),
             }
         }
         LookupError::Timeout => Reason::DnsTimeout { query },

@@ -157,6 +157,13 @@ pub enum ProbeDetail {
         /// What the answer held.
         rcode: RcodeClass,
     },
+    /// It cannot serve DNSSEC: the root DNSKEY came back without its RRSIG (a resolver or
+    /// forwarder that strips DNSSEC records, RFC 4035 sec. 3.2.1), so nothing can be
+    /// validated through it.
+    NoDnssecData {
+        /// What the answer held.
+        rcode: RcodeClass,
+    },
     /// The lookup failed.
     Failed {
         /// Why.
@@ -175,6 +182,10 @@ impl fmt::Display for ProbeDetail {
             ProbeDetail::NoAdBit { security, rcode } => write!(
                 f,
                 "does not validate: the root DNSKEY came back {security} ({rcode:?}) without the AD bit"
+            ),
+            ProbeDetail::NoDnssecData { rcode } => write!(
+                f,
+                "cannot serve DNSSEC: the root DNSKEY came back without its RRSIG ({rcode:?})"
             ),
             ProbeDetail::Failed { error } => write!(f, "failed the probe: {error}"),
             ProbeDetail::NotSent { error } => write!(f, "not probed: {error}"),

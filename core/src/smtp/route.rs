@@ -440,6 +440,7 @@ mod tests {
             rrsig_expires: None,
             ede: Vec::new(),
             server: "127.0.0.1:53".parse().unwrap(),
+            sections: Default::default(),
         }
     }
 

@@ -110,11 +110,15 @@ impl Scenario {
         config
     }
 
-    /// The check configuration for this scenario with `resolver`.
+    /// The check configuration for this scenario with `resolver`. The world's resolvers
+    /// simulate a validating resolver's AD bit (their RRSIGs are dummies), so the catalogue
+    /// is judged with `--dnssec trust-ad`.
     pub fn config(&self, resolver: std::net::SocketAddr) -> daneel_core::check::CheckConfig {
         let mut config =
             daneel_core::check::CheckConfig::new(self.destination.clone(), vec![resolver]);
         config.require_dane = self.require_dane;
+        config.dnssec =
+            daneel_core::dnssec::DnssecSettings::new(daneel_core::dnssec::DnssecMode::TrustAd);
         config
     }
 }

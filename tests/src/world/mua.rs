@@ -45,9 +45,12 @@ pub struct MuaScenario {
 }
 
 impl MuaScenario {
-    /// The check's configuration, asking `resolver`.
+    /// The check's configuration, asking `resolver`, with `--dnssec trust-ad` (the world's
+    /// resolvers simulate the AD bit; their RRSIGs are dummies).
     pub fn config(&self, resolver: SocketAddr) -> MuaConfig {
         let mut c = MuaConfig::new(DOMAIN, vec![resolver]);
+        c.dnssec =
+            daneel_core::dnssec::DnssecSettings::new(daneel_core::dnssec::DnssecMode::TrustAd);
         c.services = self.services.clone();
         c.family = self.family;
         c.session_timeout_ms = 5_000;

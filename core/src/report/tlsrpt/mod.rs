@@ -182,6 +182,8 @@ fn session_reason(reason: &Reason) -> Option<ResultType> {
         | Reason::DnsError { .. }
         | Reason::NoAddresses
         | Reason::ResolverNotValidating { .. }
+        | Reason::TrustAnchorInvalid { .. }
+        | Reason::TrustAnchorMismatch { .. }
         | Reason::LocalResources { .. }
         | Reason::BadGreeting { .. }
         | Reason::Aborted => return None,
@@ -219,6 +221,7 @@ mod tests {
         let bogus = |rtype| Reason::DnsBogus {
             query: query(rtype),
             ede: vec![],
+            validation: None,
         };
         let timeout = Reason::DnsTimeout {
             query: query("TLSA"),

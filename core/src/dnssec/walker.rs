@@ -1,0 +1,791 @@
+//! [`Validator`]: the chain walker of the in-core validator (issue 13). It judges each
+//! answer of a check (RFC 4035 sec. 5) and asks, as it needs them, for the DS and DNSKEY
+//! RRsets between the trust anchor and the data; the check's DNS client sends those
+//! questions through the one loop with CD=1 (RFC 4035 sec. 3.2.2), so they are recorded in
+//! transcripts and replayed like any other.
+//!
+//! How an answer is judged:
+//! - Each RRset of the answer (every CNAME link, then the data) is validated by the keys of
+//!   the zone that signed it (the RRSIG's signer). That zone's keys come from its DS RRset at
+//!   the parent, signed by the parent's keys, and so on up to a trust anchor ([`TrustChain`]).
+//! - An RRset synthesised from a wildcard also needs the NSEC or NSEC3 proof that no closer
+//!   name exists (RFC 4035 sec. 5.3.4, RFC 5155 sec. 8.8).
+//! - A denial of existence needs a validated NSEC or NSEC3 proof (RFC 4035 sec. 5.4,
+//!   RFC 5155 sec. 8) matching the response code; NSEC3 opt-out and iteration counts above
+//!   [`super::MAX_NSEC3_ITERATIONS`] make it insecure (RFC 5155 sec. 9.2, RFC 9276 sec. 3.2).
+//! - Unsigned data, or a denial without proof, is insecure only if a signed proof shows an
+//!   insecure delegation above it: the walker asks for the DS RRset of each name from the
+//!   anchor down to the owner, and only a validated "no DS" at a delegation point (NS without
+//!   SOA), an opt-out NSEC3, or a DS RRset of unsupported algorithms ends the chain (RFC 4035
+//!   sec. 5.2). In a signed zone, missing RRSIGs or a missing proof are bogus, never insecure:
+//!   a resolver that strips them cannot turn bogus into insecure.
+//!
+//! Work is bounded by named limits ([`MAX_CHAIN_DEPTH`], [`MAX_CHAIN_LOOKUPS`],
+//! [`MAX_DNSKEYS`], [`MAX_DENIAL_RECORDS`], and [`super::MAX_VERIFICATIONS`] signatures per
+//! RRset), against KeyTrap-style answers (CVE-2023-50387, CVE-2023-50868). Validated zones
+//! are kept for the whole check, so each zone cut is validated once.
+//!
+//! Not handled: DNAME (RFC 6672). The synthesised CNAME is unsigned, so an answer through a
+//! DNAME in a signed zone comes out bogus (never insecure).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use hickory_proto::dnssec::rdata::{DNSSECRData, RRSIG};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use super::anchor::TrustAnchor;
+use super::chain::{ChainError, NoDsProof, RrsetStatus, SignedRrset, TrustChain};
+use super::delegation::{KeysError, ZoneKeys};
+use super::failure::{ValidationFailure, WorkLimit};
+use super::nsec::{
+    delegation_at, prove_denial, prove_wildcard_expansion, Denial, DenialError, NsecRecord,
+};
+use super::nsec3::{
+    delegation_at3, prove_denial3, prove_wildcard_expansion3, Nsec3Denial, Nsec3Expansion,
+    Nsec3Record, EDE_UNSUPPORTED_NSEC3_ITERATIONS,
+};
+use super::signature::SignatureError;
+use crate::dns::{Answer, ExtendedError, LookupResult, RcodeClass, Security};
+use crate::time::Timestamp;
+
+/// The most zones (or names, on the way down to an insecure delegation) between a trust
+/// anchor and the data: deeper chains are treated as bogus.
+pub const MAX_CHAIN_DEPTH: usize = 32;
+
+/// The most DS and DNSKEY lookups one check makes for its chains of trust.
+pub const MAX_CHAIN_LOOKUPS: usize = 512;
+
+/// The largest DNSKEY RRset accepted: a zone has a handful of keys, even mid-rollover.
+pub const MAX_DNSKEYS: usize = 32;
+
+/// The most NSEC or NSEC3 records read from one answer (a proof needs at most three).
+pub const MAX_DENIAL_RECORDS: usize = 16;
+
+/// Why judging stopped: a lookup is still needed, or the answer failed.
+enum Halt {
+    Wait,
+    Fail(ValidationFailure),
+}
+
+impl From<ValidationFailure> for Halt {
+    fn from(f: ValidationFailure) -> Self {
+        Halt::Fail(f)
+    }
+}
+
+type Step<T> = Result<T, Halt>;
+
+/// A zone whose keys are decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ZoneState {
+    Secure,
+    Insecure,
+}
+
+/// Where the walk down from an anchor ended.
+enum WalkEnd {
+    /// A proven insecure delegation (or no anchor) above the name.
+    Insecure,
+    /// No zone cut below this secure zone down to the name: it is in this zone.
+    InSecureZone(Name),
+}
+
+/// A lookup the validator asked for.
+enum Fetch {
+    Pending,
+    Done(Box<LookupResult>),
+}
+
+/// The signed NSEC and NSEC3 records of an answer's authority section.
+#[derive(Default)]
+struct DenialRecords {
+    nsec: Vec<(NsecRecord, Vec<RRSIG>)>,
+    nsec3: Vec<(Nsec3Record, Vec<RRSIG>)>,
+    signer: Option<Name>,
+}
+
+impl DenialRecords {
+    fn proof(&self) -> NoDsProof {
+        if self.nsec.is_empty() {
+            NoDsProof::Nsec3(self.nsec3.clone())
+        } else {
+            NoDsProof::Nsec(self.nsec.clone())
+        }
+    }
+}
+
+/// What a validated answer is worth.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Judgement {
+    /// Secure or insecure.
+    pub security: Security,
+    /// An Extended DNS Error to report with it (RFC 9276 sec. 3.2: EDE 27 when NSEC3
+    /// iterations made it insecure).
+    pub ede: Option<ExtendedError>,
+}
+
+/// The chain walker (see the module documentation).
+pub struct Validator {
+    chain: TrustChain,
+    anchored: Vec<Name>,
+    fetched: BTreeMap<(Name, RecordType), Fetch>,
+    failed_zones: BTreeMap<Name, ValidationFailure>,
+    requests: VecDeque<(Name, RecordType)>,
+    lookups: usize,
+}
+
+fn rtype_text(rtype: RecordType) -> String {
+    rtype.to_string()
+}
+
+fn name_text(name: &Name) -> String {
+    name.to_string()
+}
+
+/// The RRset `owner`/`rtype` of `records` with the RRSIGs over it.
+fn rrset_in(records: &[Record], owner: &Name, rtype: RecordType) -> SignedRrset {
+    let mut set = SignedRrset::default();
+    for r in records.iter().filter(|r| r.name == *owner) {
+        match &r.data {
+            RData::DNSSEC(DNSSECRData::RRSIG(sig)) if sig.input().type_covered == rtype => {
+                set.rrsigs.push(sig.clone());
+            }
+            _ if r.record_type() == rtype => set.records.push(r.clone()),
+            _ => {}
+        }
+    }
+    set
+}
+
+/// The signer named by the first RRSIG over the set.
+fn signer_of(set: &SignedRrset) -> Option<Name> {
+    set.rrsigs.first().map(|s| s.input().signer_name.clone())
+}
+
+/// The signed NSEC and NSEC3 records of `authority` (unsigned ones are ignored: they prove
+/// nothing), at most [`MAX_DENIAL_RECORDS`].
+fn denial_records(authority: &[Record]) -> Result<DenialRecords, ValidationFailure> {
+    let mut out = DenialRecords::default();
+    let mut count = 0;
+    for r in authority {
+        let rtype = r.record_type();
+        if rtype != RecordType::NSEC && rtype != RecordType::NSEC3 {
+            continue;
+        }
+        let set = rrset_in(authority, &r.name, rtype);
+        let Some(signer) = signer_of(&set) else {
+            continue;
+        };
+        count += 1;
+        if count > MAX_DENIAL_RECORDS {
+            return Err(ValidationFailure::Limit {
+                limit: WorkLimit::DenialRecords,
+            });
+        }
+        out.signer.get_or_insert(signer);
+        match &r.data {
+            RData::DNSSEC(DNSSECRData::NSEC(nsec)) => out.nsec.push((
+                NsecRecord {
+                    owner: r.name.clone(),
+                    nsec: nsec.clone(),
+                },
+                set.rrsigs,
+            )),
+            RData::DNSSEC(DNSSECRData::NSEC3(nsec3)) => out.nsec3.push((
+                Nsec3Record {
+                    owner: r.name.clone(),
+                    nsec3: nsec3.clone(),
+                },
+                set.rrsigs,
+            )),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+impl Validator {
+    /// A validator over `anchors`, judging signatures at `now`.
+    pub fn new(anchors: Vec<TrustAnchor>, now: Timestamp) -> Self {
+        let mut anchored: Vec<Name> = anchors.iter().map(|a| a.owner().clone()).collect();
+        anchored.sort();
+        anchored.dedup();
+        Validator {
+            chain: TrustChain::new(anchors, now),
+            anchored,
+            fetched: BTreeMap::new(),
+            failed_zones: BTreeMap::new(),
+            requests: VecDeque::new(),
+            lookups: 0,
+        }
+    }
+
+    /// The next DS or DNSKEY lookup to make (with CD=1), for [`Validator::on_fetched`].
+    pub fn poll_request(&mut self) -> Option<(Name, RecordType)> {
+        self.requests.pop_front()
+    }
+
+    /// The result of a lookup asked by [`Validator::poll_request`].
+    pub fn on_fetched(&mut self, name: &Name, rtype: RecordType, result: LookupResult) {
+        self.fetched
+            .insert((name.clone(), rtype), Fetch::Done(Box::new(result)));
+    }
+
+    /// How many DS and DNSKEY lookups this validator asked for.
+    pub fn lookups(&self) -> usize {
+        self.lookups
+    }
+
+    /// Judges `answer`: `None` while a lookup it asked for is outstanding (judge it again
+    /// after [`Validator::on_fetched`]), else secure or insecure, or why not.
+    pub fn judge(&mut self, answer: &Answer) -> Option<Result<Judgement, ValidationFailure>> {
+        match self.judge_answer(answer) {
+            Ok(j) => Some(Ok(j)),
+            Err(Halt::Wait) => None,
+            Err(Halt::Fail(f)) => Some(Err(f)),
+        }
+    }
+
+    fn judge_answer(&mut self, answer: &Answer) -> Step<Judgement> {
+        let mut judgement = Judgement {
+            security: Security::Secure,
+            ede: None,
+        };
+        let worst = |j: Judgement, acc: &mut Judgement| {
+            if j.security == Security::Insecure {
+                acc.security = Security::Insecure;
+            }
+            if j.ede.is_some() {
+                acc.ede = j.ede;
+            }
+        };
+        for (owner, _) in &answer.cnames {
+            let j = self.rrset_status(answer, owner, RecordType::CNAME)?;
+            worst(j, &mut judgement);
+        }
+        let last = match answer.rcode {
+            RcodeClass::Data => self.rrset_status(answer, &answer.final_name, answer.qtype)?,
+            RcodeClass::NoData | RcodeClass::NxDomain => self.denial_status(answer)?,
+        };
+        worst(last, &mut judgement);
+        Ok(judgement)
+    }
+
+    fn secure() -> Judgement {
+        Judgement {
+            security: Security::Secure,
+            ede: None,
+        }
+    }
+
+    fn insecure() -> Judgement {
+        Judgement {
+            security: Security::Insecure,
+            ede: None,
+        }
+    }
+
+    fn too_many_iterations(iterations: u16) -> Judgement {
+        Judgement {
+            security: Security::Insecure,
+            ede: Some(ExtendedError {
+                code: EDE_UNSUPPORTED_NSEC3_ITERATIONS,
+                text: format!("NSEC3 with {iterations} iterations: insecure (RFC 9276 sec. 3.2)"),
+            }),
+        }
+    }
+
+    /// A lookup's answer, or `Wait` after asking for it.
+    fn fetch(&mut self, name: &Name, rtype: RecordType) -> Step<Answer> {
+        let key = (name.clone(), rtype);
+        match self.fetched.get(&key) {
+            Some(Fetch::Pending) => Err(Halt::Wait),
+            Some(Fetch::Done(done)) => match done.as_ref() {
+                Ok(a) => Ok(a.clone()),
+                Err(e) => Err(Halt::Fail(ValidationFailure::ChainLookup {
+                    name: name_text(name),
+                    rtype: rtype_text(rtype),
+                    error: Box::new(e.clone()),
+                })),
+            },
+            None => {
+                if self.lookups >= MAX_CHAIN_LOOKUPS {
+                    return Err(Halt::Fail(ValidationFailure::Limit {
+                        limit: WorkLimit::ChainLookups,
+                    }));
+                }
+                self.lookups += 1;
+                self.fetched.insert(key, Fetch::Pending);
+                self.requests.push_back((name.clone(), rtype));
+                Err(Halt::Wait)
+            }
+        }
+    }
+
+    /// The DNSKEY RRset of `zone`, within [`MAX_DNSKEYS`].
+    fn dnskeys(&mut self, zone: &Name) -> Step<SignedRrset> {
+        let answer = self.fetch(zone, RecordType::DNSKEY)?;
+        let set = rrset_in(&answer.sections.answer, zone, RecordType::DNSKEY);
+        if set.records.len() > MAX_DNSKEYS {
+            return Err(Halt::Fail(ValidationFailure::Limit {
+                limit: WorkLimit::DnskeySetSize,
+            }));
+        }
+        Ok(set)
+    }
+
+    fn zone_failure(&mut self, zone: &Name, failure: ValidationFailure) -> Halt {
+        self.failed_zones.insert(zone.clone(), failure.clone());
+        Halt::Fail(failure)
+    }
+
+    fn known_zone(&self, zone: &Name) -> Option<Step<ZoneState>> {
+        if let Some(f) = self.failed_zones.get(zone) {
+            return Some(Err(Halt::Fail(f.clone())));
+        }
+        match self.chain.zone(zone)? {
+            ZoneKeys::Secure(_) => Some(Ok(ZoneState::Secure)),
+            ZoneKeys::Insecure => Some(Ok(ZoneState::Insecure)),
+            ZoneKeys::Bogus(error) => Some(Err(Halt::Fail(ValidationFailure::Zone {
+                zone: name_text(zone),
+                error: ChainError::Keys {
+                    error: error.clone(),
+                },
+            }))),
+        }
+    }
+
+    /// The deepest trust anchor at or above `name`.
+    fn anchor_above(&self, name: &Name) -> Option<Name> {
+        self.anchored
+            .iter()
+            .filter(|a| a.zone_of(name))
+            .max_by_key(|a| a.num_labels())
+            .cloned()
+    }
+
+    /// The keys of `zone` (a signer named by an RRSIG): from its anchor, or from its DS
+    /// RRset and the parent's keys, recursively (RFC 4035 sec. 5.2).
+    fn ensure_zone(&mut self, zone: &Name, depth: usize) -> Step<ZoneState> {
+        if let Some(known) = self.known_zone(zone) {
+            return known;
+        }
+        if depth > MAX_CHAIN_DEPTH {
+            return Err(Halt::Fail(ValidationFailure::Limit {
+                limit: WorkLimit::ChainDepth,
+            }));
+        }
+        if self.anchored.contains(zone) {
+            let dnskeys = self.dnskeys(zone)?;
+            return match self.chain.add_anchored(zone, &dnskeys) {
+                ZoneKeys::Secure(_) => Ok(ZoneState::Secure),
+                ZoneKeys::Insecure => Ok(ZoneState::Insecure),
+                ZoneKeys::Bogus(KeysError::NoVouchedKey) => {
+                    let failure = ValidationFailure::AnchorMismatch {
+                        zone: name_text(zone),
+                    };
+                    Err(self.zone_failure(zone, failure))
+                }
+                ZoneKeys::Bogus(error) => {
+                    let failure = ValidationFailure::Zone {
+                        zone: name_text(zone),
+                        error: ChainError::Keys {
+                            error: error.clone(),
+                        },
+                    };
+                    Err(self.zone_failure(zone, failure))
+                }
+            };
+        }
+        if self.anchor_above(zone).is_none() {
+            // RFC 4035 sec. 4.3: no trust anchor above: insecure.
+            return Ok(ZoneState::Insecure);
+        }
+        let ds_answer = self.fetch(zone, RecordType::DS)?;
+        let ds = rrset_in(&ds_answer.sections.answer, zone, RecordType::DS);
+        if ds.records.is_empty() {
+            let proof = denial_records(&ds_answer.sections.authority)?;
+            let Some(parent) = proof.signer.clone() else {
+                // No signed proof at all: only an insecure delegation above can excuse it.
+                return match self.walk_down(zone, depth + 1)? {
+                    WalkEnd::Insecure => Ok(ZoneState::Insecure),
+                    WalkEnd::InSecureZone(_) => Err(self.zone_failure(
+                        zone,
+                        ValidationFailure::Denial {
+                            qname: name_text(zone),
+                            qtype: rtype_text(RecordType::DS),
+                            error: DenialError::NameNotCovered,
+                        },
+                    )),
+                };
+            };
+            if parent == *zone || !parent.zone_of(zone) {
+                let failure = ValidationFailure::Rrset {
+                    owner: name_text(zone),
+                    rtype: rtype_text(RecordType::DS),
+                    error: ChainError::Signature {
+                        error: SignatureError::WrongSigner,
+                    },
+                };
+                return Err(self.zone_failure(zone, failure));
+            }
+            if self.ensure_zone(&parent, depth + 1)? == ZoneState::Insecure {
+                return Ok(ZoneState::Insecure);
+            }
+            return match self
+                .chain
+                .add_insecure_delegation(&parent, zone, &proof.proof())
+            {
+                Ok(_) => Ok(ZoneState::Insecure),
+                Err(error) => {
+                    let failure = ValidationFailure::Zone {
+                        zone: name_text(zone),
+                        error,
+                    };
+                    Err(self.zone_failure(zone, failure))
+                }
+            };
+        }
+        let Some(parent) = signer_of(&ds) else {
+            // An unsigned DS RRset: fine only below an insecure delegation.
+            return match self.walk_down(zone, depth + 1)? {
+                WalkEnd::Insecure => Ok(ZoneState::Insecure),
+                WalkEnd::InSecureZone(signed) => Err(self.zone_failure(
+                    zone,
+                    ValidationFailure::Unsigned {
+                        owner: name_text(zone),
+                        rtype: rtype_text(RecordType::DS),
+                        zone: name_text(&signed),
+                    },
+                )),
+            };
+        };
+        if parent == *zone || !parent.zone_of(zone) {
+            let failure = ValidationFailure::Rrset {
+                owner: name_text(zone),
+                rtype: rtype_text(RecordType::DS),
+                error: ChainError::Signature {
+                    error: SignatureError::WrongSigner,
+                },
+            };
+            return Err(self.zone_failure(zone, failure));
+        }
+        if self.ensure_zone(&parent, depth + 1)? == ZoneState::Insecure {
+            return Ok(ZoneState::Insecure);
+        }
+        let dnskeys = self.dnskeys(zone)?;
+        match self.chain.add_delegation(&parent, zone, &ds, &dnskeys) {
+            Ok(ZoneKeys::Secure(_)) => Ok(ZoneState::Secure),
+            Ok(ZoneKeys::Insecure) => Ok(ZoneState::Insecure),
+            Ok(ZoneKeys::Bogus(error)) => {
+                let failure = ValidationFailure::Zone {
+                    zone: name_text(zone),
+                    error: ChainError::Keys {
+                        error: error.clone(),
+                    },
+                };
+                Err(self.zone_failure(zone, failure))
+            }
+            Err(error) => {
+                let failure = ValidationFailure::Zone {
+                    zone: name_text(zone),
+                    error,
+                };
+                Err(self.zone_failure(zone, failure))
+            }
+        }
+    }
+
+    /// Walks from the deepest anchor above `name` down to `name`, one label at a time,
+    /// asking each name's DS RRset, until a proven insecure delegation (insecure) or `name`
+    /// itself (then `name` is in the last secure zone found). RFC 4035 sec. 5.2, 4.3.
+    fn walk_down(&mut self, name: &Name, depth: usize) -> Step<WalkEnd> {
+        let Some(top) = self.anchor_above(name) else {
+            return Ok(WalkEnd::Insecure);
+        };
+        if self.ensure_zone(&top, depth + 1)? == ZoneState::Insecure {
+            return Ok(WalkEnd::Insecure);
+        }
+        let mut current = top.clone();
+        let first = usize::from(top.num_labels()) + 1;
+        let last = usize::from(name.num_labels());
+        if last.saturating_sub(first) >= MAX_CHAIN_DEPTH {
+            return Err(Halt::Fail(ValidationFailure::Limit {
+                limit: WorkLimit::ChainDepth,
+            }));
+        }
+        for labels in first..=last {
+            let at = name.trim_to(labels);
+            if let Some(known) = self.known_zone(&at) {
+                match known? {
+                    ZoneState::Secure => {
+                        current = at;
+                        continue;
+                    }
+                    ZoneState::Insecure => return Ok(WalkEnd::Insecure),
+                }
+            }
+            let ds_answer = self.fetch(&at, RecordType::DS)?;
+            let ds = rrset_in(&ds_answer.sections.answer, &at, RecordType::DS);
+            if !ds.records.is_empty() {
+                if signer_of(&ds).is_none() {
+                    return Err(Halt::Fail(ValidationFailure::Unsigned {
+                        owner: name_text(&at),
+                        rtype: rtype_text(RecordType::DS),
+                        zone: name_text(&current),
+                    }));
+                }
+                match self.ensure_zone(&at, depth + 1)? {
+                    ZoneState::Secure => current = at,
+                    ZoneState::Insecure => return Ok(WalkEnd::Insecure),
+                }
+                continue;
+            }
+            let proof = denial_records(&ds_answer.sections.authority)?;
+            let missing = |error| {
+                Halt::Fail(ValidationFailure::Denial {
+                    qname: name_text(&at),
+                    qtype: rtype_text(RecordType::DS),
+                    error,
+                })
+            };
+            let Some(signer) = proof.signer.clone() else {
+                return Err(missing(DenialError::NameNotCovered));
+            };
+            if signer != current {
+                return Err(missing(DenialError::OutsideZone));
+            }
+            if self
+                .chain
+                .add_insecure_delegation(&current, &at, &proof.proof())
+                .is_ok()
+            {
+                return Ok(WalkEnd::Insecure);
+            }
+            // Not an insecure delegation: `at` must be proven a name of the current zone
+            // with no DS and no zone cut, or the walk cannot go on.
+            self.verify_denial_records(&current, &proof)?;
+            let not_a_cut = if proof.nsec.is_empty() {
+                let records: Vec<Nsec3Record> =
+                    proof.nsec3.iter().map(|(r, _)| r.clone()).collect();
+                matches!(
+                    prove_denial3(&at, RecordType::DS, &current, &records),
+                    Ok(Nsec3Denial::NoData)
+                ) && delegation_at3(&at, &current, &records) != Some(true)
+            } else {
+                let records: Vec<NsecRecord> = proof.nsec.iter().map(|(r, _)| r.clone()).collect();
+                matches!(
+                    prove_denial(&at, RecordType::DS, &current, &records),
+                    Ok(Denial::NoData)
+                ) && delegation_at(&at, &current, &records) != Some(true)
+            };
+            if !not_a_cut {
+                return Err(missing(DenialError::NameNotCovered));
+            }
+        }
+        Ok(WalkEnd::InSecureZone(current))
+    }
+
+    /// Every NSEC and NSEC3 RRset of `proof` validates with the keys of `zone`.
+    fn verify_denial_records(&self, zone: &Name, proof: &DenialRecords) -> Step<()> {
+        let sets = proof
+            .nsec
+            .iter()
+            .map(|(r, sigs)| {
+                (
+                    r.owner.clone(),
+                    RecordType::NSEC,
+                    RData::DNSSEC(DNSSECRData::NSEC(r.nsec.clone())),
+                    sigs,
+                )
+            })
+            .chain(proof.nsec3.iter().map(|(r, sigs)| {
+                (
+                    r.owner.clone(),
+                    RecordType::NSEC3,
+                    RData::DNSSEC(DNSSECRData::NSEC3(r.nsec3.clone())),
+                    sigs,
+                )
+            }));
+        for (owner, rtype, data, sigs) in sets {
+            let set = SignedRrset {
+                records: vec![Record::from_rdata(owner.clone(), 0, data)],
+                rrsigs: sigs.clone(),
+            };
+            let signer = signer_of(&set);
+            let error = match self.chain.rrset(&owner, rtype, &set) {
+                RrsetStatus::Secure(by) if by.signer == *zone && signer.as_ref() == Some(zone) => {
+                    continue
+                }
+                RrsetStatus::Secure(_) => ChainError::Signature {
+                    error: SignatureError::WrongSigner,
+                },
+                RrsetStatus::Bogus(error) => error,
+                RrsetStatus::Insecure | RrsetStatus::NeedZone(_) => ChainError::ParentNotSecure,
+            };
+            return Err(Halt::Fail(ValidationFailure::Rrset {
+                owner: name_text(&owner),
+                rtype: rtype_text(rtype),
+                error,
+            }));
+        }
+        Ok(())
+    }
+
+    /// The status of the RRset `owner`/`rtype` of `answer`.
+    fn rrset_status(
+        &mut self,
+        answer: &Answer,
+        owner: &Name,
+        rtype: RecordType,
+    ) -> Step<Judgement> {
+        let set = rrset_in(&answer.sections.answer, owner, rtype);
+        let Some(signer) = signer_of(&set) else {
+            return match self.walk_down(owner, 0)? {
+                WalkEnd::Insecure => Ok(Self::insecure()),
+                WalkEnd::InSecureZone(zone) => Err(Halt::Fail(ValidationFailure::Unsigned {
+                    owner: name_text(owner),
+                    rtype: rtype_text(rtype),
+                    zone: name_text(&zone),
+                })),
+            };
+        };
+        let bogus = |error: ChainError| {
+            Halt::Fail(ValidationFailure::Rrset {
+                owner: name_text(owner),
+                rtype: rtype_text(rtype),
+                error,
+            })
+        };
+        if !signer.zone_of(owner) {
+            return Err(bogus(ChainError::Signature {
+                error: SignatureError::WrongSigner,
+            }));
+        }
+        if self.ensure_zone(&signer, 0)? == ZoneState::Insecure {
+            return Ok(Self::insecure());
+        }
+        match self.chain.rrset(owner, rtype, &set) {
+            RrsetStatus::Secure(by) if by.wildcard => {
+                let labels = set
+                    .rrsigs
+                    .iter()
+                    .find(|s| s.input().key_tag == by.key_tag)
+                    .map_or(0, |s| s.input().num_labels);
+                self.wildcard_proof(answer, owner, labels, &by.signer)
+            }
+            RrsetStatus::Secure(_) => Ok(Self::secure()),
+            RrsetStatus::Insecure => Ok(Self::insecure()),
+            RrsetStatus::Bogus(error) => Err(bogus(error)),
+            RrsetStatus::NeedZone(_) => Err(bogus(ChainError::ParentNotSecure)),
+        }
+    }
+
+    /// A positive answer expanded from a wildcard (label count `labels`) of `zone` needs the
+    /// proof that no closer name exists (RFC 4035 sec. 5.3.4, RFC 5155 sec. 8.8).
+    fn wildcard_proof(
+        &mut self,
+        answer: &Answer,
+        owner: &Name,
+        labels: u8,
+        zone: &Name,
+    ) -> Step<Judgement> {
+        let proof = denial_records(&answer.sections.authority)?;
+        let fail = |error| {
+            Halt::Fail(ValidationFailure::Denial {
+                qname: name_text(owner),
+                qtype: rtype_text(answer.qtype),
+                error,
+            })
+        };
+        if proof.signer.as_ref() != Some(zone) {
+            return Err(fail(DenialError::WildcardNotDenied));
+        }
+        self.verify_denial_records(zone, &proof)?;
+        if proof.nsec.is_empty() {
+            let records: Vec<Nsec3Record> = proof.nsec3.iter().map(|(r, _)| r.clone()).collect();
+            match prove_wildcard_expansion3(owner, labels, zone, &records) {
+                Ok(Nsec3Expansion::Proven) => Ok(Self::secure()),
+                Ok(Nsec3Expansion::TooManyIterations { iterations }) => {
+                    Ok(Self::too_many_iterations(iterations))
+                }
+                Err(error) => Err(fail(error)),
+            }
+        } else {
+            let records: Vec<NsecRecord> = proof.nsec.iter().map(|(r, _)| r.clone()).collect();
+            prove_wildcard_expansion(owner, labels, zone, &records)
+                .map(|()| Self::secure())
+                .map_err(fail)
+        }
+    }
+
+    /// The status of a NODATA or NXDOMAIN answer for its final name.
+    fn denial_status(&mut self, answer: &Answer) -> Step<Judgement> {
+        let qname = &answer.final_name;
+        let qtype = answer.qtype;
+        let fail = |error| {
+            Halt::Fail(ValidationFailure::Denial {
+                qname: name_text(qname),
+                qtype: rtype_text(qtype),
+                error,
+            })
+        };
+        let proof = denial_records(&answer.sections.authority)?;
+        let Some(zone) = proof.signer.clone() else {
+            return match self.walk_down(qname, 0)? {
+                WalkEnd::Insecure => Ok(Self::insecure()),
+                WalkEnd::InSecureZone(_) => Err(fail(DenialError::NameNotCovered)),
+            };
+        };
+        if !zone.zone_of(qname) {
+            return Err(fail(DenialError::OutsideZone));
+        }
+        if self.ensure_zone(&zone, 0)? == ZoneState::Insecure {
+            return Ok(Self::insecure());
+        }
+        self.verify_denial_records(&zone, &proof)?;
+        let nxdomain = answer.rcode == RcodeClass::NxDomain;
+        if proof.nsec.is_empty() {
+            let records: Vec<Nsec3Record> = proof.nsec3.iter().map(|(r, _)| r.clone()).collect();
+            match prove_denial3(qname, qtype, &zone, &records) {
+                Ok(Nsec3Denial::NoName { .. }) if nxdomain => Ok(Self::secure()),
+                Ok(Nsec3Denial::NoData | Nsec3Denial::WildcardNoData { .. }) if !nxdomain => {
+                    Ok(Self::secure())
+                }
+                Ok(Nsec3Denial::OptOut { .. }) => Ok(Self::insecure()),
+                Ok(Nsec3Denial::TooManyIterations { iterations }) => {
+                    Ok(Self::too_many_iterations(iterations))
+                }
+                Ok(_) => Err(fail(DenialError::NameNotCovered)),
+                Err(error) => Err(fail(error)),
+            }
+        } else {
+            let records: Vec<NsecRecord> = proof.nsec.iter().map(|(r, _)| r.clone()).collect();
+            match prove_denial(qname, qtype, &zone, &records) {
+                Ok(Denial::NoName { .. }) if nxdomain => Ok(Self::secure()),
+                Ok(Denial::NoData | Denial::WildcardNoData { .. }) if !nxdomain => {
+                    Ok(Self::secure())
+                }
+                Ok(_) => Err(fail(DenialError::NameNotCovered)),
+                Err(error) => Err(fail(error)),
+            }
+        }
+    }
+}
+
+/// The smallest Original TTL of the RRSIGs over the answer's final RRset: a validated
+/// answer may not be cached longer (RFC 4035 sec. 5.3.3).
+pub fn original_ttl_cap(answer: &Answer) -> Option<u32> {
+    answer
+        .sections
+        .answer
+        .iter()
+        .filter(|r| r.name == answer.final_name)
+        .filter_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::RRSIG(sig)) if sig.input().type_covered == answer.qtype => {
+                Some(sig.input().original_ttl)
+            }
+            _ => None,
+        })
+        .min()
+}
