@@ -123,3 +123,54 @@ fn behind_a_stripping_forwarder_no_check_is_verified_or_no_dane() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// The MUA catalogue (RFC 7673) reaches the same overall and per-service verdicts with
+/// `--dnssec validate` through the non-validating resolver as with `trust-ad` through the
+/// validating one: each lookup's status agrees with the AD bit's.
+#[test]
+fn every_mua_scenario_agrees_between_validate_and_trust_ad() {
+    use daneel_core::mua::MuaCheck;
+    use daneel_tests::world::mua;
+    let summary = |r: &Report| {
+        (
+            r.verdict,
+            r.services
+                .iter()
+                .map(|s| (s.service, s.verdict, s.reason.as_ref().map(|r| r.code())))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut wrong = Vec::new();
+    let mut services = 0;
+    for s in mua::all() {
+        let run = |validate: bool| {
+            let mut config = s.config(mua::SIM_RESOLVER);
+            let mut role = ResolverRole::Validating;
+            if validate {
+                config.dnssec = DnssecSettings {
+                    mode: DnssecMode::Validate,
+                    trust_anchors: vec![s.world.trust_anchor_line()],
+                };
+                role = ResolverRole::NonValidating;
+            }
+            let check = MuaCheck::new(config, Seed(7), mua::SIM_START).expect("a check");
+            let mut sim = Sim::new(s.world.clone(), Box::new(check), mua::SIM_START)
+                .with_resolver(mua::SIM_RESOLVER, role);
+            sim.run_bounded(200_000)
+                .unwrap_or_else(|e| panic!("{}: simulation error {e:?}", s.id))
+        };
+        let (trusted, validated) = (run(false), run(true));
+        assert_eq!(validated.resolver.mode, "validate", "{}", s.id);
+        services += validated.services.len();
+        if summary(&trusted) != summary(&validated) {
+            wrong.push(format!(
+                "{}: trust-ad {:?}, validate {:?}",
+                s.id,
+                summary(&trusted),
+                summary(&validated)
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(services > 30, "only {services} services checked");
+}
