@@ -11,6 +11,7 @@ pub mod check_ops;
 pub mod dane_verify;
 pub mod delivery;
 pub mod dns_answer;
+pub mod dnssec_answer;
 pub mod imap_response;
 pub mod mua_check;
 pub mod pop3_response;

@@ -20,10 +20,14 @@ For each port-25 row of scenarios.tsv:
   For 3 and 4, no check may end dane-verified, dane-trusted, dane-partial or no-dane (a
   stripped proof is never an insecure delegation), and no connection may be authenticated
   or made in clear.
+Then for every domain of mua-scenarios.tsv, `daneel mua` with its services: V trust-ad and
+P validate must agree (service verdicts, every connection's verdict and reason, every
+lookup's status), and L sly strip must authenticate nothing.
 Then once, for S01: P with `--dnssec validate` and the embedded IANA root anchors instead of
 the lab's: temp-fail with trust-anchor-mismatch (the anchor matches no key of the lab root).
 Exits 1 on any disagreement; prints a markdown table and a summary.
 """
+import json
 import os
 import subprocess
 import sys
@@ -38,6 +42,7 @@ STRIP = os.environ.get("DANEEL_LAB_STRIP_RESOLVER", "127.10.0.55")
 SLY = os.environ.get("DANEEL_LAB_SLY_RESOLVER", "127.10.0.56")
 STATE = os.environ.get("DANEEL_LAB_DIR", "/tmp/daneel-lab")
 ANCHOR = os.path.join(STATE, "dns", "root.ds")
+CA = os.environ.get("DANEEL_LAB_CA") or os.path.join(STATE, "pki", "root.crt")
 # Verdicts that would mean a stripped answer was believed.
 BELIEVED = {"dane-verified", "dane-trusted", "dane-partial", "no-dane"}
 
@@ -117,6 +122,68 @@ def run_row(binary, row):
     return line, ok
 
 
+def run_mua(binary, domain, services, resolver, extra):
+    cmd = [binary, "mua", domain, "--service", ",".join(services), "--ca-file", CA,
+           "--resolver", resolver, "--json", "-4", "--timeout", "15"] + list(extra)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    try:
+        return json.loads(p.stdout)
+    except json.JSONDecodeError:
+        return None
+
+
+def mua_decisions(report):
+    def code(x):
+        return ((x or {}).get("reason") or {}).get("code")
+    out = [report.get("verdict")]
+    for s in report.get("services", []):
+        out.append((s.get("service"), s.get("verdict"), code(s)))
+        for t in s.get("targets", []):
+            for c in t.get("connections", []):
+                out.append((t.get("name"), c.get("address"), c.get("verdict"), code(c)))
+    return out
+
+
+def mua_domains():
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "mua-scenarios.tsv")) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        rows_ = [dict(zip(header, l.rstrip("\n").split("\t"))) for l in f if l.strip()]
+    domains = {}
+    for r in rows_:
+        domains.setdefault(r["domain"], [])
+        if r["service"] not in domains[r["domain"]]:
+            domains[r["domain"]].append(r["service"])
+    return sorted(domains.items())
+
+
+def mua_row(binary, domain, services):
+    validate = ["--dnssec", "validate", "--trust-anchor", ANCHOR]
+    ad = run_mua(binary, domain, services, RESOLVER, ["--dnssec", "trust-ad"])
+    val = run_mua(binary, domain, services, PLAIN, validate)
+    sly = run_mua(binary, domain, services, SLY, validate)
+    problems = []
+    if ad is None or val is None or sly is None:
+        problems.append("no JSON")
+    else:
+        if mua_decisions(ad) != mua_decisions(val):
+            problems.append("decisions differ: V %s / P %s" % (mua_decisions(ad), mua_decisions(val)))
+        sa, sv = securities(ad), securities(val)
+        if sa != sv:
+            diff = sorted(k for k in set(sa) | set(sv) if sa.get(k) != sv.get(k))
+            problems.append("statuses differ at %s" % ", ".join(
+                "%s (V %s, P %s)" % (k, sa.get(k), sv.get(k)) for k in diff[:4]))
+        for s in sly.get("services", []):
+            for t in s.get("targets", []):
+                for c in t.get("connections", []):
+                    if c.get("verdict") in ("verified", "trusted", "untrusted", "plaintext"):
+                        problems.append("sly: %s %s" % (c.get("address"), c.get("verdict")))
+    ok = not problems
+    line = "| mua %s | %s | %s | %s | %s | - | %s |" % tuple(cell(c) for c in [
+        domain, ",".join(services), (ad or {}).get("verdict"), (val or {}).get("verdict"),
+        (sly or {}).get("verdict"), "agree" if ok else "**FAIL** " + "; ".join(problems)])
+    return line, ok
+
+
 def iana_anchor_check(binary):
     row = next(r for r in rows() if r["id"] == "S01")
     report, code = run_daneel(binary, row, [PLAIN], ["--dnssec", "validate"])
@@ -144,6 +211,7 @@ def main():
         t0 = time.time()
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             results = list(pool.map(lambda r: run_row(binary, r), selected))
+            mua = [] if only else list(pool.map(lambda d: mua_row(binary, d[0], d[1]), mua_domains()))
         anchor_ok, anchor_line = iana_anchor_check(binary)
         elapsed = time.time() - t0
     finally:
@@ -153,12 +221,15 @@ def main():
     table = ["| scenario | domain | V trust-ad | P validate | S strip + validate | L sly strip + validate | agreement |",
              "|---|---|---|---|---|---|---|"]
     table += [line for line, _ in results]
+    table += [line for line, _ in mua]
     failed = [r["id"] for r, (_, ok) in zip(selected, results) if not ok]
+    failed += [d for (d, _), (_, ok) in zip(mua_domains(), mua) if not ok]
     summary = ["", anchor_line,
                "in-core validation: %d passed, %d failed%s (%d rows, %.1f s, %d jobs)" % (
-                   len(selected) - len(failed) + (1 if anchor_ok else 0),
+                   len(selected) + len(mua) - len(failed) + (1 if anchor_ok else 0),
                    len(failed) + (0 if anchor_ok else 1),
-                   (" (" + " ".join(failed) + ")") if failed else "", len(selected), elapsed, jobs)]
+                   (" (" + " ".join(failed) + ")") if failed else "", len(selected) + len(mua),
+                   elapsed, jobs)]
     emit("\n".join(table), summary, out)
     return 1 if failed or not anchor_ok else 0
 

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use daneel_core::dane::TlsaRecord;
 use daneel_core::fuzzing::smtp_check::{FuzzOp, FuzzRecord, NAMES};
 use daneel_core::fuzzing::{
-    dane_verify, delivery, dns_answer, imap_response, mua_check, pop3_response, smtp_check,
-    smtp_reply, smtp_session, tlsa_text, tlsrpt,
+    dane_verify, delivery, dns_answer, dnssec_answer, imap_response, mua_check, pop3_response,
+    smtp_check, smtp_reply, smtp_session, tlsa_text, tlsrpt,
 };
 use daneel_core::tls::TlsFailureKind;
 use daneel_core::transcript::{Event, Recorder, Transcript};
@@ -36,7 +36,7 @@ struct Target {
 
 /// Every target of `fuzz/Cargo.toml`. The minimums are what the corpora hold: the seeds
 /// `write_seeds` derives from the catalogue's transcripts plus the kept crash inputs.
-const TARGETS: [Target; 11] = [
+const TARGETS: [Target; 12] = [
     Target {
         name: "smtp_reply",
         run: smtp_reply::run,
@@ -91,6 +91,11 @@ const TARGETS: [Target; 11] = [
         name: "tlsrpt",
         run: tlsrpt::run,
         min_inputs: TLSRPT_SEEDS.len(),
+    },
+    Target {
+        name: "dnssec_answer",
+        run: dnssec_answer::run,
+        min_inputs: MIN_DNSSEC_ANSWER,
     },
 ];
 
@@ -194,6 +199,8 @@ const MIN_DANE_VERIFY: usize = 32;
 const MIN_TLSA_TEXT: usize = 65;
 const MIN_MUA_CHECK: usize = 30;
 const MIN_DELIVERY: usize = 12;
+/// `dnssec_answer`: seven seeds per question of its world (issue 13).
+const MIN_DNSSEC_ANSWER: usize = 7 * dnssec_answer::QUESTIONS.len();
 
 /// Most seeds written per target.
 const MAX_SEEDS: usize = 64;
@@ -531,6 +538,10 @@ fn write_seeds() {
         .entry("tlsrpt")
         .or_default()
         .extend(TLSRPT_SEEDS.iter().map(|s| s.as_bytes().to_vec()));
+    seeds
+        .entry("dnssec_answer")
+        .or_default()
+        .extend(dnssec_answer::seeds());
     let texts = seeds.entry("tlsa_text").or_default();
     for text in [
         &b"3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"[..],

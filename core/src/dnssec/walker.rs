@@ -210,14 +210,20 @@ impl Validator {
         let mut anchored: Vec<Name> = anchors.iter().map(|a| a.owner().clone()).collect();
         anchored.sort();
         anchored.dedup();
-        Validator {
+        let mut validator = Validator {
             chain: TrustChain::new(anchors, now),
-            anchored,
+            anchored: anchored.clone(),
             fetched: BTreeMap::new(),
             failed_zones: BTreeMap::new(),
             requests: VecDeque::new(),
             lookups: 0,
+        };
+        // Every chain starts at an anchor's keys: ask for them at once, in the same round
+        // trip as the first answers.
+        for zone in &anchored {
+            let _ = validator.fetch(zone, RecordType::DNSKEY);
         }
+        validator
     }
 
     /// The next DS or DNSKEY lookup to make (with CD=1), for [`Validator::on_fetched`].
@@ -401,7 +407,11 @@ impl Validator {
             // RFC 4035 sec. 4.3: no trust anchor above: insecure.
             return Ok(ZoneState::Insecure);
         }
-        let ds_answer = self.fetch(zone, RecordType::DS)?;
+        // The zone's keys are asked in the same round trip as its DS: they are needed unless
+        // the zone turns out insecure (one lookup more then, one round trip less otherwise).
+        let ds_answer = self.fetch(zone, RecordType::DS);
+        let _ = self.fetch(zone, RecordType::DNSKEY);
+        let ds_answer = ds_answer?;
         let ds = rrset_in(&ds_answer.sections.answer, zone, RecordType::DS);
         if ds.records.is_empty() {
             let proof = denial_records(&ds_answer.sections.authority)?;

@@ -1,0 +1,507 @@
+//! `dnssec_answer` target (issue 13): the in-core validator ([`Validator`]) judging answers
+//! built from a small signed world, with the answers and every DS and DNSKEY reply it asks
+//! for chosen by the fuzzer: honest, stripped of RRSIGs or of the authority section, timed
+//! out, assembled record by record from the world's signed records, and with bytes flipped
+//! after the question.
+//!
+//! The world: the root (its key is the only trust anchor) delegates `lab.` with a DS; `lab.`
+//! holds `mx.lab. A`, `_25._tcp.mx.lab. TLSA` and an NSEC chain; the root an NSEC chain
+//! too. Both keys are Ed25519 with fixed private keys, so the fuzzer cannot sign anything.
+//! Nothing in it is insecure (no unsigned delegation, no NSEC3, no unsupported algorithm).
+//!
+//! Oracles:
+//! - `Secure` only for the truth: data only when every record is one of the world's signed
+//!   records, unchanged; NXDOMAIN only for a name the world does not have; NODATA only for a
+//!   name the world has without that type;
+//! - never `Insecure`: no proof of an insecure delegation exists in this world, so one would
+//!   be a downgrade;
+//! - with every reply honest, the answer is `Secure` (the validator accepts valid data);
+//! - work stays within [`MAX_CHAIN_LOOKUPS`], and a judgement still waiting always has a
+//!   lookup to wait for (a check would hang otherwise).
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use hickory_proto::dnssec::crypto::Ed25519SigningKey;
+use hickory_proto::dnssec::rdata::{DNSSECRData, SigInput, DNSKEY, DS, NSEC, RRSIG};
+use hickory_proto::dnssec::{DigestType, SigningKey, Verifier, TBS};
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::{A, SOA, TLSA};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, SerialNumber};
+use hickory_proto::serialize::binary::BinEncodable;
+use rustls_pki_types::PrivatePkcs8KeyDer;
+
+use crate::dns::{check_response, Answer, Checked, Expected, LookupError, RcodeClass, Security};
+use crate::dnssec::{TrustAnchor, Validator, MAX_CHAIN_LOOKUPS};
+use crate::time::Timestamp;
+
+/// The time every case is judged at.
+pub const NOW: u64 = 1_800_000_000;
+
+/// The root's Ed25519 key (PKCS#8 v2, fixed: a fuzz world, not a secret).
+const ROOT_KEY: &str = "3053020101300506032b65700422042056c0d7b7cb50eee2fc831a4237efb2620ac43b1954323a671ec9ac74fdad98efa1230321004c3dd141bd2b0c849c19ce135896a5c83999d6ffe98786dccb90c0a0a1147d10";
+/// `lab.`'s Ed25519 key.
+const LAB_KEY: &str = "3053020101300506032b657004220420c654223d61a68babf32ddeede689bab9ad445db986f330d9d343bb7261f467e2a1230321009b0ee23c906fc64b1529f2693245d8801a214cf4f5171a2d9f2350fc523ff803";
+
+/// The questions a case can start from: (name, type).
+pub const QUESTIONS: [(&str, RecordType); 8] = [
+    ("_25._tcp.mx.lab.", RecordType::TLSA),
+    ("mx.lab.", RecordType::A),
+    ("_25._tcp.mx2.lab.", RecordType::TLSA),
+    ("mx.lab.", RecordType::TLSA),
+    ("_tcp.mx.lab.", RecordType::TLSA),
+    ("nosuch.", RecordType::MX),
+    ("lab.", RecordType::DS),
+    ("mx.lab.", RecordType::AAAA),
+];
+
+/// The signed world.
+struct World {
+    /// Every record, RRSIGs included, with the zone that serves it.
+    records: Vec<(Name, Record)>,
+    anchor: TrustAnchor,
+    /// The names that exist (empty non-terminals included), with their types.
+    types: Vec<(Name, Vec<RecordType>)>,
+}
+
+fn name(text: &str) -> Name {
+    Name::from_ascii(text).unwrap_or_else(|_| Name::root())
+}
+
+fn key(hex: &str) -> Option<Ed25519SigningKey> {
+    let der = crate::hex::decode(hex)?;
+    Ed25519SigningKey::from_pkcs8(&PrivatePkcs8KeyDer::from(der)).ok()
+}
+
+/// `records` (one RRset) and their RRSIG by `signer` of `zone`, served by `zone`.
+fn signed(
+    signer: &Ed25519SigningKey,
+    zone: &Name,
+    records: Vec<Record>,
+    out: &mut Vec<(Name, Record)>,
+) -> Option<()> {
+    let first = records.first()?;
+    let owner = first.name.clone();
+    let public = DNSKEY::with_flags(257, signer.to_public_key().ok()?);
+    let input = SigInput {
+        type_covered: first.record_type(),
+        algorithm: signer.algorithm(),
+        num_labels: owner.num_labels(),
+        original_ttl: 3600,
+        sig_expiration: SerialNumber::new((NOW + 30 * 86_400) as u32),
+        sig_inception: SerialNumber::new((NOW - 86_400) as u32),
+        key_tag: public.calculate_key_tag().ok()?,
+        signer_name: zone.clone(),
+    };
+    let tbs = TBS::from_input(&owner, DNSClass::IN, &input, records.iter()).ok()?;
+    let sig = RRSIG::from_sig(input, signer.sign(&tbs).ok()?);
+    out.extend(records.into_iter().map(|r| (zone.clone(), r)));
+    out.push((
+        zone.clone(),
+        Record::from_rdata(owner, 3600, RData::DNSSEC(DNSSECRData::RRSIG(sig))),
+    ));
+    Some(())
+}
+
+fn record(owner: &str, data: RData) -> Record {
+    Record::from_rdata(name(owner), 3600, data)
+}
+
+fn nsec(owner: &str, next: &str, types: &[RecordType]) -> Record {
+    record(
+        owner,
+        RData::DNSSEC(DNSSECRData::NSEC(NSEC::new(
+            name(next),
+            types.iter().copied(),
+        ))),
+    )
+}
+
+fn soa(zone: &str) -> Record {
+    record(
+        zone,
+        RData::SOA(SOA::new(
+            name("ns.lab."),
+            name("hostmaster.lab."),
+            1,
+            3600,
+            600,
+            86_400,
+            300,
+        )),
+    )
+}
+
+fn build_world() -> Option<World> {
+    use RecordType::{DNSKEY as KEY, DS as DSR, NS, NSEC as NSC, RRSIG as SIG, SOA as SOAT};
+    let root_key = key(ROOT_KEY)?;
+    let lab_key = key(LAB_KEY)?;
+    let root = Name::root();
+    let lab = name("lab.");
+    let root_dnskey = DNSKEY::with_flags(257, root_key.to_public_key().ok()?);
+    let lab_dnskey = DNSKEY::with_flags(257, lab_key.to_public_key().ok()?);
+    let dnskey =
+        |owner: &str, k: &DNSKEY| record(owner, RData::DNSSEC(DNSSECRData::DNSKEY(k.clone())));
+    let digest = lab_dnskey.to_digest(&lab, DigestType::SHA256).ok()?;
+    let ds = DS::new(
+        lab_dnskey.calculate_key_tag().ok()?,
+        lab_dnskey.algorithm(),
+        DigestType::SHA256,
+        digest.as_ref().to_vec(),
+    );
+    let mut records = Vec::new();
+    signed(
+        &root_key,
+        &root,
+        vec![dnskey(".", &root_dnskey)],
+        &mut records,
+    )?;
+    signed(&root_key, &root, vec![soa(".")], &mut records)?;
+    signed(
+        &root_key,
+        &root,
+        vec![record("lab.", RData::DNSSEC(DNSSECRData::DS(ds)))],
+        &mut records,
+    )?;
+    signed(
+        &root_key,
+        &root,
+        vec![nsec(".", "lab.", &[NS, SOAT, SIG, NSC, KEY])],
+        &mut records,
+    )?;
+    signed(
+        &root_key,
+        &root,
+        vec![nsec("lab.", ".", &[NS, DSR, SIG, NSC])],
+        &mut records,
+    )?;
+    signed(
+        &lab_key,
+        &lab,
+        vec![dnskey("lab.", &lab_dnskey)],
+        &mut records,
+    )?;
+    signed(&lab_key, &lab, vec![soa("lab.")], &mut records)?;
+    signed(
+        &lab_key,
+        &lab,
+        vec![record("mx.lab.", RData::A(A::new(192, 0, 2, 1)))],
+        &mut records,
+    )?;
+    signed(
+        &lab_key,
+        &lab,
+        vec![record(
+            "_25._tcp.mx.lab.",
+            RData::TLSA(TLSA::new(
+                3u8.into(),
+                1u8.into(),
+                1u8.into(),
+                vec![0x5a; 32],
+            )),
+        )],
+        &mut records,
+    )?;
+    signed(
+        &lab_key,
+        &lab,
+        vec![nsec("lab.", "mx.lab.", &[NS, SOAT, SIG, NSC, KEY])],
+        &mut records,
+    )?;
+    signed(
+        &lab_key,
+        &lab,
+        vec![nsec(
+            "mx.lab.",
+            "_25._tcp.mx.lab.",
+            &[RecordType::A, SIG, NSC],
+        )],
+        &mut records,
+    )?;
+    signed(
+        &lab_key,
+        &lab,
+        vec![nsec(
+            "_25._tcp.mx.lab.",
+            "lab.",
+            &[RecordType::TLSA, SIG, NSC],
+        )],
+        &mut records,
+    )?;
+    let anchor = TrustAnchor::Dnskey {
+        owner: root.clone(),
+        key: root_dnskey,
+    };
+    let types = vec![
+        (root, vec![NS, SOAT, SIG, NSC, KEY]),
+        (lab, vec![NS, SOAT, SIG, NSC, KEY, DSR]),
+        (name("mx.lab."), vec![RecordType::A, SIG, NSC]),
+        (name("_tcp.mx.lab."), vec![]),
+        (name("_25._tcp.mx.lab."), vec![RecordType::TLSA, SIG, NSC]),
+    ];
+    Some(World {
+        records,
+        anchor,
+        types,
+    })
+}
+
+fn world() -> Option<&'static World> {
+    static WORLD: OnceLock<Option<World>> = OnceLock::new();
+    WORLD.get_or_init(build_world).as_ref()
+}
+
+/// The zone an honest server answers `qname` from.
+fn zone_of(qname: &Name, qtype: RecordType) -> Name {
+    let lab = name("lab.");
+    if lab.zone_of(qname) && !(qname == &lab && qtype == RecordType::DS) {
+        lab
+    } else {
+        Name::root()
+    }
+}
+
+/// What an honest resolver answers (with CD=1): the RRset and its RRSIGs, or NXDOMAIN or
+/// NODATA with the zone's SOA and NSEC records and their RRSIGs.
+fn honest(w: &World, qname: &Name, qtype: RecordType) -> (ResponseCode, Vec<Record>, Vec<Record>) {
+    let covers = |r: &Record| match &r.data {
+        RData::DNSSEC(DNSSECRData::RRSIG(s)) => s.input().type_covered,
+        _ => r.record_type(),
+    };
+    let zone = zone_of(qname, qtype);
+    let served = || w.records.iter().filter(|(z, _)| *z == zone).map(|(_, r)| r);
+    let answer: Vec<Record> = served()
+        .filter(|r| r.name == *qname && covers(r) == qtype)
+        .cloned()
+        .collect();
+    if !answer.is_empty() {
+        return (ResponseCode::NoError, answer, Vec::new());
+    }
+    let authority: Vec<Record> = served()
+        .filter(|r| matches!(covers(r), RecordType::NSEC | RecordType::SOA))
+        .cloned()
+        .collect();
+    let exists = w.types.iter().any(|(n, _)| qname == n);
+    let rcode = if exists {
+        ResponseCode::NoError
+    } else {
+        ResponseCode::NXDomain
+    };
+    (rcode, Vec::new(), authority)
+}
+
+/// Reads the fuzzer's bytes.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let (b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(*b)
+    }
+}
+
+/// One reply, as the fuzzer chose it; `None` for a failed lookup. Returns whether it was
+/// honest too.
+fn reply(
+    w: &World,
+    bytes: &mut Bytes<'_>,
+    qname: &Name,
+    qtype: RecordType,
+) -> (Result<Answer, LookupError>, bool) {
+    let kind = bytes.byte().unwrap_or(0);
+    let (mut rcode, mut answer, mut authority) = honest(w, qname, qtype);
+    let mut flips = Vec::new();
+    let is_honest = kind.is_multiple_of(8);
+    match kind % 8 {
+        0 => {}
+        1 => {
+            answer.retain(|r| r.record_type() != RecordType::RRSIG);
+            authority.retain(|r| r.record_type() != RecordType::RRSIG);
+        }
+        2 => authority.clear(),
+        3 => return (Err(LookupError::Timeout), false),
+        4 => {
+            // assembled from the world's records by index
+            rcode = match bytes.byte().unwrap_or(0) % 3 {
+                0 => ResponseCode::NoError,
+                1 => ResponseCode::NXDomain,
+                _ => ResponseCode::ServFail,
+            };
+            let pick = |bytes: &mut Bytes<'_>| -> Vec<Record> {
+                let n = bytes.byte().unwrap_or(0) % 8;
+                (0..n)
+                    .filter_map(|_| {
+                        let i = usize::from(bytes.byte()?);
+                        w.records
+                            .get(i % w.records.len().max(1))
+                            .map(|(_, r)| r.clone())
+                    })
+                    .collect()
+            };
+            answer = pick(bytes);
+            authority = pick(bytes);
+        }
+        5 => {
+            let n = bytes.byte().unwrap_or(0) % 4;
+            for _ in 0..n {
+                let at = u16::from_be_bytes([bytes.byte().unwrap_or(0), bytes.byte().unwrap_or(0)]);
+                flips.push((at, bytes.byte().unwrap_or(1) | 1));
+            }
+        }
+        6 => {
+            // the answer's records moved to another owner (a forged name)
+            for r in &mut answer {
+                r.name = name("mx.lab.");
+            }
+        }
+        _ => answer.append(&mut authority),
+    }
+    let mut msg = Message::new(0x4242, MessageType::Response, OpCode::Query);
+    msg.metadata.checking_disabled = true;
+    msg.metadata.recursion_desired = true;
+    msg.metadata.recursion_available = true;
+    msg.metadata.response_code = rcode;
+    let mut q = Query::query(qname.clone(), qtype);
+    q.set_query_class(DNSClass::IN);
+    msg.add_query(q);
+    for r in answer {
+        msg.add_answer(r);
+    }
+    for r in authority {
+        msg.add_authority(r);
+    }
+    let Ok(mut wire) = msg.to_vec() else {
+        return (Err(LookupError::Timeout), false);
+    };
+    let question_end = 12 + qname.to_bytes().map(|b| b.len()).unwrap_or(0) + 4;
+    for (at, xor) in flips {
+        let span = wire.len().saturating_sub(question_end).max(1);
+        let i = question_end + usize::from(at) % span;
+        if let Some(b) = wire.get_mut(i) {
+            *b ^= xor;
+        }
+    }
+    let expected = Expected {
+        id: 0x4242,
+        qname: qname.clone(),
+        qtype,
+        checking_disabled: true,
+    };
+    let server = SocketAddr::from(([127, 0, 0, 1], 53));
+    let now = Timestamp::from_unix_secs(NOW);
+    match check_response(&expected, &wire, now, server) {
+        Checked::Final(result) => (result, is_honest),
+        _ => (Err(LookupError::Timeout), false),
+    }
+}
+
+/// Whether a secure `answer` says only what the world holds.
+fn truthful(w: &World, answer: &Answer) -> bool {
+    let types = w
+        .types
+        .iter()
+        .find(|(n, _)| *n == answer.final_name)
+        .map(|(_, t)| t.clone());
+    match answer.rcode {
+        RcodeClass::Data => answer
+            .records
+            .iter()
+            .all(|r| w.records.iter().any(|(_, known)| known == r)),
+        RcodeClass::NxDomain => types.is_none(),
+        RcodeClass::NoData => types.is_some_and(|t| !t.contains(&answer.qtype)),
+    }
+}
+
+/// Runs one case: the first byte picks the question, then each reply (the answer first,
+/// then every DS or DNSKEY lookup the validator asks, in order) takes its bytes.
+pub fn run(data: &[u8]) {
+    let Some(w) = world() else {
+        panic!("the fuzz world must build");
+    };
+    let mut bytes = Bytes(data);
+    let (qname, qtype) = QUESTIONS[usize::from(bytes.byte().unwrap_or(0)) % QUESTIONS.len()];
+    let qname = name(qname);
+    let (main, mut all_honest) = reply(w, &mut bytes, &qname, qtype);
+    let Ok(answer) = main else {
+        return;
+    };
+    let mut validator = Validator::new(vec![w.anchor.clone()], Timestamp::from_unix_secs(NOW));
+    let mut asked = BTreeSet::new();
+    for _ in 0..=MAX_CHAIN_LOOKUPS + 1 {
+        if let Some(result) = validator.judge(&answer) {
+            match result {
+                Ok(j) => {
+                    assert_ne!(
+                        j.security,
+                        Security::Insecure,
+                        "insecure in a world with no insecure delegation"
+                    );
+                    assert!(
+                        truthful(w, &answer),
+                        "secure but not what the world holds: {answer:?}"
+                    );
+                }
+                Err(failure) => assert!(
+                    !all_honest,
+                    "honest replies judged {failure}: {qname} {qtype}"
+                ),
+            }
+            assert!(validator.lookups() <= MAX_CHAIN_LOOKUPS);
+            return;
+        }
+        let mut any = false;
+        while let Some((name, rtype)) = validator.poll_request() {
+            assert!(
+                asked.insert((name.clone(), rtype)),
+                "asked twice: {name} {rtype}"
+            );
+            any = true;
+            let (result, honest) = reply(w, &mut bytes, &name, rtype);
+            all_honest &= honest;
+            validator.on_fetched(&name, rtype, result);
+        }
+        assert!(any, "the validator waits with no lookup outstanding");
+    }
+    panic!("the validator did not decide within {MAX_CHAIN_LOOKUPS} lookups");
+}
+
+/// Validates question `question` (an index into [`QUESTIONS`]) from the trust anchor with
+/// honest replies throughout, in a fresh validator (no zone validated yet): the work of one
+/// cold chain, for the benchmark. Returns the status and the DS/DNSKEY lookups it took.
+pub fn judge_honestly(question: usize) -> Option<(Security, usize)> {
+    let w = world()?;
+    let (qname, qtype) = QUESTIONS[question % QUESTIONS.len()];
+    let qname = name(qname);
+    let (main, _) = reply(w, &mut Bytes(&[]), &qname, qtype);
+    let answer = main.ok()?;
+    let mut validator = Validator::new(vec![w.anchor.clone()], Timestamp::from_unix_secs(NOW));
+    for _ in 0..=MAX_CHAIN_LOOKUPS {
+        if let Some(result) = validator.judge(&answer) {
+            return result.ok().map(|j| (j.security, validator.lookups()));
+        }
+        while let Some((name, rtype)) = validator.poll_request() {
+            let (result, _) = reply(w, &mut Bytes(&[]), &name, rtype);
+            validator.on_fetched(&name, rtype, result);
+        }
+    }
+    None
+}
+
+/// Seeds: every question with honest replies, then the same with the answer stripped of its
+/// RRSIGs, without its authority section, with a forged owner, and with a DS reply timing
+/// out or stripped.
+pub fn seeds() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for q in 0..QUESTIONS.len() as u8 {
+        out.push(vec![q]);
+        out.push(vec![q, 1]);
+        out.push(vec![q, 2]);
+        out.push(vec![q, 0, 0, 1]);
+        out.push(vec![q, 0, 0, 3]);
+        out.push(vec![q, 6]);
+        out.push(vec![q, 5, 2, 0, 40, 0xff, 1, 7, 1]);
+    }
+    out
+}
