@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use daneel_core::report::{DomainVerdict, FailedLookup, HostVerdict};
 use hickory_proto::rr::RecordType;
 
-use super::catalogue::{Expected, ExpectedHost, Scenario, MX, MX_IP};
+use super::catalogue::{expect, host, scenario, Expected, Scenario, MX, MX_IP};
 use super::certs::{self_signed, server_tls, tlsa, Issued};
 use super::server::MailServer;
 use super::zones::{Status, World, WorldBuilder};
@@ -44,6 +44,22 @@ pub struct SignedScenario {
     pub lookups: Vec<Lookup>,
 }
 
+/// Whether a check ending with `verdict` took DNSSEC answers as proven, secure or provably
+/// insecure (verified in any form, `no-dane`, a null MX or NXDOMAIN): what no check may
+/// reach when every signed answer is bogus, as behind a forwarder that strips RRSIG, NSEC,
+/// NSEC3 and DS records (issue 13).
+pub fn relies_on_proven_answers(verdict: DomainVerdict) -> bool {
+    matches!(
+        verdict,
+        DomainVerdict::DaneVerified
+            | DomainVerdict::DaneTrusted
+            | DomainVerdict::DanePartial
+            | DomainVerdict::NoDane
+            | DomainVerdict::NullMx
+            | DomainVerdict::Nxdomain
+    )
+}
+
 /// The TLSA owner of the MX host.
 const MX_TLSA: &str = "_25._tcp.mx.example.net";
 
@@ -56,33 +72,25 @@ fn lookup(name: &str, rtype: RecordType, status: Status) -> Lookup {
 }
 
 fn one_host(domain: DomainVerdict, verdict: HostVerdict, reason: Option<&'static str>) -> Expected {
-    Expected {
-        domain,
-        reason: None,
-        hosts: vec![ExpectedHost {
-            name: MX.to_string(),
-            verdict,
-            reason,
-            lookup: None,
-            tlsrpt: None,
-        }],
-        sni: None,
-        warning: None,
-    }
+    expect(domain, vec![host(MX, verdict, reason)])
 }
 
-/// Secure `example.com` and `example.net`, MX `10 mx.example.net` at 192.0.2.10 serving
-/// `leaf`.
-fn base(leaf: &Issued) -> WorldBuilder {
+/// Secure `example.com` and `example.net`, MX `10 mx.example.net`, a server at 192.0.2.10
+/// presenting `leaf`; no address record for the MX host yet.
+fn served(leaf: &Issued) -> WorldBuilder {
     World::builder()
         .zone("example.com", Status::Secure)
         .zone("example.net", Status::Secure)
         .mx("example.com", 10, MX)
-        .a(MX, MX_IP)
         .server(
             IpAddr::V4(MX_IP),
             MailServer::new(MX).with_tls(server_tls(&[leaf])),
         )
+}
+
+/// [`served`] with the MX host's A record.
+fn base(leaf: &Issued) -> WorldBuilder {
+    served(leaf).a(MX, MX_IP)
 }
 
 /// Every signed-world scenario, in id order.
@@ -110,14 +118,7 @@ pub fn signed_scenarios() -> Vec<SignedScenario> {
                     expected: Expected,
                     lookups: Vec<Lookup>| {
         v.push(SignedScenario {
-            scenario: Scenario {
-                id,
-                title,
-                world,
-                destination: "example.com".into(),
-                expected,
-                require_dane: false,
-            },
+            scenario: scenario(id, title, world, expected),
             rfc,
             same_with_trust_ad,
             lookups,
@@ -159,16 +160,7 @@ pub fn signed_scenarios() -> Vec<SignedScenario> {
                 MailServer::new(sub).with_tls(server_tls(&[&leaf])),
             )
             .build(),
-        Expected {
-            hosts: vec![ExpectedHost {
-                name: sub.to_string(),
-                verdict: H::Untrusted,
-                reason: None,
-                lookup: None,
-                tlsrpt: None,
-            }],
-            ..opportunistic()
-        },
+        expect(D::NoDane, vec![host(sub, H::Untrusted, None)]),
         vec![
             lookup(sub, T::A, Insecure),
             lookup("www.example.net", T::A, Secure),
@@ -204,16 +196,9 @@ pub fn signed_scenarios() -> Vec<SignedScenario> {
         "A synthesised from a wildcard in an NSEC3 zone, TLSA a wildcard NODATA",
         "RFC 5155 sec. 8.8 (wildcard answer), 8.7 (wildcard NODATA)",
         false,
-        World::builder()
-            .zone("example.com", Status::Secure)
-            .zone("example.net", Status::Secure)
+        served(&leaf)
             .nsec3("example.net", 0, false)
-            .mx("example.com", 10, MX)
             .a("*.example.net", MX_IP)
-            .server(
-                IpAddr::V4(MX_IP),
-                MailServer::new(MX).with_tls(server_tls(&[&leaf])),
-            )
             .build(),
         opportunistic(),
         vec![
@@ -239,15 +224,8 @@ pub fn signed_scenarios() -> Vec<SignedScenario> {
         "CNAME chain across two zones: a secure alias into an unsigned zone",
         "RFC 4035 sec. 5 per link; RFC 7672 sec. 2.2.2: the TLSA base stays the original name",
         true,
-        World::builder()
-            .zone("example.com", Status::Secure)
-            .zone("example.net", Status::Secure)
+        served(&leaf)
             .zone("unsigned.net", Status::Insecure)
-            .mx("example.com", 10, MX)
-            .server(
-                IpAddr::V4(MX_IP),
-                MailServer::new(MX).with_tls(server_tls(&[&leaf])),
-            )
             .cname("alias.example.com", MX)
             .cname(MX, "host.unsigned.net")
             .a("host.unsigned.net", MX_IP)
@@ -292,39 +270,76 @@ pub fn signed_scenarios() -> Vec<SignedScenario> {
             lookup("example.com", T::MX, Secure),
         ],
     );
+    // Bogus by Extended DNS Error code: the zone example.net (its DS, its DNSKEY RRset), or
+    // the TLSA RRset alone.
+    for (id, title, rfc, code, whole_zone) in [
+        (
+            "V10",
+            "DS digest matching no DNSKEY: the zone is bogus",
+            "RFC 4035 sec. 5.2: usable DS records and no matching key (EDE 9)",
+            9,
+            true,
+        ),
+        (
+            "V11",
+            "a bad signature over the DNSKEY RRset: the zone's keys are bogus",
+            "RFC 4035 sec. 5.2: the DNSKEY RRset must be signed by a vouched key (EDE 6)",
+            6,
+            true,
+        ),
+        (
+            "V12",
+            "expired RRSIG over the TLSA RRset",
+            "RFC 4035 sec. 5.3.1: now after the expiration is bogus (EDE 7)",
+            7,
+            false,
+        ),
+        (
+            "V13",
+            "RRSIG over the TLSA RRset not yet valid",
+            "RFC 4035 sec. 5.3.1: now before the inception is bogus (EDE 8)",
+            8,
+            false,
+        ),
+        (
+            "V14",
+            "TLSA RRset signed by a key the zone does not publish",
+            "RFC 4035 sec. 5.3.1: no DNSKEY matches the RRSIG (EDE 9)",
+            9,
+            false,
+        ),
+        (
+            "V15",
+            "TLSA RRset without RRSIG in a signed zone",
+            "RFC 4035 sec. 5.3.1: a missing RRSIG is bogus, never insecure (EDE 10)",
+            10,
+            false,
+        ),
+    ] {
+        let world = base(&leaf).tlsa_for(MX, &ee);
+        let (world, expected, address) = if whole_zone {
+            let world = world.zone("example.net", Status::Bogus(code));
+            (world, expect(D::TempFail, Vec::new()), BOGUS)
+        } else {
+            let world = world.status(MX_TLSA, T::TLSA, Status::Bogus(code));
+            (world, tlsa_bogus(), Secure)
+        };
+        push(
+            id,
+            title,
+            rfc,
+            true,
+            world.build(),
+            expected,
+            vec![
+                lookup(MX_TLSA, T::TLSA, BOGUS),
+                lookup(MX, T::A, address),
+                lookup("example.com", T::MX, Secure),
+            ],
+        );
+    }
     push(
-        "V10",
-        "DS digest matching no DNSKEY: the zone is bogus",
-        "RFC 4035 sec. 5.2: usable DS records and no matching key",
-        true,
-        base(&leaf)
-            .zone("example.net", Status::Bogus(9))
-            .tlsa_for(MX, &ee)
-            .build(),
-        Expected {
-            hosts: Vec::new(),
-            ..one_host(D::TempFail, H::DnsFailed, None)
-        },
-        vec![
-            lookup(MX, T::A, BOGUS),
-            lookup(MX_TLSA, T::TLSA, BOGUS),
-            lookup("example.com", T::MX, Secure),
-        ],
-    );
-    push(
-        "V11",
-        "expired RRSIG over the TLSA RRset",
-        "RFC 4035 sec. 5.3.1: now after the expiration is bogus (EDE 7)",
-        true,
-        base(&leaf)
-            .tlsa_for(MX, &ee)
-            .status(MX_TLSA, T::TLSA, Status::Bogus(7))
-            .build(),
-        tlsa_bogus(),
-        vec![lookup(MX_TLSA, T::TLSA, BOGUS), lookup(MX, T::A, Secure)],
-    );
-    push(
-        "V12",
+        "V16",
         "bad signature over the MX RRset",
         "RFC 4035 sec. 5.3.3: a signature that does not verify is bogus (EDE 6)",
         true,
@@ -332,74 +347,17 @@ pub fn signed_scenarios() -> Vec<SignedScenario> {
             .tlsa_for(MX, &ee)
             .status("example.com", T::MX, Status::Bogus(6))
             .build(),
-        Expected {
-            hosts: Vec::new(),
-            ..one_host(D::TempFail, H::DnsFailed, None)
-        },
+        expect(D::TempFail, Vec::new()),
         vec![lookup("example.com", T::MX, BOGUS)],
     );
     push(
-        "V13",
+        "V17",
         "TLSA NXDOMAIN without its NSEC proof",
         "RFC 4035 sec. 5.4: a denial in a signed zone needs NSEC (EDE 12)",
         true,
         base(&leaf).denial(MX_TLSA, Status::Bogus(12)).build(),
         tlsa_bogus(),
         vec![lookup(MX_TLSA, T::TLSA, BOGUS), lookup(MX, T::AAAA, Secure)],
-    );
-    push(
-        "V14",
-        "RRSIG over the TLSA RRset not yet valid",
-        "RFC 4035 sec. 5.3.1: now before the inception is bogus (EDE 8)",
-        true,
-        base(&leaf)
-            .tlsa_for(MX, &ee)
-            .status(MX_TLSA, T::TLSA, Status::Bogus(8))
-            .build(),
-        tlsa_bogus(),
-        vec![lookup(MX_TLSA, T::TLSA, BOGUS)],
-    );
-    push(
-        "V15",
-        "TLSA RRset signed by a key the zone does not publish",
-        "RFC 4035 sec. 5.3.1: no DNSKEY matches the RRSIG (EDE 9)",
-        true,
-        base(&leaf)
-            .tlsa_for(MX, &ee)
-            .status(MX_TLSA, T::TLSA, Status::Bogus(9))
-            .build(),
-        tlsa_bogus(),
-        vec![lookup(MX_TLSA, T::TLSA, BOGUS)],
-    );
-    push(
-        "V16",
-        "TLSA RRset without RRSIG in a signed zone",
-        "RFC 4035 sec. 5.3.1: a missing RRSIG is bogus, never insecure (EDE 10)",
-        true,
-        base(&leaf)
-            .tlsa_for(MX, &ee)
-            .status(MX_TLSA, T::TLSA, Status::Bogus(10))
-            .build(),
-        tlsa_bogus(),
-        vec![lookup(MX_TLSA, T::TLSA, BOGUS)],
-    );
-    push(
-        "V17",
-        "a bad signature over the DNSKEY RRset: the zone's keys are bogus",
-        "RFC 4035 sec. 5.2: the DNSKEY RRset must be signed by a vouched key",
-        true,
-        base(&leaf)
-            .zone("example.net", Status::Bogus(6))
-            .tlsa_for(MX, &ee)
-            .build(),
-        Expected {
-            hosts: Vec::new(),
-            ..one_host(D::TempFail, H::DnsFailed, None)
-        },
-        vec![
-            lookup(MX, T::A, BOGUS),
-            lookup("example.com", T::MX, Secure),
-        ],
     );
     v
 }
