@@ -219,7 +219,7 @@ impl<'w> Zones<'w> {
                 return step;
             }
         }
-        zone.denial(qname, qtype, &mut step);
+        zone.denial(qname, &mut step);
         step
     }
 
@@ -277,9 +277,8 @@ fn bogus_code(status: Option<Status>) -> Option<u16> {
 /// is bogus through its DS instead).
 fn zone_fault(status: Option<&Status>) -> Option<u16> {
     match status {
-        Some(Status::Bogus(9)) | None => None,
-        Some(Status::Bogus(code)) => Some(*code),
-        Some(_) => None,
+        Some(Status::Bogus(code)) if *code != 9 => Some(*code),
+        _ => None,
     }
 }
 
@@ -482,10 +481,11 @@ impl<'z, 'w> SignedZone<'z, 'w> {
         Some(records.into_iter().chain(sigs).collect())
     }
 
-    /// NXDOMAIN or NODATA for `qname`/`qtype`: the SOA, and in a signed zone its RRSIG and
-    /// the NSEC or NSEC3 records that prove the denial (RFC 4035 sec. 3.1.3; RFC 5155
-    /// sec. 7.2), unless the denial is bogus with Extended DNS Error 12.
-    fn denial(&self, qname: &Name, qtype: RecordType, step: &mut Step) {
+    /// NXDOMAIN or NODATA for `qname` (for the type asked, which the world has not there):
+    /// the SOA, and in a signed zone its RRSIG and the NSEC or NSEC3 records that prove the
+    /// denial (RFC 4035 sec. 3.1.3; RFC 5155 sec. 7.2), unless the denial is bogus with
+    /// Extended DNS Error 12.
+    fn denial(&self, qname: &Name, step: &mut Step) {
         let soa = self.soa();
         step.authority = self.signed_rrset(&self.apex.clone(), vec![soa], None);
         let exists = if self.signed {
@@ -554,7 +554,6 @@ impl<'z, 'w> SignedZone<'z, 'w> {
                 }
             }
         };
-        let _ = qtype;
         step.authority.extend(proof);
     }
 

@@ -4,6 +4,10 @@
 //! suffix of it, and takes that zone's [`Status`] unless its RRset (or its denial) overrides
 //! it. Names outside every zone are insecure. The root zone `.` is always present and secure,
 //! so the validating-resolver probe (`. DNSKEY`, DESIGN.md section 4) answers secure.
+//!
+//! The same statuses become real signed data for answers with CD=1 and for non-validating
+//! resolvers: see [`super::signed`] for how each maps, and [`ZoneSigning`] for what a zone
+//! can say beyond its status (NSEC3, an algorithm rollover, a DS of another algorithm).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
