@@ -15,7 +15,7 @@ pub mod certs;
 pub mod mua;
 pub mod resolver;
 pub mod server;
-mod signed;
+pub mod signed;
 pub mod signed_catalogue;
 pub mod signing;
 mod zones;
