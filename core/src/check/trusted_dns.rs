@@ -341,6 +341,12 @@ impl<P: Clone> TrustedDns<P> {
             match validator.judge(&answer) {
                 None => still.push((purpose, answer)),
                 Some(Ok(judgement)) => {
+                    if let Some(zone) = &judgement.insecure_below {
+                        self.events.push_back(DnsEvent::Log(format!(
+                            "{} {}: insecure: {} is a proven unsigned delegation (RFC 4035 sec. 5.2)",
+                            answer.final_name, answer.qtype, zone
+                        )));
+                    }
                     answer.security = judgement.security;
                     answer.ede.extend(judgement.ede);
                     if let Some(cap) = original_ttl_cap(&answer) {

@@ -248,6 +248,16 @@ impl TrustChain {
             .or_insert(ZoneKeys::Insecure))
     }
 
+    /// The deepest zone at or above `name` that the chain proved insecure (an insecure
+    /// delegation, RFC 4035 sec. 5.2), if any.
+    pub fn insecure_above(&self, name: &Name) -> Option<&Name> {
+        self.zones
+            .iter()
+            .filter(|(zone, keys)| **keys == ZoneKeys::Insecure && zone.zone_of(name))
+            .max_by_key(|(zone, _)| zone.num_labels())
+            .map(|(zone, _)| zone)
+    }
+
     /// The status of the RRset `owner`/`rtype`: by the keys of the zone that signed it (the
     /// RRSIGs' signer name), insecure when that zone or a delegation above it is insecure.
     pub fn rrset(&self, owner: &Name, rtype: RecordType, rrset: &SignedRrset) -> RrsetStatus {

@@ -55,7 +55,7 @@ pub use nsec::{
 };
 pub use nsec3::{
     delegation_at3, prove_denial3, prove_wildcard_expansion3, Nsec3Denial, Nsec3Expansion,
-    Nsec3Record, EDE_UNSUPPORTED_NSEC3_ITERATIONS, MAX_NSEC3_ITERATIONS,
+    Nsec3Record, EDE_UNSUPPORTED_NSEC3_ITERATIONS, MAX_NSEC3_HASHES, MAX_NSEC3_ITERATIONS,
 };
 pub use signature::{usable_key, verify_rrset, SignatureError, SignedBy, MAX_VERIFICATIONS};
 pub use walker::{

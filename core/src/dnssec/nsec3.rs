@@ -32,6 +32,53 @@ pub const MAX_NSEC3_ITERATIONS: u16 = 50;
 /// IANA "Extended DNS Error Codes": 27, Unsupported NSEC3 Iterations Value).
 pub const EDE_UNSUPPORTED_NSEC3_ITERATIONS: u16 = 27;
 
+/// The most NSEC3 hash computations one proof may make (each name is hashed once per
+/// distinct salt and iteration count): a closest encloser proof for a name of N labels
+/// needs at most N + 2. Beyond it the proof fails (CVE-2023-50868: answers crafted so a
+/// validator hashes without end).
+pub const MAX_NSEC3_HASHES: usize = 64;
+
+/// What one hash is of: the name (lowercase), the salt and the iteration count.
+type HashInput = (Name, Vec<u8>, u16);
+
+/// The hashes computed for one proof, each [`HashInput`] once.
+#[derive(Default)]
+struct Hashes {
+    done: Vec<(HashInput, Option<Vec<u8>>)>,
+    exceeded: bool,
+}
+
+impl Hashes {
+    /// `name` hashed with `record`'s parameters (RFC 5155 sec. 5); `None` if it cannot be,
+    /// or past [`MAX_NSEC3_HASHES`].
+    fn of(&mut self, record: &Nsec3Record, name: &Name) -> Option<Vec<u8>> {
+        let key = (
+            name.to_lowercase(),
+            record.nsec3.salt().to_vec(),
+            record.nsec3.iterations(),
+        );
+        if let Some((_, hash)) = self.done.iter().find(|(k, _)| *k == key) {
+            return hash.clone();
+        }
+        if self.done.len() >= MAX_NSEC3_HASHES {
+            self.exceeded = true;
+            return None;
+        }
+        let hash = record.hash(name);
+        self.done.push((key, hash.clone()));
+        hash
+    }
+
+    /// `result`, unless the hash budget ran out while it was proven.
+    fn checked<T>(&self, result: Result<T, DenialError>) -> Result<T, DenialError> {
+        if self.exceeded {
+            Err(DenialError::TooMuchWork)
+        } else {
+            result
+        }
+    }
+}
+
 /// One NSEC3 record: its owner and data. The caller has validated its signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Nsec3Record {
@@ -91,8 +138,8 @@ impl Nsec3Record {
             .map(|d| d.as_ref().to_vec())
     }
 
-    fn matches(&self, name: &Name, zone: &Name) -> bool {
-        match (self.owner_hash(zone), self.hash(name)) {
+    fn matches(&self, name: &Name, zone: &Name, hashes: &mut Hashes) -> bool {
+        match (self.owner_hash(zone), hashes.of(self, name)) {
             (Some(owner), Some(h)) => owner == h,
             _ => false,
         }
@@ -100,8 +147,8 @@ impl Nsec3Record {
 
     /// The hash of `name` sorts strictly between the owner's and the next one, the last
     /// record wrapping around (RFC 5155 sec. 3.1.7).
-    fn covers(&self, name: &Name, zone: &Name) -> bool {
-        let (Some(owner), Some(h)) = (self.owner_hash(zone), self.hash(name)) else {
+    fn covers(&self, name: &Name, zone: &Name, hashes: &mut Hashes) -> bool {
+        let (Some(owner), Some(h)) = (self.owner_hash(zone), hashes.of(self, name)) else {
             return false;
         };
         let next = self.nsec3.next_hashed_owner_name();
@@ -125,6 +172,18 @@ pub fn prove_denial3(
     zone: &Name,
     records: &[Nsec3Record],
 ) -> Result<Nsec3Denial, DenialError> {
+    let mut hashes = Hashes::default();
+    let proof = prove_denial3_with(qname, qtype, zone, records, &mut hashes);
+    hashes.checked(proof)
+}
+
+fn prove_denial3_with(
+    qname: &Name,
+    qtype: RecordType,
+    zone: &Name,
+    records: &[Nsec3Record],
+    hashes: &mut Hashes,
+) -> Result<Nsec3Denial, DenialError> {
     if !zone.zone_of(qname) {
         return Err(DenialError::OutsideZone);
     }
@@ -141,10 +200,10 @@ pub fn prove_denial3(
             iterations: r.nsec3.iterations(),
         });
     }
-    if let Some(at) = records.iter().find(|r| r.matches(qname, zone)) {
+    if let Some(at) = records.iter().find(|r| r.matches(qname, zone, hashes)) {
         return nodata_types(&|t| at.has(t), qname, qtype).map(|()| Nsec3Denial::NoData);
     }
-    let (encloser, next_closer) = closest_encloser(qname, zone, &records)?;
+    let (encloser, next_closer) = closest_encloser(qname, zone, &records, hashes)?;
     if next_closer.nsec3.opt_out() {
         return Ok(Nsec3Denial::OptOut {
             closest_encloser: encloser,
@@ -153,14 +212,14 @@ pub fn prove_denial3(
     let wildcard = encloser
         .prepend_label("*")
         .map_err(|_| DenialError::WildcardNotDenied)?;
-    if let Some(at) = records.iter().find(|r| r.matches(&wildcard, zone)) {
+    if let Some(at) = records.iter().find(|r| r.matches(&wildcard, zone, hashes)) {
         return nodata_types(&|t| at.has(t), &wildcard, qtype).map(|()| {
             Nsec3Denial::WildcardNoData {
                 closest_encloser: encloser,
             }
         });
     }
-    if records.iter().any(|r| r.covers(&wildcard, zone)) {
+    if records.iter().any(|r| r.covers(&wildcard, zone, hashes)) {
         Ok(Nsec3Denial::NoName {
             closest_encloser: encloser,
         })
@@ -183,10 +242,12 @@ pub fn delegation_at3(name: &Name, zone: &Name, records: &[Nsec3Record]) -> Opti
     {
         return None;
     }
-    records
+    let mut hashes = Hashes::default();
+    let found = records
         .iter()
-        .find(|r| r.matches(name, zone))
-        .map(|r| r.has(RecordType::NS) && !r.has(RecordType::SOA))
+        .find(|r| r.matches(name, zone, &mut hashes))
+        .map(|r| r.has(RecordType::NS) && !r.has(RecordType::SOA));
+    found.filter(|_| !hashes.exceeded)
 }
 
 /// The closest provable encloser of `qname` (RFC 5155 sec. 8.3): the longest ancestor whose
@@ -196,18 +257,19 @@ fn closest_encloser<'a>(
     qname: &Name,
     zone: &Name,
     records: &[&'a Nsec3Record],
+    hashes: &mut Hashes,
 ) -> Result<(Name, &'a Nsec3Record), DenialError> {
     let mut next_closer = qname.clone();
     while next_closer.num_labels() > zone.num_labels() {
         let candidate = next_closer.base_name();
-        let matching = records.iter().find(|r| r.matches(&candidate, zone));
+        let matching = records.iter().find(|r| r.matches(&candidate, zone, hashes));
         if let Some(m) = matching {
             if (m.has(RecordType::NS) && !m.has(RecordType::SOA)) || m.has(RecordType::DNAME) {
                 return Err(DenialError::WrongSideOfDelegation);
             }
             return records
                 .iter()
-                .find(|r| r.covers(&next_closer, zone))
+                .find(|r| r.covers(&next_closer, zone, hashes))
                 .map(|r| (candidate, *r))
                 .ok_or(DenialError::NameNotCovered);
         }
@@ -255,9 +317,13 @@ pub fn prove_wildcard_expansion3(
             iterations: r.nsec3.iterations(),
         });
     }
-    if in_zone.iter().any(|r| r.covers(&next_closer, zone)) {
+    let mut hashes = Hashes::default();
+    let covered = in_zone
+        .iter()
+        .any(|r| r.covers(&next_closer, zone, &mut hashes));
+    hashes.checked(if covered {
         Ok(Nsec3Expansion::Proven)
     } else {
         Err(DenialError::NameNotCovered)
-    }
+    })
 }

@@ -21,17 +21,18 @@
 //!   a resolver that strips them cannot turn bogus into insecure.
 //!
 //! Work is bounded by named limits ([`MAX_CHAIN_DEPTH`], [`MAX_CHAIN_LOOKUPS`],
-//! [`MAX_DNSKEYS`], [`MAX_DENIAL_RECORDS`], and [`super::MAX_VERIFICATIONS`] signatures per
-//! RRset), against KeyTrap-style answers (CVE-2023-50387, CVE-2023-50868). Validated zones
+//! [`MAX_DNSKEYS`], [`MAX_DENIAL_RECORDS`], [`super::MAX_VERIFICATIONS`] signatures per
+//! RRset, [`super::MAX_NSEC3_HASHES`] hashes per NSEC3 proof), against KeyTrap-style answers (CVE-2023-50387, CVE-2023-50868). Validated zones
 //! are kept for the whole check, so each zone cut is validated once.
 //!
-//! Not handled: DNAME (RFC 6672). The synthesised CNAME is unsigned, so an answer through a
-//! DNAME in a signed zone comes out bogus (never insecure).
+//! A CNAME synthesised from a DNAME (RFC 6672) is unsigned: it counts when the DNAME RRset of
+//! the same answer validates and the CNAME is exactly its substitution (sec. 5.3.1).
 
 use std::collections::{BTreeMap, VecDeque};
 
 use hickory_proto::dnssec::rdata::{DNSSECRData, RRSIG};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use super::anchor::TrustAnchor;
 use super::chain::{ChainError, NoDsProof, RrsetStatus, SignedRrset, TrustChain};
@@ -122,6 +123,9 @@ pub struct Judgement {
     /// An Extended DNS Error to report with it (RFC 9276 sec. 3.2: EDE 27 when NSEC3
     /// iterations made it insecure).
     pub ede: Option<ExtendedError>,
+    /// When insecure: the insecure delegation proven above the answer's final name (absent
+    /// when NSEC3 opt-out or the iteration limit made the answer itself insecure).
+    pub insecure_below: Option<Name>,
 }
 
 /// The chain walker (see the module documentation).
@@ -253,10 +257,7 @@ impl Validator {
     }
 
     fn judge_answer(&mut self, answer: &Answer) -> Step<Judgement> {
-        let mut judgement = Judgement {
-            security: Security::Secure,
-            ede: None,
-        };
+        let mut judgement = Self::secure();
         let worst = |j: Judgement, acc: &mut Judgement| {
             if j.security == Security::Insecure {
                 acc.security = Security::Insecure;
@@ -265,8 +266,13 @@ impl Validator {
                 acc.ede = j.ede;
             }
         };
-        for (owner, _) in &answer.cnames {
-            let j = self.rrset_status(answer, owner, RecordType::CNAME)?;
+        for (owner, target) in &answer.cnames {
+            let j = match dname_behind(answer, owner, target) {
+                // RFC 6672 sec. 5.3.1: the CNAME synthesised from a DNAME is unsigned; the
+                // DNAME is what must validate, and the CNAME must be its substitution.
+                Some(dname) => self.rrset_status(answer, &dname, RecordType::DNAME)?,
+                None => self.rrset_status(answer, owner, RecordType::CNAME)?,
+            };
             worst(j, &mut judgement);
         }
         let last = match answer.rcode {
@@ -274,6 +280,9 @@ impl Validator {
             RcodeClass::NoData | RcodeClass::NxDomain => self.denial_status(answer)?,
         };
         worst(last, &mut judgement);
+        if judgement.security == Security::Insecure {
+            judgement.insecure_below = self.chain.insecure_above(&answer.final_name).cloned();
+        }
         Ok(judgement)
     }
 
@@ -281,6 +290,7 @@ impl Validator {
         Judgement {
             security: Security::Secure,
             ede: None,
+            insecure_below: None,
         }
     }
 
@@ -288,12 +298,14 @@ impl Validator {
         Judgement {
             security: Security::Insecure,
             ede: None,
+            insecure_below: None,
         }
     }
 
     fn too_many_iterations(iterations: u16) -> Judgement {
         Judgement {
             security: Security::Insecure,
+            insecure_below: None,
             ede: Some(ExtendedError {
                 code: EDE_UNSUPPORTED_NSEC3_ITERATIONS,
                 text: format!("NSEC3 with {iterations} iterations: insecure (RFC 9276 sec. 3.2)"),
@@ -781,6 +793,40 @@ impl Validator {
             }
         }
     }
+}
+
+/// The target of a DNAME record (RFC 6672 sec. 2.1), carried as unknown data by
+/// hickory-proto: a domain name in uncompressed wire format (sec. 2.5).
+fn dname_target(record: &Record) -> Option<Name> {
+    match &record.data {
+        RData::Unknown { code, rdata } if *code == RecordType::DNAME => {
+            let mut decoder = BinDecoder::new(&rdata.anything);
+            let name = Name::read(&mut decoder).ok()?;
+            decoder.is_empty().then_some(name)
+        }
+        _ => None,
+    }
+}
+
+/// The owner of the DNAME RRset of `answer` that synthesised the unsigned CNAME `owner` ->
+/// `target` (RFC 6672 sec. 2.2: `owner` is below the DNAME's owner, and `target` is `owner`
+/// with that suffix replaced by the DNAME's target). `None` when the CNAME is signed (it is
+/// then validated as itself) or no DNAME explains it.
+fn dname_behind(answer: &Answer, owner: &Name, target: &Name) -> Option<Name> {
+    let cname = rrset_in(&answer.sections.answer, owner, RecordType::CNAME);
+    if !cname.rrsigs.is_empty() {
+        return None;
+    }
+    answer.sections.answer.iter().find_map(|r| {
+        if r.name == *owner || !r.name.zone_of(owner) {
+            return None;
+        }
+        let dname = dname_target(r)?;
+        let keep = usize::from(owner.num_labels() - r.name.num_labels());
+        let prefix = Name::from_labels(owner.iter().take(keep)).ok()?;
+        let substituted = prefix.append_name(&dname).ok()?;
+        (substituted == *target).then(|| r.name.clone())
+    })
 }
 
 /// The smallest Original TTL of the RRSIGs over the answer's final RRset: a validated

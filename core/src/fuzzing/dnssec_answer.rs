@@ -5,7 +5,8 @@
 //! after the question.
 //!
 //! The world: the root (its key is the only trust anchor) delegates `lab.` with a DS; `lab.`
-//! holds `mx.lab. A`, `_25._tcp.mx.lab. TLSA` and an NSEC chain; the root an NSEC chain
+//! holds `mx.lab. A`, `_25._tcp.mx.lab. TLSA`, `alias.lab. DNAME lab.` (RFC 6672: answers
+//! below it carry an unsigned synthesised CNAME) and an NSEC chain; the root an NSEC chain
 //! too. Both keys are Ed25519 with fixed private keys, so the fuzzer cannot sign anything.
 //! Nothing in it is insecure (no unsigned delegation, no NSEC3, no unsupported algorithm).
 //!
@@ -27,7 +28,7 @@ use hickory_proto::dnssec::crypto::Ed25519SigningKey;
 use hickory_proto::dnssec::rdata::{DNSSECRData, SigInput, DNSKEY, DS, NSEC, RRSIG};
 use hickory_proto::dnssec::{DigestType, SigningKey, Verifier, TBS};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::{A, SOA, TLSA};
+use hickory_proto::rr::rdata::{A, CNAME, NULL, SOA, TLSA};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, SerialNumber};
 use hickory_proto::serialize::binary::BinEncodable;
 use rustls_pki_types::PrivatePkcs8KeyDer;
@@ -45,7 +46,7 @@ const ROOT_KEY: &str = "3053020101300506032b65700422042056c0d7b7cb50eee2fc831a42
 const LAB_KEY: &str = "3053020101300506032b657004220420c654223d61a68babf32ddeede689bab9ad445db986f330d9d343bb7261f467e2a1230321009b0ee23c906fc64b1529f2693245d8801a214cf4f5171a2d9f2350fc523ff803";
 
 /// The questions a case can start from: (name, type).
-pub const QUESTIONS: [(&str, RecordType); 8] = [
+pub const QUESTIONS: [(&str, RecordType); 9] = [
     ("_25._tcp.mx.lab.", RecordType::TLSA),
     ("mx.lab.", RecordType::A),
     ("_25._tcp.mx2.lab.", RecordType::TLSA),
@@ -54,6 +55,7 @@ pub const QUESTIONS: [(&str, RecordType); 8] = [
     ("nosuch.", RecordType::MX),
     ("lab.", RecordType::DS),
     ("mx.lab.", RecordType::AAAA),
+    ("mx.alias.lab.", RecordType::A),
 ];
 
 /// The signed world.
@@ -203,10 +205,33 @@ fn build_world() -> Option<World> {
         )],
         &mut records,
     )?;
+    let dname_target = name("lab.").to_bytes().ok()?;
     signed(
         &lab_key,
         &lab,
-        vec![nsec("lab.", "mx.lab.", &[NS, SOAT, SIG, NSC, KEY])],
+        vec![record(
+            "alias.lab.",
+            RData::Unknown {
+                code: RecordType::DNAME,
+                rdata: NULL::with(dname_target),
+            },
+        )],
+        &mut records,
+    )?;
+    signed(
+        &lab_key,
+        &lab,
+        vec![nsec("lab.", "alias.lab.", &[NS, SOAT, SIG, NSC, KEY])],
+        &mut records,
+    )?;
+    signed(
+        &lab_key,
+        &lab,
+        vec![nsec(
+            "alias.lab.",
+            "mx.lab.",
+            &[RecordType::DNAME, SIG, NSC],
+        )],
         &mut records,
     )?;
     signed(
@@ -236,6 +261,7 @@ fn build_world() -> Option<World> {
     let types = vec![
         (root, vec![NS, SOAT, SIG, NSC, KEY]),
         (lab, vec![NS, SOAT, SIG, NSC, KEY, DSR]),
+        (name("alias.lab."), vec![RecordType::DNAME, SIG, NSC]),
         (name("mx.lab."), vec![RecordType::A, SIG, NSC]),
         (name("_tcp.mx.lab."), vec![]),
         (name("_25._tcp.mx.lab."), vec![RecordType::TLSA, SIG, NSC]),
@@ -269,6 +295,29 @@ fn honest(w: &World, qname: &Name, qtype: RecordType) -> (ResponseCode, Vec<Reco
         RData::DNSSEC(DNSSECRData::RRSIG(s)) => s.input().type_covered,
         _ => r.record_type(),
     };
+    let alias = name("alias.lab.");
+    if alias.zone_of(qname) && *qname != alias {
+        // RFC 6672 sec. 3.1: the DNAME, a synthesised unsigned CNAME, then the target's
+        // answer.
+        let prefix = Name::from_labels(qname.iter().take(usize::from(qname.num_labels() - 2)));
+        let Some(target) = prefix.ok().and_then(|p| p.append_name(&name("lab.")).ok()) else {
+            return (ResponseCode::ServFail, Vec::new(), Vec::new());
+        };
+        let mut answer: Vec<Record> = w
+            .records
+            .iter()
+            .filter(|(_, r)| r.name == alias && covers(r) == RecordType::DNAME)
+            .map(|(_, r)| r.clone())
+            .collect();
+        answer.push(Record::from_rdata(
+            qname.clone(),
+            3600,
+            RData::CNAME(CNAME(target.clone())),
+        ));
+        let (rcode, more, authority) = honest(w, &target, qtype);
+        answer.extend(more);
+        return (rcode, answer, authority);
+    }
     let zone = zone_of(qname, qtype);
     let served = || w.records.iter().filter(|(z, _)| *z == zone).map(|(_, r)| r);
     let answer: Vec<Record> = served()
