@@ -203,7 +203,16 @@ impl Walker {
             if set.records.is_empty() {
                 return found.and(self.denial(&at, qtype, &authority));
             }
-            found = found.and(self.positive(&at, rtype, &set, &authority));
+            let link = match dname_behind(&msg.answers, &set) {
+                // RFC 6672 sec. 5.3.1: an unsigned CNAME synthesised from a DNAME counts as
+                // the DNAME's substitution; the DNAME RRset is what must validate.
+                Some(dname) => {
+                    let dnames = signed_rrset(&msg.answers, &dname, RecordType::DNAME);
+                    self.positive(&dname, RecordType::DNAME, &dnames, &authority)
+                }
+                None => self.positive(&at, rtype, &set, &authority),
+            };
+            found = found.and(link);
             match (&set.records[0].data, rtype) {
                 (RData::CNAME(target), RecordType::CNAME) if qtype != RecordType::CNAME => {
                     at = target.0.clone();
@@ -374,6 +383,35 @@ fn signed_rrset(records: &[Record], owner: &Name, rtype: RecordType) -> SignedRr
         }
     }
     set
+}
+
+/// The owner of the DNAME of `answers` that synthesised the unsigned CNAME RRset `cname`:
+/// the CNAME's owner is below it and its target is the owner with the DNAME's owner
+/// replaced by the DNAME's target (RFC 6672 sec. 2.2).
+fn dname_behind(answers: &[Record], cname: &SignedRrset) -> Option<Name> {
+    let record = cname.records.first()?;
+    let RData::CNAME(target) = &record.data else {
+        return None;
+    };
+    if !cname.rrsigs.is_empty() {
+        return None;
+    }
+    answers.iter().find_map(|r| {
+        let RData::Unknown { code, rdata } = &r.data else {
+            return None;
+        };
+        if *code != RecordType::DNAME || r.name == record.name || !r.name.zone_of(&record.name) {
+            return None;
+        }
+        let mut decoder = hickory_proto::serialize::binary::BinDecoder::new(&rdata.anything);
+        let to: Name = hickory_proto::serialize::binary::BinDecodable::read(&mut decoder).ok()?;
+        let keep = usize::from(record.name.num_labels() - r.name.num_labels());
+        let substituted = Name::from_labels(record.name.iter().take(keep))
+            .ok()?
+            .append_name(&to)
+            .ok()?;
+        (substituted == target.0).then(|| r.name.clone())
+    })
 }
 
 /// The NSEC and NSEC3 records of `records`, each with its RRSIGs.

@@ -214,6 +214,16 @@ impl<'w> Zones<'w> {
                 step.answers = zone.signed_rrset(qname, records, bogus_code(set.status));
                 return step;
             }
+            if let Some((alias, target)) = self.dname_above(qname, &z) {
+                step.answers = zone.signed_rrset(&alias.owner, alias.records, alias.fault);
+                step.answers.push(Record::from_rdata(
+                    qname.clone(),
+                    alias.ttl,
+                    RData::CNAME(CNAME(target.clone())),
+                ));
+                step.cname = Some(norm(&target.to_ascii()));
+                return step;
+            }
             if let Some(expanded) = zone.wildcard_answer(qname, qtype, &mut step) {
                 step.answers = expanded;
                 return step;
@@ -221,6 +231,44 @@ impl<'w> Zones<'w> {
         }
         zone.denial(qname, &mut step);
         step
+    }
+
+    /// The DNAME RRset at a proper ancestor of `qname` in the zone at `z`, and the name it
+    /// substitutes for `qname` (RFC 6672 sec. 2.2, 3.1).
+    fn dname_above(&self, qname: &Name, z: &Name) -> Option<(Dname, Name)> {
+        let mut owner = qname.base_name();
+        while z.zone_of(&owner) {
+            if let Some(set) = self
+                .world
+                .rrset(&norm(&owner.to_ascii()), RecordType::DNAME)
+            {
+                let RData::Unknown { rdata, .. } = set.records.first()? else {
+                    return None;
+                };
+                let wire = rdata.anything.to_vec();
+                let mut decoder = hickory_proto::serialize::binary::BinDecoder::new(&wire);
+                let target: Name =
+                    hickory_proto::serialize::binary::BinDecodable::read(&mut decoder).ok()?;
+                let keep = usize::from(qname.num_labels() - owner.num_labels());
+                let substituted = Name::from_labels(qname.iter().take(keep))
+                    .ok()?
+                    .append_name(&target)
+                    .ok()?;
+                let records = records_at(&owner, set.ttl, &set.records);
+                let alias = Dname {
+                    owner,
+                    records,
+                    ttl: set.ttl,
+                    fault: bogus_code(set.status),
+                };
+                return Some((alias, substituted));
+            }
+            if owner == *z || owner.is_root() {
+                return None;
+            }
+            owner = owner.base_name();
+        }
+        None
     }
 
     /// The DS RRset for the signed zone at `apex` (RFC 4034 sec. 5): the SHA-256 digest of its
@@ -252,6 +300,14 @@ impl<'w> Zones<'w> {
             RData::DNSSEC(DNSSECRData::DS(ds)),
         )]
     }
+}
+
+/// A DNAME RRset above a name: its owner, records, TTL and bogus code.
+struct Dname {
+    owner: Name,
+    records: Vec<Record>,
+    ttl: u32,
+    fault: Option<u16>,
 }
 
 /// The longest apex in `zones` at or above `name` (the root if none).

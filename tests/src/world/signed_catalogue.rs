@@ -1,7 +1,7 @@
 //! Signed-world scenarios (issue 13): worlds whose DNSSEC data exercises an in-core validator
 //! beyond what the catalogue's [`Status`] values say: NSEC3 with opt-out and with too many
 //! iterations, wildcard answers, CNAME chains across zones, an algorithm rollover, a DS of an
-//! unknown algorithm, and each kind of bogus data. Each carries the verdict a check with
+//! unknown algorithm, a DNAME, and each kind of bogus data. Each carries the verdict a check with
 //! `--dnssec validate` must reach, a one-line RFC reason, and the status a correct validator
 //! finds for its telling lookups.
 //!
@@ -358,6 +358,32 @@ pub fn signed_scenarios() -> Vec<SignedScenario> {
         base(&leaf).denial(MX_TLSA, Status::Bogus(12)).build(),
         tlsa_bogus(),
         vec![lookup(MX_TLSA, T::TLSA, BOGUS), lookup(MX, T::AAAA, Secure)],
+    );
+    let through = "mx.hosts.example.net";
+    push(
+        "V18",
+        "MX host reached through a DNAME: the synthesised CNAME is unsigned, the DNAME is signed",
+        "RFC 6672 sec. 5.3.1: the unsigned CNAME counts as the substitution of the signed DNAME",
+        false,
+        World::builder()
+            .zone("example.com", Status::Secure)
+            .zone("example.net", Status::Secure)
+            .zone("example.org", Status::Secure)
+            .mx("example.com", 10, through)
+            .dname("hosts.example.net", "hosts.example.org")
+            .a("mx.hosts.example.org", MX_IP)
+            .tlsa_for("mx.hosts.example.org", &ee)
+            .server(
+                IpAddr::V4(MX_IP),
+                MailServer::new(through).with_tls(server_tls(&[&leaf])),
+            )
+            .build(),
+        expect(D::DaneVerified, vec![host(through, H::Verified, None)]),
+        vec![
+            lookup(through, T::A, Secure),
+            lookup("_25._tcp.mx.hosts.example.net", T::TLSA, Secure),
+            lookup("mx.hosts.example.org", T::A, Secure),
+        ],
     );
     v
 }

@@ -441,6 +441,22 @@ impl WorldBuilder {
         self.record(name, RData::CNAME(CNAME(fqdn(target))))
     }
 
+    /// Makes every name below `name` an alias of the same name below `target` (a DNAME,
+    /// RFC 6672 sec. 2). hickory-proto carries DNAME data as an unknown type: the target in
+    /// uncompressed wire form (sec. 2.5). Only answers with CD=1 and those of non-validating
+    /// resolvers synthesise the CNAME (sec. 3.1).
+    pub fn dname(self, name: &str, target: &str) -> Self {
+        let wire = hickory_proto::serialize::binary::BinEncodable::to_bytes(&fqdn(target))
+            .unwrap_or_default();
+        self.record(
+            name,
+            RData::Unknown {
+                code: RecordType::DNAME,
+                rdata: hickory_proto::rr::rdata::NULL::with(wire),
+            },
+        )
+    }
+
     /// Overrides the status of the RRset at `name`/`rtype` (which must exist by now).
     pub fn status(mut self, name: &str, rtype: RecordType, status: Status) -> Self {
         if let Some(set) = self.world.rrsets.get_mut(&(norm(name), u16::from(rtype))) {
