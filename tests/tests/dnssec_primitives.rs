@@ -275,6 +275,31 @@ fn a_wildcard_expansion_verifies_and_is_flagged() {
     assert!(signed.wildcard);
 }
 
+/// An RRset whose owner is the wildcard itself (the NSEC at `*.example.net` of a wildcard
+/// proof, or a query for the literal `*`) verifies with its label count, which leaves the
+/// `*` out (RFC 4034 sec. 3.1.3), and is not an expansion.
+#[test]
+fn an_rrset_at_a_literal_wildcard_owner_verifies() {
+    let zone = name("example.net.");
+    let wildcard = name("*.example.net.");
+    let key = Key::generated_ed25519(257);
+    let records = tlsa_rrset(&wildcard, 1);
+    assert_eq!(wildcard.num_labels(), 2);
+    let sig = key.sign(&zone, &wildcard, &records, 2, VALID);
+    let (records, sigs) = over_the_wire(&records, &[sig]);
+    let signed = verify_rrset(
+        &wildcard,
+        RecordType::TLSA,
+        &records,
+        &sigs,
+        &zone,
+        std::slice::from_ref(key.dnskey()),
+        at(NOW),
+    )
+    .unwrap();
+    assert!(!signed.wildcard);
+}
+
 /// DS matching (RFC 4035 sec. 5.2, RFC 4509 sec. 3).
 #[test]
 fn ds_records_vouch_for_keys_strong_digests_first() {
