@@ -75,22 +75,22 @@ fn one_host(domain: DomainVerdict, verdict: HostVerdict, reason: Option<&'static
     expect(domain, vec![host(MX, verdict, reason)])
 }
 
-/// Secure `example.com` and `example.net`, MX `10 mx.example.net`, a server at 192.0.2.10
+/// Secure `example.com` and `example.net`, MX `10 <mx>`, a server named `mx` at 192.0.2.10
 /// presenting `leaf`; no address record for the MX host yet.
-fn served(leaf: &Issued) -> WorldBuilder {
+fn served(leaf: &Issued, mx: &str) -> WorldBuilder {
     World::builder()
         .zone("example.com", Status::Secure)
         .zone("example.net", Status::Secure)
-        .mx("example.com", 10, MX)
+        .mx("example.com", 10, mx)
         .server(
             IpAddr::V4(MX_IP),
-            MailServer::new(MX).with_tls(server_tls(&[leaf])),
+            MailServer::new(mx).with_tls(server_tls(&[leaf])),
         )
 }
 
-/// [`served`] with the MX host's A record.
+/// [`served`] for `mx.example.net`, with its A record.
 fn base(leaf: &Issued) -> WorldBuilder {
-    served(leaf).a(MX, MX_IP)
+    served(leaf, MX).a(MX, MX_IP)
 }
 
 /// Every signed-world scenario, in id order.
@@ -146,19 +146,12 @@ pub fn signed_scenarios() -> Vec<SignedScenario> {
         "NSEC3 opt-out over an unsigned delegation: the MX host's address is insecure",
         "RFC 5155 sec. 6, 8.6: opt-out proves no DS only insecurely; RFC 7672 sec. 2.2.2",
         true,
-        World::builder()
-            .zone("example.com", Status::Secure)
-            .zone("example.net", Status::Secure)
+        served(&leaf, sub)
             .nsec3("example.net", 0, true)
             .zone("sub.example.net", Status::Insecure)
             .a("www.example.net", Ipv4Addr::new(192, 0, 2, 99))
-            .mx("example.com", 10, sub)
             .a(sub, MX_IP)
             .tlsa_for(sub, &tlsa(3, 1, 1, &self_signed(&["other.example.org"])))
-            .server(
-                IpAddr::V4(MX_IP),
-                MailServer::new(sub).with_tls(server_tls(&[&leaf])),
-            )
             .build(),
         expect(D::NoDane, vec![host(sub, H::Untrusted, None)]),
         vec![
@@ -196,7 +189,7 @@ pub fn signed_scenarios() -> Vec<SignedScenario> {
         "A synthesised from a wildcard in an NSEC3 zone, TLSA a wildcard NODATA",
         "RFC 5155 sec. 8.8 (wildcard answer), 8.7 (wildcard NODATA)",
         false,
-        served(&leaf)
+        served(&leaf, MX)
             .nsec3("example.net", 0, false)
             .a("*.example.net", MX_IP)
             .build(),
@@ -224,7 +217,7 @@ pub fn signed_scenarios() -> Vec<SignedScenario> {
         "CNAME chain across two zones: a secure alias into an unsigned zone",
         "RFC 4035 sec. 5 per link; RFC 7672 sec. 2.2.2: the TLSA base stays the original name",
         true,
-        served(&leaf)
+        served(&leaf, MX)
             .zone("unsigned.net", Status::Insecure)
             .cname("alias.example.com", MX)
             .cname(MX, "host.unsigned.net")
@@ -365,18 +358,11 @@ pub fn signed_scenarios() -> Vec<SignedScenario> {
         "MX host reached through a DNAME: the synthesised CNAME is unsigned, the DNAME is signed",
         "RFC 6672 sec. 5.3.1: the unsigned CNAME counts as the substitution of the signed DNAME",
         false,
-        World::builder()
-            .zone("example.com", Status::Secure)
-            .zone("example.net", Status::Secure)
+        served(&leaf, through)
             .zone("example.org", Status::Secure)
-            .mx("example.com", 10, through)
             .dname("hosts.example.net", "hosts.example.org")
             .a("mx.hosts.example.org", MX_IP)
             .tlsa_for("mx.hosts.example.org", &ee)
-            .server(
-                IpAddr::V4(MX_IP),
-                MailServer::new(through).with_tls(server_tls(&[&leaf])),
-            )
             .build(),
         expect(D::DaneVerified, vec![host(through, H::Verified, None)]),
         vec![
