@@ -280,7 +280,9 @@ impl Walker {
         }
         match prove_wildcard_expansion3(owner, labels, zone, &nsec3s) {
             Ok(Nsec3Expansion::Proven) => Found::Secure,
-            Ok(Nsec3Expansion::TooManyIterations { .. }) => Found::Insecure,
+            Ok(Nsec3Expansion::TooManyIterations { .. } | Nsec3Expansion::OptOut) => {
+                Found::Insecure
+            }
             Err(e) => Found::Bogus(format!("wildcard {owner}: {e:?}")),
         }
     }
