@@ -521,7 +521,7 @@ impl fmt::Display for Reason {
             Reason::TrustAnchorInvalid { error } => write!(f, ": {error}"),
             Reason::TrustAnchorMismatch { zone } => write!(
                 f,
-                ": the trust anchor for {zone} matches none of its DNSKEY records"
+                ": the trust anchor for {zone} matches none of the DNSKEY records served for it (outdated anchors, or a resolver serving forged keys)"
             ),
             Reason::DaneRequired { why } => write!(f, ": {why}"),
             Reason::LocalResources { during, error } => {

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use daneel_core::Transport;
 
 use crate::world::resolver::answer;
-use crate::world::{Host, MailServer, ServerSession, World};
+use crate::world::{Host, MailServer, ResolverKind, ServerSession, World};
 
 /// How often blocked threads look at the stop flag.
 const POLL: Duration = Duration::from_millis(100);
@@ -204,16 +204,26 @@ impl LiveWorld {
     }
 
     /// Starts a second resolver on `base + 2` that does not validate (AD=0 always, bogus data
-    /// served as unsigned, like unbound with `module-config: "iterator"`), and returns its
-    /// address (UDP and TCP).
+    /// served as it is, DNSSEC records passed through with DO=1, like unbound with
+    /// `module-config: "iterator"`), and returns its address (UDP and TCP).
     pub fn serve_plain_resolver(&mut self) -> io::Result<SocketAddr> {
-        let plain = Arc::new(self.world.non_validating_view());
-        let (udp, tcp) = bind_dns(offset(self.base, 2)?)?;
+        self.serve_resolver(ResolverKind::NonValidating, 2)
+    }
+
+    /// Starts a third resolver on `base + 4` (`base + 3` sends forgeries), a broken forwarder that removes RRSIG, NSEC,
+    /// NSEC3 and DS records from every answer, and returns its address (UDP and TCP).
+    pub fn serve_stripping_resolver(&mut self) -> io::Result<SocketAddr> {
+        self.serve_resolver(ResolverKind::Stripping, 4)
+    }
+
+    fn serve_resolver(&mut self, kind: ResolverKind, n: u32) -> io::Result<SocketAddr> {
+        let view = Arc::new(self.world.served_by(kind));
+        let (udp, tcp) = bind_dns(offset(self.base, n)?)?;
         let addr = udp.local_addr()?;
         self.threads
-            .push(spawn_udp(udp, plain.clone(), None, self.stop.clone())?);
+            .push(spawn_udp(udp, view.clone(), None, self.stop.clone())?);
         self.threads
-            .push(spawn_tcp_dns(tcp, plain, self.stop.clone())?);
+            .push(spawn_tcp_dns(tcp, view, self.stop.clone())?);
         Ok(addr)
     }
 

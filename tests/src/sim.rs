@@ -40,7 +40,7 @@ use daneel_core::{
 use hickory_proto::op::Message;
 
 use crate::world::resolver;
-use crate::world::{Host, ServerSession, World};
+use crate::world::{Host, ResolverKind, ServerSession, World};
 
 /// The most outputs one drain may produce before the driver calls it a livelock.
 pub const MAX_DRAIN: usize = 10_000;
@@ -118,8 +118,13 @@ pub struct ReplayMismatch {
 pub enum ResolverRole {
     /// The world's validating resolver (every address not given a role).
     Validating,
-    /// A resolver that does not validate: AD=0 always, bogus data served as unsigned.
+    /// A resolver that does not validate (unbound with `module-config: "iterator"`): AD=0
+    /// always, bogus data served as it is, RRSIG, NSEC, NSEC3 and DS records passed through
+    /// with DO=1 ([`crate::world::ResolverKind::NonValidating`]).
     NonValidating,
+    /// A broken forwarder that removes RRSIG, NSEC, NSEC3 and DS records from every answer
+    /// ([`crate::world::ResolverKind::Stripping`]).
+    Stripping,
     /// Never answers.
     Silent,
     /// Every query to it fails before it is sent, as when this process is out of file
@@ -275,7 +280,8 @@ pub struct ConnLog {
 pub struct Sim {
     world: World,
     resolvers: BTreeMap<SocketAddr, ResolverRole>,
-    plain_world: Option<World>,
+    /// The world as the non-validating and stripping resolvers serve it.
+    views: Vec<(ResolverKind, World)>,
     forgeries: Vec<Forgery>,
     /// State of the DNS latency jitter (0: none).
     jitter: u64,
@@ -314,7 +320,7 @@ impl Sim {
         Sim {
             world,
             resolvers: BTreeMap::new(),
-            plain_world: None,
+            views: Vec::new(),
             forgeries: Vec::new(),
             jitter: 0,
             driver: Driver::new(tap),
@@ -348,8 +354,13 @@ impl Sim {
     /// Gives the resolver at `addr` a role (every other address is the world's validating
     /// resolver).
     pub fn with_resolver(mut self, addr: SocketAddr, role: ResolverRole) -> Sim {
-        if role == ResolverRole::NonValidating && self.plain_world.is_none() {
-            self.plain_world = Some(self.world.non_validating_view());
+        let kind = match role {
+            ResolverRole::NonValidating => Some(ResolverKind::NonValidating),
+            ResolverRole::Stripping => Some(ResolverKind::Stripping),
+            _ => None,
+        };
+        if let Some(kind) = kind.filter(|k| !self.views.iter().any(|(v, _)| v == k)) {
+            self.views.push((kind, self.world.served_by(kind)));
         }
         self.resolvers.insert(addr, role);
         self
@@ -655,9 +666,14 @@ impl Sim {
     fn resolver_world(&self, server: SocketAddr) -> Option<&World> {
         match self.resolvers.get(&server) {
             None | Some(ResolverRole::Validating) => Some(&self.world),
-            Some(ResolverRole::NonValidating) => self.plain_world.as_ref(),
+            Some(ResolverRole::NonValidating) => self.view(ResolverKind::NonValidating),
+            Some(ResolverRole::Stripping) => self.view(ResolverKind::Stripping),
             Some(ResolverRole::Silent | ResolverRole::OutOfDescriptors) => None,
         }
+    }
+
+    fn view(&self, kind: ResolverKind) -> Option<&World> {
+        self.views.iter().find(|(k, _)| *k == kind).map(|(_, w)| w)
     }
 
     fn open(&mut self, query: QueryId) {

@@ -2,15 +2,19 @@
 //! non-validating resolver in either position of the list, and an off-path forger whose
 //! answers carry the query's id and reach the client's port from another address (or from
 //! the resolver's address on another port) before the real answer (RFC 5452 sec. 9.1).
-//! Served on 127.21.0.0/16.
+//! The same through the in-core validator (`--dnssec validate`, issue 13) behind the
+//! non-validating resolver and behind a forwarder that strips DNSSEC records. Served on
+//! 127.21.0.0/16.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
 use daneel_core::check::{AddressFamily, CheckConfig, SmtpCheck};
+use daneel_core::dnssec::{DnssecMode, DnssecSettings};
 use daneel_core::{DomainVerdict, Report, Seed};
 use daneel_tests::live::{LiveForger, LiveWorld};
 use daneel_tests::world::catalogue::{self, Scenario};
 use daneel_tests::world::certs::{self_signed, tlsa};
+use daneel_tests::world::signed_catalogue::{relies_on_proven_answers, signed_scenarios};
 use daneel_tests::world::{Status, World};
 use hickory_proto::rr::RecordType;
 
@@ -119,6 +123,59 @@ fn hostile_live_forged_answers_from_another_source_are_not_believed() {
                     "{runtime} forged {qname} {qtype}: {} {:?}",
                     report.verdict.as_str(),
                     report.hosts.iter().map(|h| &h.name).collect::<Vec<_>>()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `--dnssec validate` from the world's trust anchor, through `resolver` only.
+fn validating(s: &Scenario, resolver: SocketAddr) -> CheckConfig {
+    let mut config = config(s, vec![resolver]);
+    config.dnssec = DnssecSettings {
+        mode: DnssecMode::Validate,
+        trust_anchors: vec![s.world.trust_anchor_line()],
+    };
+    config
+}
+
+/// `--dnssec validate` on real sockets (issue 13): the world served by its non-validating
+/// resolver (unbound with `module-config: "iterator"`), the core validating every answer from
+/// the world's trust anchor, reaches the expected verdict; behind the stripping forwarder, no
+/// check relies on an answer it cannot prove. Served on 127.21.160.0/20.
+#[test]
+fn live_validation_through_non_validating_and_stripping_resolvers() {
+    let signed = signed_scenarios().into_iter().map(|s| s.scenario);
+    let picked: Vec<Scenario> = ["S01", "S10", "S14", "S39"]
+        .into_iter()
+        .map(|id| catalogue::by_id(id).unwrap())
+        .chain(signed.filter(|s| ["V02", "V04", "V05", "V09", "V17"].contains(&s.id)))
+        .collect();
+    assert_eq!(picked.len(), 9);
+    let mut failures = Vec::new();
+    for (i, s) in picked.iter().enumerate() {
+        let base = Ipv4Addr::new(127, 21, 160 + i as u8, 0);
+        let port = s.world.smtp_port();
+        let mut live = LiveWorld::start(&s.world, base, port)
+            .unwrap_or_else(|e| panic!("{}: cannot serve on {base} port {port}: {e}", s.id));
+        let plain = live.serve_plain_resolver().unwrap();
+        let stripping = live.serve_stripping_resolver().unwrap();
+        for (runtime, report) in ["tokio", "smol"].iter().zip(both(&validating(s, plain))) {
+            let mismatches = s.expected.mismatches(&report);
+            if !mismatches.is_empty() {
+                failures.push(format!("{} {runtime}: {}", s.id, mismatches.join("; ")));
+            }
+        }
+        for (runtime, report) in ["tokio", "smol"]
+            .iter()
+            .zip(both(&validating(s, stripping)))
+        {
+            if relies_on_proven_answers(report.verdict) {
+                failures.push(format!(
+                    "{} {runtime} stripped: {}",
+                    s.id,
+                    report.verdict.as_str()
                 ));
             }
         }

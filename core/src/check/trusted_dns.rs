@@ -18,7 +18,7 @@ use hickory_proto::rr::{Name, RecordType};
 use super::resolvers::{self, ResolverSet};
 use crate::dns::{Answer, DnsClient, DnsConfig, LookupError, LookupId, LookupResult, RcodeClass};
 use crate::dnssec::{
-    original_ttl_cap, AnchorError, DnssecMode, DnssecSettings, TrustAnchor, ValidationFailure,
+    validated_ttl, AnchorError, DnssecMode, DnssecSettings, TrustAnchor, ValidationFailure,
     Validator,
 };
 use crate::machine::{Action, QueryId, UsageError};
@@ -349,8 +349,8 @@ impl<P: Clone> TrustedDns<P> {
                     }
                     answer.security = judgement.security;
                     answer.ede.extend(judgement.ede);
-                    if let Some(cap) = original_ttl_cap(&answer) {
-                        answer.ttl = answer.ttl.map(|t| t.min(cap));
+                    if answer.ttl.is_some() {
+                        answer.ttl = validated_ttl(&answer, now);
                     }
                     self.results.push_back((purpose, Ok(answer)));
                 }

@@ -198,8 +198,17 @@ impl TrustChain {
                 &parent_keys,
                 self.now,
             )
-            .map(|_| ())
             .map_err(|error| ChainError::Signature { error })
+            .and_then(|by| {
+                // RFC 4035 sec. 5.3.4: a denial record is never a wildcard expansion.
+                if by.wildcard {
+                    Err(ChainError::Signature {
+                        error: SignatureError::ExpandedDenial,
+                    })
+                } else {
+                    Ok(())
+                }
+            })
         };
         let proven = match proof {
             NoDsProof::Nsec(items) => {
@@ -261,10 +270,20 @@ impl TrustChain {
     /// The status of the RRset `owner`/`rtype`: by the keys of the zone that signed it (the
     /// RRSIGs' signer name), insecure when that zone or a delegation above it is insecure.
     pub fn rrset(&self, owner: &Name, rtype: RecordType, rrset: &SignedRrset) -> RrsetStatus {
-        // The closest zone the chain knows at or above the owner decides when it is
-        // insecure: nothing below an insecure delegation can be secure.
+        let signer = rrset
+            .rrsigs
+            .iter()
+            .find(|s| s.input().type_covered == rtype)
+            .map(|s| s.input().signer_name.clone());
+        // The closest zone the chain knows at or above the owner, and below the signer,
+        // decides when it is insecure: nothing below an insecure delegation can be secure.
+        // Above the signer it does not count: an island of trust under an insecure zone is
+        // secure by its own anchor (RFC 4035 sec. 4.3).
         let mut at = owner.clone();
         loop {
+            if signer.as_ref() == Some(&at) {
+                break;
+            }
             if let Some(ZoneKeys::Insecure) = self.zones.get(&at) {
                 return RrsetStatus::Insecure;
             }
@@ -273,11 +292,7 @@ impl TrustChain {
             }
             at = at.base_name();
         }
-        let signer = rrset
-            .rrsigs
-            .iter()
-            .find(|s| s.input().type_covered == rtype)
-            .map(|s| s.input().signer_name.clone());
+
         let Some(signer) = signer else {
             return RrsetStatus::Bogus(ChainError::Signature {
                 error: SignatureError::NoSignature,

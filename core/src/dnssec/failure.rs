@@ -23,6 +23,8 @@ pub enum WorkLimit {
     DnskeySetSize,
     /// More NSEC or NSEC3 records in one answer than [`super::walker::MAX_DENIAL_RECORDS`].
     DenialRecords,
+    /// More RRset validations in one check than [`super::walker::MAX_RRSET_VALIDATIONS`].
+    RrsetValidations,
 }
 
 /// Why an answer is not secure or provably insecure (issue 13).
@@ -128,7 +130,10 @@ fn signature_ede(error: &SignatureError) -> u16 {
         SignatureError::Window {
             error: WindowError::Inverted,
         } => 25,
-        SignatureError::WrongSigner | SignatureError::WorkLimit | SignatureError::BadSignature => 6,
+        SignatureError::WrongSigner
+        | SignatureError::WorkLimit
+        | SignatureError::BadSignature
+        | SignatureError::ExpandedDenial => 6,
     }
 }
 
@@ -163,6 +168,7 @@ fn describe_signature(error: &SignatureError) -> &'static str {
         } => "the RRSIG expires before its inception",
         SignatureError::WorkLimit => "too many signatures to try",
         SignatureError::BadSignature => "the signature does not verify",
+        SignatureError::ExpandedDenial => "an NSEC or NSEC3 record signed as a wildcard expansion",
     }
 }
 
@@ -197,7 +203,7 @@ impl std::fmt::Display for ValidationFailure {
             }
             ValidationFailure::AnchorMismatch { zone } => write!(
                 f,
-                "the trust anchor for {zone} matches none of its DNSKEY records"
+                "the trust anchor for {zone} matches none of the DNSKEY records served for it (outdated anchors, or a resolver serving forged keys)"
             ),
             ValidationFailure::Denial {
                 qname,

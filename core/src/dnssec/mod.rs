@@ -54,12 +54,13 @@ pub use nsec::{
     delegation_at, prove_denial, prove_wildcard_expansion, Denial, DenialError, NsecRecord,
 };
 pub use nsec3::{
-    delegation_at3, prove_denial3, prove_wildcard_expansion3, Nsec3Denial, Nsec3Expansion,
-    Nsec3Record, EDE_UNSUPPORTED_NSEC3_ITERATIONS, MAX_NSEC3_HASHES, MAX_NSEC3_ITERATIONS,
+    delegation_at3, prove_denial3, prove_wildcard_expansion3, wildcard_covered3, Nsec3Denial,
+    Nsec3Expansion, Nsec3Record, EDE_UNSUPPORTED_NSEC3_ITERATIONS, MAX_NSEC3_HASHES,
+    MAX_NSEC3_ITERATIONS,
 };
 pub use signature::{usable_key, verify_rrset, SignatureError, SignedBy, MAX_VERIFICATIONS};
 pub use walker::{
-    original_ttl_cap, Judgement, Validator, MAX_CHAIN_DEPTH, MAX_CHAIN_LOOKUPS, MAX_DENIAL_RECORDS,
-    MAX_DNSKEYS,
+    validated_ttl, Judgement, Validator, MAX_CHAIN_DEPTH, MAX_CHAIN_LOOKUPS, MAX_DENIAL_RECORDS,
+    MAX_DNSKEYS, MAX_RRSET_VALIDATIONS,
 };
 pub use window::{check_window, WindowError, CLOCK_SKEW_SECS};

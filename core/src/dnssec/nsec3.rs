@@ -228,6 +228,25 @@ fn prove_denial3_with(
     }
 }
 
+/// Whether the validated NSEC3 records of `zone` cover the wildcard at `closest_encloser`
+/// (RFC 5155 sec. 8.4): an NXDOMAIN under opt-out still needs it (sec. 8.4; only a NODATA
+/// may do without, RFC 5155 erratum 3441).
+pub fn wildcard_covered3(
+    closest_encloser: &Name,
+    zone: &Name,
+    records: &[Nsec3Record],
+) -> Result<bool, DenialError> {
+    let wildcard = closest_encloser
+        .prepend_label("*")
+        .map_err(|_| DenialError::WildcardNotDenied)?;
+    let mut hashes = Hashes::default();
+    let covered = records
+        .iter()
+        .filter(|r| r.owner.base_name() == *zone)
+        .any(|r| r.covers(&wildcard, zone, &mut hashes));
+    hashes.checked(Ok(covered))
+}
+
 /// Whether the validated NSEC3 records of `zone` show `name` as a delegation point: the
 /// NSEC3 matching its hash has NS without SOA (RFC 5155 sec. 8.6). `None` when no record
 /// matches, or when a record exceeds [`MAX_NSEC3_ITERATIONS`] (nothing is hashed then).
@@ -283,6 +302,9 @@ fn closest_encloser<'a>(
 pub enum Nsec3Expansion {
     /// The next closer name is covered: no closer match exists.
     Proven,
+    /// The NSEC3 covering the next closer name has the opt-out flag: an unsigned delegation
+    /// may exist there, so the expansion is insecure (RFC 5155 sec. 9.2).
+    OptOut,
     /// An NSEC3 has more than [`MAX_NSEC3_ITERATIONS`] iterations: insecure (RFC 9276
     /// sec. 3.2).
     TooManyIterations {
@@ -294,7 +316,7 @@ pub enum Nsec3Expansion {
 /// A positive answer for `qname` synthesised from a wildcard whose RRSIG has label count
 /// `rrsig_labels` is valid only if an NSEC3 covers the next closer name, the ancestor of
 /// `qname` with one label more than the wildcard's parent (RFC 5155 sec. 8.8). Opt-out on
-/// that NSEC3 changes nothing here.
+/// that NSEC3 makes the expansion insecure (sec. 9.2).
 pub fn prove_wildcard_expansion3(
     qname: &Name,
     rrsig_labels: u8,
@@ -318,12 +340,14 @@ pub fn prove_wildcard_expansion3(
         });
     }
     let mut hashes = Hashes::default();
-    let covered = in_zone
+    let covering = in_zone
         .iter()
-        .any(|r| r.covers(&next_closer, zone, &mut hashes));
-    hashes.checked(if covered {
-        Ok(Nsec3Expansion::Proven)
-    } else {
-        Err(DenialError::NameNotCovered)
+        .find(|r| r.covers(&next_closer, zone, &mut hashes));
+    hashes.checked(match covering {
+        // RFC 5155 sec. 9.2: under opt-out the next closer name may be an unsigned
+        // delegation whose own data this expansion hides: insecure, not secure.
+        Some(r) if r.nsec3.opt_out() => Ok(Nsec3Expansion::OptOut),
+        Some(_) => Ok(Nsec3Expansion::Proven),
+        None => Err(DenialError::NameNotCovered),
     })
 }

@@ -28,6 +28,10 @@ pub struct SignedBy {
     /// The RRSIG's label count is below the owner's: the RRset was synthesised from a
     /// wildcard (RFC 4035 sec. 5.3.4), which the caller must prove with NSEC or NSEC3.
     pub wildcard: bool,
+    /// The label count of the RRSIG that verified: the wildcard it names is `*.` and the
+    /// owner's last `labels` labels (RFC 4035 sec. 5.3.2). Only this RRSIG's count may be
+    /// used for the proof; another RRSIG's is the attacker's choice.
+    pub labels: u8,
 }
 
 /// Why no signature validated the RRset, the most telling failure first: a signature that
@@ -55,6 +59,10 @@ pub enum SignatureError {
     WorkLimit,
     /// A matching key was found and the signature does not verify.
     BadSignature,
+    /// An NSEC or NSEC3 RRset whose signature names a wildcard: denial records are never
+    /// synthesised (RFC 4035 sec. 5.3.4); such a record re-owned at another name would
+    /// "prove" anything there (CVE-2017-15105).
+    ExpandedDenial,
 }
 
 impl SignatureError {
@@ -67,6 +75,7 @@ impl SignatureError {
             SignatureError::Window { .. } => 4,
             SignatureError::WorkLimit => 5,
             SignatureError::BadSignature => 6,
+            SignatureError::ExpandedDenial => 7,
         }
     }
 }
@@ -103,7 +112,8 @@ pub fn verify_rrset(
             note(SignatureError::UnsupportedAlgorithm, &mut worst);
             continue;
         }
-        let owner_labels = owner.num_labels() - u8::from(owner.is_wildcard());
+        // hickory-proto's label count already leaves out a leading `*` (RFC 4034 sec. 3.1.3).
+        let owner_labels = owner.num_labels();
         if input.signer_name != *zone || !zone.zone_of(owner) || input.num_labels > owner_labels {
             note(SignatureError::WrongSigner, &mut worst);
             continue;
@@ -134,6 +144,7 @@ pub fn verify_rrset(
                     signer: input.signer_name.clone(),
                     expiration: input.sig_expiration.get(),
                     wildcard: input.num_labels < owner_labels,
+                    labels: input.num_labels,
                 });
             }
             note(SignatureError::BadSignature, &mut worst);

@@ -28,7 +28,7 @@
 //! A CNAME synthesised from a DNAME (RFC 6672) is unsigned: it counts when the DNAME RRset of
 //! the same answer validates and the CNAME is exactly its substitution (sec. 5.3.1).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use hickory_proto::dnssec::rdata::{DNSSECRData, RRSIG};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -42,8 +42,8 @@ use super::nsec::{
     delegation_at, prove_denial, prove_wildcard_expansion, Denial, DenialError, NsecRecord,
 };
 use super::nsec3::{
-    delegation_at3, prove_denial3, prove_wildcard_expansion3, Nsec3Denial, Nsec3Expansion,
-    Nsec3Record, EDE_UNSUPPORTED_NSEC3_ITERATIONS,
+    delegation_at3, prove_denial3, prove_wildcard_expansion3, wildcard_covered3, Nsec3Denial,
+    Nsec3Expansion, Nsec3Record, EDE_UNSUPPORTED_NSEC3_ITERATIONS,
 };
 use super::signature::SignatureError;
 use crate::dns::{Answer, ExtendedError, LookupResult, RcodeClass, Security};
@@ -61,6 +61,11 @@ pub const MAX_DNSKEYS: usize = 32;
 
 /// The most NSEC or NSEC3 records read from one answer (a proof needs at most three).
 pub const MAX_DENIAL_RECORDS: usize = 16;
+
+/// The most RRset validations (each at most [`super::MAX_VERIFICATIONS`] signatures) one
+/// check makes: a check of a few hosts needs a few dozen; beyond this, answers are bogus
+/// (as BIND bounds validations per fetch, against CVE-2023-50387).
+pub const MAX_RRSET_VALIDATIONS: usize = 2048;
 
 /// Why judging stopped: a lookup is still needed, or the answer failed.
 enum Halt {
@@ -136,6 +141,11 @@ pub struct Validator {
     failed_zones: BTreeMap<Name, ValidationFailure>,
     requests: VecDeque<(Name, RecordType)>,
     lookups: usize,
+    /// Names proven, on the way down to a name, to be no zone cut of their secure zone:
+    /// not proven again when answers are judged again.
+    not_cuts: BTreeSet<Name>,
+    /// RRset validations made so far ([`MAX_RRSET_VALIDATIONS`]).
+    validations: usize,
 }
 
 fn rtype_text(rtype: RecordType) -> String {
@@ -168,25 +178,47 @@ fn signer_of(set: &SignedRrset) -> Option<Name> {
 
 /// The signed NSEC and NSEC3 records of `authority` (unsigned ones are ignored: they prove
 /// nothing), at most [`MAX_DENIAL_RECORDS`].
-fn denial_records(authority: &[Record]) -> Result<DenialRecords, ValidationFailure> {
-    let mut out = DenialRecords::default();
-    let mut count = 0;
-    for r in authority {
-        let rtype = r.record_type();
-        if rtype != RecordType::NSEC && rtype != RecordType::NSEC3 {
+fn denial_records(
+    authority: &[Record],
+    for_name: &Name,
+) -> Result<DenialRecords, ValidationFailure> {
+    let limit = || ValidationFailure::Limit {
+        limit: WorkLimit::DenialRecords,
+    };
+    let denials: Vec<&Record> = authority
+        .iter()
+        .filter(|r| matches!(r.record_type(), RecordType::NSEC | RecordType::NSEC3))
+        .collect();
+    // Counted before any is looked at, signed or not, so a huge authority section costs
+    // nothing (its RRSIGs are matched per record below).
+    if denials.len() > MAX_DENIAL_RECORDS {
+        return Err(limit());
+    }
+    let signed: Vec<(&Record, SignedRrset, Name)> = denials
+        .into_iter()
+        .filter_map(|r| {
+            let set = rrset_in(authority, &r.name, r.record_type());
+            let signer = signer_of(&set)?;
+            Some((r, set, signer))
+        })
+        .collect();
+    // A CNAME chain may end in another zone: the proof is the one from the deepest zone
+    // that holds the name proven, the other zone's records are not part of it.
+    let signer = signed
+        .iter()
+        .map(|(_, _, signer)| signer)
+        .filter(|signer| signer.zone_of(for_name))
+        .max_by_key(|signer| signer.num_labels())
+        .or_else(|| signed.first().map(|(_, _, signer)| signer))
+        .cloned();
+    let mut out = DenialRecords {
+        signer: signer.clone(),
+        ..DenialRecords::default()
+    };
+    for (r, set, by) in signed {
+        if Some(&by) != signer.as_ref() {
             continue;
         }
-        let set = rrset_in(authority, &r.name, rtype);
-        let Some(signer) = signer_of(&set) else {
-            continue;
-        };
-        count += 1;
-        if count > MAX_DENIAL_RECORDS {
-            return Err(ValidationFailure::Limit {
-                limit: WorkLimit::DenialRecords,
-            });
-        }
-        out.signer.get_or_insert(signer);
         match &r.data {
             RData::DNSSEC(DNSSECRData::NSEC(nsec)) => out.nsec.push((
                 NsecRecord {
@@ -221,6 +253,8 @@ impl Validator {
             failed_zones: BTreeMap::new(),
             requests: VecDeque::new(),
             lookups: 0,
+            not_cuts: BTreeSet::new(),
+            validations: 0,
         };
         // Every chain starts at an anchor's keys: ask for them at once, in the same round
         // trip as the first answers.
@@ -340,6 +374,17 @@ impl Validator {
         }
     }
 
+    /// Counts `n` RRset validations against [`MAX_RRSET_VALIDATIONS`].
+    fn spend(&mut self, n: usize) -> Step<()> {
+        self.validations = self.validations.saturating_add(n);
+        if self.validations > MAX_RRSET_VALIDATIONS {
+            return Err(Halt::Fail(ValidationFailure::Limit {
+                limit: WorkLimit::RrsetValidations,
+            }));
+        }
+        Ok(())
+    }
+
     /// The DNSKEY RRset of `zone`, within [`MAX_DNSKEYS`].
     fn dnskeys(&mut self, zone: &Name) -> Step<SignedRrset> {
         let answer = self.fetch(zone, RecordType::DNSKEY)?;
@@ -382,6 +427,14 @@ impl Validator {
             .cloned()
     }
 
+    /// Whether `signer` is strictly above the deepest trust anchor at or above `name`: the
+    /// anchor that covers the data governs it (RFC 4035 sec. 4.3, 5), so a signature by a
+    /// zone above that anchor proves nothing, and must not make the data insecure either.
+    fn above_anchor(&self, name: &Name, signer: &Name) -> bool {
+        self.anchor_above(name)
+            .is_some_and(|anchor| !anchor.zone_of(signer))
+    }
+
     /// The keys of `zone` (a signer named by an RRSIG): from its anchor, or from its DS
     /// RRset and the parent's keys, recursively (RFC 4035 sec. 5.2).
     fn ensure_zone(&mut self, zone: &Name, depth: usize) -> Step<ZoneState> {
@@ -395,6 +448,7 @@ impl Validator {
         }
         if self.anchored.contains(zone) {
             let dnskeys = self.dnskeys(zone)?;
+            self.spend(1)?;
             return match self.chain.add_anchored(zone, &dnskeys) {
                 ZoneKeys::Secure(_) => Ok(ZoneState::Secure),
                 ZoneKeys::Insecure => Ok(ZoneState::Insecure),
@@ -426,7 +480,7 @@ impl Validator {
         let ds_answer = ds_answer?;
         let ds = rrset_in(&ds_answer.sections.answer, zone, RecordType::DS);
         if ds.records.is_empty() {
-            let proof = denial_records(&ds_answer.sections.authority)?;
+            let proof = denial_records(&ds_answer.sections.authority, zone)?;
             let Some(parent) = proof.signer.clone() else {
                 // No signed proof at all: only an insecure delegation above can excuse it.
                 return match self.walk_down(zone, depth + 1)? {
@@ -441,7 +495,7 @@ impl Validator {
                     )),
                 };
             };
-            if parent == *zone || !parent.zone_of(zone) {
+            if parent == *zone || !parent.zone_of(zone) || self.above_anchor(zone, &parent) {
                 let failure = ValidationFailure::Rrset {
                     owner: name_text(zone),
                     rtype: rtype_text(RecordType::DS),
@@ -454,6 +508,7 @@ impl Validator {
             if self.ensure_zone(&parent, depth + 1)? == ZoneState::Insecure {
                 return Ok(ZoneState::Insecure);
             }
+            self.spend(proof.nsec.len() + proof.nsec3.len())?;
             return match self
                 .chain
                 .add_insecure_delegation(&parent, zone, &proof.proof())
@@ -482,7 +537,7 @@ impl Validator {
                 )),
             };
         };
-        if parent == *zone || !parent.zone_of(zone) {
+        if parent == *zone || !parent.zone_of(zone) || self.above_anchor(zone, &parent) {
             let failure = ValidationFailure::Rrset {
                 owner: name_text(zone),
                 rtype: rtype_text(RecordType::DS),
@@ -496,6 +551,7 @@ impl Validator {
             return Ok(ZoneState::Insecure);
         }
         let dnskeys = self.dnskeys(zone)?;
+        self.spend(2)?;
         match self.chain.add_delegation(&parent, zone, &ds, &dnskeys) {
             Ok(ZoneKeys::Secure(_)) => Ok(ZoneState::Secure),
             Ok(ZoneKeys::Insecure) => Ok(ZoneState::Insecure),
@@ -563,7 +619,7 @@ impl Validator {
                 }
                 continue;
             }
-            let proof = denial_records(&ds_answer.sections.authority)?;
+            let proof = denial_records(&ds_answer.sections.authority, &at)?;
             let missing = |error| {
                 Halt::Fail(ValidationFailure::Denial {
                     qname: name_text(&at),
@@ -577,6 +633,10 @@ impl Validator {
             if signer != current {
                 return Err(missing(DenialError::OutsideZone));
             }
+            if self.not_cuts.contains(&at) {
+                continue;
+            }
+            self.spend(proof.nsec.len() + proof.nsec3.len())?;
             if self
                 .chain
                 .add_insecure_delegation(&current, &at, &proof.proof())
@@ -604,12 +664,14 @@ impl Validator {
             if !not_a_cut {
                 return Err(missing(DenialError::NameNotCovered));
             }
+            self.not_cuts.insert(at);
         }
         Ok(WalkEnd::InSecureZone(current))
     }
 
     /// Every NSEC and NSEC3 RRset of `proof` validates with the keys of `zone`.
-    fn verify_denial_records(&self, zone: &Name, proof: &DenialRecords) -> Step<()> {
+    fn verify_denial_records(&mut self, zone: &Name, proof: &DenialRecords) -> Step<()> {
+        self.spend(proof.nsec.len() + proof.nsec3.len())?;
         let sets = proof
             .nsec
             .iter()
@@ -636,6 +698,10 @@ impl Validator {
             };
             let signer = signer_of(&set);
             let error = match self.chain.rrset(&owner, rtype, &set) {
+                RrsetStatus::Secure(by) if by.wildcard => ChainError::Signature {
+                    // RFC 4035 sec. 5.3.4: denial records are never synthesised.
+                    error: SignatureError::ExpandedDenial,
+                },
                 RrsetStatus::Secure(by) if by.signer == *zone && signer.as_ref() == Some(zone) => {
                     continue
                 }
@@ -679,7 +745,7 @@ impl Validator {
                 error,
             })
         };
-        if !signer.zone_of(owner) {
+        if !signer.zone_of(owner) || self.above_anchor(owner, &signer) {
             return Err(bogus(ChainError::Signature {
                 error: SignatureError::WrongSigner,
             }));
@@ -687,14 +753,11 @@ impl Validator {
         if self.ensure_zone(&signer, 0)? == ZoneState::Insecure {
             return Ok(Self::insecure());
         }
+        self.spend(1)?;
         match self.chain.rrset(owner, rtype, &set) {
             RrsetStatus::Secure(by) if by.wildcard => {
-                let labels = set
-                    .rrsigs
-                    .iter()
-                    .find(|s| s.input().key_tag == by.key_tag)
-                    .map_or(0, |s| s.input().num_labels);
-                self.wildcard_proof(answer, owner, labels, &by.signer)
+                // The label count of the RRSIG that verified, never of another one.
+                self.wildcard_proof(answer, owner, by.labels, &by.signer)
             }
             RrsetStatus::Secure(_) => Ok(Self::secure()),
             RrsetStatus::Insecure => Ok(Self::insecure()),
@@ -712,7 +775,7 @@ impl Validator {
         labels: u8,
         zone: &Name,
     ) -> Step<Judgement> {
-        let proof = denial_records(&answer.sections.authority)?;
+        let proof = denial_records(&answer.sections.authority, owner)?;
         let fail = |error| {
             Halt::Fail(ValidationFailure::Denial {
                 qname: name_text(owner),
@@ -728,6 +791,7 @@ impl Validator {
             let records: Vec<Nsec3Record> = proof.nsec3.iter().map(|(r, _)| r.clone()).collect();
             match prove_wildcard_expansion3(owner, labels, zone, &records) {
                 Ok(Nsec3Expansion::Proven) => Ok(Self::secure()),
+                Ok(Nsec3Expansion::OptOut) => Ok(Self::insecure()),
                 Ok(Nsec3Expansion::TooManyIterations { iterations }) => {
                     Ok(Self::too_many_iterations(iterations))
                 }
@@ -752,14 +816,14 @@ impl Validator {
                 error,
             })
         };
-        let proof = denial_records(&answer.sections.authority)?;
+        let proof = denial_records(&answer.sections.authority, qname)?;
         let Some(zone) = proof.signer.clone() else {
             return match self.walk_down(qname, 0)? {
                 WalkEnd::Insecure => Ok(Self::insecure()),
                 WalkEnd::InSecureZone(_) => Err(fail(DenialError::NameNotCovered)),
             };
         };
-        if !zone.zone_of(qname) {
+        if !zone.zone_of(qname) || self.above_anchor(qname, &zone) {
             return Err(fail(DenialError::OutsideZone));
         }
         if self.ensure_zone(&zone, 0)? == ZoneState::Insecure {
@@ -773,6 +837,15 @@ impl Validator {
                 Ok(Nsec3Denial::NoName { .. }) if nxdomain => Ok(Self::secure()),
                 Ok(Nsec3Denial::NoData | Nsec3Denial::WildcardNoData { .. }) if !nxdomain => {
                     Ok(Self::secure())
+                }
+                // RFC 5155 sec. 8.4: an NXDOMAIN needs the wildcard denied even under
+                // opt-out; a NODATA may do without (erratum 3441).
+                Ok(Nsec3Denial::OptOut { closest_encloser }) if nxdomain => {
+                    match wildcard_covered3(&closest_encloser, &zone, &records) {
+                        Ok(true) => Ok(Self::insecure()),
+                        Ok(false) => Err(fail(DenialError::WildcardNotDenied)),
+                        Err(error) => Err(fail(error)),
+                    }
                 }
                 Ok(Nsec3Denial::OptOut { .. }) => Ok(Self::insecure()),
                 Ok(Nsec3Denial::TooManyIterations { iterations }) => {
@@ -829,10 +902,11 @@ fn dname_behind(answer: &Answer, owner: &Name, target: &Name) -> Option<Name> {
     })
 }
 
-/// The smallest Original TTL of the RRSIGs over the answer's final RRset: a validated
-/// answer may not be cached longer (RFC 4035 sec. 5.3.3).
-pub fn original_ttl_cap(answer: &Answer) -> Option<u32> {
-    answer
+/// How long a validated answer may be kept: its TTL, capped by the smallest Original TTL of
+/// the RRSIGs over its final RRset and by the time left until the earliest of them expires
+/// (RFC 4035 sec. 5.3.3).
+pub fn validated_ttl(answer: &Answer, now: Timestamp) -> Option<u32> {
+    let original = answer
         .sections
         .answer
         .iter()
@@ -843,5 +917,9 @@ pub fn original_ttl_cap(answer: &Answer) -> Option<u32> {
             }
             _ => None,
         })
-        .min()
+        .min();
+    let left = answer.rrsig_expires.map(|expires| {
+        u32::try_from(expires.as_unix_secs().saturating_sub(now.as_unix_secs())).unwrap_or(u32::MAX)
+    });
+    [answer.ttl, original, left].into_iter().flatten().min()
 }

@@ -6,8 +6,11 @@
 //!
 //! The world: the root (its key is the only trust anchor) delegates `lab.` with a DS; `lab.`
 //! holds `mx.lab. A`, `_25._tcp.mx.lab. TLSA`, `alias.lab. DNAME lab.` (RFC 6672: answers
-//! below it carry an unsigned synthesised CNAME) and an NSEC chain; the root an NSEC chain
-//! too. Both keys are Ed25519 with fixed private keys, so the fuzzer cannot sign anything.
+//! below it carry an unsigned synthesised CNAME), `*.w.lab. A` (RFC 4592: answers below
+//! `w.lab.` are expansions, proven with the NSEC at the wildcard) and an NSEC chain; the
+//! root an NSEC chain too. The fuzzer may also move any record to another name and insert
+//! altered copies of RRSIGs (label count, signer, key tag), the forgeries of
+//! CVE-2017-15105 and of a wildcard proof built on another RRSIG's label count. Both keys are Ed25519 with fixed private keys, so the fuzzer cannot sign anything.
 //! Nothing in it is insecure (no unsigned delegation, no NSEC3, no unsupported algorithm).
 //!
 //! Oracles:
@@ -46,7 +49,7 @@ const ROOT_KEY: &str = "3053020101300506032b65700422042056c0d7b7cb50eee2fc831a42
 const LAB_KEY: &str = "3053020101300506032b657004220420c654223d61a68babf32ddeede689bab9ad445db986f330d9d343bb7261f467e2a1230321009b0ee23c906fc64b1529f2693245d8801a214cf4f5171a2d9f2350fc523ff803";
 
 /// The questions a case can start from: (name, type).
-pub const QUESTIONS: [(&str, RecordType); 9] = [
+pub const QUESTIONS: [(&str, RecordType); 12] = [
     ("_25._tcp.mx.lab.", RecordType::TLSA),
     ("mx.lab.", RecordType::A),
     ("_25._tcp.mx2.lab.", RecordType::TLSA),
@@ -56,7 +59,29 @@ pub const QUESTIONS: [(&str, RecordType); 9] = [
     ("lab.", RecordType::DS),
     ("mx.lab.", RecordType::AAAA),
     ("mx.alias.lab.", RecordType::A),
+    ("x.w.lab.", RecordType::A),
+    ("x.w.lab.", RecordType::TLSA),
+    ("a.b.w.lab.", RecordType::A),
 ];
+
+/// Names a forged record can be moved to (mutation 6) or an altered RRSIG can name as its
+/// signer (mutation 8).
+const FORGED_NAMES: [&str; 11] = [
+    ".",
+    "lab.",
+    "alias.lab.",
+    "mx.lab.",
+    "_tcp.mx.lab.",
+    "_25._tcp.mx.lab.",
+    "w.lab.",
+    "*.w.lab.",
+    "x.w.lab.",
+    "mx2.lab.",
+    "nosuch.",
+];
+
+/// The wildcard of the world: every name below `w.lab.` has its A record (RFC 4592).
+const WILDCARD: &str = "*.w.lab.";
 
 /// The signed world.
 struct World {
@@ -249,9 +274,21 @@ fn build_world() -> Option<World> {
         &lab,
         vec![nsec(
             "_25._tcp.mx.lab.",
-            "lab.",
+            WILDCARD,
             &[RecordType::TLSA, SIG, NSC],
         )],
+        &mut records,
+    )?;
+    signed(
+        &lab_key,
+        &lab,
+        vec![record(WILDCARD, RData::A(A::new(192, 0, 2, 9)))],
+        &mut records,
+    )?;
+    signed(
+        &lab_key,
+        &lab,
+        vec![nsec(WILDCARD, "lab.", &[RecordType::A, SIG, NSC])],
         &mut records,
     )?;
     let anchor = TrustAnchor::Dnskey {
@@ -265,6 +302,8 @@ fn build_world() -> Option<World> {
         (name("mx.lab."), vec![RecordType::A, SIG, NSC]),
         (name("_tcp.mx.lab."), vec![]),
         (name("_25._tcp.mx.lab."), vec![RecordType::TLSA, SIG, NSC]),
+        (name("w.lab."), vec![]),
+        (name(WILDCARD), vec![RecordType::A, SIG, NSC]),
     ];
     Some(World {
         records,
@@ -276,6 +315,14 @@ fn build_world() -> Option<World> {
 fn world() -> Option<&'static World> {
     static WORLD: OnceLock<Option<World>> = OnceLock::new();
     WORLD.get_or_init(build_world).as_ref()
+}
+
+/// The types a name has through the wildcard: every name strictly below `w.lab.` but the
+/// wildcard itself (RFC 4592 sec. 2.1.1), with no names of its own below it in this world.
+fn wildcard_types(qname: &Name) -> Option<Vec<RecordType>> {
+    let parent = name("w.lab.");
+    (parent.zone_of(qname) && *qname != parent && *qname != name(WILDCARD))
+        .then(|| vec![RecordType::A])
 }
 
 /// The zone an honest server answers `qname` from.
@@ -317,6 +364,37 @@ fn honest(w: &World, qname: &Name, qtype: RecordType) -> (ResponseCode, Vec<Reco
         let (rcode, more, authority) = honest(w, &target, qtype);
         answer.extend(more);
         return (rcode, answer, authority);
+    }
+    if let Some(types) = wildcard_types(qname) {
+        // RFC 4035 sec. 3.1.3.3: the expansion with the wildcard's RRSIG, and the NSEC that
+        // proves no closer name exists; for another type a wildcard NODATA.
+        let wildcard = name(WILDCARD);
+        let at_wildcard = |t: RecordType| -> Vec<Record> {
+            w.records
+                .iter()
+                .filter(|(_, r)| r.name == wildcard && covers(r) == t)
+                .map(|(_, r)| r.clone())
+                .collect()
+        };
+        let proof = at_wildcard(RecordType::NSEC);
+        if !types.contains(&qtype) {
+            let mut authority = proof;
+            authority.extend(
+                w.records
+                    .iter()
+                    .filter(|(_, r)| r.name == name("lab.") && covers(r) == RecordType::SOA)
+                    .map(|(_, r)| r.clone()),
+            );
+            return (ResponseCode::NoError, Vec::new(), authority);
+        }
+        let answer = at_wildcard(qtype)
+            .into_iter()
+            .map(|mut r| {
+                r.name = qname.clone();
+                r
+            })
+            .collect();
+        return (ResponseCode::NoError, answer, proof);
     }
     let zone = zone_of(qname, qtype);
     let served = || w.records.iter().filter(|(z, _)| *z == zone).map(|(_, r)| r);
@@ -362,8 +440,8 @@ fn reply(
     let kind = bytes.byte().unwrap_or(0);
     let (mut rcode, mut answer, mut authority) = honest(w, qname, qtype);
     let mut flips = Vec::new();
-    let is_honest = kind.is_multiple_of(8);
-    match kind % 8 {
+    let is_honest = kind.is_multiple_of(10);
+    match kind % 10 {
         0 => {}
         1 => {
             answer.retain(|r| r.record_type() != RecordType::RRSIG);
@@ -400,12 +478,72 @@ fn reply(
             }
         }
         6 => {
-            // the answer's records moved to another owner (a forged name)
-            for r in &mut answer {
-                r.name = name("mx.lab.");
+            // one record, answer or authority, moved to another name (RRSIGs stay valid
+            // over their original owner only if the name is a wildcard expansion of it)
+            let to =
+                name(FORGED_NAMES[usize::from(bytes.byte().unwrap_or(0)) % FORGED_NAMES.len()]);
+            let i = usize::from(bytes.byte().unwrap_or(0));
+            let n = answer.len() + authority.len();
+            if n > 0 {
+                let i = i % n;
+                let r = if i < answer.len() {
+                    &mut answer[i]
+                } else {
+                    &mut authority[i - answer.len()]
+                };
+                r.name = to;
             }
         }
-        _ => answer.append(&mut authority),
+        7 => answer.append(&mut authority),
+        8 => {
+            // an altered copy of one RRSIG put before the others: another label count,
+            // signer or key tag, with the same signature bytes
+            let i = usize::from(bytes.byte().unwrap_or(0));
+            let what = bytes.byte().unwrap_or(0);
+            let value = bytes.byte().unwrap_or(0);
+            let sigs: Vec<(bool, usize)> = answer
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.record_type() == RecordType::RRSIG)
+                .map(|(j, _)| (true, j))
+                .chain(
+                    authority
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.record_type() == RecordType::RRSIG)
+                        .map(|(j, _)| (false, j)),
+                )
+                .collect();
+            if let Some(&(in_answer, j)) = sigs.get(i % sigs.len().max(1)) {
+                let section = if in_answer {
+                    &mut answer
+                } else {
+                    &mut authority
+                };
+                let original = section[j].clone();
+                if let RData::DNSSEC(DNSSECRData::RRSIG(sig)) = &original.data {
+                    let mut input = sig.input().clone();
+                    match what % 3 {
+                        0 => input.num_labels = value % 8,
+                        1 => {
+                            input.signer_name =
+                                name(FORGED_NAMES[usize::from(value) % FORGED_NAMES.len()])
+                        }
+                        _ => input.key_tag ^= u16::from(value) | 1,
+                    }
+                    let altered = RRSIG::from_sig(input, sig.sig().to_vec());
+                    let mut copy = original.clone();
+                    copy.data = RData::DNSSEC(DNSSECRData::RRSIG(altered));
+                    section.insert(j, copy);
+                }
+            }
+        }
+        _ => {
+            // the authority section of the honest answer to another question
+            let (q, t) = QUESTIONS[usize::from(bytes.byte().unwrap_or(0)) % QUESTIONS.len()];
+            let (_, _, other) = honest(w, &name(q), t);
+            authority = other;
+        }
     }
     let mut msg = Message::new(0x4242, MessageType::Response, OpCode::Query);
     msg.metadata.checking_disabled = true;
@@ -453,11 +591,18 @@ fn truthful(w: &World, answer: &Answer) -> bool {
         .iter()
         .find(|(n, _)| *n == answer.final_name)
         .map(|(_, t)| t.clone());
+    let types = types.or_else(|| wildcard_types(&answer.final_name));
+    let expanded = |r: &Record| {
+        wildcard_types(&r.name).is_some_and(|t| t.contains(&r.record_type()))
+            && w.records
+                .iter()
+                .any(|(_, known)| known.name == name(WILDCARD) && known.data == r.data)
+    };
     match answer.rcode {
         RcodeClass::Data => answer
             .records
             .iter()
-            .all(|r| w.records.iter().any(|(_, known)| known == r)),
+            .all(|r| w.records.iter().any(|(_, known)| known == r) || expanded(r)),
         RcodeClass::NxDomain => types.is_none(),
         RcodeClass::NoData => types.is_some_and(|t| !t.contains(&answer.qtype)),
     }
@@ -539,18 +684,23 @@ pub fn judge_honestly(question: usize) -> Option<(Security, usize)> {
 }
 
 /// Seeds: every question with honest replies, then the same with the answer stripped of its
-/// RRSIGs, without its authority section, with a forged owner, and with a DS reply timing
-/// out or stripped.
+/// RRSIGs, without its authority section, with a record moved to another name, an RRSIG copy
+/// with another label count, another question's authority, and a DS reply stripped or timing
+/// out.
 pub fn seeds() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for q in 0..QUESTIONS.len() as u8 {
         out.push(vec![q]);
         out.push(vec![q, 1]);
-        out.push(vec![q, 2]);
-        out.push(vec![q, 0, 0, 1]);
-        out.push(vec![q, 0, 0, 3]);
-        out.push(vec![q, 6]);
-        out.push(vec![q, 5, 2, 0, 40, 0xff, 1, 7, 1]);
+        out.push(vec![q, 6, 5, 1]);
+        out.push(vec![q, 8, 0, 0, 2]);
+        out.push(vec![q, 9, 10]);
     }
+    out.extend([
+        vec![0, 2],
+        vec![0, 0, 0, 1],
+        vec![0, 0, 0, 3],
+        vec![1, 0, 0, 3],
+    ]);
     out
 }

@@ -157,7 +157,8 @@ impl Pki {
     }
 }
 
-fn host(name: &str, verdict: HostVerdict, reason: Option<&'static str>) -> ExpectedHost {
+/// A pinned host verdict, with its reason code if pinned.
+pub(crate) fn host(name: &str, verdict: HostVerdict, reason: Option<&'static str>) -> ExpectedHost {
     ExpectedHost {
         name: name.to_string(),
         verdict,
@@ -167,7 +168,8 @@ fn host(name: &str, verdict: HostVerdict, reason: Option<&'static str>) -> Expec
     }
 }
 
-fn expect(domain: DomainVerdict, hosts: Vec<ExpectedHost>) -> Expected {
+/// The expectations: a domain verdict and pinned hosts.
+pub(crate) fn expect(domain: DomainVerdict, hosts: Vec<ExpectedHost>) -> Expected {
     Expected {
         domain,
         reason: None,
@@ -177,7 +179,13 @@ fn expect(domain: DomainVerdict, hosts: Vec<ExpectedHost>) -> Expected {
     }
 }
 
-fn scenario(id: &'static str, title: &'static str, world: World, expected: Expected) -> Scenario {
+/// A scenario for the next hop `example.com`.
+pub(crate) fn scenario(
+    id: &'static str,
+    title: &'static str,
+    world: World,
+    expected: Expected,
+) -> Scenario {
     Scenario {
         id,
         title,

@@ -14,6 +14,12 @@
 //! - The EDNS OPT record is echoed with DO (RFC 3225); UDP answers larger than the client's
 //!   payload size are truncated (TC=1, RFC 6891 sec. 7).
 //! - The root `. DNSKEY` (the validating probe, DESIGN.md sec. 4) is secure.
+//!
+//! All of the above is the validating resolver answering with CD=0. With CD=1 (RFC 4035
+//! sec. 3.2.2), and always for a [`ResolverKind::NonValidating`] or
+//! [`ResolverKind::Stripping`] world, the answer is the signed zones' data unvalidated
+//! ([`super::signed`]): real RRSIGs, DNSKEY, DS, NSEC and NSEC3 records with DO=1, no AD, no
+//! SERVFAIL for bogus data; a stripping forwarder removes RRSIG, NSEC, NSEC3 and DS records.
 
 use daneel_core::Transport;
 use hickory_proto::dnssec::rdata::{DNSSECRData, SigInput, DNSKEY, RRSIG};
@@ -23,7 +29,8 @@ use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, Record, RecordType, SerialNumber};
 
-use super::zones::{fqdn, norm, Fault, Status, World};
+use super::signed::Zones;
+use super::zones::{fqdn, norm, Fault, ResolverKind, Status, World};
 
 /// The longest CNAME chain followed before answering SERVFAIL (a loop guard).
 pub const MAX_CNAME_CHAIN: usize = 8;
@@ -70,24 +77,14 @@ pub fn answer(world: &World, query_wire: &[u8], transport: Transport) -> Option<
     }
     let qtype = q.query_type();
     let mut name = norm(&q.name().to_ascii());
+    if query.metadata.checking_disabled || world.resolver_kind() != ResolverKind::Validating {
+        return answer_unvalidated(world, resp, name, qtype, transport, limit);
+    }
     let mut all_secure = true;
     let mut resolved = false;
     for _ in 0..=MAX_CNAME_CHAIN {
-        match world.fault(&name, qtype) {
-            Some(Fault::Timeout) => return None,
-            Some(Fault::Garbage(bytes)) => return Some(bytes.clone()),
-            Some(Fault::ServFail) => return servfail(resp, None),
-            Some(Fault::Refused) => {
-                resp.answers.clear();
-                resp.metadata.response_code = ResponseCode::Refused;
-                return resp.to_vec().ok();
-            }
-            Some(Fault::Truncate) if transport == Transport::Udp => {
-                let mut t = resp.truncate();
-                t.metadata.id = query.metadata.id;
-                return t.to_vec().ok();
-            }
-            Some(Fault::Truncate) | None => {}
+        if let Some(reply) = fault_reply(world, &name, qtype, &resp, transport) {
+            return reply;
         }
         let alias = if qtype == RecordType::CNAME {
             None
@@ -132,7 +129,7 @@ pub fn answer(world: &World, query_wire: &[u8], transport: Transport) -> Option<
                 resp.metadata.response_code = ResponseCode::NXDomain;
             }
             let apex = world.zone_of(&name);
-            let soa = soa_record(world, &apex);
+            let soa = soa_record(&apex);
             resp.add_authority(soa.clone());
             if dnssec_ok && status == Status::Secure {
                 resp.add_authority(rrsig(world, &apex, &soa, RecordType::SOA));
@@ -146,13 +143,108 @@ pub fn answer(world: &World, query_wire: &[u8], transport: Transport) -> Option<
     }
     resp.metadata.authentic_data =
         world.is_validating() && all_secure && (dnssec_ok || query.metadata.authentic_data);
+    finish(resp, transport, limit)
+}
+
+/// The wire form of `resp`, truncated (TC=1, no records) when it is larger than `limit` over
+/// UDP (RFC 6891 sec. 7).
+fn finish(resp: Message, transport: Transport, limit: u16) -> Option<Vec<u8>> {
     let wire = resp.to_vec().ok()?;
     if transport == Transport::Udp && wire.len() > usize::from(limit) {
+        let id = resp.metadata.id;
         let mut t = resp.truncate();
-        t.metadata.id = query.metadata.id;
+        t.metadata.id = id;
         return t.to_vec().ok();
     }
     Some(wire)
+}
+
+/// The reply a [`Fault`] configured for `name`/`qtype` gives instead of the answer, if any:
+/// `Some(None)` never answers.
+fn fault_reply(
+    world: &World,
+    name: &str,
+    qtype: RecordType,
+    resp: &Message,
+    transport: Transport,
+) -> Option<Option<Vec<u8>>> {
+    match world.fault(name, qtype) {
+        Some(Fault::Timeout) => Some(None),
+        Some(Fault::Garbage(bytes)) => Some(Some(bytes.clone())),
+        Some(Fault::ServFail) => Some(servfail(resp.clone(), None)),
+        Some(Fault::Refused) => {
+            let mut resp = resp.clone();
+            resp.answers.clear();
+            resp.metadata.response_code = ResponseCode::Refused;
+            Some(resp.to_vec().ok())
+        }
+        Some(Fault::Truncate) if transport == Transport::Udp => {
+            let id = resp.metadata.id;
+            let mut t = resp.clone().truncate();
+            t.metadata.id = id;
+            Some(t.to_vec().ok())
+        }
+        Some(Fault::Truncate) | None => None,
+    }
+}
+
+/// The DNSSEC record types a stripping forwarder removes.
+const STRIPPED: [RecordType; 4] = [
+    RecordType::RRSIG,
+    RecordType::NSEC,
+    RecordType::NSEC3,
+    RecordType::DS,
+];
+
+/// The answer of a resolver that does not validate this query: CD=1 at a validating
+/// resolver (RFC 4035 sec. 3.2.2), or a non-validating or stripping resolver. The signed
+/// zones' data as [`super::signed`] holds it, with the RRSIG, NSEC and NSEC3 records only
+/// when DO=1 (RFC 3225 sec. 3, RFC 4035 sec. 3.2.1); AD never set, never SERVFAIL for bogus
+/// data. A stripping forwarder then removes RRSIG, NSEC, NSEC3 and DS records.
+fn answer_unvalidated(
+    world: &World,
+    mut resp: Message,
+    mut name: String,
+    qtype: RecordType,
+    transport: Transport,
+    limit: u16,
+) -> Option<Vec<u8>> {
+    let dnssec_ok = resp.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+    let mut resolved = false;
+    for _ in 0..=MAX_CNAME_CHAIN {
+        if let Some(reply) = fault_reply(world, &name, qtype, &resp, transport) {
+            return reply;
+        }
+        let qname = fqdn(&name);
+        let step = Zones::new(world, &qname).lookup(&qname, qtype);
+        resp.add_answers(step.answers);
+        resp.authorities.extend(step.authority);
+        resp.metadata.response_code = if step.nxdomain {
+            ResponseCode::NXDomain
+        } else {
+            ResponseCode::NoError
+        };
+        match step.cname {
+            Some(target) if qtype != RecordType::CNAME => name = target,
+            _ => {
+                resolved = true;
+                break;
+            }
+        }
+    }
+    if !resolved {
+        return servfail(resp, None);
+    }
+    let keep = |r: &Record| {
+        let t = r.record_type();
+        let dnssec = matches!(t, RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3);
+        (dnssec_ok || !dnssec || t == qtype)
+            && !(world.resolver_kind() == ResolverKind::Stripping && STRIPPED.contains(&t))
+    };
+    resp.answers.retain(keep);
+    resp.authorities.retain(keep);
+    resp.metadata.authentic_data = false;
+    finish(resp, transport, limit)
 }
 
 /// SERVFAIL, with an Extended DNS Error when `ede` is set (RFC 8914 sec. 2) and the query
@@ -225,7 +317,7 @@ fn rrsig(world: &World, apex: &str, covered: &Record, rtype: RecordType) -> Reco
 }
 
 /// The SOA of the zone at `apex` (negative TTL 300, RFC 2308 sec. 5).
-fn soa_record(world: &World, apex: &str) -> Record {
+pub(super) fn soa_record(apex: &str) -> Record {
     let zone = fqdn(apex);
     let mname = Name::from_ascii("ns1")
         .ok()
@@ -235,7 +327,6 @@ fn soa_record(world: &World, apex: &str) -> Record {
         .ok()
         .and_then(|n| n.append_domain(&zone).ok())
         .unwrap_or_else(Name::root);
-    let _ = world;
     Record::from_rdata(
         zone,
         300,

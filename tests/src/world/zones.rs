@@ -4,6 +4,10 @@
 //! suffix of it, and takes that zone's [`Status`] unless its RRset (or its denial) overrides
 //! it. Names outside every zone are insecure. The root zone `.` is always present and secure,
 //! so the validating-resolver probe (`. DNSKEY`, DESIGN.md section 4) answers secure.
+//!
+//! The same statuses become real signed data for answers with CD=1 and for non-validating
+//! resolvers: see [`super::signed`] for how each maps, and [`ZoneSigning`] for what a zone
+//! can say beyond its status (NSEC3, an algorithm rollover, a DS of another algorithm).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -33,6 +37,50 @@ pub enum Status {
 impl Status {
     /// Bogus with the "DNSSEC Bogus" Extended DNS Error.
     pub const BOGUS: Status = Status::Bogus(EDE_DNSSEC_BOGUS);
+}
+
+/// The resolver in front of a world (DESIGN.md section 4; issue 13).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ResolverKind {
+    /// Validates (unbound's default): AD from each answer's [`Status`] and SERVFAIL with an
+    /// Extended DNS Error for bogus data; with CD=1 the signed data unvalidated (RFC 4035
+    /// sec. 3.2.2).
+    #[default]
+    Validating,
+    /// Does not validate (unbound with `module-config: "iterator"`): never AD, never SERVFAIL
+    /// for bogus data, RRSIG, NSEC, NSEC3 and DS records passed through with DO=1.
+    NonValidating,
+    /// A broken forwarder in front of a non-validating resolver: removes RRSIG, NSEC, NSEC3
+    /// and DS records from every answer.
+    Stripping,
+}
+
+/// How denials of a zone are proven (RFC 4035 sec. 3.1.3, RFC 5155 sec. 7.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Denial {
+    /// NSEC (RFC 4034 sec. 4).
+    #[default]
+    Nsec,
+    /// NSEC3 (RFC 5155) with SHA-1, this many extra iterations, and opt-out over unsigned
+    /// delegations when set.
+    Nsec3 {
+        /// Extra iterations (RFC 5155 sec. 3.1.3).
+        iterations: u16,
+        /// Opt-out (RFC 5155 sec. 6).
+        opt_out: bool,
+    },
+}
+
+/// How a zone is signed beyond its [`Status`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ZoneSigning {
+    /// NSEC or NSEC3.
+    pub denial: Denial,
+    /// An algorithm rollover: see [`WorldBuilder::rollover`].
+    pub second_algorithm: bool,
+    /// The DS record's algorithm number instead of the key's: see
+    /// [`WorldBuilder::ds_algorithm`].
+    pub ds_algorithm: Option<u8>,
 }
 
 /// A misbehaviour of the resolver for one name and type.
@@ -81,7 +129,8 @@ pub struct World {
     pub(crate) denials: BTreeMap<String, Status>,
     pub(crate) hosts: BTreeMap<IpAddr, Host>,
     pub(crate) smtp_port: u16,
-    pub(crate) validating: bool,
+    pub(crate) resolver: ResolverKind,
+    pub(crate) signing: BTreeMap<String, ZoneSigning>,
     pub(crate) rrsig_expiration: u32,
     pub(crate) ttl: u32,
 }
@@ -114,7 +163,8 @@ impl World {
                 denials: BTreeMap::new(),
                 hosts: BTreeMap::new(),
                 smtp_port: 25,
-                validating: true,
+                resolver: ResolverKind::Validating,
+                signing: BTreeMap::new(),
                 rrsig_expiration: 1_893_456_000,
                 ttl: 3600,
             },
@@ -134,7 +184,32 @@ impl World {
 
     /// Whether the simulated resolver validates (sets AD). False for S73.
     pub fn is_validating(&self) -> bool {
-        self.validating
+        self.resolver == ResolverKind::Validating
+    }
+
+    /// The kind of resolver that serves this world.
+    pub fn resolver_kind(&self) -> ResolverKind {
+        self.resolver
+    }
+
+    /// How the zone at `apex` is signed beyond its [`Status`] (the defaults: NSEC, Ed25519).
+    pub fn zone_signing(&self, apex: &str) -> ZoneSigning {
+        self.signing.get(&norm(apex)).cloned().unwrap_or_default()
+    }
+
+    /// The world's trust anchor: the DS record of the root zone's key-signing key as a
+    /// presentation line (`. IN DS <tag> 15 2 <hex>`, RFC 4034 sec. 5.3), the form
+    /// `--trust-anchor FILE` and [`daneel_core::dnssec::DnssecSettings`] take.
+    pub fn trust_anchor_line(&self) -> String {
+        let root = Name::root();
+        super::signing::WorldKeys::of(&root).anchor_line(&root)
+    }
+
+    /// The same world served by a resolver of `kind`.
+    pub fn served_by(&self, kind: ResolverKind) -> World {
+        let mut w = self.clone();
+        w.resolver = kind;
+        w
     }
 
     /// The hosts by address.
@@ -260,24 +335,12 @@ impl World {
 }
 
 impl World {
-    /// The same data as a resolver that does not validate would give it: AD never set, and
-    /// bogus data served as if it were unsigned (unbound with `module-config: "iterator"`).
+    /// The same data as a resolver that does not validate would give it (unbound with
+    /// `module-config: "iterator"`): AD never set, bogus data served as it is, never
+    /// SERVFAIL for it, and with DO=1 the RRSIG, NSEC, NSEC3 and DS records passed through
+    /// whatever CD says.
     pub fn non_validating_view(&self) -> World {
-        let plain = |s: &mut Status| {
-            if matches!(s, Status::Bogus(_)) {
-                *s = Status::Insecure;
-            }
-        };
-        let mut w = self.clone();
-        w.validating = false;
-        w.zones.values_mut().for_each(plain);
-        w.denials.values_mut().for_each(plain);
-        for set in w.rrsets.values_mut() {
-            if let Some(s) = set.status.as_mut() {
-                plain(s);
-            }
-        }
-        w
+        self.served_by(ResolverKind::NonValidating)
     }
 }
 
@@ -378,6 +441,22 @@ impl WorldBuilder {
         self.record(name, RData::CNAME(CNAME(fqdn(target))))
     }
 
+    /// Makes every name below `name` an alias of the same name below `target` (a DNAME,
+    /// RFC 6672 sec. 2). hickory-proto carries DNAME data as an unknown type: the target in
+    /// uncompressed wire form (sec. 2.5). Only answers with CD=1 and those of non-validating
+    /// resolvers synthesise the CNAME (sec. 3.1).
+    pub fn dname(self, name: &str, target: &str) -> Self {
+        let wire = hickory_proto::serialize::binary::BinEncodable::to_bytes(&fqdn(target))
+            .unwrap_or_default();
+        self.record(
+            name,
+            RData::Unknown {
+                code: RecordType::DNAME,
+                rdata: hickory_proto::rr::rdata::NULL::with(wire),
+            },
+        )
+    }
+
     /// Overrides the status of the RRset at `name`/`rtype` (which must exist by now).
     pub fn status(mut self, name: &str, rtype: RecordType, status: Status) -> Self {
         if let Some(set) = self.world.rrsets.get_mut(&(norm(name), u16::from(rtype))) {
@@ -442,7 +521,41 @@ impl WorldBuilder {
 
     /// Makes the resolver non-validating: AD is never set (scenario S73).
     pub fn non_validating(mut self) -> Self {
-        self.world.validating = false;
+        self.world.resolver = ResolverKind::NonValidating;
+        self
+    }
+
+    /// Proves denials in the zone at `apex` with NSEC3 (RFC 5155) hashed `iterations` times,
+    /// with opt-out over its unsigned delegations when `opt_out` (RFC 5155 sec. 6).
+    pub fn nsec3(mut self, apex: &str, iterations: u16, opt_out: bool) -> Self {
+        self.world.signing.entry(norm(apex)).or_default().denial = Denial::Nsec3 {
+            iterations,
+            opt_out,
+        };
+        self
+    }
+
+    /// Puts the zone at `apex` in an algorithm rollover (RFC 6781 sec. 4.1.4): ECDSA P-256
+    /// keys beside its Ed25519 ones, every RRset signed with both, and the parent's DS naming
+    /// only the P-256 key-signing key.
+    pub fn rollover(mut self, apex: &str) -> Self {
+        self.world
+            .signing
+            .entry(norm(apex))
+            .or_default()
+            .second_algorithm = true;
+        self
+    }
+
+    /// Gives the DS record of the zone at `apex` this algorithm number instead of its key's
+    /// (an algorithm a validator does not implement makes the zone insecure, RFC 4035
+    /// sec. 5.2).
+    pub fn ds_algorithm(mut self, apex: &str, algorithm: u8) -> Self {
+        self.world
+            .signing
+            .entry(norm(apex))
+            .or_default()
+            .ds_algorithm = Some(algorithm);
         self
     }
 

@@ -1,18 +1,20 @@
 //! The DNSSEC primitives of the in-core validator (issue 13) on real signatures: keys made
-//! with hickory-proto's ring signers, RRsets signed over their canonical form, every message
-//! serialized to DNS wire format and parsed back before it is validated.
+//! with hickory-proto's ring signers through the test world's signing helper
+//! (`daneel_tests::world::signing`, the one the signed world uses), RRsets signed over their
+//! canonical form, every message serialized to DNS wire format and parsed back before it is
+//! validated.
 
 use daneel_core::dnssec::{
     match_anchors, match_ds, parse_anchors, root_anchors, verify_rrset, DsMatch, SignatureError,
     TrustAnchor, WindowError, MAX_VERIFICATIONS,
 };
 use daneel_core::Timestamp;
-use hickory_proto::dnssec::crypto::{EcdsaSigningKey, Ed25519SigningKey};
-use hickory_proto::dnssec::rdata::{DNSSECRData, SigInput, DNSKEY, DS, RRSIG};
-use hickory_proto::dnssec::{Algorithm, DigestType, SigningKey, Verifier, TBS};
+use daneel_tests::world::signing::ZoneKey as Key;
+use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, DS, RRSIG};
+use hickory_proto::dnssec::{Algorithm, DigestType, Verifier};
 use hickory_proto::op::{Message, MessageType, OpCode};
 use hickory_proto::rr::rdata::TLSA;
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, SerialNumber};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 /// 2026-01-01T00:00:00Z.
 const NOW: u32 = 1_767_225_600;
@@ -22,75 +24,16 @@ fn name(s: &str) -> Name {
     Name::from_ascii(s).unwrap()
 }
 
-/// A zone key: the signer and its DNSKEY (flags 257: zone key, secure entry point).
-struct Key {
-    signer: Box<dyn SigningKey>,
-    dnskey: DNSKEY,
-}
-
-impl Key {
-    fn ed25519() -> Key {
-        let pkcs8 = Ed25519SigningKey::generate_pkcs8().unwrap();
-        Key::from_signer(
-            Box::new(Ed25519SigningKey::from_pkcs8(&pkcs8).unwrap()),
-            257,
-        )
-    }
-
-    fn p256() -> Key {
-        let pkcs8 = EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).unwrap();
-        let signer = EcdsaSigningKey::from_pkcs8(&pkcs8, Algorithm::ECDSAP256SHA256).unwrap();
-        Key::from_signer(Box::new(signer), 256)
-    }
-
-    fn from_signer(signer: Box<dyn SigningKey>, flags: u16) -> Key {
-        let dnskey = DNSKEY::with_flags(flags, signer.to_public_key().unwrap());
-        Key { signer, dnskey }
-    }
-
-    fn with_flags(&self, flags: u16) -> DNSKEY {
-        DNSKEY::with_flags(flags, self.dnskey.public_key().clone())
-    }
-
-    fn tag(&self) -> u16 {
-        self.dnskey.calculate_key_tag().unwrap()
-    }
-
-    /// [`Key::sign`] naming the key as `as_key` (the same public key with other flags), so
-    /// that only the flags tell the two apart.
-    fn sign_as(&self, as_key: &DNSKEY, zone: &Name, owner: &Name, records: &[Record]) -> RRSIG {
-        let mut input = self
-            .sign(zone, owner, records, owner.num_labels(), VALID)
-            .input()
-            .clone();
-        input.key_tag = as_key.calculate_key_tag().unwrap();
-        let tbs = TBS::from_input(owner, DNSClass::IN, &input, records.iter()).unwrap();
-        RRSIG::from_sig(input, self.signer.sign(&tbs).unwrap())
-    }
-
-    /// An RRSIG over `records` (owner `owner`, label count `labels`), valid from `inception`
-    /// to `expiration`, by this key for `zone`.
-    fn sign(
-        &self,
-        zone: &Name,
-        owner: &Name,
-        records: &[Record],
-        labels: u8,
-        (inception, expiration): (u32, u32),
-    ) -> RRSIG {
-        let input = SigInput {
-            type_covered: records[0].record_type(),
-            algorithm: self.signer.algorithm(),
-            num_labels: labels,
-            original_ttl: 3600,
-            sig_expiration: SerialNumber::new(expiration),
-            sig_inception: SerialNumber::new(inception),
-            key_tag: self.tag(),
-            signer_name: zone.clone(),
-        };
-        let tbs = TBS::from_input(owner, DNSClass::IN, &input, records.iter()).unwrap();
-        RRSIG::from_sig(input.clone(), self.signer.sign(&tbs).unwrap())
-    }
+/// An RRSIG like [`Key::sign`] over `records` by `key`, valid over [`VALID`], naming the key
+/// as `as_key` (the same public key with other flags), so that only the flags tell the two
+/// apart.
+fn sign_as(key: &Key, as_key: &DNSKEY, zone: &Name, owner: &Name, records: &[Record]) -> RRSIG {
+    let mut input = key
+        .sign(zone, owner, records, owner.num_labels(), VALID)
+        .input()
+        .clone();
+    input.key_tag = as_key.calculate_key_tag().unwrap();
+    key.sign_input(input, owner, records)
 }
 
 fn tlsa_rrset(owner: &Name, data: u8) -> Vec<Record> {
@@ -160,11 +103,11 @@ fn tlsa_check(
 fn a_valid_signature_verifies_and_names_its_key() {
     let zone = name("example.net.");
     let owner = name("_25._tcp.mx.example.net.");
-    for key in [Key::ed25519(), Key::p256()] {
+    for key in [Key::generated_ed25519(257), Key::generated_p256(256)] {
         let records = tlsa_rrset(&owner, 1);
         let sig = key.sign(&zone, &owner, &records, owner.num_labels(), VALID);
         let (records, sigs) = over_the_wire(&records, &[sig]);
-        let signed = tlsa_check(&records, &sigs, std::slice::from_ref(&key.dnskey), NOW).unwrap();
+        let signed = tlsa_check(&records, &sigs, std::slice::from_ref(key.dnskey()), NOW).unwrap();
         assert_eq!(signed.key_tag, key.tag());
         assert!(!signed.wildcard);
     }
@@ -174,10 +117,10 @@ fn a_valid_signature_verifies_and_names_its_key() {
 fn changed_data_a_wrong_signer_or_a_missing_signature_fail() {
     let zone = name("example.net.");
     let owner = name("_25._tcp.mx.example.net.");
-    let key = Key::ed25519();
+    let key = Key::generated_ed25519(257);
     let records = tlsa_rrset(&owner, 1);
     let sig = key.sign(&zone, &owner, &records, owner.num_labels(), VALID);
-    let keys = std::slice::from_ref(&key.dnskey);
+    let keys = std::slice::from_ref(key.dnskey());
     let check = |records: &[Record], sigs: &[RRSIG], zone: &Name| {
         verify_rrset(&owner, RecordType::TLSA, records, sigs, zone, keys, at(NOW))
     };
@@ -202,10 +145,10 @@ fn changed_data_a_wrong_signer_or_a_missing_signature_fail() {
 fn the_window_is_checked_against_the_given_time() {
     let zone = name("example.net.");
     let owner = name("_25._tcp.mx.example.net.");
-    let key = Key::ed25519();
+    let key = Key::generated_ed25519(257);
     let records = tlsa_rrset(&owner, 1);
     let sig = key.sign(&zone, &owner, &records, owner.num_labels(), VALID);
-    let keys = std::slice::from_ref(&key.dnskey);
+    let keys = std::slice::from_ref(key.dnskey());
     let check = |now| tlsa_check(&records, std::slice::from_ref(&sig), keys, now);
     assert!(check(NOW).is_ok());
     assert_eq!(
@@ -229,13 +172,13 @@ fn the_window_is_checked_against_the_given_time() {
 fn only_zone_keys_that_are_not_revoked_count() {
     let zone = name("example.net.");
     let owner = name("_25._tcp.mx.example.net.");
-    let key = Key::ed25519();
+    let key = Key::generated_ed25519(257);
     let records = tlsa_rrset(&owner, 1);
     let sig = key.sign(&zone, &owner, &records, owner.num_labels(), VALID);
     for flags in [0u16, 1, 257 | 0x0080, 256 | 0x0080] {
         // The signature names the key with these flags: only the flags can refuse it.
         let as_key = key.with_flags(flags);
-        let sig = key.sign_as(&as_key, &zone, &owner, &records);
+        let sig = sign_as(&key, &as_key, &zone, &owner, &records);
         let result = tlsa_check(
             &records,
             std::slice::from_ref(&sig),
@@ -246,13 +189,13 @@ fn only_zone_keys_that_are_not_revoked_count() {
     }
     // The same key with flags 256 (zone key) validates.
     let zsk = key.with_flags(256);
-    let sig256 = key.sign_as(&zsk, &zone, &owner, &records);
+    let sig256 = sign_as(&key, &zsk, &zone, &owner, &records);
     assert!(tlsa_check(&records, &[sig256], &[zsk], NOW).is_ok());
     let mut unknown = sig.input().clone();
     unknown.algorithm = Algorithm::Unknown(200);
     let odd = RRSIG::from_sig(unknown, sig.sig().to_vec());
     assert_eq!(
-        tlsa_check(&records, &[odd], std::slice::from_ref(&key.dnskey), NOW),
+        tlsa_check(&records, &[odd], std::slice::from_ref(key.dnskey()), NOW),
         Err(SignatureError::UnsupportedAlgorithm)
     );
 }
@@ -263,7 +206,7 @@ fn only_zone_keys_that_are_not_revoked_count() {
 fn one_good_signature_among_bad_ones_is_enough() {
     let zone = name("example.net.");
     let owner = name("_25._tcp.mx.example.net.");
-    let (ed, ec) = (Key::ed25519(), Key::p256());
+    let (ed, ec) = (Key::generated_ed25519(257), Key::generated_p256(256));
     let records = tlsa_rrset(&owner, 1);
     let good = ed.sign(&zone, &owner, &records, owner.num_labels(), VALID);
     let bad = ec.sign(
@@ -277,7 +220,7 @@ fn one_good_signature_among_bad_ones_is_enough() {
     let signed = tlsa_check(
         &records,
         &sigs,
-        &[ec.dnskey.clone(), ed.dnskey.clone()],
+        &[ec.dnskey().clone(), ed.dnskey().clone()],
         NOW,
     )
     .unwrap();
@@ -289,7 +232,7 @@ fn one_good_signature_among_bad_ones_is_enough() {
 fn verification_work_is_bounded() {
     let zone = name("example.net.");
     let owner = name("_25._tcp.mx.example.net.");
-    let key = Key::ed25519();
+    let key = Key::generated_ed25519(257);
     let records = tlsa_rrset(&owner, 1);
     let bad: Vec<RRSIG> = (0..MAX_VERIFICATIONS + 1)
         .map(|i| {
@@ -303,7 +246,7 @@ fn verification_work_is_bounded() {
         })
         .collect();
     assert_eq!(
-        tlsa_check(&records, &bad, std::slice::from_ref(&key.dnskey), NOW),
+        tlsa_check(&records, &bad, std::slice::from_ref(key.dnskey()), NOW),
         Err(SignatureError::WorkLimit)
     );
 }
@@ -314,7 +257,7 @@ fn verification_work_is_bounded() {
 fn a_wildcard_expansion_verifies_and_is_flagged() {
     let zone = name("example.net.");
     let wildcard = name("*.example.net.");
-    let key = Key::ed25519();
+    let key = Key::generated_ed25519(257);
     let signed_records = tlsa_rrset(&wildcard, 1);
     let sig = key.sign(&zone, &wildcard, &signed_records, 2, VALID);
     let host = name("host.example.net.");
@@ -325,24 +268,49 @@ fn a_wildcard_expansion_verifies_and_is_flagged() {
         &expanded,
         &[sig],
         &zone,
-        std::slice::from_ref(&key.dnskey),
+        std::slice::from_ref(key.dnskey()),
         at(NOW),
     )
     .unwrap();
     assert!(signed.wildcard);
 }
 
+/// An RRset whose owner is the wildcard itself (the NSEC at `*.example.net` of a wildcard
+/// proof, or a query for the literal `*`) verifies with its label count, which leaves the
+/// `*` out (RFC 4034 sec. 3.1.3), and is not an expansion.
+#[test]
+fn an_rrset_at_a_literal_wildcard_owner_verifies() {
+    let zone = name("example.net.");
+    let wildcard = name("*.example.net.");
+    let key = Key::generated_ed25519(257);
+    let records = tlsa_rrset(&wildcard, 1);
+    assert_eq!(wildcard.num_labels(), 2);
+    let sig = key.sign(&zone, &wildcard, &records, 2, VALID);
+    let (records, sigs) = over_the_wire(&records, &[sig]);
+    let signed = verify_rrset(
+        &wildcard,
+        RecordType::TLSA,
+        &records,
+        &sigs,
+        &zone,
+        std::slice::from_ref(key.dnskey()),
+        at(NOW),
+    )
+    .unwrap();
+    assert!(!signed.wildcard);
+}
+
 /// DS matching (RFC 4035 sec. 5.2, RFC 4509 sec. 3).
 #[test]
 fn ds_records_vouch_for_keys_strong_digests_first() {
     let zone = name("example.net.");
-    let key = Key::ed25519();
-    let other = Key::ed25519();
+    let key = Key::generated_ed25519(257);
+    let other = Key::generated_ed25519(257);
     let ds = |k: &Key, digest: DigestType| {
-        let d = k.dnskey.to_digest(&zone, digest).unwrap();
-        DS::new(k.tag(), k.dnskey.algorithm(), digest, d.as_ref().to_vec())
+        let d = k.dnskey().to_digest(&zone, digest).unwrap();
+        DS::new(k.tag(), k.dnskey().algorithm(), digest, d.as_ref().to_vec())
     };
-    let keys = [key.dnskey.clone()];
+    let keys = [key.dnskey().clone()];
     assert_eq!(
         match_ds(&zone, &[ds(&key, DigestType::SHA256)], &keys),
         DsMatch::Vouched(keys.to_vec())
@@ -379,17 +347,12 @@ fn ds_records_vouch_for_keys_strong_digests_first() {
     assert_eq!(match_ds(&zone, &[alien], &keys), DsMatch::NoSupportedDs);
     // A DS that matches a revoked key (digest over its flags) vouches for nothing, while the
     // same DS matches when the revoke flag is not set in the flags it was made over.
-    let revoked = Key::from_signer(
-        Box::new(
-            Ed25519SigningKey::from_pkcs8(&Ed25519SigningKey::generate_pkcs8().unwrap()).unwrap(),
-        ),
-        257 | 0x0080,
-    );
+    let revoked = Key::generated_ed25519(257 | 0x0080);
     assert_eq!(
         match_ds(
             &zone,
             &[ds(&revoked, DigestType::SHA256)],
-            std::slice::from_ref(&revoked.dnskey)
+            std::slice::from_ref(revoked.dnskey())
         ),
         DsMatch::Mismatch
     );
@@ -399,22 +362,22 @@ fn ds_records_vouch_for_keys_strong_digests_first() {
 /// pins its key; an anchor file's DS line works like the parent's DS.
 #[test]
 fn trust_anchors_vouch_for_their_keys_only() {
-    let key = Key::ed25519();
-    let keys = [key.dnskey.clone()];
+    let key = Key::generated_ed25519(257);
+    let keys = [key.dnskey().clone()];
     assert_eq!(
         match_anchors(&Name::root(), &root_anchors(), &keys),
         DsMatch::Mismatch
     );
     let pinned = vec![TrustAnchor::Dnskey {
         owner: Name::root(),
-        key: key.dnskey.clone(),
+        key: key.dnskey().clone(),
     }];
     assert_eq!(
         match_anchors(&Name::root(), &pinned, &keys),
         DsMatch::Vouched(keys.to_vec())
     );
     let digest = key
-        .dnskey
+        .dnskey()
         .to_digest(&Name::root(), DigestType::SHA256)
         .unwrap();
     let line = format!(
@@ -871,9 +834,9 @@ mod nsec3_proofs {
 fn the_delegation_step_from_ds_to_zone_data() {
     use daneel_core::dnssec::{match_anchors, zone_keys, KeysError, ZoneKeys};
     let zone = name("example.net.");
-    let ksk = Key::ed25519();
-    let zsk = Key::p256();
-    let keys = [ksk.dnskey.clone(), zsk.dnskey.clone()];
+    let ksk = Key::generated_ed25519(257);
+    let zsk = Key::generated_p256(256);
+    let keys = [ksk.dnskey().clone(), zsk.dnskey().clone()];
     let dnskey_records: Vec<Record> = keys
         .iter()
         .map(|k| {
@@ -887,8 +850,8 @@ fn the_delegation_step_from_ds_to_zone_data() {
     let by_ksk = ksk.sign(&zone, &zone, &dnskey_records, 2, VALID);
     let by_zsk = zsk.sign(&zone, &zone, &dnskey_records, 2, VALID);
     let ds_for = |k: &Key, digest: DigestType| {
-        let d = k.dnskey.to_digest(&zone, digest).unwrap();
-        DS::new(k.tag(), k.dnskey.algorithm(), digest, d.as_ref().to_vec())
+        let d = k.dnskey().to_digest(&zone, digest).unwrap();
+        DS::new(k.tag(), k.dnskey().algorithm(), digest, d.as_ref().to_vec())
     };
     let (records, sigs) = over_the_wire(&dnskey_records, std::slice::from_ref(&by_ksk));
     let secure = zone_keys(
@@ -919,7 +882,7 @@ fn the_delegation_step_from_ds_to_zone_data() {
         ),
         ZoneKeys::Bogus(KeysError::Signature { .. })
     ));
-    let stranger = Key::ed25519();
+    let stranger = Key::generated_ed25519(257);
     assert_eq!(
         zone_keys(
             &zone,
@@ -952,7 +915,7 @@ fn the_delegation_step_from_ds_to_zone_data() {
     // A DNSKEY trust anchor for the zone itself works the same way.
     let anchored = vec![TrustAnchor::Dnskey {
         owner: zone.clone(),
-        key: ksk.dnskey.clone(),
+        key: ksk.dnskey().clone(),
     }];
     assert!(matches!(
         zone_keys(
@@ -990,7 +953,7 @@ mod trust_chain {
         fn new(n: &str) -> Zone {
             Zone {
                 name: name(n),
-                key: Key::ed25519(),
+                key: Key::generated_ed25519(257),
             }
         }
 
@@ -998,19 +961,19 @@ mod trust_chain {
             signed(
                 self,
                 &self.name,
-                RData::DNSSEC(DNSSECRData::DNSKEY(self.key.dnskey.clone())),
+                RData::DNSSEC(DNSSECRData::DNSKEY(self.key.dnskey().clone())),
             )
         }
 
         fn ds_signed_by(&self, parent: &Zone) -> SignedRrset {
             let digest = self
                 .key
-                .dnskey
+                .dnskey()
                 .to_digest(&self.name, DigestType::SHA256)
                 .unwrap();
             let ds = DS::new(
                 self.key.tag(),
-                self.key.dnskey.algorithm(),
+                self.key.dnskey().algorithm(),
                 DigestType::SHA256,
                 digest.as_ref().to_vec(),
             );
@@ -1052,7 +1015,7 @@ mod trust_chain {
     fn anchored_at(root: &Zone) -> TrustChain {
         let anchors = vec![TrustAnchor::Dnskey {
             owner: Name::root(),
-            key: root.key.dnskey.clone(),
+            key: root.key.dnskey().clone(),
         }];
         let mut chain = TrustChain::new(anchors, at(NOW));
         chain.add_anchored(&root.name, &root.dnskeys());
