@@ -488,11 +488,18 @@ def zone_text(origin, records, ns_name, ns_addr=None):
     return "\n".join(out) + "\n"
 
 
+# The root is signed with RSASHA256 and 2048-bit keys, as the real root is (issue 13: the
+# in-core validator must verify RSA as well as ECDSA P-256, which signs every other zone).
+ALGORITHMS = {".": ["-a", "RSASHA256", "-b", "2048"]}
+
+
 def ldns_keys(zone, d):
-    """Generate KSK + ZSK (ECDSAP256SHA256) for zone in dir d; return (ksk, zsk) base names."""
+    """Generate KSK + ZSK for zone in dir d (ECDSAP256SHA256, or ALGORITHMS[zone]); return
+    (ksk, zsk) base names."""
     origin = zone if zone == "." else zone + "."
-    ksk = run("ldns-keygen", "-a", "ECDSAP256SHA256", "-k", origin).decode().strip()
-    zsk = run("ldns-keygen", "-a", "ECDSAP256SHA256", origin).decode().strip()
+    alg = ALGORITHMS.get(zone, ["-a", "ECDSAP256SHA256"])
+    ksk = run("ldns-keygen", *alg, "-k", origin).decode().strip()
+    zsk = run("ldns-keygen", *alg, origin).decode().strip()
     return ksk, zsk
 
 

@@ -257,6 +257,12 @@ pub fn human(report: &Report) -> String {
                 .unwrap_or_default()
         ));
     }
+    if !report.resolvers.is_empty() {
+        out.push(match report.resolver.mode.as_str() {
+            "validate" => "  DNSSEC: every status validated by daneel from the trust anchors".into(),
+            mode => format!("  DNSSEC: statuses from the resolver's AD bit ({mode})"),
+        });
+    }
     for r in &report.resolvers {
         out.push(format!(
             "  resolver {} ({}): {}{}{}",
