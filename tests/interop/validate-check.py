@@ -73,6 +73,18 @@ def decisions(report):
     return (report.get("verdict"), code(report), hosts)
 
 
+def agreement(ad, val, decide, problems):
+    """The trust-ad report `ad` and the validate report `val` must decide alike (`decide`)
+    and give every lookup the same status; what differs goes to `problems`."""
+    if decide(ad) != decide(val):
+        problems.append("decisions differ: V %s / P %s" % (decide(ad), decide(val)))
+    sa, sv = securities(ad), securities(val)
+    if sa != sv:
+        diff = sorted(k for k in set(sa) | set(sv) if sa.get(k) != sv.get(k))
+        problems.append("statuses differ at %s" % ", ".join(
+            "%s (V %s, P %s)" % (k, sa.get(k), sv.get(k)) for k in diff[:4]))
+
+
 def connections(report):
     return [c for h in report.get("hosts", []) for c in h.get("connections", [])]
 
@@ -90,13 +102,7 @@ def run_row(binary, row):
     else:
         if ad["verdict"] != row["daneel_verdict"]:
             problems.append("V trust-ad gives %s, table says %s" % (ad["verdict"], row["daneel_verdict"]))
-        if decisions(ad) != decisions(val):
-            problems.append("decisions differ: V %s / P %s" % (decisions(ad), decisions(val)))
-        sa, sv = securities(ad), securities(val)
-        if sa != sv:
-            diff = sorted(k for k in set(sa) | set(sv) if sa.get(k) != sv.get(k))
-            problems.append("statuses differ at %s" % ", ".join(
-                "%s (V %s, P %s)" % (k, sa.get(k), sv.get(k)) for k in diff[:4]))
+        agreement(ad, val, decisions, problems)
         if (val.get("resolver") or {}).get("mode") != "validate":
             problems.append("P run not in mode validate: %s" % val.get("resolver"))
     strip_texts = []
@@ -165,13 +171,7 @@ def mua_row(binary, domain, services):
     if ad is None or val is None or sly is None:
         problems.append("no JSON")
     else:
-        if mua_decisions(ad) != mua_decisions(val):
-            problems.append("decisions differ: V %s / P %s" % (mua_decisions(ad), mua_decisions(val)))
-        sa, sv = securities(ad), securities(val)
-        if sa != sv:
-            diff = sorted(k for k in set(sa) | set(sv) if sa.get(k) != sv.get(k))
-            problems.append("statuses differ at %s" % ", ".join(
-                "%s (V %s, P %s)" % (k, sa.get(k), sv.get(k)) for k in diff[:4]))
+        agreement(ad, val, mua_decisions, problems)
         for s in sly.get("services", []):
             for t in s.get("targets", []):
                 for c in t.get("connections", []):

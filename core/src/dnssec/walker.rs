@@ -495,17 +495,7 @@ impl Validator {
                     )),
                 };
             };
-            if parent == *zone || !parent.zone_of(zone) || self.above_anchor(zone, &parent) {
-                let failure = ValidationFailure::Rrset {
-                    owner: name_text(zone),
-                    rtype: rtype_text(RecordType::DS),
-                    error: ChainError::Signature {
-                        error: SignatureError::WrongSigner,
-                    },
-                };
-                return Err(self.zone_failure(zone, failure));
-            }
-            if self.ensure_zone(&parent, depth + 1)? == ZoneState::Insecure {
+            if self.ensure_parent(zone, &parent, depth)? == ZoneState::Insecure {
                 return Ok(ZoneState::Insecure);
             }
             self.spend(proof.nsec.len() + proof.nsec3.len())?;
@@ -537,17 +527,7 @@ impl Validator {
                 )),
             };
         };
-        if parent == *zone || !parent.zone_of(zone) || self.above_anchor(zone, &parent) {
-            let failure = ValidationFailure::Rrset {
-                owner: name_text(zone),
-                rtype: rtype_text(RecordType::DS),
-                error: ChainError::Signature {
-                    error: SignatureError::WrongSigner,
-                },
-            };
-            return Err(self.zone_failure(zone, failure));
-        }
-        if self.ensure_zone(&parent, depth + 1)? == ZoneState::Insecure {
+        if self.ensure_parent(zone, &parent, depth)? == ZoneState::Insecure {
             return Ok(ZoneState::Insecure);
         }
         let dnskeys = self.dnskeys(zone)?;
@@ -572,6 +552,23 @@ impl Validator {
                 Err(self.zone_failure(zone, failure))
             }
         }
+    }
+
+    /// The keys of `parent`, the zone that signed `zone`'s DS RRset or its proof of no DS: a
+    /// proper ancestor of `zone`, not above the anchor over it (the child never vouches for
+    /// itself, RFC 4035 sec. 5.2).
+    fn ensure_parent(&mut self, zone: &Name, parent: &Name, depth: usize) -> Step<ZoneState> {
+        if parent == zone || !parent.zone_of(zone) || self.above_anchor(zone, parent) {
+            let failure = ValidationFailure::Rrset {
+                owner: name_text(zone),
+                rtype: rtype_text(RecordType::DS),
+                error: ChainError::Signature {
+                    error: SignatureError::WrongSigner,
+                },
+            };
+            return Err(self.zone_failure(zone, failure));
+        }
+        self.ensure_zone(parent, depth + 1)
     }
 
     /// Walks from the deepest anchor above `name` down to `name`, one label at a time,

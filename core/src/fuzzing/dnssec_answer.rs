@@ -177,120 +177,40 @@ fn build_world() -> Option<World> {
         DigestType::SHA256,
         digest.as_ref().to_vec(),
     );
-    let mut records = Vec::new();
-    signed(
-        &root_key,
-        &root,
-        vec![dnskey(".", &root_dnskey)],
-        &mut records,
-    )?;
-    signed(&root_key, &root, vec![soa(".")], &mut records)?;
-    signed(
-        &root_key,
-        &root,
-        vec![record("lab.", RData::DNSSEC(DNSSECRData::DS(ds)))],
-        &mut records,
-    )?;
-    signed(
-        &root_key,
-        &root,
-        vec![nsec(".", "lab.", &[NS, SOAT, SIG, NSC, KEY])],
-        &mut records,
-    )?;
-    signed(
-        &root_key,
-        &root,
-        vec![nsec("lab.", ".", &[NS, DSR, SIG, NSC])],
-        &mut records,
-    )?;
-    signed(
-        &lab_key,
-        &lab,
-        vec![dnskey("lab.", &lab_dnskey)],
-        &mut records,
-    )?;
-    signed(&lab_key, &lab, vec![soa("lab.")], &mut records)?;
-    signed(
-        &lab_key,
-        &lab,
-        vec![record("mx.lab.", RData::A(A::new(192, 0, 2, 1)))],
-        &mut records,
-    )?;
-    signed(
-        &lab_key,
-        &lab,
-        vec![record(
-            "_25._tcp.mx.lab.",
-            RData::TLSA(TLSA::new(
-                3u8.into(),
-                1u8.into(),
-                1u8.into(),
-                vec![0x5a; 32],
-            )),
-        )],
-        &mut records,
-    )?;
     let dname_target = name("lab.").to_bytes().ok()?;
-    signed(
-        &lab_key,
-        &lab,
-        vec![record(
-            "alias.lab.",
-            RData::Unknown {
-                code: RecordType::DNAME,
-                rdata: NULL::with(dname_target),
-            },
-        )],
-        &mut records,
-    )?;
-    signed(
-        &lab_key,
-        &lab,
-        vec![nsec("lab.", "alias.lab.", &[NS, SOAT, SIG, NSC, KEY])],
-        &mut records,
-    )?;
-    signed(
-        &lab_key,
-        &lab,
-        vec![nsec(
-            "alias.lab.",
-            "mx.lab.",
-            &[RecordType::DNAME, SIG, NSC],
-        )],
-        &mut records,
-    )?;
-    signed(
-        &lab_key,
-        &lab,
-        vec![nsec(
-            "mx.lab.",
-            "_25._tcp.mx.lab.",
-            &[RecordType::A, SIG, NSC],
-        )],
-        &mut records,
-    )?;
-    signed(
-        &lab_key,
-        &lab,
-        vec![nsec(
-            "_25._tcp.mx.lab.",
-            WILDCARD,
-            &[RecordType::TLSA, SIG, NSC],
-        )],
-        &mut records,
-    )?;
-    signed(
-        &lab_key,
-        &lab,
-        vec![record(WILDCARD, RData::A(A::new(192, 0, 2, 9)))],
-        &mut records,
-    )?;
-    signed(
-        &lab_key,
-        &lab,
-        vec![nsec(WILDCARD, "lab.", &[RecordType::A, SIG, NSC])],
-        &mut records,
-    )?;
+    // Each zone's RRsets, one record each, signed by the zone's key.
+    let root_sets = [
+        dnskey(".", &root_dnskey),
+        soa("."),
+        record("lab.", RData::DNSSEC(DNSSECRData::DS(ds))),
+        nsec(".", "lab.", &[NS, SOAT, SIG, NSC, KEY]),
+        nsec("lab.", ".", &[NS, DSR, SIG, NSC]),
+    ];
+    let tlsa = TLSA::new(3u8.into(), 1u8.into(), 1u8.into(), vec![0x5a; 32]);
+    let dname = RData::Unknown {
+        code: RecordType::DNAME,
+        rdata: NULL::with(dname_target),
+    };
+    let lab_sets = [
+        dnskey("lab.", &lab_dnskey),
+        soa("lab."),
+        record("mx.lab.", RData::A(A::new(192, 0, 2, 1))),
+        record("_25._tcp.mx.lab.", RData::TLSA(tlsa)),
+        record("alias.lab.", dname),
+        record(WILDCARD, RData::A(A::new(192, 0, 2, 9))),
+        nsec("lab.", "alias.lab.", &[NS, SOAT, SIG, NSC, KEY]),
+        nsec("alias.lab.", "mx.lab.", &[RecordType::DNAME, SIG, NSC]),
+        nsec("mx.lab.", "_25._tcp.mx.lab.", &[RecordType::A, SIG, NSC]),
+        nsec("_25._tcp.mx.lab.", WILDCARD, &[RecordType::TLSA, SIG, NSC]),
+        nsec(WILDCARD, "lab.", &[RecordType::A, SIG, NSC]),
+    ];
+    let mut records = Vec::new();
+    for set in root_sets {
+        signed(&root_key, &root, vec![set], &mut records)?;
+    }
+    for set in lab_sets {
+        signed(&lab_key, &lab, vec![set], &mut records)?;
+    }
     let anchor = TrustAnchor::Dnskey {
         owner: root.clone(),
         key: root_dnskey,

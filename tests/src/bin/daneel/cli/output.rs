@@ -259,7 +259,9 @@ pub fn human(report: &Report) -> String {
     }
     if !report.resolvers.is_empty() {
         out.push(match report.resolver.mode.as_str() {
-            "validate" => "  DNSSEC: every status validated by daneel from the trust anchors".into(),
+            "validate" => {
+                "  DNSSEC: every status validated by daneel from the trust anchors".into()
+            }
             mode => format!("  DNSSEC: statuses from the resolver's AD bit ({mode})"),
         });
     }
