@@ -562,6 +562,7 @@ pub struct ResolverReport {
 /// What the validation probe of one resolver found (DESIGN.md section 4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ProbeResult {
     /// The root DNSKEY came back with AD=1: the resolver validates (RFC 4035 sec. 3.2.3).
     Validating,

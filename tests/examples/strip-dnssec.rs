@@ -20,28 +20,11 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use hickory_proto::dnssec::rdata::DNSSECRData;
+use daneel_tests::world::resolver::strip_dnssec;
 use hickory_proto::op::Message;
-use hickory_proto::rr::{RData, Record, RecordType};
 
 /// How long one upstream exchange may take.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn stripped(records: &mut Vec<Record>, keep_root_keys: bool) {
-    records.retain(|r| {
-        let root_keys = keep_root_keys
-            && r.name.is_root()
-            && matches!(
-                &r.data,
-                RData::DNSSEC(DNSSECRData::RRSIG(sig)) if sig.input().type_covered == RecordType::DNSKEY
-            );
-        root_keys
-            || !matches!(
-                r.record_type(),
-                RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3 | RecordType::DS
-            )
-    });
-}
 
 /// The upstream's answer to `query`, stripped; `None` when it did not answer or did not
 /// parse (the client then times out, as behind a broken forwarder).
@@ -70,9 +53,9 @@ fn answer(upstream: SocketAddr, query: &[u8], keep_root_keys: bool) -> Option<Ve
         stream.read_exact(&mut body).ok()?;
         message = Message::from_vec(&body).ok()?;
     }
-    stripped(&mut message.answers, keep_root_keys);
-    stripped(&mut message.authorities, keep_root_keys);
-    stripped(&mut message.additionals, keep_root_keys);
+    strip_dnssec(&mut message.answers, keep_root_keys);
+    strip_dnssec(&mut message.authorities, keep_root_keys);
+    strip_dnssec(&mut message.additionals, keep_root_keys);
     message.to_vec().ok()
 }
 

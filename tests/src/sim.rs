@@ -125,6 +125,9 @@ pub enum ResolverRole {
     /// A broken forwarder that removes RRSIG, NSEC, NSEC3 and DS records from every answer
     /// ([`crate::world::ResolverKind::Stripping`]).
     Stripping,
+    /// The same forwarder sparing the root DNSKEY's RRSIGs, so it passes the capability
+    /// probe ([`crate::world::ResolverKind::SlyStripping`]).
+    SlyStripping,
     /// Never answers.
     Silent,
     /// Every query to it fails before it is sent, as when this process is out of file
@@ -357,6 +360,7 @@ impl Sim {
         let kind = match role {
             ResolverRole::NonValidating => Some(ResolverKind::NonValidating),
             ResolverRole::Stripping => Some(ResolverKind::Stripping),
+            ResolverRole::SlyStripping => Some(ResolverKind::SlyStripping),
             _ => None,
         };
         if let Some(kind) = kind.filter(|k| !self.views.iter().any(|(v, _)| v == k)) {
@@ -668,6 +672,7 @@ impl Sim {
             None | Some(ResolverRole::Validating) => Some(&self.world),
             Some(ResolverRole::NonValidating) => self.view(ResolverKind::NonValidating),
             Some(ResolverRole::Stripping) => self.view(ResolverKind::Stripping),
+            Some(ResolverRole::SlyStripping) => self.view(ResolverKind::SlyStripping),
             Some(ResolverRole::Silent | ResolverRole::OutOfDescriptors) => None,
         }
     }

@@ -82,12 +82,18 @@ fn mismatches_compare_reports_with_expectations() {
     for host in &mut report.hosts {
         host.verdict = HostVerdict::Verified;
         host.reason = None;
+        for c in &mut host.connections {
+            c.reason = None;
+        }
     }
+    let mismatches = s.expected.mismatches(&report);
+    assert_eq!(mismatches.len(), 3, "{mismatches:?}");
     assert_eq!(
-        s.expected.mismatches(&report),
+        mismatches[..2],
         [
             "domain verdict dane-verified (expected dane-failed)",
             "host mx.example.net verdict Verified (expected DaneFailed)",
         ]
     );
+    assert!(mismatches[2].contains("tlsa-mismatch"), "{mismatches:?}");
 }

@@ -14,6 +14,7 @@ use crate::dns::{LookupError, Security};
 /// A bound the validator enforces against KeyTrap-style work (CVE-2023-50387, CVE-2023-50868).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum WorkLimit {
     /// More zones between the anchor and the data than [`super::walker::MAX_CHAIN_DEPTH`].
     ChainDepth,
@@ -30,6 +31,7 @@ pub enum WorkLimit {
 /// Why an answer is not secure or provably insecure (issue 13).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ValidationFailure {
     /// An RRset does not validate with the keys of its zone (RFC 4035 sec. 5.3).
     Rrset {

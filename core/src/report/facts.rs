@@ -149,6 +149,7 @@ impl fmt::Display for ProtocolFault {
 /// at a resolver that failed it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "found")]
+#[non_exhaustive]
 pub enum ProbeDetail {
     /// It answered without the AD bit (RFC 4035 sec. 3.2.3).
     NoAdBit {

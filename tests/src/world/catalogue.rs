@@ -111,8 +111,9 @@ impl Scenario {
     }
 
     /// The check configuration for this scenario with `resolver`. The world's resolvers
-    /// simulate a validating resolver's AD bit (their RRSIGs are dummies), so the catalogue
-    /// is judged with `--dnssec trust-ad`.
+    /// simulate a validating resolver's AD bit on their CD=0 answers (the path whose
+    /// statuses the catalogue states), so the catalogue is judged with `--dnssec trust-ad`;
+    /// `validate_catalogue` judges it again with `--dnssec validate` on the signed data.
     pub fn config(&self, resolver: std::net::SocketAddr) -> daneel_core::check::CheckConfig {
         let mut config =
             daneel_core::check::CheckConfig::new(self.destination.clone(), vec![resolver]);

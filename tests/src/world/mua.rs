@@ -46,7 +46,8 @@ pub struct MuaScenario {
 
 impl MuaScenario {
     /// The check's configuration, asking `resolver`, with `--dnssec trust-ad` (the world's
-    /// resolvers simulate the AD bit; their RRSIGs are dummies).
+    /// validating resolver's AD bit; `validate_catalogue` checks the MUA catalogue with
+    /// `--dnssec validate` too).
     pub fn config(&self, resolver: SocketAddr) -> MuaConfig {
         let mut c = MuaConfig::new(DOMAIN, vec![resolver]);
         c.dnssec =

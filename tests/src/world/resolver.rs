@@ -188,13 +188,26 @@ fn fault_reply(
     }
 }
 
-/// The DNSSEC record types a stripping forwarder removes.
-const STRIPPED: [RecordType; 4] = [
-    RecordType::RRSIG,
-    RecordType::NSEC,
-    RecordType::NSEC3,
-    RecordType::DS,
-];
+/// What a stripping forwarder does to a section of an answer (issue 13): removes its
+/// RRSIG, NSEC, NSEC3 and DS records, sparing the root DNSKEY's RRSIGs when
+/// `keep_root_keys` (then it passes a DNSSEC-capability probe). The world's stripping
+/// resolvers and the lab's `strip-dnssec` forwarder both strip with it.
+pub fn strip_dnssec(records: &mut Vec<Record>, keep_root_keys: bool) {
+    records.retain(|r| {
+        let root_keys = keep_root_keys
+            && r.name.is_root()
+            && matches!(
+                &r.data,
+                RData::DNSSEC(DNSSECRData::RRSIG(sig))
+                    if sig.input().type_covered == RecordType::DNSKEY
+            );
+        root_keys
+            || !matches!(
+                r.record_type(),
+                RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3 | RecordType::DS
+            )
+    });
+}
 
 /// The answer of a resolver that does not validate this query: CD=1 at a validating
 /// resolver (RFC 4035 sec. 3.2.2), or a non-validating or stripping resolver. The signed
@@ -238,11 +251,19 @@ fn answer_unvalidated(
     let keep = |r: &Record| {
         let t = r.record_type();
         let dnssec = matches!(t, RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3);
-        (dnssec_ok || !dnssec || t == qtype)
-            && !(world.resolver_kind() == ResolverKind::Stripping && STRIPPED.contains(&t))
+        dnssec_ok || !dnssec || t == qtype
     };
     resp.answers.retain(keep);
     resp.authorities.retain(keep);
+    let strip = match world.resolver_kind() {
+        ResolverKind::Stripping => Some(false),
+        ResolverKind::SlyStripping => Some(true),
+        ResolverKind::Validating | ResolverKind::NonValidating => None,
+    };
+    if let Some(keep_root_keys) = strip {
+        strip_dnssec(&mut resp.answers, keep_root_keys);
+        strip_dnssec(&mut resp.authorities, keep_root_keys);
+    }
     resp.metadata.authentic_data = false;
     finish(resp, transport, limit)
 }

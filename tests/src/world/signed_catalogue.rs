@@ -250,7 +250,7 @@ pub fn signed_scenarios() -> Vec<SignedScenario> {
     push(
         "V09",
         "DS of an unknown algorithm: the zone is insecure, not bogus",
-        "RFC 4035 sec. 5.2, RFC 6840 sec. 5.2: no supported DS algorithm means insecure",
+        "RFC 4035 sec. 5.2: a DS RRset with no supported algorithm means insecure",
         false,
         base(&leaf)
             .ds_algorithm("example.net", 200)
@@ -304,7 +304,7 @@ pub fn signed_scenarios() -> Vec<SignedScenario> {
         (
             "V15",
             "TLSA RRset without RRSIG in a signed zone",
-            "RFC 4035 sec. 5.3.1: a missing RRSIG is bogus, never insecure (EDE 10)",
+            "RFC 4035 sec. 4.3, 5.5: a missing RRSIG is bogus, never insecure (EDE 10)",
             10,
             false,
         ),

@@ -180,8 +180,8 @@ pub fn ds_line(owner: &Name, ds: &DS) -> String {
     )
 }
 
-/// The keys of one world zone, derived from its name: an Ed25519 KSK and ZSK, and for a zone
-/// in an algorithm rollover the fixture P-256 key as a second KSK.
+/// The keys of one world zone, derived from its name: an Ed25519 KSK and ZSK (a zone in an
+/// algorithm rollover gets the fixture P-256 key as well, added where it is signed).
 #[derive(Debug)]
 pub struct WorldKeys {
     /// Signs the DNSKEY RRset.

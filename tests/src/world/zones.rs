@@ -48,11 +48,15 @@ pub enum ResolverKind {
     #[default]
     Validating,
     /// Does not validate (unbound with `module-config: "iterator"`): never AD, never SERVFAIL
-    /// for bogus data, RRSIG, NSEC, NSEC3 and DS records passed through with DO=1.
+    /// for bogus data, RRSIG, NSEC and NSEC3 records passed through with DO=1, DS records
+    /// always.
     NonValidating,
     /// A broken forwarder in front of a non-validating resolver: removes RRSIG, NSEC, NSEC3
-    /// and DS records from every answer.
+    /// and DS records from every answer ([`super::resolver::strip_dnssec`]).
     Stripping,
+    /// The same forwarder sparing the root DNSKEY's RRSIGs: it passes the DNSSEC-capability
+    /// probe, so the validator itself meets every other answer stripped.
+    SlyStripping,
 }
 
 /// How denials of a zone are proven (RFC 4035 sec. 3.1.3, RFC 5155 sec. 7.2).

@@ -82,7 +82,7 @@ pub fn run(json: bool) -> i32 {
         for line in summary {
             say!("{line}");
         }
-        say!("\nOn a real network: daneel check <your domain>   (uses /etc/resolv.conf; give --resolver for a validating one)");
+        say!("\nOn a real network: daneel check <your domain>   (uses /etc/resolv.conf, or --resolver; validates DNSSEC itself unless a loopback resolver does)");
     }
     if all_as_expected {
         0
