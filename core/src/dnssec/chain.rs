@@ -61,6 +61,17 @@ pub enum ChainError {
     ParentNotSecure,
 }
 
+/// A denial record that did not validate ([`TrustChain::verify_denial`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DenialRecordError {
+    /// Its owner.
+    pub owner: Name,
+    /// NSEC or NSEC3.
+    pub rtype: RecordType,
+    /// Why.
+    pub error: ChainError,
+}
+
 /// What the chain says of an RRset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RrsetStatus {
@@ -175,6 +186,50 @@ impl TrustChain {
         Ok(self.zones.entry(child.clone()).or_insert(status))
     }
 
+    /// Validates every NSEC or NSEC3 RRset of `proof` with the keys of the secure zone
+    /// `zone` (the signer must be `zone`); a record signed as a wildcard expansion is refused,
+    /// since denial records are never synthesised (RFC 4035 sec. 5.3.4, CVE-2017-15105).
+    /// The error names the record that failed.
+    pub fn verify_denial(&self, zone: &Name, proof: &NoDsProof) -> Result<(), DenialRecordError> {
+        let keys = self
+            .secure_parent(zone)
+            .map_err(|error| DenialRecordError {
+                owner: zone.clone(),
+                rtype: RecordType::NSEC,
+                error,
+            })?;
+        let sets: Vec<(&Name, RecordType, DNSSECRData, &[RRSIG])> = match proof {
+            NoDsProof::Nsec(items) => items
+                .iter()
+                .map(|(n, sigs)| {
+                    let data = DNSSECRData::NSEC(n.nsec.clone());
+                    (&n.owner, RecordType::NSEC, data, sigs.as_slice())
+                })
+                .collect(),
+            NoDsProof::Nsec3(items) => items
+                .iter()
+                .map(|(n, sigs)| {
+                    let data = DNSSECRData::NSEC3(n.nsec3.clone());
+                    (&n.owner, RecordType::NSEC3, data, sigs.as_slice())
+                })
+                .collect(),
+        };
+        for (owner, rtype, data, sigs) in sets {
+            let record = Record::from_rdata(owner.clone(), 0, RData::DNSSEC(data));
+            let fail = |error| DenialRecordError {
+                owner: owner.clone(),
+                rtype,
+                error: ChainError::Signature { error },
+            };
+            let by =
+                verify_rrset(owner, rtype, &[record], sigs, zone, &keys, self.now).map_err(fail)?;
+            if by.wildcard {
+                return Err(fail(SignatureError::ExpandedDenial));
+            }
+        }
+        Ok(())
+    }
+
     /// An insecure delegation: the parent's NSEC or NSEC3 records, each validated with the
     /// parent's keys, must prove that `child` is a delegation point (NS without SOA) with no
     /// DS (RFC 4035 sec. 5.2), or NSEC3 opt-out must cover it (RFC 5155 sec. 8.6), or the
@@ -185,41 +240,9 @@ impl TrustChain {
         child: &Name,
         proof: &NoDsProof,
     ) -> Result<&ZoneKeys, ChainError> {
-        let parent_keys = self.secure_parent(parent)?;
-        // Each denial RRset must be the parent's own, validated with its keys.
-        let validate = |owner: &Name, rtype: RecordType, data: DNSSECRData, sigs: &[RRSIG]| {
-            let record = Record::from_rdata(owner.clone(), 0, RData::DNSSEC(data));
-            verify_rrset(
-                owner,
-                rtype,
-                &[record],
-                sigs,
-                parent,
-                &parent_keys,
-                self.now,
-            )
-            .map_err(|error| ChainError::Signature { error })
-            .and_then(|by| {
-                // RFC 4035 sec. 5.3.4: a denial record is never a wildcard expansion.
-                if by.wildcard {
-                    Err(ChainError::Signature {
-                        error: SignatureError::ExpandedDenial,
-                    })
-                } else {
-                    Ok(())
-                }
-            })
-        };
+        self.verify_denial(parent, proof).map_err(|e| e.error)?;
         let proven = match proof {
             NoDsProof::Nsec(items) => {
-                for (n, sigs) in items {
-                    validate(
-                        &n.owner,
-                        RecordType::NSEC,
-                        DNSSECRData::NSEC(n.nsec.clone()),
-                        sigs,
-                    )?;
-                }
                 let records: Vec<NsecRecord> = items.iter().map(|(n, _)| n.clone()).collect();
                 // "No DS" at a name that is not a delegation point proves nothing about a
                 // zone cut: the name is the parent's own, and its data must be signed.
@@ -229,14 +252,6 @@ impl TrustChain {
                 ) && delegation_at(child, parent, &records) == Some(true)
             }
             NoDsProof::Nsec3(items) => {
-                for (n, sigs) in items {
-                    validate(
-                        &n.owner,
-                        RecordType::NSEC3,
-                        DNSSECRData::NSEC3(n.nsec3.clone()),
-                        sigs,
-                    )?;
-                }
                 let records: Vec<Nsec3Record> = items.iter().map(|(n, _)| n.clone()).collect();
                 match prove_denial3(child, RecordType::DS, parent, &records) {
                     Ok(Nsec3Denial::NoData) => {

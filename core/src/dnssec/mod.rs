@@ -46,7 +46,7 @@ pub mod walker;
 pub mod window;
 
 pub use anchor::{parse_anchors, root_anchors, AnchorError, TrustAnchor};
-pub use chain::{ChainError, NoDsProof, RrsetStatus, SignedRrset, TrustChain};
+pub use chain::{ChainError, DenialRecordError, NoDsProof, RrsetStatus, SignedRrset, TrustChain};
 pub use delegation::{match_anchors, match_ds, zone_keys, DsMatch, KeysError, ZoneKeys};
 pub use failure::{ValidationFailure, WorkLimit};
 pub use mode::{DnssecMode, DnssecSettings};

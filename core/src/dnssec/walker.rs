@@ -669,52 +669,13 @@ impl Validator {
     /// Every NSEC and NSEC3 RRset of `proof` validates with the keys of `zone`.
     fn verify_denial_records(&mut self, zone: &Name, proof: &DenialRecords) -> Step<()> {
         self.spend(proof.nsec.len() + proof.nsec3.len())?;
-        let sets = proof
-            .nsec
-            .iter()
-            .map(|(r, sigs)| {
-                (
-                    r.owner.clone(),
-                    RecordType::NSEC,
-                    RData::DNSSEC(DNSSECRData::NSEC(r.nsec.clone())),
-                    sigs,
-                )
+        self.chain.verify_denial(zone, &proof.proof()).map_err(|e| {
+            Halt::Fail(ValidationFailure::Rrset {
+                owner: name_text(&e.owner),
+                rtype: rtype_text(e.rtype),
+                error: e.error,
             })
-            .chain(proof.nsec3.iter().map(|(r, sigs)| {
-                (
-                    r.owner.clone(),
-                    RecordType::NSEC3,
-                    RData::DNSSEC(DNSSECRData::NSEC3(r.nsec3.clone())),
-                    sigs,
-                )
-            }));
-        for (owner, rtype, data, sigs) in sets {
-            let set = SignedRrset {
-                records: vec![Record::from_rdata(owner.clone(), 0, data)],
-                rrsigs: sigs.clone(),
-            };
-            let signer = signer_of(&set);
-            let error = match self.chain.rrset(&owner, rtype, &set) {
-                RrsetStatus::Secure(by) if by.wildcard => ChainError::Signature {
-                    // RFC 4035 sec. 5.3.4: denial records are never synthesised.
-                    error: SignatureError::ExpandedDenial,
-                },
-                RrsetStatus::Secure(by) if by.signer == *zone && signer.as_ref() == Some(zone) => {
-                    continue
-                }
-                RrsetStatus::Secure(_) => ChainError::Signature {
-                    error: SignatureError::WrongSigner,
-                },
-                RrsetStatus::Bogus(error) => error,
-                RrsetStatus::Insecure | RrsetStatus::NeedZone(_) => ChainError::ParentNotSecure,
-            };
-            return Err(Halt::Fail(ValidationFailure::Rrset {
-                owner: name_text(&owner),
-                rtype: rtype_text(rtype),
-                error,
-            }));
-        }
-        Ok(())
+        })
     }
 
     /// The status of the RRset `owner`/`rtype` of `answer`.
