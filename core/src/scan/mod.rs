@@ -6,14 +6,14 @@
 //! scan unchanged: the scan renames the checks' query and connection ids into one space and
 //! stands between them and the network, where it does what one check alone cannot:
 //!
-//! - **One DNS cache for every check** ([`cache`]): a question already answered, or already
+//! - **One DNS cache for every check** ([`MAX_REUSE`], [`FAILURE_REUSE`], [`RESOLVER_REPROBE`]): a question already answered, or already
 //!   in flight, to the same resolver is not asked again. A shared answer is re-keyed to each
 //!   asking query (message id and question) and delivered as coming from the resolver, so
 //!   each check still makes RFC 5452's source, id and question checks, and judges the
 //!   answer's DNSSEC status itself. A thousand domains with the same MX host cause one TLSA
 //!   lookup.
 //! - **A per-destination connection limit** and **rates** for new connections and DNS
-//!   queries sent ([`limits`]).
+//!   queries sent ([`ScanConfig`]).
 //! - **Each check's transcript** records what that check saw, shared answers included, so
 //!   `daneel replay` re-runs it exactly ([`ScanConfig::record_transcripts`]).
 //!

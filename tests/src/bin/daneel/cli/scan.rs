@@ -70,7 +70,7 @@ pub(crate) struct ScanArgs {
     /// The number of shards, with `--shard env`.
     #[arg(long, value_name = "N")]
     shards: Option<u32>,
-    /// Write each check's transcript to DIR/<domain>.jsonl, for `daneel replay`.
+    /// Write each check's transcript to `DIR/DOMAIN.jsonl`, for `daneel replay`.
     #[arg(long, value_name = "DIR")]
     transcripts: Option<PathBuf>,
     /// No progress bar (there is none anyway when standard error is not a terminal).
