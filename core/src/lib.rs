@@ -73,20 +73,14 @@ pub mod driver;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod hex;
-#[cfg(feature = "_internal_test_exports")]
-#[doc(hidden)]
-pub mod implicit;
-#[cfg(not(feature = "_internal_test_exports"))]
-#[allow(unreachable_pub)] // its items are `pub` for `_internal_test_exports` only
-mod implicit;
+internal! {
+    mod implicit;
+}
 pub mod machine;
 pub mod mua;
-#[cfg(feature = "_internal_test_exports")]
-#[doc(hidden)]
-pub mod probe;
-#[cfg(not(feature = "_internal_test_exports"))]
-#[allow(unreachable_pub)] // its items are `pub` for `_internal_test_exports` only
-mod probe;
+internal! {
+    mod probe;
+}
 pub mod report;
 pub mod scan;
 pub mod seed;
