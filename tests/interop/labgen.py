@@ -13,6 +13,7 @@ line tools. Everything goes into the state dir (DANEEL_LAB_DIR, default /tmp/dan
 Certificate dates, serials and names are fixed; keys and ECDSA signatures are random, so TLSA
 digests change with every fresh `lab.sh up` (they are computed here, never hard-coded).
 """
+import base64
 import functools
 import hashlib
 import os
@@ -196,19 +197,27 @@ def gen_pki():
 
 
 # TLSA data helpers -------------------------------------------------------------------------
+def pem_der(pem):
+    """The DER inside the first PEM block of `pem` (bytes): its base64 (RFC 7468 sec. 2). Saves
+    an openssl process per certificate and key, which the scan world's ten leaves felt."""
+    lines = pem.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith(b"-----BEGIN "))
+    end = next(i for i, l in enumerate(lines) if i > start and l.startswith(b"-----END "))
+    return base64.b64decode(b"".join(lines[start + 1:end]))
+
+
 @functools.lru_cache(maxsize=None)
 def cert_der(name):
-    return run("openssl", "x509", "-in", str(PKI / f"{name}.crt"), "-outform", "DER")
+    return pem_der((PKI / f"{name}.crt").read_bytes())
 
 
 @functools.lru_cache(maxsize=None)
 def spki_der(name):
+    """SubjectPublicKeyInfo DER of a certificate, or of a bare key (RFC 7468 sec. 13)."""
     p = PKI / f"{name}.crt"
     if p.exists():
-        pub = run("openssl", "x509", "-in", str(p), "-noout", "-pubkey")
-    else:
-        pub = run("openssl", "pkey", "-in", str(PKI / f"{name}.key"), "-pubout")
-    return run("openssl", "pkey", "-pubin", "-outform", "DER", input=pub)
+        return pem_der(run("openssl", "x509", "-in", str(p), "-noout", "-pubkey"))
+    return pem_der(run("openssl", "pkey", "-in", str(PKI / f"{name}.key"), "-pubout"))
 
 
 def tlsa(u, s, m, name):
