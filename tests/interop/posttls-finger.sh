@@ -33,9 +33,9 @@ smtp_tls_security_level = dane
 smtp_host_lookup = dns
 smtp_address_preference = ipv4
 inet_protocols = ipv4"
-# Written only when it differs: Postfix reads a main.cf changed in the last second again and
-# again, 300 ms apart, until it is older (load_file(3)), so rewriting it before every run made
-# each posttls-finger run wait up to 2.4 s.
+# Written only when it differs: Postfix re-reads a main.cf changed within the last second or
+# so, 300 ms apart, until it is older (dict_load_file_xt, "pausing to let ... cool down"), so
+# rewriting it before every run made each posttls-finger run wait up to 2.4 s.
 if [ "$(cat "$PTF_CONF/main.cf" 2>/dev/null)" != "$conf" ]; then
     printf '%s\n' "$conf" >"$PTF_CONF/main.cf.$$"
     mv -f "$PTF_CONF/main.cf.$$" "$PTF_CONF/main.cf"

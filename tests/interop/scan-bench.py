@@ -8,8 +8,9 @@ Runs with the lab up (lab.sh up; it serves DANEEL_LAB_SCAN_DOMAINS generated dom
 with their expected verdicts in $DANEEL_LAB_DIR/scan-domains.tsv), as root, in the lab's
 network namespace. In one invocation, on the same domains:
 
-  1. daneel: `daneel scan LIST --resolver 127.10.0.53 -4 --json [--scan-arg ...]`, one
-     process for all domains (--daneel scan). With --daneel check, or with auto when the
+  1. daneel: `daneel scan LIST --resolver 127.10.0.53 -4 --no-progress [--scan-arg ...]`
+     (JSON lines, one report per domain, the schema of `check --json`), one process for all
+     domains (--daneel scan). With --daneel check, or with auto when the
      binary has no `scan` command yet, `daneel check DOMAIN --resolver ... -4 --json` per
      domain, --jobs at a time (default 2).
   2. posttls-finger: one process per domain, --jobs at a time, with the options of
@@ -97,7 +98,7 @@ class Phase:
     """Wall time and CPU of the children (RUSAGE_CHILDREN delta) of one part."""
 
     def __init__(self, name):
-        self.name, self.rss_kb = name, None
+        self.name, self.rss_kb, self.stderr = name, None, ""
 
     def __enter__(self):
         self.ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -137,12 +138,13 @@ def daneel_scan(binary, domains, scan_args):
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.write("".join(d["domain"] + "\n" for d in domains))
         listing = f.name
-    cmd = [binary, "scan", listing, "--resolver", RESOLVER, "-4", "--json"] + scan_args
+    cmd = [binary, "scan", listing, "--resolver", RESOLVER, "-4", "--no-progress"] + scan_args
     tv = listing + ".time"
     if os.access("/usr/bin/time", os.X_OK):
         cmd = ["/usr/bin/time", "-v", "-o", tv] + cmd
     with Phase("daneel scan") as ph:
         out, err, code = run(cmd, 3600)
+    ph.stderr = err  # its summary table: verdicts, reasons, slowest domains, cache
     os.unlink(listing)
     if os.path.exists(tv):
         for line in open(tv):
@@ -160,7 +162,7 @@ def daneel_scan(binary, domains, scan_args):
         if dom in verdicts:
             problems.append("scan: %s reported twice" % dom)
         verdicts[dom] = rep.get("verdict", "no verdict: %s" % json.dumps(rep)[:120])
-    if code not in range(0, 16) or not verdicts:
+    if code != 0 or not verdicts:  # 0: every domain reported, whatever the verdicts
         problems.append("scan: exit %d, %d reports; stderr: %s" % (code, len(verdicts), err.strip()[-300:]))
     return ph, verdicts, problems
 
@@ -196,8 +198,8 @@ def ptf_problems(row, recs):
 def ptf_phase(domains, jobs):
     argv = subprocess.run([os.path.join(HERE, "posttls-finger.sh"), "--argv"], check=True,
                           capture_output=True, text=True).stdout.splitlines()
-    # Postfix re-reads a main.cf younger than a second until it is older (load_file(3)): let a
-    # fresh one age before the clock starts, or the first runs would each wait for it
+    # Postfix re-reads a main.cf changed within the last second or so until it is older
+    # (dict_load_file_xt): let a fresh one age before the clock starts, or the first runs wait
     conf = [a.split("=", 1)[1] for a in argv if a.startswith("MAIL_CONFIG=")][0]
     time.sleep(max(0.0, 2.5 - (time.time() - os.stat(os.path.join(conf, "main.cf")).st_mtime)))
     with Phase("posttls-finger") as ph:
@@ -285,6 +287,8 @@ def main():
     table.append("daneel verdicts: " + ", ".join("%s %d" % kv for kv in sorted(counts.items())))
     text = "\n".join(table)
     print(text)
+    if dph.stderr.strip():
+        print("\n%s said on stderr:\n%s" % (dph.name, dph.stderr.rstrip()))
     out = option(args, "--out", None)
     if out:
         with open(out, "w") as f:
