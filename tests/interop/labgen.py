@@ -509,7 +509,10 @@ SCAN_MIX = [("ee", "dane-verified", ["ee"])] * 12 + [
 
 
 def scan_count():
-    return int(os.environ.get("DANEEL_LAB_SCAN_DOMAINS", "1000"))
+    value = os.environ.get("DANEEL_LAB_SCAN_DOMAINS", "1000")
+    if not value.isdigit():
+        sys.exit(f"labgen: DANEEL_LAB_SCAN_DOMAINS must be a number of domains (0 or more), not {value!r}")
+    return int(value)
 
 
 def scan_hosts():

@@ -252,6 +252,9 @@ def main():
     mode = option(args, "--daneel", "auto")
     scan_args = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--scan-arg"]
     domains = load_domains(limit)
+    if not domains:
+        print("scan-bench: no domains in %s (DANEEL_LAB_SCAN_DOMAINS=0?): nothing checked" % TSV)
+        return 2
     if mode == "auto":
         mode = "scan" if has_scan(binary) else "check"
     n = len(domains)
