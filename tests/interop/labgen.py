@@ -501,7 +501,7 @@ SCAN_MIX = [("ee", "dane-verified", ["ee"])] * 12 + [
     ("ta", "dane-verified", ["ta"]),
     ("ee+ta", "dane-verified", ["ee", "ta"]),
     ("bad", "dane-failed", ["bad"]),
-    ("ee+bad", "dane-failed", ["ee", "bad"]),        # RFC 7672 sec. 2.2: one failing host fails the domain
+    ("ee+bad", "dane-failed", ["ee", "bad"]),        # one failing host fails the domain (DESIGN.md sec. 5)
     ("none", "no-dane", ["none"]),                   # secure MX, no TLSA: opportunistic (like S11)
     ("unsigned", "no-dane", ["insecure"]),           # domain in the unsigned zone
     ("ee+none", "dane-partial", ["ee", "none"]),     # one DANE host, one without TLSA
