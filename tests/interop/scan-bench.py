@@ -48,6 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from compare import RESOLVER, option  # noqa: E402
 
 STATE = os.environ.get("DANEEL_LAB_DIR", "/tmp/daneel-lab")
