@@ -460,6 +460,7 @@ impl<S: DomainSource, K: ScanSink> Scan<S, K> {
             conns: HashMap::new(),
         });
         self.active += 1;
+        self.summary.peak_running = self.summary.peak_running.max(self.active);
         self.pump(idx, now);
     }
 

@@ -333,6 +333,10 @@ fn summary_table(summary: &ScanSummary, skipped: &Skipped, seconds: f64) -> Stri
                 .map(|(d, ms)| format!("  {ms:>7} ms  {d}")),
         );
     }
+    out.push(format!(
+        "at most {} checks ran at once",
+        summary.peak_running
+    ));
     let c = &summary.cache;
     out.push(format!(
         "DNS: {} queries sent, {} answered from the cache, {} joined a query in flight, {} answers held",
