@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use daneel_core::check::{CheckConfig, SmtpCheck};
 use daneel_core::driver::{
-    seed_from_bytes, udp_bind_addr, Driver, IoCommand, IoEvent, Socket, MAX_DNS_MESSAGE, READ_CHUNK,
+    seed_from_bytes, udp_bind_addr, Driver, IoCommand, IoEvent, Socket, MAX_UDP_ANSWER, READ_CHUNK,
 };
 use daneel_core::time::Clock;
 use daneel_core::{NetError, QueryId};
@@ -50,7 +50,7 @@ fn udp_exchange(
         Ok(s) => s,
         Err(e) => return drop(tx.send(Event::Dns(query, Err(e)))),
     };
-    let mut buf = vec![0u8; MAX_DNS_MESSAGE];
+    let mut buf = vec![0u8; MAX_UDP_ANSWER];
     while !stop.load(Ordering::Relaxed) {
         match socket.recv_from(&mut buf) {
             Ok((n, from)) => {

@@ -13,6 +13,10 @@ use crate::smtp::session::{SessionConfig, SessionEnd, SessionFailure, SessionOut
 use crate::time::Timestamp;
 use crate::tls::TlsInfo;
 
+/// How long a connection may wait for a place (a scan's per-destination limit or connection
+/// rate) before it fails as a connect timeout: far longer than any queue a scan builds.
+pub const CONNECT_QUEUE_LIMIT: Duration = Duration::from_secs(600);
+
 /// The state of one client dialogue that does not depend on its protocol.
 #[derive(Debug)]
 pub(crate) struct Dialogue {
@@ -82,6 +86,14 @@ impl Dialogue {
     /// Sets the deadline `timeout` from now, or none.
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) {
         self.deadline = timeout.map(|d| self.now.saturating_add(d));
+    }
+
+    /// The runtime holds the connection back ([`crate::Input::ConnectQueued`]): the connect
+    /// deadline waits for [`crate::Input::Connecting`], bounded by
+    /// [`CONNECT_QUEUE_LIMIT`] so that a connection never waits forever.
+    pub(crate) fn queued(&mut self) {
+        self.note("waiting for a place to connect".into());
+        self.wait(Some(CONNECT_QUEUE_LIMIT));
     }
 
     /// Adds a log line.

@@ -228,6 +228,19 @@ pub enum Input<'a> {
         /// Why.
         error: NetError,
     },
+    /// The runtime holds the connection of [`Action::Connect`] back (a scan's
+    /// per-destination limit or connection rate): its connect deadline waits for
+    /// [`Input::Connecting`]. A runtime that connects at once never sends it.
+    ConnectQueued {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// The runtime starts connecting only now, after [`Input::ConnectQueued`]: the connect
+    /// deadline runs from here.
+    Connecting {
+        /// The connection.
+        conn: ConnId,
+    },
     /// The TCP connection is established.
     Connected {
         /// The connection.
@@ -296,6 +309,16 @@ pub enum OwnedInput {
         /// Why.
         error: NetError,
     },
+    /// See [`Input::ConnectQueued`].
+    ConnectQueued {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// See [`Input::Connecting`].
+    Connecting {
+        /// The connection.
+        conn: ConnId,
+    },
     /// See [`Input::Connected`].
     Connected {
         /// The connection.
@@ -354,6 +377,8 @@ impl OwnedInput {
                 query: *query,
                 error: error.clone(),
             },
+            OwnedInput::ConnectQueued { conn } => Input::ConnectQueued { conn: *conn },
+            OwnedInput::Connecting { conn } => Input::Connecting { conn: *conn },
             OwnedInput::Connected { conn } => Input::Connected { conn: *conn },
             OwnedInput::ConnectFailed { conn, error } => Input::ConnectFailed {
                 conn: *conn,
@@ -388,6 +413,8 @@ impl Input<'_> {
                 query: *query,
                 error: error.clone(),
             },
+            Input::ConnectQueued { conn } => OwnedInput::ConnectQueued { conn: *conn },
+            Input::Connecting { conn } => OwnedInput::Connecting { conn: *conn },
             Input::Connected { conn } => OwnedInput::Connected { conn: *conn },
             Input::ConnectFailed { conn, error } => OwnedInput::ConnectFailed {
                 conn: *conn,

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use daneel_core::driver::{
-    udp_bind_addr, Driver, IoCommand, IoEvent, Socket, MAX_DNS_MESSAGE, READ_CHUNK,
+    udp_bind_addr, Driver, IoCommand, IoEvent, Socket, MAX_UDP_ANSWER, READ_CHUNK,
 };
 pub use daneel_core::time::Clock;
 pub use daneel_core::tls::TlsSettings;
@@ -53,7 +53,7 @@ async fn dns_over_udp(query: QueryId, server: SocketAddr, wire: Vec<u8>, out: Se
             return drop(out.send(failed).await);
         }
     };
-    let mut datagram = vec![0u8; MAX_DNS_MESSAGE];
+    let mut datagram = vec![0u8; MAX_UDP_ANSWER];
     // The core checks each datagram's source and content (RFC 5452), so keep listening.
     while let Ok((len, from)) = socket.recv_from(&mut datagram).await {
         let reply = Happened::Dns(query, Ok((from, datagram[..len].to_vec())));
@@ -196,11 +196,14 @@ pub async fn run_with<M: Machine>(machine: M, clock: Clock, tls: TlsSettings) ->
                 driver.handle(at, IoEvent::DnsError { query, error })
             }
             Happened::Connected(socket, Err(error)) => {
+                readers.remove(&socket);
                 driver.handle(at, IoEvent::ConnectFailed { socket, error })
             }
             Happened::Connected(socket, Ok(stream)) => {
                 // If the socket was shut down while connecting, the driver shuts it again.
                 let (queue, pending) = unbounded();
+                // Free finished writers as they end: a scan of millions runs in one loop.
+                flushers.retain(|task| !task.is_finished());
                 flushers.push(smol::spawn(pipe_writes(stream, pending)));
                 write_queues.insert(socket, queue);
                 driver.handle(at, IoEvent::Connected { socket })

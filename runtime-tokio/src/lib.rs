@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use daneel_core::driver::{
-    udp_bind_addr, Driver, IoCommand, IoEvent, Socket, MAX_DNS_MESSAGE, READ_CHUNK,
+    udp_bind_addr, Driver, IoCommand, IoEvent, Socket, MAX_UDP_ANSWER, READ_CHUNK,
 };
 pub use daneel_core::time::Clock;
 pub use daneel_core::tls::TlsSettings;
@@ -59,7 +59,7 @@ async fn udp_exchange(query: QueryId, server: SocketAddr, wire: Vec<u8>, tx: Eve
         Ok(s) => s,
         Err(e) => return drop(tx.send(Event::Dns(query, Err(e)))),
     };
-    let mut buf = vec![0u8; MAX_DNS_MESSAGE];
+    let mut buf = vec![0u8; MAX_UDP_ANSWER];
     // Every datagram goes to the core with its source; the core checks both (RFC 5452).
     loop {
         let reply = socket
@@ -183,6 +183,7 @@ pub async fn run_with<M: Machine>(machine: M, clock: Clock, tls: TlsSettings) ->
                 driver.handle(now, IoEvent::DnsError { query, error })
             }
             Some(Event::Connected(socket, Err(e))) => {
+                readers.remove(&socket);
                 let error = NetError::from_io(&e);
                 driver.handle(now, IoEvent::ConnectFailed { socket, error })
             }
@@ -201,6 +202,12 @@ pub async fn run_with<M: Machine>(machine: M, clock: Clock, tls: TlsSettings) ->
         };
         // A UsageError here is a bug in the core; the machine keeps its state, so go on.
         debug_assert!(fed.is_ok(), "{fed:?}");
+        // Free finished tasks as they end: a scan of millions runs in one loop.
+        while tasks
+            .try_join_next()
+            .or_else(|| writer_tasks.try_join_next())
+            .is_some()
+        {}
     }
 }
 

@@ -182,7 +182,10 @@ fn shards_partition_the_input_and_a_resumed_scan_completes_it() {
 #[test]
 fn bad_shard_specifications_are_usage_errors() {
     for args in [
-        &["scan", "-", "--shard", "3/3"][..],
+        &["scan", "-", "--dns-rate", "0"][..],
+        &["scan", "-", "--shard", "1/3", "--shards", "3"],
+        &["scan", "-", "--shards", "3"],
+        &["scan", "-", "--shard", "3/3"],
         &["scan", "-", "--shard", "x"],
         &["scan", "-", "--shard", "env"],
     ] {
@@ -193,4 +196,46 @@ fn bad_shard_specifications_are_usage_errors() {
             .unwrap();
         assert_eq!(out.status.code(), Some(64), "{args:?}");
     }
+}
+
+/// An input that cannot be read to its end is an I/O failure (exit 74), not a complete scan;
+/// a line too long to be a domain is reported as not one, and the lines after it are read.
+#[test]
+fn unreadable_input_exits_74_and_an_overlong_line_is_one_invalid_line() {
+    let dir = temp("a-directory");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = daneel(&[
+        "scan",
+        dir.to_str().unwrap(),
+        "--resolver",
+        "127.0.0.1:9",
+        "--no-progress",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(74),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let file = temp("long-line.txt");
+    let long = "a".repeat(5000);
+    std::fs::write(&file, format!("{long}\nnot a domain!\n")).unwrap();
+    let out = daneel(&[
+        "scan",
+        file.to_str().unwrap(),
+        "--resolver",
+        "127.0.0.1:9",
+        "--no-progress",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|(_, outcome)| outcome == "error"), "{got:?}");
+    assert!(got.iter().any(|(d, _)| d == "not a domain!"));
 }

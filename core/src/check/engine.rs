@@ -230,7 +230,9 @@ pub(crate) fn handle_input<C: CheckSteps>(
             engine.dns.handle_answer(now, *query, *from, wire)?
         }
         Input::DnsFailed { query, error } => engine.dns.handle_failed(now, *query, error)?,
-        Input::Connected { conn }
+        Input::ConnectQueued { conn }
+        | Input::Connecting { conn }
+        | Input::Connected { conn }
         | Input::ConnectFailed { conn, .. }
         | Input::Received { conn, .. }
         | Input::TlsEstablished { conn, .. }

@@ -115,6 +115,13 @@ impl ImplicitSession {
         self.d.tick(now);
         let mine = |conn: &ConnId| *conn == self.d.conn;
         match input {
+            Input::ConnectQueued { conn } if mine(conn) && self.state == State::Connecting => {
+                self.d.queued()
+            }
+            Input::Connecting { conn } if mine(conn) && self.state == State::Connecting => {
+                self.d.note("connecting".into());
+                self.enter(State::Connecting);
+            }
             Input::Connected { conn } if mine(conn) && self.state == State::Connecting => {
                 self.d.start_tls("connected; TLS handshake");
                 self.enter(State::Handshake);

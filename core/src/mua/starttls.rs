@@ -161,6 +161,13 @@ impl StartTlsSession {
         self.d.tick(now);
         let mine = |conn: &ConnId| *conn == self.d.conn;
         match input {
+            Input::ConnectQueued { conn } if mine(conn) && self.state == State::Connecting => {
+                self.d.queued()
+            }
+            Input::Connecting { conn } if mine(conn) && self.state == State::Connecting => {
+                self.note("connecting".into());
+                self.enter(State::Connecting);
+            }
             Input::Connected { conn } if mine(conn) && self.state == State::Connecting => {
                 self.note("connected".into());
                 self.enter(State::Greeting);

@@ -305,7 +305,9 @@ impl HostProbe {
     /// connection is not this probe's. Drain [`HostProbe::poll_action`] for it next.
     pub fn handle_conn_input(&mut self, now: Timestamp, input: &Input<'_>) -> bool {
         let conn = match input {
-            Input::Connected { conn }
+            Input::ConnectQueued { conn }
+            | Input::Connecting { conn }
+            | Input::Connected { conn }
             | Input::ConnectFailed { conn, .. }
             | Input::Received { conn, .. }
             | Input::TlsEstablished { conn, .. }

@@ -1,6 +1,9 @@
 //! The DNS answers shared by every check of one scan (issue 14): a bounded cache keyed by
 //! resolver, transport and query, honouring TTLs (RFC 1035 sec. 3.2.1, RFC 2181 sec. 8) and
-//! negative TTLs (RFC 2308 sec. 5), holding failures only briefly (RFC 9520 sec. 3.2).
+//! negative TTLs (RFC 2308 sec. 5). Failures (SERVFAIL, REFUSED, ...) are shared with the
+//! checks waiting for the same query but never kept: the recursive resolver behind the scan
+//! already caches resolution failures (RFC 9520 sec. 3.2), and a check that retries after one
+//! must reach the resolver again, as it would alone.
 //!
 //! An answer is kept exactly as the resolver sent it, AD bit, RRSIGs and denial records
 //! included, so a hit keeps its DNSSEC status: the check that receives it judges it as it
@@ -24,11 +27,6 @@ pub const MAX_REUSE: Duration = Duration::from_secs(3600);
 /// with a question about the root (RFC 7672 sec. 2.1.1: is this resolver validating?), so
 /// during a long scan every resolver is probed again at least this often.
 pub const RESOLVER_REPROBE: Duration = Duration::from_secs(60);
-
-/// How long a SERVFAIL, REFUSED or other failure is reused: RFC 9520 sec. 3.2 asks for at
-/// least one second (so a failing zone is not hammered) and at most five minutes; one
-/// second keeps a check's own retries meaningful.
-pub const FAILURE_REUSE: Duration = Duration::from_secs(1);
 
 /// Answers held at most, by default (about 300 bytes each: some 30 MB).
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -121,7 +119,7 @@ impl DnsCache {
                 Some(t) => t.min(MAX_REUSE),
                 None => return false,
             },
-            _ => FAILURE_REUSE,
+            _ => return false,
         };
         let reuse = if key.about_root() {
             reuse.min(RESOLVER_REPROBE)
@@ -232,23 +230,23 @@ mod tests {
     }
 
     #[test]
-    fn failures_are_held_one_second_and_root_answers_one_minute() {
+    fn failures_are_not_kept_and_root_answers_only_a_minute() {
         let mut c = DnsCache::new(10);
         let t0 = Timestamp::from_millis(10_000);
         let q = query(1, "fail.example.");
-        c.store(key(SERVER, &q), &answer(&q, 3600, 2), t0);
-        assert!(c
-            .get(
-                &key(SERVER, &q),
-                &q,
-                t0.saturating_add(Duration::from_millis(999))
-            )
-            .is_some());
-        assert!(c
-            .get(&key(SERVER, &q), &q, t0.saturating_add(FAILURE_REUSE))
-            .is_none());
+        assert!(
+            !c.store(key(SERVER, &q), &answer(&q, 3600, 2), t0),
+            "SERVFAIL"
+        );
+        assert!(
+            !c.store(key(SERVER, &q), &answer(&q, 3600, 5), t0),
+            "REFUSED"
+        );
+        assert!(c.get(&key(SERVER, &q), &q, t0).is_none());
         let root = query(1, ".");
         c.store(key(SERVER, &root), &answer(&root, 172_800, 0), t0);
+        let before = t0.saturating_add(RESOLVER_REPROBE - Duration::from_millis(1));
+        assert!(c.get(&key(SERVER, &root), &root, before).is_some());
         let later = t0.saturating_add(RESOLVER_REPROBE);
         assert!(c.get(&key(SERVER, &root), &root, later).is_none());
     }

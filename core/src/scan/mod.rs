@@ -6,7 +6,7 @@
 //! scan unchanged: the scan renames the checks' query and connection ids into one space and
 //! stands between them and the network, where it does what one check alone cannot:
 //!
-//! - **One DNS cache for every check** ([`MAX_REUSE`], [`FAILURE_REUSE`], [`RESOLVER_REPROBE`]): a question already answered, or already
+//! - **One DNS cache for every check** ([`MAX_REUSE`], [`RESOLVER_REPROBE`]): a question already answered, or already
 //!   in flight, to the same resolver is not asked again. A shared answer is re-keyed to each
 //!   asking query (message id and question) and delivered as coming from the resolver, so
 //!   each check still makes RFC 5452's source, id and question checks, and judges the
@@ -30,7 +30,8 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-pub use cache::{CacheStats, DEFAULT_CAPACITY, FAILURE_REUSE, MAX_REUSE, RESOLVER_REPROBE};
+pub use crate::dialogue::CONNECT_QUEUE_LIMIT;
+pub use cache::{CacheStats, DEFAULT_CAPACITY, MAX_REUSE, RESOLVER_REPROBE};
 pub use summary::{ScanSummary, SLOWEST_KEPT};
 
 use crate::check::{CheckConfig, SmtpCheck};
@@ -229,6 +230,8 @@ struct Conn {
     inner: ConnId,
     addr: SocketAddr,
     state: ConnState,
+    /// Its check was told it waits ([`Input::ConnectQueued`]).
+    told_queued: bool,
 }
 
 /// Everything but the checks themselves.
@@ -249,6 +252,9 @@ struct Shared {
     /// Connections with a place at their destination, waiting for the connection rate.
     connect_queue: VecDeque<(ConnId, IpAddr)>,
     connect_rate: MaybeRate,
+    /// Checks whose connection went out after waiting: each is told ([`Input::Connecting`]),
+    /// so that its connect deadline runs from now, not from when it asked.
+    started_late: Vec<(usize, ConnId)>,
     next_conn: u32,
     stats: CacheStats,
 }
@@ -308,6 +314,7 @@ impl<S: DomainSource, K: ScanSink> Scan<S, K> {
                 next_query: 0,
                 conns: HashMap::new(),
                 connect_queue: VecDeque::new(),
+                started_late: Vec::new(),
                 next_conn: 0,
                 stats: CacheStats::default(),
             },
@@ -530,8 +537,15 @@ impl<S: DomainSource, K: ScanSink> Scan<S, K> {
                 let from_server = from.is_none_or(|f| f == flight.server);
                 if !(from_server && wire::answers(wire, &flight.wire)) {
                     // Not the answer: every waiting check sees it and discards it itself.
-                    let targets: Vec<_> =
-                        flight.waiters.iter().map(|w| (w.slot, w.query)).collect();
+                    // Only the asker whose message went out may see it: another waiter's
+                    // id never left this host, so a datagram carrying it is forged.
+                    let sent_id = flight.wire.get(..2).map(<[u8]>::to_vec);
+                    let targets: Vec<_> = flight
+                        .waiters
+                        .iter()
+                        .filter(|w| w.wire.get(..2).map(<[u8]>::to_vec) == sent_id)
+                        .map(|w| (w.slot, w.query))
+                        .collect();
                     for (slot, query) in targets {
                         let wire = wire.to_vec();
                         self.deliver(slot, OwnedInput::DnsAnswer { query, from, wire });
@@ -684,12 +698,22 @@ impl Shared {
                         inner: conn,
                         addr,
                         state,
+                        told_queued: false,
                     },
                 );
                 if let Some(admitted) = self.gate.admit(addr.ip(), (outer, addr.ip())) {
                     self.connect_queue.push_back(admitted);
                 }
                 self.connect_queued(now);
+                // Held back: its deadline must not run while it waits for a place.
+                if let Some(c) = self
+                    .conns
+                    .get_mut(&outer)
+                    .filter(|c| c.state == ConnState::Queued)
+                {
+                    c.told_queued = true;
+                    slot.inputs.push_back(OwnedInput::ConnectQueued { conn });
+                }
             }
             Action::Send { conn, bytes } => {
                 if let Some(&outer) = slot.conns.get(&conn) {
@@ -748,6 +772,9 @@ impl Shared {
             }
             self.connect_queue.pop_front();
             conn.state = ConnState::Open;
+            if conn.told_queued {
+                self.started_late.push((conn.slot, conn.inner));
+            }
             self.out.push_back(Action::Connect {
                 conn: outer,
                 addr: conn.addr,
@@ -805,6 +832,15 @@ impl Shared {
             .retain(|w| !(w.slot == slot && w.query == inner));
         if flight.waiters.is_empty() {
             self.end_flight(outer);
+        } else if flight.sent {
+            // A check gave up on it (its attempt timed out) or finished: later askers,
+            // that check's own retry included, send the query afresh instead of joining
+            // an exchange that may have been lost.
+            if let Some(k) = flight.key.clone() {
+                if self.by_key.get(&k) == Some(&outer) {
+                    self.by_key.remove(&k);
+                }
+            }
         }
     }
 
@@ -850,7 +886,9 @@ impl OwnedInput {
     /// This connection input, for connection `conn` instead.
     fn with_conn(mut self, new: ConnId) -> Self {
         match &mut self {
-            OwnedInput::Connected { conn }
+            OwnedInput::ConnectQueued { conn }
+            | OwnedInput::Connecting { conn }
+            | OwnedInput::Connected { conn }
             | OwnedInput::ConnectFailed { conn, .. }
             | OwnedInput::Received { conn, .. }
             | OwnedInput::TlsEstablished { conn, .. }
@@ -879,6 +917,9 @@ impl<S: DomainSource, K: ScanSink> Machine for Scan<S, K> {
         loop {
             if let Some(action) = self.shared.out.pop_front() {
                 return Output::Action(action);
+            }
+            for (slot, conn) in std::mem::take(&mut self.shared.started_late) {
+                self.deliver(slot, OwnedInput::Connecting { conn });
             }
             if let Some(idx) = self.work.pop_front() {
                 self.pump(idx, now);

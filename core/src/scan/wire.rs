@@ -72,7 +72,13 @@ pub(super) fn answers(answer: &[u8], query: &[u8]) -> bool {
     let (Some(aq), Some(qq)) = (question(answer), question(query)) else {
         return false;
     };
-    answer[..2] == query[..2] && answer[2] & 0x80 != 0 && aq.eq_ignore_ascii_case(qq)
+    answer[..2] == query[..2]
+        && answer[2] & 0x80 != 0
+        // Opcode QUERY, and the CD bit copied from the query (RFC 4035 sec. 3.1.6): the
+        // check's own checks, so nothing it would ignore ends the exchange or is cached.
+        && answer[2] & 0x78 == 0
+        && answer.get(3).map(|b| b & 0x10) == query.get(3).map(|b| b & 0x10)
+        && aq.eq_ignore_ascii_case(qq)
 }
 
 /// Whether the answer is truncated (TC=1): it is shared with the checks waiting for it, each
@@ -116,26 +122,30 @@ fn records(wire: &[u8]) -> Option<Vec<Record>> {
 }
 
 /// How long a NOERROR or NXDOMAIN answer may be reused: the least TTL of its records
-/// (RFC 2181 sec. 5.2: an RRset's TTLs are one), or for a denial (no answer records) the
-/// SOA's TTL capped by its MINIMUM field (RFC 2308 sec. 5). `None` when the message cannot
-/// be read, or a denial carries no SOA (RFC 2308 sec. 5: then it is not cached).
+/// (RFC 2181 sec. 5.2: an RRset's TTLs are one), and for a denial (NXDOMAIN, or no record of
+/// the type asked, as after a CNAME to a name without it) also the SOA's TTL capped by its
+/// MINIMUM field (RFC 2308 sec. 5). `None` when the message cannot be read, or a denial
+/// carries no SOA (RFC 2308 sec. 5: then it is not cached).
 pub(super) fn reuse_time(answer: &[u8]) -> Option<Duration> {
     let records = records(answer)?;
-    let answer_count = u16_at(answer, 6)? as usize;
+    let (an, ns) = (u16_at(answer, 6)? as usize, u16_at(answer, 8)? as usize);
+    let q = question(answer)?;
+    let qtype = u16_at(q, q.len() - 4)?;
     let ttl = |r: &Record| u32_at(answer, r.ttl_at);
-    let least = if answer_count > 0 {
-        records
-            .iter()
-            .filter(|r| r.rtype != TYPE_OPT)
-            .map(&ttl)
-            .min()??
-    } else {
-        let soa = records[..u16_at(answer, 8)? as usize]
-            .iter()
-            .find(|r| r.rtype == TYPE_SOA)?;
+    let ttls: Vec<u32> = records
+        .iter()
+        .filter(|r| r.rtype != TYPE_OPT)
+        .map(ttl)
+        .collect::<Option<_>>()?;
+    let mut least = ttls.into_iter().min();
+    let denial = rcode(answer) == 3 || !records[..an].iter().any(|r| r.rtype == qtype);
+    if denial {
+        let soa = records[an..an + ns].iter().find(|r| r.rtype == TYPE_SOA)?;
         let minimum = u32_at(answer, soa.rdata.end.checked_sub(4)?)?;
-        ttl(soa)?.min(minimum)
-    };
+        let negative = ttl(soa)?.min(minimum);
+        least = Some(least.map_or(negative, |l| l.min(negative)));
+    }
+    let least = least?;
     // RFC 2181 sec. 8: a TTL with the top bit set is zero.
     Some(Duration::from_secs(if least > i32::MAX as u32 {
         0
@@ -275,6 +285,19 @@ mod tests {
         let wire = m.to_vec().unwrap();
         assert_eq!(reuse_time(&wire), Some(Duration::from_secs(30)));
         assert_eq!(rcode(&wire), 3);
+        // A CNAME to a name without the type asked: a denial too, capped by the SOA.
+        let mut cname = Message::from_vec(&answer_to(&q, &[], ResponseCode::NoError)).unwrap();
+        let alias = Name::from_str("alias.example.").unwrap();
+        cname.add_answer(HRecord::from_rdata(
+            Name::from_str("nx.example.").unwrap(),
+            600,
+            RData::CNAME(hickory_proto::rr::rdata::CNAME(alias)),
+        ));
+        cname.add_authority(m.authorities[0].clone());
+        assert_eq!(
+            reuse_time(&cname.to_vec().unwrap()),
+            Some(Duration::from_secs(30))
+        );
         let bare = answer_to(&q, &[], ResponseCode::NXDomain);
         assert_eq!(
             reuse_time(&bare),

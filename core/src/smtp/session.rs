@@ -591,6 +591,11 @@ impl SmtpSession {
         let connecting = self.state == State::Connecting;
         let handshaking = self.state == State::TlsHandshake;
         match input {
+            Input::ConnectQueued { conn } if *conn == self.d.conn && connecting => self.d.queued(),
+            Input::Connecting { conn } if *conn == self.d.conn && connecting => {
+                self.note("connecting".into());
+                self.enter(State::Connecting);
+            }
             Input::Connected { conn } if *conn == self.d.conn && connecting => {
                 self.note("connected".into());
                 self.enter(State::Greeting);

@@ -215,7 +215,9 @@ fn query_of(input: &OwnedInput) -> Option<QueryId> {
 
 fn conn_of(input: &OwnedInput) -> Option<ConnId> {
     match input {
-        OwnedInput::Connected { conn }
+        OwnedInput::ConnectQueued { conn }
+        | OwnedInput::Connecting { conn }
+        | OwnedInput::Connected { conn }
         | OwnedInput::ConnectFailed { conn, .. }
         | OwnedInput::Received { conn, .. }
         | OwnedInput::TlsEstablished { conn, .. }
@@ -412,6 +414,8 @@ impl Redecider {
                 let live = self.conns.get(&conn)?;
                 let (_, recorded) = self.net.connections[live.connection].steps.pop_front()?;
                 Some(match recorded.input {
+                    OwnedInput::ConnectQueued { .. } => OwnedInput::ConnectQueued { conn },
+                    OwnedInput::Connecting { .. } => OwnedInput::Connecting { conn },
                     OwnedInput::Connected { .. } => OwnedInput::Connected { conn },
                     OwnedInput::ConnectFailed { error, .. } => {
                         OwnedInput::ConnectFailed { conn, error }

@@ -24,6 +24,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{check_config, os_seed, CheckOptions, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_USAGE};
 
+/// Exit status when the input or the output failed (sysexits EX_IOERR).
+const EXIT_IO: i32 = 74;
+
+/// The longest input line read as one: a domain name has at most 253 characters (RFC 1035
+/// sec. 2.3.4); a longer line is cut here and reported as not a destination, so a file
+/// without newlines cannot fill the memory.
+const MAX_LINE: u64 = 1024;
+
 /// Domains read ahead of the checks.
 const READ_AHEAD: usize = 4096;
 
@@ -50,10 +58,10 @@ pub(crate) struct ScanArgs {
     #[arg(long = "per-destination", value_name = "N", default_value_t = 4)]
     per_destination: usize,
     /// New connections per second, at most.
-    #[arg(long = "connect-rate", value_name = "N")]
+    #[arg(long = "connect-rate", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     connect_rate: Option<u32>,
     /// DNS queries sent per second, at most (answers shared from the cache do not count).
-    #[arg(long = "dns-rate", value_name = "N")]
+    #[arg(long = "dns-rate", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     dns_rate: Option<u32>,
     /// DNS queries awaiting answers at once, at most (a resolver drops what it cannot queue).
     #[arg(long = "dns-in-flight", value_name = "N", default_value_t = daneel_core::scan::DEFAULT_DNS_IN_FLIGHT)]
@@ -71,7 +79,7 @@ pub(crate) struct ScanArgs {
     #[arg(long, value_name = "K/N|env")]
     shard: Option<String>,
     /// The number of shards, with `--shard env`.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", requires = "shard")]
     shards: Option<u32>,
     /// Write each check's transcript to `DIR/DOMAIN.jsonl`, for `daneel replay`.
     #[arg(long, value_name = "DIR")]
@@ -97,6 +105,9 @@ fn shard_of(
         return Ok(None);
     };
     if spec != "env" {
+        if args.shards.is_some() {
+            return Err("--shards goes with --shard env; --shard K/N names N itself".into());
+        }
         return spec.parse::<Shard>().map(Some).map_err(|e| e.to_string());
     }
     let index = env("JOB_COMPLETION_INDEX")
@@ -119,9 +130,8 @@ fn shard_of(
         .map_err(|e| e.to_string())
 }
 
-/// The default concurrency: [`CHECKS_PER_CORE`] per core, within the open-files limit
-/// (raised to its hard maximum first).
-fn default_concurrency() -> usize {
+/// Raises the open-files limit to its hard maximum; returns the limit now in force.
+fn raise_open_files() -> u64 {
     use rustix::process::{getrlimit, setrlimit, Resource};
     let mut limit = getrlimit(Resource::Nofile);
     if limit.current != limit.maximum {
@@ -133,9 +143,13 @@ fn default_concurrency() -> usize {
             limit = raised;
         }
     }
-    let files = limit.current.unwrap_or(u64::MAX);
+    limit.current.unwrap_or(u64::MAX)
+}
+
+/// The default concurrency: [`CHECKS_PER_CORE`] per core, within the open-files limit.
+fn default_concurrency(open_files: u64) -> usize {
     let cores = thread::available_parallelism().map_or(1, |n| n.get() as u64);
-    let by_files = files.saturating_sub(64) / FILES_PER_CHECK;
+    let by_files = open_files.saturating_sub(64) / FILES_PER_CHECK;
     (cores * CHECKS_PER_CORE).min(by_files).max(1) as usize
 }
 
@@ -180,6 +194,8 @@ struct Skipped {
     resumed: AtomicU64,
     repeated: AtomicU64,
     other_shard: AtomicU64,
+    /// Reading the input failed: the scan ends short of it.
+    read_failed: std::sync::atomic::AtomicBool,
 }
 
 /// Reads domains from `input` into a bounded channel, leaving out what this run must not
@@ -195,12 +211,23 @@ fn spawn_reader(
         let mut reader = BufReader::new(input);
         let mut recent = RecentlySeen::new(RECENT_WINDOW);
         let mut line = Vec::new();
+        let failed = |e: io::Error| {
+            eprintln!("daneel: reading the domains: {e}");
+            skipped.read_failed.store(true, Ordering::Relaxed);
+        };
         loop {
             line.clear();
-            match reader.read_until(b'\n', &mut line) {
+            match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut line) {
                 Ok(0) => return,
+                // Too long to be a domain: the rest of the line is skipped, and what was read
+                // is reported as not a destination.
+                Ok(n) if n as u64 == MAX_LINE && line.last() != Some(&b'\n') => {
+                    if let Err(e) = reader.skip_until(b'\n') {
+                        return failed(e);
+                    }
+                }
                 Ok(_) => {}
-                Err(e) => return eprintln!("daneel: reading the domains: {e}"),
+                Err(e) => return failed(e),
             }
             let text = String::from_utf8_lossy(&line);
             let Some(domain) = domain_on_line(&text) else {
@@ -287,11 +314,13 @@ impl ScanSink for LineSink {
             }
         }
         let line = json_line(&result);
-        if writeln!(self.out, "{line}")
-            .and_then(|()| self.out.flush())
-            .is_err()
-        {
-            std::process::exit(EXIT_BROKEN_PIPE);
+        if let Err(e) = writeln!(self.out, "{line}").and_then(|()| self.out.flush()) {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                std::process::exit(EXIT_BROKEN_PIPE);
+            }
+            self.bar
+                .suspend(|| eprintln!("daneel: writing the reports: {e}"));
+            std::process::exit(EXIT_IO);
         }
         self.bar.inc(1);
     }
@@ -361,7 +390,11 @@ pub(crate) fn run(args: ScanArgs) -> i32 {
         Err(e) => return usage(e),
     };
     let mut config = ScanConfig::new(check);
-    config.concurrency = args.concurrency.unwrap_or_else(default_concurrency).max(1);
+    let open_files = raise_open_files();
+    config.concurrency = args
+        .concurrency
+        .unwrap_or_else(|| default_concurrency(open_files))
+        .max(1);
     config.per_destination = args.per_destination.max(1);
     config.connect_rate = args.connect_rate;
     config.dns_rate = args.dns_rate;
@@ -443,6 +476,10 @@ pub(crate) fn run(args: ScanArgs) -> i32 {
         "{}",
         summary_table(&scan.summary(), &skipped, began.elapsed().as_secs_f64())
     );
+    if skipped.read_failed.load(Ordering::Relaxed) {
+        eprintln!("daneel: the input could not be read to its end: the scan is incomplete");
+        return EXIT_IO;
+    }
     0
 }
 
