@@ -27,6 +27,7 @@
 //! | you have | you want | use |
 //! |---|---|---|
 //! | a mail domain, and sockets (or a runtime) | the RFC 7672 verdict of its MX hosts | [`check::SmtpCheck`], driven through [`driver::Driver`] (see `examples/blocking_check.rs`) or by `daneel-tokio` / `daneel-smol` |
+//! | a list of mail domains, thousands or millions | the verdict of each, with shared DNS answers and per-destination limits | [`scan::Scan`] (`daneel scan`) |
 //! | a mail domain | what a mail client finds through SRV (RFC 6186, RFC 7673) | [`mua::MuaCheck`] |
 //! | your own DNS, sockets and rustls | DANE on your own TLS connection | [`dane::DaneVerifier`] (see `examples/rustls_dane.rs`) |
 //! | a chain and a TLSA RRset | the RFC 7672 sec. 3 decision only | [`dane::verify()`], [`dane::TlsaSet`] |
@@ -64,6 +65,7 @@ pub mod probe;
 #[allow(unreachable_pub)] // its items are `pub` for `_internal_test_exports` only
 mod probe;
 pub mod report;
+pub mod scan;
 pub mod seed;
 pub mod smtp;
 pub mod time;
