@@ -240,3 +240,105 @@ fn name_exists_sees_empty_non_terminals_and_later_records() {
     assert!(world.name_exists("c.example.com"));
     assert!(world.name_exists("x.c.example.com"));
 }
+
+/// Runs `daneel_core::scan::Scan` over every domain of `p` in `world`, `concurrency` at a
+/// time: its results (in completion order) and the simulator.
+fn scan(
+    world: &World,
+    p: &generated::Plan,
+    concurrency: usize,
+) -> (Vec<daneel_core::scan::ScanResult>, Sim) {
+    use daneel_core::scan::{Scan, ScanConfig, ScanResult};
+    use std::sync::{Arc, Mutex};
+    let mut config = ScanConfig::new(CheckConfig::new("", vec![SIM_RESOLVER]));
+    config.concurrency = concurrency;
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let results = results.clone();
+        move |r: ScanResult| results.lock().unwrap().push(r)
+    };
+    let domains = p.domains.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
+    let scan = Scan::new(config, Seed(14), SIM_START, domains.into_iter(), sink).unwrap();
+    let mut sim = Sim::new(world.clone(), Box::new(scan), SIM_START);
+    sim.run_bounded(10_000_000).expect("the scan finishes");
+    let results = std::mem::take(&mut *results.lock().unwrap());
+    (results, sim)
+}
+
+/// The decisions of a report: the domain verdict, and each host's verdict and reason.
+fn decisions(r: &daneel_core::Report) -> (DomainVerdict, Vec<String>) {
+    let hosts = r
+        .hosts
+        .iter()
+        .map(|h| format!("{} {:?} {:?}", h.name, h.verdict, h.reason))
+        .collect();
+    (r.verdict, hosts)
+}
+
+/// Issue 14: a scan of the 1,000 generated domains gives each domain the verdict of its plan
+/// and the decisions of a single check of it, and asks each shared question once: one TLSA
+/// and one address lookup per MX host however many domains share it (none for TLSA of the
+/// hosts in the unsigned zone), one MX lookup per domain, one resolver probe.
+#[test]
+fn a_scan_of_a_thousand_generated_domains_matches_the_plan_and_single_checks() {
+    use daneel_core::scan::ScanOutcome;
+    let p = plan(1000, 1);
+    let world = p.world();
+    for concurrency in [100, 1000] {
+        let (results, sim) = scan(&world, &p, concurrency);
+        assert_eq!(results.len(), p.domains.len(), "concurrency {concurrency}");
+        let mut indices: Vec<u64> = results.iter().map(|r| r.index).collect();
+        indices.sort_unstable();
+        assert_eq!(indices, (0..1000).collect::<Vec<u64>>(), "each domain once");
+        let kinds: BTreeMap<&str, Kind> = p
+            .domains
+            .iter()
+            .map(|d| (d.name.as_str(), d.kind))
+            .collect();
+        for r in &results {
+            let ScanOutcome::Report(report) = &r.outcome else {
+                panic!("{}: {:?}", r.domain, r.outcome);
+            };
+            assert_eq!(
+                report.verdict,
+                kinds[r.domain.as_str()].verdict(),
+                "{}",
+                r.domain
+            );
+            assert_eq!(
+                decisions(report),
+                decisions(&check(&world, &r.domain)),
+                "{}",
+                r.domain
+            );
+        }
+        let mut asked: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for q in sim.queries() {
+            *asked.entry((q.name, q.rtype)).or_default() += 1;
+        }
+        let count = |name: &str, rtype: &str| {
+            asked
+                .get(&(name.to_string(), rtype.to_string()))
+                .copied()
+                .unwrap_or(0)
+        };
+        for h in &p.hosts {
+            let tlsa = format!("_25._tcp.{}", h.name);
+            let want = usize::from(h.kind != HostKind::Plain);
+            assert_eq!(count(&tlsa, "TLSA"), want, "{} ({:?})", h.name, h.kind);
+            assert_eq!(count(&h.name, "A"), 1, "{}", h.name);
+        }
+        for d in &p.domains {
+            assert_eq!(count(&d.name, "MX"), 1, "{}", d.name);
+        }
+        assert_eq!(count("", "DNSKEY"), 1, "one resolver probe");
+        eprintln!(
+            "concurrency {concurrency}: {} queries for {} domains, {:?} simulated, peak {} DNS exchanges and {} connections open",
+            sim.queries().len(),
+            results.len(),
+            sim.elapsed(),
+            sim.peak_open_dns(),
+            sim.peak_open_conns()
+        );
+    }
+}
