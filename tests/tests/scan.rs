@@ -4,7 +4,6 @@
 //! world, so a shared answer, a renamed id or a queued connection that changed a decision
 //! shows up as a different verdict.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 
 use daneel_core::check::{CheckConfig, SmtpCheck};
@@ -13,58 +12,16 @@ use daneel_core::scan::{Pull, Scan, ScanConfig, ScanOutcome, ScanResult};
 use daneel_core::transcript::replay;
 use daneel_core::{DomainVerdict, Seed};
 use daneel_tests::sim::{Forgery, ForgeryKind, Sim};
+use daneel_tests::world::bulk::{shared_mx_domain, shared_mx_world};
 use daneel_tests::world::catalogue::{SIM_RESOLVER, SIM_START};
-use daneel_tests::world::certs::{self_signed, server_tls, tlsa, Issued};
-use daneel_tests::world::server::MailServer;
+use daneel_tests::world::certs::tlsa;
 use daneel_tests::world::{Status, World};
 use hickory_proto::rr::RecordType;
 
 const MAX_STEPS: usize = 5_000_000;
 
-/// `n` mail domains `d{i}.example.com` in a secure zone. Most share the MX hosts
-/// `mx1.example.net` and `mx2.example.net` (one address each, DANE-EE records that match);
-/// every fifth uses `mx.bad.example.net`, whose TLSA record matches another key; every
-/// seventh uses `mx.plain.example`, in an unsigned zone.
-fn shared_world(n: usize) -> World {
-    shared_world_and_key(n).0
-}
-
-/// [`shared_world`] and the certificate of its good servers.
-fn shared_world_and_key(n: usize) -> (World, Issued) {
-    let good = self_signed(&["mx1.example.net", "mx2.example.net", "mx.bad.example.net"]);
-    let other = self_signed(&["other.example.net"]);
-    let plain = self_signed(&["mx.plain.example"]);
-    let ip = |last| Ipv4Addr::new(192, 0, 2, last);
-    let mut w = World::builder()
-        .zone("example.com", Status::Secure)
-        .zone("example.net", Status::Secure)
-        .zone("plain.example", Status::Insecure)
-        .a("mx1.example.net", ip(1))
-        .a("mx2.example.net", ip(2))
-        .a("mx.bad.example.net", ip(3))
-        .a("mx.plain.example", ip(4))
-        .tlsa_for("mx1.example.net", &tlsa(3, 1, 1, &good))
-        .tlsa_for("mx2.example.net", &tlsa(3, 1, 1, &good))
-        .tlsa_for("mx.bad.example.net", &tlsa(3, 1, 1, &other));
-    for i in 0..n {
-        let d = format!("d{i}.example.com");
-        w = match i {
-            _ if i % 7 == 0 => w.mx(&d, 10, "mx.plain.example"),
-            _ if i % 5 == 0 => w.mx(&d, 10, "mx.bad.example.net"),
-            _ => w
-                .mx(&d, 10, "mx1.example.net")
-                .mx(&d, 20, "mx2.example.net"),
-        };
-    }
-    for (last, cert) in [(1, &good), (2, &good), (3, &good), (4, &plain)] {
-        let server = MailServer::new("mx.example.net").with_tls(server_tls(&[cert]));
-        w = w.server(IpAddr::V4(ip(last)), server);
-    }
-    (w.build(), good)
-}
-
 fn domains(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("d{i}.example.com")).collect()
+    (0..n).map(shared_mx_domain).collect()
 }
 
 /// Runs a scan of `domains` in `world`; returns its results and the simulator.
@@ -126,7 +83,7 @@ fn decisions(r: &Report) -> (DomainVerdict, Vec<String>) {
 #[test]
 fn a_scan_decides_every_domain_as_a_single_check_does_and_shares_lookups() {
     let n = 60;
-    let world = shared_world(n);
+    let world = shared_mx_world(n).0;
     let (results, sim) = scan(&world, domains(n), |c| c.concurrency = 25);
     assert_eq!(results.len(), n);
     let mut seen: Vec<u64> = results.iter().map(|r| r.index).collect();
@@ -164,7 +121,7 @@ fn a_scan_decides_every_domain_as_a_single_check_does_and_shares_lookups() {
 #[test]
 fn connections_to_one_address_stay_within_the_per_destination_limit() {
     let n = 40;
-    let world = shared_world(n);
+    let world = shared_mx_world(n).0;
     let (results, sim) = scan(&world, domains(n), |c| {
         c.concurrency = 40;
         c.per_destination = 2;
@@ -189,7 +146,7 @@ fn connections_to_one_address_stay_within_the_per_destination_limit() {
 #[test]
 fn the_dns_rate_limit_spreads_queries_over_simulated_time() {
     let n = 30;
-    let world = shared_world(n);
+    let world = shared_mx_world(n).0;
     let (fast, fast_sim) = scan(&world, domains(n), |_| {});
     let (slow, slow_sim) = scan(&world, domains(n), |c| c.dns_rate = Some(5));
     assert_eq!(fast.len(), n);
@@ -217,7 +174,7 @@ fn the_dns_rate_limit_spreads_queries_over_simulated_time() {
 #[test]
 fn each_checks_transcript_replays_to_its_report() {
     let n = 12;
-    let world = shared_world(n);
+    let world = shared_mx_world(n).0;
     let (results, _) = scan(&world, domains(n), |c| c.record_transcripts = true);
     for r in &results {
         let transcript = r.transcript.as_ref().expect("recorded");
@@ -233,7 +190,7 @@ fn each_checks_transcript_replays_to_its_report() {
 
 #[test]
 fn bad_lines_get_their_own_result_and_the_scan_goes_on() {
-    let world = shared_world(3);
+    let world = shared_mx_world(3).0;
     let input = vec![
         "d1.example.com".into(),
         "not a domain!".into(),
@@ -262,7 +219,7 @@ fn bad_lines_get_their_own_result_and_the_scan_goes_on() {
 #[test]
 fn a_forged_answer_is_neither_believed_nor_shared() {
     let n = 10;
-    let (world, good) = shared_world_and_key(n);
+    let (world, good) = shared_mx_world(n);
     // The attacker's TLSA record for mx.bad.example.net matches the key its server really
     // has: believed once, it turns the domains that use it from dane-failed to verified.
     let attacker = World::builder()
@@ -340,7 +297,7 @@ fn a_slow_source_is_polled_without_blocking() {
             }
         }
     }
-    let world = shared_world(4);
+    let world = shared_mx_world(4).0;
     let mut feed = vec![
         Some("d1.example.com".to_string()),
         None,

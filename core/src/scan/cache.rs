@@ -68,6 +68,7 @@ struct Entry {
 
 /// What the cache did, for the scan's summary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CacheStats {
     /// Questions answered from the cache.
     pub hits: u64,

@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::certs::{self_signed, server_tls, tlsa};
+use super::certs::{self_signed, server_tls, tlsa, Issued};
 use super::{MailServer, Status, World};
 
 /// The name of MX host `i` of [`many_mx`].
@@ -36,4 +36,47 @@ pub fn many_mx(hosts: usize, servers: usize) -> World {
         );
     }
     world.build()
+}
+
+/// Mail domain `i` of [`shared_mx_world`].
+pub fn shared_mx_domain(i: usize) -> String {
+    format!("d{i}.example.com")
+}
+
+/// `n` mail domains `d{i}.example.com` ([`shared_mx_domain`]) in a secure zone. Most share the MX hosts
+/// `mx1.example.net` and `mx2.example.net` (one address each, DANE-EE records that match);
+/// every fifth uses `mx.bad.example.net`, whose TLSA record matches another key; every
+/// seventh uses `mx.plain.example`, in an unsigned zone. Returns the world and the
+/// certificate of its DANE servers. For scans (issue 14): many domains, few MX hosts.
+pub fn shared_mx_world(n: usize) -> (World, Issued) {
+    let good = self_signed(&["mx1.example.net", "mx2.example.net", "mx.bad.example.net"]);
+    let other = self_signed(&["other.example.net"]);
+    let plain = self_signed(&["mx.plain.example"]);
+    let ip = |last| Ipv4Addr::new(192, 0, 2, last);
+    let mut w = World::builder()
+        .zone("example.com", Status::Secure)
+        .zone("example.net", Status::Secure)
+        .zone("plain.example", Status::Insecure)
+        .a("mx1.example.net", ip(1))
+        .a("mx2.example.net", ip(2))
+        .a("mx.bad.example.net", ip(3))
+        .a("mx.plain.example", ip(4))
+        .tlsa_for("mx1.example.net", &tlsa(3, 1, 1, &good))
+        .tlsa_for("mx2.example.net", &tlsa(3, 1, 1, &good))
+        .tlsa_for("mx.bad.example.net", &tlsa(3, 1, 1, &other));
+    for i in 0..n {
+        let d = shared_mx_domain(i);
+        w = match i {
+            _ if i % 7 == 0 => w.mx(&d, 10, "mx.plain.example"),
+            _ if i % 5 == 0 => w.mx(&d, 10, "mx.bad.example.net"),
+            _ => w
+                .mx(&d, 10, "mx1.example.net")
+                .mx(&d, 20, "mx2.example.net"),
+        };
+    }
+    for (last, cert) in [(1, &good), (2, &good), (3, &good), (4, &plain)] {
+        let server = MailServer::new("mx.example.net").with_tls(server_tls(&[cert]));
+        w = w.server(IpAddr::V4(ip(last)), server);
+    }
+    (w.build(), good)
 }

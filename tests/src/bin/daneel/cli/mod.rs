@@ -3,6 +3,7 @@
 mod demo;
 mod mua;
 mod output;
+mod scan;
 mod send;
 mod tlsa;
 mod tlsrpt;
@@ -63,6 +64,9 @@ struct Cli {
 enum Command {
     /// Check a mail domain's MX hosts, or one host, with RFC 7672 DANE.
     Check(CheckArgs),
+    /// Check many mail domains at once: one JSON report per line, with a DNS cache shared by
+    /// every check, per-destination limits, --resume and --shard.
+    Scan(scan::ScanArgs),
     /// Find a mail domain's submission, IMAP and POP3 servers through SRV records and
     /// authenticate them as a mail client would (RFC 6186, RFC 7673, RFC 8314).
     Mua(mua::MuaArgs),
@@ -107,6 +111,21 @@ struct CheckArgs {
     /// The destination (a mail domain, a bracketed host, or an address).
     #[arg(help = "DOMAIN, [HOST], [HOST]:PORT or [IP-ADDRESS]")]
     destination: String,
+    #[command(flatten)]
+    options: CheckOptions,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Print only the RFC 8460 TLS report of this check on standard output (the human
+    /// report goes to standard error).
+    #[arg(long, conflicts_with = "json")]
+    tlsrpt: bool,
+    #[command(flatten)]
+    reporter: tlsrpt::ReporterArgs,
+}
+
+/// How an SMTP check runs: the options `daneel check` and `daneel scan` share.
+#[derive(clap::Args, Debug)]
+pub(crate) struct CheckOptions {
     /// The SMTP port.
     #[arg(
         long,
@@ -116,8 +135,6 @@ struct CheckArgs {
     port: u16,
     #[command(flatten)]
     net: NetArgs,
-    #[command(flatten)]
-    run: RunArgs,
     /// Timeout of each SMTP stage, seconds.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
@@ -138,12 +155,6 @@ struct CheckArgs {
     /// Digest preference, strongest first (RFC 7671 sec. 9).
     #[arg(long, default_value = "sha512 sha256")]
     digests: String,
-    /// Print only the RFC 8460 TLS report of this check on standard output (the human
-    /// report goes to standard error).
-    #[arg(long, conflicts_with = "json")]
-    tlsrpt: bool,
-    #[command(flatten)]
-    reporter: tlsrpt::ReporterArgs,
 }
 
 /// Where to ask and which families to use: the options every check shares.
@@ -247,8 +258,9 @@ pub(crate) fn os_seed() -> Seed {
     daneel_core::driver::seed_from_bytes(bytes)
 }
 
-fn check_config(args: &CheckArgs) -> Result<CheckConfig, String> {
-    let mut config = CheckConfig::new(args.destination.clone(), args.net.resolvers()?);
+/// The configuration of a check of `destination` with these options.
+pub(crate) fn check_config(destination: &str, args: &CheckOptions) -> Result<CheckConfig, String> {
+    let mut config = CheckConfig::new(destination, args.net.resolvers()?);
     config.port = args.port;
     config.family = args.net.family();
     config.dnssec = args.net.dnssec()?;
@@ -269,7 +281,7 @@ fn check_config(args: &CheckArgs) -> Result<CheckConfig, String> {
 }
 
 fn run_check(args: CheckArgs) -> i32 {
-    let mut config = match check_config(&args) {
+    let mut config = match check_config(&args.destination, &args.options) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("daneel: {e}");
@@ -434,6 +446,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Check(args) => run_check(args),
+        Command::Scan(args) => scan::run(args),
         Command::Mua(args) => mua::run(args),
         Command::Send(args) => send::run(args),
         Command::Replay {
