@@ -19,7 +19,8 @@
 //! ```
 //!
 //! The resolver is validating and on loopback, so `daneel check` and `daneel scan` use
-//! `--dnssec auto` as `trust-ad` against it.
+//! `--dnssec auto` as `trust-ad` against it. `tests/scan-world.sh` runs `daneel scan`
+//! against it at several concurrencies and reports rate, CPU and peak RSS.
 
 use std::io::{BufRead, Write};
 use std::net::Ipv4Addr;
