@@ -29,7 +29,7 @@ use daneel_core::transcript::Event;
 use daneel_core::{DomainVerdict, Machine, Seed};
 use daneel_tests::sim::{replay, Sim};
 use daneel_tests::world::catalogue::{SIM_RESOLVER, SIM_START};
-use daneel_tests::world::generated::{plan, HostKind, Kind, Plan};
+use daneel_tests::world::generated::plan;
 use daneel_tests::world::World;
 
 const SEED: Seed = Seed(7);
@@ -69,19 +69,6 @@ fn measure(
     total
 }
 
-/// A secure domain with two DANE-EE MX hosts: the critical-path domain of `scan_world`.
-fn two_mx(p: &Plan) -> String {
-    p.domains
-        .iter()
-        .find(|d| {
-            d.kind == Kind::Dane
-                && d.mx.len() == 2
-                && d.mx.iter().all(|h| p.hosts[*h].kind == HostKind::DaneEe)
-        })
-        .map(|d| d.name.clone())
-        .expect("a two-MX domain")
-}
-
 /// The check of `domain`, with its verdict checked against `want`, and its transcript.
 fn transcript(world: &World, domain: &str, want: DomainVerdict) -> (String, Vec<Event>) {
     let (_, _, sim) = timed_run(world, Box::new(machine(domain)));
@@ -98,7 +85,11 @@ fn scan_of(domains: Vec<String>) -> Box<dyn Machine> {
 fn bench(c: &mut Criterion) {
     let p = plan(1000, 1);
     let world = p.world();
-    let one = vec![transcript(&world, &two_mx(&p), DomainVerdict::DaneVerified)];
+    let one = vec![transcript(
+        &world,
+        &p.secure_two_mx().expect("a two-MX domain").name,
+        DomainVerdict::DaneVerified,
+    )];
     let batch: Vec<(String, Vec<Event>)> = p.domains[..100]
         .iter()
         .map(|d| transcript(&world, &d.name, d.kind.verdict()))

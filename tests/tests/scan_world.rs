@@ -112,37 +112,6 @@ fn one_check_of_each_kind_gives_the_planned_verdict() {
     assert!(seen.len() >= 10, "{seen:?}");
 }
 
-/// The first domain of `plan` of `kind` with two MX hosts, both DANE-EE.
-fn two_mx_domain(p: &generated::Plan) -> &generated::PlannedDomain {
-    p.domains
-        .iter()
-        .find(|d| {
-            d.kind == Kind::Dane
-                && d.mx.len() == 2
-                && d.mx.iter().all(|h| p.hosts[*h].kind == HostKind::DaneEe)
-        })
-        .expect("a secure domain with two MX hosts")
-}
-
-/// Every domain of the 1,000-domain world, checked alone, gets the verdict of its plan.
-#[test]
-fn every_domain_of_a_thousand_gets_its_planned_verdict() {
-    let p = plan(1000, 1);
-    let world = p.world();
-    let mut wrong = Vec::new();
-    for (domain, verdict) in p.expected() {
-        let report = check(&world, &domain);
-        if report.verdict != verdict {
-            wrong.push(format!(
-                "{domain}: {} (expected {})",
-                report.verdict.as_str(),
-                verdict.as_str()
-            ));
-        }
-    }
-    assert!(wrong.is_empty(), "{} of 1000: {wrong:#?}", wrong.len());
-}
-
 /// One check of `domain` in `world` with every DNS answer `delay` after its query and the
 /// mail servers answering at once: the simulated time it took, its DNS rounds, its verdict,
 /// and its queries as `depth:name/type`.
@@ -171,7 +140,9 @@ fn critical_path(
 fn critical_path_of_a_secure_two_mx_domain_is_three_dns_rounds() {
     let delay = Duration::from_millis(50);
     let p = plan(1000, 1);
-    let d = two_mx_domain(&p);
+    let d = p
+        .secure_two_mx()
+        .expect("a secure domain with two MX hosts");
     let config = CheckConfig::new(d.name.as_str(), vec![SIM_RESOLVER]);
     let (elapsed, rounds, verdict, queries) = critical_path(p.world(), config, delay);
     eprintln!(
@@ -194,7 +165,9 @@ fn critical_path_when_the_core_validates_is_five_dns_rounds() {
     let delay = Duration::from_millis(50);
     let p = plan(1000, 1);
     let world = p.world();
-    let d = two_mx_domain(&p);
+    let d = p
+        .secure_two_mx()
+        .expect("a secure domain with two MX hosts");
     let mut config = CheckConfig::new(d.name.as_str(), vec![SIM_RESOLVER]);
     config.dnssec = DnssecSettings::new(DnssecMode::Validate);
     config.dnssec.trust_anchors = vec![world.trust_anchor_line()];

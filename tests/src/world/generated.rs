@@ -229,6 +229,16 @@ pub fn plan(n: usize, seed: u64) -> Plan {
 }
 
 impl Plan {
+    /// The first domain with a secure MX RRset of two hosts, both DANE-EE: the domain whose
+    /// critical path issue 14 measures.
+    pub fn secure_two_mx(&self) -> Option<&PlannedDomain> {
+        self.domains.iter().find(|d| {
+            d.kind == Kind::Dane
+                && d.mx.len() == 2
+                && d.mx.iter().all(|h| self.hosts[*h].kind == HostKind::DaneEe)
+        })
+    }
+
     /// Each domain with the verdict a check of it must give, in index order.
     pub fn expected(&self) -> Vec<(String, DomainVerdict)> {
         self.domains
