@@ -138,6 +138,7 @@ pub struct World {
     pub(crate) rrsig_expiration: u32,
     pub(crate) ttl: u32,
     pub(crate) existing: Existing,
+    pub(crate) signed_index: super::signed::SignedIndexCell,
 }
 
 /// Every owner name of a world's RRsets and every name above one (so empty non-terminals,
@@ -209,12 +210,14 @@ impl World {
                 rrsig_expiration: 1_893_456_000,
                 ttl: 3600,
                 existing: Existing::default(),
+                signed_index: Default::default(),
             },
         }
     }
 
     /// A builder that starts from this world, to add to it.
-    pub fn edit(self) -> WorldBuilder {
+    pub fn edit(mut self) -> WorldBuilder {
+        self.signed_index = Default::default();
         WorldBuilder { world: self }
     }
 
