@@ -8,6 +8,7 @@
 #   tests/scan-world.sh [N] [CONCURRENCY...] [-- extra daneel scan arguments]
 #   e.g. tests/scan-world.sh 10000 100 1000 10000
 #
+# With `-- --dnssec validate` the world's trust anchor is passed too (--trust-anchor).
 # Needs root (unshare, port 25), python3 and /usr/bin/time; builds in release first, outside
 # the namespace. CARGO_TARGET_DIR is honoured.
 set -eu
@@ -42,6 +43,9 @@ while ! grep -q '^ready' "$dir/world.out" 2>/dev/null; do
 done
 cat "$dir/world.err"
 resolver=$(awk '/^resolver/ {print $2}' "$dir/world.out")
+case " $* " in
+*" validate "*) set -- "$@" --trust-anchor "$(awk '/^anchor/ {print $2}' "$dir/world.out")" ;;
+esac
 
 world_cpu() { awk '{print $14 + $15}' "/proc/$world/stat"; }
 

@@ -15,6 +15,7 @@
 //! resolver 127.22.0.1:PORT
 //! domains DIR/scan-world-N.txt       one domain per line, in index order
 //! expected DIR/scan-world-N.expected  "domain verdict" per line, from the world's plan
+//! anchor DIR/scan-world-N.anchor      the world's trust anchor, for --dnssec validate
 //! ready
 //! ```
 //!
@@ -92,15 +93,17 @@ fn main() {
     });
     let domains = args.out.join(format!("scan-world-{}.txt", args.n));
     let expected = args.out.join(format!("scan-world-{}.expected", args.n));
-    let written =
-        write_lines(&domains, plan.domains.iter().map(|d| d.name.clone())).and_then(|()| {
+    let anchor = args.out.join(format!("scan-world-{}.anchor", args.n));
+    let written = write_lines(&domains, plan.domains.iter().map(|d| d.name.clone()))
+        .and_then(|()| {
             write_lines(
                 &expected,
                 plan.expected()
                     .into_iter()
                     .map(|(d, v)| format!("{d} {}", v.as_str())),
             )
-        });
+        })
+        .and_then(|()| write_lines(&anchor, std::iter::once(world.trust_anchor_line())));
     if let Err(e) = written {
         eprintln!("scan-world: cannot write to {}: {e}", args.out.display());
         std::process::exit(1);
@@ -116,6 +119,7 @@ fn main() {
     let _ = writeln!(stdout, "resolver {}", live.resolver_addr());
     let _ = writeln!(stdout, "domains {}", domains.display());
     let _ = writeln!(stdout, "expected {}", expected.display());
+    let _ = writeln!(stdout, "anchor {}", anchor.display());
     let _ = writeln!(stdout, "ready");
     let _ = stdout.flush();
     if args.stdin {
