@@ -112,6 +112,26 @@ fn one_check_of_each_kind_gives_the_planned_verdict() {
     assert!(seen.len() >= 10, "{seen:?}");
 }
 
+/// Every domain of the 1,000-domain world, checked alone, gets the verdict of its plan (the
+/// world's own test, without the scan).
+#[test]
+fn every_domain_of_a_thousand_gets_its_planned_verdict() {
+    let p = plan(1000, 1);
+    let world = p.world();
+    let mut wrong = Vec::new();
+    for (domain, verdict) in p.expected() {
+        let report = check(&world, &domain);
+        if report.verdict != verdict {
+            wrong.push(format!(
+                "{domain}: {} (expected {})",
+                report.verdict.as_str(),
+                verdict.as_str()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{} of 1000: {wrong:#?}", wrong.len());
+}
+
 /// One check of `domain` in `world` with every DNS answer `delay` after its query and the
 /// mail servers answering at once: the simulated time it took, its DNS rounds, its verdict,
 /// and its queries as `depth:name/type`.
