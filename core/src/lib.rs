@@ -39,6 +39,29 @@
 #![warn(unreachable_pub)]
 #![warn(unnameable_types)]
 
+/// Declares modules, or re-exports, that only tests and fuzzing reach: `pub` with the
+/// `_internal_test_exports` feature, crate-private without it, so that daneel-core's public
+/// API holds only what it promises (issue 15; str0m does the same). Without the feature,
+/// what only tests use is not dead code.
+macro_rules! internal {
+    ($(mod $name:ident;)+) => {$(
+        #[cfg(feature = "_internal_test_exports")]
+        #[doc(hidden)]
+        pub mod $name;
+        #[cfg(not(feature = "_internal_test_exports"))]
+        #[allow(unreachable_pub, dead_code)]
+        pub(crate) mod $name;
+    )+};
+    (use $($path:tt)+) => {
+        #[cfg(feature = "_internal_test_exports")]
+        #[doc(hidden)]
+        pub use $($path)+
+        #[cfg(not(feature = "_internal_test_exports"))]
+        #[allow(unused_imports)]
+        pub(crate) use $($path)+
+    };
+}
+
 pub mod check;
 pub mod dane;
 pub mod delivery;
@@ -50,20 +73,14 @@ pub mod driver;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod hex;
-#[cfg(feature = "_internal_test_exports")]
-#[doc(hidden)]
-pub mod implicit;
-#[cfg(not(feature = "_internal_test_exports"))]
-#[allow(unreachable_pub)] // its items are `pub` for `_internal_test_exports` only
-mod implicit;
+internal! {
+    mod implicit;
+}
 pub mod machine;
 pub mod mua;
-#[cfg(feature = "_internal_test_exports")]
-#[doc(hidden)]
-pub mod probe;
-#[cfg(not(feature = "_internal_test_exports"))]
-#[allow(unreachable_pub)] // its items are `pub` for `_internal_test_exports` only
-mod probe;
+internal! {
+    mod probe;
+}
 pub mod report;
 pub mod scan;
 pub mod seed;

@@ -3,7 +3,8 @@
 # scenario (and daneel with the validating + the plain lab resolver, both orders), check
 # in-core validation through the plain resolver and stripping forwarders, compare
 # `daneel mua` with openssl s_client on every SRV connection, check `daneel check --tlsrpt`
-# on S05 (tlsrpt-check.py), bring the lab down (always).
+# on S05 (tlsrpt-check.py), run scan-bench.py over the generated domains (issue 14; off with
+# DANEEL_LAB_SCAN_BENCH=0), bring the lab down (always).
 # Prints the time of each part. Uses the daneel that cargo builds, wherever the target dir is
 # (CARGO_TARGET_DIR, build.target-dir, or $ROOT/target).
 set -euo pipefail
@@ -68,5 +69,13 @@ t6=$(date +%s)
 # daneel send into the lab's Postfix, read back from its maildir (issue 12)
 python3 "$HERE/send-check.py" "$DANEEL" || status=1
 t7=$(date +%s)
-echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s, mua comparison $((t4 - t3)) s, examples $((t5 - t4)) s, tlsrpt $((t6 - t5)) s, send $((t7 - t6)) s"
+# issue 14: `daneel scan` and posttls-finger over the scan world's 1,000 generated domains, and
+# `daneel check` on each (--check-each); every verdict must be the expected one and the scan's
+# equal to the check's (17 s with the debug daneel). DANEEL_LAB_SCAN_BENCH=0 leaves it out.
+if [ "${DANEEL_LAB_SCAN_BENCH:-1}" = 1 ]; then
+    python3 "$HERE/scan-bench.py" "$DANEEL" --check-each \
+        --out "${DANEEL_LAB_DIR:-/tmp/daneel-lab}/scan-bench.md" || status=1
+fi
+t8=$(date +%s)
+echo "interop timings: build $((t1 - t0)) s, lab up $((t2 - t1)) s, comparison $((t3 - t2)) s, mua comparison $((t4 - t3)) s, examples $((t5 - t4)) s, tlsrpt $((t6 - t5)) s, send $((t7 - t6)) s, scan bench $((t8 - t7)) s"
 exit $status

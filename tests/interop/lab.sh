@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # daneel interop lab: a signed lab Internet on 127.10.0.0/16 (NSD x3, unbound x2 = one
-# validating + one plain iterator, Postfix, Dovecot).
+# validating + one plain iterator, Postfix, Dovecot), with the scan world of issue 14
+# (DANEEL_LAB_SCAN_DOMAINS generated domains, default 1000, on 10 more Postfix listeners).
 #   lab.sh up       install packages if missing, generate PKI/zones/configs, start, wait ready
 #   lab.sh down     stop only the processes this lab started (PIDs in $DANEEL_LAB_DIR/pids)
 #   lab.sh status   show what runs and a probe through the lab resolver
@@ -125,7 +126,10 @@ wait_plain() {
 wait_ports() {
     local i a
     for i in $(seq 1 100); do
-        if ss -ltn | grep -q '127.10.1.1:25 ' && ss -ltn | grep -q '127.10.2.1:993 '; then return 0; fi
+        a="$(ss -ltn)"
+        if grep -q '127.10.1.1:25 ' <<<"$a" && grep -q '127.10.2.1:993 ' <<<"$a" && grep -q '127.10.3.10:25 ' <<<"$a"; then
+            return 0
+        fi
         sleep 0.1
     done
     log "mail listeners not up"; ss -ltn >&2; return 1
@@ -198,6 +202,9 @@ DANEEL_LAB_EXPECTED_PTF=$HERE/expected-ptf.tsv
 DANEEL_LAB_PTF=$HERE/posttls-finger.sh
 DANEEL_LAB_TRUST_ANCHOR=$STATE/dns/root.ds
 DANEEL_LAB_CA=$STATE/pki/root.crt
+DANEEL_LAB_SCAN_TSV=$STATE/scan-domains.tsv
+DANEEL_LAB_SCAN_LIST=$STATE/scan-domains.txt
+export DANEEL_LAB_SCAN_TSV DANEEL_LAB_SCAN_LIST
 export DANEEL_LAB_DIR DANEEL_LAB_RESOLVER DANEEL_LAB_RESOLVER_PORT DANEEL_LAB_PLAIN_RESOLVER DANEEL_LAB_RESOLV_CONF DANEEL_LAB_SCENARIOS DANEEL_LAB_MUA_SCENARIOS DANEEL_LAB_EXPECTED_PTF DANEEL_LAB_PTF DANEEL_LAB_TRUST_ANCHOR DANEEL_LAB_CA
 EOF
 }

@@ -5,13 +5,15 @@ Called by lab.sh; uses only the python3 standard library plus the openssl and ld
 line tools. Everything goes into the state dir (DANEEL_LAB_DIR, default /tmp/daneel-lab).
 
     labgen.py pki      # lab CA, intermediates, leaves, chain files
-    labgen.py dns      # zones, DNSSEC keys, signing, deliberate breakage, NSD + unbound configs
+    labgen.py dns      # zones, DNSSEC keys, signing, deliberate breakage, NSD + unbound configs,
+                       # and the scan world's domain lists (scan-domains.tsv, scan-domains.txt)
     labgen.py mail     # Postfix and Dovecot configs
     labgen.py tsv      # (re)write tests/interop/scenarios.tsv and mua-scenarios.tsv from SCENARIOS
 
 Certificate dates, serials and names are fixed; keys and ECDSA signatures are random, so TLSA
 digests change with every fresh `lab.sh up` (they are computed here, never hard-coded).
 """
+import base64
 import functools
 import hashlib
 import os
@@ -31,7 +33,7 @@ DNS = STATE / "dns"
 # ---------------------------------------------------------------------------------------------
 NS_ROOT = "127.10.0.1"   # NSD: "."
 NS_TLD = "127.10.0.2"    # NSD: "lab."
-NS_SLD = "127.10.0.3"    # NSD: dane.lab. broken.lab. bogus-ds.lab. unsigned.lab.
+NS_SLD = "127.10.0.3"    # NSD: dane.lab. broken.lab. bogus-ds.lab. unsigned.lab. scan.lab. scanu.lab.
 RESOLVER = "127.10.0.53" # unbound (validating)
 PLAIN_RESOLVER = "127.10.0.54"  # unbound, NOT validating (module-config "iterator"), same hints
 DEAD = "127.10.0.99"     # nothing listens here: lame delegations -> SERVFAIL
@@ -186,24 +188,36 @@ def gen_pki():
     chainfile("submission", "leaf_sub", ["leaf_sub", "int"])
     chainfile("expiredroot", "leaf_exproot", ["leaf_exproot", "exproot"])
     chainfile("notca", "leaf_notca", ["leaf_notca", "notca"])
+    # the scan world's listeners: one leaf each, naming the pool hosts on its address
+    for leaf, names in scan_leaves().items():
+        issue(leaf, names[0], "int", VALID, sans=names)
+        chainfile(leaf, leaf, [leaf, "int"])
     for n, certs in (("imap", ["leaf_imap", "int"]), ("imapu", ["leaf_imapu", "int"])):
         (PKI / f"{n}.fullchain.pem").write_text("".join((PKI / f"{c}.crt").read_text() for c in certs))
 
 
 # TLSA data helpers -------------------------------------------------------------------------
+def pem_der(pem):
+    """The DER inside the first PEM block of `pem` (bytes): its base64 (RFC 7468 sec. 2). Saves
+    an openssl process per certificate and key, which the scan world's ten leaves felt."""
+    lines = pem.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith(b"-----BEGIN "))
+    end = next(i for i, l in enumerate(lines) if i > start and l.startswith(b"-----END "))
+    return base64.b64decode(b"".join(lines[start + 1:end]))
+
+
 @functools.lru_cache(maxsize=None)
 def cert_der(name):
-    return run("openssl", "x509", "-in", str(PKI / f"{name}.crt"), "-outform", "DER")
+    return pem_der((PKI / f"{name}.crt").read_bytes())
 
 
 @functools.lru_cache(maxsize=None)
 def spki_der(name):
+    """SubjectPublicKeyInfo DER of a certificate, or of a bare key (RFC 7468 sec. 13)."""
     p = PKI / f"{name}.crt"
     if p.exists():
-        pub = run("openssl", "x509", "-in", str(p), "-noout", "-pubkey")
-    else:
-        pub = run("openssl", "pkey", "-in", str(PKI / f"{name}.key"), "-pubout")
-    return run("openssl", "pkey", "-pubin", "-outform", "DER", input=pub)
+        return pem_der(run("openssl", "x509", "-in", str(p), "-noout", "-pubkey"))
+    return pem_der(run("openssl", "pkey", "-in", str(PKI / f"{name}.key"), "-pubout"))
 
 
 def tlsa(u, s, m, name):
@@ -465,6 +479,109 @@ def mua_records():
 
 
 # ---------------------------------------------------------------------------------------------
+# The scan world (issue 14): DANEEL_LAB_SCAN_DOMAINS (default 1000) generated mail domains
+# d0000.scan.lab ... whose MX records point into one shared pool of MX hosts, for the
+# `daneel scan` benchmark (scan-bench.py). Everything follows from the domain index, so two
+# labs with the same count serve the same names, kinds and expected verdicts (keys differ).
+# ---------------------------------------------------------------------------------------------
+SCAN_ZONE = "scan.lab"        # signed (NSEC), delegated from lab. with a DS
+SCAN_UNSIGNED = "scanu.lab"   # unsigned delegation: the domains without DNSSEC
+SCAN_ADDRS = [f"127.10.3.{k}" for k in range(1, 11)]  # one Postfix listener each
+# The 40 signed MX host names by index range: TLSA kind and what posttls-finger must say.
+#   ee    3 1 1 of the listener's leaf       Verified
+#   ta    2 0 1 of the lab intermediate      Verified (the leaf names every host on its address)
+#   bad   3 1 1 of a key no server uses      Untrusted (certificate verification failed)
+#   none  no TLSA (secure NXDOMAIN)          Untrusted ("no TLSA records found, resorting to secure")
+# plus 4 host names in the unsigned zone ("insecure", a non-matching TLSA that must be ignored).
+SCAN_HOST_KINDS = [("ee", 24), ("ta", 6), ("bad", 5), ("none", 5)]
+SCAN_INSECURE_HOSTS = 4
+# The domain mix, slot = index % 20: (kind, expected daneel verdict, host kinds in MX order).
+SCAN_MIX = [("ee", "dane-verified", ["ee"])] * 12 + [
+    ("ta", "dane-verified", ["ta"]),
+    ("ta", "dane-verified", ["ta"]),
+    ("ee+ta", "dane-verified", ["ee", "ta"]),
+    ("bad", "dane-failed", ["bad"]),
+    ("ee+bad", "dane-failed", ["ee", "bad"]),        # one failing host fails the domain (DESIGN.md sec. 5)
+    ("none", "no-dane", ["none"]),                   # secure MX, no TLSA: opportunistic (like S11)
+    ("unsigned", "no-dane", ["insecure"]),           # domain in the unsigned zone
+    ("ee+none", "dane-partial", ["ee", "none"]),     # one DANE host, one without TLSA
+]
+
+
+def scan_count():
+    value = os.environ.get("DANEEL_LAB_SCAN_DOMAINS", "1000")
+    if not value.isdigit():
+        sys.exit(f"labgen: DANEEL_LAB_SCAN_DOMAINS must be a number of domains (0 or more), not {value!r}")
+    return int(value)
+
+
+def scan_hosts():
+    """The shared MX host pool: dicts name, addr, kind, leaf (the listener's certificate)."""
+    hosts, i = [], 0
+    for kind, count in SCAN_HOST_KINDS:
+        for _ in range(count):
+            hosts.append(dict(name=f"mx{i:02d}.{SCAN_ZONE}", kind=kind))
+            i += 1
+    hosts += [dict(name=f"mx{j}.{SCAN_UNSIGNED}", kind="insecure") for j in range(SCAN_INSECURE_HOSTS)]
+    for n, h in enumerate(hosts):
+        k = n % len(SCAN_ADDRS)
+        h["addr"], h["leaf"] = SCAN_ADDRS[k], f"leaf_scan{k}"
+    return hosts
+
+
+def scan_domains(n=None):
+    """The generated domains: dicts domain, kind, verdict, mx (host names in preference order)."""
+    n = scan_count() if n is None else n
+    width = max(4, len(str(max(n - 1, 0))))
+    pools = {}
+    for h in scan_hosts():
+        pools.setdefault(h["kind"], []).append(h["name"])
+    out = []
+    for i in range(n):
+        kind, verdict, host_kinds = SCAN_MIX[i % len(SCAN_MIX)]
+        zone = SCAN_UNSIGNED if kind == "unsigned" else SCAN_ZONE
+        mx = [pools[k][(i + 7 * pos) % len(pools[k])] for pos, k in enumerate(host_kinds)]
+        out.append(dict(domain=f"d{i:0{width}d}.{zone}", kind=kind, verdict=verdict, mx=mx))
+    return out
+
+
+def scan_leaves():
+    """One leaf per scan listener, issued by the lab intermediate, naming every host there."""
+    names = {}
+    for h in scan_hosts():
+        names.setdefault(h["leaf"], []).append(h["name"])
+    return names
+
+
+def scan_records(domains):
+    """(zone, record) pairs of the scan world."""
+    tlsa_of = {"ee": lambda h: tlsa(3, 1, 1, h["leaf"]), "ta": lambda h: tlsa(2, 0, 1, "int"),
+               "bad": lambda h: tlsa(3, 1, 1, "other"), "insecure": lambda h: tlsa(3, 1, 1, "other")}
+    rr = []
+    for h in scan_hosts():
+        zone = SCAN_UNSIGNED if h["kind"] == "insecure" else SCAN_ZONE
+        rr.append((zone, A(h["name"], h["addr"])))
+        if h["kind"] in tlsa_of:
+            rr.append((zone, f"_25._tcp.{h['name']}. {tlsa_of[h['kind']](h)}"))
+    for d in domains:
+        zone = d["domain"].split(".", 1)[1]
+        rr += [(zone, f"{d['domain']}. MX {10 * (p + 1)} {host}.") for p, host in enumerate(d["mx"])]
+    return rr
+
+
+def write_scan_lists(domains):
+    """$STATE/scan-domains.tsv (domain, kind, expected verdict, MX hosts with their kind and
+    address) and $STATE/scan-domains.txt (one domain a line: the input of `daneel scan`)."""
+    hosts = {h["name"]: h for h in scan_hosts()}
+    with open(STATE / "scan-domains.tsv", "w") as f:
+        f.write("domain\tkind\tverdict\tmx\n")
+        for d in domains:
+            mx = ",".join(f"{n}={hosts[n]['kind']}@{hosts[n]['addr']}" for n in d["mx"])
+            f.write(f"{d['domain']}\t{d['kind']}\t{d['verdict']}\t{mx}\n")
+    (STATE / "scan-domains.txt").write_text("".join(d["domain"] + "\n" for d in domains))
+
+
+# ---------------------------------------------------------------------------------------------
 # DNS
 # ---------------------------------------------------------------------------------------------
 SOA = "{z} 300 IN SOA {ns} {rp} 2026010101 3600 600 86400 30"
@@ -530,6 +647,11 @@ def rrsig_lines(text, owner, covered):
     return res
 
 
+# The zones of the second-level NSD, in delegation order; the unsigned ones get no DS.
+SLD_ZONES = ("dane.lab", "broken.lab", "bogus-ds.lab", "unsigned.lab", SCAN_ZONE, SCAN_UNSIGNED)
+UNSIGNED_ZONES = ("unsigned.lab", SCAN_UNSIGNED)
+
+
 def gen_dns():
     DNS.mkdir(parents=True, exist_ok=True)
     os.chdir(DNS)
@@ -538,23 +660,27 @@ def gen_dns():
     inc, exp = fmt(now - 86400), fmt(now + 30 * 86400)
     old_inc, old_exp = fmt(now - 40 * 86400), fmt(now - 10 * 86400)
 
-    recs = {z: [] for z in ("dane.lab", "broken.lab", "bogus-ds.lab", "unsigned.lab")}
+    recs = {z: [] for z in SLD_ZONES}
     recs["dane.lab"].append(A("dead.dane.lab", DEAD))
     for sc in scenarios():
         for zone, r in sc["rr"]:
             recs[zone].append(r)
     for zone, r in mua_records():
         recs[zone].append(r)
+    domains = scan_domains()
+    for zone, r in scan_records(domains):
+        recs[zone].append(r)
+    write_scan_lists(domains)
 
     sld_ns = "ns2.nic.lab."
     signed = {}
     timing = {}
     t0 = time.time()
     # second level
-    for z in ("dane.lab", "broken.lab", "bogus-ds.lab", "unsigned.lab"):
+    for z in SLD_ZONES:
         zf = DNS / f"{z}.zone"
         zf.write_text(zone_text(z, recs[z], sld_ns))
-        if z == "unsigned.lab":
+        if z in UNSIGNED_ZONES:
             signed[z] = (zf, None)
             continue
         ksk, zsk = ldns_keys(z, DNS)
@@ -670,7 +796,12 @@ def unbound_conf(d, address, validating):
   serve-expired: no
   prefetch: no
   num-threads: 1
-  outgoing-range: 64
+  # Room for a scan (issue 14): with outgoing-range 64 and the default socket buffers, 1,000
+  # MX queries sent at once got 257-681 answers, the rest dropped unseen; with these, all 1,000.
+  outgoing-range: 4096
+  num-queries-per-thread: 4096
+  so-rcvbuf: 4m
+  so-sndbuf: 4m
   so-reuseport: no
 remote-control:
   control-enable: no
@@ -753,6 +884,11 @@ message_size_limit = 20480000
         # No seclevel tweak is needed on Debian 12 (OpenSSL 3.0, default SECLEVEL 1): smtpd
         # loads the RSA-1024 key and still signs a TLS 1.0 handshake with SHA-1 (see README).
         svc.append(f"{addr}:25 inet n - n - - smtpd\n" + "".join(f"  -o {o}\n" for o in opts))
+    # the scan world's pool (issue 14): plain STARTTLS listeners, no client name lookup
+    for k, addr in enumerate(SCAN_ADDRS):
+        svc.append(f"{addr}:25 inet n - n - - smtpd\n  -o syslog_name=postfix/scan{k}\n"
+                   f"  -o smtpd_tls_chain_files={PKI / f'leaf_scan{k}.chain.pem'}\n"
+                   "  -o smtpd_tls_security_level=may\n  -o smtpd_peername_lookup=no\n")
     sub = SMTP["submission"]
     svc.append(f"{sub}:587 inet n - n - - smtpd\n  -o syslog_name=postfix/submission\n"
                f"  -o smtpd_tls_chain_files={chains['submission']}\n  -o smtpd_tls_security_level=may\n")

@@ -6,6 +6,7 @@
 #   posttls-finger.sh --host SCENARIO     only the [host] form
 #   posttls-finger.sh DESTINATION [ARGS]  any posttls-finger destination, e.g. s01.dane.lab or
 #                                          '[mx.s01.dane.lab]:25'; extra ARGS go to posttls-finger
+#   posttls-finger.sh --argv              print the posttls-finger command line, one word a line
 #
 # posttls-finger uses the libc resolver, so it runs in a private mount namespace where
 # /etc/resolv.conf is bind-mounted to the lab one (nameserver 127.10.0.53, options trust-ad).
@@ -24,16 +25,29 @@ PTF_OPTS=(-a ipv4 -v -l dane -L summary,certmatch -t 10 -T 20)
 
 [ -f "$STATE/resolv.conf" ] || { echo "lab not generated: run lab.sh up" >&2; exit 2; }
 mkdir -p "$PTF_CONF"
-cat >"$PTF_CONF/main.cf" <<EOF
-compatibility_level = 3.6
+conf="compatibility_level = 3.6
 myhostname = ptf.lab.invalid
 mydomain = lab.invalid
 smtp_dns_support_level = dnssec
 smtp_tls_security_level = dane
 smtp_host_lookup = dns
 smtp_address_preference = ipv4
-inet_protocols = ipv4
-EOF
+inet_protocols = ipv4"
+# Written only when it differs: Postfix re-reads a main.cf changed within the last second or
+# so, 300 ms apart, until it is older (dict_load_file_xt, "pausing to let ... cool down"), so
+# rewriting it before every run made each posttls-finger run wait up to 2.4 s.
+if [ "$(cat "$PTF_CONF/main.cf" 2>/dev/null)" != "$conf" ]; then
+    printf '%s\n' "$conf" >"$PTF_CONF/main.cf.$$"
+    mv -f "$PTF_CONF/main.cf.$$" "$PTF_CONF/main.cf"
+fi
+
+# --argv: print the command (one argument a line, destination not included) for a caller that
+# runs posttls-finger itself, already inside a mount namespace with the lab resolv.conf
+# (scan-bench.py: one process per domain, without this script's per-run bash and unshare).
+if [ "${1:-}" = --argv ]; then
+    printf '%s\n' env "MAIL_CONFIG=$PTF_CONF" posttls-finger "${PTF_OPTS[@]}"
+    exit 0
+fi
 
 run_ptf() { # run_ptf ID FORM DEST [extra args...]
     local id="$1" form="$2" dest="$3"; shift 3

@@ -319,3 +319,27 @@ fn a_slow_source_is_polled_without_blocking() {
     let names: Vec<_> = results.iter().map(|r| r.domain.as_str()).collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
+
+/// At most `max_dns_in_flight` queries await answers at once (a resolver drops what it cannot
+/// queue); the rest wait their turn, and every domain still gets its verdict.
+#[test]
+fn dns_queries_in_flight_stay_within_the_limit() {
+    let n = 30;
+    let world = shared_mx_world(n).0;
+    let (results, sim) = scan(&world, domains(n), |c| c.max_dns_in_flight = 2);
+    assert_eq!(results.len(), n);
+    assert!(sim.peak_open_dns() <= 2, "{}", sim.peak_open_dns());
+    let (_, free) = scan(&world, domains(n), |_| {});
+    assert!(
+        free.peak_open_dns() > 2,
+        "without the limit more are open: the test can fail"
+    );
+    for r in &results {
+        assert_eq!(
+            decisions(report(r)),
+            decisions(&single(&world, &r.domain)),
+            "{}",
+            r.domain
+        );
+    }
+}

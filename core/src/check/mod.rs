@@ -18,14 +18,18 @@ pub(crate) mod fleet;
 mod lookups;
 pub mod resolvers;
 pub(crate) mod trusted_dns;
-mod verdict;
+internal! {
+    mod verdict;
+}
 
 pub use config::{parse_destination, AddressFamily, CheckConfig, Destination};
 
-pub use verdict::{
-    connection_verdict, domain_verdict, host_verdict, pkix_failure_reason, session_failure_reason,
-    trust_decision, Authentication, DomainFacts, HostFacts,
-};
+internal!(
+    use verdict::{
+        connection_verdict, domain_verdict, host_verdict, pkix_failure_reason,
+        session_failure_reason, trust_decision, Authentication, DomainFacts, HostFacts,
+    };
+);
 
 use std::time::Duration;
 

@@ -35,25 +35,34 @@
 //! assert!(result.is_err() && dns.owns(query));
 //! ```
 
-mod answer;
-mod client;
-mod query;
+internal! {
+    mod answer;
+    mod client;
+    mod query;
+}
 pub mod resolv_conf;
 mod security;
 
-pub use answer::{
-    check_response, ede_name, extended_errors, rcode_name, serial_to_timestamp, Answer, Checked,
-    Expected, ExtendedError, LookupError, Malformed, Mismatch, Sections, EDE_OPTION_CODE,
-    MAX_CNAME_LINKS, MAX_EDE_TEXT,
-};
-pub use client::{
-    same_endpoint, DnsClient, DnsConfig, IgnoredDatagram, LookupId, LookupResult, DEFAULT_ATTEMPTS,
-    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, MAX_BACKOFF_DOUBLINGS,
-};
-pub use query::{
-    build_query, build_query_cd, tcp_frame, FrameOverflow, TcpFrameReader, DEFAULT_PAYLOAD,
-    MAX_TCP_BUFFERED, MAX_TCP_MESSAGE,
-};
+pub use answer::{ExtendedError, LookupError, Malformed, Mismatch};
 pub use security::{RcodeClass, Security};
-
-pub use hickory_proto::rr::{Name, RecordType};
+internal!(
+    use answer::{
+        check_response, ede_name, extended_errors, rcode_name, serial_to_timestamp, Answer,
+        Checked, Expected, Sections, EDE_OPTION_CODE, MAX_CNAME_LINKS, MAX_EDE_TEXT,
+    };
+);
+internal!(
+    use client::{
+        same_endpoint, DnsClient, DnsConfig, IgnoredDatagram, LookupId, LookupResult,
+        DEFAULT_ATTEMPTS, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, MAX_BACKOFF_DOUBLINGS,
+    };
+);
+internal!(
+    use query::{
+        build_query, build_query_cd, tcp_frame, FrameOverflow, TcpFrameReader, DEFAULT_PAYLOAD,
+        MAX_TCP_BUFFERED, MAX_TCP_MESSAGE,
+    };
+);
+internal!(
+    use hickory_proto::rr::{Name, RecordType};
+);

@@ -35,32 +35,52 @@
 //! here.
 
 pub mod anchor;
-pub mod chain;
-pub mod delegation;
 pub mod failure;
 pub mod mode;
-pub mod nsec;
-pub mod nsec3;
-pub mod signature;
-pub mod walker;
-pub mod window;
+internal! {
+    mod chain;
+    mod delegation;
+    mod nsec;
+    mod nsec3;
+    mod signature;
+    mod walker;
+    mod window;
+}
 
 pub use anchor::{parse_anchors, root_anchors, AnchorError, TrustAnchor};
-pub use chain::{ChainError, DenialRecordError, NoDsProof, RrsetStatus, SignedRrset, TrustChain};
-pub use delegation::{match_anchors, match_ds, zone_keys, DsMatch, KeysError, ZoneKeys};
 pub use failure::{ValidationFailure, WorkLimit};
 pub use mode::{DnssecMode, DnssecSettings};
-pub use nsec::{
-    delegation_at, prove_denial, prove_wildcard_expansion, Denial, DenialError, NsecRecord,
-};
-pub use nsec3::{
-    delegation_at3, prove_denial3, prove_wildcard_expansion3, wildcard_covered3, Nsec3Denial,
-    Nsec3Expansion, Nsec3Record, EDE_UNSUPPORTED_NSEC3_ITERATIONS, MAX_NSEC3_HASHES,
-    MAX_NSEC3_ITERATIONS,
-};
-pub use signature::{usable_key, verify_rrset, SignatureError, SignedBy, MAX_VERIFICATIONS};
-pub use walker::{
-    validated_ttl, Judgement, Validator, MAX_CHAIN_DEPTH, MAX_CHAIN_LOOKUPS, MAX_DENIAL_RECORDS,
-    MAX_DNSKEYS, MAX_RRSET_VALIDATIONS,
-};
-pub use window::{check_window, WindowError, CLOCK_SKEW_SECS};
+// The errors a `ValidationFailure` carries are public with it.
+pub use chain::ChainError;
+pub use delegation::KeysError;
+pub use nsec::DenialError;
+pub use signature::SignatureError;
+pub use window::WindowError;
+internal!(
+    use chain::{DenialRecordError, NoDsProof, RrsetStatus, SignedRrset, TrustChain};
+);
+internal!(
+    use delegation::{match_anchors, match_ds, zone_keys, DsMatch, ZoneKeys};
+);
+internal!(
+    use nsec::{delegation_at, prove_denial, prove_wildcard_expansion, Denial, NsecRecord};
+);
+internal!(
+    use nsec3::{
+        delegation_at3, prove_denial3, prove_wildcard_expansion3, wildcard_covered3, Nsec3Denial,
+        Nsec3Expansion, Nsec3Record, EDE_UNSUPPORTED_NSEC3_ITERATIONS, MAX_NSEC3_HASHES,
+        MAX_NSEC3_ITERATIONS,
+    };
+);
+internal!(
+    use signature::{usable_key, verify_rrset, SignedBy, MAX_VERIFICATIONS};
+);
+internal!(
+    use walker::{
+        validated_ttl, Judgement, Validator, MAX_CHAIN_DEPTH, MAX_CHAIN_LOOKUPS,
+        MAX_DENIAL_RECORDS, MAX_DNSKEYS, MAX_RRSET_VALIDATIONS,
+    };
+);
+internal!(
+    use window::{check_window, CLOCK_SKEW_SECS};
+);

@@ -15,14 +15,19 @@ pub mod config;
 pub mod imap;
 pub mod pop3;
 pub mod report;
-pub mod srv;
+internal! {
+    mod srv;
+}
 pub mod starttls;
 pub mod wire;
 
 pub use compat::{ClassReport, ClassVerdict, CompatCell, Compatibility};
 pub use config::{MuaConfig, DEFAULT_SERVICES};
 pub use report::{AutoConfig, ServiceReport, SrvReport, TlsMode};
-pub use srv::{plan_srv, MailService, ServicePurpose, SrvKind, SrvPlan, SrvTarget};
+pub use srv::{DroppedSrv, MailService, ServicePurpose};
+internal!(
+    use srv::{plan_srv, SrvKind, SrvPlan, SrvTarget};
+);
 
 use std::time::Duration;
 

@@ -85,7 +85,7 @@ impl MailService {
 
     /// The session spoken to a target on `port` (the port from the SRV RDATA, RFC 7673
     /// sec. 3.3).
-    pub fn session(self, port: u16) -> Service {
+    pub(crate) fn session(self, port: u16) -> Service {
         let (kind, tls) = match self {
             MailService::Submissions => (SessionKind::Submission, TlsStart::Implicit),
             MailService::Submission => (SessionKind::Submission, TlsStart::StartTls),

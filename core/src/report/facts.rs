@@ -28,7 +28,7 @@ pub struct DnsQuery {
 
 impl DnsQuery {
     /// The question for `name` and `rtype`.
-    pub fn new(name: &Name, rtype: RecordType) -> Self {
+    pub(crate) fn new(name: &Name, rtype: RecordType) -> Self {
         DnsQuery {
             name: display_name(name),
             rtype: rtype.to_string(),

@@ -135,7 +135,7 @@ pub enum Warning {
         /// The SRV owner name.
         owner: String,
         /// Which record, and why.
-        dropped: crate::mua::srv::DroppedSrv,
+        dropped: crate::mua::DroppedSrv,
     },
     /// A service was discovered but its sessions are not implemented
     /// ([`crate::probe::ProbeParams::supported`] refused them): its SRV records were checked,

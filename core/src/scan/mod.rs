@@ -6,14 +6,14 @@
 //! scan unchanged: the scan renames the checks' query and connection ids into one space and
 //! stands between them and the network, where it does what one check alone cannot:
 //!
-//! - **One DNS cache for every check** ([`cache`]): a question already answered, or already
+//! - **One DNS cache for every check** ([`MAX_REUSE`], [`FAILURE_REUSE`], [`RESOLVER_REPROBE`]): a question already answered, or already
 //!   in flight, to the same resolver is not asked again. A shared answer is re-keyed to each
 //!   asking query (message id and question) and delivered as coming from the resolver, so
 //!   each check still makes RFC 5452's source, id and question checks, and judges the
 //!   answer's DNSSEC status itself. A thousand domains with the same MX host cause one TLSA
 //!   lookup.
 //! - **A per-destination connection limit** and **rates** for new connections and DNS
-//!   queries sent ([`limits`]).
+//!   queries sent ([`ScanConfig`]).
 //! - **Each check's transcript** records what that check saw, shared answers included, so
 //!   `daneel replay` re-runs it exactly ([`ScanConfig::record_transcripts`]).
 //!
@@ -55,6 +55,9 @@ pub const START_BATCH: usize = 64;
 /// a check's connection deadline runs while it waits, so a long queue would turn into
 /// timeouts that are the scan's fault, not the server's.
 pub const QUEUE_FACTOR: usize = 4;
+
+/// DNS queries awaiting answers at once, by default: half of unbound's default queue.
+pub const DEFAULT_DNS_IN_FLIGHT: usize = 512;
 
 /// What a [`DomainSource`] has.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,6 +137,10 @@ pub struct ScanConfig {
     /// DNS queries sent per second, at most (`None`: no limit); answers from the cache
     /// do not count.
     pub dns_rate: Option<u32>,
+    /// DNS queries awaiting an answer at once, at most: a resolver drops what it cannot
+    /// queue (unbound's `num-queries-per-thread` is 1024 by default), and every dropped query
+    /// costs a check a timeout and a retry, or its verdict.
+    pub max_dns_in_flight: usize,
     /// DNS answers held by the cache.
     pub cache_capacity: usize,
     /// Record each check's transcript into its [`ScanResult`].
@@ -143,7 +150,8 @@ pub struct ScanConfig {
 impl ScanConfig {
     /// A scan of checks configured like `check`, 100 at a time, 4 connections per address
     /// (Postfix's `smtp_destination_concurrency_limit` default is 20, its initial
-    /// concurrency 5), no rate limits, the default cache size, no transcripts.
+    /// concurrency 5), [`DEFAULT_DNS_IN_FLIGHT`] queries awaiting answers, no rate limits,
+    /// the default cache size, no transcripts.
     pub fn new(check: CheckConfig) -> Self {
         ScanConfig {
             check,
@@ -151,6 +159,7 @@ impl ScanConfig {
             per_destination: 4,
             connect_rate: None,
             dns_rate: None,
+            max_dns_in_flight: DEFAULT_DNS_IN_FLIGHT,
             cache_capacity: DEFAULT_CAPACITY,
             record_transcripts: false,
         }
@@ -232,6 +241,8 @@ struct Shared {
     by_key: HashMap<QueryKey, QueryId>,
     dns_queue: VecDeque<QueryId>,
     dns_rate: MaybeRate,
+    /// Queries sent and not yet ended.
+    dns_in_flight: usize,
     next_query: u32,
     conns: HashMap<ConnId, Conn>,
     gate: DestinationGate<(ConnId, IpAddr)>,
@@ -293,6 +304,7 @@ impl<S: DomainSource, K: ScanSink> Scan<S, K> {
                 flights: HashMap::new(),
                 by_key: HashMap::new(),
                 dns_queue: VecDeque::new(),
+                dns_in_flight: 0,
                 next_query: 0,
                 conns: HashMap::new(),
                 connect_queue: VecDeque::new(),
@@ -448,6 +460,7 @@ impl<S: DomainSource, K: ScanSink> Scan<S, K> {
             conns: HashMap::new(),
         });
         self.active += 1;
+        self.summary.peak_running = self.summary.peak_running.max(self.active);
         self.pump(idx, now);
     }
 
@@ -493,9 +506,11 @@ impl<S: DomainSource, K: ScanSink> Scan<S, K> {
             self.deadlines.first().map(|&(t, _)| t),
             self.source_wait,
             batch_full.then_some(now),
-            (!self.shared.dns_queue.is_empty())
-                .then(|| self.shared.dns_rate.next_allowed())
-                .flatten(),
+            // Waiting for the rate; waiting for an answer to free a place needs no timer.
+            (!self.shared.dns_queue.is_empty()
+                && self.shared.dns_in_flight < self.shared.config.max_dns_in_flight.max(1))
+            .then(|| self.shared.dns_rate.next_allowed())
+            .flatten(),
             (!self.shared.connect_queue.is_empty())
                 .then(|| self.shared.connect_rate.next_allowed())
                 .flatten(),
@@ -747,10 +762,13 @@ impl Shared {
                 self.dns_queue.pop_front();
                 continue;
             };
-            if !self.dns_rate.try_take(now) {
+            if self.dns_in_flight >= self.config.max_dns_in_flight.max(1)
+                || !self.dns_rate.try_take(now)
+            {
                 return;
             }
             self.dns_queue.pop_front();
+            self.dns_in_flight += 1;
             flight.sent = true;
             self.stats.sent += 1;
             self.out.push_back(Action::SendDns {
@@ -771,6 +789,7 @@ impl Shared {
             }
         }
         if flight.sent {
+            self.dns_in_flight -= 1;
             self.out.push_back(Action::EndDns { query: outer });
         }
         flight

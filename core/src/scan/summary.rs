@@ -27,6 +27,9 @@ pub struct ScanSummary {
     pub slowest: Vec<(String, u64)>,
     /// What the shared DNS cache did.
     pub cache: CacheStats,
+    /// The most checks that ran at once (at most [`super::ScanConfig::concurrency`]; fewer when
+    /// the limits held new domains back).
+    pub peak_running: usize,
 }
 
 impl ScanSummary {

@@ -4,6 +4,10 @@
 
 pub mod command;
 pub mod reply;
-pub mod route;
+internal! {
+    mod route;
+}
 pub mod session;
 pub mod transaction;
+
+pub use route::{InsecureMxPolicy, SniMode};

@@ -344,6 +344,7 @@ pub fn decide_policy(
 
 /// How the host was reached, for RFC 7672 sec. 3.2.2.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // RFC 7672's own words: secure and insecure MX
 pub enum NextHop {
     /// Through a secure MX lookup of `original`, which CNAME-expanded to `expanded`.
     SecureMx {

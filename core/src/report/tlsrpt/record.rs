@@ -171,7 +171,7 @@ impl TlsRptLookup {
     }
 
     /// What the answer (or failure) of the lookup of `query` says.
-    pub fn from_result(query: DnsQuery, result: LookupResult) -> TlsRptLookup {
+    pub(crate) fn from_result(query: DnsQuery, result: LookupResult) -> TlsRptLookup {
         let name = query.name.clone();
         let answer = match result {
             Ok(answer) => answer,

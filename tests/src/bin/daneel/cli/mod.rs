@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use daneel_core::check::{parse_destination, AddressFamily, CheckConfig, Destination};
 use daneel_core::dnssec::{DnssecMode, DnssecSettings};
-use daneel_core::smtp::route::{InsecureMxPolicy, SniMode};
+use daneel_core::smtp::{InsecureMxPolicy, SniMode};
 use daneel_core::transcript::{redecide, Divergence, Recorder, Recording};
 use daneel_core::{MachineConfig, Seed};
 

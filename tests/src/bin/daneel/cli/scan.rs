@@ -55,6 +55,9 @@ pub(crate) struct ScanArgs {
     /// DNS queries sent per second, at most (answers shared from the cache do not count).
     #[arg(long = "dns-rate", value_name = "N")]
     dns_rate: Option<u32>,
+    /// DNS queries awaiting answers at once, at most (a resolver drops what it cannot queue).
+    #[arg(long = "dns-in-flight", value_name = "N", default_value_t = daneel_core::scan::DEFAULT_DNS_IN_FLIGHT)]
+    dns_in_flight: usize,
     /// Write the JSON lines to FILE instead of standard output.
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     output: Option<PathBuf>,
@@ -70,7 +73,7 @@ pub(crate) struct ScanArgs {
     /// The number of shards, with `--shard env`.
     #[arg(long, value_name = "N")]
     shards: Option<u32>,
-    /// Write each check's transcript to DIR/<domain>.jsonl, for `daneel replay`.
+    /// Write each check's transcript to `DIR/DOMAIN.jsonl`, for `daneel replay`.
     #[arg(long, value_name = "DIR")]
     transcripts: Option<PathBuf>,
     /// No progress bar (there is none anyway when standard error is not a terminal).
@@ -330,6 +333,10 @@ fn summary_table(summary: &ScanSummary, skipped: &Skipped, seconds: f64) -> Stri
                 .map(|(d, ms)| format!("  {ms:>7} ms  {d}")),
         );
     }
+    out.push(format!(
+        "at most {} checks ran at once",
+        summary.peak_running
+    ));
     let c = &summary.cache;
     out.push(format!(
         "DNS: {} queries sent, {} answered from the cache, {} joined a query in flight, {} answers held",
@@ -358,6 +365,7 @@ pub(crate) fn run(args: ScanArgs) -> i32 {
     config.per_destination = args.per_destination.max(1);
     config.connect_rate = args.connect_rate;
     config.dns_rate = args.dns_rate;
+    config.max_dns_in_flight = args.dns_in_flight.max(1);
     config.record_transcripts = args.transcripts.is_some();
     config.check.fixed_seed = args.seed.is_some();
     if let Some(dir) = &args.transcripts {
