@@ -70,9 +70,11 @@ for part in field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":"):
     wall = wall * 60 + float(part)
 cpu = float(field("User time (seconds)")) + float(field("System time (seconds)"))
 rss = int(field("Maximum resident set size (kbytes)")) / 1024
+ran = re.search(r"at most (\d+) checks ran at once", t)
+ran = ran.group(1) if ran else "?"
 print(f"N={n} concurrency={c}: {len(got)} reports, {len(wrong)} verdicts not as planned {wrong[:3]}; "
       f"{wall:.2f} s, {n / wall:.0f} domains/s; daneel CPU {1000 * cpu / n:.2f} ms/domain; "
-      f"peak RSS {rss:.0f} MiB; world CPU {(after - before) / 100 / n * 1000:.2f} ms/domain")
+      f"peak RSS {rss:.0f} MiB; at most {ran} checks at once; world CPU {(after - before) / 100 / n * 1000:.2f} ms/domain")
 print("  ", dict(collections.Counter(got.values())))
 sys.exit(1 if wrong or len(got) != n else 0)
 PY
