@@ -28,7 +28,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use daneel_core::dns::{tcp_frame, TcpFrameReader};
 use daneel_core::driver::{Driver, IoCommand, IoEvent, Socket};
@@ -309,6 +309,8 @@ pub struct Sim {
     report: Option<Report>,
     steps: usize,
     started: bool,
+    /// Real time spent in the world's resolver and mail servers (see [`Sim::world_time`]).
+    world_time: Duration,
 }
 
 impl Sim {
@@ -344,6 +346,7 @@ impl Sim {
             report: None,
             steps: 0,
             started: false,
+            world_time: Duration::ZERO,
         }
     }
 
@@ -407,6 +410,15 @@ impl Sim {
     /// Simulated time since the start.
     pub fn elapsed(&self) -> Duration {
         self.now.saturating_since(self.start)
+    }
+
+    /// Real (not simulated) time spent so far playing the world: the resolver building
+    /// answers and the mail servers' sessions (TLS included). The rest of a run's real time
+    /// is the machine and the core's driver, which is what a runtime spends; the benchmark
+    /// of core CPU per check (`benches/check_cpu.rs`, issue 14) subtracts this. A measure,
+    /// never a basis for a test's verdict.
+    pub fn world_time(&self) -> Duration {
+        self.world_time
     }
 
     /// Steps taken so far.
@@ -575,6 +587,7 @@ impl Sim {
                 }
                 // The server accepts before the client learns of it: an implicit-TLS server
                 // is ready for the ClientHello the client sends on `Connected`.
+                let work = Instant::now();
                 let step = match self.conns.get_mut(&socket) {
                     Some(SimConn {
                         peer: Peer::Mail(Some(s)),
@@ -582,6 +595,7 @@ impl Sim {
                     }) => Some(s.on_connect()),
                     _ => None,
                 };
+                self.world_time += work.elapsed();
                 self.handle(IoEvent::Connected { socket })?;
                 if let Some(step) = step {
                     self.schedule_from_server(socket, step.to_client, step.close);
@@ -703,6 +717,7 @@ impl Sim {
                     self.schedule_dns(Duration::ZERO, query, server, result, depth);
                     return Ok(());
                 }
+                let work = Instant::now();
                 for (from, forged) in self.forge(server, &wire, Transport::Udp) {
                     let lat = self.dns_latency / 2;
                     let result = Ok(forged);
@@ -711,6 +726,7 @@ impl Sim {
                 let answer = self
                     .resolver_world(server)
                     .and_then(|w| resolver::answer(w, &wire, Transport::Udp));
+                self.world_time += work.elapsed();
                 if let Some(answer) = answer {
                     let lat = self.next_dns_latency();
                     let result = Ok(answer);
@@ -752,6 +768,7 @@ impl Sim {
                     .count()
                     + 1;
                 self.peak_open_conns = self.peak_open_conns.max(open);
+                let work = Instant::now();
                 let default_port = self.world.smtp_port();
                 let host = match self.world.hosts().get(&addr.ip()) {
                     Some(Host::Server(spec)) => spec
@@ -771,6 +788,7 @@ impl Sim {
                 match host {
                     Some(Host::Server(spec)) => {
                         let peer = Peer::Mail(Some(Box::new(ServerSession::new(&spec))));
+                        self.world_time += work.elapsed();
                         self.conns.insert(socket, SimConn { peer, open: true });
                         self.schedule(lat, Delivery::Connected(socket));
                     }
@@ -807,7 +825,9 @@ impl Sim {
                 };
                 if c.open {
                     if let Peer::Mail(Some(s)) = &mut c.peer {
+                        let work = Instant::now();
                         let _ = s.on_eof();
+                        self.world_time += work.elapsed();
                     }
                 }
                 c.open = false;
@@ -835,7 +855,9 @@ impl Sim {
                 peer: Peer::Mail(Some(s)),
                 open: true,
             }) => {
+                let work = Instant::now();
                 let step = s.on_bytes(wire);
+                self.world_time += work.elapsed();
                 if let Socket::Conn(conn) = socket {
                     if let Some(log) = self.conn_log.get_mut(&conn) {
                         log.tls |= s.in_tls();
@@ -882,9 +904,11 @@ impl Sim {
             return;
         };
         let depth = self.log_query(query, &wire, Transport::Tcp);
+        let work = Instant::now();
         let answer = self
             .resolver_world(server)
             .and_then(|w| resolver::answer(w, &wire, Transport::Tcp));
+        self.world_time += work.elapsed();
         if let Some(answer) = answer {
             let lat = self.next_dns_latency();
             let bytes = tcp_frame(&answer);

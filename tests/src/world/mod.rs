@@ -12,6 +12,7 @@
 pub mod bulk;
 pub mod catalogue;
 pub mod certs;
+pub mod generated;
 pub mod mua;
 pub mod resolver;
 pub mod server;
