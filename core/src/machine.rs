@@ -365,6 +365,25 @@ pub enum OwnedInput {
 }
 
 impl OwnedInput {
+    /// The connection this input is about, to rename it (a scan, a re-decided transcript);
+    /// `None` for DNS, timer and abort inputs.
+    pub fn conn_mut(&mut self) -> Option<&mut ConnId> {
+        match self {
+            OwnedInput::ConnectQueued { conn }
+            | OwnedInput::Connecting { conn }
+            | OwnedInput::Connected { conn }
+            | OwnedInput::ConnectFailed { conn, .. }
+            | OwnedInput::Received { conn, .. }
+            | OwnedInput::TlsEstablished { conn, .. }
+            | OwnedInput::TlsFailed { conn, .. }
+            | OwnedInput::Closed { conn } => Some(conn),
+            OwnedInput::DnsAnswer { .. }
+            | OwnedInput::DnsFailed { .. }
+            | OwnedInput::Timeout
+            | OwnedInput::Abort => None,
+        }
+    }
+
     /// Borrows this input for [`Machine::handle_input`].
     pub fn as_input(&self) -> Input<'_> {
         match self {
@@ -401,6 +420,23 @@ impl OwnedInput {
 }
 
 impl Input<'_> {
+    /// The connection this input is about; `None` for DNS, timer and abort inputs.
+    pub fn conn(&self) -> Option<ConnId> {
+        match self {
+            Input::ConnectQueued { conn }
+            | Input::Connecting { conn }
+            | Input::Connected { conn }
+            | Input::ConnectFailed { conn, .. }
+            | Input::Received { conn, .. }
+            | Input::TlsEstablished { conn, .. }
+            | Input::TlsFailed { conn, .. }
+            | Input::Closed { conn } => Some(*conn),
+            Input::DnsAnswer { .. } | Input::DnsFailed { .. } | Input::Timeout | Input::Abort => {
+                None
+            }
+        }
+    }
+
     /// Copies this input into an [`OwnedInput`].
     pub fn to_owned_input(&self) -> OwnedInput {
         match self {

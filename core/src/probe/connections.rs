@@ -304,16 +304,8 @@ impl HostProbe {
     /// `Received`, `TlsEstablished`, `TlsFailed`, `Closed`). Returns `false` if the
     /// connection is not this probe's. Drain [`HostProbe::poll_action`] for it next.
     pub fn handle_conn_input(&mut self, now: Timestamp, input: &Input<'_>) -> bool {
-        let conn = match input {
-            Input::ConnectQueued { conn }
-            | Input::Connecting { conn }
-            | Input::Connected { conn }
-            | Input::ConnectFailed { conn, .. }
-            | Input::Received { conn, .. }
-            | Input::TlsEstablished { conn, .. }
-            | Input::TlsFailed { conn, .. }
-            | Input::Closed { conn } => *conn,
-            _ => return false,
+        let Some(conn) = input.conn() else {
+            return false;
         };
         match self.conns.get_mut(&conn) {
             Some(c) => {

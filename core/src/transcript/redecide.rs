@@ -214,17 +214,7 @@ fn query_of(input: &OwnedInput) -> Option<QueryId> {
 }
 
 fn conn_of(input: &OwnedInput) -> Option<ConnId> {
-    match input {
-        OwnedInput::ConnectQueued { conn }
-        | OwnedInput::Connecting { conn }
-        | OwnedInput::Connected { conn }
-        | OwnedInput::ConnectFailed { conn, .. }
-        | OwnedInput::Received { conn, .. }
-        | OwnedInput::TlsEstablished { conn, .. }
-        | OwnedInput::TlsFailed { conn, .. }
-        | OwnedInput::Closed { conn } => Some(*conn),
-        _ => None,
-    }
+    input.as_input().conn()
 }
 
 /// A new query and the recorded exchange that answers it.
@@ -413,21 +403,11 @@ impl Redecider {
             Source::Conn(conn) => {
                 let live = self.conns.get(&conn)?;
                 let (_, recorded) = self.net.connections[live.connection].steps.pop_front()?;
-                Some(match recorded.input {
-                    OwnedInput::ConnectQueued { .. } => OwnedInput::ConnectQueued { conn },
-                    OwnedInput::Connecting { .. } => OwnedInput::Connecting { conn },
-                    OwnedInput::Connected { .. } => OwnedInput::Connected { conn },
-                    OwnedInput::ConnectFailed { error, .. } => {
-                        OwnedInput::ConnectFailed { conn, error }
-                    }
-                    OwnedInput::Received { bytes, .. } => OwnedInput::Received { conn, bytes },
-                    OwnedInput::TlsEstablished { info, .. } => {
-                        OwnedInput::TlsEstablished { conn, info }
-                    }
-                    OwnedInput::TlsFailed { error, .. } => OwnedInput::TlsFailed { conn, error },
-                    OwnedInput::Closed { .. } => OwnedInput::Closed { conn },
-                    other => other,
-                })
+                let mut input = recorded.input;
+                if let Some(recorded_conn) = input.conn_mut() {
+                    *recorded_conn = conn;
+                }
+                Some(input)
             }
             Source::Command => self.net.commands.pop_front().map(|r| r.input),
         }
