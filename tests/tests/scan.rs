@@ -56,6 +56,14 @@ fn single(world: &World, domain: &str) -> Report {
         .unwrap()
 }
 
+/// Every result decides as a single check of its domain in `world` does.
+fn assert_as_single_checks(world: &World, results: &[ScanResult]) {
+    for r in results {
+        let alone = single(world, &r.domain);
+        assert_eq!(decisions(report(r)), decisions(&alone), "{}", r.domain);
+    }
+}
+
 fn report(r: &ScanResult) -> &Report {
     match &r.outcome {
         ScanOutcome::Report(report) => report,
@@ -133,14 +141,7 @@ fn connections_to_one_address_stay_within_the_per_destination_limit() {
         sim.peak_open_conns() >= 3,
         "the limit is reached, so the test can fail"
     );
-    for r in &results {
-        assert_eq!(
-            decisions(report(r)),
-            decisions(&single(&world, &r.domain)),
-            "{}",
-            r.domain
-        );
-    }
+    assert_as_single_checks(&world, &results);
 }
 
 #[test]
@@ -161,14 +162,7 @@ fn the_dns_rate_limit_spreads_queries_over_simulated_time() {
         last.saturating_since(SIM_START).as_millis() as u64 >= earliest,
         "{sent} queries by {last:?}"
     );
-    for r in &slow {
-        assert_eq!(
-            decisions(report(r)),
-            decisions(&single(&world, &r.domain)),
-            "{}",
-            r.domain
-        );
-    }
+    assert_as_single_checks(&world, &slow);
 }
 
 #[test]
@@ -243,14 +237,7 @@ fn a_forged_answer_is_neither_believed_nor_shared() {
     sim.run_bounded(MAX_STEPS).unwrap();
     let results = results.lock().unwrap();
     assert_eq!(results.len(), n);
-    for r in results.iter() {
-        assert_eq!(
-            decisions(report(r)),
-            decisions(&single(&world, &r.domain)),
-            "{}",
-            r.domain
-        );
-    }
+    assert_as_single_checks(&world, &results);
     assert!(results
         .iter()
         .any(|r| report(r).verdict == DomainVerdict::DaneVerified));
@@ -316,12 +303,5 @@ fn dns_queries_in_flight_stay_within_the_limit() {
         free.peak_open_dns() > 2,
         "without the limit more are open: the test can fail"
     );
-    for r in &results {
-        assert_eq!(
-            decisions(report(r)),
-            decisions(&single(&world, &r.domain)),
-            "{}",
-            r.domain
-        );
-    }
+    assert_as_single_checks(&world, &results);
 }
