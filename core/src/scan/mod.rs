@@ -606,10 +606,9 @@ impl<S: DomainSource, K: ScanSink> Scan<S, K> {
                 }
             }
             conn_input => {
-                let Some((conn, owned)) = self.shared.conn_input(conn_input, now) else {
-                    return;
-                };
-                self.deliver(conn.0, owned.with_conn(conn.1));
+                if let Some((slot, renamed)) = self.shared.conn_input(conn_input, now) {
+                    self.deliver(slot, renamed);
+                }
             }
         }
     }
@@ -855,22 +854,10 @@ impl Shared {
         }
     }
 
-    /// Renames a connection input from the runtime to the check's id, updating the
+    /// Renames a connection input from the runtime to the check's id (with its slot), updating the
     /// connection's state; `None` for a connection the scan no longer knows.
-    fn conn_input(
-        &mut self,
-        input: Input<'_>,
-        now: Timestamp,
-    ) -> Option<((usize, ConnId), OwnedInput)> {
-        let outer = match &input {
-            Input::Connected { conn }
-            | Input::ConnectFailed { conn, .. }
-            | Input::Received { conn, .. }
-            | Input::TlsEstablished { conn, .. }
-            | Input::TlsFailed { conn, .. }
-            | Input::Closed { conn } => *conn,
-            _ => return None,
-        };
+    fn conn_input(&mut self, input: Input<'_>, now: Timestamp) -> Option<(usize, OwnedInput)> {
+        let outer = input.conn()?;
         let conn = self.conns.get_mut(&outer)?;
         let (slot, inner, ip) = (conn.slot, conn.inner, conn.addr.ip());
         let ended = matches!(input, Input::ConnectFailed { .. } | Input::Closed { .. });
@@ -878,25 +865,11 @@ impl Shared {
             conn.state = ConnState::Ended;
             self.release_place(ip, now);
         }
-        Some(((slot, inner), input.to_owned_input()))
-    }
-}
-
-impl OwnedInput {
-    /// This connection input, for connection `conn` instead.
-    fn with_conn(mut self, new: ConnId) -> Self {
-        match &mut self {
-            OwnedInput::ConnectQueued { conn }
-            | OwnedInput::Connecting { conn }
-            | OwnedInput::Connected { conn }
-            | OwnedInput::ConnectFailed { conn, .. }
-            | OwnedInput::Received { conn, .. }
-            | OwnedInput::TlsEstablished { conn, .. }
-            | OwnedInput::TlsFailed { conn, .. }
-            | OwnedInput::Closed { conn } => *conn = new,
-            _ => {}
+        let mut owned = input.to_owned_input();
+        if let Some(conn) = owned.conn_mut() {
+            *conn = inner;
         }
-        self
+        Some((slot, owned))
     }
 }
 
