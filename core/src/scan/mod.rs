@@ -873,6 +873,10 @@ impl Shared {
     }
 }
 
+/// The scan is driven like any check. Its [`Output::Done`] comes once the source has ended
+/// and every check has finished; the report it carries only names the scan (`"scan of N
+/// domains"`): each domain's report went to the [`ScanSink`], the totals are in
+/// [`Scan::summary`].
 impl<S: DomainSource, K: ScanSink> Machine for Scan<S, K> {
     fn handle_input(&mut self, now: Timestamp, input: Input<'_>) -> Result<(), UsageError> {
         if self.done.is_some() {
