@@ -1,6 +1,6 @@
 //! [`SmtpCheck`]: the RFC 7672 check of a mail destination. It plans the MX hosts
-//! ([`crate::smtp::route::plan_mx`]), decides which resolvers to believe ([`resolvers`]), runs
-//! one [`HostProbe`] per host (addresses, TLSA, policy, SMTP sessions and the DANE trust
+//! (`plan_mx`), decides which resolvers to believe ([`resolvers`]), runs
+//! one `HostProbe` per host (addresses, TLSA, policy, SMTP sessions and the DANE trust
 //! decision), routes DNS results and connection inputs to the probes, and gives the domain
 //! verdict in a [`Report`].
 //!
@@ -63,7 +63,7 @@ pub(crate) enum Purpose {
 /// [`Machine`]; it finishes with [`Output::Done`] carrying the [`Report`].
 ///
 /// It plans the MX hosts, believes only validating resolvers ([`resolvers`]), runs one
-/// [`HostProbe`] per host, routing DNS results to them by lookup id and connection inputs by
+/// `HostProbe` per host, routing DNS results to them by lookup id and connection inputs by
 /// connection id, bounds the connections in flight across all probes
 /// ([`CheckConfig::max_parallel`]), and gives the domain verdict.
 pub struct SmtpCheck {

@@ -400,9 +400,9 @@ pub enum Malformed {
         /// The name seen twice.
         at: String,
     },
-    /// The CNAME chain is longer than [`MAX_CNAME_LINKS`].
+    /// The CNAME chain is longer than `MAX_CNAME_LINKS`.
     CnameChainTooLong {
-        /// [`MAX_CNAME_LINKS`].
+        /// `MAX_CNAME_LINKS`.
         max: usize,
     },
     /// An answer over TCP is not the answer to the query (where UDP would wait for another).

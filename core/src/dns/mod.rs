@@ -3,14 +3,14 @@
 //!
 //! Queries are built and answers parsed with hickory-proto; the runtimes only move bytes.
 //!
-//! - [`query`](build_query): queries with RD=1, AD=1 (RFC 6840 sec. 5.7), CD=0 (or CD=1 for
-//!   the in-core validator, [`build_query_cd`]) and EDNS0 DO=1; [`tcp_frame`] and [`TcpFrameReader`] for DNS over TCP (RFC 1035 sec. 4.2.2).
-//! - [`check_response`]: a response must match its query's id, QR, opcode, CD bit and
+//! - `query`: queries with RD=1, AD=1 (RFC 6840 sec. 5.7), CD=0 (or CD=1 for
+//!   the in-core validator, `build_query_cd`) and EDNS0 DO=1; `tcp_frame` and `TcpFrameReader` for DNS over TCP (RFC 1035 sec. 4.2.2).
+//! - `check_response`: a response must match its query's id, QR, opcode, CD bit and
 //!   question (RFC 5452 sec. 9.1); then its rcode, CNAME chain, AD bit (the [`Security`] of
-//!   the [`Answer`]) and Extended DNS Errors (RFC 8914) are read.
-//! - [`DnsClient`]: the sans-IO lookup machine, with timeouts, backoff, failover and TCP
+//!   the `Answer`) and Extended DNS Errors (RFC 8914) are read.
+//! - `DnsClient`: the sans-IO lookup machine, with timeouts, backoff, failover and TCP
 //!   fallback (RFC 7766 sec. 5). [`Action::SendDns`](crate::Action::SendDns) carries the bare
-//!   message; for TCP the runtime frames it with [`tcp_frame`] and hands back the answer
+//!   message; for TCP the runtime frames it with `tcp_frame` and hands back the answer
 //!   without its prefix.
 //! - [`resolv_conf`]: the resolver list from `/etc/resolv.conf` text.
 //!

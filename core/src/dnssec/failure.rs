@@ -16,15 +16,15 @@ use crate::dns::{LookupError, Security};
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum WorkLimit {
-    /// More zones between the anchor and the data than [`super::walker::MAX_CHAIN_DEPTH`].
+    /// More zones between the anchor and the data than `MAX_CHAIN_DEPTH`.
     ChainDepth,
-    /// More DS and DNSKEY lookups in one check than [`super::walker::MAX_CHAIN_LOOKUPS`].
+    /// More DS and DNSKEY lookups in one check than `MAX_CHAIN_LOOKUPS`.
     ChainLookups,
-    /// A DNSKEY RRset larger than [`super::walker::MAX_DNSKEYS`].
+    /// A DNSKEY RRset larger than `MAX_DNSKEYS`.
     DnskeySetSize,
-    /// More NSEC or NSEC3 records in one answer than [`super::walker::MAX_DENIAL_RECORDS`].
+    /// More NSEC or NSEC3 records in one answer than `MAX_DENIAL_RECORDS`.
     DenialRecords,
-    /// More RRset validations in one check than [`super::walker::MAX_RRSET_VALIDATIONS`].
+    /// More RRset validations in one check than `MAX_RRSET_VALIDATIONS`.
     RrsetValidations,
 }
 

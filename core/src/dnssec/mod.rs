@@ -4,27 +4,27 @@
 //!
 //! - [`anchor`]: trust anchors, the IANA root KSKs embedded (key tags 20326 and 38696), and
 //!   DS or DNSKEY presentation lines (`--trust-anchor FILE`);
-//! - [`window`]: an RRSIG's inception and expiration against `now` in RFC 1982 serial-number
+//! - `window`: an RRSIG's inception and expiration against `now` in RFC 1982 serial-number
 //!   arithmetic (RFC 4034 sec. 3.1.5), with a small documented skew allowance;
-//! - [`signature`]: one RRset against its RRSIGs and a DNSKEY RRset (RFC 4035 sec. 5.3): one
+//! - `signature`: one RRset against its RRSIGs and a DNSKEY RRset (RFC 4035 sec. 5.3): one
 //!   valid signature by any supported algorithm is enough (RFC 6840 sec. 5.4, 5.11);
-//! - [`delegation`]: a DNSKEY RRset against the parent's DS RRset (RFC 4035 sec. 5.2),
+//! - `delegation`: a DNSKEY RRset against the parent's DS RRset (RFC 4035 sec. 5.2),
 //!   SHA-256 or stronger preferred over SHA-1 (RFC 4509 sec. 3), and a DS RRset with no
 //!   supported algorithm and digest pair making the zone insecure, not bogus (RFC 4035
 //!   sec. 5.2, RFC 6840 sec. 5.2).
 //!
-//! - [`nsec`]: NXDOMAIN, NODATA, empty non-terminals and wildcard answers proven with NSEC
+//! - `nsec`: NXDOMAIN, NODATA, empty non-terminals and wildcard answers proven with NSEC
 //!   (RFC 4035 sec. 5.4, RFC 7129), with the delegation-side rules of RFC 6840 sec. 4.4.
 //!
-//! - [`nsec3`]: the same with NSEC3 (RFC 5155 sec. 8): closest encloser proofs, opt-out only
+//! - `nsec3`: the same with NSEC3 (RFC 5155 sec. 8): closest encloser proofs, opt-out only
 //!   on the NSEC3 covering the next closer name, the RFC 9276 iteration limit (insecure, EDE
 //!   27).
 //!
-//! - [`chain`]: [`TrustChain`], the zones validated so far from an anchor down (secure
+//! - `chain`: `TrustChain`, the zones validated so far from an anchor down (secure
 //!   delegations, insecure ones proven by the parent's signed NSEC/NSEC3), and the status of
 //!   an RRset, or the zone whose keys it still needs.
 //!
-//! - [`walker`]: [`Validator`], the chain walker: it judges each answer of a check and asks,
+//! - `walker`: `Validator`, the chain walker: it judges each answer of a check and asks,
 //!   through the check's one loop (CD=1), for the DS and DNSKEY RRsets it needs, with named
 //!   work limits; [`failure`] says why an answer is bogus or indeterminate;
 //! - [`mode`]: [`DnssecSettings`], whether a check believes a validating resolver's AD bit

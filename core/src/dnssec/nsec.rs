@@ -78,7 +78,7 @@ pub enum DenialError {
     WildcardNotDenied,
     /// The name is outside the zone whose NSEC records were given.
     OutsideZone,
-    /// The proof needed more than [`super::nsec3::MAX_NSEC3_HASHES`] NSEC3 hash
+    /// The proof needed more than `MAX_NSEC3_HASHES` NSEC3 hash
     /// computations (CVE-2023-50868).
     TooMuchWork,
 }

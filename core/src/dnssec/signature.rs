@@ -55,7 +55,7 @@ pub enum SignatureError {
         /// Which end.
         error: WindowError,
     },
-    /// More than [`MAX_VERIFICATIONS`] verifications would have been needed.
+    /// More than `MAX_VERIFICATIONS` verifications would have been needed.
     WorkLimit,
     /// A matching key was found and the signature does not verify.
     BadSignature,

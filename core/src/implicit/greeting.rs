@@ -49,7 +49,7 @@ impl GreetingProtocol {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum GreetingError {
-    /// No line end within [`MAX_GREETING_LINE`] octets.
+    /// No line end within `MAX_GREETING_LINE` octets.
     TooLong {
         /// The limit.
         limit: usize,

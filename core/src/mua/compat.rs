@@ -21,7 +21,7 @@
 //! certificates (each cell carries the leaf's SHA-256 and names).
 //!
 //! The observation handshakes send nothing after the handshake (see
-//! [`crate::probe::Observe`]): no row authenticates a session.
+//! `Observe`): no row authenticates a session.
 
 use serde::{Deserialize, Serialize};
 

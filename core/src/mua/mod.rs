@@ -3,7 +3,7 @@
 //!
 //! For each service ([`srv::MailService`]) it looks up `_<service>._tcp.<domain>` SRV through
 //! the same believed resolvers as the SMTP check ([`crate::check`]'s `TrustedDns`), orders the
-//! targets as RFC 2782 says ([`srv::plan_srv`]), and runs one [`HostProbe`] per target with the
+//! targets as RFC 2782 says (`plan_srv`), and runs one `HostProbe` per target with the
 //! parameters of RFC 7673: the SRV RRset's status, the service domain and target as reference
 //! identifiers, all four TLSA usages plus a PKIX trust store, the port from the SRV record,
 //! the TLSA lookup in parallel with the address lookups (sec. 7). A bogus or failed SRV

@@ -179,7 +179,7 @@ pub enum DroppedSrv {
         /// The record.
         record: String,
     },
-    /// More records than [`MAX_SRV_TARGETS`]: the rest, in RFC 2782 order, were not probed.
+    /// More records than `MAX_SRV_TARGETS`: the rest, in RFC 2782 order, were not probed.
     OverLimit {
         /// How many records were left out.
         count: usize,

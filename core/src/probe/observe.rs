@@ -40,7 +40,7 @@ pub enum Observed {
         leaf_sha256: String,
         /// The DNS names of the leaf certificate (SAN dNSNames), for people comparing rows.
         leaf_names: Vec<String>,
-        /// Per name of [`Observe::names`], in order: `Ok` when a client expecting that name
+        /// Per name of `names`, in order: `Ok` when a client expecting that name
         /// would accept the chain by PKIX (RFC 7673 sec. 4.1, RFC 6125 sec. 6), else why not
         /// ([`Reason::PkixInvalid`] or [`Reason::PkixNameMismatch`]).
         checks: Vec<Result<(), Reason>>,

@@ -138,7 +138,7 @@ pub enum Warning {
         dropped: crate::mua::DroppedSrv,
     },
     /// A service was discovered but its sessions are not implemented
-    /// ([`crate::probe::ProbeParams::supported`] refused them): its SRV records were checked,
+    /// (`supported` refused them): its SRV records were checked,
     /// its targets were not. Every [`crate::mua::MailService`] has sessions since issue 10;
     /// the warning stays for a service whose sessions are refused.
     ServiceNotTested {

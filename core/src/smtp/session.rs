@@ -188,7 +188,7 @@ pub enum Stage {
     /// logout that ends an implicit-TLS session.
     Quit,
     /// Waiting for the service's greeting after an implicit-TLS handshake (RFC 8314
-    /// sec. 3; [`crate::implicit`]).
+    /// sec. 3; `implicit`).
     TlsGreeting,
     /// Waiting for the answer to IMAP `CAPABILITY` or POP3 `CAPA` before TLS (RFC 9051
     /// sec. 6.1.1, RFC 2449 sec. 5; [`crate::mua::starttls`]).
@@ -260,7 +260,7 @@ pub enum SessionFailure {
         error: ReplyError,
     },
     /// The greeting after an implicit-TLS handshake is missing its end, too long, not a
-    /// greeting, a refusal, or came in clear before the handshake ([`crate::implicit`]).
+    /// greeting, a refusal, or came in clear before the handshake (`implicit`).
     BadGreeting {
         /// The protocol whose greeting was read.
         protocol: GreetingProtocol,
