@@ -198,41 +198,46 @@ struct Skipped {
     read_failed: std::sync::atomic::AtomicBool,
 }
 
+/// Calls `each` with the domain on every line of `input` (see [`domain_on_line`]), until it
+/// returns false. A line longer than [`MAX_LINE`] is cut there, the rest of it skipped.
+fn for_each_domain(input: impl Read, mut each: impl FnMut(&str) -> bool) -> io::Result<()> {
+    let mut reader = BufReader::new(input);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut reader).take(MAX_LINE).read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok(());
+        }
+        if n as u64 == MAX_LINE && line.last() != Some(&b'\n') {
+            reader.skip_until(b'\n')?;
+        }
+        let text = String::from_utf8_lossy(&line);
+        if let Some(domain) = domain_on_line(&text) {
+            if !each(domain) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Whether this run checks `domain`: in its shard, and not reported before.
+fn in_this_run(domain: &str, shard: Option<Shard>, finished: &FinishedSet) -> bool {
+    shard.is_none_or(|s| s.contains(domain)) && !finished.contains(domain)
+}
+
 /// Reads domains from `input` into a bounded channel, leaving out what this run must not
 /// check.
 fn spawn_reader(
     input: Box<dyn Read + Send>,
     shard: Option<Shard>,
-    finished: FinishedSet,
+    finished: Arc<FinishedSet>,
     skipped: Arc<Skipped>,
 ) -> Receiver<String> {
     let (tx, rx) = sync_channel(READ_AHEAD);
     thread::spawn(move || {
-        let mut reader = BufReader::new(input);
         let mut recent = RecentlySeen::new(RECENT_WINDOW);
-        let mut line = Vec::new();
-        let failed = |e: io::Error| {
-            eprintln!("daneel: reading the domains: {e}");
-            skipped.read_failed.store(true, Ordering::Relaxed);
-        };
-        loop {
-            line.clear();
-            match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut line) {
-                Ok(0) => return,
-                // Too long to be a domain: the rest of the line is skipped, and what was read
-                // is reported as not a destination.
-                Ok(n) if n as u64 == MAX_LINE && line.last() != Some(&b'\n') => {
-                    if let Err(e) = reader.skip_until(b'\n') {
-                        return failed(e);
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => return failed(e),
-            }
-            let text = String::from_utf8_lossy(&line);
-            let Some(domain) = domain_on_line(&text) else {
-                continue;
-            };
+        let read = for_each_domain(input, |domain| {
             let counter = if shard.is_some_and(|s| !s.contains(domain)) {
                 &skipped.other_shard
             } else if finished.contains(domain) {
@@ -240,15 +245,39 @@ fn spawn_reader(
             } else if !recent.first_sight(domain) {
                 &skipped.repeated
             } else {
-                if tx.send(domain.to_string()).is_err() {
-                    return;
-                }
-                continue;
+                return tx.send(domain.to_string()).is_ok();
             };
             counter.fetch_add(1, Ordering::Relaxed);
+            true
+        });
+        if let Err(e) = read {
+            eprintln!("daneel: reading the domains: {e}");
+            skipped.read_failed.store(true, Ordering::Relaxed);
         }
     });
     rx
+}
+
+/// For an input file, counts in the background the domains this run will check (repeats
+/// included), and gives the progress bar its length, hence its ETA.
+fn size_the_bar(path: &str, shard: Option<Shard>, finished: Arc<FinishedSet>, bar: ProgressBar) {
+    let Ok(file) = File::open(path) else { return };
+    thread::spawn(move || {
+        let mut count = 0u64;
+        let counted = for_each_domain(file, |domain| {
+            count += u64::from(in_this_run(domain, shard, &finished));
+            !bar.is_finished()
+        });
+        if counted.is_ok() && !bar.is_finished() {
+            bar.set_length(count);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} domains, {per_sec}, {elapsed}, ETA {eta} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+        }
+    });
 }
 
 /// The reader's channel, pulled without blocking.
@@ -446,6 +475,10 @@ pub(crate) fn run(args: ScanArgs) -> i32 {
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     let skipped = Arc::new(Skipped::default());
+    let finished = Arc::new(finished);
+    if let Some(path) = args.input.as_deref().filter(|p| *p != "-" && !bar.is_hidden()) {
+        size_the_bar(path, shard, finished.clone(), bar.clone());
+    }
     let rx = spawn_reader(input, shard, finished, skipped.clone());
     let sink = LineSink {
         out,
