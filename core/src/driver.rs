@@ -1,6 +1,6 @@
 //! What both runtimes share, without doing any I/O itself (DESIGN.md section 3: "one piece of
 //! code per idea"): a [`Driver`] owns a [`Machine`] and, per connection, a
-//! [`ConnectionIo`] (plaintext before STARTTLS, the TLS pump after). It turns the machine's
+//! `ConnectionIo` (plaintext before STARTTLS, the TLS pump after). It turns the machine's
 //! actions into socket-level [`IoCommand`]s and socket-level [`IoEvent`]s back into machine
 //! inputs, so a runtime is only "execute this command, report that event".
 //!

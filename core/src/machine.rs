@@ -506,7 +506,7 @@ pub enum Action {
         #[serde(with = "crate::hex::serde_bytes")]
         bytes: Vec<u8>,
     },
-    /// Start TLS on the connection with [`crate::tls::TlsPump`] (RFC 3207 sec. 4; RFC 7672
+    /// Start TLS on the connection with `TlsPump` (RFC 3207 sec. 4; RFC 7672
     /// sec. 8.1 for SNI). From now on every socket byte goes through the pump only.
     StartTls {
         /// The connection.

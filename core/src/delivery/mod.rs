@@ -17,7 +17,7 @@
 //!   decision was refused (unless `TLS-Required: No` waived a failed authentication, which
 //!   is recorded);
 //! - at the pause, the delivery checks its requirements and starts the transaction
-//!   ([`crate::smtp::transaction`]) for the recipients still pending, or lets the session
+//!   (`transaction`) for the recipients still pending, or lets the session
 //!   QUIT;
 //! - after a temporary failure (a 4xx, a lost connection, a DANE failure, an unreachable
 //!   host) the recipients still pending go to the next address, then the next MX host;

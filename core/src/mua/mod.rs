@@ -12,19 +12,20 @@
 
 pub mod compat;
 pub mod config;
-pub mod imap;
-pub mod pop3;
 pub mod report;
 internal! {
+    mod imap;
+    mod pop3;
+    mod starttls;
+    mod wire;
     mod srv;
 }
-pub mod starttls;
-pub mod wire;
 
 pub use compat::{ClassReport, ClassVerdict, CompatCell, Compatibility};
 pub use config::{MuaConfig, DEFAULT_SERVICES};
 pub use report::{AutoConfig, ServiceReport, SrvReport, TlsMode};
 pub use srv::{DroppedSrv, MailService, ServicePurpose};
+pub use wire::ResponseError;
 internal!(
     use srv::{plan_srv, SrvKind, SrvPlan, SrvTarget};
 );

@@ -29,24 +29,24 @@ pub const MAX_RESPONSE_LINES: usize = 256;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum ResponseError {
-    /// No line end within [`MAX_LINE`] octets.
+    /// No line end within `MAX_LINE` octets.
     LineTooLong {
         /// The limit.
         limit: usize,
     },
-    /// An IMAP literal announced more than [`MAX_LITERAL`] octets (RFC 9051 sec. 4.3).
+    /// An IMAP literal announced more than `MAX_LITERAL` octets (RFC 9051 sec. 4.3).
     LiteralTooLarge {
         /// The announced size (saturated at `u64::MAX`).
         size: u64,
         /// The limit.
         limit: u64,
     },
-    /// The response did not end within [`MAX_RESPONSE_BYTES`] octets.
+    /// The response did not end within `MAX_RESPONSE_BYTES` octets.
     ResponseTooLong {
         /// The limit.
         limit: usize,
     },
-    /// A POP3 multi-line response had more than [`MAX_RESPONSE_LINES`] lines.
+    /// A POP3 multi-line response had more than `MAX_RESPONSE_LINES` lines.
     TooManyLines {
         /// The limit.
         limit: usize,

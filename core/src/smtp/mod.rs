@@ -2,12 +2,15 @@
 //! commands the client sends, the per-connection session with STARTTLS (RFC 3207), and the
 //! RFC 7672 route planner.
 
-pub mod command;
 pub mod reply;
 internal! {
+    mod command;
+    mod session;
+    mod transaction;
     mod route;
 }
-pub mod session;
-pub mod transaction;
 
 pub use route::{InsecureMxPolicy, SniMode};
+// What reports and delivery results carry from the session and the transaction.
+pub use session::Stage;
+pub use transaction::{DataMethod, RcptFate, TransactionOutcome, WireMessage};

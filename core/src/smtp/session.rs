@@ -191,13 +191,13 @@ pub enum Stage {
     /// sec. 3; `implicit`).
     TlsGreeting,
     /// Waiting for the answer to IMAP `CAPABILITY` or POP3 `CAPA` before TLS (RFC 9051
-    /// sec. 6.1.1, RFC 2449 sec. 5; [`crate::mua::starttls`]).
+    /// sec. 6.1.1, RFC 2449 sec. 5; `starttls`).
     Capability,
     /// Waiting for the answer to the capability query over TLS (RFC 9051 sec. 6.2.1,
     /// RFC 2595 sec. 4).
     CapabilityAfterTls,
     /// Inside a mail transaction (MAIL, RCPT, DATA or BDAT; RFC 5321 sec. 3.3;
-    /// [`crate::smtp::transaction`]).
+    /// `transaction`).
     Transaction,
 }
 

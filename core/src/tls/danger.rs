@@ -13,7 +13,7 @@
 //!    closes the connection;
 //! 3. **no application byte is sent before that decision**: the machine emits no
 //!    [`crate::machine::Action::Send`] between `StartTls` and its verdict, and
-//!    [`crate::tls::ConnectionIo::encode`] refuses (drops) plaintext while the handshake is in
+//!    `encode` refuses (drops) plaintext while the handshake is in
 //!    progress, so rustls can never flush early data queued before the verdict. The pump
 //!    offers no early data (0-RTT) and no resumption ([`crate::tls::TlsSettings`], which always installs this verifier).
 //!

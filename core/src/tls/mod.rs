@@ -1,6 +1,6 @@
 //! TLS for the machines: the caller's [`TlsSettings`] (crypto provider, protocol versions,
 //! time source) and the rustls client configurations built from them, the handshake-only
-//! verifier ([`danger`]) that every configuration has, and the sans-IO [`TlsPump`] that both
+//! verifier ([`danger`]) that every configuration has, and the sans-IO `TlsPump` that both
 //! runtimes and the simulated driver use (DESIGN.md section 3).
 //!
 //! The handshake checks only that the server holds the key of the certificate it presented;
@@ -8,11 +8,15 @@
 //! [`crate::machine::Input::TlsEstablished`] before any application byte is sent.
 
 pub mod danger;
-mod pump;
+internal! {
+    mod pump;
+}
 mod settings;
 
 pub use danger::leaf_spki;
-pub use pump::{ConnectionIo, Decoded, PumpEvent, TlsPump, MAX_READ_CHUNK};
+internal!(
+    use pump::{ConnectionIo, Decoded, PumpEvent, TlsPump, MAX_READ_CHUNK};
+);
 pub use settings::{TlsSettings, TlsSettingsError};
 
 use rustls::pki_types::UnixTime;

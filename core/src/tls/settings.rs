@@ -127,7 +127,7 @@ impl TlsSettings {
     /// The rustls client configuration for SMTP STARTTLS (RFC 3207) under DANE (RFC 7672),
     /// sending SNI (RFC 6066 sec. 3) iff `sni_enabled` (RFC 7672 sec. 8.1: when the TLSA
     /// records are usable, with the TLSA base domain as the name). For inspection: a
-    /// [`crate::tls::TlsPump`] takes settings, never a configuration.
+    /// `TlsPump` takes settings, never a configuration.
     pub fn client_config(&self, sni_enabled: bool) -> Arc<ClientConfig> {
         Arc::clone(&self.inner.configs[usize::from(sni_enabled)])
     }

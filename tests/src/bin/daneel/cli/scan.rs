@@ -476,7 +476,11 @@ pub(crate) fn run(args: ScanArgs) -> i32 {
     );
     let skipped = Arc::new(Skipped::default());
     let finished = Arc::new(finished);
-    if let Some(path) = args.input.as_deref().filter(|p| *p != "-" && !bar.is_hidden()) {
+    if let Some(path) = args
+        .input
+        .as_deref()
+        .filter(|p| *p != "-" && !bar.is_hidden())
+    {
         size_the_bar(path, shard, finished.clone(), bar.clone());
     }
     let rx = spawn_reader(input, shard, finished, skipped.clone());
