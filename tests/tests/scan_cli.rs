@@ -19,6 +19,12 @@ fn daneel(args: &[&str]) -> Output {
         .expect("run daneel")
 }
 
+/// Asserts that `out` exited with `code`, showing its standard error otherwise.
+fn assert_exit(out: &Output, code: i32) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+}
+
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("daneel-scan-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -69,12 +75,7 @@ fn scan_reports_each_domain_once_with_the_verdict_of_check() {
         "-4",
         "--no-progress",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let got = lines(&String::from_utf8_lossy(&out.stdout));
     let by_domain: BTreeMap<_, _> = got.iter().cloned().collect();
     assert_eq!(
@@ -118,12 +119,7 @@ fn shards_partition_the_input_and_a_resumed_scan_completes_it() {
         let mut args = vec!["scan", file.to_str().unwrap(), "--shard", &spec];
         args.extend(common);
         let out = daneel(&args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_exit(&out, 0);
         let got = lines(&String::from_utf8_lossy(&out.stdout));
         assert!(
             !got.is_empty() && got.len() < DOMAINS,
@@ -162,12 +158,7 @@ fn shards_partition_the_input_and_a_resumed_scan_completes_it() {
         ]
         .concat(),
     );
-    assert_eq!(
-        resumed.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    assert_exit(&resumed, 0);
     let summary = String::from_utf8_lossy(&resumed.stderr);
     assert!(
         summary.contains("scanned 20 domains") && summary.contains("10 already reported"),
@@ -198,42 +189,26 @@ fn bad_shard_specifications_are_usage_errors() {
     }
 }
 
+/// `daneel scan INPUT` against a resolver that does not answer (only the input matters).
+fn scan_offline(input: &std::path::Path) -> Output {
+    let input = input.to_str().unwrap();
+    daneel(&["scan", input, "--resolver", "127.0.0.1:9", "--no-progress"])
+}
+
 /// An input that cannot be read to its end is an I/O failure (exit 74), not a complete scan;
 /// a line too long to be a domain is reported as not one, and the lines after it are read.
 #[test]
 fn unreadable_input_exits_74_and_an_overlong_line_is_one_invalid_line() {
     let dir = temp("a-directory");
     std::fs::create_dir_all(&dir).unwrap();
-    let out = daneel(&[
-        "scan",
-        dir.to_str().unwrap(),
-        "--resolver",
-        "127.0.0.1:9",
-        "--no-progress",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(74),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = scan_offline(&dir);
+    assert_exit(&out, 74);
 
     let file = temp("long-line.txt");
     let long = "a".repeat(5000);
     std::fs::write(&file, format!("{long}\nnot a domain!\n")).unwrap();
-    let out = daneel(&[
-        "scan",
-        file.to_str().unwrap(),
-        "--resolver",
-        "127.0.0.1:9",
-        "--no-progress",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = scan_offline(&file);
+    assert_exit(&out, 0);
     let got = lines(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(got.iter().all(|(_, outcome)| outcome == "error"), "{got:?}");

@@ -266,7 +266,6 @@ pub struct Scan<S, K> {
     sink: K,
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
-    active: usize,
     deadlines: BTreeSet<(Timestamp, usize)>,
     work: VecDeque<usize>,
     next_index: u64,
@@ -322,7 +321,6 @@ impl<S: DomainSource, K: ScanSink> Scan<S, K> {
             sink,
             slots: Vec::new(),
             free: Vec::new(),
-            active: 0,
             deadlines: BTreeSet::new(),
             work: VecDeque::new(),
             next_index: 0,
@@ -350,7 +348,8 @@ impl<S: DomainSource, K: ScanSink> Scan<S, K> {
 
     /// Checks running now.
     pub fn running(&self) -> usize {
-        self.active
+        // Every slot holds a running check, but those freed for reuse.
+        self.slots.len() - self.free.len()
     }
 
     /// Connections waiting for a place at their destination or for the connection rate.
@@ -401,7 +400,6 @@ impl<S: DomainSource, K: ScanSink> Scan<S, K> {
 
     fn finish(&mut self, idx: usize, mut slot: Slot, outcome: ScanOutcome, now: Timestamp) {
         self.shared.release_slot(idx, &mut slot, now);
-        self.active -= 1;
         self.free.push(idx);
         let transcript = match slot.checker {
             Checker::Recorded(r) => Some(r.transcript().clone()),
@@ -466,8 +464,7 @@ impl<S: DomainSource, K: ScanSink> Scan<S, K> {
             queries: HashMap::new(),
             conns: HashMap::new(),
         });
-        self.active += 1;
-        self.summary.peak_running = self.summary.peak_running.max(self.active);
+        self.summary.peak_running = self.summary.peak_running.max(self.running());
         self.pump(idx, now);
     }
 
@@ -477,7 +474,7 @@ impl<S: DomainSource, K: ScanSink> Scan<S, K> {
     /// checks' own deadlines, so the scan admits work at the pace the limits set instead of
     /// piling it up.
     fn may_start(&self) -> bool {
-        self.active < self.shared.config.concurrency
+        self.running() < self.shared.config.concurrency
             && self.started_this_input < START_BATCH
             && self.shared.dns_queue.is_empty()
             && self.shared.connect_queue.is_empty()
@@ -914,7 +911,7 @@ impl<S: DomainSource, K: ScanSink> Machine for Scan<S, K> {
             }
             break;
         }
-        if self.source_ended && self.active == 0 {
+        if self.source_ended && self.running() == 0 {
             let mut report = Report::abandoned(self.started);
             report.reason = None;
             report.domain = format!("scan of {} domains", self.summary.domains);
