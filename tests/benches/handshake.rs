@@ -11,6 +11,9 @@
 //!
 //! Run: `cargo bench -p daneel --bench handshake`.
 
+#[path = "../tests/support/tls_exchange.rs"]
+mod tls_exchange;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,9 +21,10 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use daneel_core::tls::{PumpEvent, TlsPump};
 use daneel_tests::pki::{KeyKind, LeafSpec, Pki};
-use daneel_tests::tls_server::{do_handshake, server_config, ServerSpec, Versions};
+use daneel_tests::tls_server::{server_config, ServerSpec, Versions};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConnection};
+use tls_exchange::do_handshake;
 
 fn handshakes(c: &mut Criterion) {
     let pki = Pki::new("bench");

@@ -12,7 +12,6 @@
 pub mod demo;
 pub mod live;
 pub mod pki;
-pub mod probe_run;
 pub mod reports;
 pub mod sim;
 pub mod tls_server;

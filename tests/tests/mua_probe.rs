@@ -11,6 +11,9 @@
 //! or the service domain for an insecure SRV RRset), sec. 4.2 (usable TLSA: RFC 6698
 //! processing, DANE-EE without name checks; SNI the TLSA base domain).
 
+#[path = "support/probe_run.rs"]
+mod probe_run;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -29,10 +32,10 @@ use daneel_core::smtp::route::{parse_domain, InsecureMxPolicy, MxTarget, SniMode
 use daneel_core::smtp::session::SmtpTimeouts;
 use daneel_core::{Report, Timestamp};
 use daneel_tests::live::LiveWorld;
-use daneel_tests::probe_run::ProbeRun;
 use daneel_tests::sim::Sim;
 use daneel_tests::world::certs::{self_signed, server_tls, tlsa, Ca, Issued, Validity};
 use daneel_tests::world::{Behaviour, MailServer, Protocol, Stage, Status, World};
+use probe_run::ProbeRun;
 
 /// The service domain (the SRV owner without `_imaps._tcp`).
 const DOMAIN: &str = "example.com";

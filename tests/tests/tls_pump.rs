@@ -1,6 +1,9 @@
 //! The sans-IO TLS pump against in-memory rustls servers and, for what rustls cannot serve
 //! (TLS 1.0/1.1, RSA-1024, SHA-1 signatures), against `openssl s_server` on loopback.
 
+#[path = "support/tls_exchange.rs"]
+mod tls_exchange;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -14,10 +17,11 @@ use daneel_core::tls::{
 };
 use daneel_tests::pki::{self, fixtures, KeyKind, LeafSpec, Pki};
 use daneel_tests::tls_server::{
-    do_handshake, established, failed, seen_sni, server_connection, server_feed, server_outgoing,
-    server_read, server_write, IoClient, ServerSpec, Versions,
+    seen_sni, server_connection, server_feed, server_outgoing, server_read, server_write,
+    ServerSpec, Versions,
 };
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SignatureAlgorithm};
+use tls_exchange::{do_handshake, established, failed, IoClient};
 
 // ---------------------------------------------------------------------------------------
 // Certificates

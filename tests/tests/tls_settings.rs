@@ -3,6 +3,9 @@
 //! daneel's handshake-only verifier and disabled resumption do not depend on them and cannot
 //! be replaced.
 
+#[path = "support/tls_exchange.rs"]
+mod tls_exchange;
+
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,8 +22,7 @@ use daneel_core::tls::{
 use daneel_core::{Report, Seed};
 use daneel_tests::live::LiveWorld;
 use daneel_tests::tls_server::{
-    do_handshake, established, failed, server_config, server_connection, server_feed,
-    server_outgoing, IoClient, ServerSpec, Versions,
+    server_config, server_connection, server_feed, server_outgoing, ServerSpec, Versions,
 };
 use daneel_tests::world::catalogue;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
@@ -32,6 +34,7 @@ use rustls::{
     ClientConfig, ClientConnection, HandshakeKind, PeerIncompatible, RootCertStore,
     ServerConnection, SupportedProtocolVersion,
 };
+use tls_exchange::{do_handshake, established, failed, IoClient};
 
 const TLS13: &SupportedProtocolVersion = &rustls::version::TLS13;
 const TLS12: &SupportedProtocolVersion = &rustls::version::TLS12;

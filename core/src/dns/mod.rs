@@ -57,11 +57,11 @@ internal!(
         DEFAULT_ATTEMPTS, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, MAX_BACKOFF_DOUBLINGS,
     };
 );
+// DNS over TCP framing is part of the runtime contract: a runtime (ours through `driver`, or
+// an embedder's own) frames `Action::SendDns` over TCP and reassembles the answers.
+pub use query::{tcp_frame, FrameOverflow, TcpFrameReader, MAX_TCP_BUFFERED, MAX_TCP_MESSAGE};
 internal!(
-    use query::{
-        build_query, build_query_cd, tcp_frame, FrameOverflow, TcpFrameReader, DEFAULT_PAYLOAD,
-        MAX_TCP_BUFFERED, MAX_TCP_MESSAGE,
-    };
+    use query::{build_query, build_query_cd, DEFAULT_PAYLOAD};
 );
 internal!(
     use hickory_proto::rr::{Name, RecordType};

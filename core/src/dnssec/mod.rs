@@ -54,6 +54,7 @@ pub use mode::{DnssecMode, DnssecSettings};
 pub use chain::ChainError;
 pub use delegation::KeysError;
 pub use nsec::DenialError;
+pub use nsec3::MAX_NSEC3_ITERATIONS;
 pub use signature::SignatureError;
 pub use window::WindowError;
 internal!(
@@ -69,7 +70,6 @@ internal!(
     use nsec3::{
         delegation_at3, prove_denial3, prove_wildcard_expansion3, wildcard_covered3, Nsec3Denial,
         Nsec3Expansion, Nsec3Record, EDE_UNSUPPORTED_NSEC3_ITERATIONS, MAX_NSEC3_HASHES,
-        MAX_NSEC3_ITERATIONS,
     };
 );
 internal!(

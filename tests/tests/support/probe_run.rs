@@ -7,6 +7,10 @@
 //! route connection inputs to it, and drain its actions. The report holds the one host; its
 //! domain verdict is [`domain_verdict`] over that host alone, the MX status being the
 //! probe's `named_by` (tests read the host and connection reports).
+//!
+//! It drives the core's internals (`probe`, the DNS client), which are public only with
+//! daneel-core's `_internal_test_exports` feature, so it lives with the tests and not in the
+//! published test kit.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
