@@ -39,10 +39,10 @@
 #![warn(unreachable_pub)]
 #![warn(unnameable_types)]
 
-/// Declares modules, or re-exports, that only tests and fuzzing reach: `pub` with the
-/// `_internal_test_exports` feature, crate-private without it, so that daneel-core's public
-/// API holds only what it promises (issue 15; str0m does the same). Without the feature,
-/// what only tests use is not dead code.
+/// Declares modules, re-exports or inherent functions that only tests and fuzzing reach:
+/// `pub` with the `_internal_test_exports` feature, crate-private without it, so that
+/// daneel-core's public API holds only what it promises (issue 15; str0m does the same).
+/// Without the feature, what only tests use is not dead code.
 macro_rules! internal {
     ($(mod $name:ident;)+) => {$(
         #[cfg(feature = "_internal_test_exports")]
@@ -59,6 +59,16 @@ macro_rules! internal {
         #[cfg(not(feature = "_internal_test_exports"))]
         #[allow(unused_imports)]
         pub(crate) use $($path)+
+    };
+    ($(#[$meta:meta])* fn $($rest:tt)+) => {
+        $(#[$meta])*
+        #[cfg(feature = "_internal_test_exports")]
+        #[doc(hidden)]
+        pub fn $($rest)+
+        $(#[$meta])*
+        #[cfg(not(feature = "_internal_test_exports"))]
+        #[allow(dead_code)]
+        pub(crate) fn $($rest)+
     };
 }
 

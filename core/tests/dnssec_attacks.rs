@@ -196,10 +196,10 @@ impl World {
         run(self, &mut v, answer)
     }
     fn root_anchor(&self) -> Vec<TrustAnchor> {
-        vec![TrustAnchor::Dnskey {
-            owner: Name::root(),
-            key: self.root.dnskey.clone(),
-        }]
+        vec![TrustAnchor::from_dnskey_record(
+            Name::root(),
+            self.root.dnskey.clone(),
+        )]
     }
 }
 
@@ -253,10 +253,10 @@ fn a_wildcard_label_count_comes_from_the_rrsig_that_verified() {
 #[test]
 fn a_signer_above_the_anchor_is_bogus_not_insecure() {
     let w = World::new();
-    let anchors = vec![TrustAnchor::Dnskey {
-        owner: n("example."),
-        key: w.ex.dnskey.clone(),
-    }];
+    let anchors = vec![TrustAnchor::from_dnskey_record(
+        n("example."),
+        w.ex.dnskey.clone(),
+    )];
     let q = n("www.example.");
     let real = rrsig_with(&w.ex, &q, &[a("www.example.")], 2);
     let mut fi = real.input().clone();
@@ -447,14 +447,8 @@ fn an_island_under_an_insecure_delegation_stays_secure() {
         ),
     );
     let anchors = vec![
-        TrustAnchor::Dnskey {
-            owner: Name::root(),
-            key: w.root.dnskey.clone(),
-        },
-        TrustAnchor::Dnskey {
-            owner: n("isl.example."),
-            key: isl.dnskey.clone(),
-        },
+        TrustAnchor::from_dnskey_record(Name::root(), w.root.dnskey.clone()),
+        TrustAnchor::from_dnskey_record(n("isl.example."), isl.dnskey.clone()),
     ];
     let q = n("www.isl.example.");
     let good = wire(

@@ -4,7 +4,7 @@
 //! DNSKEY trust anchors and matched against the embedded DS anchors, both must be vouched for:
 //! a wrong embedded digest, or an RSA key this validator reads wrongly, fails here.
 
-use daneel_core::dnssec::{match_anchors, parse_anchors, root_anchors, DsMatch, TrustAnchor};
+use daneel_core::dnssec::{match_anchors, parse_anchors, root_anchors, DsMatch};
 use hickory_proto::rr::Name;
 
 const ROOT_KEY: &str = "\
@@ -17,9 +17,9 @@ fn the_embedded_root_anchors_vouch_for_the_real_root_ksks() {
     let keys: Vec<_> = parse_anchors(ROOT_KEY)
         .expect("the root KSKs parse")
         .into_iter()
-        .map(|a| match a {
-            TrustAnchor::Dnskey { key, .. } => key,
-            other => panic!("a DNSKEY anchor expected, got {other:?}"),
+        .map(|a| match a.dnskey_record() {
+            Some(key) => key.clone(),
+            None => panic!("a DNSKEY anchor expected, got {a:?}"),
         })
         .collect();
     let tags: Vec<u16> = keys

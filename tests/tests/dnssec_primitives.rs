@@ -368,10 +368,10 @@ fn trust_anchors_vouch_for_their_keys_only() {
         match_anchors(&Name::root(), &root_anchors(), &keys),
         DsMatch::Mismatch
     );
-    let pinned = vec![TrustAnchor::Dnskey {
-        owner: Name::root(),
-        key: key.dnskey().clone(),
-    }];
+    let pinned = vec![TrustAnchor::from_dnskey_record(
+        Name::root(),
+        key.dnskey().clone(),
+    )];
     assert_eq!(
         match_anchors(&Name::root(), &pinned, &keys),
         DsMatch::Vouched(keys.to_vec())
@@ -913,10 +913,10 @@ fn the_delegation_step_from_ds_to_zone_data() {
         ZoneKeys::Insecure
     );
     // A DNSKEY trust anchor for the zone itself works the same way.
-    let anchored = vec![TrustAnchor::Dnskey {
-        owner: zone.clone(),
-        key: ksk.dnskey().clone(),
-    }];
+    let anchored = vec![TrustAnchor::from_dnskey_record(
+        zone.clone(),
+        ksk.dnskey().clone(),
+    )];
     assert!(matches!(
         zone_keys(
             &zone,
@@ -1013,10 +1013,10 @@ mod trust_chain {
 
     /// A chain whose anchor is `root`'s key, with `root` added.
     fn anchored_at(root: &Zone) -> TrustChain {
-        let anchors = vec![TrustAnchor::Dnskey {
-            owner: Name::root(),
-            key: root.key.dnskey().clone(),
-        }];
+        let anchors = vec![TrustAnchor::from_dnskey_record(
+            Name::root(),
+            root.key.dnskey().clone(),
+        )];
         let mut chain = TrustChain::new(anchors, at(NOW));
         chain.add_anchored(&root.name, &root.dnskeys());
         chain

@@ -5,7 +5,8 @@
 use std::net::SocketAddr;
 
 use daneel_core::dns::{
-    build_query, check_response, Answer, Checked, Expected, Name, RcodeClass, RecordType, Security,
+    build_query, check_response, Answer, Checked, DomainName, Expected, Name, RcodeClass,
+    RecordType, Security,
 };
 use daneel_core::mua::srv::{plan_srv, DroppedSrv, MailService, SrvKind, MAX_SRV_TARGETS};
 use daneel_core::seed::{DetRng, Seed};
@@ -74,11 +75,10 @@ fn rng(seed: u64) -> DetRng {
 
 #[test]
 fn service_names_ports_and_owners() {
-    let domain = name("example.com.");
-    assert_eq!(
-        MailService::Submissions.owner(&domain).unwrap(),
-        name("_submissions._tcp.example.com.")
-    );
+    let domain: DomainName = "example.com.".parse().unwrap();
+    let owner = MailService::Submissions.owner(&domain).unwrap();
+    assert_eq!(owner.to_string(), "_submissions._tcp.example.com");
+    assert_eq!(owner, "_SUBMISSIONS._tcp.Example.com".parse().unwrap());
     assert_eq!(MailService::parse(" IMAPS "), Some(MailService::Imaps));
     assert_eq!(MailService::parse("smtp"), None);
     let ports: Vec<u16> = MailService::ALL.iter().map(|s| s.default_port()).collect();

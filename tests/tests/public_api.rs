@@ -646,3 +646,18 @@ fn the_list_holds_signatures_fields_variants_and_traits() {
         );
     }
 }
+
+/// daneel keeps its own types in its public API (issue 15): no hickory-proto type, whose 0.x
+/// releases break their API, appears in a signature, field, variant or trait impl.
+#[test]
+fn no_hickory_type_is_in_the_public_api() {
+    let leaks: Vec<&str> = rendered()
+        .lines()
+        .filter(|l| l.contains("hickory"))
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "hickory-proto types in daneel-core's public API:\n{}",
+        leaks.join("\n")
+    );
+}

@@ -2,9 +2,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use hickory_proto::rr::Name;
 use serde::{Deserialize, Serialize};
 
+use crate::dns::DomainName;
 use crate::dnssec::{DnssecMode, DnssecSettings};
 use crate::smtp::route::{parse_domain, InsecureMxPolicy, SniMode};
 
@@ -102,13 +102,14 @@ impl CheckConfig {
 /// Where the check goes (DESIGN.md section 6).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Destination {
-    /// A mail domain: MX lookup first (RFC 7672 sec. 2.2.1).
-    Domain(Name),
+    /// A mail domain: MX lookup first (RFC 7672 sec. 2.2.1), by its name in A-label form
+    /// (RFC 1035 sec. 2.3.1).
+    Domain(DomainName),
     /// `[host]` or `[host]:port`: no MX lookup; treated like a secure MX host, as Postfix
     /// treats a statically configured relay (RFC 7672 sec. 2.2.2, R21).
     Host {
-        /// The host name.
-        name: Name,
+        /// The host name, in A-label form (RFC 1035 sec. 2.3.1).
+        name: DomainName,
         /// The port.
         port: u16,
     },
@@ -130,7 +131,7 @@ pub fn parse_destination(text: &str, default_port: u16) -> Result<Destination, S
                 "invalid destination {text:?}: use DOMAIN, [HOST], [HOST]:PORT or [IP]"
             ));
         }
-        return parse_domain(text).map(Destination::Domain);
+        return parse_domain(text).map(|name| Destination::Domain(DomainName::from_hickory(name)));
     };
     let (inside, after) = rest
         .split_once(']')
@@ -150,7 +151,10 @@ pub fn parse_destination(text: &str, default_port: u16) -> Result<Destination, S
     if let Ok(addr) = addr_text.parse::<IpAddr>() {
         return Ok(Destination::Literal { addr, port });
     }
-    parse_domain(inside).map(|name| Destination::Host { name, port })
+    parse_domain(inside).map(|name| Destination::Host {
+        name: DomainName::from_hickory(name),
+        port,
+    })
 }
 
 /// Checks the settings every check shares: at least one connection at a time, an EHLO name
@@ -180,12 +184,12 @@ mod tests {
     #[test]
     fn destinations() {
         assert!(
-            matches!(parse_destination("Example.COM", 25), Ok(Destination::Domain(n)) if n.to_ascii() == "example.com.")
+            matches!(parse_destination("Example.COM", 25), Ok(Destination::Domain(n)) if n.to_string() == "example.com")
         );
         assert_eq!(
             parse_destination("[mx.example.net]:587", 25),
             Ok(Destination::Host {
-                name: parse_domain("mx.example.net").unwrap(),
+                name: "mx.example.net".parse().unwrap(),
                 port: 587
             })
         );

@@ -5,9 +5,10 @@ use super::*;
 
 impl SmtpCheck {
     pub(super) fn on_mx(&mut self, result: LookupResult) {
-        let Destination::Domain(domain) = self.destination.clone() else {
+        let Destination::Domain(domain) = &self.destination else {
             return;
         };
+        let domain = domain.as_hickory().clone();
         let answer = match result {
             Err(e) => {
                 let reason = lookup_reason(DnsQuery::new(&domain, RecordType::MX), &e);

@@ -187,6 +187,7 @@ impl SmtpCheck {
                 );
             }
             Destination::Host { ref name, .. } => {
+                let name = name.as_hickory();
                 check.engine.dns.start_probes(now);
                 check.mx_secure = true;
                 check.engine.note(format!(
@@ -205,6 +206,7 @@ impl SmtpCheck {
                 );
             }
             Destination::Domain(ref name) => {
+                let name = name.as_hickory();
                 check.engine.dns.start_probes(now);
                 check
                     .engine

@@ -13,6 +13,8 @@
 //!   message; for TCP the runtime frames it with `tcp_frame` and hands back the answer
 //!   without its prefix.
 //! - [`resolv_conf`]: the resolver list from `/etc/resolv.conf` text.
+//! - [`DomainName`]: daneel's own domain-name type (RFC 1035 sec. 3.1), which the public API
+//!   uses instead of hickory-proto's.
 //!
 //! ```
 //! use daneel_core::dns::{DnsClient, DnsConfig, Name, RecordType};
@@ -40,10 +42,13 @@ internal! {
     mod client;
     mod query;
 }
+mod name;
 pub mod resolv_conf;
 mod security;
 
 pub use answer::{ExtendedError, LookupError, Malformed, Mismatch};
+pub(crate) use name::parse_absolute;
+pub use name::{DomainName, NameError};
 pub use security::{RcodeClass, Security};
 internal!(
     use answer::{

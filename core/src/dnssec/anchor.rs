@@ -9,31 +9,94 @@ use hickory_proto::dnssec::rdata::{DNSKEY, DS};
 use hickory_proto::dnssec::{Algorithm, DigestType, PublicKeyBuf};
 use hickory_proto::rr::Name;
 
-/// One trust anchor: the zone it is for and the key it vouches for.
+use crate::dns::DomainName;
+
+/// One trust anchor (RFC 4033 sec. 2 and 3.1, RFC 4035 sec. 4.4): a zone, and the key of its
+/// DNSKEY RRset that validation starts from, given as a DS record (a digest of the key,
+/// RFC 4034 sec. 5) or as the DNSKEY record itself (RFC 4034 sec. 2). Build one with
+/// [`TrustAnchor::ds`] or [`TrustAnchor::dnskey`], read them from presentation lines with
+/// [`parse_anchors`], or take the IANA root anchors (RFC 7958) from [`root_anchors`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TrustAnchor {
-    /// A DS record: a DNSKEY of `owner` whose digest matches is trusted.
-    Ds {
-        /// The zone.
-        owner: Name,
-        /// The record.
-        ds: DS,
-    },
+pub struct TrustAnchor {
+    owner: DomainName,
+    key: AnchorKey,
+}
+
+/// What an anchor vouches for, as hickory-proto's records (kept inside the crate).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum AnchorKey {
+    /// A DS record: a DNSKEY of the owner whose digest matches is trusted.
+    Ds(DS),
     /// A DNSKEY record, trusted as it is.
-    Dnskey {
-        /// The zone.
-        owner: Name,
-        /// The key.
-        key: DNSKEY,
-    },
+    Dnskey(DNSKEY),
 }
 
 impl TrustAnchor {
-    /// The zone the anchor is for.
-    pub fn owner(&self) -> &Name {
-        match self {
-            TrustAnchor::Ds { owner, .. } | TrustAnchor::Dnskey { owner, .. } => owner,
+    /// A DS anchor (RFC 4034 sec. 5.1: key tag, algorithm, digest type, digest): a key of
+    /// `owner`'s DNSKEY RRset whose digest matches is trusted (RFC 4035 sec. 5). Values are
+    /// taken as given: an anchor no key matches, or of an algorithm or digest type this
+    /// validator does not implement, makes validation below `owner` fail, never pass.
+    pub fn ds(
+        owner: DomainName,
+        key_tag: u16,
+        algorithm: u8,
+        digest_type: u8,
+        digest: Vec<u8>,
+    ) -> Self {
+        TrustAnchor {
+            owner,
+            key: AnchorKey::Ds(DS::new(
+                key_tag,
+                Algorithm::from_u8(algorithm),
+                DigestType::from(digest_type),
+                digest,
+            )),
         }
+    }
+
+    /// A DNSKEY anchor (RFC 4034 sec. 2.1: flags, algorithm, public key; the protocol is
+    /// always 3): the key of `owner`'s DNSKEY RRset with the same algorithm and public key is
+    /// trusted as it is (RFC 4035 sec. 4.4). Values are taken as given, as for
+    /// [`TrustAnchor::ds`].
+    pub fn dnskey(owner: DomainName, flags: u16, algorithm: u8, public_key: Vec<u8>) -> Self {
+        TrustAnchor {
+            owner,
+            key: AnchorKey::Dnskey(DNSKEY::with_flags(
+                flags,
+                PublicKeyBuf::new(public_key, Algorithm::from_u8(algorithm)),
+            )),
+        }
+    }
+
+    /// The zone the anchor is for (RFC 4035 sec. 4.4: its DNSKEY RRset is where a chain of
+    /// trust starts).
+    pub fn owner(&self) -> &DomainName {
+        &self.owner
+    }
+
+    internal! {
+        /// A DNSKEY anchor from hickory-proto's record, for tests and fuzzing.
+        fn from_dnskey_record(owner: Name, key: DNSKEY) -> Self {
+            TrustAnchor {
+                owner: DomainName::from_hickory(owner),
+                key: AnchorKey::Dnskey(key),
+            }
+        }
+    }
+
+    internal! {
+        /// The DNSKEY record of a DNSKEY anchor, for tests.
+        fn dnskey_record(&self) -> Option<&DNSKEY> {
+            match &self.key {
+                AnchorKey::Dnskey(key) => Some(key),
+                AnchorKey::Ds(_) => None,
+            }
+        }
+    }
+
+    /// The record the anchor vouches with.
+    pub(crate) fn key(&self) -> &AnchorKey {
+        &self.key
     }
 }
 
@@ -54,14 +117,14 @@ pub const ROOT_DS: [(u16, &str); 2] = [
 pub fn root_anchors() -> Vec<TrustAnchor> {
     ROOT_DS
         .iter()
-        .map(|(tag, hex)| TrustAnchor::Ds {
-            owner: Name::root(),
-            ds: DS::new(
+        .map(|(tag, hex)| {
+            TrustAnchor::ds(
+                DomainName::root(),
                 *tag,
-                Algorithm::RSASHA256,
-                DigestType::SHA256,
+                u8::from(Algorithm::RSASHA256),
+                u8::from(DigestType::SHA256),
                 crate::hex::decode(hex).unwrap_or_default(),
-            ),
+            )
         })
         .collect()
 }
@@ -160,6 +223,7 @@ pub fn parse_anchors(text: &str) -> Result<Vec<TrustAnchor>, AnchorError> {
                 "owner {owner_text:?} is not absolute (end it with '.')"
             )));
         }
+        let owner = DomainName::from_hickory(owner);
         let mut rest = tokens[1..].iter().peekable();
         if rest
             .peek()
@@ -181,15 +245,7 @@ pub fn parse_anchors(text: &str) -> Result<Vec<TrustAnchor>, AnchorError> {
                 let digest = crate::hex::decode(&hex)
                     .filter(|d| !d.is_empty())
                     .ok_or_else(|| fail("bad or missing digest".into()))?;
-                anchors.push(TrustAnchor::Ds {
-                    owner,
-                    ds: DS::new(
-                        tag,
-                        Algorithm::from_u8(alg),
-                        DigestType::from(digest_type),
-                        digest,
-                    ),
-                });
+                anchors.push(TrustAnchor::ds(owner, tag, alg, digest_type, digest));
             }
             Some("DNSKEY") => {
                 let flags: u16 = number(line, rdata.first().copied(), "flags")?;
@@ -206,10 +262,7 @@ pub fn parse_anchors(text: &str) -> Result<Vec<TrustAnchor>, AnchorError> {
                     .ok()
                     .filter(|k| !k.is_empty())
                     .ok_or_else(|| fail("bad or missing public key".into()))?;
-                anchors.push(TrustAnchor::Dnskey {
-                    owner,
-                    key: DNSKEY::with_flags(flags, PublicKeyBuf::new(key, Algorithm::from_u8(alg))),
-                });
+                anchors.push(TrustAnchor::dnskey(owner, flags, alg, key));
             }
             Some(other) => return Err(fail(format!("type {other}: only DS and DNSKEY"))),
             None => return Err(fail("no record type".into())),
@@ -236,13 +289,13 @@ mod tests {
         let keys = TrustAnchors::default();
         assert_eq!(keys.len(), 2);
         for anchor in root_anchors() {
-            let TrustAnchor::Ds { owner, ds } = anchor else {
+            let (owner, AnchorKey::Ds(ds)) = (anchor.owner().as_hickory(), anchor.key()) else {
                 panic!("DS anchors");
             };
             let matched = (0..keys.len()).filter_map(|i| keys.get(i)).any(|key| {
                 let dnskey = DNSKEY::new(true, true, false, key.clone());
                 dnskey.calculate_key_tag().ok() == Some(ds.key_tag())
-                    && ds.covers(&owner, &dnskey).unwrap_or(false)
+                    && ds.covers(owner, &dnskey).unwrap_or(false)
             });
             assert!(matched, "DS {} matches no root key", ds.key_tag());
         }
@@ -256,9 +309,9 @@ mod tests {
         let anchors = parse_anchors(text).unwrap();
         assert_eq!(anchors.len(), 2);
         assert_eq!(anchors[0], root_anchors()[0]);
-        match &anchors[1] {
-            TrustAnchor::Dnskey { owner, key } => {
-                assert_eq!(owner.to_ascii(), "example.net.");
+        match (anchors[1].owner(), anchors[1].key()) {
+            (owner, AnchorKey::Dnskey(key)) => {
+                assert_eq!(owner.to_string(), "example.net");
                 assert_eq!(key.flags(), 257);
                 assert_eq!(key.algorithm(), Algorithm::ED25519);
                 assert_eq!(key.public_key().public_bytes().len(), 32);

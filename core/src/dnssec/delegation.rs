@@ -5,7 +5,7 @@ use hickory_proto::dnssec::rdata::{DNSKEY, DS};
 use hickory_proto::dnssec::{DigestType, PublicKey, Verifier};
 use hickory_proto::rr::Name;
 
-use super::anchor::TrustAnchor;
+use super::anchor::{AnchorKey, TrustAnchor};
 use super::signature::usable_key;
 
 /// What the DS RRset says about the child's keys.
@@ -69,10 +69,10 @@ pub fn match_ds(owner: &Name, ds_set: &[DS], keys: &[DNSKEY]) -> DsMatch {
 pub fn match_anchors(owner: &Name, anchors: &[TrustAnchor], keys: &[DNSKEY]) -> DsMatch {
     let mut ds_set = Vec::new();
     let mut pinned = Vec::new();
-    for anchor in anchors.iter().filter(|a| a.owner() == owner) {
-        match anchor {
-            TrustAnchor::Ds { ds, .. } => ds_set.push(ds.clone()),
-            TrustAnchor::Dnskey { key, .. } => pinned.push(key),
+    for anchor in anchors.iter().filter(|a| a.owner().as_hickory() == owner) {
+        match anchor.key() {
+            AnchorKey::Ds(ds) => ds_set.push(ds.clone()),
+            AnchorKey::Dnskey(key) => pinned.push(key),
         }
     }
     let mut vouched: Vec<DNSKEY> = keys

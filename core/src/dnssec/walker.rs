@@ -243,7 +243,10 @@ fn denial_records(
 impl Validator {
     /// A validator over `anchors`, judging signatures at `now`.
     pub fn new(anchors: Vec<TrustAnchor>, now: Timestamp) -> Self {
-        let mut anchored: Vec<Name> = anchors.iter().map(|a| a.owner().clone()).collect();
+        let mut anchored: Vec<Name> = anchors
+            .iter()
+            .map(|a| a.owner().as_hickory().clone())
+            .collect();
         anchored.sort();
         anchored.dedup();
         let mut validator = Validator {

@@ -211,10 +211,7 @@ fn build_world() -> Option<World> {
     for set in lab_sets {
         signed(&lab_key, &lab, vec![set], &mut records)?;
     }
-    let anchor = TrustAnchor::Dnskey {
-        owner: root.clone(),
-        key: root_dnskey,
-    };
+    let anchor = TrustAnchor::from_dnskey_record(root.clone(), root_dnskey);
     let types = vec![
         (root, vec![NS, SOAT, SIG, NSC, KEY]),
         (lab, vec![NS, SOAT, SIG, NSC, KEY, DSR]),

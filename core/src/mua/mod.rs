@@ -118,7 +118,7 @@ impl MuaCheck {
             }
             services.push(ServiceState {
                 service: *service,
-                owner: service.owner(&domain).map_err(invalid)?,
+                owner: service.srv_owner(&domain).map_err(invalid)?,
                 srv: None,
                 failed: None,
                 probes: Vec::new(),

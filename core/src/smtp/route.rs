@@ -97,20 +97,20 @@ pub fn display_name(name: &Name) -> String {
     }
 }
 
-/// Parses a host or domain name given by a user: IDNA U-labels become A-labels, the name is
-/// made fully qualified (search lists are never applied, SPEC-NOTES S76) and lower-cased.
+/// Parses a host or domain name given by a user as [`DomainName`](crate::dns::DomainName)
+/// does (IDNA U-labels become A-labels, the name is made fully qualified and lower-cased),
+/// after trimming, and refuses the root.
 pub fn parse_domain(text: &str) -> Result<Name, String> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err("empty domain name".into());
     }
-    let mut name =
-        Name::from_utf8(trimmed).map_err(|e| format!("invalid domain {trimmed:?}: {e}"))?;
-    name.set_fqdn(true);
+    let name = crate::dns::parse_absolute(trimmed)
+        .map_err(|e| format!("invalid domain {trimmed:?}: {e}"))?;
     if name.is_root() {
         return Err("the root is not a mail domain".into());
     }
-    Ok(name.to_lowercase())
+    Ok(name)
 }
 
 /// The IP address an MX "host name" spells, if it is one (RFC 7672 sec. 2.2, R15).
