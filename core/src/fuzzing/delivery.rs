@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 
 use arbitrary::Unstructured;
 
-use super::check_ops::{drive, Observed};
+use super::check_ops::{assert_secure_justified, drive, Observed};
 use super::smtp_check::{FuzzOp, NAMES, SEED};
 use crate::check::CheckConfig;
 use crate::delivery::{Delivery, DeliveryConfig, Message, RecipientState, Waiver};
@@ -108,9 +108,13 @@ fn run_case(data: &[u8]) -> Vec<Vec<u8>> {
     let Ok(mut delivery) = Delivery::new(config, message(flags), SEED, START) else {
         panic!("a valid configuration was refused");
     };
-    let (report, observed) = drive(&mut delivery, START, ops, &NAMES, resolver);
+    let (report, observed) = drive(&mut delivery, START, ops, &NAMES);
     let Observed {
-        conns, snis, sends, ..
+        any_ad,
+        conns,
+        snis,
+        sends,
+        ..
     } = observed;
     let Some(d) = report.delivery.as_deref() else {
         panic!("a delivery without its delivery report");
@@ -123,6 +127,22 @@ fn run_case(data: &[u8]) -> Vec<Vec<u8>> {
     );
     for (r, expected) in d.recipients.iter().zip(RECIPIENTS) {
         assert_eq!(r.address, expected, "recipients out of order");
+    }
+    // Secure only when justified; no connection to a host whose lookups failed.
+    if let Some(mx) = &report.mx {
+        assert_secure_justified(&report, any_ad, "MX", mx.security);
+    }
+    for host in &report.hosts {
+        if let Some(t) = &host.tlsa {
+            assert_secure_justified(&report, any_ad, "TLSA", t.security);
+        }
+        if host.policy == HostPolicy::Skip {
+            assert!(
+                d.attempts.iter().all(|a| a.host != host.name),
+                "connected to {}, whose lookups failed",
+                host.name
+            );
+        }
     }
     let mx_secure = report
         .mx
