@@ -23,7 +23,7 @@ use crate::check::CheckConfig;
 use crate::delivery::{Delivery, DeliveryConfig, Message, RecipientState, Waiver};
 use crate::dns::Security;
 use crate::fuzzing::seed_bytes::SeedBytes;
-use crate::report::{ConnectionVerdict, HostPolicy};
+use crate::report::{ConnectionVerdict, HostPolicy, Report};
 use crate::time::Timestamp;
 
 /// The recipients of every case (at `NAMES[0]`).
@@ -96,10 +96,31 @@ pub fn run(data: &[u8]) {
 
 /// Runs one case and returns the first bytes of every `Send` (for tests of the seeds).
 pub fn sends_of(data: &[u8]) -> Vec<Vec<u8>> {
-    run_case(data)
+    run_case(data).1
 }
 
-fn run_case(data: &[u8]) -> Vec<Vec<u8>> {
+/// Runs one case and returns its report (for tests of the seeds and the oracle).
+pub fn report_of(data: &[u8]) -> Box<Report> {
+    run_case(data).0
+}
+
+/// Panics when the delivery in `report` tried a host of policy `skip` (its address, MX or
+/// TLSA lookup failed or was bogus: RFC 7672 sec. 2.2, never a connection in clear there).
+pub fn assert_no_attempt_on_skipped(report: &Report) {
+    let attempts = report
+        .delivery
+        .as_ref()
+        .map_or(&[][..], |d| &d.attempts[..]);
+    for host in report.hosts.iter().filter(|h| h.policy == HostPolicy::Skip) {
+        assert!(
+            attempts.iter().all(|a| a.host != host.name),
+            "connected to {}, whose lookups failed",
+            host.name
+        );
+    }
+}
+
+fn run_case(data: &[u8]) -> (Box<Report>, Vec<Vec<u8>>) {
     let mut u = Unstructured::new(data);
     let flags = u.int_in_range(0u8..=15).unwrap_or(0);
     let ops: Vec<FuzzOp> = u.arbitrary().unwrap_or_default();
@@ -136,14 +157,8 @@ fn run_case(data: &[u8]) -> Vec<Vec<u8>> {
         if let Some(t) = &host.tlsa {
             assert_secure_justified(&report, any_ad, "TLSA", t.security);
         }
-        if host.policy == HostPolicy::Skip {
-            assert!(
-                d.attempts.iter().all(|a| a.host != host.name),
-                "connected to {}, whose lookups failed",
-                host.name
-            );
-        }
     }
+    assert_no_attempt_on_skipped(&report);
     let mx_secure = report
         .mx
         .as_ref()
@@ -216,7 +231,8 @@ fn run_case(data: &[u8]) -> Vec<Vec<u8>> {
             assert!(carried, "{} delivered without a message sent", r.address);
         }
     }
-    sends.into_iter().map(|(_, _, head)| head).collect()
+    let heads = sends.into_iter().map(|(_, _, head)| head).collect();
+    (report, heads)
 }
 
 #[cfg(test)]
