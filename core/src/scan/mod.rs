@@ -61,7 +61,7 @@ pub const QUEUE_FACTOR: usize = 4;
 pub const DEFAULT_DNS_IN_FLIGHT: usize = 512;
 
 /// The seed of the check of the `index`-th domain of a scan seeded with `seed`.
-pub fn check_seed(seed: Seed, index: u64) -> Seed {
+pub(crate) fn check_seed(seed: Seed, index: u64) -> Seed {
     Seed(DetRng::new(seed, index).next_u64())
 }
 
