@@ -14,7 +14,7 @@ use daneel_core::dane::TlsaRecord;
 use daneel_core::fuzzing::smtp_check::{FuzzOp, FuzzRecord, NAMES};
 use daneel_core::fuzzing::{
     dane_verify, delivery, dns_answer, dnssec_answer, imap_response, mua_check, pop3_response,
-    smtp_check, smtp_reply, smtp_session, tlsa_text, tlsrpt,
+    scan, smtp_check, smtp_reply, smtp_session, tlsa_text, tlsrpt, transcript as transcript_target,
 };
 use daneel_core::tls::TlsFailureKind;
 use daneel_core::transcript::{Event, Recorder, Transcript};
@@ -36,7 +36,7 @@ struct Target {
 
 /// Every target of `fuzz/Cargo.toml`. The minimums are what the corpora hold: the seeds
 /// `write_seeds` derives from the catalogue's transcripts plus the kept crash inputs.
-const TARGETS: [Target; 12] = [
+const TARGETS: [Target; 14] = [
     Target {
         name: "smtp_reply",
         run: smtp_reply::run,
@@ -97,7 +97,20 @@ const TARGETS: [Target; 12] = [
         run: dnssec_answer::run,
         min_inputs: MIN_DNSSEC_ANSWER,
     },
+    Target {
+        name: "transcript",
+        run: transcript_target::run,
+        min_inputs: MIN_TRANSCRIPT,
+    },
+    Target {
+        name: "scan",
+        run: scan::run,
+        min_inputs: MIN_SCAN,
+    },
 ];
+
+/// Every target's corpus holds at least this many inputs (issue 16).
+const MIN_SEEDS: usize = 10;
 
 /// `tlsrpt` seeds (issue 11): TXT records good and bad, an RFC 8460 report, an array of
 /// them (what `daneel tlsrpt merge` prints), a range that ends before it starts, counts that
@@ -142,8 +155,10 @@ use tlsrpt_report;
 const TLSRPT_REPORT: &str = tlsrpt_report!("2027-01-15T08:00:00Z", 2);
 
 /// IMAP servers as `imap_response` seeds (issue 10): STARTTLS good, stripped, PREAUTH,
-/// refused, an absurd literal, a line without end.
-const IMAP_SERVERS: [&[&[u8]]; 6] = [
+/// refused, an absurd literal, a line without end, capabilities in the greeting, a BYE
+/// greeting, a tagged BAD to STARTTLS, a reply split mid-line, untagged noise before the
+/// tagged reply, a continuation request.
+const IMAP_SERVERS: [&[&[u8]]; 12] = [
     &[
         b"* OK ready\r\n",
         b"* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\na1 OK done\r\n",
@@ -170,11 +185,36 @@ const IMAP_SERVERS: [&[&[u8]]; 6] = [
         b"* CAPABILITY {18446744073709551615}\r\n",
     ],
     &[b"* OK ready\r\n", b"* CAPABILITY IMAP4rev1 STARTTLS"],
+    &[
+        b"* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n",
+        b"a1 OK Begin TLS\r\n",
+        b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\na2 OK done\r\n",
+    ],
+    &[b"* BYE going away\r\n"],
+    &[
+        b"* OK ready\r\n",
+        b"* CAPABILITY IMAP4rev1 STARTTLS\r\na1 OK done\r\n",
+        b"a2 BAD unknown command\r\n",
+    ],
+    &[
+        b"* OK rea",
+        b"dy\r\n* CAPABILITY IMAP4rev1 STA",
+        b"RTTLS\r\na1 OK do",
+        b"ne\r\n",
+        b"a2 OK Begin TLS\r\n",
+    ],
+    &[
+        b"* OK ready\r\n",
+        b"* 1 EXISTS\r\n* FLAGS (\\Seen)\r\n* CAPABILITY IMAP4rev1 STARTTLS\r\na1 OK done\r\n",
+        b"* NO warning\r\na2 OK Begin TLS\r\n",
+    ],
+    &[b"* OK ready\r\n", b"+ go ahead\r\n", b"a1 NO no\r\n"],
 ];
 
 /// POP3 servers as `pop3_response` seeds: STLS good, stripped, refused, a multi-line
-/// response without its end.
-const POP3_SERVERS: [&[&[u8]]; 4] = [
+/// response without its end, CAPA refused, a greeting with an APOP stamp, a dot-stuffed
+/// capability, replies split mid-line, an -ERR greeting, a line without end.
+const POP3_SERVERS: [&[&[u8]]; 10] = [
     &[
         b"+OK ready\r\n",
         b"+OK\r\nUSER\r\nSTLS\r\n.\r\n",
@@ -189,16 +229,39 @@ const POP3_SERVERS: [&[&[u8]]; 4] = [
         b"-ERR no TLS\r\n",
     ],
     &[b"+OK ready\r\n", b"+OK\r\nUSER\r\nSTLS\r\n"],
+    &[b"+OK ready\r\n", b"-ERR unknown command\r\n"],
+    &[
+        b"+OK POP3 ready <1896.697170952@dbc.mtview.ca.us>\r\n",
+        b"+OK\r\nSTLS\r\nIMPLEMENTATION x\r\n.\r\n",
+        b"+OK Begin TLS\r\n",
+        b"+OK\r\nUSER\r\n.\r\n",
+    ],
+    &[
+        b"+OK ready\r\n",
+        b"+OK\r\n..STLS\r\nSTLS\r\n.\r\n",
+        b"+OK go\r\n",
+    ],
+    &[
+        b"+OK rea",
+        b"dy\r\n+OK\r\nST",
+        b"LS\r\n.",
+        b"\r\n",
+        b"+OK Begin TLS\r\n",
+    ],
+    &[b"-ERR go away\r\n"],
+    &[b"+OK ready"],
 ];
 
 const MIN_SMTP_REPLY: usize = 33;
 const MIN_SMTP_SESSION: usize = 23;
 const MIN_DNS_ANSWER: usize = 64;
-const MIN_SMTP_CHECK: usize = 65;
+const MIN_SMTP_CHECK: usize = 72;
 const MIN_DANE_VERIFY: usize = 32;
 const MIN_TLSA_TEXT: usize = 65;
 const MIN_MUA_CHECK: usize = 30;
 const MIN_DELIVERY: usize = 12;
+const MIN_TRANSCRIPT: usize = 59;
+const MIN_SCAN: usize = 64;
 /// `dnssec_answer`: five seeds per question of its world and four more (issue 13).
 const MIN_DNSSEC_ANSWER: usize = 5 * dnssec_answer::QUESTIONS.len() + 4;
 
@@ -217,17 +280,23 @@ fn corpus_dir(target: &str) -> PathBuf {
 
 /// The transcript of `s` checked in the simulated world.
 fn transcript(s: &Scenario) -> Transcript {
-    record(&s.world, s.config(SIM_RESOLVER).into(), SIM_START)
+    record(
+        &s.world,
+        s.config(SIM_RESOLVER).into(),
+        SIM_START,
+        smtp_check::SEED,
+    )
 }
 
-/// The transcript of the check `config` in `world`, with the harnesses' seed (the same for
-/// `smtp_check` and `mua_check`), started at `start`.
+/// The transcript of the check `config` in `world`, with `seed` (the harnesses' seed, the
+/// same for `smtp_check` and `mua_check`, or that of a scan's check), started at `start`.
 fn record(
     world: &daneel_tests::world::World,
     config: MachineConfig,
     start: daneel_core::Timestamp,
+    seed: Seed,
 ) -> Transcript {
-    let recorder = Recorder::new(config, smtp_check::SEED, start).unwrap();
+    let recorder = Recorder::new(config, seed, start).unwrap();
     let recorder = std::rc::Rc::new(std::cell::RefCell::new(recorder));
     struct Shared(std::rc::Rc<std::cell::RefCell<Recorder>>);
     impl daneel_core::Machine for Shared {
@@ -388,6 +457,8 @@ fn harness_ops_of<'a>(
             },
             OwnedInput::DnsFailed { query, .. } => FuzzOp::DnsFailed(id(query.0)),
             OwnedInput::Connected { conn } => FuzzOp::Connected(id(conn.0)),
+            OwnedInput::ConnectQueued { conn } => FuzzOp::ConnectQueued(id(conn.0)),
+            OwnedInput::Connecting { conn } => FuzzOp::Connecting(id(conn.0)),
             OwnedInput::ConnectFailed { conn, .. } => FuzzOp::ConnectFailed(id(conn.0)),
             OwnedInput::Received { conn, bytes } => FuzzOp::Received(id(conn.0), bytes.clone()),
             OwnedInput::TlsEstablished { conn, info } => {
@@ -468,9 +539,17 @@ fn smtp_session_seeds(t: &Transcript) -> Vec<Vec<u8>> {
 /// records of its check (dane_verify), every TLSA record as text and RDATA (tlsa_text).
 fn write_seeds() {
     let mut seeds: BTreeMap<&str, BTreeSet<Vec<u8>>> = BTreeMap::new();
-    for s in catalogue::all() {
+    // `transcript` seeds by kind: files as text, recorded SMTP and MUA cases.
+    let (mut texts, mut smtp_cases, mut mua_cases) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, s) in catalogue::all().into_iter().enumerate() {
         let t = transcript(&s);
         let tlsa = tlsa_records(&t);
+        texts.push(transcript_target::text_seed(&t.to_json_lines()));
+        let smtp = smtp_check_seed(&s, &t);
+        smtp_cases.push([&[transcript_target::SMTP][..], &smtp].concat());
+        if !s.destination.starts_with('[') {
+            seeds.entry("scan").or_default().insert(scan_seed(&s, i));
+        }
         for input in inputs(&t) {
             match input {
                 OwnedInput::Received { bytes, .. } => {
@@ -521,12 +600,17 @@ fn write_seeds() {
             &s.world,
             s.config(mua_catalogue::SIM_RESOLVER).into(),
             mua_catalogue::SIM_START,
+            smtp_check::SEED,
         );
-        seeds
-            .entry("mua_check")
-            .or_default()
-            .insert(mua_check_seed(&s, &t));
+        texts.push(transcript_target::text_seed(&t.to_json_lines()));
+        let mua = mua_check_seed(&s, &t);
+        mua_cases.push([&[transcript_target::MUA][..], &mua].concat());
+        seeds.entry("mua_check").or_default().insert(mua);
     }
+    seeds
+        .entry("transcript")
+        .or_default()
+        .extend(transcript_seeds(texts, smtp_cases, mua_cases));
     for (target, servers) in [
         ("imap_response", &IMAP_SERVERS[..]),
         ("pop3_response", &POP3_SERVERS[..]),
@@ -568,6 +652,65 @@ fn write_seeds() {
             fs::write(dir.join(format!("seed-{i:03}")), item).unwrap();
         }
     }
+    // Beside the capped seeds: checks that validate in the core (`--dnssec auto` with a
+    // resolver that only serves DNSSEC data).
+    if only == "1" || only == "smtp_check" {
+        let dir = corpus_dir("smtp_check");
+        let domains = catalogue::all()
+            .into_iter()
+            .filter(|s| !s.destination.starts_with('['));
+        for (i, s) in domains.take(6).enumerate() {
+            fs::write(dir.join(format!("validate-{i:03}")), validate_mode_seed(&s)).unwrap();
+        }
+    }
+}
+
+/// `scan` seeds: the `i`-th catalogue scenario `s` (a domain) recorded with the seed of a
+/// scan's first check, as the steps of a scan of one domain (every seventh of two), under
+/// limits that vary with `i` (none, one check at a time, one connection per address, a
+/// one-answer cache).
+fn scan_seed(s: &Scenario, i: usize) -> Vec<u8> {
+    let t = record(
+        &s.world,
+        s.config(SIM_RESOLVER).into(),
+        SIM_START,
+        scan::check_seed(0),
+    );
+    let domain = format!("{}.", s.destination.trim_end_matches('.'));
+    let ops = harness_ops(&t, &domain, scan::NAMES.len());
+    let domains = if i % 7 == 3 { 1 } else { 0 };
+    scan::seed(domains, [0, 1, 2, 4][i % 4], &ops)
+}
+
+/// `transcript` seeds: some of the world's transcripts as files (`texts`), the older formats'
+/// fixtures (re-decided), and recorded SMTP and MUA cases; at most [`MAX_SEEDS`] in all.
+/// Deliveries have no transcript format (`MachineConfig` names checks only).
+fn transcript_seeds(texts: Vec<Vec<u8>>, smtp: Vec<Vec<u8>>, mua: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut older: Vec<PathBuf> = ["transcripts-v1", "transcripts-v2", "transcripts-validate"]
+        .iter()
+        .flat_map(|d| fs::read_dir(fixtures.join(d)).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    older.sort();
+    let older = older
+        .iter()
+        .map(|p| transcript_target::text_seed(&fs::read_to_string(p).unwrap()));
+    // Every n-th of each kind, for variety.
+    let some = |items: Vec<Vec<u8>>, n: usize| {
+        let small: Vec<Vec<u8>> = items
+            .into_iter()
+            .filter(|i| i.len() <= MAX_SEED_BYTES)
+            .collect();
+        let step = small.len().div_ceil(n).max(1);
+        small.into_iter().step_by(step).collect::<Vec<_>>()
+    };
+    let mut out = some(texts, 20);
+    out.extend(older.take(16));
+    out.extend(some(smtp, 14));
+    out.extend(some(mua, 12));
+    out
 }
 
 /// The inputs a `Delivery` got in `world`, run with the `delivery` harness's configuration
@@ -745,6 +888,80 @@ fn delivery_seeds() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// `scenario`'s transcript as `smtp_check` steps, with the AD bit of the resolver probe's
+/// answer (the root DNSKEY) cleared: the resolver then only serves DNSSEC data, and the
+/// check (`--dnssec auto`) validates in the core from the IANA root anchors.
+fn validate_mode_seed(s: &Scenario) -> Vec<u8> {
+    let mut t = transcript(s);
+    for e in &mut t.events {
+        if let Event::Input {
+            input: OwnedInput::DnsAnswer { wire, .. },
+            ..
+        } = e
+        {
+            let probe = Message::from_vec(wire).is_ok_and(|m| {
+                m.queries
+                    .first()
+                    .is_some_and(|q| q.query_type() == RecordType::DNSKEY)
+            });
+            if probe {
+                wire[3] &= !0x20;
+            }
+        }
+    }
+    smtp_check_seed(s, &t)
+}
+
+/// The `smtp_check` driver reaches both DNSSEC modes: the catalogue's secure domains are
+/// checked by AD bit as recorded, and validated in the core (never `Secure`: no fuzzed answer
+/// is signed under the IANA root) once the probe's AD bit is cleared.
+#[test]
+fn smtp_check_reaches_validate_mode() {
+    let mut validated = 0;
+    for s in catalogue::all()
+        .into_iter()
+        .filter(|s| !s.destination.starts_with('['))
+        .take(6)
+    {
+        let t = transcript(&s);
+        let report = smtp_check::report_of(&smtp_check_seed(&s, &t));
+        assert_eq!(report.resolver.mode, "ad-bit", "{}", s.destination);
+        let report = smtp_check::report_of(&validate_mode_seed(&s));
+        if report.resolver.mode == "validate" {
+            validated += 1;
+            assert!(report.resolver.validating, "{}", s.destination);
+        }
+    }
+    assert!(
+        validated >= 3,
+        "{validated} of 6 checks validated in the core"
+    );
+}
+
+/// A one-domain `scan` seed reaches the verdict its scenario's `smtp_check` seed reaches,
+/// the scenario's own for the first twelve (verified, failed in several ways, no DANE): the
+/// seeds drive the scan's check as deep as the check alone, through the scan's renamed ids.
+#[test]
+fn scan_seeds_reach_their_checks_verdicts() {
+    let mut compared = 0;
+    for (i, s) in catalogue::all().into_iter().enumerate() {
+        if s.destination.starts_with('[') || i % 7 == 3 || compared == 12 {
+            continue;
+        }
+        let alone = smtp_check::report_of(&smtp_check_seed(&s, &transcript(&s)));
+        let results = scan::results_of(&scan_seed(&s, i));
+        let Some(daneel_core::scan::ScanOutcome::Report(report)) =
+            results.first().map(|r| &r.outcome)
+        else {
+            panic!("{}: no report", s.id);
+        };
+        assert_eq!(report.verdict, alone.verdict, "{}", s.id);
+        assert_eq!(report.verdict, s.expected.domain, "{}", s.id);
+        compared += 1;
+    }
+    assert_eq!(compared, 12);
+}
+
 /// The seeds reproduce the deliveries they were made from: the harness delivers where the
 /// recording delivered (so the corpus reaches the transaction, not only the DNS).
 #[test]
@@ -760,6 +977,19 @@ fn delivery_seeds_reach_the_transaction() {
     for head in [&b"MAIL FROM:<x@exa"[..], b"DATA\r\n", b"Subject: fuzz\r\n"] {
         assert!(sends.iter().any(|s| s.starts_with(head)), "{sends:?}");
     }
+    // The oracle of issue 16 (no connection to a host whose lookups failed) fails on this
+    // delivery once its host is taken for one of policy `skip`.
+    let mut report = delivery::report_of(first);
+    assert!(!report.hosts.is_empty());
+    delivery::assert_no_attempt_on_skipped(&report);
+    for host in &mut report.hosts {
+        host.policy = daneel_core::report::HostPolicy::Skip;
+    }
+    let caught = std::panic::catch_unwind(|| delivery::assert_no_attempt_on_skipped(&report));
+    assert!(
+        caught.is_err(),
+        "an attempt on a skipped host went unnoticed"
+    );
 }
 
 /// The files of `target`'s corpus, sorted; none if the directory is missing.
@@ -783,12 +1013,12 @@ fn fuzz_corpora_replay_without_findings() {
             let data = fs::read(file).unwrap();
             (target.run)(&data);
         }
-        if files.len() < target.min_inputs {
+        let min = target.min_inputs.max(MIN_SEEDS);
+        if files.len() < min {
             short.push(format!(
-                "{}: {} inputs, at least {} expected",
+                "{}: {} inputs, at least {min} expected",
                 target.name,
                 files.len(),
-                target.min_inputs
             ));
         }
     }
@@ -796,6 +1026,42 @@ fn fuzz_corpora_replay_without_findings() {
         short.is_empty(),
         "corpora below their minimum (DANEEL_WRITE_SEEDS=1 rewrites the seeds): {short:?}"
     );
+}
+
+/// The `[[bin]]` names of `fuzz/Cargo.toml`.
+fn fuzz_targets() -> Vec<String> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/Cargo.toml");
+    let text = fs::read_to_string(manifest).unwrap();
+    text.split("[[bin]]")
+        .skip(1)
+        .filter_map(|bin| {
+            let line = bin.lines().find(|l| l.trim_start().starts_with("name"))?;
+            Some(line.split('"').nth(1)?.to_string())
+        })
+        .collect()
+}
+
+/// Every target of `fuzz/Cargo.toml` is run here, and its corpus holds at least
+/// [`MIN_SEEDS`] inputs (a target without a corpus directory has none).
+#[test]
+fn every_fuzz_target_has_a_corpus() {
+    if std::env::var_os("DANEEL_WRITE_SEEDS").is_some() {
+        // The corpora are being written by the test next door, which checks them after.
+        return;
+    }
+    let targets = fuzz_targets();
+    assert!(targets.len() >= TARGETS.len(), "{targets:?}");
+    for name in &targets {
+        assert!(
+            TARGETS.iter().any(|t| t.name == name),
+            "fuzz target {name} is not replayed by this test"
+        );
+        let files = corpus(name).len();
+        assert!(
+            files >= MIN_SEEDS,
+            "fuzz target {name}: {files} corpus inputs, at least {MIN_SEEDS} expected"
+        );
+    }
 }
 
 #[test]

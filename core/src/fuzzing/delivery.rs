@@ -17,13 +17,13 @@ use std::net::SocketAddr;
 
 use arbitrary::Unstructured;
 
-use super::check_ops::{drive, Observed};
+use super::check_ops::{assert_secure_justified, drive, Observed};
 use super::smtp_check::{FuzzOp, NAMES, SEED};
 use crate::check::CheckConfig;
 use crate::delivery::{Delivery, DeliveryConfig, Message, RecipientState, Waiver};
 use crate::dns::Security;
 use crate::fuzzing::seed_bytes::SeedBytes;
-use crate::report::{ConnectionVerdict, HostPolicy};
+use crate::report::{ConnectionVerdict, HostPolicy, Report};
 use crate::time::Timestamp;
 
 /// The recipients of every case (at `NAMES[0]`).
@@ -96,10 +96,31 @@ pub fn run(data: &[u8]) {
 
 /// Runs one case and returns the first bytes of every `Send` (for tests of the seeds).
 pub fn sends_of(data: &[u8]) -> Vec<Vec<u8>> {
-    run_case(data)
+    run_case(data).1
 }
 
-fn run_case(data: &[u8]) -> Vec<Vec<u8>> {
+/// Runs one case and returns its report (for tests of the seeds and the oracle).
+pub fn report_of(data: &[u8]) -> Box<Report> {
+    run_case(data).0
+}
+
+/// Panics when the delivery in `report` tried a host of policy `skip` (its address, MX or
+/// TLSA lookup failed or was bogus: RFC 7672 sec. 2.2, never a connection in clear there).
+pub fn assert_no_attempt_on_skipped(report: &Report) {
+    let attempts = report
+        .delivery
+        .as_ref()
+        .map_or(&[][..], |d| &d.attempts[..]);
+    for host in report.hosts.iter().filter(|h| h.policy == HostPolicy::Skip) {
+        assert!(
+            attempts.iter().all(|a| a.host != host.name),
+            "connected to {}, whose lookups failed",
+            host.name
+        );
+    }
+}
+
+fn run_case(data: &[u8]) -> (Box<Report>, Vec<Vec<u8>>) {
     let mut u = Unstructured::new(data);
     let flags = u.int_in_range(0u8..=15).unwrap_or(0);
     let ops: Vec<FuzzOp> = u.arbitrary().unwrap_or_default();
@@ -108,9 +129,13 @@ fn run_case(data: &[u8]) -> Vec<Vec<u8>> {
     let Ok(mut delivery) = Delivery::new(config, message(flags), SEED, START) else {
         panic!("a valid configuration was refused");
     };
-    let (report, observed) = drive(&mut delivery, START, ops, &NAMES, resolver);
+    let (report, observed) = drive(&mut delivery, START, ops, &NAMES);
     let Observed {
-        conns, snis, sends, ..
+        any_ad,
+        conns,
+        snis,
+        sends,
+        ..
     } = observed;
     let Some(d) = report.delivery.as_deref() else {
         panic!("a delivery without its delivery report");
@@ -124,6 +149,16 @@ fn run_case(data: &[u8]) -> Vec<Vec<u8>> {
     for (r, expected) in d.recipients.iter().zip(RECIPIENTS) {
         assert_eq!(r.address, expected, "recipients out of order");
     }
+    // Secure only when justified; no connection to a host whose lookups failed.
+    if let Some(mx) = &report.mx {
+        assert_secure_justified(&report, any_ad, "MX", mx.security);
+    }
+    for host in &report.hosts {
+        if let Some(t) = &host.tlsa {
+            assert_secure_justified(&report, any_ad, "TLSA", t.security);
+        }
+    }
+    assert_no_attempt_on_skipped(&report);
     let mx_secure = report
         .mx
         .as_ref()
@@ -196,7 +231,8 @@ fn run_case(data: &[u8]) -> Vec<Vec<u8>> {
             assert!(carried, "{} delivered without a message sent", r.address);
         }
     }
-    sends.into_iter().map(|(_, _, head)| head).collect()
+    let heads = sends.into_iter().map(|(_, _, head)| head).collect();
+    (report, heads)
 }
 
 #[cfg(test)]

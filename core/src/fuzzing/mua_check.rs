@@ -21,7 +21,9 @@ use std::net::SocketAddr;
 
 use arbitrary::Unstructured;
 
-use super::check_ops::{drive, FuzzOp, Observed};
+use super::check_ops::{
+    assert_no_login_or_transaction, assert_secure_justified, drive, FuzzOp, Observed,
+};
 use crate::dns::Security;
 use crate::fuzzing::seed_bytes::SeedBytes;
 use crate::mua::{MailService, MuaCheck, MuaConfig};
@@ -85,21 +87,29 @@ pub fn seed(services: u8, ops: &[FuzzOp]) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// The configuration of a case checking service set `services` (an index into
+/// [`SERVICE_SETS`]).
+pub fn config(services: u8) -> MuaConfig {
+    let set = SERVICE_SETS[usize::from(services) % SERVICE_SETS.len()];
+    let resolver = SocketAddr::from(([127, 0, 0, 1], 53));
+    let mut config = MuaConfig::new("example.com", vec![resolver]);
+    config.services = set.to_vec();
+    config.dns_attempts = 2;
+    config
+}
+
 /// Runs one case: arbitrary sequences of inputs into a [`MuaCheck`].
 pub fn run(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let last = (SERVICE_SETS.len() - 1) as u8;
-    let services = SERVICE_SETS[usize::from(u.int_in_range(0u8..=last).unwrap_or(0))];
+    let config = config(u.int_in_range(0u8..=last).unwrap_or(0));
     let ops: Vec<FuzzOp> = u.arbitrary().unwrap_or_default();
-    let resolver = SocketAddr::from(([127, 0, 0, 1], 53));
-    let mut config = MuaConfig::new("example.com", vec![resolver]);
-    config.services = services.to_vec();
-    config.dns_attempts = 2;
     let now = Timestamp::from_unix_secs(1_800_000_000);
     let Ok(mut check) = MuaCheck::new(config, SEED, now) else {
         panic!("a valid configuration was refused");
     };
-    let (report, observed) = drive(&mut check, now, ops, &NAMES, resolver);
+    let (report, observed) = drive(&mut check, now, ops, &NAMES);
+    assert_no_login_or_transaction(&observed);
     let Observed {
         any_ad,
         conns,
@@ -118,7 +128,9 @@ pub fn run(data: &[u8]) {
             .srv
             .as_ref()
             .is_some_and(|s| s.security == Security::Secure);
-        assert!(!srv_secure || any_ad, "secure SRV without any AD answer");
+        if srv_secure {
+            assert_secure_justified(&report, any_ad, "SRV", Security::Secure);
+        }
         if service.verdict == DomainVerdict::Unavailable
             || service.verdict == DomainVerdict::TempFail && service.reason.is_some()
             || service.srv.is_none()
@@ -130,10 +142,7 @@ pub fn run(data: &[u8]) {
         }
         for host in &service.targets {
             if let Some(t) = &host.tlsa {
-                assert!(
-                    t.security != Security::Secure || any_ad,
-                    "secure TLSA without AD"
-                );
+                assert_secure_justified(&report, any_ad, "TLSA", t.security);
             }
             if !srv_secure {
                 // RFC 7673 sec. 3.1 and 4.1: no DANE, the mail domain is the only name and

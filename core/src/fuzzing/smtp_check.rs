@@ -7,12 +7,11 @@ use std::net::SocketAddr;
 
 use arbitrary::Unstructured;
 
-use super::check_ops::{drive, Observed};
+use super::check_ops::{assert_no_login_or_transaction, assert_secure_justified, drive, Observed};
 pub use super::check_ops::{FuzzOp, FuzzRecord};
 use crate::check::{CheckConfig, SmtpCheck};
-use crate::dns::Security;
 use crate::fuzzing::seed_bytes::SeedBytes;
-use crate::report::{ConnectionVerdict, HostPolicy};
+use crate::report::{ConnectionVerdict, HostPolicy, Report};
 use crate::seed::Seed;
 use crate::time::Timestamp;
 
@@ -41,43 +40,63 @@ pub fn seed(destination: u8, ops: &[FuzzOp]) -> Vec<u8> {
 /// recorded DNS answers carry the message ids the harness's check expects).
 pub const SEED: Seed = Seed(1);
 
-/// Runs one case: arbitrary sequences of inputs into an [`SmtpCheck`].
-pub fn run(data: &[u8]) {
-    let mut u = Unstructured::new(data);
-    let destination = match u.int_in_range(0u8..=3).unwrap_or(0) {
+/// The start time of every case.
+pub const START: Timestamp = Timestamp::from_unix_secs(1_800_000_000);
+
+/// The resolver every case asks.
+pub const RESOLVER: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1)),
+    53,
+);
+
+/// The configuration of a case checking destination `destination` (see [`seed`]).
+pub fn config(destination: u8) -> CheckConfig {
+    let destination = match destination {
         0 => "example.com",
         1 => "[mx1.example.com]",
         2 => "[mx1.example.com]:587",
         _ => "[192.0.2.1]",
     };
-    let ops: Vec<FuzzOp> = u.arbitrary().unwrap_or_default();
-    let resolver = SocketAddr::from(([127, 0, 0, 1], 53));
-    let mut config = CheckConfig::new(destination, vec![resolver]);
+    let mut config = CheckConfig::new(destination, vec![RESOLVER]);
     config.dns_attempts = 2;
-    let now = Timestamp::from_unix_secs(1_800_000_000);
+    config
+}
+
+/// Runs one case: arbitrary sequences of inputs into an [`SmtpCheck`].
+pub fn run(data: &[u8]) {
+    report_of(data);
+}
+
+/// Runs one case and returns the check's report (for tests of the seeds).
+pub fn report_of(data: &[u8]) -> Box<Report> {
+    let mut u = Unstructured::new(data);
+    let config = config(u.int_in_range(0u8..=3).unwrap_or(0));
+    let ops: Vec<FuzzOp> = u.arbitrary().unwrap_or_default();
+    let now = START;
     let Ok(mut check) = SmtpCheck::new(config, SEED, now) else {
         panic!("a valid configuration was refused");
     };
-    let (report, observed) = drive(&mut check, now, ops, &NAMES, resolver);
+    let (report, observed) = drive(&mut check, now, ops, &NAMES);
+    check_report(&report, &observed);
+    report
+}
+
+/// The oracle of one SMTP check's report against what its driver saw (DESIGN.md section 8),
+/// also applied to each domain of a `scan` case.
+pub(crate) fn check_report(report: &Report, observed: &Observed) {
+    assert_no_login_or_transaction(observed);
     let Observed {
         any_ad,
         conns,
         sent_after_tls,
         ..
     } = observed;
-    // Invariants (DESIGN.md section 8).
     if let Some(mx) = &report.mx {
-        assert!(
-            mx.security != Security::Secure || any_ad,
-            "secure MX without any AD answer"
-        );
+        assert_secure_justified(report, *any_ad, "MX", mx.security);
     }
     for host in &report.hosts {
         if let Some(t) = &host.tlsa {
-            assert!(
-                t.security != Security::Secure || any_ad,
-                "secure TLSA without AD"
-            );
+            assert_secure_justified(report, *any_ad, "TLSA", t.security);
         }
         for conn in &host.connections {
             if matches!(
@@ -151,6 +170,8 @@ mod tests {
             FuzzOp::TlsFailed(10, true),
             FuzzOp::Closed(11),
             FuzzOp::Timeout,
+            FuzzOp::ConnectQueued(12),
+            FuzzOp::Connecting(13),
         ];
         let bytes = seed(2, &ops);
         let mut u = Unstructured::new(&bytes);

@@ -24,7 +24,7 @@ mod cache;
 pub mod input;
 mod limits;
 mod summary;
-mod wire;
+pub(crate) mod wire;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -59,6 +59,11 @@ pub const QUEUE_FACTOR: usize = 4;
 
 /// DNS queries awaiting answers at once, by default: half of unbound's default queue.
 pub const DEFAULT_DNS_IN_FLIGHT: usize = 512;
+
+/// The seed of the check of the `index`-th domain of a scan seeded with `seed`.
+pub(crate) fn check_seed(seed: Seed, index: u64) -> Seed {
+    Seed(DetRng::new(seed, index).next_u64())
+}
 
 /// What a [`DomainSource`] has.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -426,7 +431,7 @@ impl<S: DomainSource, K: ScanSink> Scan<S, K> {
         self.next_index += 1;
         let mut config = self.shared.config.check.clone();
         config.destination = domain.clone();
-        let seed = Seed(DetRng::new(self.shared.seed, index).next_u64());
+        let seed = check_seed(self.shared.seed, index);
         let checker = if self.shared.config.record_transcripts {
             Recorder::new(config, seed, now).map(|r| Checker::Recorded(Box::new(r)))
         } else {

@@ -57,7 +57,7 @@ pub(super) fn question(wire: &[u8]) -> Option<&[u8]> {
 /// The key a query is shared under: everything but its message id, with the name in lower
 /// case (RFC 4343: DNS names compare case-insensitively). Two queries with the same key ask
 /// the same question with the same flags and EDNS options.
-pub(super) fn query_key(wire: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn query_key(wire: &[u8]) -> Option<Vec<u8>> {
     let q = question(wire)?;
     let mut key = wire.get(2..)?.to_vec();
     let name_len = q.len() - 4;
@@ -68,7 +68,7 @@ pub(super) fn query_key(wire: &[u8]) -> Option<Vec<u8>> {
 /// Whether `answer` is a response (QR=1) to `query`: same message id, one question equal to
 /// the query's up to case (RFC 5452 sec. 9.1's checks, made again before an answer is
 /// shared).
-pub(super) fn answers(answer: &[u8], query: &[u8]) -> bool {
+pub(crate) fn answers(answer: &[u8], query: &[u8]) -> bool {
     let (Some(aq), Some(qq)) = (question(answer), question(query)) else {
         return false;
     };
@@ -157,7 +157,7 @@ pub(super) fn reuse_time(answer: &[u8]) -> Option<Duration> {
 /// `answer`, re-keyed to `query` (its message id and its question, which differs from the
 /// answer's at most in case), with every TTL lowered by `age` (never below zero; OPT left as
 /// it is). `None` if either message cannot be read.
-pub(super) fn rekeyed(answer: &[u8], query: &[u8], age: Duration) -> Option<Vec<u8>> {
+pub(crate) fn rekeyed(answer: &[u8], query: &[u8], age: Duration) -> Option<Vec<u8>> {
     let aq = question(answer)?;
     let qq = question(query)?;
     if aq.len() != qq.len() {
