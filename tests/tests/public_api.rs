@@ -661,3 +661,28 @@ fn no_hickory_type_is_in_the_public_api() {
         leaks.join("\n")
     );
 }
+
+/// The only certificate verifier daneel-core offers is `DaneVerifier`, which refuses an
+/// unusable TLSA set (issue 15, RFC 7672 sec. 2.2). The machines' handshake-only verifier
+/// accepts every chain that parses and is safe only inside them (the trust decision follows
+/// on `TlsEstablished`), so it and the configurations that carry it stay internal.
+#[test]
+fn no_public_verifier_accepts_every_chain() {
+    let verifiers: Vec<&str> = rendered()
+        .lines()
+        .filter(|l| l.contains("ServerCertVerifier for"))
+        .collect();
+    assert_eq!(
+        verifiers,
+        ["impl rustls::verify::ServerCertVerifier for daneel_core::dane::verifier::DaneVerifier"],
+        "public certificate verifiers"
+    );
+    let configs: Vec<&str> = rendered()
+        .lines()
+        .filter(|l| l.contains("-> alloc::sync::Arc<rustls::client::client_conn::ClientConfig>"))
+        .collect();
+    assert!(
+        configs.is_empty(),
+        "public handshake-only configurations: {configs:?}"
+    );
+}

@@ -12,7 +12,7 @@
 //!
 //! The decision is [`super::verify()`] (or [`super::verify_with_pkix`]) on the chain as
 //! presented; the handshake signature is checked against the leaf's key exactly as daneel's
-//! own connections do ([`crate::tls::danger`]), so a DANE-EE(3) match proves key
+//! own connections do (the crate's handshake-only verifier), so a DANE-EE(3) match proves key
 //! possession. There is no fallback: a set with no usable record is refused when the
 //! verifier is built, never turned into Web PKI validation, and a chain that matches no
 //! record fails the handshake with [`DaneRejected`].

@@ -579,7 +579,7 @@ fn short_record(r: &TlsaRecord) -> String {
 /// parse or has trailing bytes.
 ///
 /// This is the one place that extracts a key: the handshake verifier
-/// ([`crate::tls::danger`]) checks the server's signature against these exact bytes, so the
+/// (the crate's handshake-only verifier) checks the server's signature against these exact bytes, so the
 /// key that signed the handshake is the key that matched the TLSA record.
 pub fn spki_of(cert_der: &[u8]) -> Option<&[u8]> {
     match X509Certificate::from_der(cert_der) {

@@ -1,19 +1,19 @@
 //! TLS for the machines: the caller's [`TlsSettings`] (crypto provider, protocol versions,
 //! time source) and the rustls client configurations built from them, the handshake-only
-//! verifier ([`danger`]) that every configuration has, and the sans-IO `TlsPump` that both
+//! verifier (internal; its refusals are [`VerifyError`]) that every configuration has, and the sans-IO `TlsPump` that both
 //! runtimes and the simulated driver use (DESIGN.md section 3).
 //!
 //! The handshake checks only that the server holds the key of the certificate it presented;
 //! the trust decision is [`crate::dane::verify()`], made by the machine on
 //! [`crate::machine::Input::TlsEstablished`] before any application byte is sent.
 
-pub mod danger;
 internal! {
+    mod danger;
     mod pump;
 }
 mod settings;
 
-pub use danger::leaf_spki;
+pub use danger::{leaf_spki, verify_error, VerifyError, MAX_RSA_BITS, MIN_RSA_BITS};
 internal!(
     use pump::{ConnectionIo, Decoded, PumpEvent, TlsPump, MAX_READ_CHUNK};
 );
@@ -69,7 +69,7 @@ impl From<TlsFailureWire> for TlsFailure {
 }
 
 /// What made a handshake fail: the name rustls gives it, the error of daneel's handshake
-/// verifier ([`danger::VerifyError`]), or what the connection did. Data only.
+/// verifier ([`VerifyError`]), or what the connection did. Data only.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "tls")]
 pub enum TlsError {
@@ -270,7 +270,7 @@ impl TimeProvider for FixedTime {
 /// - `PeerIncompatible`: a ServerHello for a version below TLS 1.2 (RFC 8996), no shared
 ///   cipher suite, group or signature scheme, a missing required extension;
 /// - an RSA key below 2048 bits, or a signature scheme without SHA-2 (SHA-1, MD5):
-///   [`danger::VerifyError::RsaKeySize`] / [`danger::VerifyError::UnsupportedScheme`].
+///   [`VerifyError::RsaKeySize`] / [`VerifyError::UnsupportedScheme`].
 ///
 /// A fatal alert *from the server* is [`TlsFailureKind::HandshakeFailed`], whatever its
 /// description: it is one unauthenticated byte (RFC 8446 sec. 6.2, RFC 5246 sec. 7.2) that

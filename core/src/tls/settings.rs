@@ -22,20 +22,15 @@ use super::{danger, FixedTime};
 /// A [`TlsSettings`] has no field for a certificate verifier, a session store or a client
 /// configuration, and the rustls [`ClientConfig`]s are built only here, from the three
 /// choices above. Every configuration therefore has:
-/// - the handshake-only verifier [`super::danger::HandshakeOnlyVerifier`], made from the
+/// - the crate's handshake-only verifier (it checks the handshake signature only), made from the
 ///   chosen provider's signature algorithms: the trust decision stays with
 ///   [`crate::dane::verify()`] (RFC 7672 sec. 3), whatever the caller passes;
 /// - resumption disabled ([`Resumption::disabled`]): each connection presents and proves its
 ///   chain afresh (RFC 7672 sec. 3.1 decides on the chain of *this* handshake);
 /// - no early data (RFC 8446 sec. 2.3): nothing can be sent before the DANE verdict.
 ///
-/// A configuration, whatever its verifier, cannot stand in for settings:
-///
-/// ```compile_fail,E0308
-/// use daneel_core::tls::{TlsPump, TlsSettings};
-/// let config = TlsSettings::default().client_config(true);
-/// let _ = TlsPump::with_tls(&config, Some("mx.example"));
-/// ```
+/// A configuration, whatever its verifier, cannot stand in for settings: the crate's TLS
+/// pump takes a `TlsSettings`, and the configurations are not public.
 ///
 /// Configurations are built with `ClientConfig::builder_with_details`, the form of
 /// `builder_with_provider` that also takes the time source, never with
@@ -124,13 +119,17 @@ impl TlsSettings {
         &self.inner.time_provider
     }
 
-    /// The rustls client configuration for SMTP STARTTLS (RFC 3207) under DANE (RFC 7672),
-    /// sending SNI (RFC 6066 sec. 3) iff `sni_enabled` (RFC 7672 sec. 8.1: when the TLSA
-    /// records are usable, with the TLSA base domain as the name). For inspection: a
-    /// `TlsPump` takes settings, never a configuration.
-    pub fn client_config(&self, sni_enabled: bool) -> Arc<ClientConfig> {
-        Arc::clone(&self.inner.configs[usize::from(sni_enabled)])
-    }
+    internal!(
+        /// The rustls client configuration for SMTP STARTTLS (RFC 3207) under DANE (RFC 7672),
+        /// sending SNI (RFC 6066 sec. 3) iff `sni_enabled` (RFC 7672 sec. 8.1: when the TLSA
+        /// records are usable, with the TLSA base domain as the name). For inspection: a
+        /// `TlsPump` takes settings, never a configuration. Internal: its verifier accepts every
+        /// chain and is safe only inside the crate's machines (embedders use
+        /// [`crate::dane::DaneVerifier`]).
+        fn client_config(&self, sni_enabled: bool) -> Arc<ClientConfig> {
+            Arc::clone(&self.inner.configs[usize::from(sni_enabled)])
+        }
+    );
 }
 
 impl Default for TlsSettings {
