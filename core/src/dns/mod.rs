@@ -4,37 +4,32 @@
 //! Queries are built and answers parsed with hickory-proto; the runtimes only move bytes.
 //!
 //! - `query`: queries with RD=1, AD=1 (RFC 6840 sec. 5.7), CD=0 (or CD=1 for
-//!   the in-core validator, `build_query_cd`) and EDNS0 DO=1; `tcp_frame` and `TcpFrameReader` for DNS over TCP (RFC 1035 sec. 4.2.2).
+//!   the in-core validator, `build_query_cd`) and EDNS0 DO=1; [`tcp_frame`] and
+//!   [`TcpFrameReader`] for DNS over TCP (RFC 1035 sec. 4.2.2).
 //! - `check_response`: a response must match its query's id, QR, opcode, CD bit and
 //!   question (RFC 5452 sec. 9.1); then its rcode, CNAME chain, AD bit (the [`Security`] of
 //!   the `Answer`) and Extended DNS Errors (RFC 8914) are read.
 //! - `DnsClient`: the sans-IO lookup machine, with timeouts, backoff, failover and TCP
 //!   fallback (RFC 7766 sec. 5). [`Action::SendDns`](crate::Action::SendDns) carries the bare
-//!   message; for TCP the runtime frames it with `tcp_frame` and hands back the answer
+//!   message; for TCP the runtime frames it with [`tcp_frame`] and hands back the answer
 //!   without its prefix.
 //! - [`resolv_conf`]: the resolver list from `/etc/resolv.conf` text.
 //! - [`DomainName`]: daneel's own domain-name type (RFC 1035 sec. 3.1), which the public API
 //!   uses instead of hickory-proto's.
 //!
-//! ```
-//! use daneel_core::dns::{DnsClient, DnsConfig, Name, RecordType};
-//! use daneel_core::seed::{DetRng, Seed};
-//! use daneel_core::{Action, Timestamp};
+//! DNS over TCP, as a runtime moves it: the message framed, read back in pieces.
 //!
-//! let mut dns = DnsClient::new(
-//!     DnsConfig::new(vec!["127.0.0.1:53".parse().unwrap()]),
-//!     DetRng::new(Seed(1), 0),
-//! );
-//! let now = Timestamp::from_unix_secs(1_800_000_000);
-//! let lookup = dns.lookup(now, &Name::from_ascii("example.com.").unwrap(), RecordType::MX);
-//! let Some(Action::SendDns { query, .. }) = dns.poll_action() else { unreachable!() };
-//! // No answer: after 4 attempts (3 s, 6 s, 12 s, 24 s) the lookup times out.
-//! while let Some(deadline) = dns.next_deadline() {
-//!     dns.handle_timeout(deadline);
-//! }
-//! let (id, result) = dns.poll_result().unwrap();
-//! assert_eq!(id, lookup);
-//! assert!(result.is_err() && dns.owns(query));
+//! ```
+//! use daneel_core::dns::{tcp_frame, TcpFrameReader};
+//!
+//! let message = [0x12, 0x34, 0x01, 0x00];
+//! let framed = tcp_frame(&message);
+//! assert_eq!(framed[..2], [0, 4]);
+//! let mut reader = TcpFrameReader::new();
+//! reader.push(&framed[..3]).unwrap();
+//! assert_eq!(reader.pop(), None);
+//! reader.push(&framed[3..]).unwrap();
+//! assert_eq!(reader.pop(), Some(message.to_vec()));
 //! ```
 
 internal! {
