@@ -186,3 +186,48 @@ fn every_mua_scenario_agrees_between_validate_and_trust_ad() {
     assert!(wrong.is_empty(), "{wrong:#?}");
     assert!(services > 30, "only {services} services checked");
 }
+
+/// An anchor this validator cannot use (here the world's root DS with digest type 3, GOST,
+/// which it does not implement) ends the check before any lookup with the typed reason
+/// `trust-anchor-invalid`, which names it. Before, the check ran and the zone under the anchor came out insecure: S01, a
+/// signed domain with a matching TLSA record, ended `no-dane` (a silent downgrade). Beside a
+/// usable anchor for the same zone it is ignored, as an unknown DS is (RFC 4035 sec. 5.2), and
+/// the check verifies.
+#[test]
+fn an_unusable_trust_anchor_is_refused_not_taken_for_insecure() {
+    let s = catalogue::by_id("S01").expect("S01");
+    let usable = s.world.trust_anchor_line();
+    let mut fields: Vec<&str> = usable.split_whitespace().collect();
+    let digest_type = fields.len() - 2;
+    assert_eq!(fields[digest_type], "2", "a SHA-256 DS line: {usable}");
+    fields[digest_type] = "3";
+    let unusable = fields.join(" ");
+    let with = |anchors: Vec<String>| {
+        let mut config = s.config(SIM_RESOLVER);
+        config.dnssec = DnssecSettings {
+            mode: DnssecMode::Validate,
+            trust_anchors: anchors,
+        };
+        config
+    };
+    let run = |config| {
+        let check = SmtpCheck::new(config, Seed(0x5eed), SIM_START).expect("a check");
+        let mut sim = Sim::new(s.world.clone(), Box::new(check), SIM_START)
+            .with_resolver(SIM_RESOLVER, ResolverRole::NonValidating);
+        let report = sim.run_bounded(MAX_STEPS).expect("runs");
+        (report, sim.connections().len())
+    };
+    let (refused, connections) = run(with(vec![unusable.clone()]));
+    assert_eq!(refused.verdict, DomainVerdict::TempFail, "{refused:#?}");
+    let reason = refused.reason.as_ref().expect("a reason");
+    assert_eq!(reason.code(), "trust-anchor-invalid", "{reason}");
+    assert!(
+        reason
+            .to_string()
+            .contains("no anchor for . has an algorithm"),
+        "{reason}"
+    );
+    assert_eq!(connections, 0);
+    let (report, _) = run(with(vec![unusable, usable]));
+    assert_eq!(report.verdict, DomainVerdict::DaneVerified, "{report:#?}");
+}

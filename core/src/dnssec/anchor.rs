@@ -6,9 +6,10 @@
 use std::fmt;
 
 use hickory_proto::dnssec::rdata::{DNSKEY, DS};
-use hickory_proto::dnssec::{Algorithm, DigestType, PublicKeyBuf};
+use hickory_proto::dnssec::{Algorithm, DigestType, PublicKeyBuf, Verifier};
 use hickory_proto::rr::Name;
 
+use super::signature::usable_key;
 use crate::dns::DomainName;
 
 /// One trust anchor (RFC 4033 sec. 2 and 3.1, RFC 4035 sec. 4.4): a zone, and the key of its
@@ -35,7 +36,8 @@ impl TrustAnchor {
     /// A DS anchor (RFC 4034 sec. 5.1: key tag, algorithm, digest type, digest): a key of
     /// `owner`'s DNSKEY RRset whose digest matches is trusted (RFC 4035 sec. 5). Values are
     /// taken as given: an anchor no key matches, or of an algorithm or digest type this
-    /// validator does not implement, makes validation below `owner` fail, never pass.
+    /// validator does not implement ([`TrustAnchor::usable`]), makes validation below `owner`
+    /// fail, never pass.
     pub fn ds(
         owner: DomainName,
         key_tag: u16,
@@ -72,6 +74,16 @@ impl TrustAnchor {
     /// trust starts).
     pub fn owner(&self) -> &DomainName {
         &self.owner
+    }
+
+    /// Whether this validator can use the anchor: for DS a supported algorithm and digest
+    /// type (RFC 4034 sec. 5.1, RFC 4509, RFC 6605), for DNSKEY a supported algorithm, the
+    /// zone-key flag and no revoke flag (RFC 4034 sec. 2.1.1, RFC 5011 sec. 3).
+    pub fn usable(&self) -> bool {
+        match &self.key {
+            AnchorKey::Ds(ds) => super::delegation::supported(ds),
+            AnchorKey::Dnskey(key) => Verifier::algorithm(key).is_supported() && usable_key(key),
+        }
     }
 
     internal! {
@@ -210,7 +222,9 @@ pub fn parse_anchors(text: &str) -> Result<Vec<TrustAnchor>, AnchorError> {
         });
     }
     let mut anchors = Vec::new();
+    let mut lines = Vec::new();
     for (line, tokens) in logical_lines(text)? {
+        lines.push(line);
         let fail = |what: String| AnchorError { line, what };
         let owner_text = &tokens[0];
         if owner_text.starts_with('$') {
@@ -273,6 +287,20 @@ pub fn parse_anchors(text: &str) -> Result<Vec<TrustAnchor>, AnchorError> {
             line: 0,
             what: "no DS or DNSKEY record".into(),
         });
+    }
+    for (index, (line, anchor)) in lines.iter().zip(&anchors).enumerate() {
+        let owner = anchor.owner();
+        let first = anchors.iter().position(|a| a.owner() == owner);
+        if first == Some(index) && !anchors.iter().any(|a| a.owner() == owner && a.usable()) {
+            return Err(AnchorError {
+                line: *line,
+                what: format!(
+                    "no anchor for {owner} has an algorithm (and, for DS, a digest type) this \
+                     validator implements, or a DNSKEY anchor lacks the zone-key flag or is \
+                     revoked: every answer below it would be insecure"
+                ),
+            });
+        }
     }
     Ok(anchors)
 }

@@ -22,7 +22,7 @@ pub enum DsMatch {
 }
 
 /// Whether this validator can use a DS record: a supported algorithm and digest type.
-fn supported(ds: &DS) -> bool {
+pub(super) fn supported(ds: &DS) -> bool {
     ds.algorithm().is_supported()
         && matches!(
             ds.digest_type(),
@@ -63,9 +63,13 @@ pub fn match_ds(owner: &Name, ds_set: &[DS], keys: &[DNSKEY]) -> DsMatch {
 }
 
 /// The keys of `owner`'s DNSKEY RRset that the trust anchors for `owner` vouch for: DS
-/// anchors as [`match_ds`], DNSKEY anchors by identical key. `NoSupportedDs` when there are
-/// anchors for `owner` but none this validator can use; `Mismatch` (the anchor matches no
-/// DNSKEY: the check stops with its own error) otherwise.
+/// anchors as [`match_ds`], DNSKEY anchors by identical key; `Mismatch` (the anchor matches no
+/// DNSKEY: the check stops with its own error) otherwise. Anchors of which this validator
+/// can use none are a `Mismatch` too, never `NoSupportedDs`: a DS RRset of unknown algorithms
+/// makes a child insecure (RFC 4035 sec. 5.2), but an anchor the operator configured is a
+/// promise that the zone is signed, and ignoring it (as unbound does, with a log line) would
+/// turn every answer below it insecure, a silent downgrade. `parse_anchors` refuses such an
+/// anchor file up front.
 pub fn match_anchors(owner: &Name, anchors: &[TrustAnchor], keys: &[DNSKEY]) -> DsMatch {
     let mut ds_set = Vec::new();
     let mut pinned = Vec::new();
@@ -101,7 +105,6 @@ pub fn match_anchors(owner: &Name, anchors: &[TrustAnchor], keys: &[DNSKEY]) -> 
             DsMatch::Vouched(vouched)
         }
         _ if !vouched.is_empty() => DsMatch::Vouched(vouched),
-        Some(DsMatch::NoSupportedDs) if pinned.is_empty() => DsMatch::NoSupportedDs,
         _ => DsMatch::Mismatch,
     }
 }
