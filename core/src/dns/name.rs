@@ -45,6 +45,9 @@ impl DomainName {
 
     /// Wraps a hickory name as it is (case and all).
     pub(crate) fn from_hickory(name: Name) -> Self {
+        // Every public way in gives an absolute name, on which Eq, Hash and Ord agree
+        // (hickory's Ord ignores the root label, its Eq does not).
+        debug_assert!(name.is_fqdn(), "a relative name: {name}");
         DomainName(name)
     }
 
@@ -115,9 +118,11 @@ pub enum NameError {
     },
     /// A name longer than 255 octets in wire form (RFC 1035 sec. 2.3.4).
     NameTooLong,
-    /// A label with characters a host name may not hold: spaces or control characters, a
-    /// hyphen or `_` in the wrong place, or a U-label IDNA refuses (RFC 1035 sec. 2.3.1,
-    /// RFC 5891 sec. 4).
+    /// A label the IDNA mapping refuses (RFC 5891 sec. 4, UTS #46 with hyphens allowed):
+    /// spaces, control characters or `_` inside a label, a leading hyphen, or a U-label that
+    /// does not map. Looser than the host-name rule of RFC 1035 sec. 2.3.1: a trailing hyphen,
+    /// `--` in the third and fourth positions and a `*` label are accepted, as daneel read
+    /// names before this type existed.
     InvalidLabel {
         /// The label as written.
         label: String,
