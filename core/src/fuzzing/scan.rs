@@ -32,7 +32,7 @@ use crate::check::CheckConfig;
 use crate::fuzzing::seed_bytes::SeedBytes;
 use crate::machine::{Action, Output, OwnedInput, QueryId};
 use crate::scan::wire;
-use crate::scan::{Scan, ScanConfig, ScanOutcome, ScanResult};
+use crate::scan::{DomainSource, Pull, Scan, ScanConfig, ScanOutcome, ScanResult};
 use crate::seed::Seed;
 use crate::transcript::{Event, Transcript};
 
@@ -70,7 +70,8 @@ pub const SECOND_RESOLVER: SocketAddr = SocketAddr::new(
 );
 
 /// The scan's configuration for limit bits `limits`: bit 0 one check at a time, bit 1 one
-/// connection per address, bit 2 a cache of one answer, bit 3 a second resolver.
+/// connection per address, bit 2 a cache of one answer, bit 3 a second resolver. (Bit 4 is
+/// the source's: [`Source`].)
 pub fn config(limits: u8) -> ScanConfig {
     let mut resolvers = vec![super::smtp_check::RESOLVER];
     if limits & 8 != 0 {
@@ -88,12 +89,31 @@ pub fn config(limits: u8) -> ScanConfig {
     config
 }
 
+/// The scan's domains, answering [`Pull::NotYet`] once before each domain and before the end
+/// when `stutter` (limits bit 4), as the CLI's reader thread does while a slow pipe is read.
+struct Source<I> {
+    domains: I,
+    stutter: bool,
+    waited: bool,
+}
+
+impl<I: Iterator<Item = String>> DomainSource for Source<I> {
+    fn pull(&mut self) -> Pull {
+        if self.stutter && !self.waited {
+            self.waited = true;
+            return Pull::NotYet;
+        }
+        self.waited = false;
+        self.domains.next().map_or(Pull::End, Pull::Domain)
+    }
+}
+
 /// The input on which [`run`] scans domain set `domains` under `limits` with the steps `ops`.
 pub fn seed(domains: u8, limits: u8, ops: &[FuzzOp]) -> Vec<u8> {
     let last = (DOMAIN_SETS.len() - 1) as u64;
     let mut s = SeedBytes::new();
     s.int_in_range(u64::from(domains).min(last), last);
-    s.int_in_range(u64::from(limits & 15), 15);
+    s.int_in_range(u64::from(limits & 31), 31);
     s.list(ops, |s, op| op.write(s));
     s.into_bytes()
 }
@@ -114,11 +134,16 @@ pub fn results_of(data: &[u8]) -> Vec<ScanResult> {
     let mut u = Unstructured::new(data);
     let last = (DOMAIN_SETS.len() - 1) as u8;
     let domains = DOMAIN_SETS[usize::from(u.int_in_range(0u8..=last).unwrap_or(0))];
-    let config = config(u.int_in_range(0u8..=15).unwrap_or(0));
+    let limits = u.int_in_range(0u8..=31).unwrap_or(0);
+    let config = config(limits);
     let ops: Vec<FuzzOp> = u.arbitrary().unwrap_or_default();
     let start = super::smtp_check::START;
     let results: RefCell<Vec<ScanResult>> = RefCell::new(Vec::new());
-    let source = domains.iter().map(|d| d.to_string());
+    let source = Source {
+        domains: domains.iter().map(|d| d.to_string()),
+        stutter: limits & 16 != 0,
+        waited: false,
+    };
     let sink = |r: ScanResult| results.borrow_mut().push(r);
     let Ok(mut scan) = Scan::new(config, SEED, start, source, sink) else {
         panic!("a valid configuration was refused");
