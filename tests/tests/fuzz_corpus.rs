@@ -1013,6 +1013,30 @@ fn delivery_seeds_reach_the_transaction() {
         caught.is_err(),
         "an attempt on a skipped host went unnoticed"
     );
+    // Every connection the driver saw must be an attempt of the report: the oracle fails
+    // once the report loses one, and once the host it went to is skipped.
+    let (mut report, observed) = delivery::observed_of(first);
+    assert!(!observed.conns.is_empty());
+    delivery::assert_connects_attempted(&report, &observed);
+    let mut skipped = report.clone();
+    for host in &mut skipped.hosts {
+        host.policy = daneel_core::report::HostPolicy::Skip;
+    }
+    let caught =
+        std::panic::catch_unwind(|| delivery::assert_connects_attempted(&skipped, &observed));
+    assert!(
+        caught.is_err(),
+        "a connection to a skipped host went unnoticed"
+    );
+    if let Some(d) = report.delivery.as_mut() {
+        d.attempts.pop();
+    }
+    let caught =
+        std::panic::catch_unwind(|| delivery::assert_connects_attempted(&report, &observed));
+    assert!(
+        caught.is_err(),
+        "a connection the report omits went unnoticed"
+    );
 }
 
 /// The files of `target`'s corpus, sorted; none if the directory is missing.

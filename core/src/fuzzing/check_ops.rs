@@ -5,7 +5,7 @@
 //! resolver, which connections were opened, which sent bytes after a handshake) goes to the
 //! target's oracle.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use crate::fuzzing::seed_bytes::SeedBytes;
 use crate::machine::{
     Action, ConnId, Input, Machine, NetError, Output, OwnedInput, QueryId, Transport, UsageError,
 };
-use crate::report::Report;
+use crate::report::{AddressSecurity, HostPolicy, HostReport, Report};
 use crate::time::Timestamp;
 use crate::tls::{TlsFailure, TlsFailureKind, TlsInfo};
 use crate::transcript::{Event, Transcript};
@@ -207,10 +207,11 @@ const REPLIES: [&[u8]; 7] = [
 /// What [`drive`] saw, for the target's oracle.
 #[derive(Default)]
 pub struct Observed {
-    /// Some answer from the server its query went to carried AD=1 (answers from elsewhere
-    /// never count, RFC 5452 sec. 9.1).
-    pub any_ad: bool,
-    /// Every connection the check opened, in order, with its address.
+    /// The questions (see [`question_key`]) of the queries to which an answer from the
+    /// server asked carried AD=1 (answers from elsewhere never count, RFC 5452 sec. 9.1).
+    pub ad_questions: BTreeSet<(String, RecordType)>,
+    /// Every connection the check opened (each `Connect` action), in order, with its
+    /// address.
     pub conns: Vec<(ConnId, SocketAddr)>,
     /// Connections that sent bytes after their handshake completed.
     pub sent_after_tls: BTreeMap<ConnId, bool>,
@@ -219,10 +220,23 @@ pub struct Observed {
     /// Every `Send`, in order: the connection, whether its handshake had completed, and
     /// the first bytes (at most 16).
     pub sends: Vec<(ConnId, bool, Vec<u8>)>,
+    /// Every line sent, in order, without its line end: the connection, whether every
+    /// piece of it was sent after the handshake completed, and the line. A line may span
+    /// writes; the unterminated tail of each connection is in [`Observed::tails`].
+    pub lines: Vec<(ConnId, bool, Vec<u8>)>,
+    /// Per connection, what was sent after its last line end, and whether all of it was
+    /// sent after the handshake completed.
+    pub tails: BTreeMap<ConnId, (bool, Vec<u8>)>,
     /// Every DNS query the machine sent: its server, transport and message.
     pub dns_sent: BTreeMap<QueryId, SentQuery>,
     /// Every DNS datagram the driver fed, in order: the query, the source address, the bytes.
     pub dns_fed: Vec<(QueryId, SocketAddr, Vec<u8>)>,
+}
+
+/// The key of a DNS question in [`Observed::ad_questions`]: the name lower-cased (a query
+/// may mix its case, draft-vixie-dnsext-dns0x20), without the final dot.
+pub fn question_key(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
 }
 
 impl Observed {
@@ -252,6 +266,7 @@ impl Observed {
                 if after {
                     self.sent_after_tls.insert(conn, true);
                 }
+                self.split_lines(conn, after, &bytes);
                 let head = bytes.iter().copied().take(16).collect();
                 self.sends.push((conn, after, head));
             }
@@ -259,12 +274,43 @@ impl Observed {
         }
     }
 
+    /// Adds `bytes` sent on `conn` to its tail and moves every line it completes (ended by
+    /// LF, with or without CR) to [`Observed::lines`].
+    fn split_lines(&mut self, conn: ConnId, after: bool, bytes: &[u8]) {
+        let tail = self.tails.entry(conn).or_insert((true, Vec::new()));
+        tail.0 &= after;
+        tail.1.extend_from_slice(bytes);
+        while let Some(end) = tail.1.iter().position(|b| *b == b'\n') {
+            let mut line: Vec<u8> = tail.1.drain(..=end).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            self.lines.push((conn, tail.0, line));
+            tail.0 = after;
+        }
+    }
+
+    /// Every line sent, then every unterminated tail: the connection, whether it was all
+    /// sent after the handshake, the bytes.
+    pub fn commands(&self) -> impl Iterator<Item = (ConnId, bool, &[u8])> {
+        let lines = self.lines.iter().map(|(c, a, l)| (*c, *a, &l[..]));
+        let tails = self.tails.iter().map(|(c, (a, t))| (*c, *a, &t[..]));
+        lines.chain(tails.filter(|(_, _, t)| !t.is_empty()))
+    }
+
     /// Notes a DNS datagram fed for `query` from `from`: its AD bit (raw bytes may carry one
-    /// too) counts only when it came from the server asked.
+    /// too) counts, for the question of the query, only when it came from the server asked.
     fn fed(&mut self, query: QueryId, from: Option<SocketAddr>, wire: &[u8]) {
-        let asked = self.dns_sent.get(&query).map(|q| q.server);
-        if wire.get(3).is_some_and(|b| b & 0x20 != 0) && from == asked {
-            self.any_ad = true;
+        let asked = self.dns_sent.get(&query);
+        if wire.get(3).is_some_and(|b| b & 0x20 != 0) && from == asked.map(|q| q.server) {
+            let question = asked
+                .and_then(|q| Message::from_vec(&q.wire).ok())
+                .and_then(|m| m.queries.first().cloned());
+            if let Some(q) = question {
+                let name = question_key(&q.name().to_ascii());
+                self.ad_questions.insert((name, q.query_type()));
+            }
         }
         if let Some(from) = from {
             self.dns_fed.push((query, from, wire.to_vec()));
@@ -546,125 +592,429 @@ const LOGIN_OR_TRANSACTION: [&str; 10] = [
     "BDAT",
 ];
 
-/// Whether a write that starts with `head` is a login or mail-transaction command: its first
-/// word, or its second after an IMAP tag.
-pub fn is_login_or_transaction(head: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(head).to_ascii_uppercase();
-    let words: Vec<&str> = text.split([' ', '\r', '\n']).take(2).collect();
-    words
-        .iter()
-        .any(|w| LOGIN_OR_TRANSACTION.contains(w) && !w.is_empty())
+/// Whether `line` (one line sent, without its line end) is a login or mail-transaction
+/// command: its first word, or its second after an IMAP tag.
+pub fn is_login_or_transaction(line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line).to_ascii_uppercase();
+    let words: Vec<&str> = text.split_ascii_whitespace().take(2).collect();
+    words.iter().any(|w| LOGIN_OR_TRANSACTION.contains(w))
 }
 
-/// Panics when a check wrote a login or mail-transaction command (issue 16: nothing of a
-/// login or a transaction before an accepted trust decision; a check sends neither, ever).
+/// Panics when a check wrote a login or mail-transaction command on any line of any write,
+/// a line split across writes included (issue 16: nothing of a login or a transaction
+/// before an accepted trust decision; a check sends neither, ever).
 pub fn assert_no_login_or_transaction(observed: &Observed) {
-    for (conn, _, head) in &observed.sends {
+    for (conn, _, line) in observed.commands() {
         assert!(
-            !is_login_or_transaction(head),
+            !is_login_or_transaction(line),
             "a check sent a login or transaction command on {conn}: {:?}",
-            String::from_utf8_lossy(head)
+            String::from_utf8_lossy(line)
         );
     }
 }
 
 /// Panics when `security` (of `what` in `report`) is `Secure` without justification
-/// ([`secure_unjustified`]).
-pub fn assert_secure_justified(report: &Report, any_ad: bool, what: &str, security: Security) {
+/// ([`secure_unjustified`]); `questions`: those an AD answer to which justifies it.
+pub fn assert_secure_justified(
+    report: &Report,
+    observed: &Observed,
+    what: &str,
+    security: Security,
+    questions: &[(String, RecordType)],
+) {
     if security == Security::Secure {
-        if let Some(why) = secure_unjustified(report, any_ad) {
+        if let Some(why) = secure_unjustified(report, &observed.ad_questions, questions) {
             panic!("{what}: {why}");
         }
     }
 }
 
-/// Whether `report`'s `Secure` statuses are justified (the cross-target oracle of issue
+/// Whether a `Secure` status in `report` is justified (the cross-target oracle of issue
 /// 16): under `--dnssec` trust-ad only with a resolver that passed the validating-resolver
-/// probe and an AD answer from the server asked (RFC 7672 sec. 2.1.1, RFC 5452 sec. 9.1);
-/// in validate mode never, because the harnesses keep the IANA root anchors and no fuzzed
-/// answer carries a signature chain from them (RFC 4035 sec. 5). Returns why not.
-pub fn secure_unjustified(report: &Report, any_ad: bool) -> Option<&'static str> {
-    let validate = report.resolver.mode == "validate";
-    if validate {
-        return Some("secure in validate mode without a chain from the root anchors");
+/// probe and an answer with AD=1, from the server asked, to one of `questions` (RFC 7672
+/// sec. 2.1.1, RFC 5452 sec. 9.1), `ad_questions` being those such answers were fed for
+/// ([`Observed::ad_questions`]); in validate mode never, because the harnesses keep the
+/// IANA root anchors and no fuzzed answer carries a signature chain from them (RFC 4035
+/// sec. 5). Returns why not.
+pub fn secure_unjustified(
+    report: &Report,
+    ad_questions: &BTreeSet<(String, RecordType)>,
+    questions: &[(String, RecordType)],
+) -> Option<String> {
+    if report.resolver.mode == "validate" {
+        return Some("secure in validate mode without a chain from the root anchors".into());
     }
     if !report.resolver.validating {
-        return Some("secure without a resolver that passed the validating-resolver probe");
+        return Some("secure without a resolver that passed the validating-resolver probe".into());
     }
-    if !any_ad {
-        return Some("secure without any AD answer from the server asked");
+    let justified = questions
+        .iter()
+        .any(|(name, rtype)| ad_questions.contains(&(question_key(name), *rtype)));
+    if !justified {
+        return Some(format!(
+            "secure without an AD answer from the server asked to any of {questions:?}"
+        ));
     }
     None
+}
+
+/// Panics when a status of the MX lookup of `report` (SMTP check, delivery) is `Secure`
+/// without an AD answer to the MX question of the mail domain (RFC 7672 sec. 2.2.1).
+pub fn assert_mx_justified(report: &Report, observed: &Observed) {
+    if let Some(mx) = &report.mx {
+        let question = [(report.domain.clone(), RecordType::MX)];
+        assert_secure_justified(report, observed, "MX", mx.security, &question);
+    }
+}
+
+/// Panics when a status of `host`'s lookups in `report` is `Secure` without an AD answer to
+/// its question: the TLSA RRset at `_<port>._tcp.` of the CNAME-expanded name, the TLSA
+/// base domain or the name (RFC 7672 sec. 2.2.2: expanded first, then the original), and
+/// the A or AAAA RRset at the name or the expanded name.
+pub fn assert_host_justified(report: &Report, observed: &Observed, host: &HostReport, port: u16) {
+    let names: Vec<&String> = [&host.expanded_name, &host.tlsa_base]
+        .into_iter()
+        .flatten()
+        .chain([&host.name])
+        .collect();
+    let questions = |rtype: RecordType, tlsa: bool| -> Vec<(String, RecordType)> {
+        let name = |n: &String| match tlsa {
+            true => format!("_{port}._tcp.{n}"),
+            false => n.clone(),
+        };
+        names.iter().map(|n| (name(n), rtype)).collect()
+    };
+    if let Some(t) = &host.tlsa {
+        let q = questions(RecordType::TLSA, true);
+        assert_secure_justified(report, observed, "TLSA", t.security, &q);
+    }
+    let AddressSecurity { a, aaaa } = &host.address_security;
+    for (what, status, rtype) in [("A", a, RecordType::A), ("AAAA", aaaa, RecordType::AAAA)] {
+        if let Some(status) = status {
+            assert_secure_justified(report, observed, what, *status, &questions(rtype, false));
+        }
+    }
+}
+
+/// Panics unless every connection the driver saw opened (each `Connect` action) is one the
+/// report lists among `hosts`' connections: per address, no more observed connections than
+/// reported ones, so that the oracles reading the report cover every real connection.
+pub fn assert_connects_reported<'a>(
+    observed: &Observed,
+    hosts: impl IntoIterator<Item = &'a HostReport>,
+) {
+    let mut reported: BTreeMap<String, usize> = BTreeMap::new();
+    for conn in hosts.into_iter().flat_map(|h| &h.connections) {
+        *reported.entry(conn.address.clone()).or_default() += 1;
+    }
+    for (conn, addr) in &observed.conns {
+        let left = reported.entry(addr.to_string()).or_default();
+        assert!(
+            *left > 0,
+            "connection {conn} to {addr} missing from the report"
+        );
+        *left -= 1;
+    }
+}
+
+/// Panics when the driver saw a connection opened to an address of a host of policy `skip`
+/// among `hosts` (its MX, address or TLSA lookup failed or was bogus: RFC 7672 sec. 2.2,
+/// never a connection in clear there) that no other host lists.
+pub fn assert_no_connect_to_skipped<'a>(
+    observed: &Observed,
+    hosts: impl IntoIterator<Item = &'a HostReport> + Clone,
+) {
+    let listed = |skipped: bool, ip: &str| {
+        hosts.clone().into_iter().any(|h| {
+            (h.policy == HostPolicy::Skip) == skipped && h.addresses.iter().any(|a| a == ip)
+        })
+    };
+    for (conn, addr) in &observed.conns {
+        let ip = addr.ip().to_string();
+        assert!(
+            !listed(true, &ip) || listed(false, &ip),
+            "connection {conn} to {addr}, an address of a host whose lookups failed"
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::{ConnectionReport, ConnectionVerdict, HostVerdict, MxReport, TlsaReport};
 
     #[test]
     fn logins_and_transactions_are_recognised() {
-        for head in [
-            &b"a2 LOGIN user pw"[..],
-            b"a3 AUTHENTICATE P",
-            b"AUTH PLAIN AGZvb",
-            b"USER fred\r\n",
-            b"PASS secret\r\n",
-            b"MAIL FROM:<x@exa",
-            b"RCPT TO:<a@examp",
-            b"DATA\r\n",
-            b"BDAT 12 LAST\r\n",
-        ] {
-            assert!(is_login_or_transaction(head), "{head:?}");
+        let commands = "a2 LOGIN user pw|a3 AUTHENTICATE P|AUTH PLAIN AGZvb|USER fred|PASS x|\
+                        MAIL FROM:<x@exa|RCPT TO:<a@examp|DATA|BDAT 12 LAST";
+        let others = "EHLO daneel|STARTTLS|QUIT|a1 CAPABILITY|a2 STARTTLS|a3 LOGOUT|CAPA|STLS";
+        for line in commands.split('|') {
+            assert!(is_login_or_transaction(line.as_bytes()), "{line}");
         }
-        for head in [
-            &b"EHLO daneel\r\n"[..],
-            b"STARTTLS\r\n",
-            b"QUIT\r\n",
-            b"a1 CAPABILITY\r\n",
-            b"a2 STARTTLS\r\n",
-            b"a3 LOGOUT\r\n",
-            b"CAPA\r\n",
-            b"STLS\r\n",
-        ] {
-            assert!(!is_login_or_transaction(head), "{head:?}");
+        for line in others.split('|') {
+            assert!(!is_login_or_transaction(line.as_bytes()), "{line}");
         }
     }
 
-    #[test]
-    #[should_panic(expected = "a check sent a login or transaction command")]
-    fn a_check_that_logs_in_fails() {
+    /// What the driver sees of `writes` on connection 0, none after a handshake.
+    fn sent(writes: &[&[u8]]) -> Observed {
         let mut observed = Observed::default();
-        observed.saw(
-            Action::Send {
+        for bytes in writes {
+            let send = Action::Send {
                 conn: ConnId(0),
-                bytes: b"a2 LOGIN user pw\r\n".to_vec(),
-            },
-            &BTreeMap::new(),
-        );
-        assert_no_login_or_transaction(&observed);
+                bytes: bytes.to_vec(),
+            };
+            observed.saw(send, &BTreeMap::new());
+        }
+        observed
+    }
+
+    fn logs_in(writes: &[&[u8]]) -> bool {
+        let observed = sent(writes);
+        std::panic::catch_unwind(|| assert_no_login_or_transaction(&observed)).is_err()
+    }
+
+    #[test]
+    fn every_line_of_every_write_is_examined() {
+        assert!(logs_in(&[b"a2 LOGIN user pw\r\n"]));
+        // A command after an innocent one in the same write, terminated or not.
+        assert!(logs_in(&[b"EHLO x\r\nMAIL FROM:<a@b>\r\n"]));
+        assert!(logs_in(&[b"EHLO x\r\nMAIL FRO"]));
+        assert!(logs_in(&[b"QUIT\r\nAUTH PLAIN"]));
+        // Past the first 16 bytes, and split across writes.
+        assert!(logs_in(&[b"EHLO a.long.client.name\r\nRCPT TO:<a@b>\r\n"]));
+        assert!(logs_in(&[b"EHLO x\r\nMA", b"IL FROM:<a@b>\r\n"]));
+        assert!(logs_in(&[b"a1 CAPABILITY\r\na2 LOG", b"IN u p\r\n"]));
+        assert!(!logs_in(&[b"EHLO x\r\nSTART", b"TLS\r\nQUIT\r\n"]));
+        let observed = sent(&[b"EHLO x\r\nMA", b"IL FROM:<a@b>\r\nQU"]);
+        let lines: Vec<&[u8]> = observed.commands().map(|(_, _, l)| l).collect();
+        assert_eq!(lines, [&b"EHLO x"[..], b"MAIL FROM:<a@b>", b"QU"]);
     }
 
     fn report(mode: &str, validating: bool) -> Report {
         let mut report = Report::abandoned(Timestamp::from_unix_secs(0));
         report.resolver.mode = mode.into();
         report.resolver.validating = validating;
+        report.domain = "Example.COM".into();
         report
     }
 
-    #[test]
-    fn secure_is_justified_only_by_ad_from_a_probed_resolver() {
-        assert_eq!(secure_unjustified(&report("ad-bit", true), true), None);
-        assert!(secure_unjustified(&report("ad-bit", true), false).is_some());
-        assert!(secure_unjustified(&report("ad-bit", false), true).is_some());
-        // The harnesses' validator keeps the IANA root anchors: nothing fuzzed verifies.
-        assert!(secure_unjustified(&report("validate", true), true).is_some());
-        // Not secure: nothing to justify.
-        assert_secure_justified(&report("validate", false), false, "MX", Security::Insecure);
+    const RESOLVER: SocketAddr = SocketAddr::new(
+        std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1)),
+        53,
+    );
+
+    /// What the driver sees when the machine asks `name` `rtype` as query `id` and gets an
+    /// answer with AD=1 from `from`.
+    fn ad_answer(
+        observed: &mut Observed,
+        id: u16,
+        name: &str,
+        rtype: RecordType,
+        from: SocketAddr,
+    ) {
+        let mut query = Message::new(id, MessageType::Query, OpCode::Query);
+        let Ok(qname) = Name::from_ascii(name) else {
+            panic!("{name}");
+        };
+        query.add_query(Query::query(qname, rtype));
+        let Ok(wire) = query.to_vec() else {
+            panic!("unencodable");
+        };
+        let send = Action::SendDns {
+            query: QueryId(u32::from(id)),
+            server: RESOLVER,
+            transport: Transport::Udp,
+            wire: wire.clone(),
+        };
+        observed.saw(send, &BTreeMap::new());
+        let Some(answer) = encode_answer(&["."], &wire, true, 0, false, &[]) else {
+            panic!("no answer");
+        };
+        observed.fed(QueryId(u32::from(id)), Some(from), &answer);
+    }
+
+    fn host(name: &str, security: Security) -> HostReport {
+        HostReport {
+            name: name.into(),
+            preference: Some(10),
+            port: None,
+            tlsa_base: None,
+            expanded_name: None,
+            address_security: AddressSecurity {
+                a: Some(Security::Insecure),
+                aaaa: None,
+            },
+            addresses: vec!["192.0.2.1".into()],
+            tlsa: Some(TlsaReport {
+                name: format!("_25._tcp.{name}"),
+                security,
+                ttl: None,
+                rrsig_expires: None,
+                records: Vec::new(),
+                usable: false,
+            }),
+            reference_ids: Vec::new(),
+            policy: HostPolicy::Opportunistic,
+            verdict: HostVerdict::Untrusted,
+            reason: None,
+            failed_lookup: None,
+            tlsrpt: None,
+            connections: vec![ConnectionReport {
+                address: "192.0.2.1:25".into(),
+                starttls: false,
+                tls: None,
+                certificate: None,
+                verdict: ConnectionVerdict::Untrusted,
+                reason: None,
+                matched: None,
+                authenticated_by: None,
+                authenticated_name: None,
+                tlsrpt: None,
+            }],
+        }
+    }
+
+    fn unjustified(report: &Report, observed: &Observed) -> bool {
+        std::panic::catch_unwind(|| {
+            assert_mx_justified(report, observed);
+            for host in &report.hosts {
+                assert_host_justified(report, observed, host, 25);
+            }
+        })
+        .is_err()
+    }
+
+    fn set_tlsa(report: &mut Report, security: Security) {
+        if let Some(t) = report.hosts.first_mut().and_then(|h| h.tlsa.as_mut()) {
+            t.security = security;
+        }
     }
 
     #[test]
-    #[should_panic(expected = "TLSA: secure in validate mode")]
-    fn secure_in_validate_mode_fails() {
-        assert_secure_justified(&report("validate", true), true, "TLSA", Security::Secure);
+    fn secure_needs_an_ad_answer_to_its_own_question() {
+        let mut report = report("ad-bit", true);
+        report.mx = Some(MxReport {
+            security: Security::Secure,
+            hosts: vec!["10 mx1.example.com".into()],
+            implicit: false,
+            cnames: Vec::new(),
+        });
+        report.hosts.push(host("mx1.example.com", Security::Secure));
+        // The probe passed (AD on the root DNSKEY), nothing else carried AD: the reviewer's
+        // case, which `validating && any_ad` let through.
+        let mut observed = Observed::default();
+        ad_answer(&mut observed, 1, ".", RecordType::DNSKEY, RESOLVER);
+        assert!(unjustified(&report, &observed));
+        // AD on the MX answer (question in another case): the MX is justified, the TLSA not.
+        ad_answer(&mut observed, 2, "eXample.com.", RecordType::MX, RESOLVER);
+        set_tlsa(&mut report, Security::Insecure);
+        assert!(!unjustified(&report, &observed));
+        set_tlsa(&mut report, Security::Secure);
+        assert!(unjustified(&report, &observed));
+        // AD on a TLSA answer from another server than the one asked never counts.
+        let foreign = SocketAddr::from(([127, 0, 0, 2], 53));
+        ad_answer(
+            &mut observed,
+            3,
+            "_25._tcp.mx1.example.com.",
+            RecordType::TLSA,
+            foreign,
+        );
+        assert!(unjustified(&report, &observed));
+        // Nor on another port's TLSA question, nor on another type at the name.
+        ad_answer(
+            &mut observed,
+            4,
+            "_587._tcp.mx1.example.com.",
+            RecordType::TLSA,
+            RESOLVER,
+        );
+        ad_answer(
+            &mut observed,
+            5,
+            "_25._tcp.mx1.example.com.",
+            RecordType::TXT,
+            RESOLVER,
+        );
+        assert!(unjustified(&report, &observed));
+        // At the CNAME-expanded name (RFC 7672 sec. 2.2.2), it does.
+        report.hosts[0].expanded_name = Some("mx.example.net".into());
+        ad_answer(
+            &mut observed,
+            6,
+            "_25._tcp.mx.example.net.",
+            RecordType::TLSA,
+            RESOLVER,
+        );
+        assert!(!unjustified(&report, &observed));
+        // A secure address RRset needs its own.
+        report.hosts[0].address_security.aaaa = Some(Security::Secure);
+        assert!(unjustified(&report, &observed));
+        ad_answer(
+            &mut observed,
+            7,
+            "mx.example.net.",
+            RecordType::AAAA,
+            RESOLVER,
+        );
+        assert!(!unjustified(&report, &observed));
+        // Without a probed resolver, or in validate mode, nothing is justified.
+        report.resolver.validating = false;
+        assert!(unjustified(&report, &observed));
+        report.resolver.validating = true;
+        report.resolver.mode = "validate".into();
+        assert!(unjustified(&report, &observed));
+        // Not secure: nothing to justify.
+        report.mx = None;
+        report.hosts.clear();
+        assert!(!unjustified(&report, &Observed::default()));
+    }
+
+    #[test]
+    #[should_panic(expected = "TLSA: secure without an AD answer")]
+    fn a_secure_tlsa_without_its_ad_answer_fails() {
+        let report = report("ad-bit", true);
+        let mut observed = Observed::default();
+        ad_answer(&mut observed, 1, ".", RecordType::DNSKEY, RESOLVER);
+        ad_answer(&mut observed, 2, "example.com.", RecordType::MX, RESOLVER);
+        let host = host("mx1.example.com", Security::Secure);
+        assert_host_justified(&report, &observed, &host, 25);
+    }
+
+    #[test]
+    fn every_observed_connection_must_be_reported() {
+        let mut observed = Observed::default();
+        let addr = SocketAddr::from(([192, 0, 2, 1], 25));
+        let connect = Action::Connect {
+            conn: ConnId(0),
+            addr,
+        };
+        observed.saw(connect, &BTreeMap::new());
+        let mut hosts = vec![host("mx1.example.com", Security::Insecure)];
+        assert_connects_reported(&observed, &hosts);
+        assert_no_connect_to_skipped(&observed, &hosts);
+        // The report loses the connection.
+        hosts[0].connections.clear();
+        let caught = std::panic::catch_unwind(|| assert_connects_reported(&observed, &hosts));
+        assert!(caught.is_err(), "an unreported connection went unnoticed");
+        // The host is skipped: no connection may go to its address...
+        hosts[0].policy = HostPolicy::Skip;
+        let caught = std::panic::catch_unwind(|| assert_no_connect_to_skipped(&observed, &hosts));
+        assert!(
+            caught.is_err(),
+            "a connection to a skipped host went unnoticed"
+        );
+        // ...unless another host, not skipped, has the same address.
+        hosts.push(host("mx2.example.net", Security::Insecure));
+        assert_no_connect_to_skipped(&observed, &hosts);
+        // Two connections to one address need two reported.
+        let again = Action::Connect {
+            conn: ConnId(1),
+            addr,
+        };
+        observed.saw(again, &BTreeMap::new());
+        let caught = std::panic::catch_unwind(|| assert_connects_reported(&observed, &hosts));
+        assert!(caught.is_err(), "a second connection went unnoticed");
     }
 }

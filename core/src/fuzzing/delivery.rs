@@ -17,7 +17,9 @@ use std::net::SocketAddr;
 
 use arbitrary::Unstructured;
 
-use super::check_ops::{assert_secure_justified, drive, Observed};
+use super::check_ops::{
+    assert_host_justified, assert_mx_justified, assert_no_connect_to_skipped, drive, Observed,
+};
 use super::smtp_check::{FuzzOp, NAMES, SEED};
 use crate::check::CheckConfig;
 use crate::delivery::{Delivery, DeliveryConfig, Message, RecipientState, Waiver};
@@ -80,13 +82,13 @@ pub fn seed(flags: u8, ops: &[FuzzOp]) -> Vec<u8> {
 /// The start time of every case.
 pub const START: Timestamp = Timestamp::from_unix_secs(1_800_000_000);
 
-/// Whether a `Send` that starts with `head` belongs to a mail transaction: the session's own
-/// commands are EHLO, HELO, STARTTLS and QUIT.
-fn is_transaction(head: &[u8]) -> bool {
-    !(head.starts_with(b"EHLO ")
-        || head.starts_with(b"HELO ")
-        || head.starts_with(b"STARTTLS\r\n")
-        || head.starts_with(b"QUIT\r\n"))
+/// Whether `line` (one line sent, without its line end) belongs to a mail transaction: the
+/// session's own commands are EHLO, HELO, STARTTLS and QUIT.
+fn is_transaction(line: &[u8]) -> bool {
+    !(line.starts_with(b"EHLO ")
+        || line.starts_with(b"HELO ")
+        || line == b"STARTTLS"
+        || line == b"QUIT")
 }
 
 /// Runs one case.
@@ -96,12 +98,38 @@ pub fn run(data: &[u8]) {
 
 /// Runs one case and returns the first bytes of every `Send` (for tests of the seeds).
 pub fn sends_of(data: &[u8]) -> Vec<Vec<u8>> {
-    run_case(data).1
+    run_case(data).2
 }
 
 /// Runs one case and returns its report (for tests of the seeds and the oracle).
 pub fn report_of(data: &[u8]) -> Box<Report> {
     run_case(data).0
+}
+
+/// Runs one case and returns its report and what the driver saw (for tests of the oracle).
+pub fn observed_of(data: &[u8]) -> (Box<Report>, Observed) {
+    let (report, observed, _) = run_case(data);
+    (report, observed)
+}
+
+/// Panics unless every connection the driver saw opened (each `Connect` action) is an
+/// attempt of the delivery's report, same id and address (so that the oracles reading the
+/// report cover every real connection), and when one went to an address of a host of policy
+/// `skip` that no other host lists (RFC 7672 sec. 2.2).
+pub fn assert_connects_attempted(report: &Report, observed: &Observed) {
+    let attempts = report
+        .delivery
+        .as_ref()
+        .map_or(&[][..], |d| &d.attempts[..]);
+    for (conn, addr) in &observed.conns {
+        assert!(
+            attempts
+                .iter()
+                .any(|a| a.conn == *conn && a.address == addr.to_string()),
+            "connection {conn} to {addr} missing from the delivery's attempts"
+        );
+    }
+    assert_no_connect_to_skipped(observed, &report.hosts);
 }
 
 /// Panics when the delivery in `report` tried a host of policy `skip` (its address, MX or
@@ -120,7 +148,7 @@ pub fn assert_no_attempt_on_skipped(report: &Report) {
     }
 }
 
-fn run_case(data: &[u8]) -> (Box<Report>, Vec<Vec<u8>>) {
+fn run_case(data: &[u8]) -> (Box<Report>, Observed, Vec<Vec<u8>>) {
     let mut u = Unstructured::new(data);
     let flags = u.int_in_range(0u8..=15).unwrap_or(0);
     let ops: Vec<FuzzOp> = u.arbitrary().unwrap_or_default();
@@ -131,12 +159,8 @@ fn run_case(data: &[u8]) -> (Box<Report>, Vec<Vec<u8>>) {
     };
     let (report, observed) = drive(&mut delivery, START, ops, &NAMES);
     let Observed {
-        any_ad,
-        conns,
-        snis,
-        sends,
-        ..
-    } = observed;
+        conns, snis, sends, ..
+    } = &observed;
     let Some(d) = report.delivery.as_deref() else {
         panic!("a delivery without its delivery report");
     };
@@ -150,24 +174,21 @@ fn run_case(data: &[u8]) -> (Box<Report>, Vec<Vec<u8>>) {
         assert_eq!(r.address, expected, "recipients out of order");
     }
     // Secure only when justified; no connection to a host whose lookups failed.
-    if let Some(mx) = &report.mx {
-        assert_secure_justified(&report, any_ad, "MX", mx.security);
-    }
+    assert_mx_justified(&report, &observed);
     for host in &report.hosts {
-        if let Some(t) = &host.tlsa {
-            assert_secure_justified(&report, any_ad, "TLSA", t.security);
-        }
+        assert_host_justified(&report, &observed, host, 25);
     }
     assert_no_attempt_on_skipped(&report);
+    assert_connects_attempted(&report, &observed);
     let mx_secure = report
         .mx
         .as_ref()
         .is_some_and(|m| m.security == Security::Secure);
     // No transaction byte on a connection whose trust decision did not accept the server.
-    for (conn, addr) in &conns {
-        let transaction: Vec<&(crate::ConnId, bool, Vec<u8>)> = sends
-            .iter()
-            .filter(|(c, _, head)| c == conn && is_transaction(head))
+    for (conn, addr) in conns {
+        let transaction: Vec<(crate::ConnId, bool, &[u8])> = observed
+            .commands()
+            .filter(|(c, _, line)| c == conn && is_transaction(line))
             .collect();
         if transaction.is_empty() {
             continue;
@@ -231,8 +252,8 @@ fn run_case(data: &[u8]) -> (Box<Report>, Vec<Vec<u8>>) {
             assert!(carried, "{} delivered without a message sent", r.address);
         }
     }
-    let heads = sends.into_iter().map(|(_, _, head)| head).collect();
-    (report, heads)
+    let heads = sends.iter().map(|(_, _, head)| head.clone()).collect();
+    (report, observed, heads)
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! like `smtp_check` ([`super::check_ops`]); an MX choice answers an SRV question as an SRV
 //! record. Oracle: no `UsageError`, `Done` within a bounded number of deadlines, and the
 //! invariants of RFC 7673:
-//! - nothing is secure without an AD answer from the resolver;
+//! - nothing is secure without an AD answer from the resolver to its own question
+//!   ([`super::check_ops::secure_unjustified`]);
 //! - never `verified` or `trusted` without saying how, and never by a TLSA usage without a
 //!   matched record under policy `dane`; never by PKIX (no fuzzed chain reaches a Web PKI
 //!   root);
@@ -20,9 +21,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use arbitrary::Unstructured;
+use hickory_proto::rr::RecordType;
 
 use super::check_ops::{
-    assert_no_login_or_transaction, assert_secure_justified, drive, FuzzOp, Observed,
+    assert_host_justified, assert_no_connect_to_skipped, assert_no_login_or_transaction,
+    assert_secure_justified, drive, FuzzOp, Observed,
 };
 use crate::dns::Security;
 use crate::fuzzing::seed_bytes::SeedBytes;
@@ -110,13 +113,14 @@ pub fn run(data: &[u8]) {
     };
     let (report, observed) = drive(&mut check, now, ops, &NAMES);
     assert_no_login_or_transaction(&observed);
+    let all_targets = report.services.iter().flat_map(|s| &s.targets);
+    assert_no_connect_to_skipped(&observed, all_targets);
     let Observed {
-        any_ad,
         conns,
         sent_after_tls,
         snis,
         ..
-    } = observed;
+    } = &observed;
     let target_names: Vec<&str> = report
         .services
         .iter()
@@ -129,7 +133,8 @@ pub fn run(data: &[u8]) {
             .as_ref()
             .is_some_and(|s| s.security == Security::Secure);
         if srv_secure {
-            assert_secure_justified(&report, any_ad, "SRV", Security::Secure);
+            let question = [(service.owner.clone(), RecordType::SRV)];
+            assert_secure_justified(&report, &observed, "SRV", Security::Secure, &question);
         }
         if service.verdict == DomainVerdict::Unavailable
             || service.verdict == DomainVerdict::TempFail && service.reason.is_some()
@@ -141,9 +146,8 @@ pub fn run(data: &[u8]) {
             );
         }
         for host in &service.targets {
-            if let Some(t) = &host.tlsa {
-                assert_secure_justified(&report, any_ad, "TLSA", t.security);
-            }
+            let port = host.port.unwrap_or_else(|| service.service.default_port());
+            assert_host_justified(&report, &observed, host, port);
             if !srv_secure {
                 // RFC 7673 sec. 3.1 and 4.1: no DANE, the mail domain is the only name and
                 // the SNI.
@@ -245,7 +249,7 @@ pub fn run(data: &[u8]) {
         }
     }
     let mut sent: BTreeMap<String, usize> = BTreeMap::new();
-    for (id, addr) in &conns {
+    for (id, addr) in conns {
         if sent_after_tls.contains_key(id) {
             *sent.entry(addr.to_string()).or_default() += 1;
         }

@@ -172,7 +172,7 @@ pub fn results_of(data: &[u8]) -> Vec<ScanResult> {
                 };
                 assert_eq!(replayed.divergence, None, "{domain} replays otherwise");
                 assert_eq!(replayed.report.as_ref(), Some(report), "{domain}'s report");
-                super::smtp_check::check_report(report, &observed_of(t));
+                super::smtp_check::check_report(report, &observed_of(t), 25);
                 if let Err(e) = check_dns_routing(t, &observed.dns_sent, &observed.dns_fed) {
                     panic!("{domain}: {e}");
                 }

@@ -7,7 +7,10 @@ use std::net::SocketAddr;
 
 use arbitrary::Unstructured;
 
-use super::check_ops::{assert_no_login_or_transaction, assert_secure_justified, drive, Observed};
+use super::check_ops::{
+    assert_connects_reported, assert_host_justified, assert_mx_justified,
+    assert_no_connect_to_skipped, assert_no_login_or_transaction, drive, Observed,
+};
 pub use super::check_ops::{FuzzOp, FuzzRecord};
 use crate::check::{CheckConfig, SmtpCheck};
 use crate::fuzzing::seed_bytes::SeedBytes;
@@ -70,34 +73,34 @@ pub fn run(data: &[u8]) {
 /// Runs one case and returns the check's report (for tests of the seeds).
 pub fn report_of(data: &[u8]) -> Box<Report> {
     let mut u = Unstructured::new(data);
-    let config = config(u.int_in_range(0u8..=3).unwrap_or(0));
+    let destination = u.int_in_range(0u8..=3).unwrap_or(0);
+    let config = config(destination);
     let ops: Vec<FuzzOp> = u.arbitrary().unwrap_or_default();
     let now = START;
     let Ok(mut check) = SmtpCheck::new(config, SEED, now) else {
         panic!("a valid configuration was refused");
     };
+    let port = if destination == 2 { 587 } else { 25 };
     let (report, observed) = drive(&mut check, now, ops, &NAMES);
-    check_report(&report, &observed);
+    check_report(&report, &observed, port);
     report
 }
 
 /// The oracle of one SMTP check's report against what its driver saw (DESIGN.md section 8),
-/// also applied to each domain of a `scan` case.
-pub(crate) fn check_report(report: &Report, observed: &Observed) {
+/// also applied to each domain of a `scan` case; `port`: the destination's (it names the
+/// TLSA RRsets, RFC 7672 sec. 2.2.3).
+pub(crate) fn check_report(report: &Report, observed: &Observed, port: u16) {
     assert_no_login_or_transaction(observed);
+    assert_connects_reported(observed, &report.hosts);
+    assert_no_connect_to_skipped(observed, &report.hosts);
     let Observed {
-        any_ad,
         conns,
         sent_after_tls,
         ..
     } = observed;
-    if let Some(mx) = &report.mx {
-        assert_secure_justified(report, *any_ad, "MX", mx.security);
-    }
+    assert_mx_justified(report, observed);
     for host in &report.hosts {
-        if let Some(t) = &host.tlsa {
-            assert_secure_justified(report, *any_ad, "TLSA", t.security);
-        }
+        assert_host_justified(report, observed, host, port);
         for conn in &host.connections {
             if matches!(
                 conn.verdict,
