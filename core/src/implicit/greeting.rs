@@ -65,8 +65,13 @@ pub enum GreetingError {
     /// The server refused the session: IMAP `* BYE`, POP3 `-ERR`, an SMTP reply other than
     /// 2xx.
     Refused,
-    /// The SMTP greeting is not a valid reply (RFC 5321 sec. 4.2).
-    SmtpReply(ReplyError),
+    /// The SMTP greeting is not a valid reply (RFC 5321 sec. 4.2). A struct variant: the
+    /// reply error is tagged by `kind` too, and a newtype variant would write that key twice
+    /// (found by the `transcript` fuzz target: such a report's transcript did not read back).
+    SmtpReply {
+        /// Why the reply is invalid.
+        error: ReplyError,
+    },
     /// The server spoke in clear before the handshake: plaintext on a port where TLS comes
     /// first (RFC 8314 sec. 3), e.g. a STARTTLS service on an implicit-TLS port.
     PlaintextBeforeTls {
@@ -84,7 +89,7 @@ impl std::fmt::Display for GreetingError {
             }
             GreetingError::NotAGreeting => f.write_str("not a greeting"),
             GreetingError::Refused => f.write_str("the server refused the session"),
-            GreetingError::SmtpReply(e) => write!(f, "{e}"),
+            GreetingError::SmtpReply { error } => write!(f, "{error}"),
             GreetingError::PlaintextBeforeTls { bytes } => {
                 write!(f, "{bytes} octets in clear before the TLS handshake")
             }
@@ -135,7 +140,7 @@ impl GreetingReader {
             return self.smtp.next_reply().map(|r| match r {
                 Ok(reply) if reply.is_positive_completion() => Ok(Greeting::Reply(reply)),
                 Ok(_) => Err(GreetingError::Refused),
-                Err(e) => Err(GreetingError::SmtpReply(e)),
+                Err(error) => Err(GreetingError::SmtpReply { error }),
             });
         }
         let room = MAX_GREETING_LINE.saturating_sub(self.line.len());
@@ -227,7 +232,7 @@ mod tests {
         );
         assert!(matches!(
             read(Smtp, b"hello\r\n"),
-            Some(Err(GreetingError::SmtpReply(_)))
+            Some(Err(GreetingError::SmtpReply { .. }))
         ));
         assert_eq!(read(Imap, b"* OK partial"), None);
         assert_eq!(
