@@ -132,5 +132,8 @@ fn destinations_trust_anchors_and_srv_owners_carry_domain_names() {
         "c".repeat(63),
         "d".repeat(57)
     );
-    assert!(MailService::Imaps.owner(&name(&long)).is_err());
+    assert_eq!(
+        MailService::Imaps.owner(&name(&long)),
+        Err(NameError::NameTooLong)
+    );
 }

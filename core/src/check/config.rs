@@ -1,12 +1,13 @@
 //! Configuration of an SMTP check, and the destination forms of DESIGN.md section 6.
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::dns::DomainName;
+use crate::dns::{DomainName, NameError};
 use crate::dnssec::{DnssecMode, DnssecSettings};
-use crate::smtp::route::{parse_domain, InsecureMxPolicy, SniMode};
+use crate::smtp::route::{InsecureMxPolicy, SniMode};
 
 /// Which address families to look up and connect to (`-4`, `-6`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -122,27 +123,28 @@ pub enum Destination {
     },
 }
 
-/// Parses a destination; `default_port` applies unless `[host]:port` gives one.
-pub fn parse_destination(text: &str, default_port: u16) -> Result<Destination, String> {
+/// Parses a destination (DESIGN.md section 6: `DOMAIN`, `[HOST]`, `[HOST]:PORT`, `[IP]`,
+/// `[IPv6:IP]:PORT`); `default_port` applies unless `[host]:port` gives one. A bare domain is
+/// a mail domain whose MX RRset is looked up (RFC 7672 sec. 2.2); a bracketed host is one
+/// SMTP server, as in RFC 5321 sec. 4.1.3 address literals.
+pub fn parse_destination(text: &str, default_port: u16) -> Result<Destination, DestinationError> {
     let text = text.trim();
     let Some(rest) = text.strip_prefix('[') else {
         if text.contains(['[', ']', ':', '/', ' ', '@']) {
-            return Err(format!(
-                "invalid destination {text:?}: use DOMAIN, [HOST], [HOST]:PORT or [IP]"
-            ));
+            return Err(DestinationError::Form { text: text.into() });
         }
-        return parse_domain(text).map(|name| Destination::Domain(DomainName::from_hickory(name)));
+        return mail_domain(text).map(Destination::Domain);
     };
     let (inside, after) = rest
         .split_once(']')
-        .ok_or_else(|| format!("invalid destination {text:?}: missing ']'"))?;
+        .ok_or_else(|| DestinationError::UnclosedBracket { text: text.into() })?;
     let port = match after {
         "" => default_port,
         p => p
             .strip_prefix(':')
             .and_then(|p| p.parse::<u16>().ok())
             .filter(|p| *p != 0)
-            .ok_or_else(|| format!("invalid port in {text:?}"))?,
+            .ok_or_else(|| DestinationError::Port { text: text.into() })?,
     };
     let addr_text = inside
         .strip_prefix("IPv6:")
@@ -151,11 +153,71 @@ pub fn parse_destination(text: &str, default_port: u16) -> Result<Destination, S
     if let Ok(addr) = addr_text.parse::<IpAddr>() {
         return Ok(Destination::Literal { addr, port });
     }
-    parse_domain(inside).map(|name| Destination::Host {
-        name: DomainName::from_hickory(name),
-        port,
-    })
+    mail_domain(inside).map(|name| Destination::Host { name, port })
 }
+
+/// A domain or host name of a destination: any [`DomainName`] but the root.
+fn mail_domain(text: &str) -> Result<DomainName, DestinationError> {
+    let text = text.trim();
+    let name: DomainName = text.parse().map_err(|error| DestinationError::Name {
+        text: text.into(),
+        error,
+    })?;
+    match name.is_root() {
+        true => Err(DestinationError::Root),
+        false => Ok(name),
+    }
+}
+
+/// Why a text is not a destination ([`parse_destination`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DestinationError {
+    /// Outside brackets, a character no destination form has (`[`, `]`, `:`, `/`, space or
+    /// `@`): an e-mail address, a URL or `host:port` where `[host]:port` is meant.
+    Form {
+        /// The destination as given.
+        text: String,
+    },
+    /// A `[` without its `]`.
+    UnclosedBracket {
+        /// The destination as given.
+        text: String,
+    },
+    /// After `]`, something other than `:` and a port from 1 to 65535.
+    Port {
+        /// The destination as given.
+        text: String,
+    },
+    /// The root: no mail domain (RFC 7505 publishes "no mail" as a null MX, not as the root).
+    Root,
+    /// The domain or host name does not parse (RFC 1035 sec. 2.3).
+    Name {
+        /// The name as given.
+        text: String,
+        /// Why it does not parse.
+        error: NameError,
+    },
+}
+
+impl fmt::Display for DestinationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const FORMS: &str = "use DOMAIN, [HOST], [HOST]:PORT or [IP]";
+        match self {
+            DestinationError::Form { text } => write!(f, "invalid destination {text:?}: {FORMS}"),
+            DestinationError::UnclosedBracket { text } => {
+                write!(f, "invalid destination {text:?}: missing ']'")
+            }
+            DestinationError::Port { text } => write!(f, "invalid port in {text:?}"),
+            DestinationError::Root => f.write_str("the root is not a mail domain"),
+            DestinationError::Name { text, error } => {
+                write!(f, "invalid domain {text:?}: {error}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DestinationError {}
 
 /// Checks the settings every check shares: at least one connection at a time, an EHLO name
 /// that is one clean token (RFC 5321 sec. 4.1.1.1), a digest preference that parses (RFC 7671
@@ -218,6 +280,35 @@ mod tests {
             ".",
         ] {
             assert!(parse_destination(bad, 25).is_err(), "{bad:?}");
+        }
+        for (bad, error) in [
+            (
+                "",
+                DestinationError::Name {
+                    text: "".into(),
+                    error: NameError::Empty,
+                },
+            ),
+            (
+                "[mx",
+                DestinationError::UnclosedBracket { text: "[mx".into() },
+            ),
+            (
+                "[mx]:0",
+                DestinationError::Port {
+                    text: "[mx]:0".into(),
+                },
+            ),
+            (
+                "user@example.com",
+                DestinationError::Form {
+                    text: "user@example.com".into(),
+                },
+            ),
+            (".", DestinationError::Root),
+            ("[.]", DestinationError::Root),
+        ] {
+            assert_eq!(parse_destination(bad, 25), Err(error), "{bad:?}");
         }
     }
 }

@@ -22,7 +22,7 @@ internal! {
     mod verdict;
 }
 
-pub use config::{parse_destination, AddressFamily, CheckConfig, Destination};
+pub use config::{parse_destination, AddressFamily, CheckConfig, Destination, DestinationError};
 
 internal!(
     use verdict::{
@@ -120,7 +120,8 @@ impl SmtpCheck {
         }
         let digests =
             config::validate_shared(config.max_parallel, &config.ehlo_name, &config.digests)?;
-        let destination = parse_destination(&config.destination, config.port).map_err(invalid)?;
+        let destination = parse_destination(&config.destination, config.port)
+            .map_err(|e| invalid(e.to_string()))?;
         let port = match &destination {
             Destination::Domain(_) => config.port,
             Destination::Host { port, .. } | Destination::Literal { port, .. } => *port,

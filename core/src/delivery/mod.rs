@@ -57,12 +57,14 @@
 //! either send the strict recipients' copy under the weaker terms, or bounce the lax
 //! recipients for a requirement they never had.
 
+mod address;
 mod attempts;
 mod dsn;
 mod message;
 mod report;
 pub mod trace;
 
+pub use address::{validate_address, AddressError};
 pub use dsn::{dsn_message, DsnParams};
 pub use message::{Message, MessageError, MAX_LINE};
 pub use report::{Attempt, DeliveryReport, RecipientReport, RecipientState, Requirements, Waiver};
@@ -103,21 +105,6 @@ pub struct DeliveryConfig {
     pub requiretls: bool,
     /// Add the `Transmitted:` field ([`trace`]).
     pub trace: bool,
-}
-
-/// Checks an envelope address: printable, without space, angle brackets or controls, so
-/// it can never split or extend a command line (RFC 5321 sec. 4.1.2).
-pub fn validate_address(address: &str) -> Result<(), String> {
-    if let Some(c) = address
-        .chars()
-        .find(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>'))
-    {
-        return Err(format!("the address {address:?} contains {c:?}"));
-    }
-    if address.len() > 256 {
-        return Err(format!("the address {address:?} is longer than 256 octets"));
-    }
-    Ok(())
 }
 
 /// Where a pending recipient stands after an attempt.
@@ -190,12 +177,12 @@ impl Delivery {
         if config.recipients.is_empty() {
             return Err(invalid("no recipient".into()));
         }
-        validate_address(&config.from).map_err(invalid)?;
+        validate_address(&config.from).map_err(|e| invalid(e.to_string()))?;
         for r in &config.recipients {
             if r.is_empty() {
                 return Err(invalid("an empty recipient address".into()));
             }
-            validate_address(r).map_err(invalid)?;
+            validate_address(r).map_err(|e| invalid(e.to_string()))?;
         }
         let waiver = match (
             message.tls_required_no(),

@@ -118,7 +118,9 @@ impl MuaCheck {
             }
             services.push(ServiceState {
                 service: *service,
-                owner: service.srv_owner(&domain).map_err(invalid)?,
+                owner: service
+                    .srv_owner(&domain)
+                    .map_err(|e| invalid(format!("{}: {e}", service.as_str())))?,
                 srv: None,
                 failed: None,
                 probes: Vec::new(),

@@ -6,7 +6,7 @@ use std::fmt;
 use hickory_proto::rr::Name;
 use serde::{Deserialize, Serialize};
 
-use crate::dns::{Answer, DomainName, RcodeClass, Security};
+use crate::dns::{Answer, DomainName, NameError, RcodeClass, Security};
 pub use crate::probe::{Service, SessionKind, TlsStart};
 use crate::seed::DetRng;
 use crate::smtp::route::{display_name, literal_address};
@@ -64,19 +64,20 @@ impl MailService {
     }
 
     /// The SRV owner name `_<service>._tcp.<domain>` (RFC 6186 sec. 3; RFC 7673 sec. 3
-    /// looks up its SRV RRset with the DNSSEC status). Fails when the name would be longer
-    /// than 255 octets (RFC 1035 sec. 2.3.4).
-    pub fn owner(self, domain: &DomainName) -> Result<DomainName, String> {
+    /// looks up its SRV RRset with the DNSSEC status). Fails with
+    /// [`NameError::NameTooLong`] when the name would be longer than 255 octets (RFC 1035
+    /// sec. 2.3.4): the two labels it adds are valid and short, so that is the only failure.
+    pub fn owner(self, domain: &DomainName) -> Result<DomainName, NameError> {
         self.srv_owner(domain.as_hickory())
             .map(DomainName::from_hickory)
     }
 
     /// [`MailService::owner`] for the DNS machinery.
-    pub(crate) fn srv_owner(self, domain: &Name) -> Result<Name, String> {
+    pub(crate) fn srv_owner(self, domain: &Name) -> Result<Name, NameError> {
         let label = format!("_{}", self.as_str());
         Name::from_labels([label.as_bytes(), b"_tcp".as_slice()])
             .and_then(|n| n.append_domain(domain))
-            .map_err(|e| format!("{}: {e}", self.as_str()))
+            .map_err(|_| NameError::NameTooLong)
     }
 
     /// The port the service usually has (RFC 6186 sec. 3, RFC 8314 sec. 7.3).
