@@ -1136,3 +1136,53 @@ fn fuzz_entry_points_survive_pseudo_random_inputs() {
         }
     }
 }
+
+/// The two oracles of `mua_check` that read what the driver saw: they pass on the corpus,
+/// and fail once the report loses the targets the connections went to, or once a byte goes
+/// in clear to an implicit-TLS port.
+#[test]
+fn mua_check_connection_oracles_can_fail() {
+    let cases: Vec<_> = corpus("mua_check")
+        .iter()
+        .map(|file| mua_check::observed_of(&fs::read(file).unwrap()))
+        .filter(|(_, observed)| !observed.conns.is_empty())
+        .collect();
+    assert!(cases.len() >= 5, "{} seeds connect", cases.len());
+    let mut implicit = 0;
+    for (report, observed) in &cases {
+        mua_check::assert_connects_to_reported_targets(observed, report);
+        mua_check::assert_nothing_in_clear_on_implicit_tls(observed, report);
+        let mut lost = report.clone();
+        for service in &mut lost.services {
+            service.targets.clear();
+        }
+        let caught = std::panic::catch_unwind(|| {
+            mua_check::assert_connects_to_reported_targets(observed, &lost)
+        });
+        assert!(
+            caught.is_err(),
+            "a connection to no reported target went unnoticed"
+        );
+        let implicit_conn = observed.conns.iter().find(|(_, addr)| {
+            report.services.iter().all(|s| {
+                s.service.implicit_tls()
+                    || !s.targets.iter().any(|h| {
+                        h.port == Some(addr.port()) && h.addresses.contains(&addr.ip().to_string())
+                    })
+            })
+        });
+        if let Some((conn, _)) = implicit_conn {
+            implicit += 1;
+            let mut leaked = observed.clone();
+            leaked.sends.insert(0, (*conn, false, b"a1 LOGIN".to_vec()));
+            let caught = std::panic::catch_unwind(|| {
+                mua_check::assert_nothing_in_clear_on_implicit_tls(&leaked, report)
+            });
+            assert!(
+                caught.is_err(),
+                "bytes in clear on an implicit-TLS port went unnoticed"
+            );
+        }
+    }
+    assert!(implicit >= 1, "no seed connects to an implicit-TLS port");
+}

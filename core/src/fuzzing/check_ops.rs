@@ -205,7 +205,7 @@ const REPLIES: [&[u8]; 7] = [
 ];
 
 /// What [`drive`] saw, for the target's oracle.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Observed {
     /// The questions (see [`question_key`]) of the queries to which an answer from the
     /// server asked carried AD=1 (answers from elsewhere never count, RFC 5452 sec. 9.1).

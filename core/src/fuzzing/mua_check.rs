@@ -15,7 +15,14 @@
 //!   more connections sending after their handshake than authenticated ones (so never after
 //!   an observation handshake of the compatibility matrix, which is never accepted);
 //! - no connection to a skipped target, nor for a service whose SRV lookup failed or that
-//!   is not published.
+//!   is not published;
+//! - every connection the driver saw opened goes to an address and port of a target the
+//!   report lists ([`assert_connects_to_reported_targets`]; the report's own connections and
+//!   the compatibility matrix's cells are not counted one for one, as an observation
+//!   handshake cut short by the check's deadline keeps no address);
+//! - on an address and port only implicit-TLS services use, nothing is sent before the
+//!   handshake ([`assert_nothing_in_clear_on_implicit_tls`], RFC 8314 sec. 3), read from
+//!   what the driver saw, not from the report.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -30,7 +37,7 @@ use super::check_ops::{
 use crate::dns::Security;
 use crate::fuzzing::seed_bytes::SeedBytes;
 use crate::mua::{MailService, MuaCheck, MuaConfig};
-use crate::report::{AuthenticatedBy, ConnectionVerdict, DomainVerdict, HostPolicy};
+use crate::report::{AuthenticatedBy, ConnectionVerdict, DomainVerdict, HostPolicy, Report};
 use crate::seed::Seed;
 use crate::time::Timestamp;
 
@@ -101,8 +108,8 @@ pub fn config(services: u8) -> MuaConfig {
     config
 }
 
-/// Runs one case: arbitrary sequences of inputs into a [`MuaCheck`].
-pub fn run(data: &[u8]) {
+/// The report of one case and what the driver saw, before any oracle.
+pub fn observed_of(data: &[u8]) -> (Box<Report>, Observed) {
     let mut u = Unstructured::new(data);
     let last = (SERVICE_SETS.len() - 1) as u8;
     let config = config(u.int_in_range(0u8..=last).unwrap_or(0));
@@ -111,8 +118,15 @@ pub fn run(data: &[u8]) {
     let Ok(mut check) = MuaCheck::new(config, SEED, now) else {
         panic!("a valid configuration was refused");
     };
-    let (report, observed) = drive(&mut check, now, ops, &NAMES);
+    drive(&mut check, now, ops, &NAMES)
+}
+
+/// Runs one case: arbitrary sequences of inputs into a [`MuaCheck`].
+pub fn run(data: &[u8]) {
+    let (report, observed) = observed_of(data);
     assert_no_login_or_transaction(&observed);
+    assert_connects_to_reported_targets(&observed, &report);
+    assert_nothing_in_clear_on_implicit_tls(&observed, &report);
     let all_targets = report.services.iter().flat_map(|s| &s.targets);
     assert_no_connect_to_skipped(&observed, all_targets);
     let Observed {
@@ -259,6 +273,60 @@ pub fn run(data: &[u8]) {
         assert!(
             n <= allowed,
             "{n} connections to {addr} sent after their handshake, {allowed} authenticated"
+        );
+    }
+}
+
+/// The services of a MUA report whose targets listen on `addr` (an address of the target,
+/// on the SRV port or the service's default port).
+fn services_at(report: &Report, addr: SocketAddr) -> Vec<MailService> {
+    let ip = addr.ip().to_string();
+    report
+        .services
+        .iter()
+        .filter(|service| {
+            service.targets.iter().any(|host| {
+                let port = host.port.unwrap_or_else(|| service.service.default_port());
+                port == addr.port()
+                    && (host.addresses.contains(&ip)
+                        || host
+                            .connections
+                            .iter()
+                            .any(|c| c.address == addr.to_string()))
+            })
+        })
+        .map(|service| service.service)
+        .collect()
+}
+
+/// Panics unless every connection the driver saw opened goes to an address and port of a
+/// target the report lists (RFC 7673 sec. 3: only SRV targets are connected to), so that the
+/// oracles reading the report see every server the check talked to.
+pub fn assert_connects_to_reported_targets(observed: &Observed, report: &Report) {
+    for (conn, addr) in &observed.conns {
+        assert!(
+            !services_at(report, *addr).is_empty(),
+            "connection {conn} to {addr}, no reported target's address"
+        );
+    }
+}
+
+/// Panics when a connection to an address and port that only implicit-TLS services use
+/// (submissions, imaps, pop3s) sent a byte before its handshake completed: there TLS comes
+/// first (RFC 8314 sec. 3), and anything in clear is a downgrade.
+pub fn assert_nothing_in_clear_on_implicit_tls(observed: &Observed, report: &Report) {
+    for (conn, addr) in &observed.conns {
+        let services = services_at(report, *addr);
+        if services.is_empty() || !services.iter().all(|s| s.implicit_tls()) {
+            continue;
+        }
+        let clear = observed
+            .sends
+            .iter()
+            .find(|(id, after_tls, _)| id == conn && !after_tls);
+        assert!(
+            clear.is_none(),
+            "connection {conn} to {addr} ({services:?}) sent {clear:?} before its handshake"
         );
     }
 }
