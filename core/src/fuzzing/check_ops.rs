@@ -231,6 +231,18 @@ pub struct Observed {
     pub dns_sent: BTreeMap<QueryId, SentQuery>,
     /// Every DNS datagram the driver fed, in order: the query, the source address, the bytes.
     pub dns_fed: Vec<(QueryId, SocketAddr, Vec<u8>)>,
+    /// The queries sent and not yet ended (`SendDns` without its `EndDns`) and the
+    /// connections opened and not yet closed: the timers the machine may still be waiting on.
+    pub in_flight: BTreeSet<InFlight>,
+}
+
+/// A query or a connection the machine has not ended yet ([`Observed::in_flight`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum InFlight {
+    /// A DNS query.
+    Dns(QueryId),
+    /// A connection.
+    Conn(ConnId),
 }
 
 /// The key of a DNS question in [`Observed::ad_questions`]: the name lower-cased (a query
@@ -256,8 +268,12 @@ impl Observed {
                     wire,
                 };
                 self.dns_sent.insert(query, sent);
+                self.in_flight.insert(InFlight::Dns(query));
             }
-            Action::Connect { conn, addr } => self.conns.push((conn, addr)),
+            Action::Connect { conn, addr } => {
+                self.conns.push((conn, addr));
+                self.in_flight.insert(InFlight::Conn(conn));
+            }
             Action::StartTls { conn, sni } => {
                 self.snis.insert(conn, sni);
             }
@@ -270,7 +286,12 @@ impl Observed {
                 let head = bytes.iter().copied().take(16).collect();
                 self.sends.push((conn, after, head));
             }
-            Action::Close { .. } | Action::EndDns { .. } => {}
+            Action::Close { conn } => {
+                self.in_flight.remove(&InFlight::Conn(conn));
+            }
+            Action::EndDns { query } => {
+                self.in_flight.remove(&InFlight::Dns(query));
+            }
         }
     }
 
@@ -332,7 +353,9 @@ pub struct SentQuery {
 /// How [`drive_with`] paces its inputs.
 #[derive(Clone, Copy, Debug)]
 pub struct Pace {
-    /// Deadlines fed after the last step before the machine must be `Done`.
+    /// Deadlines fed after the last step before the machine must be `Done`, besides two per
+    /// query or connection still in flight then (each may time out on its own deadline, and
+    /// a query may be retried once: `dns_attempts` is 2 in the harness's configurations).
     pub deadlines: usize,
     /// Never feed an input after the pending deadline without feeding `Timeout` first (a
     /// runtime with a punctual clock): a step's time is capped at the deadline.
@@ -413,12 +436,23 @@ pub fn drive_with(
         check.handle_input(now, Input::DnsAnswer { query, from, wire })
     };
     let mut out = drain(check, now, &mut obs, &established);
-    let mut steps = ops
-        .into_iter()
-        .map(Some)
-        .chain(std::iter::repeat_with(|| None).take(pace.deadlines));
+    let mut ops = ops.into_iter();
+    let mut deadlines_left = None;
+    let mut allowed = 0;
     while let Output::Timeout(deadline) = out {
-        let Some(op) = steps.next() else { break };
+        let op = ops.next();
+        if op.is_none() {
+            // Past the last step: deadlines only, as many as the work in flight may need
+            // (the machine ends each query and connection by its own deadline at the latest).
+            let left = deadlines_left.get_or_insert_with(|| {
+                allowed = pace.deadlines + 2 * obs.in_flight.len();
+                allowed
+            });
+            if *left == 0 {
+                break;
+            }
+            *left -= 1;
+        }
         now = now.saturating_add(Duration::from_millis(3));
         if pace.on_time {
             now = now.min(deadline);
@@ -541,7 +575,8 @@ pub fn drive_with(
     }
     let Output::Done(report) = out else {
         panic!(
-            "no Done after {} deadlines past the last input",
+            "no Done after {allowed} deadlines past the last input ({} and two per query or \
+             connection then in flight)",
             pace.deadlines
         );
     };
