@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dns::{DomainName, NameError};
 use crate::dnssec::{DnssecMode, DnssecSettings};
-use crate::smtp::route::{InsecureMxPolicy, SniMode};
+use crate::smtp::route::{parse_domain, InsecureMxPolicy, SniMode};
 
 /// Which address families to look up and connect to (`-4`, `-6`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -158,15 +158,7 @@ pub fn parse_destination(text: &str, default_port: u16) -> Result<Destination, D
 
 /// A domain or host name of a destination: any [`DomainName`] but the root.
 fn mail_domain(text: &str) -> Result<DomainName, DestinationError> {
-    let text = text.trim();
-    let name: DomainName = text.parse().map_err(|error| DestinationError::Name {
-        text: text.into(),
-        error,
-    })?;
-    match name.is_root() {
-        true => Err(DestinationError::Root),
-        false => Ok(name),
-    }
+    parse_domain(text).map(DomainName::from_hickory)
 }
 
 /// Why a text is not a destination ([`parse_destination`]).

@@ -2,12 +2,14 @@
 
 use std::fmt;
 
-/// The longest address daneel sends: RFC 5321 sec. 4.5.3.1.3 limits a path to 256 octets.
-const MAX_ADDRESS: usize = 256;
+/// The longest address daneel sends: RFC 5321 sec. 4.5.3.1.3 limits a path to 256 octets,
+/// the angle brackets included.
+const MAX_ADDRESS: usize = 254;
 
 /// Checks an envelope address: printable, without space, angle brackets or controls, so it
-/// can never split or extend a command line (RFC 5321 sec. 4.1.2), and at most 256 octets
-/// (sec. 4.5.3.1.3). An empty address is the null reverse-path (`MAIL FROM:<>`, sec. 4.5.5).
+/// can never split or extend a command line (RFC 5321 sec. 4.1.2), and at most 254 octets, so
+/// that its path `<address>` fits the 256 octets of sec. 4.5.3.1.3. An empty address is the
+/// null reverse-path (`MAIL FROM:<>`, sec. 4.5.5).
 pub fn validate_address(address: &str) -> Result<(), AddressError> {
     if let Some(character) = address
         .chars()
@@ -20,6 +22,7 @@ pub fn validate_address(address: &str) -> Result<(), AddressError> {
     }
     if address.len() > MAX_ADDRESS {
         return Err(AddressError::TooLong {
+            address: address.into(),
             octets: address.len(),
         });
     }
@@ -38,8 +41,11 @@ pub enum AddressError {
         /// The first such character.
         character: char,
     },
-    /// Longer than the 256 octets of a path (RFC 5321 sec. 4.5.3.1.3).
+    /// Longer than 254 octets: with its angle brackets, longer than the 256 octets of a path
+    /// (RFC 5321 sec. 4.5.3.1.3).
     TooLong {
+        /// The address as given.
+        address: String,
         /// Its length in octets.
         octets: usize,
     },
@@ -51,12 +57,10 @@ impl fmt::Display for AddressError {
             AddressError::Character { address, character } => {
                 write!(f, "the address {address:?} contains {character:?}")
             }
-            AddressError::TooLong { octets } => {
-                write!(
-                    f,
-                    "an address of {octets} octets, longer than {MAX_ADDRESS}"
-                )
-            }
+            AddressError::TooLong { address, octets } => write!(
+                f,
+                "the address {address:?} is {octets} octets long, longer than {MAX_ADDRESS}"
+            ),
         }
     }
 }
@@ -85,10 +89,17 @@ mod tests {
                 ..
             })
         ));
-        let long = format!("{}@example.com", "a".repeat(250));
+        // 254 octets: `<` and `>` make a path of 256, the most RFC 5321 sec. 4.5.3.1.3
+        // allows; one more is refused.
+        let longest = format!("{}@example.com", "a".repeat(242));
+        assert_eq!(validate_address(&longest), Ok(()));
+        let long = format!("{longest}a");
         assert_eq!(
             validate_address(&long),
-            Err(AddressError::TooLong { octets: 262 })
+            Err(AddressError::TooLong {
+                address: long.clone(),
+                octets: 255
+            })
         );
     }
 }

@@ -42,7 +42,6 @@ pub mod resolv_conf;
 mod security;
 
 pub use answer::{ExtendedError, LookupError, Malformed, Mismatch};
-pub(crate) use name::parse_absolute;
 pub use name::{DomainName, NameError};
 pub use security::{RcodeClass, Security};
 internal!(

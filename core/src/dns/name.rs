@@ -96,7 +96,7 @@ impl FromStr for DomainName {
 
 /// `text` as an absolute, lower-case name, U-labels turned into A-labels: how daneel reads
 /// every name a user gives (SPEC-NOTES S76: no search list).
-pub(crate) fn parse_absolute(text: &str) -> Result<Name, ProtoError> {
+fn parse_absolute(text: &str) -> Result<Name, ProtoError> {
     let mut name = Name::from_utf8(text)?;
     name.set_fqdn(true);
     Ok(name.to_lowercase())

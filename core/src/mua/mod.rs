@@ -96,7 +96,7 @@ impl MuaCheck {
     /// from `seed`. Fails only for an invalid configuration.
     pub fn new(config: MuaConfig, seed: Seed, now: Timestamp) -> Result<Self, UsageError> {
         let invalid = UsageError::InvalidConfig;
-        let domain = parse_domain(&config.domain).map_err(invalid)?;
+        let domain = parse_domain(&config.domain).map_err(|e| invalid(e.to_string()))?;
         if config.resolvers.is_empty() {
             return Err(invalid("no resolver configured".into()));
         }

@@ -18,7 +18,8 @@ use hickory_proto::rr::Name;
 use serde::{Deserialize, Serialize};
 
 use crate::dane::{DigestPrefs, TlsaRecord, TlsaSet, UsagePolicy};
-use crate::dns::{Answer, LookupError, LookupResult, RcodeClass, Security};
+use crate::check::DestinationError;
+use crate::dns::{Answer, DomainName, LookupError, LookupResult, RcodeClass, Security};
 use crate::report::{HostPolicy, Warning};
 use crate::seed::DetRng;
 
@@ -97,20 +98,19 @@ pub fn display_name(name: &Name) -> String {
     }
 }
 
-/// Parses a host or domain name given by a user as [`DomainName`](crate::dns::DomainName)
-/// does (IDNA U-labels become A-labels, the name is made fully qualified and lower-cased),
-/// after trimming, and refuses the root.
-pub fn parse_domain(text: &str) -> Result<Name, String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err("empty domain name".into());
+/// Parses a host or domain name given by a user as [`DomainName`] does (IDNA U-labels
+/// become A-labels, the name is made fully qualified and lower-cased), after trimming, and
+/// refuses the root, which names no mail domain or host.
+pub fn parse_domain(text: &str) -> Result<Name, DestinationError> {
+    let text = text.trim();
+    let name: DomainName = text.parse().map_err(|error| DestinationError::Name {
+        text: text.into(),
+        error,
+    })?;
+    match name.is_root() {
+        true => Err(DestinationError::Root),
+        false => Ok(name.as_hickory().clone()),
     }
-    let name = crate::dns::parse_absolute(trimmed)
-        .map_err(|e| format!("invalid domain {trimmed:?}: {e}"))?;
-    if name.is_root() {
-        return Err("the root is not a mail domain".into());
-    }
-    Ok(name)
 }
 
 /// The IP address an MX "host name" spells, if it is one (RFC 7672 sec. 2.2, R15).
