@@ -3,6 +3,9 @@
 #
 #   fuzz/coverage.sh [TARGET...]        (default: every target in Cargo.toml)
 #
+# With DANEEL_COVERAGE_REUSE=1, a target whose coverage/<target>/coverage.profdata exists is not
+# run again (to measure targets as their campaign runs end, then report over all of them).
+#
 # For each target, `cargo fuzz coverage` runs the corpus (corpus/<target> and, when it exists,
 # $DANEEL_FUZZ_WORK/<target>, the campaign's working corpus) through an instrumented build and
 # writes coverage/<target>/coverage.profdata. The profiles are merged, and llvm-cov reports
@@ -20,11 +23,14 @@ out=coverage/report
 mkdir -p "$out"
 objects=()
 for t in "${targets[@]}"; do
+  objects+=("target/$host/coverage/$host/release/$t")
+  if [ -n "${DANEEL_COVERAGE_REUSE:-}" ] && [ -f "coverage/$t/coverage.profdata" ]; then
+    continue
+  fi
   dirs=(corpus/"$t")
   [ -n "$work" ] && [ -d "$work/$t" ] && dirs+=("$work/$t")
   RUSTC_BOOTSTRAP=1 cargo fuzz coverage --sanitizer none "$t" "${dirs[@]}" >"$out/$t.run.log" 2>&1 \
     || { echo "coverage run of $t failed: $out/$t.run.log" >&2; exit 1; }
-  objects+=("target/$host/coverage/$host/release/$t")
 done
 "$tools/llvm-profdata" merge -sparse coverage/*/coverage.profdata -o "$out/all.profdata"
 src=$(cd ../core/src && pwd)

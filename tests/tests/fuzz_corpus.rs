@@ -1163,6 +1163,18 @@ fn mua_check_connection_oracles_can_fail() {
             caught.is_err(),
             "a connection to no reported target went unnoticed"
         );
+        // The same targets on another port: the connections went to none of them.
+        let mut moved = report.clone();
+        for host in moved.services.iter_mut().flat_map(|s| &mut s.targets) {
+            host.port = host.port.map(|p| p.wrapping_add(1));
+        }
+        let caught = std::panic::catch_unwind(|| {
+            mua_check::assert_connects_to_reported_targets(observed, &moved)
+        });
+        assert!(
+            caught.is_err(),
+            "a connection to another port went unnoticed"
+        );
         let implicit_conn = observed.conns.iter().find(|(_, addr)| {
             report.services.iter().all(|s| {
                 s.service.implicit_tls()

@@ -234,7 +234,14 @@ pub struct Observed {
     /// The queries sent and not yet ended (`SendDns` without its `EndDns`) and the
     /// connections opened and not yet closed: the timers the machine may still be waiting on.
     pub in_flight: BTreeSet<InFlight>,
+    /// The work the machine started: two per `SendDns` (a timeout and a retry may follow),
+    /// one per `Connect`.
+    pub started: usize,
 }
+
+/// The most deadlines [`drive_with`] feeds after the last step, however much work the
+/// machine keeps starting.
+pub const MAX_DEADLINES_AFTER_STEPS: usize = 4096;
 
 /// A query or a connection the machine has not ended yet ([`Observed::in_flight`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -269,10 +276,12 @@ impl Observed {
                 };
                 self.dns_sent.insert(query, sent);
                 self.in_flight.insert(InFlight::Dns(query));
+                self.started += 2;
             }
             Action::Connect { conn, addr } => {
                 self.conns.push((conn, addr));
                 self.in_flight.insert(InFlight::Conn(conn));
+                self.started += 1;
             }
             Action::StartTls { conn, sni } => {
                 self.snis.insert(conn, sni);
@@ -384,7 +393,8 @@ fn received(
     }
 }
 
-/// Feeds `ops` to `check` (started at `now`), then up to 64 deadlines, answering questions
+/// Feeds `ops` to `check` (started at `now`), then deadlines until `Done`: 64, plus two per
+/// query or connection in flight or started since (see [`drive_with`]), answering questions
 /// with records named from `names`, from the server each query went to.
 pub fn drive(
     check: &mut dyn Machine,
@@ -437,21 +447,25 @@ pub fn drive_with(
     };
     let mut out = drain(check, now, &mut obs, &established);
     let mut ops = ops.into_iter();
-    let mut deadlines_left = None;
+    // Past the last step, deadlines only: `pace.deadlines`, two per query or connection then
+    // in flight (its own timeout, one retry), and two per query and one per connection the
+    // machine starts afterwards (a lookup that waited for a free exchange, the next address,
+    // an observation handshake), never more than `MAX_DEADLINES_AFTER_STEPS` in all, so that
+    // a machine that keeps starting work and never ends still fails.
+    let mut past_steps: Option<(usize, usize)> = None;
+    let mut used = 0;
     let mut allowed = 0;
     while let Output::Timeout(deadline) = out {
         let op = ops.next();
         if op.is_none() {
-            // Past the last step: deadlines only, as many as the work in flight may need
-            // (the machine ends each query and connection by its own deadline at the latest).
-            let left = deadlines_left.get_or_insert_with(|| {
-                allowed = pace.deadlines + 2 * obs.in_flight.len();
-                allowed
-            });
-            if *left == 0 {
+            let (in_flight, started) =
+                *past_steps.get_or_insert((obs.in_flight.len(), obs.started));
+            allowed = (pace.deadlines + 2 * in_flight + (obs.started - started))
+                .min(MAX_DEADLINES_AFTER_STEPS);
+            if used == allowed {
                 break;
             }
-            *left -= 1;
+            used += 1;
         }
         now = now.saturating_add(Duration::from_millis(3));
         if pace.on_time {
@@ -513,13 +527,17 @@ pub fn drive_with(
                 None => Ok(()),
             },
             Some(FuzzOp::ConnectFailed(n)) => match c(n) {
-                Some(conn) => check.handle_input(
-                    now,
-                    Input::ConnectFailed {
-                        conn,
-                        error: NetError::Unreachable,
-                    },
-                ),
+                Some(conn) => {
+                    // A failed connection is over without a Close from the machine.
+                    obs.in_flight.remove(&InFlight::Conn(conn));
+                    check.handle_input(
+                        now,
+                        Input::ConnectFailed {
+                            conn,
+                            error: NetError::Unreachable,
+                        },
+                    )
+                }
                 None => Ok(()),
             },
             Some(FuzzOp::Received(n, bytes)) => received(&mut *check, now, c(n), &bytes),
@@ -576,7 +594,7 @@ pub fn drive_with(
     let Output::Done(report) = out else {
         panic!(
             "no Done after {allowed} deadlines past the last input ({} and two per query or \
-             connection then in flight)",
+             connection then in flight or started since, at most {MAX_DEADLINES_AFTER_STEPS})",
             pace.deadlines
         );
     };
@@ -1051,5 +1069,87 @@ mod tests {
         observed.saw(again, &BTreeMap::new());
         let caught = std::panic::catch_unwind(|| assert_connects_reported(&observed, &hosts));
         assert!(caught.is_err(), "a second connection went unnoticed");
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    //! The bound on deadlines after the last step fails machines that never finish, even
+    //! those that keep starting work.
+    use super::*;
+    use crate::machine::{Transport, UsageError};
+
+    /// A machine that never ends: at each deadline it ends its query and, when `respawn`,
+    /// sends a new one (always busy, never done).
+    struct NeverDone {
+        next: u32,
+        pending: Vec<Action>,
+        respawn: bool,
+    }
+
+    impl NeverDone {
+        fn send(&mut self) {
+            self.pending.push(Action::SendDns {
+                query: QueryId(self.next),
+                server: SocketAddr::from(([127, 0, 0, 1], 53)),
+                transport: Transport::Udp,
+                wire: vec![0; 12],
+            });
+            self.next += 1;
+        }
+    }
+
+    impl Machine for NeverDone {
+        fn handle_input(&mut self, _now: Timestamp, input: Input<'_>) -> Result<(), UsageError> {
+            if matches!(input, Input::Timeout) && self.next > 0 {
+                self.pending.push(Action::EndDns {
+                    query: QueryId(self.next - 1),
+                });
+                if self.respawn {
+                    self.send();
+                }
+            }
+            Ok(())
+        }
+
+        fn poll_output(&mut self, now: Timestamp) -> Output {
+            match self.pending.pop() {
+                Some(action) => Output::Action(action),
+                None => Output::Timeout(now.saturating_add(Duration::from_secs(1))),
+            }
+        }
+    }
+
+    fn drive_never_done(respawn: bool) -> String {
+        let mut machine = NeverDone {
+            next: 0,
+            pending: Vec::new(),
+            respawn,
+        };
+        machine.send();
+        let now = Timestamp::from_unix_secs(1_800_000_000);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drive(&mut machine, now, vec![FuzzOp::Timeout], &[])
+        }));
+        let Err(panic) = caught else {
+            panic!("a machine that never ends passed the bound")
+        };
+        panic.downcast_ref::<String>().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_machine_that_never_ends_fails_the_bound() {
+        let message = drive_never_done(false);
+        assert!(
+            message.starts_with("no Done after 64 deadlines"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_machine_that_keeps_starting_work_fails_at_the_ceiling() {
+        let message = drive_never_done(true);
+        let expected = format!("no Done after {MAX_DEADLINES_AFTER_STEPS} deadlines");
+        assert!(message.starts_with(&expected), "{message}");
     }
 }

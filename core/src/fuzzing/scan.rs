@@ -6,7 +6,8 @@
 //! - no `UsageError`, for the scan (the driver) or for any check: each check's transcript
 //!   replays byte for byte ([`crate::transcript::replay`]), which also fails on a recorded
 //!   input the check refused;
-//! - `Done` within 64 deadlines per domain past the last step;
+//! - `Done` within 64 deadlines per domain past the last step, plus the work in flight
+//!   ([`super::check_ops::drive_with`]);
 //! - every domain pulled gets exactly one result in the sink, under its index; a line that
 //!   is no destination gets `Invalid`, every other a report, the one its transcript ends with;
 //! - per domain, the oracle of `smtp_check` on its report against what its transcript shows
