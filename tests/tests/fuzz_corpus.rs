@@ -264,7 +264,7 @@ const MIN_TLSA_TEXT: usize = 14;
 const MIN_MUA_CHECK: usize = 25;
 const MIN_DELIVERY: usize = 16;
 const MIN_TRANSCRIPT: usize = 56;
-const MIN_SCAN: usize = 57;
+const MIN_SCAN: usize = 58;
 const MIN_TLSRPT: usize = 42;
 const MIN_DNSSEC_ANSWER: usize = 49;
 

@@ -19,7 +19,7 @@ use crate::fuzzing::seed_bytes::SeedBytes;
 use crate::machine::{
     Action, ConnId, Input, Machine, NetError, Output, OwnedInput, QueryId, Transport, UsageError,
 };
-use crate::report::{AddressSecurity, HostPolicy, HostReport, Report};
+use crate::report::{AddressSecurity, ConnectionReport, HostPolicy, HostReport, Report};
 use crate::time::Timestamp;
 use crate::tls::{TlsFailure, TlsFailureKind, TlsInfo};
 use crate::transcript::{Event, Transcript};
@@ -770,6 +770,34 @@ pub fn assert_connects_reported<'a>(
     }
 }
 
+/// Panics when, at some address, more of the connections the driver saw sent bytes after
+/// their handshake than `allowed` lists there: the report's connections whose trust decision
+/// let them go on after the handshake. Counted per address, not matched to one connection,
+/// since two hosts of one check may share an address (two MX names on one server, where one
+/// host's opportunistic connection may talk after its handshake and the other's refused DANE
+/// connection may not).
+pub fn assert_sent_after_tls_allowed<'a>(
+    observed: &Observed,
+    allowed: impl IntoIterator<Item = &'a ConnectionReport>,
+) {
+    let mut room: BTreeMap<String, usize> = BTreeMap::new();
+    for conn in allowed {
+        *room.entry(conn.address.clone()).or_default() += 1;
+    }
+    for (id, addr) in &observed.conns {
+        if !observed.sent_after_tls.contains_key(id) {
+            continue;
+        }
+        let left = room.entry(addr.to_string()).or_default();
+        assert!(
+            *left > 0,
+            "bytes sent after an unauthenticated handshake: connection {id} to {addr}, beyond \
+             the connections the report lets go on there"
+        );
+        *left -= 1;
+    }
+}
+
 /// Panics when the driver saw a connection opened to an address of a host of policy `skip`
 /// among `hosts` (its MX, address or TLSA lookup failed or was bogus: RFC 7672 sec. 2.2,
 /// never a connection in clear there) that no other host lists.
@@ -1033,6 +1061,45 @@ mod tests {
         ad_answer(&mut observed, 2, "example.com.", RecordType::MX, RESOLVER);
         let host = host("mx1.example.com", Security::Secure);
         assert_host_justified(&report, &observed, &host, 25);
+    }
+
+    #[test]
+    fn bytes_after_a_handshake_are_counted_per_address() {
+        // The scan target's finding: two MX hosts on one address; the opportunistic host's
+        // connection talks after its handshake, the DANE host's refused one does not.
+        let addr = SocketAddr::from(([192, 0, 2, 1], 25));
+        let mut observed = Observed::default();
+        for conn in [ConnId(0), ConnId(1)] {
+            observed.saw(Action::Connect { conn, addr }, &BTreeMap::new());
+        }
+        let after = BTreeMap::from([(ConnId(0), true)]);
+        let ehlo = Action::Send {
+            conn: ConnId(0),
+            bytes: b"EHLO a\r\n".to_vec(),
+        };
+        observed.saw(ehlo, &after);
+        let opportunistic = host("mx1.example.com", Security::Insecure);
+        assert_sent_after_tls_allowed(&observed, &opportunistic.connections);
+        // Without a connection there that may go on, the bytes are a leak...
+        let caught = std::panic::catch_unwind(|| assert_sent_after_tls_allowed(&observed, []));
+        assert!(
+            caught.is_err(),
+            "bytes after a refused handshake went unnoticed"
+        );
+        // ...and so are a second connection's, beyond the one allowed.
+        let both = BTreeMap::from([(ConnId(0), true), (ConnId(1), true)]);
+        let leak = Action::Send {
+            conn: ConnId(1),
+            bytes: b"EHLO a\r\n".to_vec(),
+        };
+        observed.saw(leak, &both);
+        let caught = std::panic::catch_unwind(|| {
+            assert_sent_after_tls_allowed(&observed, &opportunistic.connections)
+        });
+        assert!(
+            caught.is_err(),
+            "a second connection's bytes went unnoticed"
+        );
     }
 
     #[test]

@@ -24,7 +24,6 @@
 //!   handshake ([`assert_nothing_in_clear_on_implicit_tls`], RFC 8314 sec. 3), read from
 //!   what the driver saw, not from the report.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use arbitrary::Unstructured;
@@ -32,7 +31,7 @@ use hickory_proto::rr::RecordType;
 
 use super::check_ops::{
     assert_host_justified, assert_no_connect_to_skipped, assert_no_login_or_transaction,
-    assert_secure_justified, drive, FuzzOp, Observed,
+    assert_secure_justified, assert_sent_after_tls_allowed, drive, FuzzOp, Observed,
 };
 use crate::dns::Security;
 use crate::fuzzing::seed_bytes::SeedBytes;
@@ -129,12 +128,7 @@ pub fn run(data: &[u8]) {
     assert_nothing_in_clear_on_implicit_tls(&observed, &report);
     let all_targets = report.services.iter().flat_map(|s| &s.targets);
     assert_no_connect_to_skipped(&observed, all_targets);
-    let Observed {
-        conns,
-        sent_after_tls,
-        snis,
-        ..
-    } = &observed;
+    let Observed { conns, snis, .. } = &observed;
     let target_names: Vec<&str> = report
         .services
         .iter()
@@ -238,43 +232,18 @@ pub fn run(data: &[u8]) {
                         host.policy
                     );
                 }
-                if host.policy == HostPolicy::Dane && !authenticated {
-                    let leaked = conns
-                        .iter()
-                        .filter(|(_, addr)| addr.to_string() == conn.address)
-                        .any(|(id, _)| sent_after_tls.contains_key(id));
-                    assert!(!leaked, "bytes sent after an unauthenticated handshake");
-                }
             }
         }
     }
-    // Bytes after a handshake only on a connection whose trust decision accepted it: per
-    // address, no more connections sent after TLS than the report has authenticated ones
-    // there (an observation handshake of the compatibility matrix is never accepted).
-    let mut authenticated: BTreeMap<String, usize> = BTreeMap::new();
-    for conn in report
+    // Bytes after a handshake only on a connection whose trust decision accepted it (an
+    // observation handshake of the compatibility matrix is never accepted).
+    let authenticated = report
         .services
         .iter()
         .flat_map(|s| &s.targets)
         .flat_map(|h| &h.connections)
-    {
-        if conn.authenticated_by.is_some() {
-            *authenticated.entry(conn.address.clone()).or_default() += 1;
-        }
-    }
-    let mut sent: BTreeMap<String, usize> = BTreeMap::new();
-    for (id, addr) in conns {
-        if sent_after_tls.contains_key(id) {
-            *sent.entry(addr.to_string()).or_default() += 1;
-        }
-    }
-    for (addr, n) in sent {
-        let allowed = authenticated.get(&addr).copied().unwrap_or(0);
-        assert!(
-            n <= allowed,
-            "{n} connections to {addr} sent after their handshake, {allowed} authenticated"
-        );
-    }
+        .filter(|conn| conn.authenticated_by.is_some());
+    assert_sent_after_tls_allowed(&observed, authenticated);
 }
 
 /// The services of a MUA report whose targets listen on `addr` (an address of the target,
