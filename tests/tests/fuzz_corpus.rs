@@ -266,7 +266,7 @@ const MIN_DELIVERY: usize = 16;
 const MIN_TRANSCRIPT: usize = 56;
 const MIN_SCAN: usize = 58;
 const MIN_TLSRPT: usize = 42;
-const MIN_DNSSEC_ANSWER: usize = 119;
+const MIN_DNSSEC_ANSWER: usize = 79;
 
 /// Most seeds written per target.
 const MAX_SEEDS: usize = 64;
