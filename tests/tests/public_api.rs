@@ -647,14 +647,16 @@ fn the_list_holds_signatures_fields_variants_and_traits() {
     }
 }
 
+/// The lines of the rendered public API that contain `needle`.
+fn api_lines_containing(needle: &str) -> Vec<&'static str> {
+    rendered().lines().filter(|l| l.contains(needle)).collect()
+}
+
 /// daneel keeps its own types in its public API (issue 15): no hickory-proto type, whose 0.x
 /// releases break their API, appears in a signature, field, variant or trait impl.
 #[test]
 fn no_hickory_type_is_in_the_public_api() {
-    let leaks: Vec<&str> = rendered()
-        .lines()
-        .filter(|l| l.contains("hickory"))
-        .collect();
+    let leaks = api_lines_containing("hickory");
     assert!(
         leaks.is_empty(),
         "hickory-proto types in daneel-core's public API:\n{}",
@@ -668,19 +670,14 @@ fn no_hickory_type_is_in_the_public_api() {
 /// on `TlsEstablished`), so it and the configurations that carry it stay internal.
 #[test]
 fn no_public_verifier_accepts_every_chain() {
-    let verifiers: Vec<&str> = rendered()
-        .lines()
-        .filter(|l| l.contains("ServerCertVerifier for"))
-        .collect();
+    let verifiers = api_lines_containing("ServerCertVerifier for");
     assert_eq!(
         verifiers,
         ["impl rustls::verify::ServerCertVerifier for daneel_core::dane::verifier::DaneVerifier"],
         "public certificate verifiers"
     );
-    let configs: Vec<&str> = rendered()
-        .lines()
-        .filter(|l| l.contains("-> alloc::sync::Arc<rustls::client::client_conn::ClientConfig>"))
-        .collect();
+    let configs =
+        api_lines_containing("-> alloc::sync::Arc<rustls::client::client_conn::ClientConfig>");
     assert!(
         configs.is_empty(),
         "public handshake-only configurations: {configs:?}"
